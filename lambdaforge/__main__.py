@@ -1,0 +1,5 @@
+"""Allow ``python -m lambdaforge``."""
+
+from lambdaforge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Facts about AWS Lambda that builds and checks rely on, each with its source.
+
+Kept in one module so they are re-checked in one place when AWS changes runtimes.
+
+Sources:
+- Runtimes, OS and deprecation: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+- Quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+- Layer paths: https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html
+- glibc: Amazon Linux 2 ships glibc 2.26, Amazon Linux 2023 glibc 2.34
+  (https://docs.aws.amazon.com/linux/al2023/ug/compare-with-al2.html).
+- SDKs bundled with the runtime: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html
+  ("The Python runtime includes the AWS SDK for Python (Boto3)") and lambda-nodejs.html
+  (Node.js 18+ runtimes include the AWS SDK for JavaScript v3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Family = Literal["python", "nodejs"]
+
+#: Zipped deployment package, direct upload (larger needs an S3 upload).
+MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
+#: Unzipped function plus all its layers. The API says "must be smaller than 262144000 bytes".
+MAX_UNZIPPED_TOTAL = 262_144_000
+#: Layers a function may use.
+MAX_LAYERS = 5
+#: Function names: 1-64 characters of letters, digits, hyphens and underscores.
+FUNCTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: Layer names: 1-140 characters of letters, digits, hyphens and underscores.
+LAYER_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,140}$"
+
+#: Lambda ``architecture`` → ELF machine name used in wheel tags and ``uname -m``.
+ARCHITECTURES: dict[str, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One Lambda runtime identifier and what it implies for the build."""
+
+    id: str
+    family: Family
+    version: str  # "3.12" for Python, "22" for Node.js
+    os: Literal["al2", "al2023"]
+    deprecated: bool = False
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        """Highest glibc symbol version a native binary may need on this runtime."""
+        return (2, 34) if self.os == "al2023" else (2, 26)
+
+    @property
+    def manylinux(self) -> str:
+        """The manylinux policy a wheel must satisfy (its tag or an older one)."""
+        return "manylinux_2_34" if self.os == "al2023" else "manylinux_2_17"
+
+    @property
+    def layer_prefix(self) -> str:
+        """Where a layer's modules go so the runtime finds them under ``/opt``."""
+        return "python/" if self.family == "python" else "nodejs/node_modules/"
+
+
+RUNTIMES: dict[str, Runtime] = {
+    r.id: r
+    for r in (
+        Runtime("python3.10", "python", "3.10", "al2", deprecated=True),
+        Runtime("python3.11", "python", "3.11", "al2"),
+        Runtime("python3.12", "python", "3.12", "al2023"),
+        Runtime("python3.13", "python", "3.13", "al2023"),
+        Runtime("python3.14", "python", "3.14", "al2023"),
+        Runtime("nodejs20.x", "nodejs", "20", "al2023", deprecated=True),
+        Runtime("nodejs22.x", "nodejs", "22", "al2023"),
+        Runtime("nodejs24.x", "nodejs", "24", "al2023"),
+    )
+}
+
+DEFAULT_PYTHON_RUNTIME = "python3.12"
+
+#: Distributions the Python runtimes ship (boto3 and its dependency closure). Versions vary
+#: by runtime and region, so a user's explicit ``==`` pin keeps their own copy.
+PYTHON_RUNTIME_PROVIDED: frozenset[str] = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+)
+
+#: Node.js 18+ runtimes ship the AWS SDK for JavaScript v3.
+NODE_RUNTIME_PROVIDED_PREFIXES: tuple[str, ...] = ("@aws-sdk/", "@smithy/")
+
+
+def runtime_provided(runtime: str) -> frozenset[str]:
+    """Distribution names the given runtime already provides (normalized, lowercase)."""
+    rt = RUNTIMES.get(runtime)
+    if rt is not None and rt.family == "python":
+        return PYTHON_RUNTIME_PROVIDED
+    return frozenset()

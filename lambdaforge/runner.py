@@ -1,0 +1,121 @@
+"""The one door to the outside world: every subprocess lambdaforge starts goes through here.
+
+Builders receive a ``Runner`` instead of calling ``subprocess`` themselves, so tests can
+record or fake commands, and so every command's output lands in the target's log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished command returned and printed."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0."""
+        return self.returncode == 0
+
+    def describe(self) -> str:
+        """The command line and its output, for a failure log."""
+        out = "\n".join(s for s in (self.stdout.strip(), self.stderr.strip()) if s)
+        return f"$ {' '.join(self.argv)}\n(exit {self.returncode})\n{out}"
+
+
+#: Environment variables of the user's pip/uv configuration that would make a build depend
+#: on the machine it runs on. Index settings come from lambdaforge.toml instead.
+MACHINE_INSTALLER_VARIABLES = (
+    "PIP_FIND_LINKS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_NO_INDEX",
+    "PIP_CONSTRAINT",
+    "PIP_REQUIREMENT",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_USER",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_DEFAULT_INDEX",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+    "UV_PYTHON",
+    "UV_SYSTEM_PYTHON",
+)
+
+
+@dataclass
+class Runner:
+    """Runs commands and keeps a log of each one (argv, exit code, output)."""
+
+    log: list[CommandResult] = field(default_factory=list)
+
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str | None] | None = None,
+        timeout: float | None = None,
+        input: str | None = None,
+    ) -> CommandResult:
+        """Run ``argv`` to completion and return its result; never raises on a non-zero exit.
+
+        ``env`` entries are added to the current environment; an entry whose value is
+        ``None`` removes that variable.
+        """
+        full_env = dict(os.environ)
+        for name, value in (env or {}).items():
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
+        args = tuple(os.fspath(a) for a in argv)
+        try:
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=full_env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
+            result = CommandResult(args, proc.returncode, proc.stdout, proc.stderr)
+        except FileNotFoundError as exc:
+            result = CommandResult(args, 127, "", f"command not found: {exc.filename}")
+        except subprocess.TimeoutExpired as exc:
+            result = CommandResult(
+                args, 124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout}s"
+            )
+        self.log.append(result)
+        return result
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+
+def isolated_installer_env() -> dict[str, str | None]:
+    """Environment for pip/uv that ignores the machine's own pip configuration files and
+    index variables, so a build means the same on every machine."""
+    env: dict[str, str | None] = {name: None for name in MACHINE_INSTALLER_VARIABLES}
+    env.update({"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
