@@ -1,0 +1,107 @@
+"""The builder plugin interface: one builder per ecosystem (Python, Node.js).
+
+A builder knows how to turn a function's or layer's declared dependencies into an installed
+tree for the *target* platform, where that tree and the sources go inside the zip, and how
+to check a handler. It knows nothing of scheduling, caching or zips: the graph and the
+executor drive it, and the packaging modules write the archive.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.runner import Runner
+
+ArtifactKind = Literal["function", "layer"]
+
+
+@dataclass(frozen=True)
+class DependencyInputs:
+    """Everything an install depends on, in canonical form (the install target's identity).
+
+    Two functions whose ``DependencyInputs`` are equal share one install target.
+    ``canonical`` must contain no absolute path and no machine-specific value.
+    """
+
+    builder: str
+    runtime: str
+    architecture: str
+    #: canonical, sorted description of what to install (requirement lines, options…)
+    canonical: tuple[tuple[str, str], ...]
+    #: project-relative files whose content changes the install (requirements, locks, …)
+    files: tuple[str, ...] = ()
+    #: project-relative directories whose listing and content change it (local wheelhouses)
+    directories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One installed distribution: its normalized name, version and the files it owns."""
+
+    name: str
+    version: str
+    #: paths relative to the install root, POSIX
+    files: tuple[str, ...]
+    #: normalized names of the distributions it requires (markers evaluated for the target)
+    requires: tuple[str, ...] = ()
+
+
+@dataclass
+class InstallResult:
+    """What an install produced besides the tree itself."""
+
+    distributions: list[Distribution] = field(default_factory=list)
+    #: user-facing remarks ("built pure-Python wheel for foo from its sdist", …)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildContext:
+    """What a builder may use while running: a runner for subprocesses, scratch space and
+    a tool cache directory shared across builds (for installers' own caches, esbuild…)."""
+
+    runner: Runner
+    scratch: Path
+    tool_cache: Path
+    project: Project
+    offline: bool = False
+
+
+class Builder(ABC):
+    """Base of ecosystem builders; see the module docstring."""
+
+    #: registry name, e.g. "python"
+    NAME: ClassVar[str]
+    #: bump whenever a change to the builder changes its output: it is part of every key
+    VERSION: ClassVar[str]
+    #: the runtime family it builds (``lambda_facts.Runtime.family``)
+    FAMILY: ClassVar[str]
+
+    @abstractmethod
+    def dependency_inputs(
+        self, settings: BuildSettings, source: str | None, project: Project
+    ) -> DependencyInputs | None:
+        """The install this function or layer needs, or ``None`` when it has no dependencies."""
+
+    @abstractmethod
+    def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
+        """Name → version of every external tool whose version can change the output."""
+
+    @abstractmethod
+    def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
+        """Install into the empty directory ``dest`` the tree that goes under the package's
+        dependency root (Python: site-packages; Node.js: node_modules)."""
+
+    @abstractmethod
+    def dependency_prefix(self, kind: ArtifactKind) -> str:
+        """Where installed dependencies go inside the zip (``""``, ``python/``, …)."""
+
+    @abstractmethod
+    def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
+        """Where the sources go inside the zip, given the names at the top of the source
+        directory (a layer whose source already starts with ``python/`` is used as laid out)."""
