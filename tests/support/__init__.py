@@ -1,0 +1,1 @@
+"""Helpers shared by tests: fixture builders that write real files (ELF objects, …)."""
