@@ -101,7 +101,75 @@ class Builder(ABC):
     def dependency_prefix(self, kind: ArtifactKind) -> str:
         """Where installed dependencies go inside the zip (``""``, ``python/``, …)."""
 
+    def runtime_provided(
+        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
+    ) -> set[str]:
+        """Names of installed distributions to leave out because the runtime ships them.
+        The default: none."""
+        return set()
+
     @abstractmethod
     def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
         """Where the sources go inside the zip, given the names at the top of the source
         directory (a layer whose source already starts with ``python/`` is used as laid out)."""
+
+
+@dataclass(frozen=True)
+class LayerConflict:
+    """A distribution a function bundles at another version than one of its layers."""
+
+    name: str
+    function_version: str
+    layer: str
+    layer_version: str
+
+    def message(self, function: str) -> str:
+        """The user-facing text: names both sides and which copy wins at runtime."""
+        return (
+            f"{self.name}: function {function} bundles {self.function_version} but layer "
+            f"{self.layer} provides {self.layer_version}; the function's copy wins at runtime "
+            "(/var/task precedes /opt on the import path)"
+        )
+
+
+@dataclass
+class DependencySelection:
+    """Which installed distributions a package leaves out, and why."""
+
+    #: normalized names left out because the runtime provides them
+    runtime_provided: set[str] = field(default_factory=set)
+    #: normalized names left out because a layer provides the same version
+    from_layers: set[str] = field(default_factory=set)
+    conflicts: list[LayerConflict] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> set[str]:
+        """Every distribution left out."""
+        return self.runtime_provided | self.from_layers
+
+
+def select_dependencies(
+    builder: Builder,
+    inputs: DependencyInputs,
+    dists: list[Distribution],
+    settings: BuildSettings,
+    layer_dists: Mapping[str, tuple[str, str]],
+) -> DependencySelection:
+    """Decide which installed distributions a package ships.
+
+    ``layer_dists`` maps a distribution name to ``(version, layer name)`` for everything the
+    function's layers provide. Same version in a layer → left out; another version → a
+    conflict (the function keeps its copy). Runtime-provided ones go when the settings say so.
+    """
+    selection = DependencySelection()
+    if settings.exclude_runtime_provided:
+        selection.runtime_provided = set(builder.runtime_provided(inputs, dists, settings))
+    for d in dists:
+        if d.name in selection.runtime_provided or d.name not in layer_dists:
+            continue
+        version, layer = layer_dists[d.name]
+        if version == d.version:
+            selection.from_layers.add(d.name)
+        else:
+            selection.conflicts.append(LayerConflict(d.name, d.version, layer, version))
+    return selection

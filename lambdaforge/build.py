@@ -1,0 +1,578 @@
+"""A build session: keys, statuses and actions for every target of a graph.
+
+``BuildSession`` is the library entry point behind ``forge build``, ``forge plan`` and
+``forge explain``. It computes each target's key from its inputs (design §3), decides whether
+the target is up to date, restorable from the cache or must be built, and runs the
+ecosystem builder and the packaging steps for it. Scheduling is the executor's job;
+presentation is the reporter's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdaforge import __version__
+from lambdaforge.builders import BuilderRegistry
+from lambdaforge.builders.base import BuildContext, Distribution
+from lambdaforge.cache import Cache
+from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
+from lambdaforge.errors import BuildError, ForgeError
+from lambdaforge.executor import Event, Status, TargetResult, run_graph
+from lambdaforge.fingerprint import KeyMaterial, diff_key_material
+from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
+from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
+from lambdaforge.packaging.archive import FileEntry, MemberEntry, write_zip
+from lambdaforge.packaging.sources import SourceSet, collect_sources
+from lambdaforge.packaging.strip import StripFilter
+from lambdaforge.runner import Runner
+from lambdaforge.state import BuildState
+from lambdaforge.statcache import StatCache
+
+#: files inside a cache entry
+ARTIFACT = "artifact.zip"
+DEPS = "deps.zip"
+
+#: bump when the meaning of a key's material changes without its fields changing
+PIPELINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the user asked ``forge build`` for."""
+
+    names: tuple[str, ...] = ()
+    jobs: int = os.cpu_count() or 2
+    force: bool = False
+    dry_run: bool = False
+    #: run the import smoke test as part of the checks
+    smoke: bool = False
+    checks: bool = True
+
+
+@dataclass
+class PlannedTarget:
+    """A target's key and what a build would do with it, and why."""
+
+    target: Target
+    key: str
+    material: KeyMaterial
+    action: Status  # UP_TO_DATE, CACHED or BUILT (= would build)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildOutcome:
+    """Everything a build produced, for the CLI or a Python caller."""
+
+    project: Project
+    results: dict[str, TargetResult]
+    graph: TargetGraph
+    seconds: float
+    manifest_path: Path
+
+    @property
+    def ok(self) -> bool:
+        """True when every target succeeded."""
+        return all(r.status.ok for r in self.results.values())
+
+    def failures(self) -> list[TargetResult]:
+        """Failed targets, in id order."""
+        return [r for _, r in sorted(self.results.items()) if r.status is Status.FAILED]
+
+
+class BuildSession:
+    """Builds (or plans, or explains) the targets of one project."""
+
+    def __init__(
+        self,
+        project: Project,
+        options: BuildOptions | None = None,
+        *,
+        registry: BuilderRegistry | None = None,
+        runner: Runner | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.options = options or BuildOptions()
+        self.registry = registry or BuilderRegistry()
+        self.runner = runner or Runner()
+        self.on_event = on_event
+        self.full_graph = build_graph(project, self.registry)
+        graph = self.full_graph if self.options.checks else self.full_graph.without_checks()
+        self.graph = graph.select(self.options.names, with_checks=self.options.checks)
+        self.cache = Cache(project.cache_dir)
+        self.state = BuildState.load(project.state_dir)
+        self.stat_cache = StatCache.load(project.state_dir / "statcache")
+        self._sources: dict[str, SourceSet] = {}
+        self._planned: dict[str, PlannedTarget] = {}
+        self._lock = threading.Lock()
+        self.warnings: list[str] = []
+
+    # ------------------------------------------------------------------ keys and plans
+
+    def plan(self) -> list[PlannedTarget]:
+        """Keys and intended actions for every selected target, in topological order.
+
+        Reads only file metadata (and contents the stat cache has not seen): no install,
+        no zip is opened.
+        """
+        if not self._planned:
+            for t in self.graph.targets():
+                self._planned[t.id] = self._plan_target(t)
+            self.stat_cache.save()
+        return [self._planned[t.id] for t in self.graph.targets()]
+
+    def _plan_target(self, t: Target) -> PlannedTarget:
+        material = self._material(t)
+        key = material.key
+        previous = self.state.get(t.id)
+        reasons = diff_key_material(previous.material if previous else None, material)
+        if self.options.force:
+            return PlannedTarget(t, key, material, Status.BUILT, ["--force"])
+        if previous is not None and previous.key == key and self._output_intact(t, previous.outputs):
+            return PlannedTarget(t, key, material, Status.UP_TO_DATE, [])
+        if t.kind is not TargetKind.CHECK and self.cache.contains(key):
+            return PlannedTarget(t, key, material, Status.CACHED, reasons or ["output missing"])
+        return PlannedTarget(t, key, material, Status.BUILT, reasons or ["output missing"])
+
+    def _output_intact(self, t: Target, outputs: Mapping[str, Any]) -> bool:
+        """Is the recorded output of the last build still there, untouched?"""
+        if t.kind is TargetKind.INSTALL:
+            return self.cache.contains(outputs.get("key", ""))
+        if t.kind is TargetKind.CHECK:
+            return bool(outputs.get("passed"))
+        try:
+            st = os.stat(self.project.path(outputs["path"]))
+        except (OSError, KeyError):
+            return False
+        return st.st_size == outputs.get("size") and st.st_mtime_ns == outputs.get("mtime_ns")
+
+    def _material(self, t: Target) -> KeyMaterial:
+        upstream = {u.id: self._planned[u.id].key for u in self.graph.upstream(t.id)}
+        builder = self._builder(t)
+        common = dict(
+            kind=t.kind.value,
+            lambdaforge_version=__version__,
+            builder=f"{builder.NAME}/{builder.VERSION}/{PIPELINE_VERSION}",
+            upstream=upstream,
+            salt=self.project.cache_salt,
+        )
+        if t.kind is TargetKind.INSTALL:
+            deps = t.deps
+            assert deps is not None and t.spec is not None
+            files = list(deps.files)
+            for d in deps.directories:
+                root = self.project.path(d)
+                if root.is_dir():
+                    files += sorted(
+                        f"{d}/{p.relative_to(root).as_posix()}" for p in root.rglob("*") if p.is_file()
+                    )
+            return KeyMaterial(
+                config={f"install.{k}": v for k, v in deps.canonical},
+                platform={"runtime": deps.runtime, "architecture": deps.architecture,
+                          **builder.tool_versions(t.spec)},
+                files=self._digest_files(self.project.root, files),
+                **common,
+            )
+        spec = t.spec
+        assert spec is not None
+        prefix = f"{t.kind.value}s.{t.name}" if t.kind is not TargetKind.CHECK else f"check.{t.name}"
+        if t.kind is TargetKind.CHECK:
+            config = {
+                f"{prefix}.max-size": spec.max_size,
+                f"{prefix}.handler": getattr(spec, "handler", None),
+                f"{prefix}.smoke": self.options.smoke,
+                f"{prefix}.interpreter": spec.interpreter if self.options.smoke else None,
+            }
+            return KeyMaterial(config=config, platform={"runtime": spec.runtime,
+                               "architecture": spec.architecture}, files={}, **common)
+        config = {
+            f"{prefix}.{k}": v
+            for k, v in spec.model_dump(mode="json", exclude={"max_size", "interpreter"}).items()
+        }
+        for rule in spec.strip:
+            rules = self.project.strip_rules[rule]
+            config[f"strip-rules.{rule}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
+        sources = self.sources(t)
+        files = {f.relpath: (f.digest, f.executable) for f in sources.files}
+        return KeyMaterial(config=config, platform={"runtime": spec.runtime,
+                           "architecture": spec.architecture}, files=files, **common)
+
+    def _digest_files(self, root: Path, relpaths: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        out = {}
+        for rel in relpaths:
+            path = root / rel
+            st = path.stat()
+            out[rel] = (self.stat_cache.digest(root, rel, st), bool(st.st_mode & 0o111))
+        return out
+
+    def sources(self, t: Target) -> SourceSet:
+        """The source files a function or layer packages (include/exclude/strip applied),
+        each with its digest; computed once per session."""
+        with self._lock:
+            cached = self._sources.get(t.id)
+        if cached is not None:
+            return cached
+        spec = t.spec
+        assert spec is not None
+        if spec.source is None:
+            result = SourceSet.empty()
+        else:
+            root = self.project.path(spec.source)
+            result = collect_sources(
+                root,
+                include=spec.include,
+                exclude=spec.exclude,
+                strip=self.strip_filter(spec),
+                digest=lambda rel, st, root=root, src=spec.source: self.stat_cache.digest(
+                    self.project.root, f"{src}/{rel}", st),
+            )
+        with self._lock:
+            self._sources[t.id] = result
+        return result
+
+    def strip_filter(self, spec: FunctionSpec | LayerSpec) -> StripFilter:
+        """The strip filter of a spec's rule sets, in order."""
+        return StripFilter([self.project.strip_rules[name] for name in spec.strip])
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> BuildOutcome:
+        """Build every selected target that is not up to date; write the manifest."""
+        start = time.perf_counter()
+        self.plan()
+        if self.options.dry_run:
+            results = {
+                p.target.id: TargetResult(p.target.id, p.action if p.action is not Status.BUILT
+                                          else Status.SKIPPED, key=p.key, reasons=p.reasons)
+                for p in self._planned.values()
+            }
+            return BuildOutcome(self.project, results, self.graph, time.perf_counter() - start,
+                                self.project.build_dir / "manifest.json")
+        results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
+                            on_event=self.on_event)
+        self._record(results)
+        manifest_path = self._write_manifest(results)
+        return BuildOutcome(self.project, results, self.graph, time.perf_counter() - start,
+                            manifest_path)
+
+    def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
+                    cancel: threading.Event) -> TargetResult:
+        planned = self._planned[tid]
+        t = planned.target
+        previous = self.state.get(tid)
+        if planned.action is Status.UP_TO_DATE and previous is not None:
+            return TargetResult(tid, Status.UP_TO_DATE, key=planned.key,
+                                outputs=dict(previous.outputs),
+                                warnings=list(previous.outputs.get("warnings", [])))
+        try:
+            if t.kind is TargetKind.INSTALL:
+                return self._install(planned, cancel)
+            if t.kind is TargetKind.CHECK:
+                return self._check(planned, upstream)
+            return self._package(planned, upstream, cancel)
+        except ForgeError as exc:
+            log = "\n".join(c.describe() for c in getattr(exc, "commands", []))
+            return TargetResult(tid, Status.FAILED, key=planned.key, error=str(exc), log=log,
+                                reasons=planned.reasons)
+
+    def _context(self, scratch: Path) -> BuildContext:
+        return BuildContext(runner=Runner(), scratch=scratch,
+                            tool_cache=self.cache.root / "tools", project=self.project)
+
+    # -- install -----------------------------------------------------------------------
+
+    def _install(self, planned: PlannedTarget, cancel: threading.Event) -> TargetResult:
+        t, key = planned.target, planned.key
+        entry = None if self.options.force else self.cache.get(key)
+        if entry is not None:
+            return TargetResult(t.id, Status.CACHED, key=key, reasons=planned.reasons,
+                                outputs=self._install_outputs(key, entry.path(DEPS), entry.meta))
+        builder = self._builder(t)
+        assert t.deps is not None
+        with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="install-") as tmp:
+            tmp_path = Path(tmp)
+            tree = tmp_path / "tree"
+            tree.mkdir()
+            ctx = self._context(tmp_path)
+            result = builder.install(t.deps, tree, ctx)
+            if cancel.is_set():
+                raise BuildError("interrupted")
+            files = sorted(p for p in tree.rglob("*") if p.is_file() or p.is_symlink())
+            entries = [FileEntry(p.relative_to(tree).as_posix(), p, bool(p.stat().st_mode & 0o111))
+                       for p in files]
+            deps_zip = tmp_path / DEPS
+            write_zip(deps_zip, entries)
+            meta = {
+                "distributions": [_dist_to_json(d) for d in result.distributions],
+                "notes": list(result.notes),
+            }
+            entry = self.cache.put(key, {DEPS: deps_zip}, meta)
+        return TargetResult(t.id, Status.BUILT, key=key, reasons=planned.reasons,
+                            outputs=self._install_outputs(key, entry.path(DEPS), entry.meta),
+                            warnings=list(result.notes))
+
+    @staticmethod
+    def _install_outputs(key: str, deps_zip: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
+        return {"key": key, "deps_zip": str(deps_zip),
+                "distributions": meta.get("distributions", []), "notes": meta.get("notes", [])}
+
+    def _scratch_root(self) -> Path:
+        root = self.cache.root / "tmp"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _builder(self, t: Target):
+        assert t.spec is not None
+        return self.registry.for_runtime(t.spec.runtime)
+
+    # -- package -----------------------------------------------------------------------
+
+    def _package(self, planned: PlannedTarget, upstream: Mapping[str, TargetResult],
+                 cancel: threading.Event) -> TargetResult:
+        t, key = planned.target, planned.key
+        spec = t.spec
+        assert spec is not None
+        kind = "function" if t.kind is TargetKind.FUNCTION else "layer"
+        dest = self.project.build_dir / f"{kind}s" / f"{t.name}.zip"
+        entry = None if self.options.force else self.cache.get(key)
+        if entry is not None:
+            _copy_atomic(entry.path(ARTIFACT), dest)
+            outputs = dict(entry.meta)
+            outputs.update(self._artifact_file_outputs(dest))
+            return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
+                                reasons=planned.reasons, warnings=list(outputs.get("warnings", [])))
+
+        builder = self._builder(t)
+        warnings: list[str] = []
+        sources = self.sources(t)
+        warnings += sources.warnings
+        with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="package-") as tmp:
+            tmp_path = Path(tmp)
+            source_files = sources.files
+            prepare = getattr(builder, "prepare_sources", None)
+            if prepare is not None:
+                prepared = prepare(spec, self.project, self._context(tmp_path), tmp_path / "prepared")
+                if prepared is not None:
+                    source_files = collect_sources(prepared, strip=self.strip_filter(spec)).files
+            top = frozenset(f.relpath.split("/", 1)[0] for f in source_files)
+            sprefix = builder.source_prefix(kind, top)
+            entries: list[FileEntry | MemberEntry] = [
+                FileEntry(sprefix + f.relpath, f.path, f.executable) for f in source_files
+            ]
+            provides: dict[str, str] = {}
+            excluded: list[str] = []
+            installs = [upstream[u.id] for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
+            if installs:
+                install = installs[0]
+                install_target = next(u for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL)
+                dists = [_dist_from_json(d) for d in install.outputs["distributions"]]
+                layer_dists = self._layer_dists(t, upstream)
+                assert install_target.deps is not None
+                selection = select_dependencies(builder, install_target.deps, dists, spec, layer_dists)
+                for c in selection.conflicts:
+                    msg = c.message(t.name)
+                    if spec.layer_conflicts == "error":
+                        raise BuildError(f"layer conflict: {msg} (layer-conflicts = \"error\")")
+                    warnings.append(f"layer conflict: {msg}")
+                dropped_files: set[str] = set()
+                for d in dists:
+                    if d.name in selection.dropped:
+                        dropped_files.update(d.files)
+                    else:
+                        provides[d.name] = d.version
+                if selection.runtime_provided:
+                    excluded = sorted(selection.runtime_provided)
+                    warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
+                dprefix = builder.dependency_prefix(kind)
+                strip = self.strip_filter(spec)
+                deps_zip = Path(install.outputs["deps_zip"])
+                with zipfile.ZipFile(deps_zip) as zf:
+                    for info in zf.infolist():
+                        name = info.filename
+                        if info.is_dir() or name in dropped_files:
+                            continue
+                        if strip.match(name) is not None:
+                            continue
+                        entries.append(MemberEntry(dprefix + name, deps_zip, name))
+            if cancel.is_set():
+                raise BuildError("interrupted")
+            built = tmp_path / ARTIFACT
+            stats = write_zip(built, entries)
+            meta = {
+                "kind": kind,
+                "name": t.name,
+                "path": dest.relative_to(self.project.root).as_posix(),
+                "size": stats.size,
+                "unzipped_size": stats.unzipped_size,
+                "sha256": stats.sha256,
+                "code_sha256": stats.code_sha256,
+                "provides": provides,
+                "excluded_runtime_provided": excluded,
+                "install_key": installs[0].key if installs else None,
+                "warnings": warnings,
+            }
+            entry = self.cache.put(key, {ARTIFACT: built}, meta)
+        _copy_atomic(entry.path(ARTIFACT), dest)
+        outputs = dict(meta)
+        outputs.update(self._artifact_file_outputs(dest))
+        return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs,
+                            reasons=planned.reasons, warnings=warnings)
+
+    def _artifact_file_outputs(self, dest: Path) -> dict[str, Any]:
+        st = dest.stat()
+        return {"mtime_ns": st.st_mtime_ns, "size": st.st_size}
+
+    def _layer_dists(self, t: Target, upstream: Mapping[str, TargetResult]) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        for u in self.graph.upstream(t.id):
+            if u.kind is TargetKind.LAYER:
+                for name, version in upstream[u.id].outputs.get("provides", {}).items():
+                    found.setdefault(name, (version, u.name))
+        return found
+
+    # -- check -------------------------------------------------------------------------
+
+    def _check(self, planned: PlannedTarget, upstream: Mapping[str, TargetResult]) -> TargetResult:
+        from lambdaforge.packaging.checks import check_native_binaries, size_report
+
+        t, key = planned.target, planned.key
+        spec = t.spec
+        assert spec is not None and t.checks is not None
+        builder = self._builder(t)
+        package = upstream[t.checks]
+        artifact = self.project.path(package.outputs["path"])
+        layers = [
+            (u.name, upstream[u.id]) for u in self.graph.upstream(t.id) if u.kind is TargetKind.LAYER
+        ]
+        errors: list[str] = []
+        warnings: list[str] = []
+        for problem in check_native_binaries(artifact, spec.architecture, spec.runtime):
+            errors.append(str(problem))
+        sizes = size_report(
+            name=t.name,
+            zipped=package.outputs["size"],
+            unzipped=package.outputs["unzipped_size"],
+            layers={name: r.outputs["unzipped_size"] for name, r in layers},
+            max_size=spec.max_size,
+            artifact=artifact,
+        )
+        errors += sizes.errors
+        warnings += sizes.warnings
+        outputs: dict[str, Any] = {}
+        layer_zips = [self.project.path(r.outputs["path"]) for _, r in layers]
+        if isinstance(spec, FunctionSpec):
+            errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime)
+            if self.options.smoke and not errors:
+                with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="smoke-") as tmp:
+                    smoke = builder.smoke_test(artifact, layer_zips, spec, self._context(Path(tmp)))
+                if smoke.skipped:
+                    warnings.append(f"import smoke test skipped: {smoke.skipped}")
+                elif not smoke.ok:
+                    errors.append(f"import smoke test failed: {smoke.error}")
+                else:
+                    outputs["import_ms"] = smoke.import_ms
+        if errors:
+            return TargetResult(t.id, Status.FAILED, key=key, warnings=warnings,
+                                error="\n".join(errors), reasons=planned.reasons)
+        outputs.update({"passed": True, "warnings": warnings})
+        return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
+                            reasons=planned.reasons)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _record(self, results: Mapping[str, TargetResult]) -> None:
+        for tid, r in results.items():
+            planned = self._planned[tid]
+            if r.status in (Status.BUILT, Status.CACHED):
+                outputs = dict(r.outputs)
+                if planned.target.kind is TargetKind.INSTALL:
+                    outputs = {"key": r.key, **{k: v for k, v in r.outputs.items() if k != "key"}}
+                self.state.set(tid, planned.key, planned.material, outputs)
+        self.state.save()
+        self.stat_cache.save()
+
+    def _write_manifest(self, results: Mapping[str, TargetResult]) -> Path:
+        path = self.project.build_dir / "manifest.json"
+        artifacts = read_manifest(path)
+        # Drop records of functions and layers no longer in the config.
+        known = {f"function:{n}" for n in self.project.functions} | {f"layer:{n}" for n in self.project.layers}
+        artifacts = {k: v for k, v in artifacts.items() if k in known}
+        for tid, r in results.items():
+            t = self._planned[tid].target
+            if not t.is_package or not r.status.ok:
+                continue
+            spec = t.spec
+            o = r.outputs
+            artifacts[tid] = ArtifactRecord(
+                name=t.name,
+                kind=t.kind.value,
+                runtime=spec.runtime,
+                architecture=spec.architecture,
+                handler=getattr(spec, "handler", None),
+                layers=list(getattr(spec, "layers", ())),
+                path=o["path"],
+                size=o["size"],
+                unzipped_size=o["unzipped_size"],
+                sha256=o["sha256"],
+                code_sha256=o["code_sha256"],
+                key=r.key or "",
+            )
+        write_if_changed(path, render_manifest(self.project.name, artifacts))
+        return path
+
+    # ------------------------------------------------------------------ explain
+
+    def explain(self, name: str) -> dict[str, list[str]]:
+        """Why each target that builds ``name`` would rebuild: target id → reasons
+        (empty list = up to date)."""
+        sub = self.full_graph.select([name], with_checks=False)
+        self.graph = sub
+        self._planned.clear()
+        return {p.target.id: ([] if p.action is Status.UP_TO_DATE else p.reasons) for p in self.plan()}
+
+
+
+
+def _copy_atomic(src: Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` through a temp file; leave ``dest`` alone (and its mtime)
+    when it already has the same bytes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and dest.stat().st_size == src.stat().st_size and _same_bytes(src, dest):
+        return
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+
+
+def _dist_to_json(d: Distribution) -> dict[str, Any]:
+    return {"name": d.name, "version": d.version, "files": list(d.files), "requires": list(d.requires)}
+
+
+def _dist_from_json(d: Mapping[str, Any]) -> Distribution:
+    return Distribution(d["name"], d["version"], tuple(d["files"]), tuple(d.get("requires", ())))

@@ -1,0 +1,144 @@
+"""Runs a DAG of targets: topological order, independent targets in parallel.
+
+It knows nothing about what a target does: the caller passes an ``action`` that takes a
+target and the results of its upstream targets and returns a ``TargetResult``. A failing
+target stops only what depends on it (those become ``SKIPPED``); everything else still runs.
+On Ctrl-C no new target starts, running ones are asked to stop through ``cancel``, and the
+interrupt is re-raised once they have finished cleaning up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import networkx as nx
+
+
+class Status(str, Enum):
+    """How a target ended (house style 8: an Enum, never strings)."""
+
+    UP_TO_DATE = "up-to-date"
+    CACHED = "cached"
+    BUILT = "built"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def ok(self) -> bool:
+        """True for the statuses that leave a usable output behind."""
+        return self in (Status.UP_TO_DATE, Status.CACHED, Status.BUILT)
+
+
+@dataclass
+class TargetResult:
+    """What running one target produced."""
+
+    target_id: str
+    status: Status
+    key: str | None = None
+    seconds: float = 0.0
+    #: free-form outputs downstream targets and the report use (paths, sizes, dists…)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    #: why the target was (re)built, or why it was skipped
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: the failure message and log, for FAILED
+    error: str | None = None
+    log: str = ""
+
+
+Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResult]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress notification: a target started or finished."""
+
+    kind: str  # "started" | "finished"
+    target_id: str
+    result: TargetResult | None = None
+
+
+def run_graph(
+    graph: nx.DiGraph,
+    action: Action,
+    *,
+    jobs: int,
+    on_event: Callable[[Event], None] | None = None,
+) -> dict[str, TargetResult]:
+    """Run every node of ``graph`` once its predecessors succeeded; return all results.
+
+    ``action(target_id, upstream_results, cancel)`` must not raise for an ordinary
+    failure: it returns a FAILED result. An exception from it is turned into one.
+    """
+    emit = on_event or (lambda e: None)
+    cancel = threading.Event()
+    results: dict[str, TargetResult] = {}
+    remaining = {n: graph.in_degree(n) for n in graph.nodes}
+    # Deterministic start order among ready targets: sorted ids.
+    ready = sorted(n for n, d in remaining.items() if d == 0)
+    running: dict[Future[TargetResult], str] = {}
+
+    def call(tid: str) -> TargetResult:
+        upstream = {p: results[p] for p in graph.predecessors(tid)}
+        start = time.perf_counter()
+        try:
+            res = action(tid, upstream, cancel)
+        except Exception as exc:  # noqa: BLE001 - one target's bug must not kill the build
+            import traceback
+
+            res = TargetResult(tid, Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+                               log=traceback.format_exc())
+        if not res.seconds:
+            res.seconds = time.perf_counter() - start
+        return res
+
+    def finish(tid: str, res: TargetResult) -> None:
+        results[tid] = res
+        emit(Event("finished", tid, res))
+        for succ in sorted(graph.successors(tid)):
+            remaining[succ] -= 1
+            if remaining[succ] == 0:
+                ready.append(succ)
+        ready.sort()
+
+    def skip_if_upstream_failed(tid: str) -> bool:
+        failed = sorted(p for p in graph.predecessors(tid) if not results[p].status.ok)
+        if failed:
+            finish(tid, TargetResult(tid, Status.SKIPPED,
+                                     reasons=[f"{p} {results[p].status.value}" for p in failed]))
+            return True
+        return False
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="forge")
+    try:
+        while ready or running:
+            while ready and len(running) < max(1, jobs) and not cancel.is_set():
+                tid = ready.pop(0)
+                if skip_if_upstream_failed(tid):
+                    continue
+                emit(Event("started", tid))
+                running[pool.submit(call, tid)] = tid
+            if not running:
+                if cancel.is_set():
+                    break
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: running[f]):
+                tid = running.pop(fut)
+                finish(tid, fut.result())
+    except BaseException:
+        # Ctrl-C (or a bug in the scheduler): stop starting work, let running targets see
+        # the cancel flag and clean their temp files, then re-raise.
+        cancel.set()
+        wait(list(running))
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results

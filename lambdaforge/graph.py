@@ -1,0 +1,217 @@
+"""The target graph: what to build and in which order (design §3).
+
+One ``install`` target per distinct ``DependencyInputs`` (fifty functions with the same
+requirements install once), one ``package`` target per function and per layer, and one
+``check`` target per artifact. Edges point from a target to the targets that consume it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import networkx as nx
+
+from lambdaforge.builders import BuilderRegistry
+from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
+from lambdaforge.errors import ConfigError, UsageError
+
+
+class TargetKind(str, Enum):
+    """What a target produces."""
+
+    INSTALL = "install"
+    LAYER = "layer"
+    FUNCTION = "function"
+    CHECK = "check"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One node of the graph. ``id`` is unique and stable (``function:api``)."""
+
+    id: str
+    kind: TargetKind
+    name: str
+    builder: str
+    spec: FunctionSpec | LayerSpec | None = field(default=None, compare=False)
+    deps: DependencyInputs | None = field(default=None, compare=False)
+    #: for a check target: the package target it checks
+    checks: str | None = None
+
+    @property
+    def is_package(self) -> bool:
+        """True for function and layer targets (the ones that write a zip)."""
+        return self.kind in (TargetKind.FUNCTION, TargetKind.LAYER)
+
+
+def install_id(inputs: DependencyInputs) -> str:
+    """Stable id of an install target, derived from its canonical inputs only."""
+    blob = json.dumps(
+        [inputs.builder, inputs.runtime, inputs.architecture, inputs.canonical, inputs.files,
+         inputs.directories],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "install:" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class TargetGraph:
+    """A DAG of targets (networkx ``DiGraph``) with selection helpers."""
+
+    def __init__(self, graph: nx.DiGraph) -> None:
+        self.graph = graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    def target(self, target_id: str) -> Target:
+        """The target with this id."""
+        return self.graph.nodes[target_id]["target"]
+
+    def targets(self) -> list[Target]:
+        """All targets in a deterministic topological order."""
+        return [self.target(t) for t in nx.lexicographical_topological_sort(self.graph)]
+
+    def upstream(self, target_id: str) -> list[Target]:
+        """The targets this one consumes, sorted by id."""
+        return [self.target(t) for t in sorted(self.graph.predecessors(target_id))]
+
+    def select(self, names: Iterable[str], *, with_checks: bool = True) -> TargetGraph:
+        """The subgraph that builds the named functions/layers and everything they need.
+
+        Names are function or layer names (``api``) or target ids (``layer:shared``).
+        An unknown name is a ``UsageError`` with a suggestion.
+        """
+        names = list(names)
+        if not names:
+            return self
+        wanted: set[str] = set()
+        by_name: dict[str, list[str]] = {}
+        for tid in self.graph.nodes:
+            t = self.target(tid)
+            if t.is_package:
+                by_name.setdefault(t.name, []).append(tid)
+        for name in names:
+            if name in self.graph.nodes:
+                wanted.add(name)
+            elif name in by_name:
+                wanted.update(by_name[name])
+            else:
+                known = sorted(by_name)
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UsageError(f"no function or layer named {name!r}{hint}")
+        closure = set(wanted)
+        for tid in wanted:
+            closure |= nx.ancestors(self.graph, tid)
+        if with_checks:
+            for tid in list(closure):
+                for succ in self.graph.successors(tid):
+                    t = self.target(succ)
+                    if t.kind is TargetKind.CHECK and t.checks in wanted:
+                        closure.add(succ)
+                        closure |= nx.ancestors(self.graph, succ)
+        return TargetGraph(self.graph.subgraph(closure).copy())
+
+    def without_checks(self) -> TargetGraph:
+        """The same graph minus check targets (``forge build --no-check``)."""
+        keep = [t for t in self.graph.nodes if self.target(t).kind is not TargetKind.CHECK]
+        return TargetGraph(self.graph.subgraph(keep).copy())
+
+    # -- export --------------------------------------------------------------------------
+
+    def to_json(self) -> dict:
+        """Nodes and edges as plain data (``forge graph --format json``)."""
+        return {
+            "nodes": [
+                {"id": t.id, "kind": t.kind.value, "name": t.name, "builder": t.builder}
+                for t in self.targets()
+            ],
+            "edges": [{"from": a, "to": b} for a, b in sorted(self.graph.edges)],
+        }
+
+    def to_dot(self) -> str:
+        """Graphviz text (``forge graph --format dot``)."""
+        shapes = {"install": "cylinder", "layer": "folder", "function": "box", "check": "note"}
+        lines = ["digraph lambdaforge {", "  rankdir=LR;"]
+        for t in self.targets():
+            lines.append(f'  "{t.id}" [label="{t.id}", shape={shapes[t.kind.value]}];')
+        for a, b in sorted(self.graph.edges):
+            lines.append(f'  "{a}" -> "{b}";')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def to_mermaid(self) -> str:
+        """Mermaid flowchart text (``forge graph --format mermaid``)."""
+        ids = {t.id: f"n{i}" for i, t in enumerate(self.targets())}
+        lines = ["flowchart LR"]
+        for t in self.targets():
+            lines.append(f'  {ids[t.id]}["{t.id}"]')
+        for a, b in sorted(self.graph.edges):
+            lines.append(f"  {ids[a]} --> {ids[b]}")
+        return "\n".join(lines) + "\n"
+
+
+def build_graph(project: Project, registry: BuilderRegistry | None = None) -> TargetGraph:
+    """Turn a resolved project into its target graph.
+
+    Unknown layer references were rejected by config validation already; a reference that
+    still dangles here (a bug or a hand-made ``Project``) is reported as a ``ConfigError``.
+    """
+    registry = registry or BuilderRegistry()
+    g = nx.DiGraph()
+
+    def add(t: Target) -> None:
+        g.add_node(t.id, target=t)
+
+    def add_install(spec: FunctionSpec | LayerSpec, consumer: str, builder_name: str) -> None:
+        builder = registry.for_runtime(spec.runtime)
+        source = spec.source
+        inputs = builder.dependency_inputs(spec, source, project)
+        if inputs is None:
+            return
+        iid = install_id(inputs)
+        if iid not in g:
+            add(Target(iid, TargetKind.INSTALL, iid.split(":", 1)[1], builder_name, deps=inputs))
+        g.add_edge(iid, consumer)
+
+    for name, layer in sorted(project.layers.items()):
+        builder = registry.for_runtime(layer.runtime)
+        tid = f"layer:{name}"
+        add(Target(tid, TargetKind.LAYER, name, builder.NAME, spec=layer))
+        add_install(layer, tid, builder.NAME)
+        cid = f"check:{tid}"
+        add(Target(cid, TargetKind.CHECK, name, builder.NAME, spec=layer, checks=tid))
+        g.add_edge(tid, cid)
+
+    problems: list[str] = []
+    for name, fn in sorted(project.functions.items()):
+        builder = registry.for_runtime(fn.runtime)
+        tid = f"function:{name}"
+        add(Target(tid, TargetKind.FUNCTION, name, builder.NAME, spec=fn))
+        add_install(fn, tid, builder.NAME)
+        cid = f"check:{tid}"
+        add(Target(cid, TargetKind.CHECK, name, builder.NAME, spec=fn, checks=tid))
+        g.add_edge(tid, cid)
+        for layer_name in fn.layers:
+            lid = f"layer:{layer_name}"
+            if lid not in g:
+                problems.append(f"functions.{name}.layers: unknown layer {layer_name!r}")
+                continue
+            g.add_edge(lid, tid)
+            # The size check of a function counts its layers, so it waits for them too.
+            g.add_edge(lid, cid)
+
+    if problems:
+        raise ConfigError("\n".join(problems))
+    if not nx.is_directed_acyclic_graph(g):
+        cycle = nx.find_cycle(g)
+        chain = " -> ".join([a for a, _ in cycle] + [cycle[-1][1]])
+        raise ConfigError(f"dependency cycle: {chain}")
+    return TargetGraph(g)

@@ -1,0 +1,75 @@
+"""The build manifest, ``.forge/build/manifest.json`` (design §4).
+
+One record per artifact, enough for a deploy step to upload and verify: what it is, where it
+is, how big, and its digests (``code_sha256`` as Lambda reports ``CodeSha256``: the base64 of
+the zip's SHA-256).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """One function or layer zip in the manifest."""
+
+    name: str
+    kind: str  # "function" | "layer"
+    runtime: str
+    architecture: str
+    handler: str | None
+    layers: list[str]
+    path: str  # relative to the project root, POSIX
+    size: int
+    unzipped_size: int
+    sha256: str
+    code_sha256: str
+    key: str
+
+
+def read_manifest(path: Path) -> dict[str, ArtifactRecord]:
+    """Artifacts of an existing manifest by ``kind:name``; an unreadable or other-version
+    manifest reads as empty (it is rewritten by the next build)."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("version") != MANIFEST_VERSION:
+            return {}
+        return {f"{a['kind']}:{a['name']}": ArtifactRecord(**a) for a in data["artifacts"]}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
+def render_manifest(project_name: str, artifacts: dict[str, ArtifactRecord]) -> str:
+    """The manifest text: stable order and formatting, so an unchanged build rewrites nothing."""
+    data = {
+        "version": MANIFEST_VERSION,
+        "project": project_name,
+        "artifacts": [asdict(artifacts[k]) for k in sorted(artifacts)],
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Atomically write ``text`` unless the file already holds exactly it; True if written."""
+    try:
+        if path.read_text() == text:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

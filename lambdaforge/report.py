@@ -1,0 +1,150 @@
+"""Progress and summaries of a build: rich on a TTY, plain lines otherwise, JSON on request.
+
+The executor emits events; a reporter turns them into output. Nothing here decides anything
+about the build itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Mapping
+from typing import IO, Any
+
+from lambdaforge.executor import Event, Status, TargetResult
+
+REPORT_VERSION = 1
+
+_MARK = {
+    Status.BUILT: "built",
+    Status.CACHED: "cached",
+    Status.UP_TO_DATE: "up-to-date",
+    Status.FAILED: "FAILED",
+    Status.SKIPPED: "skipped",
+}
+
+
+def human_size(n: int | None) -> str:
+    """``1536000`` → ``1.5 MB`` (decimal units, as AWS quotes its limits)."""
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def describe(result: TargetResult) -> str:
+    """One plain line for a finished target."""
+    parts = [f"{_MARK[result.status]:>10}  {result.target_id}"]
+    size = result.outputs.get("size")
+    if size is not None:
+        parts.append(f"{human_size(size)} zipped, {human_size(result.outputs.get('unzipped_size'))} unzipped")
+    if result.status in (Status.BUILT, Status.FAILED):
+        parts.append(f"{result.seconds:.2f}s")
+    return "  ".join(parts)
+
+
+class PlainReporter:
+    """One line per finished target: for logs, CI and pipes."""
+
+    def __init__(self, stream: IO[str] | None = None, *, verbose: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.verbose = verbose
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if event.kind != "finished" or event.result is None:
+            return
+        r = event.result
+        if r.status is Status.UP_TO_DATE and not self.verbose:
+            return
+        with self._lock:
+            print(describe(r), file=self.stream)
+            if self.verbose and r.reasons:
+                for reason in r.reasons:
+                    print(f"{'':>12}because {reason}", file=self.stream)
+
+    def close(self) -> None:
+        """Nothing to tear down for plain output."""
+
+
+class RichReporter:
+    """A live progress display on a terminal (rich is imported only here, only on a TTY)."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None, *, verbose: bool = False) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(file=stream or sys.stderr)
+        self.verbose = verbose
+        self.progress = Progress(
+            TextColumn("[bold]forge build"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("", total=total)
+        self.running: set[str] = set()
+        self._lock = threading.Lock()
+        self.progress.start()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if event.kind == "started":
+                self.running.add(event.target_id)
+            else:
+                self.running.discard(event.target_id)
+                self.progress.advance(self.task)
+                r = event.result
+                if r is not None and (r.status is not Status.UP_TO_DATE or self.verbose):
+                    style = {"FAILED": "red", "built": "green", "cached": "cyan"}.get(_MARK[r.status], "")
+                    line = describe(r)
+                    self.progress.console.print(f"[{style}]{line}[/]" if style else line, highlight=False)
+            self.progress.update(self.task, description=", ".join(sorted(self.running)[:3]))
+
+    def close(self) -> None:
+        """Stop the live display."""
+        self.progress.stop()
+
+
+def json_report(project: str, results: Mapping[str, TargetResult], seconds: float,
+                kinds: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """The machine-readable build report (``forge build --json``); its shape is documented
+    in ``schemas/build-report.schema.json``. ``kinds`` maps target id → (kind, name)."""
+    targets = []
+    for tid in sorted(results):
+        r = results[tid]
+        kind, name = kinds[tid]
+        targets.append({
+            "id": tid,
+            "kind": kind,
+            "name": name,
+            "status": r.status.value,
+            "seconds": round(r.seconds, 4),
+            "key": r.key,
+            "size": r.outputs.get("size"),
+            "unzipped_size": r.outputs.get("unzipped_size"),
+            "path": r.outputs.get("path"),
+            "reasons": list(r.reasons),
+            "warnings": list(r.warnings),
+            "error": r.error,
+        })
+    return {
+        "version": REPORT_VERSION,
+        "project": project,
+        "ok": all(r.status.ok for r in results.values()),
+        "seconds": round(seconds, 4),
+        "targets": targets,
+    }
+
+
+def dump_json(data: Mapping[str, Any], stream: IO[str] | None = None) -> None:
+    """Print a JSON document, stable and readable."""
+    print(json.dumps(data, indent=2, sort_keys=True), file=stream or sys.stdout)
