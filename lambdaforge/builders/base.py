@@ -72,6 +72,18 @@ class BuildContext:
     offline: bool = False
 
 
+@dataclass(frozen=True)
+class SmokeResult:
+    """Outcome of importing a built handler in an isolated interpreter."""
+
+    ok: bool
+    import_ms: float | None = None
+    #: the real Python/Node error, for a failed import
+    error: str | None = None
+    #: why the test could not run here (no matching interpreter, other architecture…)
+    skipped: str | None = None
+
+
 class Builder(ABC):
     """Base of ecosystem builders; see the module docstring."""
 
@@ -107,6 +119,20 @@ class Builder(ABC):
         """Names of installed distributions to leave out because the runtime ships them.
         The default: none."""
         return set()
+
+    def check_handler(
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+    ) -> list[str]:
+        """Problems with the handler of a built function zip (module missing at the root,
+        function not defined…); empty when it looks right. The default checks nothing."""
+        return []
+
+    def smoke_test(
+        self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
+    ) -> SmokeResult:
+        """Import the handler from the artifact (and its layers) in isolation.
+        The default: skipped."""
+        return SmokeResult(ok=True, skipped=f"no import smoke test for the {self.NAME} builder")
 
     @abstractmethod
     def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
