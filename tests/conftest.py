@@ -1,0 +1,48 @@
+"""Suite-wide fixtures: hermetic environment, no network unless a test is marked ``network``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+# The machine's own pip/uv configuration (extra indexes, find-links) must never leak into a
+# test: users do not have it. lambdaforge neutralises it for the installers it runs; tests
+# that call pip or uv themselves get the same environment.
+for _name in list(os.environ):
+    if _name.startswith(("PIP_", "UV_")):
+        del os.environ[_name]
+os.environ["PIP_CONFIG_FILE"] = os.devnull
+os.environ["UV_NO_CONFIG"] = "1"
+os.environ.pop("FORGE_CACHE_DIR", None)
+os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) and address else None
+    if host in ("localhost", None, ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail fast on any connection to a non-loopback address from this process."""
+    if request.node.get_closest_marker("network"):
+        return
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: object) -> object:
+        if not _is_local(address):
+            raise OSError(f"network access blocked in tests (connect to {address!r}); "
+                          "mark the test @pytest.mark.network")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
