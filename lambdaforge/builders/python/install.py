@@ -1,0 +1,343 @@
+"""Installing a requirement set for the *target* (Lambda's Python and CPU), never the host.
+
+Both installers run binary-only with the target's platform tags and Python version, in an
+environment that ignores the machine's pip/uv configuration (``isolated_installer_env``).
+
+- **uv** (default) evaluates environment markers for ``--python-version``/``--python-platform``.
+- **pip** evaluates them for the Python running it, so it is started through a small
+  wrapper that replaces pip's marker environment with the target's (``_PIP_WRAPPER``).
+  Whatever either installer leaves that no root requires through markers true on the
+  target is removed afterwards (``dists.unreachable``), a second line of defence.
+
+A package with only an sdist is built on the host and accepted only when the result is a
+pure-Python wheel (``*-none-any``): host-built native code never ships.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
+from lambdaforge.builders.python.dists import finalize_tree, read_distributions, unreachable
+from lambdaforge.builders.python.requirements import RequirementSet, resolve_local
+from lambdaforge.builders.python.target import PythonTarget
+from lambdaforge.builders.python.tools import pip_command, uv_binary
+from lambdaforge.errors import InstallError
+from lambdaforge.runner import CommandResult, Runner, isolated_installer_env
+
+#: Rounds of "build the sdist-only packages the installer named, try again": each failure
+#: names at least one new package, so this only bounds a pathological chain.
+_MAX_SDIST_ROUNDS = 8
+_INSTALL_TIMEOUT = 1800.0
+
+# pip reads markers from ``packaging.markers.default_environment()`` at evaluation time;
+# replacing it makes pip resolve for the target. Checked to exist, so a pip that moves it
+# fails loudly instead of silently resolving for the host.
+_PIP_WRAPPER = """\
+import json, sys
+from pip._vendor.packaging import markers
+if not callable(getattr(markers, "default_environment", None)):
+    sys.exit("lambdaforge: this pip has no packaging.markers.default_environment to patch")
+_env = json.loads(sys.argv[1])
+markers.default_environment = lambda: dict(_env)
+from pip._internal.cli.main import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@dataclass
+class _Job:
+    """One install: the target, the files written for the installer, and what it learned."""
+
+    reqs: RequirementSet
+    target: PythonTarget
+    dest: Path
+    work: Path
+    ctx: BuildContext
+    #: packages the installer may build from their sdist (found to have no usable wheel)
+    build_from_sdist: list[str] = field(default_factory=list)
+    #: pip: folder of wheels built from sdists, offered as an extra find-links
+    built: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def runner(self) -> Runner:
+        return self.ctx.runner
+
+    def source_options(self, *, pip: bool) -> list[str]:
+        """Index and find-links flags, with ``{project}`` paths made absolute."""
+        root = self.ctx.project.root
+        opts: list[str] = []
+        if self.reqs.index_url:
+            opts += ["--index-url", self.reqs.index_url]
+        for url in self.reqs.extra_index_urls:
+            opts += ["--extra-index-url", url]
+        for link in self.reqs.find_links:
+            opts += ["--find-links", resolve_local(link, root)]
+        if self.built is not None:
+            opts += ["--find-links", str(self.built)]
+        if self.reqs.no_index:
+            opts.append("--no-index")
+        if self.reqs.pre:
+            opts += ["--pre"] if pip else ["--prerelease", "allow"]
+        return opts
+
+    def requirement_files(self) -> list[str]:
+        """``-r`` (and ``-c``) flags for the requirement files written into ``work``."""
+        root = self.ctx.project.root
+        req = self.work / "requirements.txt"
+        req.write_text("".join(resolve_local(r, root) + "\n" for r in self.reqs.requirements))
+        flags = ["-r", str(req)]
+        if self.reqs.constraints:
+            con = self.work / "constraints.txt"
+            con.write_text("".join(resolve_local(c, root) + "\n" for c in self.reqs.constraints))
+            flags += ["-c", str(con)]
+        return flags
+
+
+def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
+    """Install ``inputs`` into the empty directory ``dest`` for the target platform.
+
+    Returns the distributions (after cleanup) and user-facing notes; raises
+    ``InstallError`` with the installer's output condensed when it fails.
+    """
+    reqs = RequirementSet.of(inputs)
+    target = PythonTarget.of(inputs.runtime, inputs.architecture)
+    ctx.scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pyinstall-", dir=ctx.scratch))
+    job = _Job(reqs, target, dest, work, ctx)
+    try:
+        run = _run_uv if reqs.installer == "uv" else _run_pip
+        for _ in range(_MAX_SDIST_ROUNDS):
+            _empty(dest)
+            result = run(job)
+            if result.ok:
+                break
+            if not _handle_sdist_only(job, result):
+                raise InstallError(_failure_message(job, result))
+        else:
+            raise InstallError(_failure_message(job, result))
+        _check_built_wheels_pure(job)
+        finalize_tree(dest)
+        env = target.marker_environment()
+        roots = reqs.root_requirements()
+        dists = read_distributions(dest, env, roots)
+        if len(roots) == len(reqs.requirements):  # every root has a name: the closure is exact
+            extra = unreachable(dists, roots, env)
+            if extra:
+                _remove_dists(dest, [d for d in dists if d.name in extra])
+                job.notes.append(
+                    f"removed {', '.join(sorted(extra))}: required only through environment "
+                    f"markers that are false on {target.runtime}"
+                )
+                dists = [d for d in dists if d.name not in extra]
+        return InstallResult(distributions=dists, notes=job.notes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _empty(dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for child in dest.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+# --------------------------------------------------------------------------- uv
+
+
+def _run_uv(job: _Job) -> CommandResult:
+    """``uv pip install`` for the target.
+
+    ``--link-mode copy``: uv hardlinks from its cache by default, and the tree is handed to
+    code that may rewrite or chmod files; a copy keeps uv's cache safe at ~no cost for
+    Lambda-sized trees. ``--python`` is the running interpreter, used only to build
+    pure sdists (the install itself is for ``--python-version``/``--python-platform``).
+    """
+    argv = [
+        uv_binary(), "pip", "install",
+        "--target", str(job.dest),
+        "--python-platform", job.target.uv_python_platform(),
+        "--python-version", job.target.python_version,
+        "--python", sys.executable,
+        "--only-binary", ":all:",
+        "--link-mode", "copy",
+        "--cache-dir", str(job.ctx.tool_cache / "uv"),
+        "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
+        *job.source_options(pip=False),
+        *job.requirement_files(),
+    ]
+    for name in job.build_from_sdist:
+        argv += ["--no-binary", name]  # overrides --only-binary :all: for this package
+    if job.ctx.offline:
+        argv.append("--offline")
+    return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)
+
+
+_UV_SDIST_ONLY = re.compile(r"Wheels are required for `([^`]+)` because building from source is disabled")
+
+
+# --------------------------------------------------------------------------- pip
+
+
+def _pip_platform_flags(target: PythonTarget) -> list[str]:
+    flags: list[str] = []
+    for tag in target.pip_platform_tags():
+        flags += ["--platform", tag]
+    flags += ["--implementation", "cp", "--python-version", target.python_version]
+    for abi in (target.abi, "abi3", "none"):
+        flags += ["--abi", abi]
+    return flags
+
+
+def _pip_common(job: _Job) -> list[str]:
+    return [
+        "--isolated", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+        "--cache-dir", str(job.ctx.tool_cache / "pip"),
+    ]
+
+
+def _run_pip(job: _Job) -> CommandResult:
+    """``pip install --target`` for the target, through the marker-environment wrapper."""
+    python, *_ = pip_command()
+    argv = [
+        python, "-c", _PIP_WRAPPER, json.dumps(job.target.marker_environment(), sort_keys=True),
+        "install", "--target", str(job.dest),
+        *_pip_platform_flags(job.target),
+        "--only-binary=:all:", "--no-compile", "--no-warn-script-location",
+        *_pip_common(job),
+        *job.source_options(pip=True),
+        *job.requirement_files(),
+    ]
+    return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)
+
+
+_PIP_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
+
+
+def _pip_build_wheel(job: _Job, requirement: str) -> bool:
+    """Build ``requirement`` from its sdist with the host's pip; False when there is none."""
+    if job.built is None:
+        job.built = job.work / "built-wheels"
+        job.built.mkdir()
+    argv = [
+        *pip_command(), "wheel", "--no-deps", "--no-binary", ":all:", "--wheel-dir", str(job.built),
+        *_pip_common(job),
+        *job.source_options(pip=True),
+        requirement,
+    ]
+    return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT).ok
+
+
+# --------------------------------------------------------------------------- sdists
+
+
+def _handle_sdist_only(job: _Job, result: CommandResult) -> bool:
+    """When the installer failed only for lack of wheels, arrange to build those sdists.
+
+    Returns True when a retry can make progress.
+    """
+    output = result.stdout + "\n" + result.stderr
+    if job.reqs.installer == "uv":
+        names = [n for n in _UV_SDIST_ONLY.findall(output) if n not in job.build_from_sdist]
+        job.build_from_sdist += names
+        return bool(names)
+    progressed = False
+    for requirement in _PIP_NO_MATCH.findall(output):
+        name = canonicalize_name(re.split(r"[\[<>=!~;@ ]", requirement, 1)[0])
+        if name in job.build_from_sdist:
+            continue
+        job.build_from_sdist.append(name)
+        if _pip_build_wheel(job, requirement):
+            progressed = True
+    return progressed
+
+
+def _check_built_wheels_pure(job: _Job) -> None:
+    """Every package built from an sdist must have produced a pure-Python wheel."""
+    if not job.build_from_sdist:
+        return
+    built_tags: dict[str, tuple[str, list[str]]] = {}
+    if job.built is not None:  # pip: the wheels themselves
+        for wheel in job.built.glob("*.whl"):
+            try:
+                name, version, _, tags = parse_wheel_filename(wheel.name)
+            except InvalidWheelFilename:
+                continue
+            built_tags[canonicalize_name(name)] = (str(version), [str(t) for t in tags])
+    for di in job.dest.glob("*.dist-info"):  # uv: the installed WHEEL files
+        name_version = di.name[: -len(".dist-info")]
+        name, _, version = name_version.rpartition("-")
+        wheel_file = di / "WHEEL"
+        if canonicalize_name(name) in job.build_from_sdist and wheel_file.is_file():
+            tags = [ln.split(":", 1)[1].strip() for ln in wheel_file.read_text().splitlines() if ln.startswith("Tag:")]
+            built_tags.setdefault(canonicalize_name(name), (version, tags))
+    for name in job.build_from_sdist:
+        if name not in built_tags:
+            continue
+        version, tags = built_tags[name]
+        if tags and all(t.endswith("-none-any") for t in tags):
+            job.notes.append(f"built pure-Python wheel for {name} {version} from its sdist")
+        else:
+            raise InstallError(_native_sdist_message(job.target, name, version, tags))
+
+
+def _native_sdist_message(target: PythonTarget, name: str, version: str, tags: list[str]) -> str:
+    return (
+        f"{name} {version} has no wheel for {target.describe()}, and building its sdist here "
+        f"produced native code ({', '.join(tags) or 'a platform wheel'}) for this machine, not for "
+        f"Lambda. Ways out: pin a version of {name} that publishes a {target.manylinux} "
+        f"{target.machine} wheel; put a wheel built for the target in a folder and name it in "
+        "`find-links`; or build on a Linux machine (or container) matching the Lambda runtime "
+        "and architecture."
+    )
+
+
+# --------------------------------------------------------------------------- failures
+
+
+_UV_NO_WHEEL = re.compile(
+    r"Because (\S+?)==(\S+) has no (?:wheels with a matching platform tag|usable wheels)"
+)
+
+
+def _failure_message(job: _Job, result: CommandResult) -> str:
+    """A short statement of what went wrong, then the installer's own error lines."""
+    output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
+    installer = job.reqs.installer
+    head = f"installing dependencies for {job.target.runtime} {job.target.machine} with {installer} failed"
+    if result.returncode == 124:
+        head += " (timed out)"
+    no_wheel = _UV_NO_WHEEL.search(output) if installer == "uv" else _PIP_NO_MATCH.search(output)
+    if no_wheel:
+        name = no_wheel.group(1)
+        head += f": no wheel for {name} matching {job.target.describe()}"
+        if name in job.build_from_sdist or canonicalize_name(name) in job.build_from_sdist:
+            head += " and no source distribution to build"
+    lines = [ln for ln in output.splitlines() if ln.strip() and not ln.startswith("Using CPython")]
+    if installer == "pip":
+        lines = [ln for ln in lines if ln.startswith(("ERROR", "error", "  "))] or lines
+    condensed = "\n".join("  " + ln.rstrip() for ln in lines[-15:])
+    return f"{head}\n{condensed}\n(full installer output is in the target's log)"
+
+
+def _remove_dists(dest: Path, dists: list) -> None:
+    """Delete the files of ``dists`` (and directories left empty)."""
+    for d in dists:
+        for rel in d.files:
+            path = dest / rel
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+    for directory in sorted((p for p in dest.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(directory.iterdir()):
+            directory.rmdir()

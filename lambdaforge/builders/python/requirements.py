@@ -1,0 +1,498 @@
+"""What a Python function or layer depends on, canonicalised into ``DependencyInputs``.
+
+Sources, in the order of discovery (design §2): ``requirements = "…"`` from the settings
+(a requirements.txt, a pyproject.toml or a uv.lock), else ``<source>/requirements.txt``,
+else ``<source>/pyproject.toml`` (its ``uv.lock`` when there is one, via ``uv export``),
+plus inline ``dependencies = [...]``.
+
+The result is the install target's identity (design §3), so it is canonical: requirement
+lines normalised and sorted, no absolute path (local paths are project-relative, written
+with the ``{project}`` placeholder the installer substitutes), and nothing about where the
+requirements came from. Two functions whose requirement files resolve to the same lines
+share one install. The contents of the files are in ``canonical`` already, so ``files``
+only lists local wheels named as requirements and ``directories`` local wheel folders.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.errors import ConfigError, ConfigIssue
+from lambdaforge.runner import Runner, isolated_installer_env
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: Stands for the project root in canonical local paths; the installer substitutes it.
+PROJECT_PLACEHOLDER = "{project}"
+
+# canonical keys, in the order they are emitted
+_K_INSTALLER = "installer"
+_K_INDEX = "index-url"
+_K_EXTRA_INDEX = "extra-index-url"
+_K_FIND_LINKS = "find-links"
+_K_NO_INDEX = "no-index"
+_K_PRE = "pre"
+_K_REQUIREMENT = "requirement"
+_K_CONSTRAINT = "constraint"
+_K_PINNED = "pinned"
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_URL_PREFIXES = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
+
+
+@dataclass(frozen=True)
+class RequirementSet:
+    """``DependencyInputs.canonical`` read back: what an installer needs to run."""
+
+    installer: str
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...]
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    #: project-relative folders (``{project}/…``) or URLs
+    find_links: tuple[str, ...]
+    no_index: bool
+    pre: bool
+    #: normalized names the user pinned with ``==`` at the top level (they keep runtime-
+    #: provided packages, see ``dists.runtime_provided_exclusions``)
+    pinned: frozenset[str]
+
+    @classmethod
+    def of(cls, inputs: DependencyInputs) -> RequirementSet:
+        """Decode the canonical pairs written by ``collect_dependency_inputs``."""
+        values: dict[str, list[str]] = {}
+        for key, value in inputs.canonical:
+            values.setdefault(key, []).append(value)
+        one = lambda k: values.get(k, [None])[0]  # noqa: E731
+        return cls(
+            installer=one(_K_INSTALLER) or "uv",
+            requirements=tuple(values.get(_K_REQUIREMENT, ())),
+            constraints=tuple(values.get(_K_CONSTRAINT, ())),
+            index_url=one(_K_INDEX),
+            extra_index_urls=tuple(values.get(_K_EXTRA_INDEX, ())),
+            find_links=tuple(values.get(_K_FIND_LINKS, ())),
+            no_index=one(_K_NO_INDEX) == "true",
+            pre=one(_K_PRE) == "true",
+            pinned=frozenset(values.get(_K_PINNED, ())),
+        )
+
+    def root_requirements(self) -> list[Requirement]:
+        """The top-level requirements that parse as PEP 508 (local paths have no name)."""
+        out = []
+        for line in self.requirements:
+            try:
+                out.append(Requirement(line.split(" --hash", 1)[0]))
+            except InvalidRequirement:
+                continue
+        return out
+
+
+def resolve_local(value: str, project_root: Path) -> str:
+    """Turn a canonical ``{project}/…`` path back into an absolute one (URLs unchanged)."""
+    if value.startswith(PROJECT_PLACEHOLDER + "/"):
+        return str(project_root / value[len(PROJECT_PLACEHOLDER) + 1 :])
+    return value.replace(PROJECT_PLACEHOLDER + "/", project_root.as_posix() + "/")
+
+
+@dataclass
+class _Collector:
+    """Accumulates requirement lines and options from every source, with the problems found."""
+
+    project_root: Path
+    requirements: set[str] = field(default_factory=set)
+    constraints: set[str] = field(default_factory=set)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    pre: bool = False
+    pinned: set[str] = field(default_factory=set)
+    files: set[str] = field(default_factory=set)
+    directories: set[str] = field(default_factory=set)
+    issues: list[ConfigIssue] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ helpers
+
+    def rel(self, path: Path) -> str:
+        """Project-relative POSIX path of ``path`` (which must be inside the project)."""
+        return path.resolve().relative_to(self.project_root.resolve()).as_posix()
+
+    def inside(self, path: Path) -> bool:
+        """True when ``path`` (symlinks resolved) is inside the project root."""
+        try:
+            self.rel(path)
+            return True
+        except ValueError:
+            return False
+
+    def problem(self, where: str, line: int | None, message: str, key: str = "") -> None:
+        """Record a problem; all are raised together at the end."""
+        self.issues.append(ConfigIssue(file=where, line=line, key=key, message=message))
+
+    # ------------------------------------------------------------------ requirement lines
+
+    def add_requirement(
+        self, text: str, hashes: Iterable[str], base: Path, where: str, line: int | None,
+        *, constraint: bool = False, top_level: bool = True,
+    ) -> None:
+        """Normalise one requirement and add it (as a constraint when ``constraint``)."""
+        hashes = sorted(set(hashes))
+        suffix = "".join(f" --hash={h}" for h in hashes)
+        target = self.constraints if constraint else self.requirements
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            req = None
+        if req is not None and req.url and req.url.startswith("file:"):
+            local = self.local_requirement(req.url[len("file:"):].lstrip("/"), base, where, line, absolute=True)
+            if local:
+                target.add(f"{canonicalize_name(req.name)} @ {local}{suffix}")
+            return
+        if req is None:
+            if text.startswith(_URL_PREFIXES):
+                target.add(text + suffix)  # a bare URL: the installer reads the name from it
+                return
+            if "/" in text or text.startswith(".") or text.endswith((".whl", ".tar.gz", ".zip")):
+                local = self.local_requirement(text, base, where, line)
+                if local:
+                    target.add(local + suffix)
+                return
+            self.problem(where, line, f"`{text}`: not a valid requirement")
+            return
+        target.add(_normalise(req) + suffix)
+        if top_level and not constraint and any(s.operator in ("==", "===") for s in req.specifier):
+            if not any(ch in str(req.specifier) for ch in "*"):
+                self.pinned.add(canonicalize_name(req.name))
+
+    def local_requirement(
+        self, text: str, base: Path, where: str, line: int | None, *, absolute: bool = False
+    ) -> str | None:
+        """A local wheel, sdist or source folder named as a requirement: ``{project}/rel``."""
+        path = Path("/" + text) if absolute else (base / text)
+        if not self.inside(path):
+            self.problem(where, line, f"`{text}`: local path leaves the project root")
+            return None
+        if not path.exists():
+            self.problem(where, line, f"`{text}`: no such file or directory")
+            return None
+        rel = self.rel(path)
+        (self.directories if path.is_dir() else self.files).add(rel)
+        return f"{PROJECT_PLACEHOLDER}/{rel}"
+
+    def add_find_links(self, value: str, base: Path, where: str, line: int | None, key: str = "") -> None:
+        """A wheel folder (relative to ``base``) or URL to look for packages in."""
+        if value.startswith(_URL_PREFIXES) and not value.startswith("file:"):
+            canonical = value
+        else:
+            path = base / value.removeprefix("file:")
+            if not self.inside(path):
+                self.problem(where, line, f"`{value}`: find-links folder leaves the project root", key)
+                return
+            if not path.is_dir():
+                self.problem(where, line, f"`{value}`: find-links folder does not exist", key)
+                return
+            rel = self.rel(path)
+            self.directories.add(rel)
+            canonical = f"{PROJECT_PLACEHOLDER}/{rel}"
+        if canonical not in self.find_links:
+            self.find_links.append(canonical)
+
+    def add_extra_index(self, url: str) -> None:
+        """An extra index, once, in the order given (order is priority for uv)."""
+        if url not in self.extra_index_urls:
+            self.extra_index_urls.append(url)
+
+    # ------------------------------------------------------------------ requirements.txt
+
+    def read_requirements_file(
+        self, path: Path, *, constraint: bool = False, seen: tuple[Path, ...] = ()
+    ) -> None:
+        """Read a requirements file, following ``-r``/``-c`` relative to it."""
+        where = self.rel(path) if self.inside(path) else str(path)
+        if path.resolve() in seen:
+            self.problem(where, None, "requirements file includes itself")
+            return
+        seen = (*seen, path.resolve())
+        base = path.parent
+        for lineno, line in _logical_lines(path.read_text(encoding="utf-8")):
+            if line.startswith("-"):
+                self.read_option_line(line, path, where, lineno, constraint, seen)
+                continue
+            spec, options = _split_options(line)
+            hashes: list[str] = []
+            for name, value in options:
+                if name == "--hash":
+                    hashes.append(value)
+                else:
+                    self.problem(where, lineno, f"`{name}`: per-requirement option not supported")
+            self.add_requirement(spec, hashes, base, where, lineno, constraint=constraint)
+
+    def read_option_line(
+        self, line: str, path: Path, where: str, lineno: int, constraint: bool, seen: tuple[Path, ...]
+    ) -> None:
+        """One ``-r``/``-c``/``--index-url``/… line of a requirements file."""
+        base = path.parent
+        try:
+            tokens = shlex.split(line)
+        except ValueError as exc:
+            self.problem(where, lineno, f"cannot parse `{line}`: {exc}")
+            return
+        for name, value in _option_pairs(tokens):
+            if name in ("-r", "--requirement", "-c", "--constraint"):
+                included = base / (value or "")
+                if not value or not self.inside(included):
+                    self.problem(where, lineno, f"`{line}`: included file leaves the project root")
+                elif not included.is_file():
+                    self.problem(where, lineno, f"`{line}`: no such file `{value}`")
+                else:
+                    as_constraint = constraint or name in ("-c", "--constraint")
+                    self.read_requirements_file(included, constraint=as_constraint, seen=seen)
+            elif name in ("-e", "--editable"):
+                self.problem(
+                    where, lineno,
+                    f"`{line}`: editable requirements cannot be packaged; name the folder without `-e`",
+                )
+            elif name in ("-i", "--index-url"):
+                self.index_url = self.index_url or value
+            elif name == "--extra-index-url" and value:
+                self.add_extra_index(value)
+            elif name in ("-f", "--find-links") and value:
+                self.add_find_links(value, base, where, lineno)
+            elif name == "--no-index":
+                self.no_index = True
+            elif name == "--pre":
+                self.pre = True
+            elif name == "--hash":
+                self.problem(where, lineno, "`--hash` must follow a requirement on the same line")
+            else:
+                self.problem(where, lineno, f"`{name}`: option not supported in requirements files")
+
+    # ------------------------------------------------------------------ pyproject / uv.lock
+
+    def read_pyproject(self, path: Path, runner: Runner) -> None:
+        """``[project] dependencies`` of a function's pyproject.toml, or its uv.lock."""
+        where = self.rel(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            self.problem(where, None, f"invalid TOML: {exc}")
+            return
+        deps = data.get("project", {}).get("dependencies", [])
+        lock = path.parent / "uv.lock"
+        if lock.is_file():
+            # The lock decides the versions; the pyproject only says which were pinned on purpose.
+            for text in deps:
+                try:
+                    req = Requirement(text)
+                except InvalidRequirement:
+                    continue
+                if any(s.operator in ("==", "===") for s in req.specifier):
+                    self.pinned.add(canonicalize_name(req.name))
+            self.read_uv_lock(lock, runner)
+            return
+        for text in deps:
+            self.add_requirement(text, (), path.parent, where, None)
+
+    def read_uv_lock(self, lock: Path, runner: Runner) -> None:
+        """The locked set of a uv project, exported as requirement lines (hashes kept)."""
+        from lambdaforge.builders.python.tools import uv_binary
+
+        where = self.rel(lock)
+        result = runner.run(
+            [
+                uv_binary(), "export", "--frozen", "--format", "requirements-txt",
+                "--no-header", "--no-annotate", "--no-emit-project", "--no-dev",
+                "--no-progress", "--color", "never",
+            ],
+            cwd=lock.parent,
+            env=isolated_installer_env(),
+        )
+        if not result.ok:
+            self.problem(where, None, f"`uv export --frozen` failed: {result.stderr.strip()}")
+            return
+        exported = lock.parent / ".uv-export.txt"
+        # Parsed like a requirements file so local paths and hashes get the same treatment;
+        # the text never touches the project directory.
+        for lineno, line in _logical_lines(result.stdout):
+            if line.startswith("-"):
+                self.read_option_line(line, exported, where, lineno, False, ())
+                continue
+            spec, options = _split_options(line)
+            hashes = [v for n, v in options if n == "--hash"]
+            self.add_requirement(spec, hashes, lock.parent, where, lineno, top_level=False)
+
+    # ------------------------------------------------------------------ result
+
+    def canonical(self, installer: str) -> tuple[tuple[str, str], ...]:
+        """The sorted, machine-independent description of the install."""
+        pairs: list[tuple[str, str]] = [(_K_INSTALLER, installer)]
+        if self.index_url:
+            pairs.append((_K_INDEX, self.index_url))
+        # Index and find-links order is the installers' priority order: kept as given.
+        pairs += [(_K_EXTRA_INDEX, u) for u in self.extra_index_urls]
+        pairs += [(_K_FIND_LINKS, f) for f in self.find_links]
+        if self.no_index:
+            pairs.append((_K_NO_INDEX, "true"))
+        if self.pre:
+            pairs.append((_K_PRE, "true"))
+        pairs += [(_K_REQUIREMENT, r) for r in sorted(self.requirements)]
+        pairs += [(_K_CONSTRAINT, c) for c in sorted(self.constraints)]
+        pairs += [(_K_PINNED, p) for p in sorted(self.pinned)]
+        return tuple(pairs)
+
+
+def collect_dependency_inputs(
+    settings: BuildSettings, source: str | None, project: Project, runner: Runner, builder: str = "python"
+) -> DependencyInputs | None:
+    """The canonical install inputs of a function or layer, or ``None`` without dependencies.
+
+    Raises ``ConfigError`` listing every problem (unreadable or escaping paths, editable
+    requirements, unsupported options), each with its file and line.
+    """
+    root = project.root
+    c = _Collector(project_root=root)
+    req_path = _requirements_source(settings, source, root)
+    if req_path is not None:
+        if not c.inside(req_path):
+            c.problem("", None, f"`{settings.requirements}` leaves the project root", "requirements")
+        elif not req_path.is_file():
+            c.problem("", None, f"`{settings.requirements}`: no such file", "requirements")
+        elif req_path.name == "pyproject.toml":
+            c.read_pyproject(req_path, runner)
+        elif req_path.name == "uv.lock":
+            pyproject = req_path.parent / "pyproject.toml"
+            if pyproject.is_file():
+                c.read_pyproject(pyproject, runner)
+            else:
+                c.read_uv_lock(req_path, runner)
+        else:
+            c.read_requirements_file(req_path)
+    for text in settings.dependencies:
+        c.add_requirement(text, (), root, "", None)
+    if c.issues:
+        raise ConfigError(c.issues)
+    if not c.requirements:
+        return None
+    # Settings override what requirement files say about indexes (the config is the contract).
+    if settings.index_url:
+        c.index_url = settings.index_url
+    for url in settings.extra_index_urls:
+        c.add_extra_index(url)
+    for link in settings.find_links:
+        c.add_find_links(link, root, "", None, key="find-links")
+    c.no_index = c.no_index or settings.no_index
+    if c.issues:
+        raise ConfigError(c.issues)
+    from lambdaforge.builders.python.target import PythonTarget
+
+    PythonTarget.of(settings.runtime, settings.architecture)  # validates the runtime early
+    return DependencyInputs(
+        builder=builder,
+        runtime=settings.runtime,
+        architecture=settings.architecture,
+        canonical=c.canonical(settings.installer),
+        files=tuple(sorted(c.files)),
+        directories=tuple(sorted(c.directories)),
+    )
+
+
+def _requirements_source(settings: BuildSettings, source: str | None, root: Path) -> Path | None:
+    """The file named by ``requirements`` or found by default discovery in the source dir."""
+    if settings.requirements is not None:
+        return root / settings.requirements
+    if source is None:
+        return None
+    src = root / source
+    for name in ("requirements.txt", "pyproject.toml"):
+        if (src / name).is_file():
+            return src / name
+    return None
+
+
+def _normalise(req: Requirement) -> str:
+    """``Requests[Socks] >= 2.0 ;python_version<'3.12'`` → ``requests[socks]>=2.0; python_version < "3.12"``."""
+    out = canonicalize_name(req.name)
+    if req.extras:
+        out += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
+    if req.url:
+        out += f" @ {req.url}"
+        if req.marker:
+            out += " "
+    else:
+        out += str(req.specifier)
+    if req.marker:
+        out += f"; {req.marker}"
+    return out
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, line) with comments, blanks and ``\\`` continuations handled."""
+    out: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = number
+        # pip's rule: '#' starts a comment at line start or after whitespace (URLs keep '#egg=').
+        stripped = _COMMENT.sub("", raw)
+        if stripped.rstrip().endswith("\\"):
+            pending += stripped.rstrip()[:-1] + " "
+            continue
+        line = (pending + stripped).strip()
+        pending = ""
+        if line:
+            out.append((start, line))
+    if pending.strip():
+        out.append((start, pending.strip()))
+    return out
+
+
+def _split_options(line: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split ``spec --hash=sha256:… --hash sha256:…`` into the spec and its options."""
+    parts = line.split()
+    spec_parts: list[str] = []
+    i = 0
+    while i < len(parts) and not parts[i].startswith("--"):
+        spec_parts.append(parts[i])
+        i += 1
+    return " ".join(spec_parts), _option_pairs(parts[i:])
+
+
+_FLAGS = {"--no-index", "--pre"}
+
+
+def _option_pairs(tokens: list[str]) -> list[tuple[str, str]]:
+    """``["-r", "x", "--hash=a"]`` → ``[("-r", "x"), ("--hash", "a")]`` (values may be glued)."""
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.startswith("--") and "=" in tok:
+            name, value = tok.split("=", 1)
+        elif tok.startswith("--"):
+            name, value = tok, ""
+            if tok not in _FLAGS and i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
+                value = tokens[i + 1]
+                i += 1
+        elif tok.startswith("-") and len(tok) > 2:
+            name, value = tok[:2], tok[2:].strip()
+        else:
+            name, value = tok, ""
+            if i + 1 < len(tokens):
+                value = tokens[i + 1]
+                i += 1
+        pairs.append((name, value))
+        i += 1
+    return pairs
