@@ -1,0 +1,561 @@
+"""The local content-addressed cache: target key → directory of artifact files.
+
+Layout (``LAYOUT`` is the on-disk format; a new one gets a new directory, so old and new
+lambdaforge versions can share a cache without reading each other's entries)::
+
+    <root>/v1/ab/abcdef…/           one entry, named by its key
+        artifact.zip                named files the caller put
+        entry.json                  format, key, each file's size and sha256, meta, created
+        verified.json               stat tuples of files whose sha256 was checked (optional)
+    <root>/tmp/put-…/               an entry being staged
+    <root>/tmp/trash-…/             an entry being deleted
+
+The cache may be shared by several checkouts and CI jobs (``FORGE_CACHE_DIR``), so every
+operation is safe between processes without a global lock, using only atomic renames:
+
+- ``put`` stages the entry in a temp directory inside the cache root, writes ``entry.json``
+  last, fsyncs, then renames the directory into place. If another process got there first,
+  its entry wins and ours is discarded. An entry is therefore complete or absent.
+- eviction renames the entry into ``tmp/`` before deleting it, so a reader never sees half
+  of a deleted entry; a reader whose entry vanishes under it gets a miss.
+- temp directories left by a killed process are removed by a later run once they are older
+  than ``STALE_TEMP_SECONDS``.
+
+``get`` checks integrity before serving anything (design §3): every file's size always, its
+sha256 unless that exact file (same size, mtime, inode, ctime) was verified before. A corrupt
+entry is evicted and a ``CacheWarning`` recorded; the caller rebuilds.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdaforge.errors import CacheError, UsageError
+from lambdaforge.state import fsync_dir, write_atomic
+from lambdaforge.statcache import sha256_file
+
+#: entry directory layout version (a directory level, so versions never collide)
+LAYOUT = "v1"
+#: version of ``entry.json``; an entry of another version is a miss, not an error
+ENTRY_FORMAT = 1
+ENTRY_FILE = "entry.json"
+STAMP_FILE = "verified.json"
+#: staging/trash directories older than this belong to a dead process
+STALE_TEMP_SECONDS = 15 * 60
+
+_KEY = re.compile(r"^[0-9a-f]{16,128}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RESERVED = {ENTRY_FILE, STAMP_FILE}
+_STAGING_PREFIX = "put-"
+_TRASH_PREFIX = "trash-"
+_CHUNK = 1 << 20
+
+
+class Verify(enum.Enum):
+    """How much ``Cache.get`` checks before serving an entry."""
+
+    #: sha256 of every file, every time
+    FULL = "full"
+    #: sha256 of a file unless it was verified before with the same (size, mtime_ns, inode,
+    #: ctime_ns): repeated no-op builds don't re-read 50 MB zips
+    ONCE = "once"
+    #: sizes only
+    SIZE = "size"
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """One file of an entry, as ``entry.json`` describes it."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A complete, verified cache entry."""
+
+    key: str
+    dir: Path
+    files: Mapping[str, CachedFile]
+    #: what the caller passed to ``put`` (JSON round-tripped)
+    meta: Mapping[str, Any]
+    #: seconds since the epoch when it was put
+    created: float
+
+    def path(self, name: str) -> Path:
+        """Path of the named file inside the entry (``KeyError`` for an unknown name).
+
+        The entry may be evicted by another process at any time: a caller that gets
+        ``FileNotFoundError`` reading it should treat it as a cache miss.
+        """
+        return self.files[name].path
+
+    @property
+    def size(self) -> int:
+        """Total bytes of the entry's files."""
+        return sum(f.size for f in self.files.values())
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """An entry as ``Cache.entries`` lists it (not verified)."""
+
+    key: str
+    dir: Path
+    size: int
+    #: seconds since the epoch of the last put/get/touch
+    last_used: float
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What ``Cache.prune`` did."""
+
+    removed: tuple[str, ...]
+    freed: int
+    remaining: int
+    kept: int
+
+
+@dataclass(frozen=True)
+class CacheWarning:
+    """A problem the cache recovered from, for the caller to show the user."""
+
+    key: str
+    what: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"cache entry {self.key[:12]} for {self.what} was corrupt; rebuilding"
+
+
+class _Corrupt(Exception):
+    pass
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from a human size: ``5GB`` (10**9), ``500MiB`` (2**20), ``1.5 gb``, or an int.
+
+    Uses Pydantic's ``ByteSize``, the same parser as ``max-size`` in the config.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise UsageError(f"invalid size {text!r}: must not be negative")
+        return text
+    from pydantic import ByteSize, TypeAdapter, ValidationError  # noqa: PLC0415 (import cost)
+
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(str(text).strip()))
+    except ValidationError:
+        raise UsageError(
+            f"invalid size {text!r}: expected e.g. 5GB, 500MiB or 1073741824"
+        ) from None
+
+
+def resolve_cache_dir(configured: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The cache directory to use: ``FORGE_CACHE_DIR`` when set, else ``configured``
+    (the project's ``cache-dir``, default ``.forge/cache``)."""
+    env = os.environ if environ is None else environ
+    value = env.get("FORGE_CACHE_DIR", "").strip()
+    return Path(value).expanduser().absolute() if value else configured
+
+
+class Cache:
+    """A content-addressed store of build outputs under ``root``; see the module docstring.
+
+    Safe to use from several threads and processes at once. ``warnings`` collects the
+    corrupt entries found (and evicted) by ``get``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.warnings: list[CacheWarning] = []
+        self._lock = threading.Lock()
+        self._cleaned = False
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def _entries_root(self) -> Path:
+        return self.root / LAYOUT
+
+    @property
+    def _tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def entry_dir(self, key: str) -> Path:
+        """Where the entry of ``key`` lives (whether or not it exists)."""
+        if not _KEY.match(key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return self._entries_root / key[:2] / key
+
+    # ------------------------------------------------------------------ reading
+
+    def contains(self, key: str) -> bool:
+        """Cheap existence check (no verification): for plans and dry runs."""
+        return (self.entry_dir(key) / ENTRY_FILE).is_file()
+
+    def get(
+        self, key: str, verify: Verify = Verify.ONCE, *, what: str | None = None
+    ) -> CacheEntry | None:
+        """The entry of ``key`` after an integrity check, or ``None`` on a miss.
+
+        A corrupt entry (missing or resized file, wrong sha256, unreadable ``entry.json``)
+        is evicted and recorded in ``warnings`` as "cache entry … for ``what`` was corrupt"
+        (``what`` defaults to the entry's ``meta["name"]``). An entry of another format
+        version is a miss. A hit counts as a use for LRU pruning.
+        """
+        d = self.entry_dir(key)
+        try:
+            raw = (d / ENTRY_FILE).read_bytes()
+        except FileNotFoundError:
+            # A directory without entry.json cannot come from put (it renames complete
+            # entries), but a hand-made or half-deleted one must not linger.
+            if d.is_dir():
+                self._corrupt(key, d, what or "unknown target", f"{ENTRY_FILE} missing")
+            return None
+        except OSError:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            self._corrupt(key, d, what or "unknown target", f"{ENTRY_FILE} is not JSON")
+            return None
+        if not isinstance(data, dict) or data.get("format") != ENTRY_FORMAT:
+            return None
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        label = what or str(meta.get("name") or meta.get("target") or "unknown target")
+        try:
+            entry = self._check(key, d, data, verify)
+        except _Corrupt as exc:
+            if (d / ENTRY_FILE).exists():
+                self._corrupt(key, d, label, str(exc))
+            # else: evicted by someone else while we looked; a plain miss
+            return None
+        self.touch(key)
+        return entry
+
+    def _check(self, key: str, d: Path, data: dict[str, Any], verify: Verify) -> CacheEntry:
+        try:
+            if data["key"] != key:
+                raise _Corrupt(f"{ENTRY_FILE} names key {data['key']!r}")
+            listed = data["files"]
+            created = float(data["created"])
+            meta = data["meta"]
+            files = {
+                name: CachedFile(name, d / name, int(info["size"]), str(info["sha256"]))
+                for name, info in listed.items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _Corrupt(f"{ENTRY_FILE} malformed: {exc}") from None
+        stamps = self._read_stamps(d) if verify is Verify.ONCE else {}
+        new_stamps = dict(stamps)
+        for f in files.values():
+            try:
+                st = os.stat(f.path)
+            except OSError:
+                raise _Corrupt(f"{f.name} missing") from None
+            if st.st_size != f.size:
+                raise _Corrupt(f"{f.name}: {st.st_size} bytes, expected {f.size}")
+            if verify is Verify.SIZE:
+                continue
+            stamp = _stamp(st)
+            if verify is Verify.ONCE and stamps.get(f.name) == stamp:
+                continue
+            if sha256_file(f.path) != f.sha256:
+                raise _Corrupt(f"{f.name}: sha256 mismatch")
+            new_stamps[f.name] = stamp
+        if verify is Verify.ONCE and new_stamps != stamps:
+            try:
+                _write_stamps(d, new_stamps)
+            except OSError:
+                pass  # a read-only shared cache: verify again next time
+        return CacheEntry(key, d, files, meta, created)
+
+    @staticmethod
+    def _read_stamps(d: Path) -> dict[str, list[int]]:
+        try:
+            data = json.loads((d / STAMP_FILE).read_bytes())
+            if data.get("format") == ENTRY_FORMAT and isinstance(data.get("files"), dict):
+                return data["files"]
+        except (OSError, ValueError, AttributeError):
+            pass
+        return {}
+
+    def _corrupt(self, key: str, d: Path, what: str, detail: str) -> None:
+        self._evict(key, d)
+        with self._lock:
+            self.warnings.append(CacheWarning(key, what, detail))
+
+    def touch(self, key: str) -> bool:
+        """Mark an entry as used now (for LRU pruning); False if it does not exist.
+
+        The entry directory's mtime is the last-use time: one ``utime`` call, and it works
+        on file systems mounted ``noatime``.
+        """
+        try:
+            os.utime(self.entry_dir(key))
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # a read-only shared cache still serves hits
+
+    # ------------------------------------------------------------------ writing
+
+    def put(
+        self,
+        key: str,
+        files: Mapping[str, Path],
+        meta: Mapping[str, Any],
+        *,
+        move: bool = True,
+        sha256: Mapping[str, str] | None = None,
+    ) -> CacheEntry:
+        """Store ``files`` (entry name → path) with ``meta`` under ``key``; return the entry.
+
+        ``move`` renames the files into the cache when they are on the same file system
+        (the caller's copies are gone afterwards, or left behind if another process stored
+        the key first); otherwise they are copied. ``sha256`` may give digests the caller
+        already computed while writing, which saves a re-read.
+
+        If the key is already stored (by us earlier, or by another process racing us), the
+        existing entry wins and is returned. Interrupted at any point (Ctrl-C included),
+        nothing partial is left in the cache.
+        """
+        d = self.entry_dir(key)
+        for name in files:
+            if not _NAME.match(name) or name in _RESERVED:
+                raise ValueError(f"invalid cache entry file name: {name!r}")
+        meta = json.loads(json.dumps(dict(meta)))  # fail now on unserialisable meta
+        self._cleanup_once()
+        existing = self._existing(key)
+        if existing is not None:
+            return existing
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix=f"{_STAGING_PREFIX}{key[:16]}-"))
+        except OSError as exc:
+            raise CacheError(f"cannot write to the cache in {self.root}: {exc}") from exc
+        try:
+            listed: dict[str, dict[str, Any]] = {}
+            stamps: dict[str, list[int]] = {}
+            for name, src in sorted(files.items()):
+                dest = staging / name
+                digest = _place(Path(src), dest, move=move)
+                if sha256 and name in sha256:
+                    digest = sha256[name]
+                elif digest is None:
+                    digest = sha256_file(dest)
+                with open(dest, "rb+") as f:
+                    os.fsync(f.fileno())
+                    st = os.fstat(f.fileno())
+                listed[name] = {"size": st.st_size, "sha256": digest}
+                if not sha256 or name not in sha256:
+                    # we hashed these very bytes: the first get need not read them again
+                    stamps[name] = _stamp(st)
+            entry_data = {
+                "format": ENTRY_FORMAT,
+                "key": key,
+                "files": listed,
+                "meta": meta,
+                "created": time.time(),
+            }
+            if stamps:
+                _write_stamps(staging, stamps)
+            # entry.json last: its presence is what marks an entry complete
+            entry_json = json.dumps(entry_data, sort_keys=True).encode()
+            write_atomic(staging / ENTRY_FILE, entry_json, durable=True)
+            won = self._publish(staging, d)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if not won:
+            shutil.rmtree(staging, ignore_errors=True)
+            existing = self._existing(key)
+            if existing is not None:
+                return existing
+            raise CacheError(f"cache entry {key[:12]} vanished while being stored; retry the build")
+        return CacheEntry(
+            key,
+            d,
+            {n: CachedFile(n, d / n, i["size"], i["sha256"]) for n, i in listed.items()},
+            meta,
+            entry_data["created"],
+        )
+
+    def _existing(self, key: str) -> CacheEntry | None:
+        # Sizes only: the entry was either just published by a put (which hashed it) or
+        # will be verified in full by the next get.
+        return self.get(key, Verify.SIZE) if self.contains(key) else None
+
+    def _publish(self, staging: Path, d: Path) -> bool:
+        """Rename the staged entry into place; False when another put got there first."""
+        for _attempt in range(3):
+            try:
+                d.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staging, d)
+            except FileNotFoundError:
+                continue  # the shard directory was removed under us (clear/prune): retry
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
+                    return False
+                raise
+            fsync_dir(d.parent)
+            return True
+        raise CacheError(f"cannot publish cache entry {d.name[:12]}: its directory keeps vanishing")
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def entries(self) -> list[EntryInfo]:
+        """Every entry (complete or not) with its size and last-use time, oldest use first."""
+        out: list[EntryInfo] = []
+        try:
+            shards = list(os.scandir(self._entries_root))
+        except OSError:
+            return out
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            try:
+                dirs = list(os.scandir(shard.path))
+            except OSError:
+                continue
+            for d in dirs:
+                if not _KEY.match(d.name):
+                    continue
+                try:
+                    last_used = d.stat(follow_symlinks=False).st_mtime
+                    size = sum(
+                        f.stat(follow_symlinks=False).st_size
+                        for f in os.scandir(d.path)
+                        if f.is_file(follow_symlinks=False)
+                    )
+                except OSError:
+                    continue  # evicted while we looked
+                out.append(EntryInfo(d.name, Path(d.path), size, last_used))
+        out.sort(key=lambda e: (e.last_used, e.key))
+        return out
+
+    def size(self) -> int:
+        """Total bytes of all entries."""
+        return sum(e.size for e in self.entries())
+
+    def prune(self, max_size: int | str) -> PruneResult:
+        """Remove least-recently-used entries until the cache holds at most ``max_size``
+        bytes (an int or a human size such as ``"5GB"``); also removes stale temp dirs."""
+        limit = parse_size(max_size)
+        self.cleanup()
+        entries = self.entries()
+        total = sum(e.size for e in entries)
+        removed: list[str] = []
+        freed = 0
+        for e in entries:
+            if total <= limit:
+                break
+            self._evict(e.key, e.dir)
+            total -= e.size
+            freed += e.size
+            removed.append(e.key)
+        return PruneResult(tuple(removed), freed, total, len(entries) - len(removed))
+
+    def clear(self) -> None:
+        """Remove every entry (``forge clean --cache``) and stale temp dirs. Puts running
+        concurrently in other processes still complete."""
+        self._remove_tree(self._entries_root)
+        self.cleanup()
+
+    def cleanup(self, max_age: float = STALE_TEMP_SECONDS) -> int:
+        """Remove staging directories of puts that died (older than ``max_age`` seconds)
+        and leftovers of interrupted deletions; returns how many were removed."""
+        removed = 0
+        try:
+            items = list(os.scandir(self._tmp))
+        except OSError:
+            return 0
+        now = time.time()
+        for item in items:
+            name = item.name
+            if not name.startswith((_STAGING_PREFIX, _TRASH_PREFIX)):
+                continue  # not ours (a builder's scratch space may live here too)
+            try:
+                age = now - item.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if name.startswith(_TRASH_PREFIX) and age < 60:
+                continue  # probably still being deleted by its owner
+            if age >= max_age or name.startswith(_TRASH_PREFIX):
+                shutil.rmtree(item.path, ignore_errors=True)
+                removed += 1
+        return removed
+
+    def _cleanup_once(self) -> None:
+        with self._lock:
+            if self._cleaned:
+                return
+            self._cleaned = True
+        self.cleanup()
+
+    def _evict(self, key: str, d: Path) -> None:
+        self._remove_tree(d, tag=key[:16])
+
+    def _remove_tree(self, path: Path, tag: str = "all") -> None:
+        # Rename first (atomic): no reader ever sees a half-deleted entry.
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            trash = tempfile.mkdtemp(dir=self._tmp, prefix=f"{_TRASH_PREFIX}{tag}-")
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        try:
+            os.rename(path, os.path.join(trash, "x"))
+        except FileNotFoundError:
+            pass  # already gone (another process evicted it)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _write_stamps(d: Path, stamps: Mapping[str, list[int]]) -> None:
+    payload = {"format": ENTRY_FORMAT, "files": dict(stamps)}
+    write_atomic(d / STAMP_FILE, json.dumps(payload).encode(), durable=False)
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+
+def _place(src: Path, dest: Path, *, move: bool) -> str | None:
+    """Put ``src`` at ``dest``; return its sha256 when copying computed it anyway."""
+    if move:
+        try:
+            os.replace(src, dest)
+            return None
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+    h = hashlib.sha256()
+    with open(src, "rb") as fi, open(dest, "wb") as fo:
+        for chunk in iter(lambda: fi.read(_CHUNK), b""):
+            h.update(chunk)
+            fo.write(chunk)
+    shutil.copymode(src, dest)
+    if move:
+        src.unlink()
+    return h.hexdigest()

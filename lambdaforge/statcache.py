@@ -1,0 +1,231 @@
+"""File digests memoised by stat data, like git's index.
+
+A no-op build must not re-read every source file, so the sha256 of each file is remembered
+together with the stat tuple it was computed for: (size, mtime_ns, inode, ctime_ns). When the
+tuple still matches, the remembered digest is returned without opening the file.
+
+This is a pure speed-up, never a source of truth: a missing, corrupt or older-format cache
+file is an empty cache, and any doubt (stat mismatch, a file modified while being hashed, a
+"racily clean" entry) means the file is hashed again.
+
+Racy timestamps (git's ``Documentation/technical/racy-git.txt``): a file modified twice within
+one tick of the file system's clock keeps its mtime, so a digest taken between the two writes
+would be trusted forever. Two guards:
+
+- an entry is only memoised when the file's mtime is older than the moment hashing started
+  by more than the clock's granularity (``RACY_WINDOW_NS``; whole-second file systems get
+  ``COARSE_RACY_WINDOW_NS``); a freshly written file is simply hashed every time until it
+  ages past the window;
+- as git does, entries whose mtime is not older than the cache file's own write time are
+  dropped when the cache is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat as stat_module
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from lambdaforge.state import write_atomic
+
+#: bump when the file format or the meaning of an entry changes; other versions are ignored
+STATCACHE_VERSION = 1
+
+#: a file modified less than this before hashing started is not memoised (sub-second
+#: file systems: covers the coarse kernel clock tick, a few ms, with a wide margin)
+RACY_WINDOW_NS = 100_000_000
+#: the same for file systems that store whole seconds (mtime_ns % 1e9 == 0), FAT's 2 s included
+COARSE_RACY_WINDOW_NS = 2_000_000_000
+
+_CHUNK = 1 << 20
+
+# entry layout in memory and on disk: [size, mtime_ns, ino, ctime_ns, digest]
+_Entry = list
+
+
+class FileDigest(NamedTuple):
+    """A file's content digest (sha256 hex) and whether it is executable."""
+
+    digest: str
+    executable: bool
+
+
+def is_executable(mode: int) -> bool:
+    """Whether a file mode counts as executable for keys and zips (the owner's x bit, as git)."""
+    return bool(mode & stat_module.S_IXUSR)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """sha256 hex of a file's content, read in chunks (memory stays flat for big files)."""
+    with open(path, "rb") as f:
+        return _sha256_fileobj(f)
+
+
+def _sha256_fileobj(f) -> str:  # type: ignore[no-untyped-def]
+    if hasattr(hashlib, "file_digest"):  # 3.11+: reads into a reused buffer, no GIL per chunk
+        return hashlib.file_digest(f, "sha256").hexdigest()
+    h = hashlib.sha256()
+    for chunk in iter(lambda: f.read(_CHUNK), b""):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_relpath(relpath: str) -> None:
+    # Keys are built from these paths: an absolute or escaping path would make them
+    # machine-specific, so refuse it loudly (a programming error, not a user error).
+    if not relpath or relpath.startswith("/") or "\\" in relpath or ".." in relpath.split("/"):
+        raise ValueError(f"not a normalized project-relative POSIX path: {relpath!r}")
+
+
+def _racy_window(mtime_ns: int) -> int:
+    return COARSE_RACY_WINDOW_NS if mtime_ns % 1_000_000_000 == 0 else RACY_WINDOW_NS
+
+
+class StatCache:
+    """Project-relative path → (size, mtime_ns, inode, ctime_ns, sha256) memo.
+
+    One instance per project root. ``digest`` may be called from several threads at once;
+    ``load`` and ``save`` belong to the one thread that owns the build.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        #: where ``save`` writes; ``None`` keeps the cache in memory only
+        self.path = path
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._dirty = False
+        #: digests answered from the memo / computed by reading the file (for tests, stats)
+        self.hits = 0
+        self.hashed = 0
+
+    # ------------------------------------------------------------------ persistence
+
+    @classmethod
+    def load(cls, path: Path) -> StatCache:
+        """Read the cache at ``path``; a missing, corrupt or other-version file gives an
+        empty cache (the next build re-hashes, nothing worse)."""
+        cache = cls(path)
+        try:
+            with open(path, "rb") as f:
+                written_ns = os.fstat(f.fileno()).st_mtime_ns
+                data = json.loads(f.read())
+            if not isinstance(data, dict) or data.get("version") != STATCACHE_VERSION:
+                return cache
+            entries = data["entries"]
+            if not isinstance(entries, dict):
+                return cache
+        except (OSError, ValueError, KeyError):
+            return cache
+        # Racily clean entries (git): modified no earlier than the cache was written, so a
+        # later same-tick modification could hide behind an unchanged stat tuple.
+        try:
+            good = {
+                rel: e
+                for rel, e in entries.items()
+                if type(e) is list and len(e) == 5 and e[1] < written_ns
+            }
+        except TypeError:  # a hand-edited or foreign file: start over
+            return cache
+        cache._entries = good
+        cache._dirty = len(good) != len(entries)
+        return cache
+
+    def save(self) -> None:
+        """Write the cache atomically (temp file + rename) if anything changed."""
+        if self.path is None:
+            return
+        with self._lock:
+            if not self._dirty:
+                return
+            payload = {"version": STATCACHE_VERSION, "entries": self._entries}
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            self._dirty = False
+        try:
+            # No fsync: losing the cache in a crash only costs a re-hash.
+            write_atomic(self.path, data, durable=False)
+        except OSError:
+            # A read-only checkout still builds, only slower next time.
+            with self._lock:
+                self._dirty = True
+
+    # ------------------------------------------------------------------ lookups
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, relpath: object) -> bool:
+        return relpath in self._entries
+
+    def digest(self, root: Path, relpath: str, st: os.stat_result | None = None) -> str:
+        """sha256 hex of ``root/relpath``, read from disk only when its stat data changed.
+
+        ``st`` may be passed when the caller already has it (a directory walk); it must be
+        the ``os.stat`` of that file (symlinks followed).
+        """
+        _check_relpath(relpath)
+        path = os.path.join(root, relpath)
+        if st is None:
+            st = os.stat(path)
+        entry = self._entries.get(relpath)
+        if (
+            entry is not None
+            and entry[0] == st.st_size
+            and entry[1] == st.st_mtime_ns
+            and entry[2] == st.st_ino
+            and entry[3] == st.st_ctime_ns
+        ):
+            with self._lock:
+                self.hits += 1
+            return entry[4]
+        return self._hash(relpath, path)
+
+    def _hash(self, relpath: str, path: str) -> str:
+        started_ns = time.time_ns()
+        with open(path, "rb") as f:
+            before = os.fstat(f.fileno())
+            digest = _sha256_fileobj(f)
+            after = os.fstat(f.fileno())
+        tup = [after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns]
+        stable = tup == [before.st_size, before.st_mtime_ns, before.st_ino, before.st_ctime_ns]
+        racy = after.st_mtime_ns >= started_ns - _racy_window(after.st_mtime_ns)
+        with self._lock:
+            self.hashed += 1
+            if stable and not racy:
+                self._entries[relpath] = [*tup, digest]
+                self._dirty = True
+            elif relpath in self._entries:
+                # the old entry is certainly stale; don't let it linger on disk
+                del self._entries[relpath]
+                self._dirty = True
+        return digest
+
+    def retain(self, relpaths: Iterable[str]) -> None:
+        """Keep only the entries of ``relpaths`` (call after a walk of the whole project so
+        deleted files do not accumulate)."""
+        keep = set(relpaths)
+        with self._lock:
+            before = len(self._entries)
+            self._entries = {k: v for k, v in self._entries.items() if k in keep}
+            self._dirty |= len(self._entries) != before
+
+
+def digest_files(
+    root: Path, relpaths: Iterable[str], cache: StatCache | None = None
+) -> dict[str, FileDigest]:
+    """Digest and exec bit of each project-relative file, through ``cache`` when given.
+
+    Symlinks are followed (the zip holds the target's content). Raises ``OSError`` for a
+    missing file: the caller decided it is an input, so its absence is an error.
+    """
+    memo = cache if cache is not None else StatCache()
+    out: dict[str, FileDigest] = {}
+    for rel in relpaths:
+        st = os.stat(os.path.join(root, rel))
+        out[rel] = FileDigest(memo.digest(root, rel, st), is_executable(st.st_mode))
+    return out

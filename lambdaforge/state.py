@@ -1,0 +1,211 @@
+"""Per-checkout build state: what each target's last successful build was made of.
+
+For every target the last successful build leaves a ``BuildRecord``: its key, the full
+``KeyMaterial`` (so ``forge explain`` and the build report can say *why* a target is stale,
+house style 2) and the outputs the executor wants to find again (artifact path, size,
+mtime_ns…).
+
+Layout: one small JSON file per target under ``<state_dir>/targets/``. With 200+ targets a
+build that changes one function rewrites one small file, not a big shared one; files are
+read lazily, so ``forge explain NAME`` reads only what it needs. Every file is versioned
+(house style 3): a corrupt file, one from another format version or one for another target
+is simply absent ("no previous build"), never an error.
+
+Also home of ``write_atomic``, the temp-file-and-rename writer every piece of state uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdaforge.fingerprint import KeyMaterial, canonical_json
+
+#: bump when the record layout changes; records of other versions are ignored
+STATE_VERSION = 1
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or the new content, never a
+    mix: write a temp file beside it, then rename. ``durable`` fsyncs the file first (and
+    the directory after) so a power cut cannot leave an empty file under the new name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename inside it survives a power cut (no-op where the OS
+    cannot open directories, e.g. Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """One target's last successful build: key material and the outputs it left."""
+
+    target: str
+    material: KeyMaterial
+    #: free-form, JSON-serialisable: whatever the executor needs to find its output again
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    #: wall-clock seconds since the epoch when it was recorded (for "last built 2 h ago")
+    recorded_at: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """The key of that build."""
+        return self.material.key
+
+
+class BuildState:
+    """Last-build records of one checkout, by target name; thread-safe.
+
+    ``get`` reads lazily and memoises; ``set`` changes memory only; ``save`` writes the
+    records that changed (a no-op build writes nothing).
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir / "targets"
+        self._records: dict[str, BuildRecord | None] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, state_dir: Path) -> BuildState:
+        """The state kept under ``state_dir`` (records are read on first ``get``)."""
+        return cls(state_dir)
+
+    def file_for(self, target: str) -> Path:
+        """The record file of a target: a readable, file-system-safe name plus a short hash
+        of the exact name (``function:a/b`` and ``function:a_b`` must not collide)."""
+        safe = _UNSAFE.sub("_", target)[:80]
+        tag = hashlib.sha256(target.encode()).hexdigest()[:12]
+        return self.dir / f"{safe}.{tag}.json"
+
+    def get(self, target: str) -> BuildRecord | None:
+        """The target's last successful build, or ``None`` (never built, or a record this
+        version cannot read)."""
+        with self._lock:
+            if target in self._records:
+                return self._records[target]
+        record = self._read(target)
+        with self._lock:
+            return self._records.setdefault(target, record)
+
+    def _read(self, target: str) -> BuildRecord | None:
+        try:
+            data = json.loads(self.file_for(target).read_bytes())
+            if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+                return None
+            if data.get("target") != target:
+                return None
+            material = KeyMaterial.from_dict(data["material"])
+            if material.key != data.get("key"):
+                # written by a lambdaforge that hashed differently: not comparable
+                return None
+            outputs = data.get("outputs", {})
+            if not isinstance(outputs, dict):
+                return None
+            return BuildRecord(target, material, outputs, float(data.get("recorded_at", 0)))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def set(
+        self, target: str, material: KeyMaterial, outputs: Mapping[str, Any] | None = None
+    ) -> None:
+        """Remember a successful build of ``target`` (written by ``save``). Recording the
+        same key and outputs again is free: nothing is rewritten."""
+        # Round-trip through JSON so the comparison below sees what a later read would
+        # (tuples become lists) and an unserialisable output fails here, not in save().
+        outputs = json.loads(canonical_json(outputs or {}))
+        previous = self.get(target)
+        if previous is not None and previous.key == material.key and previous.outputs == outputs:
+            return
+        with self._lock:
+            self._records[target] = BuildRecord(target, material, outputs, time.time())
+            self._dirty.add(target)
+
+    def forget(self, target: str) -> None:
+        """Drop a target's record (``forge clean``, a target removed from the config)."""
+        with self._lock:
+            self._records[target] = None
+            self._dirty.add(target)
+
+    def save(self) -> None:
+        """Write every changed record atomically (one file each)."""
+        with self._lock:
+            dirty = {t: self._records.get(t) for t in self._dirty}
+            self._dirty.clear()
+        for target, record in sorted(dirty.items()):
+            path = self.file_for(target)
+            if record is None:
+                path.unlink(missing_ok=True)
+                continue
+            payload = {
+                "version": STATE_VERSION,
+                "target": target,
+                "key": record.key,
+                "recorded_at": record.recorded_at,
+                "material": record.material.to_dict(),
+                "outputs": dict(record.outputs),
+            }
+            # Not durable: losing a record costs one rebuild, and fsync per target would
+            # dominate a build of 200 small functions.
+            write_atomic(path, _dumps(payload), durable=False)
+
+    def targets(self) -> list[str]:
+        """Names of every target with a readable record on disk or in memory."""
+        names: set[str] = set()
+        if self.dir.is_dir():
+            for p in self.dir.glob("*.json"):
+                try:
+                    name = json.loads(p.read_bytes()).get("target")
+                except (OSError, ValueError, AttributeError):
+                    continue
+                if isinstance(name, str):
+                    names.add(name)
+        with self._lock:
+            for name, rec in self._records.items():
+                if rec is None:
+                    names.discard(name)
+                else:
+                    names.add(name)
+        return sorted(n for n in names if self.get(n) is not None)
+
+
+def _dumps(payload: Mapping[str, Any]) -> bytes:
+    return canonical_json(payload).encode("utf-8")
