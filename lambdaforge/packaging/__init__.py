@@ -1,0 +1,11 @@
+"""Packaging: from files to a checked, reproducible Lambda zip.
+
+One module per job, imported directly (this package re-exports nothing, so a no-op build
+that only needs ``archive`` does not pay for ``pathspec``):
+
+- ``sources``: walk a source tree (include, exclude, secrets, strip) → sorted file list
+- ``strip``: strip rule sets (built-in and custom), the filter and its accounting
+- ``archive``: deterministic, streaming, atomic zip writer (raw copy of zip members)
+- ``elf``: recognise native binaries and what they need (machine, glibc, musl)
+- ``checks``: native-binary and size checks of a finished zip
+"""

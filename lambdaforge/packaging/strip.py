@@ -1,0 +1,366 @@
+"""Strip rules: which files of a package are left out of the zip, and by which rule set.
+
+A rule set (``StripRules``) has gitignore-style ``exclude`` patterns and ``keep`` patterns.
+``StripFilter`` compiles the sets a target uses once and answers, per path, "which set removes
+this?" with these semantics:
+
+- ``keep`` wins over ``exclude``, within a set and across sets: a file matched by any set's
+  ``keep`` stays, even below an excluded directory.
+- Never stripped, whatever the rules say: ``*.dist-info/METADATA``, ``entry_points.txt`` and
+  ``top_level.txt`` (and their ``*.egg-info`` equivalents), because ``importlib.metadata``
+  reads them at runtime (entry points, ``version()``).
+- A directory pattern (``tests/``) removes everything below the directory.
+- Attribution: a path is charged to the set that removes its *outermost* removed directory,
+  else the first set (in the order given) that removes the file itself. Charging the
+  outermost directory is what makes pruning exact: a walker may skip matching everything
+  below a removed directory and still get the same report.
+
+Speed matters (a dependency tree has tens of thousands of files): patterns without a slash
+match a single path component, so they are evaluated on the file or directory name and
+memoized per name; directory decisions are memoized; only patterns with a slash are matched
+against the whole path. A set containing negated (``!``) patterns falls back to pathspec's
+own matcher, which implements gitignore's ordering rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+import pathspec
+
+from lambdaforge.config.models import StripRules
+
+__all__ = [
+    "BUILT_IN_RULE_SETS",
+    "NEVER_STRIP",
+    "SECRET_PATTERNS",
+    "StripFilter",
+    "StripHit",
+    "StripReport",
+    "StrippedFile",
+    "RuleTally",
+    "is_protected",
+]
+
+_VCS_AND_EDITOR = (
+    ".git/", ".svn/", ".hg/", ".idea/", ".vscode/",
+    ".gitignore", ".gitattributes",
+    "*.swp", "*.swo", "*~", ".DS_Store",
+)
+_PYTHON_STANDARD = (
+    "__pycache__/", "*.py[cod]", "tests/", "test/",
+    ".pytest_cache/", ".mypy_cache/", ".ruff_cache/",
+)
+
+#: Rule sets every project can name without defining them.
+#:
+#: ``standard`` must be safe for any Python package: bytecode (compiled for the build host's
+#: Python, useless on Lambda), test suites, caches, VCS and editor files — never docs or
+#: type stubs, which a few packages read at runtime. ``aggressive`` also drops ``*.pyi``,
+#: ``docs/``, ``examples/`` and ``*.md``. ``node-standard`` is the Node.js flavour (source maps,
+#: ``.d.ts``, ``__tests__/``, docs, examples, markdown): kept separate because ``*.md`` or
+#: ``docs/`` are not safe defaults for Python packages.
+BUILT_IN_RULE_SETS: dict[str, StripRules] = {
+    "standard": StripRules(name="standard", exclude=_PYTHON_STANDARD + _VCS_AND_EDITOR),
+    "aggressive": StripRules(
+        name="aggressive",
+        exclude=_PYTHON_STANDARD + _VCS_AND_EDITOR + ("*.pyi", "docs/", "examples/", "*.md"),
+    ),
+    "node-standard": StripRules(
+        name="node-standard",
+        exclude=_VCS_AND_EDITOR + (
+            "test/", "tests/", "__tests__/", ".github/", "example/", "examples/", "docs/",
+            "*.map", "*.d.ts", "*.md",
+        ),
+    ),
+}
+
+#: Files that look like credentials; source collection skips them (with a warning) unless
+#: an ``include`` pattern names them. Not applied to installed dependencies (``certifi``
+#: ships ``cacert.pem`` on purpose).
+SECRET_PATTERNS: tuple[str, ...] = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "*.p12")
+
+#: (metadata directory suffix, file names) that ``importlib.metadata`` needs at runtime.
+NEVER_STRIP: tuple[tuple[str, frozenset[str]], ...] = (
+    (".dist-info", frozenset({"METADATA", "entry_points.txt", "top_level.txt"})),
+    (".egg-info", frozenset({"PKG-INFO", "entry_points.txt", "top_level.txt"})),
+)
+
+_GROUP_NAME = re.compile(r"\(\?P<[^>]+>")
+
+
+def is_protected(relpath: str) -> bool:
+    """Whether ``relpath`` is a metadata file no rule may strip (see ``NEVER_STRIP``)."""
+    parent, _, name = relpath.rpartition("/")
+    parent_name = parent.rpartition("/")[2]
+    return any(parent_name.endswith(suffix) and name in names for suffix, names in NEVER_STRIP)
+
+
+@dataclass(frozen=True)
+class StripHit:
+    """Why a path is stripped: the rule set, its pattern, and the path the pattern matched
+    (the path itself or the outermost removed directory above it)."""
+
+    rule: str
+    pattern: str
+    matched: str
+
+
+class _PatternGroup:
+    """The patterns of one side (exclude or keep) of one rule set, compiled for speed."""
+
+    def __init__(self, patterns: Sequence[str]):
+        self.spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+        compiled = [p for p in self.spec.patterns if p.include is not None and p.regex is not None]
+        # (pattern text, regex) in file order, for attribution.
+        self.entries = [(_text_of(p), p.regex) for p in compiled if p.include]
+        self.slow = any(p.include is False for p in compiled)
+        by_name = [p for p in compiled if p.include and _matches_one_component(_text_of(p))]
+        by_path = [p for p in compiled if p.include and not _matches_one_component(_text_of(p))]
+        self._name_re = _combine(by_name)
+        self._path_re = _combine(by_path)
+        self._name_memo: dict[str, bool] = {}
+        self.has_name_patterns = bool(by_name) or self.slow
+        self.path_patterns = [_text_of(p) for p in by_path]
+        self.empty = not compiled
+
+    def matches(self, relpath: str, is_dir: bool) -> bool:
+        """Whether a pattern matches ``relpath`` itself (ancestors are the caller's business,
+        except in the slow path where pathspec handles them)."""
+        if self.empty:
+            return False
+        key = relpath + "/" if is_dir else relpath
+        if self.slow:
+            return self.spec.match_file(key)
+        if self._name_re is not None:
+            name = key[relpath.rfind("/") + 1:]
+            hit = self._name_memo.get(name)
+            if hit is None:
+                hit = self._name_memo[name] = self._name_re.match(name) is not None
+            if hit:
+                return True
+        return self._path_re is not None and self._path_re.match(key) is not None
+
+    def pattern_for(self, relpath: str, is_dir: bool) -> str:
+        """The pattern that decides ``relpath``: the last one matching, as in gitignore."""
+        key = relpath + "/" if is_dir else relpath
+        name = key[relpath.rfind("/") + 1:]
+        found = ""
+        for text, regex in self.entries:
+            if regex.match(key) or (_matches_one_component(text) and regex.match(name)):
+                found = text
+        return found
+
+
+def _text_of(p: object) -> str:
+    return str(getattr(p, "pattern", ""))
+
+
+def _matches_one_component(text: str) -> bool:
+    """True for patterns that gitignore applies to a single name at any depth (``*.pyc``,
+    ``tests/``, ``**/foo``): they can be evaluated on the name alone."""
+    body = text[1:] if text.startswith("!") else text
+    body = body.rstrip("/")
+    if body.startswith("**/"):
+        body = body[3:]
+    return "/" not in body
+
+
+def _combine(patterns: Sequence[object]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    # pathspec's regexes use a named group each; names must be unique in one regex.
+    parts = [_GROUP_NAME.sub("(?:", p.regex.pattern) for p in patterns]  # type: ignore[attr-defined]
+    return re.compile("|".join(f"(?:{part})" for part in parts))
+
+
+def _could_match_below(pattern: str, dir_parts: Sequence[str]) -> bool:
+    """Conservatively, whether an anchored ``pattern`` can match ``dir_parts`` or anything below.
+
+    False only when a leading component of the pattern provably fails to match the directory's
+    component at the same depth; wrong "True" answers only cost speed (no pruning).
+    """
+    if "\\" in pattern:
+        return True
+    parts = pattern.strip("/").split("/")
+    for dir_part, pat in zip(dir_parts, parts):
+        if "**" in pat:
+            return True
+        if not fnmatchcase(dir_part, pat.replace("[^", "[!")):
+            return False
+    return True
+
+
+class StripFilter:
+    """The strip rule sets of one target, compiled once; answers which set strips a path.
+
+    Paths are POSIX and relative to the package root being stripped (a function's source
+    directory, an install target's ``site-packages``), without a leading ``./``.
+    """
+
+    def __init__(self, rule_sets: Sequence[StripRules]):
+        self.rule_sets = tuple(rule_sets)
+        self._exclude = [_PatternGroup(rs.exclude) for rs in self.rule_sets]
+        self._keep = [_PatternGroup(rs.keep) for rs in self.rule_sets]
+        self._keep = [k for k in self._keep if not k.empty]
+        # A keep pattern that may match at any depth rules out pruning anywhere.
+        self._keep_anywhere = any(k.has_name_patterns for k in self._keep)
+        self._dir_removed: dict[str, tuple[int, str, bool] | None] = {}
+        self._dir_kept: dict[str, bool] = {}
+        self._dir_prunable: dict[str, bool] = {}
+
+    @classmethod
+    def from_names(cls, names: Iterable[str], custom: dict[str, StripRules] | None = None) -> StripFilter:
+        """A filter for rule-set names, looked up in ``custom`` then ``BUILT_IN_RULE_SETS``.
+
+        Raises ``KeyError`` naming the unknown set (config validation reports it earlier).
+        """
+        sets = []
+        for name in names:
+            rules = (custom or {}).get(name) or BUILT_IN_RULE_SETS.get(name)
+            if rules is None:
+                raise KeyError(f"unknown strip rule set {name!r}")
+            sets.append(rules)
+        return cls(sets)
+
+    def match(self, relpath: str, is_dir: bool = False) -> str | None:
+        """The name of the rule set that strips ``relpath``, or ``None`` to keep it.
+
+        For a directory (``is_dir=True``) a name means "everything below is stripped, apart
+        from ``NEVER_STRIP`` files": a walker may skip matching inside it. ``None`` for a
+        directory means "look inside": some of it may stay.
+        """
+        hit = self._removal(relpath.strip("/"), is_dir or relpath.endswith("/"))
+        return None if hit is None else self.rule_sets[hit[0]].name
+
+    def explain(self, relpath: str, is_dir: bool = False) -> StripHit | None:
+        """Like ``match``, with the deciding pattern and the path it matched (for ``--explain-strip``)."""
+        relpath, is_dir = relpath.strip("/"), is_dir or relpath.endswith("/")
+        hit = self._removal(relpath, is_dir)
+        if hit is None:
+            return None
+        index, matched, matched_is_dir = hit
+        pattern = self._exclude[index].pattern_for(matched, matched_is_dir)
+        return StripHit(self.rule_sets[index].name, pattern, matched + ("/" if matched_is_dir else ""))
+
+    def _removal(self, relpath: str, is_dir: bool) -> tuple[int, str, bool] | None:
+        """(set index, matched path, matched is a dir) of what strips ``relpath``, keep applied."""
+        found = self._raw_removal(relpath, is_dir)
+        if found is None:
+            return None
+        if is_dir:
+            if relpath in self._dir_prunable:
+                prunable = self._dir_prunable[relpath]
+            else:
+                prunable = self._dir_prunable[relpath] = not self._keep_possible(relpath)
+            return found if prunable else None
+        if is_protected(relpath) or self._kept(relpath, False):
+            return None
+        return found
+
+    def _raw_removal(self, relpath: str, is_dir: bool) -> tuple[int, str, bool] | None:
+        """What excludes ``relpath`` or its outermost excluded ancestor, ignoring keep."""
+        parent = relpath.rpartition("/")[0]
+        if parent:
+            above = self._dir_raw_removal(parent)
+            if above is not None:
+                return above
+        for index, group in enumerate(self._exclude):
+            if group.matches(relpath, is_dir):
+                return index, relpath, is_dir
+        return None
+
+    def _dir_raw_removal(self, reldir: str) -> tuple[int, str, bool] | None:
+        if reldir not in self._dir_removed:
+            self._dir_removed[reldir] = self._raw_removal(reldir, True)
+        return self._dir_removed[reldir]
+
+    def _kept(self, relpath: str, is_dir: bool) -> bool:
+        if not self._keep:
+            return False
+        parent = relpath.rpartition("/")[0]
+        if parent:
+            kept = self._dir_kept.get(parent)
+            if kept is None:
+                kept = self._dir_kept[parent] = self._kept(parent, True)
+            if kept:
+                return True
+        return any(k.matches(relpath, is_dir) for k in self._keep)
+
+    def _keep_possible(self, reldir: str) -> bool:
+        """Whether anything at or below ``reldir`` may be kept (so it cannot be pruned)."""
+        if not self._keep:
+            return False
+        if self._keep_anywhere or self._kept(reldir, True):
+            return True
+        parts = reldir.split("/")
+        return any(_could_match_below(p, parts) for k in self._keep for p in k.path_patterns)
+
+
+@dataclass
+class RuleTally:
+    """Files and bytes one rule set removed."""
+
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class StrippedFile:
+    """One stripped file: its path (relative to the package root), the set and pattern that
+    removed it, and its size."""
+
+    path: str
+    rule: str
+    pattern: str
+    size: int
+
+
+@dataclass
+class StripReport:
+    """What strip rules removed from a package: per rule set, and file by file.
+
+    Reports of several trees (a function's sources and its dependencies) are combined with
+    ``merge``; ``lines()`` renders the ``--explain-strip`` listing.
+    """
+
+    by_rule: dict[str, RuleTally] = field(default_factory=dict)
+    files: list[StrippedFile] = field(default_factory=list)
+
+    def add(self, path: str, hit: StripHit, size: int) -> None:
+        """Record that ``hit`` stripped ``path`` of ``size`` bytes."""
+        tally = self.by_rule.setdefault(hit.rule, RuleTally())
+        tally.files += 1
+        tally.bytes += size
+        self.files.append(StrippedFile(path, hit.rule, hit.pattern, size))
+
+    def merge(self, other: StripReport, prefix: str = "") -> None:
+        """Add ``other``'s numbers and files, their paths prefixed with ``prefix`` (e.g. ``python/``)."""
+        for rule, tally in other.by_rule.items():
+            mine = self.by_rule.setdefault(rule, RuleTally())
+            mine.files += tally.files
+            mine.bytes += tally.bytes
+        self.files.extend(
+            StrippedFile(prefix + f.path, f.rule, f.pattern, f.size) for f in other.files
+        )
+
+    @property
+    def total_files(self) -> int:
+        """Files removed by all rule sets together."""
+        return sum(t.files for t in self.by_rule.values())
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes removed by all rule sets together."""
+        return sum(t.bytes for t in self.by_rule.values())
+
+    def lines(self) -> list[str]:
+        """One line per stripped file (sorted by path), then one summary line per rule set."""
+        out = [f"{f.path}  ({f.rule}: {f.pattern}, {f.size} bytes)" for f in sorted(self.files, key=lambda f: f.path)]
+        out += [
+            f"{rule}: {t.files} files, {t.bytes} bytes" for rule, t in sorted(self.by_rule.items())
+        ]
+        return out
