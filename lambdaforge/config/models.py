@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
+from lambdaforge.errors import ConfigIssue
+
 
 def kebab(name: str) -> str:
     """``exclude_runtime_provided`` → ``exclude-runtime-provided`` (TOML key style)."""
@@ -194,8 +196,13 @@ class ProjectTable(_FileModel):
 class ConfigFile(_FileModel):
     """One ``lambdaforge.toml`` (or a team standards file it extends), as written."""
 
-    project: ProjectTable = Field(default_factory=ProjectTable)
-    defaults: DefaultsTable = Field(default_factory=DefaultsTable)
+    project: ProjectTable = Field(
+        default_factory=ProjectTable, description="The project: name, team standards, cache."
+    )
+    defaults: DefaultsTable = Field(
+        default_factory=DefaultsTable,
+        description="Settings every function and layer inherits unless it sets its own.",
+    )
     strip_rules: dict[str, StripRuleTable] = Field(
         default_factory=dict, description="Named strip rule sets."
     )
@@ -299,6 +306,8 @@ class Origin(_Spec):
 
     file: str
     line: int | None
+    #: the dotted key as written there (``defaults.runtime``, ``discover[0].handler``)
+    key: str = ""
 
 
 class Project(_Spec):
@@ -314,10 +323,13 @@ class Project(_Spec):
     functions: dict[str, FunctionSpec]
     layers: dict[str, LayerSpec]
     strip_rules: dict[str, StripRules]
-    #: dotted key (``functions.api.runtime``) → where its effective value was set
+    #: dotted key (``functions.api.runtime``; TOML spelling, so ``functions.api.max-size``)
+    #: → where its effective value was set; ``<built-in>`` for built-in defaults
     origins: dict[str, Origin] = Field(default_factory=dict)
     #: files the configuration was read from (this file, then everything it extends)
     config_files: tuple[Path, ...] = ()
+    #: problems worth a word that do not stop a build (deprecated runtime, …)
+    warnings: tuple[ConfigIssue, ...] = ()
 
     @property
     def build_dir(self) -> Path:

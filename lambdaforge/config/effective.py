@@ -1,0 +1,50 @@
+"""The effective (merged, resolved) config as data, for ``forge config``.
+
+Keys are spelled as in ``lambdaforge.toml`` (kebab-case) so the output reads like a config
+file a user could have written, and so ``--show-origin`` keys match ``Project.origins``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lambdaforge.config.locate import dotted
+from lambdaforge.config.models import Project, kebab
+
+
+def _settings(spec: Any, keep_none: bool) -> dict[str, Any]:
+    data = spec.model_dump(exclude={"name"})
+    return {kebab(k): v for k, v in data.items() if keep_none or v is not None}
+
+
+def effective_config(project: Project, keep_none: bool = False) -> dict[str, Any]:
+    """Every effective value; ``keep_none`` keeps unset ones (``null`` in JSON, absent in
+    TOML, which has no null)."""
+    cache_dir = project.cache_dir
+    shown_cache = os.path.relpath(cache_dir, project.root) if cache_dir.is_relative_to(project.root) else str(cache_dir)
+    return {
+        "project": {
+            "name": project.name,
+            "cache-dir": shown_cache.replace(os.sep, "/"),
+            "cache-salt": project.cache_salt,
+        },
+        "strip-rules": {
+            name: {"exclude": list(rules.exclude), "keep": list(rules.keep)}
+            for name, rules in project.strip_rules.items()
+        },
+        "layers": {name: _settings(spec, keep_none) for name, spec in project.layers.items()},
+        "functions": {name: _settings(spec, keep_none) for name, spec in project.functions.items()},
+    }
+
+
+def flatten(document: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` for every leaf, in document order."""
+    rows: list[tuple[str, Any]] = []
+    for name, item in document.items():
+        path = (*prefix, name)
+        if isinstance(item, dict):
+            rows.extend(flatten(item, path))
+        else:
+            rows.append((dotted(path), item))
+    return rows

@@ -1,0 +1,252 @@
+"""From a validated, merged ``ConfigFile`` to a ``Project``: every value decided.
+
+For each function and layer setting the table's own value wins, then ``[defaults]``, then
+``BUILT_IN_DEFAULTS``; ``[[discover]]`` entries act as the table of the functions they
+find. Paths become project-relative POSIX strings (relative to the file that wrote them),
+and every effective value keeps an ``Origin``. Problems are collected, not raised, so one
+run reports them all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from lambdaforge import lambda_facts
+from lambdaforge.config import discover, validate
+from lambdaforge.config.loader import Merged
+from lambdaforge.config.locate import KeyPath, dotted
+from lambdaforge.config.models import (
+    BUILT_IN_DEFAULTS,
+    BuildSettingsTable,
+    ConfigFile,
+    FunctionSpec,
+    LayerSpec,
+    Origin,
+    Project,
+    StripRules,
+    kebab,
+)
+from lambdaforge.config.validate import PathProblem, Resolved
+from lambdaforge.errors import ConfigIssue
+
+#: Settings every function and layer has (``BuildSettings`` fields).
+SETTINGS: tuple[str, ...] = tuple(BuildSettingsTable.model_fields)
+#: ``Origin.file`` of a value nobody wrote.
+BUILT_IN = Origin(file="<built-in>", line=None)
+#: The environment variable that overrides the cache directory.
+CACHE_DIR_VARIABLE = "FORGE_CACHE_DIR"
+
+
+def built_in_strip_rules() -> dict[str, StripRules]:
+    """The rule sets that exist without being defined (``standard``, ``aggressive``)."""
+    try:
+        from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
+    except ImportError:
+        # Stand-in until lambdaforge.packaging.strip lands: the loader only needs the
+        # names to exist; the packaging module owns the real patterns.
+        return {
+            "standard": StripRules(
+                name="standard", exclude=("__pycache__/", "*.pyc", "*.dist-info/RECORD")
+            ),
+            "aggressive": StripRules(
+                name="aggressive",
+                exclude=("__pycache__/", "*.pyc", "tests/", "test/", "*.pyi", "docs/", "*.md"),
+            ),
+        }
+    return dict(BUILT_IN_RULE_SETS)
+
+
+class _Resolver:
+    def __init__(self, config: ConfigFile, merged: Merged, root: Path):
+        self.config = config
+        self.merged = merged
+        self.root = root
+        self.issues: list[ConfigIssue] = []
+
+    def issue_at(
+        self, path: KeyPath, message: str, severity: Literal["error", "warning"] = "error"
+    ) -> ConfigIssue:
+        issue = self.merged.issue(path, message, severity)
+        self.issues.append(issue)
+        return issue
+
+    def base_of(self, path: KeyPath) -> Path:
+        """Directory paths written at ``path`` are relative to: its file's."""
+        return self.merged.where(path)[0].path.parent
+
+    def origin(self, path: KeyPath | None) -> Origin:
+        if path is None:
+            return BUILT_IN
+        source, line = self.merged.where(path)
+        return Origin(file=source.origin_name, line=line, key=dotted(path))
+
+    # -- targets
+    def target(
+        self,
+        kind: Literal["function", "layer"],
+        name: str,
+        table: Any,
+        table_key: KeyPath,
+        own: tuple[str, ...],
+        name_key: KeyPath | None = None,
+    ) -> Resolved:
+        """Decide each setting: the table's, else ``[defaults]``'s, else built-in."""
+        defaults = self.config.defaults
+        resolved = Resolved(kind, name, name_key or table_key)
+        for setting in SETTINGS + own:
+            value = getattr(table, setting, None)
+            if value is not None:
+                written: KeyPath | None = (*table_key, kebab(setting))
+            elif getattr(defaults, setting, None) is not None:
+                value, written = getattr(defaults, setting), ("defaults", kebab(setting))
+            else:
+                value, written = BUILT_IN_DEFAULTS.get(setting, () if setting == "layers" else None), None
+            resolved.values[setting] = value
+            resolved.written[setting] = written
+        return resolved
+
+    def local_path(self, target: Resolved, setting: str, value: str, kind: Literal["directory", "file", "path"]) -> str | None:
+        at = target.at(setting)
+        try:
+            relative = validate.project_path(value, self.base_of(at), self.root)
+            validate.require(self.root, relative, value, kind)
+        except PathProblem as exc:
+            self.issue_at(at, str(exc))
+            return None
+        return relative
+
+    def paths(self, target: Resolved, source_done: bool = False) -> None:
+        """Make ``source``, ``requirements`` and local ``find-links`` project-relative."""
+        values = target.values
+        if values.get("source") is not None and not source_done:
+            values["source"] = self.local_path(target, "source", values["source"], "directory")
+        if values["requirements"] is not None:
+            values["requirements"] = self.local_path(
+                target, "requirements", values["requirements"], "file"
+            )
+        elif values.get("source") is not None and _family(values["runtime"]) == "python":
+            default = f"{values['source']}/requirements.txt".removeprefix("./")
+            if (self.root / default).is_file():
+                values["requirements"] = default
+        links = []
+        for entry in values["find_links"]:
+            if "://" in entry:
+                links.append(entry)
+            else:
+                links.append(self.local_path(target, "find_links", entry, "path") or entry)
+        values["find_links"] = tuple(links)
+
+    # -- the whole project
+    def functions(self) -> list[Resolved]:
+        own = ("source", "handler", "layers")
+        out = []
+        for name, table in self.config.functions.items():
+            target = self.target("function", name, table, ("functions", name), own)
+            self.paths(target)
+            out.append(target)
+        found, issues = discover.expand(self.config, self.merged, self.root)
+        self.issues.extend(issues)
+        for item in found:
+            entry_key = ("discover", item.index)
+            entry = self.config.discover[item.index]
+            target = self.target(
+                "function", item.name, entry, entry_key, ("handler", "layers"), (*entry_key, "path")
+            )
+            target.values["source"] = item.source
+            target.written["source"] = (*entry_key, "path")
+            self.paths(target, source_done=True)
+            out.append(target)
+        return out
+
+    def layers(self) -> dict[str, Resolved]:
+        out = {}
+        for name, table in self.config.layers.items():
+            target = self.target("layer", name, table, ("layers", name), ("source",))
+            self.paths(target)
+            out[name] = target
+        return out
+
+    def strip_rules(self, origins: dict[str, Origin]) -> dict[str, StripRules]:
+        rules = built_in_strip_rules()
+        for name in rules:
+            for setting in ("exclude", "keep"):
+                origins[dotted(("strip-rules", name, setting))] = BUILT_IN
+        for name, table in self.config.strip_rules.items():
+            if name in rules:
+                self.issue_at(
+                    ("strip-rules", name),
+                    f"'{name}' is a built-in strip rule set; give yours another name",
+                )
+                continue
+            rules[name] = StripRules(name=name, exclude=table.exclude, keep=table.keep)
+            for setting in ("exclude", "keep"):
+                key = ("strip-rules", name, setting)
+                written = key if key in self.merged.owner else None
+                origins[dotted(key)] = self.origin(written or ("strip-rules", name))
+        return rules
+
+    def project(self, config_path: Path, cwd: Path, env: Mapping[str, str]) -> Project | None:
+        origins: dict[str, Origin] = {}
+        table = self.config.project
+        name = table.name or self.root.name
+        origins["project.name"] = self.origin(("project", "name") if table.name else None)
+        if env.get(CACHE_DIR_VARIABLE):
+            cache_dir = Path(os.path.abspath(cwd / env[CACHE_DIR_VARIABLE]))
+            origins["project.cache-dir"] = Origin(file=f"${CACHE_DIR_VARIABLE}", line=None)
+        elif table.cache_dir is not None:
+            key = ("project", "cache-dir")
+            cache_dir = Path(os.path.abspath(self.base_of(key) / table.cache_dir))
+            origins["project.cache-dir"] = self.origin(key)
+        else:
+            cache_dir = self.root / ".forge" / "cache"
+            origins["project.cache-dir"] = BUILT_IN
+        origins["project.cache-salt"] = self.origin(
+            ("project", "cache-salt") if table.cache_salt is not None else None
+        )
+        strip_rules = self.strip_rules(origins)
+        layers = self.layers()
+        functions = self.functions()
+        validate.check(functions, layers, strip_rules, self.issue_at)
+        self.issues = unique_issues(self.issues)
+        if any(i.severity == "error" for i in self.issues):
+            return None
+        for target in (*layers.values(), *functions):
+            for setting, written in target.written.items():
+                origins[target.effective_key(setting)] = self.origin(written)
+        return Project(
+            root=self.root,
+            config_file=config_path,
+            name=name,
+            cache_dir=cache_dir,
+            cache_salt=table.cache_salt or "",
+            functions={t.name: FunctionSpec(name=t.name, **t.values) for t in functions},
+            layers={n: LayerSpec(name=n, **t.values) for n, t in layers.items()},
+            strip_rules=strip_rules,
+            origins=origins,
+            config_files=tuple(f.path for f in reversed(self.merged.files)),
+            warnings=tuple(self.issues),
+        )
+
+
+def unique_issues(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Issues without repeats (a bad ``[defaults]`` value is found once per function), in
+    file and line order so the output reads top to bottom."""
+    unique = dict.fromkeys(issues)
+    return sorted(unique, key=lambda i: (i.file, i.line or 0))
+
+
+def _family(runtime: str) -> str | None:
+    known = lambda_facts.RUNTIMES.get(runtime)
+    return known.family if known else None
+
+
+def resolve(
+    config: ConfigFile, merged: Merged, root: Path, config_path: Path, cwd: Path, env: Mapping[str, str]
+) -> tuple[Project | None, list[ConfigIssue]]:
+    """The resolved ``Project`` (``None`` when there are errors) and every issue found."""
+    resolver = _Resolver(config, merged, root)
+    project = resolver.project(config_path, cwd, env)
+    return project, resolver.issues

@@ -1,0 +1,142 @@
+"""Turn Pydantic validation errors into ``ConfigIssue``s a user can act on.
+
+Pydantic's own messages ("Input should be a valid tuple", "Extra inputs are not
+permitted") talk about Python, not TOML. Each error here becomes
+``FILE:LINE: dotted.key: what is wrong (what was expected; did you mean …?)``, with the file
+and line of whichever config file set the offending key.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ValidationError
+
+from lambdaforge.config.loader import Merged
+from lambdaforge.config.locate import KeyPath
+from lambdaforge.config.models import ConfigFile
+from lambdaforge.errors import ConfigIssue
+
+#: Names people type for an architecture, mapped to Lambda's.
+ARCHITECTURE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "x64": "x86_64", "aarch64": "arm64"}
+
+
+def suggest(word: str, choices: Iterable[str], aliases: dict[str, str] | None = None) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or ``""`` when nothing is close."""
+    choices = list(choices)
+    if aliases and word in aliases and aliases[word] in choices:
+        return f" (did you mean '{aliases[word]}'?)"
+    kebab = word.replace("_", "-")
+    if kebab != word and kebab in choices:
+        return f" (did you mean '{kebab}'? keys are kebab-case)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def describe_value(value: Any) -> str:
+    """A short TOML-flavoured description of a value a user wrote."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return repr(text)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return f"a date/time ({value.isoformat()})"
+    kind = {int: "integer", float: "float"}.get(type(value), type(value).__name__)
+    return f"{kind} {value!r}"
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def annotation_at(loc: KeyPath) -> Any:
+    """The type the models expect at ``loc`` (``None`` when ``loc`` is not a known place)."""
+    current: Any = ConfigFile
+    for part in loc:
+        current = _strip_optional(current)
+        origin = typing.get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or name: f for name, f in current.model_fields.items()}
+            field = fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return None
+            current = field.annotation
+        elif origin is dict:
+            current = typing.get_args(current)[1]
+        elif origin is tuple:
+            current = typing.get_args(current)[0]
+        else:
+            return None
+    return _strip_optional(current)
+
+
+def _expected(annotation: Any) -> str:
+    """Plain-English name of what a TOML value of this type looks like."""
+    origin = typing.get_origin(annotation)
+    if annotation is str:
+        return "a string"
+    if annotation is bool:
+        return "true or false"
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(annotation))
+    if origin is tuple:
+        item = typing.get_args(annotation)[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return "an array of tables"
+        return "an array of strings" if item is str else "an array"
+    if origin is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return "a table"
+    if annotation is not None and getattr(annotation, "__name__", "") == "ByteSize":
+        return "a size such as \"40MB\" or a number of bytes"
+    return ""
+
+
+def _message(error: dict[str, Any]) -> str:
+    loc: KeyPath = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        parent = _strip_optional(annotation_at(loc[:-1]))
+        known = (
+            [f.alias or n for n, f in parent.model_fields.items()]
+            if isinstance(parent, type) and issubclass(parent, BaseModel)
+            else []
+        )
+        return "unknown key" + suggest(str(loc[-1]), known)
+    annotation = annotation_at(loc)
+    expected = _expected(annotation)
+    if not expected:
+        # Constraint errors (sizes out of range, …): Pydantic's sentence, in our words.
+        text = str(error.get("msg", "invalid value"))
+        return text.replace("Input should be", "expected").replace("Value error, ", "")
+    hint = ""
+    if typing.get_origin(annotation) is Literal and isinstance(value, str):
+        choices = [str(a) for a in typing.get_args(annotation)]
+        hint = suggest(value, choices, ARCHITECTURE_ALIASES)
+    return f"expected {expected}, got {describe_value(value)}{hint}"
+
+
+def translate(error: ValidationError, merged: Merged) -> list[ConfigIssue]:
+    """Every error of a ``ConfigFile`` validation as a located, readable ``ConfigIssue``."""
+    issues = []
+    for err in error.errors(include_url=False):
+        loc: KeyPath = tuple(err["loc"])
+        if err["type"] == "missing":
+            issues.append(merged.issue(loc[:-1], f"missing required key '{loc[-1]}'"))
+        else:
+            issues.append(merged.issue(loc, _message(dict(err))))
+    return issues

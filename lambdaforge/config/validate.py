@@ -1,0 +1,215 @@
+"""Semantic checks that know Lambda, run on resolved functions and layers.
+
+The models check shapes and types; this module checks meaning: names Lambda accepts,
+handler forms per runtime family, known (and not deprecated) runtimes, the layer limit,
+references to layers and strip rules that exist, layer/function compatibility, and paths
+that exist and stay inside the project root even through symlinks.
+
+Each problem is reported where its value was *written*: a bad ``[defaults] runtime`` is one
+issue at the defaults line, not one per function (the caller removes duplicates).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lambdaforge import lambda_facts
+from lambdaforge.config.locate import KeyPath
+from lambdaforge.config.models import kebab
+from lambdaforge.config.translate import suggest
+from lambdaforge.errors import ConfigIssue
+
+#: Makes a located issue: (key path where the value was written, message, severity).
+IssueAt = Callable[..., ConfigIssue]
+
+# Python: Lambda's bootstrap splits at the last dot and turns ``/`` into package dots.
+_PYTHON_HANDLER = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*[./])*[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+# Node.js: a file path without extension, then the exported function's name.
+_NODE_HANDLER = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_./@-]*\.[A-Za-z_$][A-Za-z0-9_$]*")
+_HANDLER_FORMS = {
+    "python": (_PYTHON_HANDLER, "'module.function', e.g. 'app.handler'"),
+    "nodejs": (_NODE_HANDLER, "'file.export', e.g. 'index.handler'"),
+}
+
+
+@dataclass
+class Resolved:
+    """A function or layer with every setting decided and where each was written."""
+
+    kind: Literal["function", "layer"]
+    name: str
+    #: where the name comes from: ``("functions", name)`` or ``("discover", i, "path")``
+    name_key: KeyPath
+    values: dict[str, Any] = field(default_factory=dict)
+    #: field name → key path it was written at (``None``: a built-in default)
+    written: dict[str, KeyPath | None] = field(default_factory=dict)
+
+    def at(self, name: str) -> KeyPath:
+        """Where a setting was written, falling back to where the target is declared."""
+        return self.written.get(name) or self.name_key
+
+    def effective_key(self, name: str) -> str:
+        """``functions.api.runtime``: the key as ``forge config`` shows it."""
+        from lambdaforge.config.locate import dotted
+
+        return dotted((f"{self.kind}s", self.name, kebab(name)))
+
+
+class PathProblem(ValueError):
+    """A configured path that cannot be used; the message says why."""
+
+
+def project_path(value: str, base: Path, root: Path) -> str:
+    """``value`` (relative to ``base``) as a project-relative POSIX path.
+
+    ``root`` and ``base`` must already be resolved. Raises ``PathProblem`` when the path
+    leaves the root, literally or through a symlink.
+    """
+    if "\x00" in value:
+        raise PathProblem(f"{value!r} is not a valid path")
+    joined = os.path.normpath(os.path.join(base, value))
+    relative = os.path.relpath(joined, root)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep) or os.path.isabs(relative):
+        raise PathProblem(f"'{value}' leaves the project root")
+    real = os.path.relpath(os.path.realpath(joined), root)
+    if real == os.pardir or real.startswith(os.pardir + os.sep) or os.path.isabs(real):
+        raise PathProblem(f"'{value}' leaves the project root through a symlink")
+    return Path(relative).as_posix()
+
+
+def require(root: Path, relative: str, value: str, kind: Literal["directory", "file", "path"]) -> None:
+    """Raise ``PathProblem`` unless ``root/relative`` exists as the given kind."""
+    path = root / relative
+    exists = {"directory": path.is_dir, "file": path.is_file, "path": path.exists}[kind]()
+    if not exists:
+        raise PathProblem(f"{kind} not found: {value}")
+
+
+def _check_runtime(target: Resolved, issue_at: IssueAt) -> lambda_facts.Runtime | None:
+    runtime = target.values["runtime"]
+    known = lambda_facts.RUNTIMES.get(runtime)
+    if known is None:
+        choices = ", ".join(lambda_facts.RUNTIMES)
+        hint = suggest(runtime, lambda_facts.RUNTIMES)
+        issue_at(target.at("runtime"), f"unknown runtime '{runtime}' (expected one of {choices}){hint}")
+    elif known.deprecated:
+        newest = [r.id for r in lambda_facts.RUNTIMES.values() if r.family == known.family][-1]
+        issue_at(
+            target.at("runtime"),
+            f"runtime '{runtime}' is deprecated by AWS; consider '{newest}'",
+            "warning",
+        )
+    return known
+
+
+def _check_handler(target: Resolved, runtime: lambda_facts.Runtime, issue_at: IssueAt) -> None:
+    handler = target.values.get("handler")
+    if handler is None:
+        issue_at(target.name_key, "missing required key 'handler' (set it here or in [defaults])")
+        return
+    pattern, form = _HANDLER_FORMS[runtime.family]
+    if not pattern.fullmatch(handler):
+        issue_at(target.at("handler"), f"handler '{handler}' does not fit {runtime.id}: expected {form}")
+
+
+def _check_references(
+    target: Resolved,
+    setting: str,
+    what: str,
+    known: Iterable[str],
+    issue_at: IssueAt,
+) -> None:
+    known = list(known)
+    seen: set[str] = set()
+    for i, name in enumerate(target.values.get(setting) or ()):
+        at = (*target.at(setting), i)
+        if name in seen:
+            issue_at(at, f"{what} '{name}' is listed twice")
+        elif name not in known:
+            none = f" (no {what}s are defined)" if not known else suggest(name, known)
+            issue_at(at, f"unknown {what} '{name}'{none}")
+        seen.add(name)
+
+
+def _check_layer_fit(
+    function: Resolved,
+    runtime: lambda_facts.Runtime,
+    layers: dict[str, Resolved],
+    issue_at: IssueAt,
+) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(function.values["layers"]):
+        layer = layers.get(name)
+        if name in seen:
+            continue  # a repeat is reported once, as a repeat
+        seen.add(name)
+        layer_runtime = lambda_facts.RUNTIMES.get(layer.values["runtime"]) if layer else None
+        if layer is None or layer_runtime is None:
+            continue  # reported elsewhere
+        at = (*function.at("layers"), i)
+        if layer_runtime.family != runtime.family:
+            issue_at(
+                at,
+                f"layer '{name}' is built for {layer_runtime.id}, which cannot serve "
+                f"function '{function.name}' on {runtime.id}",
+            )
+            continue
+        if layer.values["architecture"] != function.values["architecture"]:
+            issue_at(
+                at,
+                f"layer '{name}' is built for {layer.values['architecture']} but function "
+                f"'{function.name}' runs on {function.values['architecture']}: native code in "
+                "the layer will not load",
+                "warning",
+            )
+        if runtime.family == "python" and layer_runtime.id != runtime.id:
+            issue_at(
+                at,
+                f"layer '{name}' is built for {layer_runtime.id} but function "
+                f"'{function.name}' runs {runtime.id}: compiled packages in the layer may not import",
+                "warning",
+            )
+
+
+def check(
+    functions: list[Resolved],
+    layers: dict[str, Resolved],
+    strip_rule_names: Iterable[str],
+    issue_at: IssueAt,
+) -> None:
+    """Run every semantic check, reporting through ``issue_at(path, message, severity)``."""
+    strip_rule_names = list(strip_rule_names)
+    for layer in layers.values():
+        if not re.fullmatch(lambda_facts.LAYER_NAME_PATTERN, layer.name):
+            issue_at(
+                layer.name_key,
+                f"layer name '{layer.name}' is not valid: use 1-140 letters, digits, '-' and '_'",
+            )
+        _check_runtime(layer, issue_at)
+        _check_references(layer, "strip", "strip rule set", strip_rule_names, issue_at)
+    for function in functions:
+        if not re.fullmatch(lambda_facts.FUNCTION_NAME_PATTERN, function.name):
+            issue_at(
+                function.name_key,
+                f"function name '{function.name}' is not valid: use 1-64 letters, digits, '-' and '_'",
+            )
+        runtime = _check_runtime(function, issue_at)
+        if runtime is not None:
+            _check_handler(function, runtime, issue_at)
+        elif function.values.get("handler") is None:
+            issue_at(function.name_key, "missing required key 'handler' (set it here or in [defaults])")
+        count = len(function.values["layers"])
+        if count > lambda_facts.MAX_LAYERS:
+            issue_at(
+                function.at("layers"),
+                f"{count} layers listed; Lambda allows at most {lambda_facts.MAX_LAYERS}",
+            )
+        _check_references(function, "layers", "layer", layers, issue_at)
+        _check_references(function, "strip", "strip rule set", strip_rule_names, issue_at)
+        if runtime is not None:
+            _check_layer_fit(function, runtime, layers, issue_at)
