@@ -197,10 +197,13 @@ class ConfigFile(_FileModel):
     """One ``lambdaforge.toml`` (or a team standards file it extends), as written."""
 
     project: ProjectTable = Field(
-        default_factory=ProjectTable, description="The project: name, team standards, cache."
+        default_factory=ProjectTable,
+        title="Project",
+        description="The project: name, team standards, cache.",
     )
     defaults: DefaultsTable = Field(
         default_factory=DefaultsTable,
+        title="Defaults",
         description="Settings every function and layer inherits unless it sets its own.",
     )
     strip_rules: dict[str, StripRuleTable] = Field(
