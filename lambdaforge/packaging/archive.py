@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import BinaryIO, Union
 
 from lambdaforge.errors import BuildError
+from lambdaforge.state import fsync_dir
 
 __all__ = [
     "ARCHIVE_FORMAT",
@@ -487,7 +488,7 @@ def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6) -
             return replace(stats, written=False)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a package is no secret
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
         return stats
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -501,20 +502,6 @@ def _same_content(path: Path, size: int, sha256: str) -> bool:
         return file_digests(path)[0] == sha256
     except FileNotFoundError:
         return False
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on every platform.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def file_digests(path: Path) -> tuple[str, str]:

@@ -1,0 +1,299 @@
+"""Checks of a finished package: native binaries that cannot load on Lambda, and sizes.
+
+Both run on the zip itself, not on the staging tree, so they see exactly what ships. Each
+problem's message is complete on its own: the file (member path), where it came from (the
+wheel or distribution, when the caller knows it), what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lambdaforge import lambda_facts
+from lambdaforge.packaging.elf import MAGIC_LENGTH, BinaryInfo, inspect_binary, looks_binary
+
+__all__ = [
+    "BinaryProblem",
+    "SizeContributor",
+    "SizeProblem",
+    "SizeReport",
+    "check_native_binaries",
+    "contributors_from_zip",
+    "scan_binaries",
+    "size_report",
+]
+
+_OS_NAMES = {"al2": "Amazon Linux 2", "al2023": "Amazon Linux 2023"}
+#: ELF machine name → Lambda ``architecture`` value.
+_LAMBDA_ARCH = {machine: arch for arch, machine in lambda_facts.ARCHITECTURES.items()}
+
+
+@dataclass(frozen=True)
+class BinaryProblem:
+    """A native binary in a package that will not load on the target runtime.
+
+    ``kind`` says what is wrong: ``architecture`` (other machine or 32-bit), ``glibc`` (needs a
+    newer glibc than the runtime has), ``musl``, ``macho`` or ``pe`` (not a Linux binary).
+    """
+
+    path: str
+    kind: Literal["architecture", "glibc", "musl", "macho", "pe"]
+    owner: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def scan_binaries(zip_path: Path) -> Iterator[tuple[str, BinaryInfo]]:
+    """Every native binary in the zip, as (member path, what it is built for), in zip order.
+
+    Reads only the first bytes of each member; only members with a binary magic number are
+    read further, and then only their headers (see ``elf.inspect_binary``).
+    """
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or info.file_size < MAGIC_LENGTH:
+                continue
+            with zf.open(info) as member:
+                if not looks_binary(member.read(MAGIC_LENGTH)):
+                    continue
+                found = inspect_binary(member)
+            if found is not None:
+                yield info.filename, found
+
+
+def check_native_binaries(
+    zip_path: Path,
+    architecture: str,
+    runtime: str,
+    owners: Mapping[str, str] | None = None,
+    *,
+    artifact: str = "function",
+) -> list[BinaryProblem]:
+    """Native binaries in ``zip_path`` that cannot load on ``runtime`` and ``architecture``.
+
+    Every ELF object must be built for the architecture's machine (``arm64`` → ``aarch64``),
+    64-bit, against glibc (not musl), needing no newer ``GLIBC_x.y`` than the runtime's OS
+    provides; Mach-O and PE files are always problems. ``owners`` maps member paths to where
+    they came from (``"numpy 2.1.0"``), which the messages name; ``artifact`` (``function``
+    or ``layer``) is how messages refer to the package. One problem per file, the most
+    fundamental one (fixing the architecture usually fixes the glibc need too).
+    """
+    rt = lambda_facts.RUNTIMES[runtime]
+    machine = lambda_facts.ARCHITECTURES[architecture]
+    owners = owners or {}
+    problems = []
+    for path, info in scan_binaries(zip_path):
+        problem = _problem(path, info, owners.get(path), machine, architecture, rt, artifact)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _problem(path: str, info: BinaryInfo, owner: str | None, machine: str, architecture: str,
+             rt: lambda_facts.Runtime, artifact: str) -> BinaryProblem | None:
+    origin = f" (from {owner})" if owner else ""
+    wheels = f"Linux wheels (manylinux, {machine})"
+    if info.format in ("macho", "pe"):
+        system, fmt = ("macOS", "Mach-O") if info.format == "macho" else ("Windows", "PE")
+        return BinaryProblem(path, info.format, owner, (
+            f"{path}: is a {system} ({fmt}) binary, which Lambda (Linux) cannot load{origin}; "
+            f"install {wheels} instead of ones built for {system}"
+        ))
+    if info.machine != machine or info.is_32bit:
+        built = info.machine + (" (32-bit)" if info.is_32bit else "")
+        fix = f"use a build for {machine} (a wheel tagged manylinux_*_{machine})"
+        other_arch = _LAMBDA_ARCH.get(info.machine)
+        if other_arch and not info.is_32bit:
+            fix += f" or set architecture = \"{other_arch}\""
+        return BinaryProblem(path, "architecture", owner, (
+            f"{path}: built for {built} but the {artifact} is {architecture}{origin}; {fix}"
+        ))
+    if info.musl:
+        return BinaryProblem(path, "musl", owner, (
+            f"{path}: linked against musl libc (a musllinux or Alpine build), but Lambda "
+            f"runtimes use glibc{origin}; use a manylinux wheel instead"
+        ))
+    if info.glibc_required is not None and info.glibc_required > rt.glibc:
+        need, have = "%d.%d" % info.glibc_required, "%d.%d" % rt.glibc
+        os_name = _OS_NAMES.get(rt.os, rt.os)
+        return BinaryProblem(path, "glibc", owner, (
+            f"{path}: needs glibc {need} but {rt.id} ({os_name}) has glibc {have}{origin}; "
+            f"use a version with a wheel tagged manylinux_{rt.glibc[0]}_{rt.glibc[1]} or older, "
+            f"or build it on {os_name}"
+        ))
+    return None
+
+
+@dataclass(frozen=True)
+class SizeContributor:
+    """A part of a package and its size: a distribution (``numpy 2.1.0``), a top-level
+    directory (``python/numpy/``) or a top-level file, unzipped and compressed."""
+
+    name: str
+    size: int
+    compressed_size: int = 0
+
+
+@dataclass(frozen=True)
+class SizeProblem:
+    """A size limit a package exceeds. ``kind``: ``zipped`` (50 MB direct upload, a warning:
+    the package must go through S3), ``unzipped`` (Lambda's 250 MB for a function plus its
+    layers) or ``budget`` (the configured ``max-size``); both are errors."""
+
+    severity: Literal["error", "warning"]
+    kind: Literal["zipped", "unzipped", "budget"]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    """Sizes of one artifact and the problems they cause.
+
+    ``total_unzipped`` is this artifact plus its layers (``layers``: name → unzipped bytes),
+    the number Lambda's 250 MB limit applies to. ``contributors`` are the biggest parts,
+    largest first.
+    """
+
+    name: str
+    zipped: int
+    unzipped: int
+    layers: tuple[tuple[str, int], ...]
+    total_unzipped: int
+    contributors: tuple[SizeContributor, ...]
+    problems: tuple[SizeProblem, ...]
+
+    @property
+    def errors(self) -> list[SizeProblem]:
+        """Problems that fail the build."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[SizeProblem]:
+        """Problems to report without failing."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def _mb(n: int) -> str:
+    # Lambda's "MB" are MiB: 50 MB = 52,428,800 bytes, 250 MB = 262,144,000 bytes.
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def size_report(
+    name: str,
+    *,
+    zipped_size: int,
+    unzipped_size: int,
+    layer_sizes: Mapping[str, int] | None = None,
+    max_size: int | None = None,
+    contributors: Sequence[SizeContributor] = (),
+    savings: Mapping[str, int] | None = None,
+    artifact: str = "function",
+    top: int = 5,
+) -> SizeReport:
+    """Check one artifact's sizes against Lambda's limits and its ``max-size`` budget.
+
+    - zipped over 50 MB (``MAX_ZIPPED_DIRECT_UPLOAD``): warning, it needs an S3 upload;
+    - unzipped, with ``layer_sizes`` (layer name → unzipped bytes), not smaller than
+      262,144,000 bytes (the API's wording: "must be smaller than"): error;
+    - over ``max_size`` bytes (the same total): error.
+
+    Messages list the ``top`` biggest ``contributors`` (compressed sizes for the zipped
+    warning) and, when ``savings`` (strip rule set → bytes it would remove) is given, the
+    rule set that would save most.
+    """
+    layers = tuple(sorted((layer_sizes or {}).items()))
+    total = unzipped_size + sum(size for _, size in layers)
+    ranked = tuple(sorted(contributors, key=lambda c: (-c.size, c.name)))
+    problems: list[SizeProblem] = []
+
+    if zipped_size > lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD:
+        by_compressed = sorted(contributors, key=lambda c: (-c.compressed_size, c.name))
+        problems.append(SizeProblem("warning", "zipped", (
+            f"{name}: {_mb(zipped_size)} zipped is over the 50 MB limit for direct upload; "
+            f"deploy it through S3{_largest(by_compressed, top, compressed=True)}"
+        )))
+
+    with_layers = " with its layers" if layers else ""
+    breakdown = ""
+    if layers:
+        parts = [f"{artifact} {_mb(unzipped_size)}"] + [f"layer {n} {_mb(s)}" for n, s in layers]
+        breakdown = f" ({', '.join(parts)})"
+    hint = _largest(ranked, top) + _saving(savings)
+    if total >= lambda_facts.MAX_UNZIPPED_TOTAL:
+        problems.append(SizeProblem("error", "unzipped", (
+            f"{name}: {_mb(total)} unzipped{with_layers}{breakdown} is over Lambda's limit: "
+            f"it must be smaller than {lambda_facts.MAX_UNZIPPED_TOTAL:,} bytes (250 MB){hint}"
+        )))
+    if max_size is not None and total > max_size:
+        problems.append(SizeProblem("error", "budget", (
+            f"{name}: {_mb(total)} unzipped{with_layers}{breakdown} is over its max-size of "
+            f"{max_size:,} bytes ({_mb(max_size)}){hint}"
+        )))
+    return SizeReport(name, zipped_size, unzipped_size, layers, total, ranked, tuple(problems))
+
+
+def _largest(contributors: Sequence[SizeContributor], top: int, *, compressed: bool = False) -> str:
+    if not contributors:
+        return ""
+    shown = [f"{c.name} {_mb(c.compressed_size if compressed else c.size)}" for c in contributors[:top]]
+    return f"; largest{' compressed' if compressed else ''}: {', '.join(shown)}"
+
+
+def _saving(savings: Mapping[str, int] | None) -> str:
+    if not savings:
+        return ""
+    rule, saved = max(savings.items(), key=lambda item: (item[1], item[0]))
+    if saved <= 0:
+        return ""
+    return f"; strip rules `{rule}` would save {_mb(saved)}"
+
+
+
+
+def contributors_from_zip(zip_path: Path, owners: Mapping[str, str] | None = None) -> list[SizeContributor]:
+    """The parts of a zip and their sizes, largest first.
+
+    A member belongs to its owner (``owners``: member path → distribution, e.g.
+    ``numpy 2.1.0``) when known, else to its top-level directory below any layer prefix
+    (``python/``, ``python/lib/pythonX.Y/site-packages/``, ``nodejs/node_modules/``, with npm
+    scopes kept: ``nodejs/node_modules/@aws-sdk/client-s3/``), else to itself.
+    """
+    owners = owners or {}
+    sizes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            key = owners.get(info.filename) or _group(info.filename)
+            sizes[key][0] += info.file_size
+            sizes[key][1] += info.compress_size
+    found = [SizeContributor(k, s, c) for k, (s, c) in sizes.items()]
+    return sorted(found, key=lambda c: (-c.size, c.name))
+
+
+def _group(path: str) -> str:
+    prefix = ""
+    rest = path
+    if rest.startswith("python/lib/") and "/site-packages/" in rest:
+        head, _, rest = rest.partition("/site-packages/")
+        prefix = head + "/site-packages/"
+    else:
+        for candidate in ("python/", "nodejs/node_modules/"):
+            if rest.startswith(candidate):
+                prefix, rest = candidate, rest[len(candidate):]
+                break
+    parts = rest.split("/")
+    depth = 2 if parts[0].startswith("@") and prefix.startswith("nodejs/") else 1
+    if len(parts) <= depth:
+        return path
+    return prefix + "/".join(parts[:depth]) + "/"
