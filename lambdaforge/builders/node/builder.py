@@ -1,0 +1,264 @@
+"""The Node.js builder: npm installs for the Lambda platform, optional esbuild bundling,
+layer layout and handler checks, behind the ``Builder`` interface. See DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from lambdaforge.builders.base import (
+    ArtifactKind,
+    Builder,
+    BuildContext,
+    DependencyInputs,
+    Distribution,
+    InstallResult,
+    SmokeResult,
+)
+from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
+from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
+from lambdaforge.config.models import BuildSettings, FunctionSpec, LayerSpec, Project
+from lambdaforge.errors import ConfigError, ConfigIssue
+from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
+from lambdaforge.runner import Runner
+
+#: An exact npm version (``3.500.0``), as opposed to a range: the Node.js form of the
+#: explicit ``==`` pin that keeps a runtime-provided package (the AWS SDK) in the zip.
+_EXACT_VERSION = re.compile(r"^=?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+class NodeBuilder(Builder):
+    """Builds ``nodejs20.x``/``22.x``/``24.x`` functions and layers with npm (and esbuild)."""
+
+    NAME = "node"
+    VERSION = "1"
+    FAMILY = "nodejs"
+
+    def __init__(self, runner: Runner | None = None) -> None:
+        # Version probes only; installs and bundles use the build context's runner.
+        self._runner = runner or Runner()
+        self._toolchain: NodeToolchain | None = None
+
+    # ------------------------------------------------------------------ toolchain
+
+    def toolchain(self) -> NodeToolchain:
+        """The local node and npm (probed once per builder)."""
+        if self._toolchain is None:
+            self._toolchain = detect_toolchain(self._runner)
+        return self._toolchain
+
+    def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
+        """node and npm always; esbuild's pinned version when the function is bundled."""
+        tc = self.toolchain()
+        versions = {"node": tc.node, "npm": tc.npm}
+        if settings.bundle == "esbuild":
+            versions["esbuild"] = bundle.ESBUILD_VERSION
+        return versions
+
+    # ------------------------------------------------------------------ dependencies
+
+    def package_json(self, settings: BuildSettings, source: str | None, project: Project) -> str | None:
+        """Project-relative path of the package.json that defines the install, if any:
+        ``requirements`` when set (a package.json or its directory), else the source's."""
+        if settings.requirements:
+            req = settings.requirements
+            if project.path(req).is_dir():
+                req = str(PurePosixPath(req) / "package.json")
+            if PurePosixPath(req).name != "package.json":
+                raise ConfigError(ConfigIssue(
+                    req, None, "",
+                    "`requirements` of a Node.js function or layer must name a package.json "
+                    "(or its directory)",
+                ))
+            return req
+        if source is None:
+            return None
+        src_dir = project.path(source)
+        if isinstance(settings, LayerSpec):
+            src_dir = layout.package_dir_of_layer(src_dir)
+        candidate = src_dir / "package.json"
+        return candidate.relative_to(project.root).as_posix() if candidate.is_file() else None
+
+    def dependency_inputs(
+        self, settings: BuildSettings, source: str | None, project: Project
+    ) -> DependencyInputs | None:
+        """package.json + lockfile (canonical), the platform and script policy; ``None``
+        without production dependencies. A missing lockfile is an error naming the fix."""
+        path = self.package_json(settings, source, project)
+        if path is None:
+            return None
+        manifest = lockfile.load_manifest(project.root, path)
+        if manifest is None:
+            return None
+        canonical = {
+            "installer": "npm",
+            "package.json": manifest.package_json,
+            "package-lock.json": manifest.lockfile,
+            "lockfile-name": manifest.lockfile_name,
+            "omit": "dev",
+            "scripts": "allow" if settings.allow_scripts else "ignore",
+            "platform": " ".join(install.platform_flags(settings.architecture)),
+        }
+        if manifest.base is not None:
+            canonical["base"] = manifest.base
+        return DependencyInputs(
+            builder=self.NAME,
+            runtime=settings.runtime,
+            architecture=settings.architecture,
+            canonical=tuple(sorted(canonical.items())),
+            files=manifest.local_files,
+            directories=manifest.local_dirs,
+        )
+
+    def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
+        """``npm ci --omit=dev`` for the target platform into ``dest`` (node_modules content)."""
+        return install.install_tree(inputs, dest, ctx)
+
+    def runtime_provided(
+        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
+    ) -> set[str]:
+        """The AWS SDK v3 (``@aws-sdk/*``, ``@smithy/*``) the runtime ships, unless the
+        package.json pins it to an exact version, which keeps it and what it requires."""
+        declared: dict[str, str] = {}
+        package = json.loads(dict(inputs.canonical)["package.json"])
+        for key in ("dependencies", "optionalDependencies"):
+            declared.update(package.get(key) or {})
+        pinned = [n for n, spec in declared.items()
+                  if n.startswith(NODE_RUNTIME_PROVIDED_PREFIXES) and _EXACT_VERSION.match(str(spec))]
+        keep = {d.name for d in install.closure(dists, pinned)}
+        dropped = {d.name for d in dists
+                   if d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES)
+                   and "/node_modules/" not in d.name and d.name not in keep}
+        # Nested copies inside a dropped package go with it.
+        return dropped | {d.name for d in dists
+                          if any(d.name.startswith(p + "/node_modules/") for p in dropped)}
+
+    # ------------------------------------------------------------------ layout
+
+    def dependency_prefix(self, kind: ArtifactKind) -> str:
+        """``node_modules/`` in a function, ``nodejs/node_modules/`` in a layer."""
+        return layout.dependency_prefix(kind)
+
+    def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
+        """Function code at the root; layer code under ``nodejs/node_modules/`` unless laid out."""
+        return layout.source_prefix(kind, source_names)
+
+    def ships_install(self, spec: FunctionSpec | LayerSpec) -> bool:
+        """Whether the install target's tree goes into the zip. Not for a bundled function:
+        its dependencies are inside the bundle, and ``prepare_sources`` adds the externals."""
+        return not (isinstance(spec, FunctionSpec) and spec.bundle == "esbuild")
+
+    def prepare_sources(
+        self,
+        spec: FunctionSpec | LayerSpec,
+        project: Project,
+        ctx: BuildContext,
+        out_dir: Path,
+        installed: Path | None = None,
+    ) -> Path | None:
+        """A directory whose content replaces the source directory in the zip, or ``None``
+        to use the source directory unchanged.
+
+        Unbundled function: the sources minus their ``node_modules``. Bundled function: the
+        bundle, plus ``node_modules/`` holding the ``external`` packages (and what they
+        require) from ``installed`` — the install target's tree; when not given, this
+        installs by itself. Layer: laid out as ``layout`` describes.
+        """
+        if spec.source is None:
+            return None
+        source_dir = project.path(spec.source)
+        if isinstance(spec, LayerSpec):
+            return layout.prepare_layer_sources(source_dir, spec.name, out_dir)
+        if spec.bundle != "esbuild":
+            return layout.prepare_function_sources(source_dir, out_dir)
+        own_install: Path | None = None
+        try:
+            if installed is None:
+                inputs = self.dependency_inputs(spec, spec.source, project)
+                if inputs is not None:
+                    ctx.scratch.mkdir(parents=True, exist_ok=True)
+                    installed = own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
+                    self.install(inputs, installed, ctx)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            bundle.bundle_handler(source_dir, spec.handler, spec, spec.runtime, out_dir, ctx,
+                                  node_modules=installed)
+            if installed is not None:
+                self._copy_externals(spec, installed, out_dir / "node_modules")
+            return out_dir
+        finally:
+            if own_install is not None:
+                shutil.rmtree(own_install, ignore_errors=True)
+
+    @staticmethod
+    def _copy_externals(spec: FunctionSpec, installed: Path, dest: Path) -> None:
+        dists = install.distributions(installed)
+        top_level = [d.name for d in dists if "/node_modules/" not in d.name]
+        roots = bundle.external_packages(spec.external, top_level)
+        for dist in install.closure(dists, roots):
+            for rel in dist.files:
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(installed / rel, target)
+
+    # ------------------------------------------------------------------ checks
+
+    def check_handler(
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+    ) -> list[str]:
+        """The handler file exists at the zip root and exports the function: by a static
+        check, confirmed (or refuted) by importing it when the local Node major matches."""
+        try:
+            module, _ = handlers.split_handler(handler)
+        except ValueError as exc:
+            return [str(exc)]
+        with zipfile.ZipFile(artifact) as zf:
+            names = set(zf.namelist())
+            file = handlers.find_handler_file(names, module)
+            if file is None:
+                return [handlers.missing_file_message(handler, module)]
+            source = zf.read(file).decode("utf-8", errors="replace")
+        problem = handlers.static_problem(handler, file, source)
+        if problem is None:
+            return []
+        major = int(RUNTIMES[runtime].version)
+        if self.toolchain().node_major != major:
+            return [problem]
+        # Patterns can miss an export that exists (generated code): Node has the last word.
+        outcome = handlers.import_handler(artifact, layer_zips, handler, major, self._runner)
+        if outcome.problem is None:
+            return []
+        if _needs_runtime_sdk(outcome.error):
+            return [problem]
+        return [outcome.problem]
+
+    def smoke_test(
+        self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
+    ) -> SmokeResult:
+        """Import the handler with the local ``node`` in isolation, when its major version is
+        the runtime's; otherwise skipped with the reason."""
+        major = int(RUNTIMES[spec.runtime].version)
+        local = self.toolchain().node_major
+        if local != major:
+            return SmokeResult(ok=True, skipped=f"local Node.js is {local}, {spec.runtime} needs {major}")
+        handler = getattr(spec, "handler", None)
+        if handler is None:
+            return SmokeResult(ok=True, skipped="a layer has no handler to import")
+        outcome = handlers.import_handler(artifact, layer_zips, handler, major, ctx.runner, ctx.scratch)
+        if outcome.problem is not None and _needs_runtime_sdk(outcome.error):
+            missing = _needs_runtime_sdk(outcome.error)
+            return SmokeResult(ok=True, skipped=f"the handler imports {missing}, which only the Lambda runtime provides")
+        return SmokeResult(ok=outcome.problem is None, import_ms=outcome.import_ms,
+                           error=outcome.error or outcome.problem)
+
+
+def _needs_runtime_sdk(error: str | None) -> str | None:
+    """The runtime-provided package (AWS SDK) whose absence made an import fail, if that is why."""
+    if not error:
+        return None
+    m = re.search(r"Cannot find (?:module|package) '((?:@aws-sdk|@smithy)/[^'/]+)", error)
+    return m.group(1) if m else None

@@ -1,0 +1,245 @@
+"""Bundling a Node.js handler into one file with a pinned esbuild.
+
+esbuild comes from npm and is installed once per version into the tool cache
+(``<tool_cache>/esbuild-<version>/``): into a temporary directory first, renamed into place
+under a file lock, so concurrent builds neither race nor see half an install. ``FORGE_ESBUILD``
+names an esbuild binary to use instead (CI images, air-gapped machines); it must be the
+pinned version, since the version is part of every bundled function's key.
+
+The bundle is deterministic: esbuild runs on a scratch copy whose layout is the same on
+every machine (``src/`` with the sources and the installed ``node_modules``, ``out/``), so
+paths in the output and its source map are relative and identical everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from filelock import FileLock
+
+from lambdaforge.builders.base import BuildContext
+from lambdaforge.builders.node.handler import split_handler
+from lambdaforge.config.models import BuildSettings
+from lambdaforge.errors import BuildError, ConfigError
+from lambdaforge.lambda_facts import RUNTIMES
+from lambdaforge.runner import Runner
+
+#: The esbuild release lambdaforge bundles with. Bump deliberately: it changes bundles.
+ESBUILD_VERSION = "0.28.2"
+ESBUILD_ENV = "FORGE_ESBUILD"
+#: The runtime ships the AWS SDK for JavaScript v3 (lambda_facts), so it is never bundled.
+ALWAYS_EXTERNAL = ("@aws-sdk/*",)
+#: Entry files esbuild can start from, for ``index.handler`` → ``index.<ext>``; TypeScript
+#: is allowed because esbuild compiles it (types are not checked).
+ENTRY_EXTENSIONS = (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts")
+#: In an ES module bundle, CommonJS dependencies that ``require()`` Node built-ins need a
+#: real ``require``; esbuild's shim throws "Dynamic require of 'fs' is not supported".
+ESM_REQUIRE_BANNER = (
+    "import { createRequire as __forgeCreateRequire } from 'node:module';"
+    "const require = __forgeCreateRequire(import.meta.url);"
+)
+
+
+class EsbuildUnavailableError(BuildError):
+    """esbuild is not installed and cannot be installed now (offline, no registry)."""
+
+
+def _binary_in(install_dir: Path) -> Path | None:
+    """The platform binary inside an npm install of esbuild (``@esbuild/<os>-<cpu>/bin/esbuild``).
+
+    Calling it directly skips the ``esbuild`` package's Node wrapper (one Node start-up less)
+    and works although install scripts were not run.
+    """
+    for candidate in sorted(install_dir.glob("node_modules/@esbuild/*/bin/esbuild")):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def esbuild_version(binary: Path, runner: Runner) -> str:
+    """The version an esbuild binary reports."""
+    result = runner.run([binary, "--version"], timeout=30)
+    if not result.ok:
+        raise BuildError(f"esbuild at {binary} does not run\n{result.describe()}")
+    return result.stdout.strip()
+
+
+def find_esbuild(tool_cache: Path) -> Path | None:
+    """The pinned esbuild from ``FORGE_ESBUILD`` or the tool cache, without installing."""
+    override = os.environ.get(ESBUILD_ENV)
+    if override:
+        return Path(override)
+    return _binary_in(tool_cache / f"esbuild-{ESBUILD_VERSION}")
+
+
+def ensure_esbuild(ctx: BuildContext) -> Path:
+    """The pinned esbuild binary, installed from npm into the tool cache on first use."""
+    override = os.environ.get(ESBUILD_ENV)
+    if override:
+        binary = Path(override)
+        version = esbuild_version(binary, ctx.runner)
+        if version != ESBUILD_VERSION:
+            raise BuildError(
+                f"{ESBUILD_ENV}={override} is esbuild {version}; lambdaforge pins "
+                f"{ESBUILD_VERSION} (it is part of every bundle's cache key)"
+            )
+        return binary
+    final = ctx.tool_cache / f"esbuild-{ESBUILD_VERSION}"
+    found = _binary_in(final)
+    if found is not None:
+        return found
+    ctx.tool_cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ctx.tool_cache / f"esbuild-{ESBUILD_VERSION}.lock"), timeout=600):
+        found = _binary_in(final)  # another build may have installed it while we waited
+        if found is not None:
+            return found
+        tmp = Path(tempfile.mkdtemp(prefix=f".esbuild-{ESBUILD_VERSION}-", dir=ctx.tool_cache))
+        try:
+            argv = [
+                "npm", "install", "--prefix", str(tmp), f"esbuild@{ESBUILD_VERSION}",
+                "--no-save", "--no-package-lock", "--ignore-scripts", "--no-audit", "--no-fund",
+                "--no-update-notifier", f"--cache={ctx.tool_cache / 'npm-cache'}",
+            ]
+            if ctx.offline:
+                argv.append("--offline")
+            result = ctx.runner.run(argv, timeout=600,
+                                    env={"npm_config_logs_dir": str(tmp / ".npm-logs")})
+            if not result.ok or _binary_in(tmp) is None:
+                raise EsbuildUnavailableError(
+                    f"cannot install esbuild {ESBUILD_VERSION} from npm into {final}; run once "
+                    f"online, or set {ESBUILD_ENV} to an esbuild {ESBUILD_VERSION} binary\n"
+                    + result.describe()
+                )
+            shutil.rmtree(tmp / ".npm-logs", ignore_errors=True)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    found = _binary_in(final)
+    assert found is not None
+    return found
+
+
+def find_entry(source_dir: Path, module: str) -> Path | None:
+    """The handler's source file for a module path (``index`` → ``index.ts`` / ``index.js``…)."""
+    for ext in ENTRY_EXTENSIONS:
+        if (source_dir / (module + ext)).is_file():
+            return source_dir / (module + ext)
+    return None
+
+
+def is_esm(source_dir: Path, entry: Path) -> bool:
+    """ES module output when the handler is ``.mjs``/``.mts`` or the package says
+    ``"type": "module"``; CommonJS otherwise (``.cjs``/``.cts`` are always CommonJS)."""
+    if entry.suffix in (".mjs", ".mts"):
+        return True
+    if entry.suffix in (".cjs", ".cts"):
+        return False
+    package = source_dir / "package.json"
+    if package.is_file():
+        try:
+            return json.loads(package.read_text(encoding="utf-8")).get("type") == "module"
+        except ValueError:
+            return False
+    return False
+
+
+def esbuild_argv(
+    binary: Path, entry: str, outfile: str, runtime: str, esm: bool,
+    minify: bool, sourcemap: bool, external: Sequence[str],
+) -> list[str]:
+    """esbuild's command line; paths are relative to the scratch directory it runs in."""
+    rt = RUNTIMES[runtime]
+    argv = [
+        str(binary), entry, "--bundle", "--platform=node", f"--target=node{rt.version}",
+        f"--format={'esm' if esm else 'cjs'}", f"--outfile={outfile}",
+        "--log-level=warning", "--charset=utf8", "--legal-comments=eof",
+    ]
+    if esm:
+        argv.append(f"--banner:js={ESM_REQUIRE_BANNER}")
+        # Resolve packages' "module" (ESM) entry first, as Node's ESM loader would not, but
+        # as bundlers for ESM output do, so tree shaking works.
+        argv.append("--main-fields=module,main")
+    if minify:
+        argv.append("--minify")
+    if sourcemap:
+        # Sources embedded: the map is self-contained and no path outside the bundle is needed.
+        argv += ["--sourcemap", "--sources-content=true"]
+    argv += [f"--external:{name}" for name in sorted(set(ALWAYS_EXTERNAL) | set(external))]
+    return argv
+
+
+def bundle_handler(
+    source_dir: Path,
+    handler: str,
+    settings: BuildSettings,
+    runtime: str,
+    out_dir: Path,
+    ctx: BuildContext,
+    node_modules: Path | None = None,
+) -> list[Path]:
+    """Bundle the handler of ``source_dir`` into ``out_dir``; returns the files written.
+
+    ``node_modules`` is the installed production dependency tree (the install target),
+    used instead of any ``node_modules`` in the source directory, which is a developer's
+    host install. The output is named after the handler module: ``index.handler`` →
+    ``index.mjs`` (ES module, no package.json needed) or ``index.js`` (CommonJS).
+    """
+    module, _ = split_handler(handler)
+    entry = find_entry(source_dir, module)
+    if entry is None:
+        exts = ", ".join(module + e for e in ENTRY_EXTENSIONS)
+        raise ConfigError(f"handler `{handler}`: none of {exts} exists in {source_dir.name}/ to bundle")
+    esm = is_esm(source_dir, entry)
+    binary = ensure_esbuild(ctx)
+    ctx.scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="esbuild-", dir=ctx.scratch))
+    try:
+        src = work / "src"
+        shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        if node_modules is not None and node_modules.is_dir():
+            shutil.copytree(node_modules, src / "node_modules", symlinks=True)
+        out_name = module + (".mjs" if esm else ".js")
+        argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}",
+                            f"out/{out_name}", runtime, esm, settings.minify, settings.sourcemap,
+                            settings.external)
+        # NODE_PATH would let esbuild resolve packages from the build machine.
+        result = ctx.runner.run(argv, cwd=work, env={"NODE_PATH": None}, timeout=600)
+        if not result.ok:
+            raise BuildError(f"esbuild could not bundle handler `{handler}`\n{result.describe()}")
+        written = []
+        for path in sorted((work / "out").rglob("*")):
+            if path.is_file():
+                target = out_dir / path.relative_to(work / "out")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                written.append(target)
+        _check_relative(written, work)
+        return written
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_relative(files: Sequence[Path], work: Path) -> None:
+    """A bundle that mentions the scratch directory would differ on every build: refuse it."""
+    marker = str(work)
+    for path in files:
+        if marker in path.read_text(encoding="utf-8", errors="replace"):
+            raise BuildError(f"esbuild output {path.name} contains the absolute path {marker}")
+
+
+def external_packages(patterns: Sequence[str], installed: Sequence[str]) -> list[str]:
+    """Installed top-level package names the ``external`` patterns name (``@scope/*`` too),
+    minus the runtime-provided AWS SDK: these must ship in node_modules beside the bundle."""
+    wanted = []
+    for name in installed:
+        if any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), name) for p in patterns) and not any(
+            re.fullmatch(re.escape(p).replace(r"\*", ".*"), name) for p in ALWAYS_EXTERNAL
+        ):
+            wanted.append(name)
+    return sorted(wanted)

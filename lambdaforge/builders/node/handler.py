@@ -1,0 +1,322 @@
+"""Does a built Node.js artifact have the handler Lambda will look for?
+
+Two ways to answer, because running the artifact's code needs a Node of the runtime's major:
+
+- **static**: the handler file (``index.handler`` → ``index.js``, ``.mjs`` or ``.cjs``, in
+  the order the Lambda runtime tries them) is read and its exports recognised by pattern
+  (``exports.NAME =``, ``module.exports = {NAME}``, ``export const NAME``, ``export { NAME }``,
+  esbuild's ``__export(…, {NAME: …})``…). Code whose exports cannot be known without running
+  it (``export * from``, ``module.exports = require(…)``) is given the benefit of the doubt.
+- **import**: a ``node`` subprocess loads the file the way the runtime does (``require``,
+  falling back to ``import()`` for ES modules), from a directory holding only the
+  extracted artifact, with ``NODE_PATH`` set to the layers' ``nodejs/node_modules`` as on
+  Lambda, no ``NODE_OPTIONS``, and sockets disabled, then reports what it exports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdaforge.runner import Runner
+
+#: Lambda's Node.js runtime tries these extensions, in this order, for ``file.export``.
+HANDLER_EXTENSIONS = (".js", ".mjs", ".cjs")
+_ID = r"[A-Za-z_$][\w$]*"
+_MARKER = "@@FORGE-HANDLER@@"
+
+
+def split_handler(handler: str) -> tuple[str, str]:
+    """``src/app.handler`` → (``src/app``, ``handler``); ``index.a.b`` → (``index``, ``a.b``).
+
+    The module ends at the first dot after the last slash, as in the Lambda runtime.
+    """
+    slash = handler.rfind("/")
+    dot = handler.find(".", slash + 1)
+    if dot <= slash + 1 or dot == len(handler) - 1:
+        raise ValueError(f"handler `{handler}` is not of the form `file.export`")
+    return handler[:dot], handler[dot + 1:]
+
+
+def find_handler_file(names: Collection[str], module: str) -> str | None:
+    """The file among ``names`` (artifact-relative POSIX paths) Lambda would load for ``module``."""
+    for ext in HANDLER_EXTENSIONS:
+        if module + ext in names:
+            return module + ext
+    return None
+
+
+def missing_file_message(handler: str, module: str) -> str:
+    """The problem reported when no handler file exists at the artifact root."""
+    files = ", ".join(module + ext for ext in HANDLER_EXTENSIONS[:-1])
+    return f"handler `{handler}`: no {files} or {module}{HANDLER_EXTENSIONS[-1]} at the root of the artifact"
+
+
+# ----------------------------------------------------------------------------- static
+
+
+@dataclass
+class StaticExports:
+    """Export names found by pattern, and whether the file may export more than that."""
+
+    names: set[str] = field(default_factory=set)
+    #: True when some export cannot be known without running the code
+    opaque: bool = False
+
+
+def strip_comments(source: str) -> str:
+    """The source with comments blanked and string contents kept, so commented-out exports
+    do not count and ``"http://…"`` is not mistaken for a comment."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    quote: str | None = None
+    while i < n:
+        c = source[i]
+        if quote:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(source[i + 1])
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+            i += 1
+        elif c in "'\"`":
+            quote = c
+            out.append(c)
+            i += 1
+        elif source.startswith("//", i):
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            out.append(" ")
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _braced(text: str, start: int) -> str:
+    """The text inside the brace pair that opens at ``text[start]``."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] in "{([":
+            depth += 1
+        elif text[i] in "})]":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i]
+    return text[start + 1:]
+
+
+def _top_level_items(body: str) -> list[str]:
+    """Split an object literal's body at commas that are not nested."""
+    items, depth, current = [], 0, []
+    for c in body:
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        if c == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+    items.append("".join(current))
+    return [i.strip() for i in items if i.strip()]
+
+
+def _object_keys(body: str, found: StaticExports) -> None:
+    for item in _top_level_items(body):
+        if item.startswith("..."):
+            found.opaque = True
+            continue
+        m = re.match(rf"(?:async\s+)?\*?\s*(?:['\"]({_ID})['\"]|({_ID}))\s*(?::|\(|$)", item)
+        if m:
+            found.names.add(m.group(1) or m.group(2))
+
+
+def static_exports(source: str) -> StaticExports:
+    """The names a CommonJS or ES module exports, as far as patterns can tell."""
+    text = strip_comments(source)
+    found = StaticExports()
+    for pattern in (
+        rf"(?:module\.)?exports\.({_ID})\s*=",
+        rf"(?:module\.)?exports\[\s*['\"]({_ID})['\"]\s*\]\s*=",
+        rf"Object\.defineProperty\(\s*(?:module\.)?exports\s*,\s*['\"]({_ID})['\"]",
+        rf"\bexport\s+(?:async\s+)?function\s*\*?\s*({_ID})",
+        rf"\bexport\s+(?:const|let|var|class)\s+({_ID})",
+    ):
+        found.names.update(re.findall(pattern, text))
+    if re.search(r"\bexport\s+default\b", text):
+        found.names.add("default")
+    for m in re.finditer(r"\bexport\s*\{", text):
+        for item in _top_level_items(_braced(text, m.end() - 1)):
+            alias = re.match(rf"(?:{_ID}|['\"][^'\"]+['\"])\s+as\s+['\"]?({_ID}|default)['\"]?$", item)
+            if alias:
+                found.names.add(alias.group(1))
+            elif re.fullmatch(_ID, item):
+                found.names.add(item)
+    # module.exports = { … } and esbuild's CommonJS wrapper __export(target, { name: () => … })
+    for m in re.finditer(r"module\.exports\s*=\s*\{|\b__export\(\s*[\w$]+\s*,\s*\{", text):
+        _object_keys(_braced(text, m.end() - 1), found)
+    if re.search(r"\bexport\s*\*\s*from|\bexport\s*\*\s*as\b", text) or re.search(
+        r"module\.exports\s*=\s*(?!\{)", text
+    ) or "Object.assign(module.exports" in text or "Object.assign(exports" in text:
+        found.opaque = True
+    return found
+
+
+def static_problem(handler: str, file: str, source: str) -> str | None:
+    """The static check's verdict on one handler file: a problem, or None when it passes
+    (or cannot be decided without running the code)."""
+    _, export = split_handler(handler)
+    name = export.split(".")[0]
+    found = static_exports(source)
+    if name in found.names or found.opaque:
+        return None
+    listing = ", ".join(sorted(found.names)) or "nothing"
+    return f"handler `{handler}`: {file} does not export `{name}` (static check; it exports: {listing})"
+
+
+# ----------------------------------------------------------------------------- import
+
+#: Loads the handler as the Lambda runtime does and prints one JSON line after a marker.
+_IMPORT_SCRIPT = r"""
+'use strict';
+const { pathToFileURL } = require('node:url');
+const net = require('node:net');
+const dns = require('node:dns');
+const blocked = () => { throw new Error('network access is disabled during the lambdaforge handler check'); };
+net.Socket.prototype.connect = blocked;
+dns.lookup = blocked;
+const [file, exportPath] = process.argv.slice(2);
+const report = (o) => { process.stdout.write('\n@@FORGE-HANDLER@@' + JSON.stringify(o) + '\n'); process.exit(0); };
+(async () => {
+  const t0 = process.hrtime.bigint();
+  let mod;
+  try {
+    if (file.endsWith('.mjs')) mod = await import(pathToFileURL(file).href);
+    else {
+      try { mod = require(file); }
+      catch (e) {
+        if (e && e.code === 'ERR_REQUIRE_ESM') mod = await import(pathToFileURL(file).href);
+        else throw e;
+      }
+    }
+  } catch (e) {
+    report({ ok: false, error: String((e && e.stack) || e) });
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  let value = mod;
+  for (const part of exportPath.split('.')) value = value == null ? undefined : value[part];
+  const names = mod == null ? [] : Object.keys(mod).filter((k) => k !== '__esModule').sort();
+  report({ ok: true, ms, type: typeof value, exports: names });
+})();
+"""
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What importing the handler in isolation found."""
+
+    #: the problem, or None when the handler is an exported function
+    problem: str | None
+    import_ms: float | None = None
+    #: the full Node error (stack) when the import itself failed
+    error: str | None = None
+
+
+def _extract(zip_path: Path, dest: Path) -> None:
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(dest)
+
+
+def import_handler(
+    artifact: Path,
+    layer_zips: Sequence[Path],
+    handler: str,
+    runtime_major: int,
+    runner: Runner,
+    scratch: Path | None = None,
+    timeout: float = 60,
+) -> ImportOutcome:
+    """Extract the function zip and its layers (merged under one ``opt`` in order, later
+    layers overwriting earlier ones, as Lambda does) and import the handler with ``node``."""
+    work = Path(tempfile.mkdtemp(prefix="node-handler-", dir=scratch))
+    try:
+        task, opt = work / "task", work / "opt"
+        _extract(artifact, task)
+        for layer in layer_zips:
+            _extract(layer, opt)
+        return import_handler_dir(task, opt, handler, runtime_major, runner, work, timeout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def import_handler_dir(
+    task: Path, opt: Path, handler: str, runtime_major: int, runner: Runner, work: Path,
+    timeout: float = 60,
+) -> ImportOutcome:
+    """Import the handler from an extracted artifact ``task`` with layers merged in ``opt``."""
+    module, export = split_handler(handler)
+    names = {p.relative_to(task).as_posix() for p in task.rglob("*") if p.is_file()}
+    file = find_handler_file(names, module)
+    if file is None:
+        return ImportOutcome(missing_file_message(handler, module))
+    script = work / "forge-handler-check.cjs"
+    script.write_text(_IMPORT_SCRIPT, encoding="utf-8")
+    # Lambda's NODE_PATH, with /opt replaced by the merged layers (runtime-ship paths omitted:
+    # the AWS SDK is not available here, see DESIGN.md).
+    node_path = [opt / f"nodejs/node{runtime_major}/node_modules", opt / "nodejs/node_modules", task]
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    env: dict[str, str | None] = {
+        "NODE_PATH": ":".join(str(p) for p in node_path),
+        "NODE_OPTIONS": None,
+        "HOME": str(home),  # no ~/.node_modules or ~/.node_libraries from the build machine
+        "LAMBDA_TASK_ROOT": str(task),
+        "AWS_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_nodejs{runtime_major}.x",
+    }
+    result = runner.run(["node", script, str(task / file), export], cwd=task, env=env, timeout=timeout)
+    payload = _payload(result.stdout)
+    name = export.split(".")[0]
+    if payload is None:
+        detail = (result.stderr or result.stdout).strip()
+        return ImportOutcome(f"handler `{handler}`: importing {file} failed: {_first_line(detail)}",
+                             error=detail)
+    if not payload["ok"]:
+        error = payload["error"]
+        return ImportOutcome(f"handler `{handler}`: importing {file} failed: {_first_line(error)}",
+                             error=error)
+    ms = float(payload["ms"])
+    if payload["type"] == "function":
+        return ImportOutcome(None, import_ms=ms)
+    if payload["type"] == "undefined":
+        listing = ", ".join(payload["exports"]) or "nothing"
+        return ImportOutcome(f"handler `{handler}`: {file} does not export `{name}` (it exports: {listing})",
+                             import_ms=ms)
+    return ImportOutcome(
+        f"handler `{handler}`: `{export}` exported by {file} is a {payload['type']}, not a function",
+        import_ms=ms,
+    )
+
+
+def _payload(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(_MARKER):
+            return json.loads(line[len(_MARKER):])
+    return None
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no output")

@@ -1,0 +1,242 @@
+"""``npm ci`` for the Lambda platform, in a scratch directory, into a clean ``node_modules`` tree.
+
+npm never runs in the user's source directory: ``npm ci`` deletes ``node_modules`` first,
+and a developer's own tree (dev dependencies, host-platform binaries) must neither be
+destroyed nor shipped. Instead the scratch directory mirrors the few files the install
+depends on — the canonical package.json and lockfile, and any local ``file:`` packages at
+their project-relative places — and npm installs there.
+
+What npm does with the platform flags (measured, npm 11.19 on linux-x64): ``--os``, ``--cpu``
+and ``--libc`` replace the host's values when npm decides which *optional* dependencies
+with ``os``/``cpu``/``libc`` fields to install, both in ``npm ci`` and ``npm install``. So
+``esbuild`` gets ``@esbuild/linux-arm64`` with ``--cpu=arm64`` on an x64 host, and ``sharp``
+gets ``@img/sharp-linux-arm64`` + ``@img/sharp-libvips-linux-arm64`` with ``--libc=glibc``
+(``--libc=musl`` picks the ``linuxmusl`` ones). The lockfile lists every platform's variant,
+so one lockfile serves both architectures. Install scripts (node-gyp builds) are not
+affected: they would build for the host, which is one more reason they are off by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from lambdaforge.builders.base import BuildContext, DependencyInputs, Distribution, InstallResult
+from lambdaforge.errors import InstallError
+
+#: Lambda architecture → npm's ``cpu`` value (Node's ``process.arch``).
+NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
+#: Every Node.js runtime runs on Amazon Linux 2023, which uses glibc.
+NPM_OS = "linux"
+NPM_LIBC = "glibc"
+#: Files and directories npm writes into node_modules that must not ship: the hidden
+#: lockfile is npm's own cache of the tree, and ``.bin`` holds symlinks to CLI scripts no
+#: Lambda handler runs (symlinks also do not survive every zip tool).
+NPM_DROPPINGS = (".package-lock.json", ".bin")
+
+
+def platform_flags(architecture: str) -> tuple[str, ...]:
+    """npm's flags that make optional platform packages match the Lambda target."""
+    return (f"--os={NPM_OS}", f"--cpu={NPM_CPU[architecture]}", f"--libc={NPM_LIBC}")
+
+
+def npm_ci_argv(architecture: str, allow_scripts: bool, cache: Path, offline: bool) -> list[str]:
+    """The ``npm ci`` command line; every flag that changes the tree is explicit so a user's
+    ``.npmrc`` (install-strategy, omit…) cannot change what ships."""
+    argv = [
+        "npm", "ci",
+        "--omit=dev",
+        "--install-strategy=hoisted",
+        # Local file: directories are packed and copied, not symlinked out of the tree.
+        "--install-links",
+        "--no-audit", "--no-fund", "--no-update-notifier",
+        f"--cache={cache}",
+        *platform_flags(architecture),
+    ]
+    if not allow_scripts:
+        argv.append("--ignore-scripts")
+    if offline:
+        argv.append("--offline")
+    return argv
+
+
+def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
+    """Run ``npm ci`` for ``inputs`` and move the resulting node_modules content into ``dest``."""
+    canonical = dict(inputs.canonical)
+    ctx.scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="npm-ci-", dir=ctx.scratch))
+    try:
+        package_dir = _stage(canonical, work / "tree", ctx.project.root, inputs)
+        cache = ctx.tool_cache / "npm-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        argv = npm_ci_argv(inputs.architecture, canonical["scripts"] == "allow", cache, ctx.offline)
+        result = ctx.runner.run(argv, cwd=package_dir, env=_npm_env(work), timeout=1800)
+        if not result.ok:
+            hint = " (offline: is every package in the npm cache?)" if ctx.offline else ""
+            raise InstallError(f"npm ci failed{hint}\n{result.describe()}")
+        if "Unknown cli config" in result.stderr:
+            # An npm that ignores --os/--cpu/--libc would install for the host.
+            raise InstallError(f"npm ignored a platform flag\n{result.describe()}")
+        node_modules = package_dir / "node_modules"
+        notes = _notes(json.loads(canonical["package-lock.json"]), node_modules, inputs)
+        _tidy(node_modules)
+        dest.mkdir(parents=True, exist_ok=True)
+        if node_modules.is_dir():
+            for entry in sorted(node_modules.iterdir()):
+                shutil.move(str(entry), str(dest / entry.name))
+        return InstallResult(distributions=distributions(dest), notes=notes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _npm_env(work: Path) -> dict[str, str | None]:
+    # The user's npm configuration (registry, auth) stays: private registries need it, and
+    # every setting that shapes the tree is passed explicitly on the command line, which wins.
+    # npm's debug logs go to scratch, not into the user's home.
+    return {"npm_config_update_notifier": "false", "npm_config_logs_dir": str(work / "logs")}
+
+
+def _stage(canonical: dict[str, str], tree: Path, project_root: Path, inputs: DependencyInputs) -> Path:
+    """Lay out the scratch tree: manifest and lockfile, plus local packages at their
+    project-relative places so relative ``file:`` specs resolve as in the project."""
+    package_dir = tree / canonical["base"] if "base" in canonical else tree / "app"
+    package_dir.mkdir(parents=True, exist_ok=True)
+    (package_dir / "package.json").write_text(canonical["package.json"], encoding="utf-8")
+    (package_dir / canonical["lockfile-name"]).write_text(canonical["package-lock.json"], encoding="utf-8")
+    for rel in inputs.directories:
+        src = project_root / rel
+        if not src.is_dir():
+            raise InstallError(f"local package `{rel}` (a file: dependency) is not a directory")
+        # The package's own node_modules is a developer's install, never part of the package.
+        shutil.copytree(src, tree / rel, ignore=shutil.ignore_patterns("node_modules", ".git"),
+                        dirs_exist_ok=True)
+    for rel in inputs.files:
+        src = project_root / rel
+        if not src.is_file():
+            raise InstallError(f"local package `{rel}` (a file: dependency) does not exist")
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tree / rel)
+    return package_dir
+
+
+def _tidy(node_modules: Path) -> None:
+    """Remove npm's droppings (at every nesting level) and refuse any remaining symlink."""
+    if not node_modules.is_dir():
+        return
+    for root, dirs, files in os.walk(node_modules):
+        here = Path(root)
+        if here.name == "node_modules":
+            for name in NPM_DROPPINGS:
+                target = here / name
+                if target.is_symlink() or target.is_file():
+                    target.unlink()
+                elif target.is_dir():
+                    shutil.rmtree(target)
+            dirs[:] = [d for d in dirs if d not in NPM_DROPPINGS]
+        for name in dirs + files:
+            path = here / name
+            if path.is_symlink():
+                raise InstallError(
+                    f"npm left a symlink in node_modules: {path.relative_to(node_modules).as_posix()} "
+                    f"-> {os.readlink(path)}"
+                )
+
+
+def _package_dirs(node_modules: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """(location name, directory) of every package under a node_modules directory,
+    nested copies included; scoped packages live one level deeper."""
+    if not node_modules.is_dir():
+        return
+    for entry in sorted(node_modules.iterdir()):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        candidates = sorted(entry.iterdir()) if entry.name.startswith("@") else [entry]
+        for pkg in candidates:
+            if not pkg.is_dir():
+                continue
+            location = pkg.relative_to(node_modules).as_posix()
+            yield prefix + location, pkg
+            yield from _package_dirs(pkg / "node_modules", f"{prefix}{location}/node_modules/")
+
+
+def distributions(root: Path) -> list[Distribution]:
+    """The packages installed in a node_modules tree, for dedupe against layers.
+
+    A hoisted package is named as it is required (``lodash``, ``@scope/x``); a nested copy
+    keeps its location (``a/node_modules/b``) as its name, because it exists precisely
+    when another version of ``b`` is hoisted, and must never be swapped for a layer's ``b``.
+    """
+    found: list[Distribution] = []
+    for location, pkg in _package_dirs(root):
+        try:
+            meta = json.loads((pkg / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        requires = sorted({
+            name
+            for key in ("dependencies", "optionalDependencies", "peerDependencies")
+            for name in (meta.get(key) or {})
+        })
+        files = []
+        for dirpath, dirnames, filenames in os.walk(pkg):
+            # Nested node_modules belong to their own distributions.
+            dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) == pkg and d == "node_modules"))
+            files.extend((Path(dirpath) / f).relative_to(root).as_posix() for f in filenames)
+        found.append(Distribution(location, str(meta.get("version", "")), tuple(sorted(files)),
+                                  tuple(requires)))
+    return found
+
+
+def _notes(lock: dict, node_modules: Path, inputs: DependencyInputs) -> list[str]:
+    """User-facing remarks: platform packages chosen for the target, skipped install scripts."""
+    notes: list[str] = []
+    platform_pkgs = []
+    scripts = []
+    for location, entry in sorted(lock.get("packages", {}).items()):
+        if not location.startswith("node_modules/") or not isinstance(entry, dict):
+            continue
+        installed = (node_modules.parent / location).is_dir()
+        name = location.rsplit("node_modules/", 1)[1]
+        if installed and any(k in entry for k in ("os", "cpu", "libc")):
+            platform_pkgs.append(name)
+        if installed and entry.get("hasInstallScript") and dict(inputs.canonical)["scripts"] != "allow":
+            scripts.append(name)
+    if platform_pkgs:
+        notes.append(
+            f"installed for linux/{NPM_CPU[inputs.architecture]} ({NPM_LIBC}): {', '.join(platform_pkgs)}"
+        )
+    if scripts:
+        notes.append(
+            f"install scripts not run for {', '.join(scripts)} (allow-scripts = true runs them; "
+            "a native addon they build is built for this machine, not for Lambda)"
+        )
+    return notes
+
+
+def closure(dists: list[Distribution], roots: list[str]) -> list[Distribution]:
+    """``roots`` and everything they require, resolved as Node would for a hoisted tree:
+    a nested copy under a package (``a/node_modules/b``) wins over the hoisted ``b`` for it,
+    and a selected package takes its nested copies along."""
+    by_name = {d.name: d for d in dists}
+    selected: dict[str, Distribution] = {}
+    todo = [r for r in roots if r in by_name]
+    while todo:
+        name = todo.pop()
+        if name in selected:
+            continue
+        dist = selected[name] = by_name[name]
+        nested_prefix = name + "/node_modules/"
+        todo.extend(d.name for d in dists if d.name.startswith(nested_prefix))
+        for req in dist.requires:
+            # Resolution walks up from the package: its own node_modules, then each parent's.
+            parts = name.split("/node_modules/")
+            for depth in range(len(parts), -1, -1):
+                candidate = "/node_modules/".join(parts[:depth] + [req]) if depth else req
+                if candidate in by_name:
+                    todo.append(candidate)
+                    break
+    return [selected[n] for n in sorted(selected)]

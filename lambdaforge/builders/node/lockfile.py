@@ -1,0 +1,203 @@
+"""Reading a function's ``package.json`` and ``package-lock.json`` into canonical install inputs.
+
+The install target's identity is what npm will install, not where the files live: two
+functions whose manifests declare the same dependencies with the same lockfile share one
+install, whatever their package names or directories. So the canonical form keeps only the
+fields that change what ``npm ci`` installs, and re-serialises JSON with sorted keys so a
+reformatted file is not a change.
+
+Local packages (``file:`` dependencies) are the exception: their content is not pinned by
+the lockfile (npm records no integrity for a directory), so their project-relative paths
+become inputs whose content the cache key covers, and the manifest's location is kept so
+the relative ``file:`` paths still resolve at install time.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdaforge.errors import ConfigError, ConfigIssue
+
+#: package.json fields that change what ``npm ci`` installs (or refuses to install).
+#: ``name``/``version``/``scripts``… do not, and dropping them lets installs be shared.
+INSTALL_FIELDS = (
+    "dependencies",
+    "devDependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "bundleDependencies",
+    "bundledDependencies",
+    "overrides",
+    # npm 11's allow-list of dependencies whose install scripts may run (allow-scripts).
+    "allowScripts",
+)
+#: What the synthesized root package is called in the install scratch directory.
+INSTALL_ROOT_NAME = "lambdaforge-install"
+INSTALL_ROOT_VERSION = "0.0.0"
+LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")
+TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+
+
+@dataclass(frozen=True)
+class NodeManifest:
+    """A function's or layer's npm manifest and lockfile, canonicalised.
+
+    ``package_json`` and ``lockfile`` are canonical JSON text (sorted keys, compact) with the
+    root package's identity replaced; ``base`` is the project-relative directory of
+    ``package.json``, only set when local packages make the location matter.
+    """
+
+    package_json: str
+    lockfile: str
+    lockfile_name: str
+    base: str | None
+    #: project-relative local package directories (``file:`` directory dependencies)
+    local_dirs: tuple[str, ...]
+    #: project-relative local tarballs (``file:`` tarball dependencies)
+    local_files: tuple[str, ...]
+
+
+def canonical_json(data: Any) -> str:
+    """JSON with sorted keys and no insignificant whitespace: equal data, equal text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def has_dependencies(package: dict[str, Any]) -> bool:
+    """True when a package.json declares anything npm would install for production."""
+    return any(package.get(k) for k in ("dependencies", "optionalDependencies", "peerDependencies"))
+
+
+def read_json(path: Path, shown: str) -> dict[str, Any]:
+    """Parse a JSON object file, reporting a syntax error with the file's project path."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(ConfigIssue(shown, None, "", f"cannot read JSON: {exc}")) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(ConfigIssue(shown, None, "", "expected a JSON object"))
+    return data
+
+
+def find_lockfile(package_dir: Path) -> Path | None:
+    """The lockfile beside a package.json (``package-lock.json`` or ``npm-shrinkwrap.json``)."""
+    for name in LOCKFILE_NAMES:
+        if (package_dir / name).is_file():
+            return package_dir / name
+    return None
+
+
+def load_manifest(project_root: Path, package_json: str) -> NodeManifest | None:
+    """Read and canonicalise ``package_json`` (project-relative POSIX) and its lockfile.
+
+    Returns ``None`` when the package declares no production dependencies (nothing to
+    install, so no lockfile is needed). Raises ``ConfigError`` for a missing or unusable
+    lockfile, naming the fix.
+    """
+    base = posixpath.dirname(package_json)
+    package_dir = project_root / base
+    package = read_json(project_root / package_json, package_json)
+    if package.get("workspaces"):
+        raise ConfigError(
+            ConfigIssue(
+                package_json, None, "",
+                "npm workspaces are not supported; give each function its own package.json "
+                "and lockfile",
+            )
+        )
+    if not has_dependencies(package):
+        return None
+    lock_path = find_lockfile(package_dir)
+    where = base or "."
+    if lock_path is None:
+        raise ConfigError(
+            ConfigIssue(
+                package_json, None, "",
+                "no package-lock.json beside it; a lockfile is required for a reproducible "
+                f"install: run `npm install --package-lock-only` in {where}",
+            )
+        )
+    lock_shown = posixpath.join(base, lock_path.name)
+    lock = read_json(lock_path, lock_shown)
+    _check_lock_version(lock, lock_shown, where)
+    local_dirs, local_files = _local_references(lock, base, lock_shown, where)
+    canonical_package = {k: package[k] for k in INSTALL_FIELDS if k in package}
+    canonical_package.update(name=INSTALL_ROOT_NAME, version=INSTALL_ROOT_VERSION)
+    return NodeManifest(
+        package_json=canonical_json(canonical_package),
+        lockfile=canonical_json(_anonymise_lock(lock)),
+        lockfile_name=lock_path.name,
+        base=base if (local_dirs or local_files) else None,
+        local_dirs=local_dirs,
+        local_files=local_files,
+    )
+
+
+def _check_lock_version(lock: dict[str, Any], shown: str, where: str) -> None:
+    # lockfileVersion 1 has no "packages" map: npm ci would upgrade it on the fly, which
+    # means resolving, which is exactly what a lockfile is meant to prevent.
+    version = lock.get("lockfileVersion")
+    if not isinstance(version, int) or version < 2 or not isinstance(lock.get("packages"), dict):
+        raise ConfigError(
+            ConfigIssue(
+                shown, None, "",
+                f"lockfileVersion {version} is too old (needs 2 or 3, npm 7+): run "
+                f"`npm install --package-lock-only` in {where} with npm 7 or newer",
+            )
+        )
+
+
+def _anonymise_lock(lock: dict[str, Any]) -> dict[str, Any]:
+    """The lockfile with the root package's own name and version replaced, so functions that
+    differ only in those share an install; everything that pins dependencies stays."""
+    out = dict(lock)
+    out["name"] = INSTALL_ROOT_NAME
+    out["version"] = INSTALL_ROOT_VERSION
+    packages = dict(out["packages"])
+    root = dict(packages.get("", {}))
+    root.update(name=INSTALL_ROOT_NAME, version=INSTALL_ROOT_VERSION)
+    for key in ("license", "engines", "bin", "funding", "os", "cpu", "libc", "hasInstallScript"):
+        root.pop(key, None)
+    packages[""] = root
+    out["packages"] = packages
+    return out
+
+
+def _local_references(
+    lock: dict[str, Any], base: str, shown: str, where: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Project-relative local directories and tarballs the lockfile installs from."""
+    dirs: set[str] = set()
+    files: set[str] = set()
+    for location, entry in sorted(lock["packages"].items()):
+        if not location or not isinstance(entry, dict):
+            continue
+        if entry.get("link"):
+            # A link installs as a symlink to a directory outside node_modules, and npm
+            # does not install the linked package's own dependencies: broken in a zip.
+            raise ConfigError(
+                ConfigIssue(
+                    shown, None, "",
+                    f"`{location}` is a link to `{entry.get('resolved')}`, which a Lambda zip "
+                    "cannot hold: regenerate the lockfile with "
+                    f"`npm install --package-lock-only --install-links` in {where}",
+                )
+            )
+        resolved = entry.get("resolved")
+        if not (isinstance(resolved, str) and resolved.startswith("file:")):
+            continue
+        rel = posixpath.normpath(posixpath.join(base, resolved[len("file:"):]))
+        if rel == ".." or rel.startswith("../") or posixpath.isabs(rel):
+            raise ConfigError(
+                ConfigIssue(
+                    shown, None, "",
+                    f"`{location}` comes from `{resolved}`, outside the project root; local "
+                    "packages must live inside the project",
+                )
+            )
+        (files if rel.endswith(TARBALL_SUFFIXES) else dirs).add(rel)
+    return tuple(sorted(dirs)), tuple(sorted(files))
