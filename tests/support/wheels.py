@@ -220,7 +220,7 @@ def _native_files(mod: str, machine: str, glibc: tuple[str, ...]) -> dict[str, b
 def build_wheelhouse(dest: Path) -> Path:
     """Write the standard test distributions into ``dest`` (a find-links folder).
 
-    - ``purelib 1.0``: pure, no dependencies
+    - ``purelib 1.0``: pure, no dependencies, a console script (installers write ``bin/``)
     - ``dep-a 1.0`` requires ``dep-b``; ``dep-b 1.0``
     - ``markered 1.0`` requires ``tomli-like; python_version < "3.12"``; ``tomli-like 1.0``
     - ``native 1.0``: ``manylinux_2_17_x86_64`` and ``manylinux_2_17_aarch64`` wheels, each with
@@ -232,7 +232,13 @@ def build_wheelhouse(dest: Path) -> Path:
       yields a platform wheel
     """
     w = dest
-    build_wheel(w, "purelib", "1.0")
+    build_wheel(
+        w,
+        "purelib",
+        "1.0",
+        files={"purelib/__init__.py": b"def main():\n    return 0\n"},
+        entry_points="[console_scripts]\npurelib = purelib:main\n",
+    )
     build_wheel(w, "dep-a", "1.0", requires=["dep-b"])
     build_wheel(w, "dep-b", "1.0")
     build_wheel(w, "markered", "1.0", requires=['tomli-like; python_version < "3.12"'])

@@ -121,11 +121,13 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
             result = run(job)
             if result.ok:
                 break
+            _refuse_incompatible_build(job, result)
             if not _handle_sdist_only(job, result):
                 raise InstallError(_failure_message(job, result))
         else:
             raise InstallError(_failure_message(job, result))
-        _check_built_wheels_pure(job)
+        if reqs.installer == "uv":
+            _check_uv_built_wheels(job)
         finalize_tree(dest)
         env = target.marker_environment()
         roots = reqs.root_requirements()
@@ -226,17 +228,25 @@ _PIP_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 
 
 def _pip_build_wheel(job: _Job, requirement: str) -> bool:
-    """Build ``requirement`` from its sdist with the host's pip; False when there is none."""
+    """Build ``requirement`` from its sdist with the host's pip; False when there is none.
+
+    The wheel is checked at once: a platform wheel built here is host code (``InstallError``).
+    """
     if job.built is None:
         job.built = job.work / "built-wheels"
         job.built.mkdir()
+    before = set(job.built.iterdir())
     argv = [
         *pip_command(), "wheel", "--no-deps", "--no-binary", ":all:", "--wheel-dir", str(job.built),
         *_pip_common(job),
         *job.source_options(pip=True),
         requirement,
     ]
-    return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT).ok
+    if not job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT).ok:
+        return False
+    for wheel in sorted(set(job.built.iterdir()) - before):
+        _accept_built_wheel(job, wheel.name)
+    return True
 
 
 # --------------------------------------------------------------------------- sdists
@@ -263,33 +273,40 @@ def _handle_sdist_only(job: _Job, result: CommandResult) -> bool:
     return progressed
 
 
-def _check_built_wheels_pure(job: _Job) -> None:
-    """Every package built from an sdist must have produced a pure-Python wheel."""
-    if not job.build_from_sdist:
-        return
-    built_tags: dict[str, tuple[str, list[str]]] = {}
-    if job.built is not None:  # pip: the wheels themselves
-        for wheel in job.built.glob("*.whl"):
-            try:
-                name, version, _, tags = parse_wheel_filename(wheel.name)
-            except InvalidWheelFilename:
-                continue
-            built_tags[canonicalize_name(name)] = (str(version), [str(t) for t in tags])
-    for di in job.dest.glob("*.dist-info"):  # uv: the installed WHEEL files
-        name_version = di.name[: -len(".dist-info")]
-        name, _, version = name_version.rpartition("-")
+_UV_INCOMPATIBLE_BUILD = re.compile(r"The built wheel `([^`]+)` is not compatible with the target")
+
+
+def _refuse_incompatible_build(job: _Job, result: CommandResult) -> None:
+    """uv refuses a wheel it built for the host: say so with the ways out."""
+    match = _UV_INCOMPATIBLE_BUILD.search(result.stderr)
+    if match:
+        _accept_built_wheel(job, match.group(1))  # raises: an incompatible wheel is not pure
+
+
+def _accept_built_wheel(job: _Job, filename: str) -> None:
+    """Note a pure wheel built from an sdist; refuse any other (``InstallError``)."""
+    try:
+        name, version, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        raise InstallError(f"building an sdist produced an unreadable wheel name {filename!r}") from None
+    tag_names = sorted(str(t) for t in tags)
+    if tag_names and all(t.endswith("-none-any") for t in tag_names):
+        job.notes.append(f"built pure-Python wheel for {canonicalize_name(name)} {version} from its sdist")
+    else:
+        raise InstallError(_native_sdist_message(job.target, canonicalize_name(name), str(version), tag_names))
+
+
+def _check_uv_built_wheels(job: _Job) -> None:
+    """uv installed what it built: each sdist-built package's WHEEL tags must be pure."""
+    for di in sorted(job.dest.glob("*.dist-info")):
+        name, _, version = di.name[: -len(".dist-info")].rpartition("-")
         wheel_file = di / "WHEEL"
-        if canonicalize_name(name) in job.build_from_sdist and wheel_file.is_file():
-            tags = [ln.split(":", 1)[1].strip() for ln in wheel_file.read_text().splitlines() if ln.startswith("Tag:")]
-            built_tags.setdefault(canonicalize_name(name), (version, tags))
-    for name in job.build_from_sdist:
-        if name not in built_tags:
+        if canonicalize_name(name) not in job.build_from_sdist or not wheel_file.is_file():
             continue
-        version, tags = built_tags[name]
-        if tags and all(t.endswith("-none-any") for t in tags):
-            job.notes.append(f"built pure-Python wheel for {name} {version} from its sdist")
-        else:
-            raise InstallError(_native_sdist_message(job.target, name, version, tags))
+        tags = [
+            ln.split(":", 1)[1].strip() for ln in wheel_file.read_text().splitlines() if ln.startswith("Tag:")
+        ]
+        _accept_built_wheel(job, f"{name}-{version}-{'.'.join(tags) or 'unknown-unknown-unknown'}.whl")
 
 
 def _native_sdist_message(target: PythonTarget, name: str, version: str, tags: list[str]) -> str:

@@ -1,0 +1,161 @@
+"""Static handler check: the handler's module is where Lambda looks and defines the function.
+
+Lambda imports ``pkg.mod`` of handler ``pkg.mod.func`` from ``/var/task`` (the function zip
+root), then from ``/opt/python`` and ``/opt/python/lib/pythonX.Y/site-packages`` (layers).
+The module is parsed with ``ast`` (nothing is executed) and must bind ``func`` at module
+level: a ``def``, an assignment, an import or a class all count. An ``async def`` does not:
+Lambda's Python runtime calls handlers synchronously and would return a coroutine.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+
+@dataclass(frozen=True)
+class CodeTree:
+    """The files of one artifact as the checks see them: member names and a reader.
+
+    ``roots`` are the prefixes Lambda puts on ``sys.path`` for it: ``("",)`` for a function
+    zip, ``("python/", "python/lib/pythonX.Y/site-packages/")`` for a layer.
+    """
+
+    names: frozenset[str]
+    read: Callable[[str], bytes]
+    roots: tuple[str, ...] = ("",)
+    label: str = "the zip root"
+
+    @classmethod
+    def of_zip(cls, zf: zipfile.ZipFile, roots: tuple[str, ...] = ("",), label: str = "the zip root") -> CodeTree:
+        """A view of an open zip file."""
+        return cls(frozenset(zf.namelist()), zf.read, roots, label)
+
+    @classmethod
+    def of_dir(cls, root: Path, roots: tuple[str, ...] = ("",), label: str = "the zip root") -> CodeTree:
+        """A view of a directory laid out as the zip would be (a staging tree)."""
+        names = frozenset(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        return cls(names, lambda n: (root / n).read_bytes(), roots, label)
+
+
+def layer_roots(python_version: str | None) -> tuple[str, ...]:
+    """Prefixes of a layer zip that end up on ``sys.path`` (packaging-layers.html)."""
+    roots = ["python/"]
+    if python_version:
+        roots.append(f"python/lib/python{python_version}/site-packages/")
+    return tuple(roots)
+
+
+def check_python_handler(
+    handler: str,
+    function: CodeTree,
+    layers: Sequence[CodeTree] = (),
+    *,
+    python_version: str | None = None,
+) -> list[str]:
+    """Problems with ``handler`` in a function zip and its layers; empty when it is fine.
+
+    Each message starts with ``handler '<handler>':`` and says what to change.
+    """
+    label = f"handler '{handler}'"
+    module, dot, func = handler.replace("/", ".").rpartition(".")
+    if not dot or not module or not func or not all(p.isidentifier() for p in (*module.split("."), func)):
+        return [f"{label}: expected `module.function` (e.g. `app.handler`), with Python identifiers"]
+    rel = module.replace(".", "/")
+    candidates = (f"{rel}.py", f"{rel}/__init__.py")
+    for tree in (function, *layers):
+        for root in tree.roots:
+            for cand in candidates:
+                if root + cand in tree.names:
+                    return _check_module(label, root + cand, tree.read(root + cand), func, python_version)
+            if any(n.startswith(root + rel + ".") and n.endswith((".so", ".pyd")) for n in tree.names):
+                return []  # an extension module: nothing to parse, the import smoke test covers it
+    return [_not_found(label, rel, function, layers)]
+
+
+def _not_found(label: str, rel: str, function: CodeTree, layers: Sequence[CodeTree]) -> str:
+    where = "at the zip root" if not layers else "at the zip root or in its layers"
+    msg = f"{label}: module {rel}.py not found {where}"
+    base = PurePosixPath(rel).name
+    elsewhere = sorted(
+        n for n in function.names
+        if n.endswith(f"/{rel}.py") or n.endswith(f"/{rel}/__init__.py") or PurePosixPath(n).name == f"{base}.py"
+    )
+    if elsewhere:
+        found = elsewhere[0]
+        folder = found[: -len(f"{rel}.py")].rstrip("/") if found.endswith(f"{rel}.py") else ""
+        hint = f'set source to the folder "…/{folder}"?' if folder else "check the handler's module path"
+        msg += f" (found: {found} — {hint})"
+    return msg
+
+
+def _check_module(label: str, path: str, source: bytes, func: str, python_version: str | None) -> list[str]:
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        if python_version and _newer_than_host(python_version):
+            return []  # the target's grammar may be newer than this host's: the smoke test decides
+        return [f"{label}: {path} does not parse: {exc.msg} (line {exc.lineno})"]
+    kind = _binding(tree.body, func)
+    if kind is None:
+        return [f"{label}: {path} defines no `{func}` at module level"]
+    if kind == "async":
+        return [
+            f"{label}: `{func}` in {path} is `async def`; Lambda calls Python handlers "
+            "synchronously (wrap the coroutine with asyncio.run in a plain `def`)"
+        ]
+    return []
+
+
+def _newer_than_host(python_version: str) -> bool:
+    major, minor = (int(x) for x in python_version.split(".")[:2])
+    return (major, minor) > sys.version_info[:2]
+
+
+def _binding(body: Iterable[ast.stmt], name: str) -> str | None:
+    """How a module body binds ``name``: "def", "async", "other", "unknown" or None.
+
+    Statements under ``if``/``try``/``with`` at module level count (conditional definitions
+    and import fallbacks are common); function and class bodies do not.
+    """
+    found: str | None = None
+    for node in body:
+        kind: str | None = None
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            kind = "def"
+        elif isinstance(node, ast.AsyncFunctionDef) and node.name == name:
+            kind = "async"
+        elif isinstance(node, ast.ClassDef) and node.name == name:
+            kind = "other"
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(name in _names(t) for t in targets):
+                kind = "other"
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    kind = kind or "unknown"  # a star import may bind it: give the benefit of the doubt
+                elif (alias.asname or alias.name.split(".")[0]) == name:
+                    kind = "other"
+        elif isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
+            blocks = [getattr(node, a, []) for a in ("body", "orelse", "finalbody")]
+            blocks += [h.body for h in getattr(node, "handlers", [])]
+            for block in blocks:
+                kind = _binding(block, name) or kind
+        elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            kind = "unknown"  # PEP 562 module __getattr__ can provide anything
+        if kind is not None:
+            found = kind  # the last binding wins, as at import time
+    return found
+
+
+def _names(target: ast.expr) -> set[str]:
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_names(e) for e in target.elts)) if target.elts else set()
+    return set()

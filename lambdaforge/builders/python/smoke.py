@@ -1,0 +1,178 @@
+"""Import smoke test: import the handler the way Lambda would, before deploying.
+
+Catches "Unable to import module" (a missing dependency, a wheel for the wrong Python, a
+syntax error) on the build machine, and reports the import time as a cold-start signal.
+It needs an interpreter of the runtime's Python version on the target's CPU, on Linux;
+without one the test is skipped with the reason, never faked with another version.
+
+The child runs ``python -I -S`` (no user site, no site-packages, no ``PYTHON*`` variables)
+with ``sys.path`` set to what Lambda uses: the function zip, then each layer's
+``python/lib/pythonX.Y/site-packages`` and ``python/``, then optional stand-ins for the
+runtime's own packages (``/var/runtime``). Sockets refuse to connect, so an import that
+reaches for the network fails here as it would hang or fail in a VPC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from lambdaforge.builders.python.target import PythonTarget
+from lambdaforge.runner import Runner
+
+
+class SmokeStatus(str, Enum):
+    """Outcome of an import smoke test."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    """What the smoke test found: ``import_ms`` when it passed, ``message`` otherwise
+    (the Python error as Lambda would report it, or why the test was skipped)."""
+
+    status: SmokeStatus
+    import_ms: float | None = None
+    message: str = ""
+    interpreter: str | None = None
+
+
+_PROBE = "import json, os, sys; print(json.dumps([sys.platform, list(sys.version_info[:2]), os.uname().machine]))"
+
+# Runs inside the target interpreter. Kept free of f-strings with braces for clarity; the
+# result goes to a file so the handler module's own prints cannot corrupt it.
+_CHILD = r"""
+import json, sys, time, traceback
+out, module, func = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path[:0] = json.loads(sys.argv[4])
+import socket
+def _blocked(*args, **kwargs):
+    raise OSError("network access is blocked during the lambdaforge import smoke test")
+socket.socket.connect = socket.socket.connect_ex = _blocked
+socket.create_connection = socket.getaddrinfo = _blocked
+result = {}
+start = time.perf_counter()
+try:
+    import importlib
+    mod = importlib.import_module(module)
+    result["import_ms"] = (time.perf_counter() - start) * 1000
+    if not callable(getattr(mod, func, None)):
+        result["error"] = "Handler '%s' missing on module '%s'" % (func, module)
+except BaseException as exc:
+    result["error"] = "Unable to import module '%s': %s" % (module, exc)
+    result["traceback"] = traceback.format_exc()
+with open(out, "w") as f:
+    json.dump(result, f)
+"""
+
+
+def find_interpreter(
+    target: PythonTarget, runner: Runner, override: str | None = None
+) -> tuple[str | None, str]:
+    """An interpreter for the smoke test: (path, "") or (None, why none fits).
+
+    Tried in order: ``override`` (settings ``interpreter``), ``pythonX.Y`` on PATH, then
+    ``$PYENV_ROOT/versions/X.Y.*/bin/pythonX.Y`` (pyenv shims fail for versions that are
+    installed but not selected, so the installs themselves are searched).
+    """
+    name = f"python{target.python_version}"
+    candidates: list[str] = []
+    if override:
+        candidates.append(shutil.which(override) or override)
+    else:
+        on_path = shutil.which(name)
+        if on_path:
+            candidates.append(on_path)
+        pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+        candidates += [str(p) for p in sorted(pyenv.glob(f"{target.python_version}.*/bin/{name}"), reverse=True)]
+    reasons: list[str] = []
+    for cand in candidates:
+        result = runner.run([cand, "-I", "-S", "-c", _PROBE], timeout=30)
+        if not result.ok:
+            reasons.append(f"{cand} does not run")
+            continue
+        platform, version, machine = json.loads(result.stdout.strip().splitlines()[-1])
+        machine = "aarch64" if machine == "arm64" else machine
+        if platform != "linux":
+            reasons.append(f"{cand} is not a Linux interpreter ({platform})")
+        elif ".".join(map(str, version)) != target.python_version:
+            reasons.append(f"{cand} is Python {'.'.join(map(str, version))}")
+        elif machine != target.machine:
+            reasons.append(f"{cand} runs on {machine}, the function on {target.machine}")
+        else:
+            return cand, ""
+    if not candidates:
+        reasons.append(f"no {name} on PATH or in pyenv")
+    return None, f"no Python {target.python_version} interpreter for {target.machine} Linux: " + "; ".join(reasons)
+
+
+def smoke_test(
+    handler: str,
+    function_zip: Path,
+    layer_zips: Sequence[Path],
+    target: PythonTarget,
+    runner: Runner,
+    *,
+    interpreter: str | None = None,
+    runtime_paths: Sequence[Path] = (),
+    scratch: Path | None = None,
+    timeout: float = 60.0,
+) -> SmokeResult:
+    """Import ``handler``'s module from the function zip and its layers, in a subprocess.
+
+    ``interpreter`` is the settings' override; ``runtime_paths`` stand in for the
+    runtime's own packages (``/var/runtime``: e.g. the install tree before runtime-provided
+    packages were left out), searched last as on Lambda.
+    """
+    python, reason = find_interpreter(target, runner, interpreter)
+    if python is None:
+        return SmokeResult(SmokeStatus.SKIPPED, message=reason)
+    module, _, func = handler.replace("/", ".").rpartition(".")
+    with tempfile.TemporaryDirectory(prefix="forge-smoke-", dir=scratch) as tmp:
+        task, opt = Path(tmp) / "task", Path(tmp) / "opt"
+        task.mkdir()
+        opt.mkdir()
+        with zipfile.ZipFile(function_zip) as zf:
+            zf.extractall(task)
+        for layer in layer_zips:  # later layers overwrite earlier ones, as on Lambda
+            with zipfile.ZipFile(layer) as zf:
+                zf.extractall(opt)
+        path = [
+            str(task),
+            str(opt / "python" / "lib" / f"python{target.python_version}" / "site-packages"),
+            str(opt / "python"),
+            *(str(p) for p in runtime_paths),
+        ]
+        out = Path(tmp) / "result.json"
+        env = {
+            "LAMBDA_TASK_ROOT": str(task),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{target.runtime}",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_LAMBDA_FUNCTION_NAME": "smoke-test",
+        }
+        proc = runner.run(
+            [python, "-I", "-S", "-B", "-c", _CHILD, str(out), module, func, json.dumps(path)],
+            cwd=task, env=env, timeout=timeout,
+        )
+        if not out.is_file():
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+            return SmokeResult(SmokeStatus.FAILED, message=f"the interpreter crashed importing '{module}':\n{tail}", interpreter=python)
+        data = json.loads(out.read_text())
+    if "error" in data:
+        detail = data["error"]
+        tb = data.get("traceback", "").strip().splitlines()
+        if tb:
+            detail += "\n" + "\n".join(tb[-4:])
+        return SmokeResult(SmokeStatus.FAILED, data.get("import_ms"), detail, python)
+    return SmokeResult(SmokeStatus.OK, round(data["import_ms"], 1), "", python)

@@ -1,0 +1,152 @@
+"""Reading dist-info, cleaning an install tree, runtime-provided and layer exclusion rules."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+from lambdaforge.builders.base import Distribution
+from lambdaforge.builders.python.dists import (
+    Conflict,
+    finalize_tree,
+    layer_dedupe,
+    read_distributions,
+    read_distributions_from_zip,
+    runtime_provided_exclusions,
+)
+from lambdaforge.builders.python.target import PythonTarget
+
+ENV = PythonTarget.of("python3.12", "x86_64").marker_environment()
+
+
+def put(root: Path, rel: str, data: str = "x") -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data)
+
+
+def dist_info(root: Path, name: str, version: str, requires: list[str] = (), extras: list[str] = ()) -> None:
+    di = f"{name.replace('-', '_')}-{version}.dist-info"
+    meta = [f"Name: {name}", f"Version: {version}"]
+    meta += [f"Provides-Extra: {e}" for e in extras] + [f"Requires-Dist: {r}" for r in requires]
+    put(root, f"{di}/METADATA", "\n".join(meta) + "\n\n")
+    put(root, f"{name}/__init__.py")
+    put(root, f"{di}/RECORD", f"{name}/__init__.py,sha256=abc,1\n{di}/METADATA,,\n{di}/RECORD,,\n")
+
+
+def test_finalize_tree_removes_every_never_ship_item_and_keeps_metadata(tmp_path: Path) -> None:
+    root = tmp_path
+    di = "pkg-1.0.dist-info"
+    for rel in (
+        "pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc", "pkg/legacy.pyc",
+        "bin/pkg-cli", ".lock",
+        f"{di}/METADATA", f"{di}/WHEEL", f"{di}/entry_points.txt", f"{di}/top_level.txt",
+        f"{di}/licenses/LICENSE", f"{di}/INSTALLER", f"{di}/REQUESTED", f"{di}/direct_url.json",
+        f"{di}/uv_cache.json",
+    ):
+        put(root, rel)
+    put(
+        root, f"{di}/RECORD",
+        f"{di}/WHEEL,sha256=w,1\npkg/__init__.py,sha256=a,1\n../../../bin/pkg-cli,sha256=b,1\n"
+        f"pkg/__pycache__/__init__.cpython-312.pyc,,\n{di}/INSTALLER,sha256=i,1\n{di}/RECORD,,\n"
+        f"{di}/METADATA,sha256=m,1\n{di}/entry_points.txt,sha256=e,1\n",
+    )
+    # The installer hardlinked RECORD from its cache: the cache copy must stay untouched.
+    os.link(root / di / "RECORD", tmp_path.parent / f"{tmp_path.name}-cache-RECORD")
+    cache_copy = (tmp_path.parent / f"{tmp_path.name}-cache-RECORD").read_text()
+
+    removed = finalize_tree(root)
+
+    assert removed == [
+        ".lock", "bin/pkg-cli", f"{di}/INSTALLER", f"{di}/REQUESTED", f"{di}/direct_url.json",
+        f"{di}/uv_cache.json", "pkg/__pycache__/__init__.cpython-312.pyc", "pkg/legacy.pyc",
+    ]
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert left == [
+        f"{di}/METADATA", f"{di}/RECORD", f"{di}/WHEEL", f"{di}/entry_points.txt",
+        f"{di}/licenses/LICENSE", f"{di}/top_level.txt", "pkg/__init__.py",
+    ]
+    assert (root / di / "RECORD").read_text() == (
+        f"{di}/METADATA,sha256=m,1\n{di}/WHEEL,sha256=w,1\n{di}/entry_points.txt,sha256=e,1\n"
+        f"pkg/__init__.py,sha256=a,1\n{di}/RECORD,,\n"
+    )
+    assert (tmp_path.parent / f"{tmp_path.name}-cache-RECORD").read_text() == cache_copy
+
+
+def test_requires_follow_target_markers_and_requested_extras(tmp_path: Path) -> None:
+    dist_info(tmp_path, "app", "1", ['tomli; python_version < "3.12"', "req[socks]", "bare"])
+    dist_info(tmp_path, "req", "2", ['pysocks; extra == "socks"', 'chardet; extra == "charset"'], ["socks", "charset"])
+    dist_info(tmp_path, "pysocks", "1")
+    dist_info(tmp_path, "bare", "1")
+    dists = {d.name: d for d in read_distributions(tmp_path, ENV, [Requirement("app")])}
+    assert dists["app"].requires == ("bare", "req")
+    assert dists["req"].requires == ("pysocks",)
+    assert dists["app"].files == ("app-1.dist-info/METADATA", "app-1.dist-info/RECORD", "app/__init__.py")
+
+
+def test_reading_back_from_a_layer_zip(tmp_path: Path) -> None:
+    dist_info(tmp_path, "req", "2", ['pysocks; extra == "socks"', 'chardet; extra == "charset"'], ["socks", "charset"])
+    dist_info(tmp_path, "pysocks", "1")
+    layer = tmp_path / "layer.zip"
+    with zipfile.ZipFile(layer, "w") as zf:
+        for p in sorted(tmp_path.rglob("*")):
+            if p.is_file() and p != layer:
+                zf.write(p, "python/" + p.relative_to(tmp_path).as_posix())
+    with zipfile.ZipFile(layer) as zf:
+        dists = read_distributions_from_zip(zf.namelist(), zf.read, ENV, prefix="python/")
+    assert [(d.name, d.version, d.requires) for d in dists] == [("pysocks", "1", ()), ("req", "2", ("pysocks",))]
+    assert dists[1].files[-1] == "req/__init__.py"
+
+
+def dist(name: str, version: str = "1.0", requires: tuple[str, ...] = ()) -> Distribution:
+    return Distribution(name, version, (f"{name}/__init__.py",), requires)
+
+
+BOTO = [
+    dist("boto3", requires=("botocore", "s3transfer", "jmespath")),
+    dist("botocore", requires=("urllib3", "jmespath", "python-dateutil")),
+    dist("s3transfer", requires=("botocore",)),
+    dist("jmespath"),
+    dist("python-dateutil", requires=("six",)),
+    dist("six"),
+    dist("urllib3"),
+]
+
+
+def test_runtime_provided_are_excluded() -> None:
+    excluded = runtime_provided_exclusions([*BOTO, dist("app-lib")], (), "python3.12")
+    assert excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+
+
+def test_an_explicit_pin_keeps_boto3_and_what_it_needs() -> None:
+    assert runtime_provided_exclusions(BOTO, {"boto3"}, "python3.12") == set()
+    # Pinning six keeps six only: what needs it (python-dateutil) still comes from the runtime.
+    assert runtime_provided_exclusions(BOTO, {"six"}, "python3.12") == {
+        "boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3",
+    }
+
+
+def test_a_runtime_provided_dist_required_by_a_kept_dist_stays() -> None:
+    # requests needs urllib3: the runtime's urllib3 may not satisfy the range it was resolved with.
+    excluded = runtime_provided_exclusions([*BOTO, dist("requests", requires=("urllib3",))], (), "python3.12")
+    assert "urllib3" not in excluded
+    assert excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
+
+
+def test_node_runtimes_exclude_nothing_here() -> None:
+    assert runtime_provided_exclusions(BOTO, (), "nodejs22.x") == set()
+
+
+def test_layer_dedupe_drops_same_version_and_reports_conflicts() -> None:
+    function = [dist("requests", "2.31.0"), dist("attrs", "23.1.0"), dist("own", "1")]
+    layers = {"shared": [dist("requests", "2.31.0"), dist("attrs", "22.2.0")], "other": [dist("x")]}
+    drop, conflicts = layer_dedupe(function, layers)
+    assert drop == {"requests"}
+    assert conflicts == [Conflict("attrs", "23.1.0", "shared", "22.2.0")]
+    assert conflicts[0].message() == (
+        "attrs 23.1.0 in the function differs from attrs 22.2.0 in layer 'shared'; the function's "
+        "copy wins at runtime because /var/task precedes /opt/python on sys.path"
+    )

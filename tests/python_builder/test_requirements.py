@@ -1,0 +1,178 @@
+"""Dependency sources → canonical ``DependencyInputs`` (the install target's identity)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.builders.python import PythonBuilder
+from lambdaforge.builders.python.requirements import RequirementSet
+from lambdaforge.errors import ConfigError
+from lambdaforge.runner import isolated_installer_env
+from tests.python_builder.conftest import link_wheelhouse, make_project, settings
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def requirement_lines(inputs) -> list[str]:
+    return [v for k, v in inputs.canonical if k == "requirement"]
+
+
+def test_includes_comments_hashes_and_options_are_canonicalised(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "wheels" / ".keep", "")
+    write(
+        tmp_path / "fn" / "requirements.txt",
+        "# top comment\n"
+        "-r ../shared/base.txt\n"
+        "-c ../shared/constraints.txt\n"
+        "Requests [Socks] >= 2.0 ; python_version<'3.13'   # trailing comment\n"
+        "attrs==23.1.0 \\\n"
+        "    --hash=sha256:bbb --hash sha256:aaa\n"
+        "--extra-index-url https://example.invalid/simple\n"
+        "--find-links ../wheels\n"
+        "\n",
+    )
+    write(tmp_path / "shared" / "base.txt", "six\n--index-url https://mirror.invalid/simple\n")
+    write(tmp_path / "shared" / "constraints.txt", "six<2\n")
+
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+
+    assert inputs is not None
+    assert inputs.canonical == (
+        ("installer", "uv"),
+        ("index-url", "https://mirror.invalid/simple"),
+        ("extra-index-url", "https://example.invalid/simple"),
+        ("find-links", "{project}/wheels"),
+        ("requirement", "attrs==23.1.0 --hash=sha256:aaa --hash=sha256:bbb"),
+        ("requirement", 'requests[socks]>=2.0; python_version < "3.13"'),
+        ("requirement", "six"),
+        ("constraint", "six<2"),
+        ("pinned", "attrs"),
+    )
+    assert inputs.files == ()
+    assert inputs.directories == ("wheels",)
+
+
+def test_same_lines_from_two_functions_share_one_install(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "a" / "requirements.txt", "requests>=2\nsix\n")
+    write(tmp_path / "b" / "requirements.txt", "# b's deps\nsix\n\nRequests >= 2\n")
+    builder = PythonBuilder()
+    a = builder.dependency_inputs(settings(), "a", project)
+    b = builder.dependency_inputs(settings(), "b", project)
+    assert a == b
+    assert a != builder.dependency_inputs(settings(architecture="arm64"), "b", project)
+    assert a != builder.dependency_inputs(settings(installer="pip"), "b", project)
+
+
+def test_settings_indexes_and_inline_dependencies(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "wh" / ".keep", "")
+    s = settings(
+        dependencies=("purelib==1.0",),
+        index_url="https://idx.invalid/simple",
+        extra_index_urls=("https://extra.invalid/simple",),
+        find_links=("wh", "https://links.invalid/"),
+        no_index=True,
+    )
+    inputs = PythonBuilder().dependency_inputs(s, None, project)
+    reqs = RequirementSet.of(inputs)
+    assert reqs.requirements == ("purelib==1.0",)
+    assert reqs.index_url == "https://idx.invalid/simple"
+    assert reqs.extra_index_urls == ("https://extra.invalid/simple",)
+    assert reqs.find_links == ("{project}/wh", "https://links.invalid/")
+    assert reqs.no_index and reqs.pinned == {"purelib"}
+    assert inputs.directories == ("wh",)
+
+
+def test_no_dependencies_means_no_install(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (tmp_path / "fn").mkdir()
+    assert PythonBuilder().dependency_inputs(settings(), "fn", project) is None
+    write(tmp_path / "fn" / "requirements.txt", "# nothing yet\n")
+    assert PythonBuilder().dependency_inputs(settings(), "fn", project) is None
+
+
+def test_local_wheel_inside_the_project_is_keyed_by_its_path(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "vendor" / "x-1.0-py3-none-any.whl", "not really")
+    write(tmp_path / "fn" / "requirements.txt", "../vendor/x-1.0-py3-none-any.whl\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert requirement_lines(inputs) == ["{project}/vendor/x-1.0-py3-none-any.whl"]
+    assert inputs.files == ("vendor/x-1.0-py3-none-any.whl",)
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj")
+    write(tmp_path / "outside" / "lib.whl", "")
+    write(
+        tmp_path / "proj" / "fn" / "requirements.txt",
+        "-e ./lib\n"
+        "../../outside/lib.whl\n"
+        "--trusted-host example.invalid\n"
+        "ok-package\n"
+        "-r missing.txt\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(err.value).splitlines() == [
+        "fn/requirements.txt:1: `-e ./lib`: editable requirements cannot be packaged; "
+        "name the folder without `-e`",
+        "fn/requirements.txt:2: `../../outside/lib.whl`: local path leaves the project root",
+        "fn/requirements.txt:3: `--trusted-host`: option not supported in requirements files",
+        "fn/requirements.txt:5: `-r missing.txt`: no such file `missing.txt`",
+    ]
+
+
+def test_pyproject_dependencies_when_there_is_no_requirements_txt(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(
+        tmp_path / "fn" / "pyproject.toml",
+        '[project]\nname = "fn"\nversion = "0"\ndependencies = ["Dep-A>=1", "purelib==1.0"]\n',
+    )
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert requirement_lines(inputs) == ["dep-a>=1", "purelib==1.0"]
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+
+
+def test_uv_lock_is_exported_and_only_pyproject_pins_count(tmp_path: Path, wheelhouse: Path) -> None:
+    from lambdaforge.builders.python.tools import uv_binary
+
+    project = make_project(tmp_path)
+    link_wheelhouse(tmp_path, wheelhouse)
+    fn = tmp_path / "fn"
+    write(
+        fn / "pyproject.toml",
+        '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
+        'dependencies = ["dep-a", "markered", "purelib==1.0"]\n',
+    )
+    subprocess.run(
+        [uv_binary(), "lock", "--no-index", "--find-links", "../wheels", "--no-progress"],
+        cwd=fn, check=True, capture_output=True,
+        env={k: v for k, v in {**__import__("os").environ, **isolated_installer_env()}.items() if v is not None},
+    )
+    s = settings(find_links=("wheels",), no_index=True)
+    inputs = PythonBuilder().dependency_inputs(s, "fn", project)
+    assert requirement_lines(inputs) == [
+        "dep-a==1.0",
+        "dep-b==1.0",
+        "markered==1.0",
+        "purelib==1.0",
+        'tomli-like==1.0; python_full_version < "3.12"',
+    ]
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+
+
+def test_layer_source_prefix_respects_an_existing_python_dir() -> None:
+    b = PythonBuilder()
+    assert b.source_prefix("function", frozenset({"app.py"})) == ""
+    assert b.source_prefix("layer", frozenset({"shared"})) == "python/"
+    assert b.source_prefix("layer", frozenset({"python"})) == ""
+    assert (b.dependency_prefix("function"), b.dependency_prefix("layer")) == ("", "python/")
