@@ -19,7 +19,15 @@ from pydantic import BaseModel, ValidationError
 
 from lambdaforge.config.loader import Merged
 from lambdaforge.config.locate import KeyPath
-from lambdaforge.config.models import ConfigFile
+from lambdaforge.config.models import (
+    ConfigFile,
+    DefaultsTable,
+    DiscoverTable,
+    FunctionTable,
+    LayerTable,
+    ProjectTable,
+    StripRuleTable,
+)
 from lambdaforge.errors import ConfigIssue
 
 #: Names people type for an architecture, mapped to Lambda's.
@@ -27,15 +35,20 @@ ARCHITECTURE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "x64": "x86_64", 
 
 
 def suggest(word: str, choices: Iterable[str], aliases: dict[str, str] | None = None) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or ``""`` when nothing is close."""
-    choices = list(choices)
+    """`` (did you mean 'x'?)`` for the one closest choice, or ``""`` when none stands out."""
+    choices = sorted(choices)
     if aliases and word in aliases and aliases[word] in choices:
         return f" (did you mean '{aliases[word]}'?)"
     kebab = word.replace("_", "-")
     if kebab != word and kebab in choices:
         return f" (did you mean '{kebab}'? keys are kebab-case)"
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    scores = sorted(
+        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in choices), reverse=True
+    )
+    # Only a clear winner helps: 'python3.21' is as close to python3.10 as to python3.14.
+    if not scores or scores[0][0] < 0.7 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+        return ""
+    return f" (did you mean '{scores[0][1]}'?)"
 
 
 def describe_value(value: Any) -> str:
@@ -53,6 +66,21 @@ def describe_value(value: Any) -> str:
         return f"a date/time ({value.isoformat()})"
     kind = {int: "integer", float: "float"}.get(type(value), type(value).__name__)
     return f"{kind} {value!r}"
+
+
+#: Where each table model appears, for "that key belongs elsewhere" messages.
+_TABLES: dict[str, type[BaseModel]] = {
+    "[project]": ProjectTable,
+    "[defaults]": DefaultsTable,
+    "[functions.NAME]": FunctionTable,
+    "[layers.NAME]": LayerTable,
+    "[[discover]]": DiscoverTable,
+    "[strip-rules.NAME]": StripRuleTable,
+}
+
+
+def _aliases(model: type[BaseModel]) -> set[str]:
+    return {f.alias or name for name, f in model.model_fields.items()}
 
 
 def _strip_optional(annotation: Any) -> Any:
@@ -112,10 +140,11 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         parent = _strip_optional(annotation_at(loc[:-1]))
         known = (
-            [f.alias or n for n, f in parent.model_fields.items()]
-            if isinstance(parent, type) and issubclass(parent, BaseModel)
-            else []
+            _aliases(parent) if isinstance(parent, type) and issubclass(parent, BaseModel) else set()
         )
+        elsewhere = [t for t, model in _TABLES.items() if _aliases(model) & {loc[-1]}]
+        if elsewhere:
+            return f"unknown key ('{loc[-1]}' may be set in {', '.join(elsewhere)})"
         return "unknown key" + suggest(str(loc[-1]), known)
     annotation = annotation_at(loc)
     expected = _expected(annotation)
