@@ -76,6 +76,17 @@ with open(out, "w") as f:
 """
 
 
+_probed: dict[str, tuple[str, list[int], str] | None] = {}
+
+
+def _probe(python: str, runner: Runner) -> tuple[str, list[int], str] | None:
+    """(sys.platform, [major, minor], machine) of an interpreter, once per process."""
+    if python not in _probed:
+        result = runner.run([python, "-I", "-S", "-c", _PROBE], timeout=30)
+        _probed[python] = tuple(json.loads(result.stdout.strip().splitlines()[-1])) if result.ok else None
+    return _probed[python]
+
+
 def find_interpreter(
     target: PythonTarget, runner: Runner, override: str | None = None
 ) -> tuple[str | None, str]:
@@ -97,11 +108,11 @@ def find_interpreter(
         candidates += [str(p) for p in sorted(pyenv.glob(f"{target.python_version}.*/bin/{name}"), reverse=True)]
     reasons: list[str] = []
     for cand in candidates:
-        result = runner.run([cand, "-I", "-S", "-c", _PROBE], timeout=30)
-        if not result.ok:
+        probed = _probe(cand, runner)
+        if probed is None:
             reasons.append(f"{cand} does not run")
             continue
-        platform, version, machine = json.loads(result.stdout.strip().splitlines()[-1])
+        platform, version, machine = probed
         machine = "aarch64" if machine == "arm64" else machine
         if platform != "linux":
             reasons.append(f"{cand} is not a Linux interpreter ({platform})")

@@ -1,0 +1,79 @@
+"""Import smoke test with a real python3.12 (pyenv) importing the handler in isolation."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.builders.python.smoke import SmokeStatus, find_interpreter, smoke_test
+from lambdaforge.builders.python.target import PythonTarget
+from lambdaforge.runner import Runner
+
+HOST_ARCH = "arm64" if os.uname().machine in ("aarch64", "arm64") else "x86_64"
+OTHER_ARCH = "x86_64" if HOST_ARCH == "arm64" else "arm64"
+TARGET = PythonTarget.of("python3.12", HOST_ARCH)
+
+
+def make_zip(path: Path, files: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in sorted(files.items()):
+            zf.writestr(name, text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def python312() -> str:
+    found, reason = find_interpreter(TARGET, Runner())
+    if found is None:
+        pytest.skip(reason)
+    return found
+
+
+def test_handler_importing_a_layer_module_passes(tmp_path: Path, python312: str) -> None:
+    fn = make_zip(tmp_path / "fn.zip", {"app.py": "import shared.util\ndef handler(e, c):\n    return 1\n"})
+    layer = make_zip(tmp_path / "layer.zip", {"python/shared/__init__.py": "", "python/shared/util.py": "X = 1\n"})
+    result = smoke_test("app.handler", fn, [layer], TARGET, Runner(), scratch=tmp_path)
+    assert result.status is SmokeStatus.OK, result.message
+    assert result.import_ms is not None and result.import_ms >= 0
+    assert result.interpreter == python312
+
+
+def test_missing_dependency_fails_with_the_real_python_error(tmp_path: Path, python312: str) -> None:
+    fn = make_zip(tmp_path / "fn.zip", {"app.py": "import requests\ndef handler(e, c):\n    return 1\n"})
+    result = smoke_test("app.handler", fn, [], TARGET, Runner(), scratch=tmp_path)
+    assert result.status is SmokeStatus.FAILED
+    first, *rest = result.message.splitlines()
+    assert first == "Unable to import module 'app': No module named 'requests'"
+    assert rest[-1] == "ModuleNotFoundError: No module named 'requests'"
+
+
+def test_host_site_packages_are_invisible(tmp_path: Path, python312: str) -> None:
+    # pip is in every host site-packages; Lambda has no such thing next to the handler.
+    fn = make_zip(tmp_path / "fn.zip", {"app.py": "import pip\ndef handler(e, c):\n    return 1\n"})
+    result = smoke_test("app.handler", fn, [], TARGET, Runner(), scratch=tmp_path)
+    assert result.message.splitlines()[0] == "Unable to import module 'app': No module named 'pip'"
+
+
+def test_network_is_blocked_and_missing_handler_is_reported(tmp_path: Path, python312: str) -> None:
+    fn = make_zip(
+        tmp_path / "fn.zip",
+        {"app.py": "import socket\nsocket.create_connection(('example.com', 443))\n", "other.py": "x = 1\n"},
+    )
+    result = smoke_test("app.handler", fn, [], TARGET, Runner(), scratch=tmp_path)
+    assert result.message.splitlines()[0] == (
+        "Unable to import module 'app': network access is blocked during the lambdaforge import smoke test"
+    )
+    result = smoke_test("other.handler", fn, [], TARGET, Runner(), scratch=tmp_path)
+    assert (result.status, result.message) == (SmokeStatus.FAILED, "Handler 'handler' missing on module 'other'")
+
+
+def test_no_interpreter_for_the_architecture_skips_with_the_reason(tmp_path: Path, python312: str) -> None:
+    fn = make_zip(tmp_path / "fn.zip", {"app.py": "def handler(e, c): pass\n"})
+    other = PythonTarget.of("python3.12", OTHER_ARCH)
+    result = smoke_test("app.handler", fn, [], other, Runner(), scratch=tmp_path)
+    assert result.status is SmokeStatus.SKIPPED
+    assert result.message.startswith(f"no Python 3.12 interpreter for {other.machine} Linux: ")
+    assert f"runs on {TARGET.machine}, the function on {other.machine}" in result.message
