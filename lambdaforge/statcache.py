@@ -17,7 +17,7 @@ would be trusted forever. Two guards:
   ``COARSE_RACY_WINDOW_NS``); a freshly written file is simply hashed every time until it
   ages past the window;
 - as git does, entries whose mtime is not older than the cache file's own write time are
-  dropped when the cache is loaded.
+  not trusted after a load (they are hashed again).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import NamedTuple
 from lambdaforge.state import write_atomic
 
 #: bump when the file format or the meaning of an entry changes; other versions are ignored
-STATCACHE_VERSION = 1
+STATCACHE_VERSION = 2
 
 #: a file modified less than this before hashing started is not memoised (sub-second
 #: file systems: covers the coarse kernel clock tick, a few ms, with a wide margin)
@@ -44,9 +44,7 @@ RACY_WINDOW_NS = 100_000_000
 COARSE_RACY_WINDOW_NS = 2_000_000_000
 
 _CHUNK = 1 << 20
-
-# entry layout in memory and on disk: [size, mtime_ns, ino, ctime_ns, digest]
-_Entry = list
+_DIGEST_LEN = 64
 
 
 class FileDigest(NamedTuple):
@@ -87,17 +85,30 @@ def _racy_window(mtime_ns: int) -> int:
     return COARSE_RACY_WINDOW_NS if mtime_ns % 1_000_000_000 == 0 else RACY_WINDOW_NS
 
 
+def _stat_prefix(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}:"
+
+
 class StatCache:
     """Project-relative path → (size, mtime_ns, inode, ctime_ns, sha256) memo.
 
     One instance per project root. ``digest`` may be called from several threads at once;
     ``load`` and ``save`` belong to the one thread that owns the build.
+
+    An entry is one string, ``"size:mtime_ns:ino:ctime_ns:digest"``: a lookup compares it
+    with the same text made from a fresh ``stat`` (no parsing), and the file on disk is a
+    flat JSON object of strings, which ``json`` reads about three times faster than lists
+    of numbers (20,000 entries: ~10 ms). Entries read from disk are checked lazily.
     """
 
     def __init__(self, path: Path | None = None) -> None:
         #: where ``save`` writes; ``None`` keeps the cache in memory only
         self.path = path
-        self._entries: dict[str, _Entry] = {}
+        #: entries read from disk, trusted only for files older than ``_written_ns``
+        self._loaded: dict[str, object] = {}
+        self._written_ns = 0
+        #: entries hashed by this process (shadow ``_loaded``)
+        self._fresh: dict[str, str] = {}
         self._lock = threading.Lock()
         self._dirty = False
         #: digests answered from the memo / computed by reading the file (for tests, stats)
@@ -115,25 +126,14 @@ class StatCache:
             with open(path, "rb") as f:
                 written_ns = os.fstat(f.fileno()).st_mtime_ns
                 data = json.loads(f.read())
-            if not isinstance(data, dict) or data.get("version") != STATCACHE_VERSION:
-                return cache
-            entries = data["entries"]
-            if not isinstance(entries, dict):
-                return cache
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError):
             return cache
-        # Racily clean entries (git): modified no earlier than the cache was written, so a
-        # later same-tick modification could hide behind an unchanged stat tuple.
-        try:
-            good = {
-                rel: e
-                for rel, e in entries.items()
-                if type(e) is list and len(e) == 5 and e[1] < written_ns
-            }
-        except TypeError:  # a hand-edited or foreign file: start over
+        if not isinstance(data, dict) or data.get("version") != STATCACHE_VERSION:
             return cache
-        cache._entries = good
-        cache._dirty = len(good) != len(entries)
+        entries = data.get("entries")
+        if isinstance(entries, dict):
+            cache._loaded = entries
+            cache._written_ns = written_ns
         return cache
 
     def save(self) -> None:
@@ -143,9 +143,11 @@ class StatCache:
         with self._lock:
             if not self._dirty:
                 return
-            payload = {"version": STATCACHE_VERSION, "entries": self._entries}
-            data = json.dumps(payload, separators=(",", ":")).encode()
+            entries = {**self._loaded, **self._fresh}
             self._dirty = False
+        data = json.dumps(
+            {"version": STATCACHE_VERSION, "entries": entries}, separators=(",", ":")
+        ).encode()
         try:
             # No fsync: losing the cache in a crash only costs a re-hash.
             write_atomic(self.path, data, durable=False)
@@ -157,10 +159,10 @@ class StatCache:
     # ------------------------------------------------------------------ lookups
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._loaded.keys() | self._fresh.keys())
 
     def __contains__(self, relpath: object) -> bool:
-        return relpath in self._entries
+        return relpath in self._fresh or relpath in self._loaded
 
     def digest(self, root: Path, relpath: str, st: os.stat_result | None = None) -> str:
         """sha256 hex of ``root/relpath``, read from disk only when its stat data changed.
@@ -172,17 +174,19 @@ class StatCache:
         path = os.path.join(root, relpath)
         if st is None:
             st = os.stat(path)
-        entry = self._entries.get(relpath)
-        if (
-            entry is not None
-            and entry[0] == st.st_size
-            and entry[1] == st.st_mtime_ns
-            and entry[2] == st.st_ino
-            and entry[3] == st.st_ctime_ns
-        ):
-            with self._lock:
-                self.hits += 1
-            return entry[4]
+        entry = self._fresh.get(relpath)
+        if entry is None:
+            entry = self._loaded.get(relpath)
+            # Racily clean (git): modified no earlier than the cache file was written, so
+            # a later same-tick modification could hide behind an unchanged stat tuple.
+            if st.st_mtime_ns >= self._written_ns:
+                entry = None
+        if type(entry) is str:
+            prefix = _stat_prefix(st)
+            if len(entry) == len(prefix) + _DIGEST_LEN and entry.startswith(prefix):
+                with self._lock:
+                    self.hits += 1
+                return entry[len(prefix) :]
         return self._hash(relpath, path)
 
     def _hash(self, relpath: str, path: str) -> str:
@@ -191,17 +195,18 @@ class StatCache:
             before = os.fstat(f.fileno())
             digest = _sha256_fileobj(f)
             after = os.fstat(f.fileno())
-        tup = [after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns]
-        stable = tup == [before.st_size, before.st_mtime_ns, before.st_ino, before.st_ctime_ns]
+        prefix = _stat_prefix(after)
+        stable = prefix == _stat_prefix(before)
         racy = after.st_mtime_ns >= started_ns - _racy_window(after.st_mtime_ns)
         with self._lock:
             self.hashed += 1
             if stable and not racy:
-                self._entries[relpath] = [*tup, digest]
+                self._fresh[relpath] = prefix + digest
                 self._dirty = True
-            elif relpath in self._entries:
+            elif relpath in self:
                 # the old entry is certainly stale; don't let it linger on disk
-                del self._entries[relpath]
+                self._fresh.pop(relpath, None)
+                self._loaded.pop(relpath, None)
                 self._dirty = True
         return digest
 
@@ -210,9 +215,10 @@ class StatCache:
         deleted files do not accumulate)."""
         keep = set(relpaths)
         with self._lock:
-            before = len(self._entries)
-            self._entries = {k: v for k, v in self._entries.items() if k in keep}
-            self._dirty |= len(self._entries) != before
+            before = len(self._loaded) + len(self._fresh)
+            self._loaded = {k: v for k, v in self._loaded.items() if k in keep}
+            self._fresh = {k: v for k, v in self._fresh.items() if k in keep}
+            self._dirty |= len(self._loaded) + len(self._fresh) != before
 
 
 def digest_files(
