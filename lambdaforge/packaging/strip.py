@@ -89,12 +89,15 @@ NEVER_STRIP: tuple[tuple[str, frozenset[str]], ...] = (
     (".egg-info", frozenset({"PKG-INFO", "entry_points.txt", "top_level.txt"})),
 )
 
+_PROTECTED_NAMES = frozenset().union(*(names for _, names in NEVER_STRIP))
 _GROUP_NAME = re.compile(r"\(\?P<[^>]+>")
 
 
 def is_protected(relpath: str) -> bool:
     """Whether ``relpath`` is a metadata file no rule may strip (see ``NEVER_STRIP``)."""
     parent, _, name = relpath.rpartition("/")
+    if name not in _PROTECTED_NAMES:  # the common case, decided by one set lookup
+        return False
     parent_name = parent.rpartition("/")[2]
     return any(parent_name.endswith(suffix) and name in names for suffix, names in NEVER_STRIP)
 
@@ -120,8 +123,8 @@ class _PatternGroup:
         self.slow = any(p.include is False for p in compiled)
         by_name = [p for p in compiled if p.include and _matches_one_component(_text_of(p))]
         by_path = [p for p in compiled if p.include and not _matches_one_component(_text_of(p))]
-        self._name_re = _combine(by_name)
-        self._path_re = _combine(by_path)
+        self.name_re = _combine(by_name)
+        self.path_re = _combine(by_path)
         self._name_memo: dict[str, bool] = {}
         self.has_name_patterns = bool(by_name) or self.slow
         self.path_patterns = [_text_of(p) for p in by_path]
@@ -135,14 +138,14 @@ class _PatternGroup:
         key = relpath + "/" if is_dir else relpath
         if self.slow:
             return self.spec.match_file(key)
-        if self._name_re is not None:
+        if self.name_re is not None:
             name = key[relpath.rfind("/") + 1:]
             hit = self._name_memo.get(name)
             if hit is None:
-                hit = self._name_memo[name] = self._name_re.match(name) is not None
+                hit = self._name_memo[name] = self.name_re.match(name) is not None
             if hit:
                 return True
-        return self._path_re is not None and self._path_re.match(key) is not None
+        return self.path_re is not None and self.path_re.match(key) is not None
 
     def pattern_for(self, relpath: str, is_dir: bool) -> str:
         """The pattern that decides ``relpath``: the last one matching, as in gitignore."""
@@ -208,7 +211,10 @@ class StripFilter:
         self._keep = [k for k in self._keep if not k.empty]
         # A keep pattern that may match at any depth rules out pruning anywhere.
         self._keep_anywhere = any(k.has_name_patterns for k in self._keep)
+        self._slow = any(g.slow for g in self._exclude + self._keep)
         self._dir_removed: dict[str, tuple[int, str, bool] | None] = {}
+        self._dir_states: dict[str, tuple[int | None, bool, bool, bool]] = {}
+        self._names: dict[str, tuple[int, bool, bool]] = {}
         self._dir_kept: dict[str, bool] = {}
         self._dir_prunable: dict[str, bool] = {}
 
@@ -233,8 +239,67 @@ class StripFilter:
         from ``NEVER_STRIP`` files": a walker may skip matching inside it. ``None`` for a
         directory means "look inside": some of it may stay.
         """
-        hit = self._removal(relpath.strip("/"), is_dir or relpath.endswith("/"))
-        return None if hit is None else self.rule_sets[hit[0]].name
+        if is_dir or relpath.endswith("/") or self._slow:
+            hit = self._removal(relpath.strip("/"), is_dir or relpath.endswith("/"))
+            return None if hit is None else self.rule_sets[hit[0]].name
+        return self._match_file(relpath)
+
+    def _match_file(self, relpath: str) -> str | None:
+        # The hot path (one call per file of a dependency tree): one memo lookup for the
+        # directory, one for the name; whole-path regexes only where they can apply.
+        parent, _, name = relpath.rpartition("/")
+        state = self._dir_states.get(parent)
+        if state is None:
+            state = self._dir_state(parent)
+        removed, kept_dir, exclude_paths, keep_paths = state
+        info = self._names.get(name)
+        if info is None:
+            info = self._name_info(name)
+        by_name, kept_by_name, protected_name = info
+        if removed is None:
+            index = by_name
+            if exclude_paths:
+                for i in range(len(self._exclude) if index < 0 else index):
+                    regex = self._exclude[i].path_re
+                    if regex is not None and regex.match(relpath):
+                        index = i
+                        break
+            if index < 0:
+                return None
+        else:
+            index = removed
+        if kept_by_name or kept_dir or (protected_name and is_protected(relpath)):
+            return None
+        if keep_paths:
+            for k in self._keep:
+                if k.path_re is not None and k.path_re.match(relpath):
+                    return None
+        return self.rule_sets[index].name
+
+    def _dir_state(self, reldir: str) -> tuple[int | None, bool, bool, bool]:
+        """(set removing the directory, kept by a keep pattern, exclude / keep path patterns
+        that may apply below it) for files directly in ``reldir``."""
+        parts = reldir.split("/") if reldir else []
+        removed = self._dir_raw_removal(reldir) if reldir else None
+        kept = self._kept(reldir, True) if reldir else False
+
+        def below(groups: list[_PatternGroup]) -> bool:
+            return any(_could_match_below(p, parts) for g in groups for p in g.path_patterns)
+
+        state = (None if removed is None else removed[0], kept, below(self._exclude), below(self._keep))
+        self._dir_states[reldir] = state
+        return state
+
+    def _name_info(self, name: str) -> tuple[int, bool, bool]:
+        """(first set whose name patterns strip a file called ``name`` or -1, kept by a keep
+        name pattern, is a protected metadata name) — the same for every directory."""
+        by_name = next(
+            (i for i, g in enumerate(self._exclude) if g.name_re is not None and g.name_re.match(name)), -1
+        )
+        kept = any(k.name_re is not None and k.name_re.match(name) for k in self._keep)
+        info = (by_name, kept, name in _PROTECTED_NAMES)
+        self._names[name] = info
+        return info
 
     def explain(self, relpath: str, is_dir: bool = False) -> StripHit | None:
         """Like ``match``, with the deciding pattern and the path it matched (for ``--explain-strip``)."""
@@ -288,7 +353,10 @@ class StripFilter:
                 kept = self._dir_kept[parent] = self._kept(parent, True)
             if kept:
                 return True
-        return any(k.matches(relpath, is_dir) for k in self._keep)
+        for k in self._keep:
+            if k.matches(relpath, is_dir):
+                return True
+        return False
 
     def _keep_possible(self, reldir: str) -> bool:
         """Whether anything at or below ``reldir`` may be kept (so it cannot be pruned)."""
