@@ -47,10 +47,10 @@ from lambdaforge.errors import CacheError, UsageError
 from lambdaforge.state import fsync_dir, write_atomic
 from lambdaforge.statcache import sha256_file
 
-#: entry directory layout version (a directory level, so versions never collide)
-LAYOUT = "v1"
 #: version of ``entry.json``; an entry of another version is a miss, not an error
 ENTRY_FORMAT = 1
+#: the entries' directory is named by the format, so two versions sharing a cache never meet
+LAYOUT = f"v{ENTRY_FORMAT}"
 ENTRY_FILE = "entry.json"
 STAMP_FILE = "verified.json"
 #: staging/trash directories older than this belong to a dead process
@@ -226,8 +226,9 @@ class Cache:
             raw = (d / ENTRY_FILE).read_bytes()
         except FileNotFoundError:
             # A directory without entry.json cannot come from put (it renames complete
-            # entries), but a hand-made or half-deleted one must not linger.
-            if d.is_dir():
+            # entries), but a hand-made or half-deleted one must not linger. Checked in
+            # this order so an entry published by another process just now is left alone.
+            if d.is_dir() and not (d / ENTRY_FILE).exists():
                 self._corrupt(key, d, what or "unknown target", f"{ENTRY_FILE} missing")
             return None
         except OSError:
@@ -350,7 +351,8 @@ class Cache:
             return existing
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix=f"{_STAGING_PREFIX}{key[:16]}-"))
+            prefix = f"{_STAGING_PREFIX}{key[:16]}-"
+            staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix=prefix))
         except OSError as exc:
             raise CacheError(f"cannot write to the cache in {self.root}: {exc}") from exc
         try:
@@ -382,23 +384,21 @@ class Cache:
             # entry.json last: its presence is what marks an entry complete
             entry_json = json.dumps(entry_data, sort_keys=True).encode()
             write_atomic(staging / ENTRY_FILE, entry_json, durable=True)
-            won = self._publish(staging, d)
-        except BaseException:
+            stored = {n: CachedFile(n, d / n, i["size"], i["sha256"]) for n, i in listed.items()}
+            for attempt in range(3):
+                if self._publish(staging, d):
+                    return CacheEntry(key, d, stored, meta, entry_data["created"])
+                existing = self._existing(key)
+                if existing is not None:
+                    return existing  # another process stored it first: theirs wins
+                if attempt:
+                    # the place is taken by something get() will not serve (an entry of
+                    # another format): make room instead of failing the build
+                    self._evict(key, d)
+            raise CacheError(f"cannot store cache entry {key[:12]} in {self.root}")
+        finally:
+            # ours, unless it was renamed into place
             shutil.rmtree(staging, ignore_errors=True)
-            raise
-        if not won:
-            shutil.rmtree(staging, ignore_errors=True)
-            existing = self._existing(key)
-            if existing is not None:
-                return existing
-            raise CacheError(f"cache entry {key[:12]} vanished while being stored; retry the build")
-        return CacheEntry(
-            key,
-            d,
-            {n: CachedFile(n, d / n, i["size"], i["sha256"]) for n, i in listed.items()},
-            meta,
-            entry_data["created"],
-        )
 
     def _existing(self, key: str) -> CacheEntry | None:
         # Sizes only: the entry was either just published by a put (which hashed it) or

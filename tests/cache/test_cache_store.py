@@ -321,3 +321,30 @@ def test_forge_cache_dir_overrides_the_configured_dir(tmp_path: Path) -> None:
     configured = tmp_path / ".forge" / "cache"
     assert resolve_cache_dir(configured, {}) == configured
     assert resolve_cache_dir(configured, {"FORGE_CACHE_DIR": str(tmp_path / "ci")}) == tmp_path / "ci"
+
+
+def test_an_entry_evicted_by_another_process_mid_check_is_a_plain_miss(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = key_of("api")
+    entry = cache.put(key, {"artifact.zip": artifact(tmp_path, "a.zip", b"data")}, {"name": "api"})
+
+    def pruned_meanwhile(path):  # type: ignore[no-untyped-def]
+        Cache(cache.root).prune(0)  # another process, same cache
+        return "0" * 64
+
+    monkeypatch.setattr(cache_module, "sha256_file", pruned_meanwhile)
+    assert cache.get(key, Verify.FULL) is None
+    assert not entry.dir.exists() and cache.warnings == []
+
+
+def test_put_replaces_an_entry_it_cannot_serve(tmp_path: Path, cache: Cache) -> None:
+    """An unreadable-format entry in the way is a miss for get and no obstacle for put."""
+    key = key_of("api")
+    entry = cache.put(key, {"artifact.zip": artifact(tmp_path, "a.zip", b"old")}, {})
+    data = json.loads((entry.dir / ENTRY_FILE).read_text())
+    (entry.dir / ENTRY_FILE).write_text(json.dumps({**data, "format": ENTRY_FORMAT + 1}))
+    new = cache.put(key, {"artifact.zip": artifact(tmp_path, "a.zip", b"new")}, {"v": 2})
+    assert new.path("artifact.zip").read_bytes() == b"new"
+    assert cache.get(key, Verify.FULL).meta == {"v": 2}  # type: ignore[union-attr]
+    assert os.listdir(cache.root / "tmp") == []

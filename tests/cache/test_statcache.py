@@ -239,3 +239,11 @@ def test_load_and_save_of_20000_entries_is_fast(tmp_path: Path) -> None:
     load_s = time.perf_counter() - start
     assert len(loaded) == 20_000
     assert save_s < 0.5 and load_s < 0.5, (save_s, load_s)
+
+
+def test_hashing_without_hashlib_file_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.10 has no ``hashlib.file_digest``: the chunked fallback gives the same digest."""
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    (tmp_path / "big.bin").write_bytes(data)
+    monkeypatch.delattr(hashlib, "file_digest", raising=False)
+    assert StatCache().digest(tmp_path, "big.bin") == sha(data)
