@@ -168,14 +168,6 @@ def parse_size(text: str | int) -> int:
         ) from None
 
 
-def resolve_cache_dir(configured: Path, environ: Mapping[str, str] | None = None) -> Path:
-    """The cache directory to use: ``FORGE_CACHE_DIR`` when set, else ``configured``
-    (the project's ``cache-dir``, default ``.forge/cache``)."""
-    env = os.environ if environ is None else environ
-    value = env.get("FORGE_CACHE_DIR", "").strip()
-    return Path(value).expanduser().absolute() if value else configured
-
-
 class Cache:
     """A content-addressed store of build outputs under ``root``; see the module docstring.
 

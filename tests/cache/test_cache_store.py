@@ -22,7 +22,6 @@ from lambdaforge.cache import (
     Cache,
     Verify,
     parse_size,
-    resolve_cache_dir,
 )
 from lambdaforge.errors import UsageError
 
@@ -315,12 +314,6 @@ def test_parse_size(text: str | int, size: int) -> None:
 def test_parse_size_rejects_nonsense(text: str | int) -> None:
     with pytest.raises(UsageError, match="invalid size"):
         parse_size(text)
-
-
-def test_forge_cache_dir_overrides_the_configured_dir(tmp_path: Path) -> None:
-    configured = tmp_path / ".forge" / "cache"
-    assert resolve_cache_dir(configured, {}) == configured
-    assert resolve_cache_dir(configured, {"FORGE_CACHE_DIR": str(tmp_path / "ci")}) == tmp_path / "ci"
 
 
 def test_an_entry_evicted_by_another_process_mid_check_is_a_plain_miss(
