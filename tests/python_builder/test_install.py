@@ -157,3 +157,13 @@ def test_no_wheel_for_the_architecture_is_named(installer: Installer) -> None:
         "installing dependencies for python3.12 aarch64 with uv failed: "
         "no wheel for toonew matching manylinux_2_34_aarch64 / cp312"
     )
+
+
+@pytest.mark.parametrize("tool", ["uv", "pip"])
+def test_local_wheels_named_by_path_install(installer: Installer, tool: str) -> None:
+    requirements = "../wheels/dep_b-1.0-py3-none-any.whl\npurelib @ file:../wheels/purelib-1.0-py3-none-any.whl\n"
+    inputs, _ = installer.inputs(f"local-{tool}", requirements, installer=tool)
+    assert inputs.files == ("wheels/dep_b-1.0-py3-none-any.whl", "wheels/purelib-1.0-py3-none-any.whl")
+    dest, result = installer.install(f"local-{tool}", requirements, installer=tool)
+    assert names(result) == ["dep-b", "purelib"]
+    assert not list(dest.glob("*.dist-info/direct_url.json"))

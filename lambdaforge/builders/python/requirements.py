@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -101,10 +102,16 @@ class RequirementSet:
 
 
 def resolve_local(value: str, project_root: Path) -> str:
-    """Turn a canonical ``{project}/…`` path back into an absolute one (URLs unchanged)."""
+    """Turn canonical ``{project}/…`` paths back into absolute ones (URLs unchanged).
+
+    A named requirement (``pkg @ {project}/x.whl``) becomes a ``file://`` URL, the form
+    PEP 508 and both installers accept; a bare path or find-links folder a plain path.
+    """
+    root = project_root.resolve().as_posix()
+    value = value.replace(f" @ {PROJECT_PLACEHOLDER}/", f" @ file://{root}/")
     if value.startswith(PROJECT_PLACEHOLDER + "/"):
-        return str(project_root / value[len(PROJECT_PLACEHOLDER) + 1 :])
-    return value.replace(PROJECT_PLACEHOLDER + "/", project_root.as_posix() + "/")
+        return root + value[len(PROJECT_PLACEHOLDER):]
+    return value
 
 
 @dataclass
@@ -157,7 +164,9 @@ class _Collector:
         except InvalidRequirement:
             req = None
         if req is not None and req.url and req.url.startswith("file:"):
-            local = self.local_requirement(req.url[len("file:"):].lstrip("/"), base, where, line, absolute=True)
+            raw = unquote(req.url[len("file:"):])
+            raw = raw[2:] if raw.startswith("//") else raw  # file:///abs → /abs; file:rel stays relative
+            local = self.local_requirement(raw, base, where, line, absolute=raw.startswith("/"))
             if local:
                 target.add(f"{canonicalize_name(req.name)} @ {local}{suffix}")
             return
@@ -181,7 +190,7 @@ class _Collector:
         self, text: str, base: Path, where: str, line: int | None, *, absolute: bool = False
     ) -> str | None:
         """A local wheel, sdist or source folder named as a requirement: ``{project}/rel``."""
-        path = Path("/" + text) if absolute else (base / text)
+        path = Path(text) if absolute else (base / text)
         if not self.inside(path):
             self.problem(where, line, f"`{text}`: local path leaves the project root")
             return None
