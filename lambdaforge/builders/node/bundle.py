@@ -117,6 +117,7 @@ def ensure_esbuild(ctx: BuildContext) -> Path:
                     + result.describe()
                 )
             shutil.rmtree(tmp / ".npm-logs", ignore_errors=True)
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide a shared cache from other users
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -169,7 +169,7 @@ def static_exports(source: str) -> StaticExports:
     for m in re.finditer(r"module\.exports\s*=\s*\{|\b__export\(\s*[\w$]+\s*,\s*\{", text):
         _object_keys(_braced(text, m.end() - 1), found)
     if re.search(r"\bexport\s*\*\s*from|\bexport\s*\*\s*as\b", text) or re.search(
-        r"module\.exports\s*=\s*(?!\{)", text
+        r"module\.exports\s*=(?!\s*\{)", text
     ) or "Object.assign(module.exports" in text or "Object.assign(exports" in text:
         found.opaque = True
     return found
@@ -251,6 +251,8 @@ def import_handler(
 ) -> ImportOutcome:
     """Extract the function zip and its layers (merged under one ``opt`` in order, later
     layers overwriting earlier ones, as Lambda does) and import the handler with ``node``."""
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="node-handler-", dir=scratch))
     try:
         task, opt = work / "task", work / "opt"

@@ -1,0 +1,154 @@
+"""Bundling with esbuild: one importable file per handler, deterministic, externals shipped.
+
+esbuild comes from the npm registry. Offline, these tests need ``FORGE_ESBUILD`` to name
+an esbuild binary of the pinned version (CI installs one once; see DESIGN.md); otherwise
+they are skipped. The ``network`` test installs esbuild itself, as a first build would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.builders.node import NodeBuilder
+from lambdaforge.builders.node.bundle import ESBUILD_ENV, ESBUILD_VERSION, EsbuildUnavailableError, ensure_esbuild
+from lambdaforge.errors import BuildError
+from tests.node_builder import npmproject as npmp
+
+BUILDER = NodeBuilder()
+needs_esbuild = pytest.mark.skipif(
+    not os.environ.get(ESBUILD_ENV),
+    reason=f"esbuild {ESBUILD_VERSION} is not available offline: set {ESBUILD_ENV} to an esbuild "
+    f"{ESBUILD_VERSION} binary (e.g. `npm install --prefix DIR esbuild@{ESBUILD_VERSION} --ignore-scripts`), "
+    "or run `pytest -m network`",
+)
+
+
+def bundle(root: Path, make_ctx, out: Path, source: str = "functions/api", **settings) -> list[str]:
+    spec = npmp.function_spec("f", source, bundle="esbuild", **settings)
+    project = npmp.project(root, [spec])
+    assert BUILDER.prepare_sources(spec, project, make_ctx(project), out) == out
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def call(bundle_file: Path, event: dict) -> object:
+    """Load the bundle with node alone (no NODE_PATH, from its own directory) and call the handler."""
+    script = (
+        "const { pathToFileURL } = require('node:url');"
+        f"import(pathToFileURL({json.dumps(str(bundle_file))}).href)"
+        f".then(m => (m.handler || m.default.handler)({json.dumps(event)}))"
+        ".then(r => console.log(JSON.stringify(r)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NODE_PATH", "NODE_OPTIONS")}
+    out = subprocess.run(["node", "-e", script], cwd=bundle_file.parent, env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@needs_esbuild
+def test_cjs_function_bundles_to_one_importable_file(proj_dir: Path, make_ctx, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert bundle(proj_dir, make_ctx, out) == ["index.js"]
+    assert call(out / "index.js", {"name": "ada"}) == "> hi ada"
+    artifact = tmp_path / "f.zip"
+    with zipfile.ZipFile(artifact, "w") as zf:
+        zf.write(out / "index.js", "index.js")
+    assert BUILDER.check_handler(artifact, [], "index.handler", "nodejs22.x") == []
+
+
+@needs_esbuild
+def test_esm_function_bundles_to_mjs(proj_dir: Path, make_ctx, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert bundle(proj_dir, make_ctx, out, source="functions/esm") == ["index.mjs"]
+    assert call(out / "index.mjs", {"name": "bo"}) == "> hi bo"
+
+
+@needs_esbuild
+def test_bundles_are_identical_from_two_checkouts_and_hold_no_absolute_path(
+    template: Path, make_ctx, tmp_path: Path
+) -> None:
+    results = []
+    for n, where in enumerate(("a/proj", "b/deeper/other")):
+        root = npmp.copy_project(template, tmp_path / where)
+        out = tmp_path / f"out{n}"
+        assert bundle(root, make_ctx, out, minify=True, sourcemap=True) == ["index.js", "index.js.map"]
+        results.append({p.name: p.read_bytes() for p in out.iterdir()})
+        for data in results[-1].values():
+            assert str(tmp_path).encode() not in data
+    assert results[0] == results[1]
+    sourcemap = json.loads(results[0]["index.js.map"])
+    assert sorted(sourcemap["sources"]) == [
+        "../src/index.js", "../src/node_modules/greet/index.js", "../src/node_modules/leftpad-local/index.js"]
+    assert all(sourcemap["sourcesContent"])
+
+
+@needs_esbuild
+def test_externals_ship_in_node_modules_and_the_aws_sdk_stays_out(proj_dir: Path, make_ctx, tmp_path: Path) -> None:
+    (proj_dir / "functions/api/index.js").write_text(
+        "const { greet } = require('greet');\nconst tar = require('tarpkg');\n"
+        "exports.handler = async (e) => greet(e.name) + ' ' + tar;\n"
+        "exports.sdk = () => require('@aws-sdk/client-s3');\n")
+    out = tmp_path / "out"
+    assert bundle(proj_dir, make_ctx, out, external=("tarpkg",)) == [
+        "index.js", "node_modules/tarpkg/cli.js", "node_modules/tarpkg/index.js", "node_modules/tarpkg/package.json"]
+    text = (out / "index.js").read_text()
+    assert 'require("tarpkg")' in text and 'require("@aws-sdk/client-s3")' in text
+    assert call(out / "index.js", {"name": "cy"}) == "> hi cy tar"
+
+
+def fake_esbuild(tmp_path: Path, version: str) -> Path:
+    path = tmp_path / "esbuild"
+    path.write_text(f"#!/bin/sh\necho {version}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def test_forge_esbuild_must_be_the_pinned_version(tmp_path: Path, make_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = fake_esbuild(tmp_path, "0.1.0")
+    monkeypatch.setenv(ESBUILD_ENV, str(fake))
+    with pytest.raises(BuildError) as err:
+        ensure_esbuild(make_ctx(npmp.project(tmp_path)))
+    assert str(err.value) == (
+        f"{ESBUILD_ENV}={fake} is esbuild 0.1.0; lambdaforge pins {ESBUILD_VERSION} "
+        "(it is part of every bundle's cache key)"
+    )
+    monkeypatch.setenv(ESBUILD_ENV, str(fake_esbuild(tmp_path, ESBUILD_VERSION)))
+    assert ensure_esbuild(make_ctx(npmp.project(tmp_path))) == fake
+
+
+def test_offline_without_esbuild_says_how_to_get_it(tmp_path: Path, make_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ESBUILD_ENV, raising=False)
+    ctx = make_ctx(npmp.project(tmp_path))
+    with pytest.raises(EsbuildUnavailableError) as err:
+        ensure_esbuild(ctx)
+    assert str(err.value).startswith(
+        f"cannot install esbuild {ESBUILD_VERSION} from npm into {ctx.tool_cache / f'esbuild-{ESBUILD_VERSION}'}; "
+        f"run once online, or set {ESBUILD_ENV} to an esbuild {ESBUILD_VERSION} binary\n$ npm install"
+    )
+    assert not list(ctx.tool_cache.glob("esbuild-*/"))  # no half install left behind
+
+
+@pytest.mark.network
+def test_bundle_a_function_with_a_real_npm_package(tmp_path: Path, make_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    """First use installs esbuild from npm into the tool cache; the dependency comes from npm."""
+    monkeypatch.delenv(ESBUILD_ENV, raising=False)
+    root = tmp_path / "proj"
+    fn = npmp.write_package(root / "functions/ms", {
+        "name": "ms-fn", "version": "1.0.0", "type": "module", "dependencies": {"ms": "2.1.3"}},
+        {"index.js": "import ms from 'ms';\nexport const handler = async (e) => ms(e.ms, { long: true });\n"})
+    subprocess.run(["npm", "install", "--package-lock-only", "--no-audit", "--no-fund"], cwd=fn,
+                   check=True, capture_output=True, env={**os.environ, "npm_config_cache": str(tmp_path / "c")})
+    spec = npmp.function_spec("ms", "functions/ms", bundle="esbuild", architecture="arm64")
+    project = npmp.project(root, [spec])
+    ctx = make_ctx(project, offline=False)
+    out = tmp_path / "out"
+    assert BUILDER.prepare_sources(spec, project, ctx, out) == out
+    assert sorted(p.name for p in out.iterdir()) == ["index.mjs"]
+    assert call(out / "index.mjs", {"ms": 120000}) == "2 minutes"
+    assert (ctx.tool_cache / f"esbuild-{ESBUILD_VERSION}").is_dir()

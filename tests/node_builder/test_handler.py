@@ -1,0 +1,168 @@
+"""The handler check: the file Lambda loads exists at the zip root and exports the name,
+statically and by importing it with the local node when its major matches the runtime."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.builders.node import NodeBuilder
+from lambdaforge.builders.node.handler import split_handler, static_exports
+from lambdaforge.lambda_facts import RUNTIMES
+from lambdaforge.runner import Runner
+
+BUILDER = NodeBuilder()
+LOCAL_MAJOR = BUILDER.toolchain().node_major
+#: a runtime this machine's node can import for, and one it cannot (→ static check only)
+SAME_RUNTIME = f"nodejs{LOCAL_MAJOR}.x"
+OTHER_RUNTIME = next(r for r, rt in RUNTIMES.items() if rt.family == "nodejs" and rt.version != str(LOCAL_MAJOR))
+needs_same_node = pytest.mark.skipif(SAME_RUNTIME not in RUNTIMES,
+                                     reason=f"local Node.js {LOCAL_MAJOR} matches no Lambda runtime")
+
+ESM = "export const handler = async (event) => ({ ok: true, event });\n"
+CJS = "exports.handler = async (event) => ({ ok: true, event });\n"
+ESM_WRONG = "export const handle = async () => 1;\nexport default 2;\n"
+CJS_WRONG = "module.exports = { handle() {}, other: 1 };\n"
+
+
+def make_zip(path: Path, files: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in sorted(files.items()):
+            zf.writestr(name, text)
+    return path
+
+
+@pytest.mark.parametrize("runtime", [SAME_RUNTIME, OTHER_RUNTIME])
+@pytest.mark.parametrize("files", [
+    {"index.mjs": ESM},
+    {"index.js": ESM, "package.json": '{"type": "module"}'},
+    {"index.js": CJS},
+    {"index.cjs": CJS},
+], ids=["esm-mjs", "esm-type-module", "cjs-js", "cjs-cjs"])
+def test_esm_and_cjs_handlers_pass(tmp_path: Path, files: dict[str, str], runtime: str) -> None:
+    if runtime not in RUNTIMES:
+        pytest.skip(f"no Lambda runtime for local Node.js {LOCAL_MAJOR}")
+    assert BUILDER.check_handler(make_zip(tmp_path / "f.zip", files), [], "index.handler", runtime) == []
+
+
+@pytest.mark.parametrize(("runtime", "how"), [
+    (OTHER_RUNTIME, "static check; it exports"),
+    pytest.param(SAME_RUNTIME, "it exports", marks=needs_same_node),
+], ids=["static", "import"])
+def test_missing_export_fails(tmp_path: Path, runtime: str, how: str) -> None:
+    esm = make_zip(tmp_path / "esm.zip", {"index.mjs": ESM_WRONG})
+    cjs = make_zip(tmp_path / "cjs.zip", {"index.js": CJS_WRONG})
+    assert BUILDER.check_handler(esm, [], "index.handler", runtime) == [
+        f"handler `index.handler`: index.mjs does not export `handler` ({how}: default, handle)"
+    ]
+    assert BUILDER.check_handler(cjs, [], "index.handler", runtime) == [
+        f"handler `index.handler`: index.js does not export `handler` ({how}: handle, other)"
+    ]
+
+
+@needs_same_node
+def test_export_that_is_not_a_function_fails_the_import(tmp_path: Path) -> None:
+    not_function = make_zip(tmp_path / "nf.zip", {"index.js": "exports.handler = 42;\n"})
+    assert BUILDER.check_handler(not_function, [], "index.handler", SAME_RUNTIME) == []  # static says yes
+    result = BUILDER.smoke_test(not_function, [], _spec(SAME_RUNTIME), _ctx(tmp_path))
+    assert not result.ok
+    assert result.error == "handler `index.handler`: `handler` exported by index.js is a number, not a function"
+
+
+def test_missing_file_fails(tmp_path: Path) -> None:
+    artifact = make_zip(tmp_path / "f.zip", {"src/index.js": CJS, "app.ts": ""})
+    assert BUILDER.check_handler(artifact, [], "index.handler", OTHER_RUNTIME) == [
+        "handler `index.handler`: no index.js, index.mjs or index.cjs at the root of the artifact"
+    ]
+    assert BUILDER.check_handler(artifact, [], "src/index.handler", OTHER_RUNTIME) == []
+
+
+@needs_same_node
+def test_generated_exports_the_patterns_miss_are_settled_by_import(tmp_path: Path) -> None:
+    artifact = make_zip(tmp_path / "f.zip", {"index.js": "const n = 'hand' + 'ler';\nexports[n] = () => 1;\n"})
+    assert BUILDER.check_handler(artifact, [], "index.handler", SAME_RUNTIME) == []
+    assert BUILDER.check_handler(artifact, [], "index.handler", OTHER_RUNTIME) == [
+        "handler `index.handler`: index.js does not export `handler` (static check; it exports: nothing)"
+    ]
+
+
+def _spec(runtime: str):
+    from tests.node_builder.npmproject import function_spec
+
+    return function_spec("f", "f", runtime=runtime)
+
+
+def _ctx(tmp_path: Path):
+    from lambdaforge.builders.base import BuildContext
+    from tests.node_builder.npmproject import project
+
+    return BuildContext(Runner(), tmp_path / "scratch", tmp_path / "tools", project(tmp_path))
+
+
+@needs_same_node
+def test_import_sees_layers_as_lambda_does_and_nothing_else(tmp_path: Path) -> None:
+    """Layers are merged under /opt and reached through NODE_PATH; the import error is Node's."""
+    artifact = make_zip(tmp_path / "f.zip", {
+        "index.js": "const lib = require('shared-lib');\nexports.handler = async () => lib.value;\n"})
+    layer = make_zip(tmp_path / "layer.zip", {
+        "nodejs/node_modules/shared-lib/package.json": '{"name": "shared-lib", "main": "main.js"}',
+        "nodejs/node_modules/shared-lib/main.js": "exports.value = 42;\n"})
+    ctx = _ctx(tmp_path)
+    ok = BUILDER.smoke_test(artifact, [layer], _spec(SAME_RUNTIME), ctx)
+    assert ok.ok and ok.error is None and ok.import_ms is not None
+    failed = BUILDER.smoke_test(artifact, [], _spec(SAME_RUNTIME), ctx)
+    assert not failed.ok
+    assert failed.error.startswith("Error: Cannot find module 'shared-lib'")
+
+
+@needs_same_node
+def test_import_has_no_network_and_runtime_sdk_imports_are_skipped(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    net = make_zip(tmp_path / "net.zip", {
+        "index.js": "require('node:net').connect(443, 'example.com');\nexports.handler = () => 1;\n"})
+    result = BUILDER.smoke_test(net, [], _spec(SAME_RUNTIME), ctx)
+    assert not result.ok
+    assert "network access is disabled during the lambdaforge handler check" in result.error
+    sdk = make_zip(tmp_path / "sdk.zip", {
+        "index.mjs": "import { S3Client } from '@aws-sdk/client-s3';\nexport const handler = () => S3Client;\n"})
+    skipped = BUILDER.smoke_test(sdk, [], _spec(SAME_RUNTIME), ctx)
+    assert skipped.ok
+    assert skipped.skipped == "the handler imports @aws-sdk/client-s3, which only the Lambda runtime provides"
+    assert BUILDER.check_handler(sdk, [], "index.handler", SAME_RUNTIME) == []
+
+
+def test_smoke_test_is_skipped_for_another_node_major(tmp_path: Path) -> None:
+    artifact = make_zip(tmp_path / "f.zip", {"index.js": CJS})
+    result = BUILDER.smoke_test(artifact, [], _spec(OTHER_RUNTIME), _ctx(tmp_path))
+    assert result.ok
+    assert result.skipped == (
+        f"local Node.js is {LOCAL_MAJOR}, {OTHER_RUNTIME} needs {RUNTIMES[OTHER_RUNTIME].version}"
+    )
+
+
+@pytest.mark.parametrize(("source", "names", "opaque"), [
+    ("exports.handler = 1; module.exports.b = 2; exports['c'] = 3;", {"handler", "b", "c"}, False),
+    ("module.exports = { handler, b: 1, async c() {}, 'd': 2 };", {"handler", "b", "c", "d"}, False),
+    ("Object.defineProperty(exports, \"handler\", { enumerable: true });", {"handler"}, False),
+    ("export const handler = 1; export let b; export var c; export class D {}", {"handler", "b", "c", "D"}, False),
+    ("export async function handler() {} export function* gen() {}", {"handler", "gen"}, False),
+    ("const a = 1; export { a as handler, a, x as 'y' }; export default a;", {"handler", "a", "y", "default"}, False),
+    ("var o={};__export(o,{handler:()=>h,other:()=>x});module.exports=__toCommonJS(o);", {"handler", "other"}, True),
+    ("export{o as handler};", {"handler"}, False),
+    ("export * from './impl.js';", set(), True),
+    ("module.exports = require('./impl');", set(), True),
+    ("// exports.handler = 1\n/* export const handler = 2 */ const url = 'http://x//y';", set(), False),
+])
+def test_static_export_patterns(source: str, names: set[str], opaque: bool) -> None:
+    found = static_exports(source)
+    assert (found.names, found.opaque) == (names, opaque)
+
+
+def test_handler_strings_split_as_the_runtime_does() -> None:
+    assert split_handler("index.handler") == ("index", "handler")
+    assert split_handler("src/app.v1.handler") == ("src/app", "v1.handler")
+    assert split_handler("a.b/c.d") == ("a.b/c", "d")
+    with pytest.raises(ValueError, match="not of the form `file.export`"):
+        split_handler("index")
