@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.python import PythonBuilder
+from lambdaforge.builders.python.smoke import find_interpreter
+from lambdaforge.builders.python.target import PythonTarget
+from lambdaforge.config.models import BUILT_IN_DEFAULTS, FunctionSpec
 from lambdaforge.runner import Runner
 from tests.python_builder.conftest import settings
 
@@ -27,3 +32,36 @@ def test_tool_versions_name_the_installer_and_are_memoised() -> None:
     builder.tool_versions(settings())
     builder.tool_versions(settings(installer="pip"))
     assert len(runner.log) == ran
+
+
+def test_builder_hooks_check_handler_smoke_test_and_runtime_provided(tmp_path) -> None:
+    import zipfile
+
+    from lambdaforge.builders.base import BuildContext, DependencyInputs, Distribution
+    from tests.python_builder.conftest import make_project
+
+    fn = tmp_path / "fn.zip"
+    with zipfile.ZipFile(fn, "w") as zf:
+        zf.writestr("app.py", "import boto3\nimport shared\ndef handler(e, c):\n    return 1\n")
+    layer = tmp_path / "layer.zip"
+    with zipfile.ZipFile(layer, "w") as zf:
+        zf.writestr("python/shared/__init__.py", "")
+    builder = PythonBuilder()
+    assert builder.check_handler(fn, [layer], "app.handler", "python3.12") == []
+    assert builder.check_handler(fn, [], "app.main", "python3.12") == [
+        "handler 'app.main': app.py defines no `main` at module level"
+    ]
+
+    spec = FunctionSpec(**BUILT_IN_DEFAULTS, name="api", source="fn", handler="app.handler", layers=())
+    ctx = BuildContext(Runner(), tmp_path, tmp_path / "tools", make_project(tmp_path / "p"))
+    if find_interpreter(PythonTarget.of("python3.12", spec.architecture), Runner())[0] is None:
+        pytest.skip("no python3.12 interpreter here")
+    smoke = builder.smoke_test(fn, [layer], spec, ctx)
+    # boto3 is left out of zips (the runtime ships it): its absence here is no failure.
+    assert (smoke.ok, smoke.skipped) == (True, "the handler imports boto3, which only the Lambda runtime provides here")
+
+    inputs = DependencyInputs("python", "python3.12", "x86_64", (("requirement", "boto3==1.0"), ("pinned", "boto3")))
+    dists = [Distribution("boto3", "1.0", (), ("botocore",)), Distribution("botocore", "1.0", ())]
+    assert builder.runtime_provided(inputs, dists, spec) == set()
+    unpinned = DependencyInputs("python", "python3.12", "x86_64", (("requirement", "boto3"),))
+    assert builder.runtime_provided(unpinned, dists, spec) == {"boto3", "botocore"}

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from lambdaforge.builders.base import Distribution
+from lambdaforge.builders.base import Distribution, LayerConflict
 from lambdaforge.builders.python.dists import (
-    Conflict,
     finalize_tree,
     layer_dedupe,
     read_distributions,
@@ -145,8 +144,8 @@ def test_layer_dedupe_drops_same_version_and_reports_conflicts() -> None:
     layers = {"shared": [dist("requests", "2.31.0"), dist("attrs", "22.2.0")], "other": [dist("x")]}
     drop, conflicts = layer_dedupe(function, layers)
     assert drop == {"requests"}
-    assert conflicts == [Conflict("attrs", "23.1.0", "shared", "22.2.0")]
-    assert conflicts[0].message() == (
-        "attrs 23.1.0 in the function differs from attrs 22.2.0 in layer 'shared'; the function's "
-        "copy wins at runtime because /var/task precedes /opt/python on sys.path"
+    assert conflicts == [LayerConflict("attrs", "23.1.0", "shared", "22.2.0")]
+    assert conflicts[0].message("api") == (
+        "attrs: function api bundles 23.1.0 but layer shared provides 22.2.0; the function's copy "
+        "wins at runtime (/var/task precedes /opt on the import path)"
     )

@@ -7,7 +7,9 @@ Thin on purpose: each job lives in its own module (``requirements`` → inputs,
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,11 +18,18 @@ from lambdaforge.builders.base import (
     BuildContext,
     Builder,
     DependencyInputs,
+    Distribution,
     InstallResult,
+    SmokeResult,
 )
+from lambdaforge.builders.python.dists import runtime_provided_exclusions
+from lambdaforge.builders.python.handler import CodeTree, check_python_handler, layer_roots
 from lambdaforge.builders.python.install import install_requirements
-from lambdaforge.builders.python.requirements import collect_dependency_inputs
+from lambdaforge.builders.python.requirements import RequirementSet, collect_dependency_inputs
+from lambdaforge.builders.python.smoke import SmokeStatus, smoke_test
+from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import tool_version
+from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.config.models import BuildSettings, Project
 from lambdaforge.runner import Runner
 
@@ -53,6 +62,46 @@ class PythonBuilder(Builder):
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """Install for the target into ``dest`` (see ``install.install_requirements``)."""
         return install_requirements(inputs, dest, ctx)
+
+    def runtime_provided(
+        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
+    ) -> set[str]:
+        """boto3 & co. to leave out: not pinned with ``==`` by the user and needed by no
+        kept distribution (``dists.runtime_provided_exclusions``)."""
+        return runtime_provided_exclusions(dists, RequirementSet.of(inputs).pinned, settings.runtime)
+
+    def check_handler(
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+    ) -> list[str]:
+        """Static check: the handler module is at the zip root (or in a layer's ``python/``)
+        and binds the function at module level (``handler.check_python_handler``)."""
+        version = RUNTIMES[runtime].version if runtime in RUNTIMES else None
+        with ExitStack() as stack:
+            function = CodeTree.of_zip(stack.enter_context(zipfile.ZipFile(artifact)))
+            layers = [
+                CodeTree.of_zip(stack.enter_context(zipfile.ZipFile(z)), layer_roots(version))
+                for z in layer_zips
+            ]
+            return check_python_handler(handler, function, layers, python_version=version)
+
+    def smoke_test(
+        self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
+    ) -> SmokeResult:
+        """Import the handler with an interpreter of the runtime's Python on the target's
+        CPU, isolated, network blocked (``smoke.smoke_test``); skipped when there is none."""
+        handler = getattr(spec, "handler", None)
+        if handler is None:
+            return SmokeResult(ok=True, skipped="a layer has no handler to import")
+        target = PythonTarget.of(spec.runtime, spec.architecture)
+        result = smoke_test(
+            handler, artifact, layer_zips, target, ctx.runner,
+            interpreter=spec.interpreter, scratch=ctx.scratch,
+        )
+        if result.status is SmokeStatus.SKIPPED:
+            return SmokeResult(ok=True, skipped=result.message)
+        if result.status is SmokeStatus.FAILED:
+            return SmokeResult(ok=False, import_ms=result.import_ms, error=result.message)
+        return SmokeResult(ok=True, import_ms=result.import_ms)
 
     def dependency_prefix(self, kind: ArtifactKind) -> str:
         """Functions: the zip root (``/var/task`` is on ``sys.path``); layers: ``python/``."""

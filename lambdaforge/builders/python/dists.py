@@ -20,7 +20,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from lambdaforge.builders.base import Distribution
+from lambdaforge.builders.base import Distribution, LayerConflict
 from lambdaforge.lambda_facts import runtime_provided
 
 #: Files inside ``*.dist-info`` that installers write and that vary by machine or run:
@@ -333,35 +333,17 @@ def runtime_provided_exclusions(
     return excluded
 
 
-@dataclass(frozen=True)
-class Conflict:
-    """A distribution a function bundles at a different version than one of its layers."""
-
-    name: str
-    function_version: str
-    layer: str
-    layer_version: str
-
-    def message(self) -> str:
-        """The warning (or error, with ``layer-conflicts = "error"``) shown to the user."""
-        return (
-            f"{self.name} {self.function_version} in the function differs from {self.name} "
-            f"{self.layer_version} in layer '{self.layer}'; the function's copy wins at runtime "
-            "because /var/task precedes /opt/python on sys.path"
-        )
-
-
 def layer_dedupe(
     function_dists: Sequence[Distribution], layer_dists: Mapping[str, Sequence[Distribution]]
-) -> tuple[set[str], list[Conflict]]:
+) -> tuple[set[str], list[LayerConflict]]:
     """What a function need not bundle because a layer has it, and the version conflicts.
 
     ``layer_dists`` maps layer name → its distributions, in the function's layer order.
     Same name and version in a layer → dropped from the function; a different version →
-    a ``Conflict`` (the function keeps its copy).
+    a ``LayerConflict`` (the function keeps its copy; its ``message`` says so).
     """
     drop: set[str] = set()
-    conflicts: list[Conflict] = []
+    conflicts: list[LayerConflict] = []
     for fd in function_dists:
         for layer, dists in layer_dists.items():
             match = next((ld for ld in dists if ld.name == fd.name), None)
@@ -370,5 +352,5 @@ def layer_dedupe(
             if match.version == fd.version:
                 drop.add(fd.name)
             else:
-                conflicts.append(Conflict(fd.name, fd.version, layer, match.version))
+                conflicts.append(LayerConflict(fd.name, fd.version, layer, match.version))
     return drop, sorted(conflicts, key=lambda c: (c.name, c.layer))
