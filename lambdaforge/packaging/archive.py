@@ -34,7 +34,7 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -339,8 +339,9 @@ class _ZipWriter:
             remaining -= len(chunk)
         self._finish(start, executable, info.CRC, info.compress_size, info.file_size)
 
-    def _write_stream(self, name: str, executable: bool, expected_size: int, opener, what: str,
-                      data: bytes | None = None) -> None:
+    def _write_stream(self, name: str, executable: bool, expected_size: int,
+                      opener: Callable[[], BinaryIO] | None, what: str, data: bytes | None = None) -> None:
+        """Deflate content from ``opener()`` (or ``data``) in chunks, CRC and sizes on the way."""
         zip64 = expected_size * 1.05 > _ZIP64_LIMIT
         start = self._begin(name, zip64)
         compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15)
@@ -359,11 +360,12 @@ class _ZipWriter:
             for i in range(0, len(data), _CHUNK):
                 feed(data[i:i + _CHUNK])
         else:
+            assert opener is not None
             try:
                 with opener() as f:
                     while chunk := f.read(_CHUNK):
                         feed(chunk)
-            except OSError as exc:
+            except (OSError, zipfile.BadZipFile) as exc:
                 raise ArchiveError(f"cannot read {what} for zip entry {name!r}: {exc}") from exc
         tail = compressor.flush()
         self.out.write(tail)
