@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +29,15 @@ from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
 from lambdaforge.errors import BuildError, ForgeError
 from lambdaforge.executor import Event, Status, TargetResult, run_graph
 from lambdaforge.fingerprint import KeyMaterial, diff_key_material
+from lambdaforge.locking import project_build_lock
 from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
 from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
-from lambdaforge.packaging.archive import FileEntry, MemberEntry, write_zip
+from lambdaforge.packaging.archive import ARCHIVE_FORMAT, FileEntry, MemberEntry, write_zip
 from lambdaforge.packaging.sources import SourceSet, collect_sources
 from lambdaforge.packaging.strip import StripFilter
 from lambdaforge.runner import Runner
 from lambdaforge.state import BuildState
-from lambdaforge.statcache import StatCache
+from lambdaforge.statcache import StatCache, digest_files
 
 #: files inside a cache entry
 ARTIFACT = "artifact.zip"
@@ -100,12 +102,14 @@ class BuildSession:
         registry: BuilderRegistry | None = None,
         runner: Runner | None = None,
         on_event: Callable[[Event], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.project = project
         self.options = options or BuildOptions()
         self.registry = registry or BuilderRegistry()
         self.runner = runner or Runner()
         self.on_event = on_event
+        self.on_wait = on_wait
         self.full_graph = build_graph(project, self.registry)
         graph = self.full_graph if self.options.checks else self.full_graph.without_checks()
         self.graph = graph.select(self.options.names, with_checks=self.options.checks)
@@ -161,10 +165,10 @@ class BuildSession:
         builder = self._builder(t)
         common = dict(
             kind=t.kind.value,
-            lambdaforge_version=__version__,
-            builder=f"{builder.NAME}/{builder.VERSION}/{PIPELINE_VERSION}",
+            builder=builder.NAME,
+            builder_version=f"{builder.VERSION}+{PIPELINE_VERSION}",
             upstream=upstream,
-            salt=self.project.cache_salt,
+            cache_salt=self.project.cache_salt,
         )
         if t.kind is TargetKind.INSTALL:
             deps = t.deps
@@ -176,11 +180,12 @@ class BuildSession:
                     files += sorted(
                         f"{d}/{p.relative_to(root).as_posix()}" for p in root.rglob("*") if p.is_file()
                     )
+            digests = digest_files(self.project.root, files, self.stat_cache)
             return KeyMaterial(
                 config={f"install.{k}": v for k, v in deps.canonical},
                 platform={"runtime": deps.runtime, "architecture": deps.architecture,
-                          **builder.tool_versions(t.spec)},
-                files=self._digest_files(self.project.root, files),
+                          "tools": dict(builder.tool_versions(t.spec))},
+                files={rel: tuple(d) for rel, d in digests.items()},
                 **common,
             )
         spec = t.spec
@@ -193,8 +198,7 @@ class BuildSession:
                 f"{prefix}.smoke": self.options.smoke,
                 f"{prefix}.interpreter": spec.interpreter if self.options.smoke else None,
             }
-            return KeyMaterial(config=config, platform={"runtime": spec.runtime,
-                               "architecture": spec.architecture}, files={}, **common)
+            return KeyMaterial(config=config, platform=_platform(spec), **common)
         config = {
             f"{prefix}.{k}": v
             for k, v in spec.model_dump(mode="json", exclude={"max_size", "interpreter"}).items()
@@ -202,18 +206,13 @@ class BuildSession:
         for rule in spec.strip:
             rules = self.project.strip_rules[rule]
             config[f"strip-rules.{rule}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
-        sources = self.sources(t)
-        files = {f.relpath: (f.digest, f.executable) for f in sources.files}
-        return KeyMaterial(config=config, platform={"runtime": spec.runtime,
-                           "architecture": spec.architecture}, files=files, **common)
-
-    def _digest_files(self, root: Path, relpaths: Sequence[str]) -> dict[str, tuple[str, bool]]:
-        out = {}
-        for rel in relpaths:
-            path = root / rel
-            st = path.stat()
-            out[rel] = (self.stat_cache.digest(root, rel, st), bool(st.st_mode & 0o111))
-        return out
+        root = self.project.root
+        files = {
+            f.relpath: (self.stat_cache.digest(root, f"{spec.source}/{f.relpath}"), f.executable)
+            for f in self.sources(t).files
+        }
+        platform = {**_platform(spec), "tools": archive_tools()}
+        return KeyMaterial(config=config, platform=platform, files=files, **common)
 
     def sources(self, t: Target) -> SourceSet:
         """The source files a function or layer packages (include/exclude/strip applied),
@@ -225,16 +224,14 @@ class BuildSession:
         spec = t.spec
         assert spec is not None
         if spec.source is None:
-            result = SourceSet.empty()
+            result = SourceSet()
         else:
             root = self.project.path(spec.source)
             result = collect_sources(
                 root,
-                include=spec.include,
-                exclude=spec.exclude,
+                include=(*spec.include,),
+                exclude=(*self._builder(t).source_excludes(), *spec.exclude),
                 strip=self.strip_filter(spec),
-                digest=lambda rel, st, root=root, src=spec.source: self.stat_cache.digest(
-                    self.project.root, f"{src}/{rel}", st),
             )
         with self._lock:
             self._sources[t.id] = result
@@ -258,10 +255,13 @@ class BuildSession:
             }
             return BuildOutcome(self.project, results, self.graph, time.perf_counter() - start,
                                 self.project.build_dir / "manifest.json")
-        results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
-                            on_event=self.on_event)
-        self._record(results)
-        manifest_path = self._write_manifest(results)
+        with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
+            self._remove_leftovers()
+            results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
+                                on_event=self.on_event)
+            self._record(results)
+            manifest_path = self._write_manifest(results)
+        self.warnings += [str(w) for w in self.cache.warnings]
         return BuildOutcome(self.project, results, self.graph, time.perf_counter() - start,
                             manifest_path)
 
@@ -271,6 +271,8 @@ class BuildSession:
         t = planned.target
         previous = self.state.get(tid)
         if planned.action is Status.UP_TO_DATE and previous is not None:
+            if t.kind is not TargetKind.CHECK:
+                self.cache.touch(planned.key)  # still in use: keep it from LRU pruning
             return TargetResult(tid, Status.UP_TO_DATE, key=planned.key,
                                 outputs=dict(previous.outputs),
                                 warnings=list(previous.outputs.get("warnings", [])))
@@ -327,9 +329,17 @@ class BuildSession:
                 "distributions": meta.get("distributions", []), "notes": meta.get("notes", [])}
 
     def _scratch_root(self) -> Path:
-        root = self.cache.root / "tmp"
+        root = self.project.root / ".forge" / "tmp"
         root.mkdir(parents=True, exist_ok=True)
         return root
+
+    def _remove_leftovers(self) -> None:
+        """Scratch directories and half-copied artifacts of a build that was killed.
+        Safe because the project lock is held: no other build of this project is running."""
+        shutil.rmtree(self.project.root / ".forge" / "tmp", ignore_errors=True)
+        for kind in ("functions", "layers"):
+            for tmp in (self.project.build_dir / kind).glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
 
     def _builder(self, t: Target):
         assert t.spec is not None
@@ -443,7 +453,11 @@ class BuildSession:
     # -- check -------------------------------------------------------------------------
 
     def _check(self, planned: PlannedTarget, upstream: Mapping[str, TargetResult]) -> TargetResult:
-        from lambdaforge.packaging.checks import check_native_binaries, size_report
+        from lambdaforge.packaging.checks import (
+            check_native_binaries,
+            contributors_from_zip,
+            size_report,
+        )
 
         t, key = planned.target, planned.key
         spec = t.spec
@@ -456,18 +470,21 @@ class BuildSession:
         ]
         errors: list[str] = []
         warnings: list[str] = []
-        for problem in check_native_binaries(artifact, spec.architecture, spec.runtime):
+        kind = "function" if isinstance(spec, FunctionSpec) else "layer"
+        for problem in check_native_binaries(artifact, spec.architecture, spec.runtime,
+                                             artifact=kind):
             errors.append(str(problem))
         sizes = size_report(
-            name=t.name,
-            zipped=package.outputs["size"],
-            unzipped=package.outputs["unzipped_size"],
-            layers={name: r.outputs["unzipped_size"] for name, r in layers},
+            t.name,
+            zipped_size=package.outputs["size"],
+            unzipped_size=package.outputs["unzipped_size"],
+            layer_sizes={name: r.outputs["unzipped_size"] for name, r in layers},
             max_size=spec.max_size,
-            artifact=artifact,
+            contributors=contributors_from_zip(artifact),
+            artifact=kind,
         )
-        errors += sizes.errors
-        warnings += sizes.warnings
+        errors += [str(p) for p in sizes.errors]
+        warnings += [str(p) for p in sizes.warnings]
         outputs: dict[str, Any] = {}
         layer_zips = [self.project.path(r.outputs["path"]) for _, r in layers]
         if isinstance(spec, FunctionSpec):
@@ -497,7 +514,7 @@ class BuildSession:
                 outputs = dict(r.outputs)
                 if planned.target.kind is TargetKind.INSTALL:
                     outputs = {"key": r.key, **{k: v for k, v in r.outputs.items() if k != "key"}}
-                self.state.set(tid, planned.key, planned.material, outputs)
+                self.state.set(tid, planned.material, outputs)
         self.state.save()
         self.stat_cache.save()
 
@@ -541,6 +558,20 @@ class BuildSession:
         return {p.target.id: ([] if p.action is Status.UP_TO_DATE else p.reasons) for p in self.plan()}
 
 
+
+
+def archive_tools() -> dict[str, str]:
+    """What changes zip bytes besides the entries: the writer's format, the zlib build and
+    ``SOURCE_DATE_EPOCH`` (a Python linked against zlib-ng compresses differently)."""
+    return {
+        "zip-format": str(ARCHIVE_FORMAT),
+        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        "source-date-epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+    }
+
+
+def _platform(spec: FunctionSpec | LayerSpec) -> dict[str, str]:
+    return {"runtime": spec.runtime, "architecture": spec.architecture}
 
 
 def _copy_atomic(src: Path, dest: Path) -> None:

@@ -111,10 +111,11 @@ class TargetGraph:
         for tid in wanted:
             closure |= nx.ancestors(self.graph, tid)
         if with_checks:
+            # Every artifact this selection builds is checked too, layers included.
             for tid in list(closure):
                 for succ in self.graph.successors(tid):
                     t = self.target(succ)
-                    if t.kind is TargetKind.CHECK and t.checks in wanted:
+                    if t.kind is TargetKind.CHECK and t.checks in closure:
                         closure.add(succ)
                         closure |= nx.ancestors(self.graph, succ)
         return TargetGraph(self.graph.subgraph(closure).copy())

@@ -120,6 +120,11 @@ class Builder(ABC):
         The default: none."""
         return set()
 
+    def source_excludes(self) -> tuple[str, ...]:
+        """gitignore-style patterns never taken from a source directory because the builder
+        provides that part itself (Node.js: ``node_modules/`` comes from the install)."""
+        return ()
+
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
     ) -> list[str]:
