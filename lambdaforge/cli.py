@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdaforge import __version__
-from lambdaforge.errors import ConfigError, ConfigIssue, ForgeError, UsageError
 
 if TYPE_CHECKING:
     from lambdaforge.config.models import Project
+    from lambdaforge.errors import ConfigIssue
 
 #: Exit codes (design §5).
 EXIT_OK, EXIT_BUILD_FAILED, EXIT_USAGE = 0, 1, 2
@@ -153,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="say more; show a traceback for internal errors"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in SUBCOMMANDS:
+    from lambdaforge.cli_build import BUILD_SUBCOMMANDS  # cheap: argparse only
+
+    for add in (*BUILD_SUBCOMMANDS[:1], *SUBCOMMANDS, *BUILD_SUBCOMMANDS[1:]):
         add(sub)
     return parser
 
@@ -168,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    # Imported here, not at the top: dataclasses alone costs --version 10 ms.
+    from lambdaforge.errors import ConfigError, ForgeError, UsageError
+
     try:
         args.cwd = (args.directory or Path(".")).absolute()
         if not args.cwd.is_dir():

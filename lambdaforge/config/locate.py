@@ -212,6 +212,8 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 def dotted(path: KeyPath) -> str:
     """A key path as users write it: ``functions.api.layers[1]``, quoting keys that need it."""
+    if all(type(p) is str and _BARE_KEY.fullmatch(p) for p in path):
+        return ".".join(path)  # type: ignore[arg-type]  # the common case, kept fast
     out = ""
     for part in path:
         if isinstance(part, int):

@@ -65,6 +65,7 @@ class _Resolver:
         self.merged = merged
         self.root = root
         self.issues: list[ConfigIssue] = []
+        self._origins: dict[KeyPath, Origin] = {}
 
     def issue_at(
         self, path: KeyPath, message: str, severity: Literal["error", "warning"] = "error"
@@ -80,8 +81,13 @@ class _Resolver:
     def origin(self, path: KeyPath | None) -> Origin:
         if path is None:
             return BUILT_IN
-        source, line = self.merged.where(path)
-        return Origin(file=source.origin_name, line=line, key=dotted(path))
+        # Most values come from a few places ([defaults]): make each Origin once.
+        origin = self._origins.get(path)
+        if origin is None:
+            source, line = self.merged.where(path)
+            origin = Origin.model_construct(file=source.origin_name, line=line, key=dotted(path))
+            self._origins[path] = origin
+        return origin
 
     # -- targets
     def target(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lambdaforge import lambda_facts
-from lambdaforge.config.locate import KeyPath
+from lambdaforge.config.locate import KeyPath, dotted
 from lambdaforge.config.models import kebab
 from lambdaforge.config.translate import suggest
 from lambdaforge.errors import ConfigIssue
@@ -48,6 +48,7 @@ class Resolved:
     values: dict[str, Any] = field(default_factory=dict)
     #: field name → key path it was written at (``None``: a built-in default)
     written: dict[str, KeyPath | None] = field(default_factory=dict)
+    _prefix: str | None = field(default=None, repr=False)
 
     def at(self, name: str) -> KeyPath:
         """Where a setting was written, falling back to where the target is declared."""
@@ -55,9 +56,9 @@ class Resolved:
 
     def effective_key(self, name: str) -> str:
         """``functions.api.runtime``: the key as ``forge config`` shows it."""
-        from lambdaforge.config.locate import dotted
-
-        return dotted((f"{self.kind}s", self.name, kebab(name)))
+        if self._prefix is None:
+            self._prefix = dotted((f"{self.kind}s", self.name))
+        return f"{self._prefix}.{kebab(name)}"
 
 
 class PathProblem(ValueError):
