@@ -131,7 +131,8 @@ def test_offline_without_esbuild_says_how_to_get_it(tmp_path: Path, make_ctx, mo
         f"cannot install esbuild {ESBUILD_VERSION} from npm into {ctx.tool_cache / f'esbuild-{ESBUILD_VERSION}'}; "
         f"run once online, or set {ESBUILD_ENV} to an esbuild {ESBUILD_VERSION} binary\n$ npm install"
     )
-    assert not list(ctx.tool_cache.glob("esbuild-*/"))  # no half install left behind
+    # No half install left behind, neither in place nor as a temporary directory.
+    assert [p.name for p in ctx.tool_cache.iterdir() if p.is_dir()] == ["npm-cache"]
 
 
 @pytest.mark.network
