@@ -16,14 +16,13 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdaforge import __version__
 from lambdaforge.builders import BuilderRegistry
-from lambdaforge.builders.base import BuildContext, Distribution
+from lambdaforge.builders.base import BuildContext, Distribution, select_dependencies
 from lambdaforge.cache import Cache
 from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
 from lambdaforge.errors import BuildError, ForgeError

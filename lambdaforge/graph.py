@@ -179,7 +179,10 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
             return
         iid = install_id(inputs)
         if iid not in g:
-            add(Target(iid, TargetKind.INSTALL, iid.split(":", 1)[1], builder_name, deps=inputs))
+            # The first consumer's settings stand for all: equal inputs mean equal installer
+            # settings, which is all the install reads from them.
+            add(Target(iid, TargetKind.INSTALL, iid.split(":", 1)[1], builder_name, spec=spec,
+                       deps=inputs))
         g.add_edge(iid, consumer)
 
     for name, layer in sorted(project.layers.items()):

@@ -1,0 +1,229 @@
+"""``forge build|check|plan|explain|graph|clean|cache``: the build-side subcommands.
+
+Thin like the rest of the CLI: parse, call ``lambdaforge.build`` / ``lambdaforge.cache``,
+print, return an exit code. Heavy imports stay inside the command functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from lambdaforge.cli import EXIT_BUILD_FAILED, EXIT_OK, load
+
+
+def _session(args: argparse.Namespace, *, smoke: bool = False, **extra: object):
+    from lambdaforge.build import BuildOptions, BuildSession
+
+    project = load(args)
+    options = BuildOptions(
+        names=tuple(getattr(args, "names", ()) or ()),
+        jobs=getattr(args, "jobs", None) or os.cpu_count() or 2,
+        force=getattr(args, "force", False),
+        dry_run=getattr(args, "dry_run", False),
+        smoke=smoke or getattr(args, "check", False),
+        checks=not getattr(args, "no_check", False),
+    )
+    return BuildSession(project, options, **extra)
+
+
+def _summary(outcome) -> str:
+    from lambdaforge.executor import Status
+
+    counts = {s: 0 for s in Status}
+    for r in outcome.results.values():
+        counts[r.status] += 1
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
+    return f"{', '.join(parts) or 'nothing to do'} in {outcome.seconds:.2f}s"
+
+
+def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
+    """Build the selected targets; report progress, warnings and failures."""
+    from lambdaforge.report import PlainReporter, RichReporter, dump_json, json_report
+
+    reporter: Callable | None = None
+    session = _session(args, smoke=smoke, on_wait=lambda msg: print(msg, file=sys.stderr))
+    if not args.json:
+        if sys.stderr.isatty() and not args.dry_run:
+            reporter = RichReporter(len(session.graph), verbose=args.verbose)
+        else:
+            reporter = PlainReporter(verbose=args.verbose or args.dry_run)
+    session.on_event = reporter
+    try:
+        outcome = session.run()
+    finally:
+        if reporter is not None:
+            reporter.close()
+    if args.json:
+        kinds = {t.id: (t.kind.value, t.name) for t in outcome.graph.targets()}
+        dump_json(json_report(outcome.project.name, outcome.results, outcome.seconds, kinds))
+        return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
+    if args.dry_run:
+        for tid, r in sorted(outcome.results.items()):
+            if r.status.value == "skipped":
+                print(f"would build {tid}: {'; '.join(r.reasons)}")
+            elif r.status.value == "cached":
+                print(f"would restore {tid} from the cache")
+    seen: set[str] = set()
+    for tid, r in sorted(outcome.results.items()):
+        for w in r.warnings:
+            if (tid, w) not in seen and r.status.value != "up-to-date":
+                seen.add((tid, w))
+                print(f"warning: {tid}: {w}", file=sys.stderr)
+    for w in session.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for r in outcome.failures():
+        print(f"\nFAILED {r.target_id}:\n{r.error}", file=sys.stderr)
+        if r.log and args.verbose:
+            print(r.log, file=sys.stderr)
+    print(_summary(outcome), file=sys.stderr)
+    return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
+
+
+def add_build(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge build``."""
+    p = sub.add_parser("build", help="build functions and layers (all, or the NAMEs and what they need)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="function or layer names")
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel targets (default: CPU count)")
+    p.add_argument("--force", action="store_true", help="rebuild even when up to date or cached")
+    p.add_argument("--dry-run", action="store_true", help="say what would be built, build nothing")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
+    p.add_argument("--check", action="store_true", help="also import each handler in isolation (smoke test)")
+    p.add_argument("--no-check", action="store_true", help="skip the artifact checks")
+    p.set_defaults(run=cmd_build)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Build what is needed, then check every artifact including the import smoke test."""
+    args.force = args.dry_run = args.no_check = False
+    return cmd_build(args, smoke=True)
+
+
+def add_check(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge check``."""
+    p = sub.add_parser("check", help="build if needed and run every check, import smoke test included")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("-j", "--jobs", type=int, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_check)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print what a build would do with every target, and why."""
+    import json
+
+    session = _session(args)
+    plan = session.plan()
+    if args.json:
+        print(json.dumps([{"id": p.target.id, "action": p.action.value, "key": p.key,
+                           "reasons": p.reasons} for p in plan], indent=2))
+        return EXIT_OK
+    verbs = {"up-to-date": "up to date", "cached": "restore from cache", "built": "build"}
+    for p in plan:
+        why = f"  ({'; '.join(p.reasons)})" if p.reasons and p.action.value != "up-to-date" else ""
+        print(f"{verbs[p.action.value]:>18}  {p.target.id}{why}")
+    return EXIT_OK
+
+
+def add_plan(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge plan``."""
+    p = sub.add_parser("plan", help="what would be built and why, without building")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_plan)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Which inputs of NAME (and what it needs) changed since its last build."""
+    session = _session(args)
+    for tid, reasons in session.explain(args.name).items():
+        if not reasons:
+            print(f"{tid}: up to date")
+        else:
+            print(f"{tid}:")
+            for r in reasons:
+                print(f"  {r}")
+    return EXIT_OK
+
+
+def add_explain(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge explain``."""
+    p = sub.add_parser("explain", help="which inputs changed since NAME was last built")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(run=cmd_explain)
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Print the target graph as Graphviz dot, Mermaid or JSON."""
+    import json
+
+    from lambdaforge.graph import build_graph
+
+    graph = build_graph(load(args)).select(args.names)
+    if args.format == "json":
+        print(json.dumps(graph.to_json(), indent=2))
+    else:
+        sys.stdout.write(graph.to_dot() if args.format == "dot" else graph.to_mermaid())
+    return EXIT_OK
+
+
+def add_graph(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge graph``."""
+    p = sub.add_parser("graph", help="print the target graph")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot")
+    p.set_defaults(run=cmd_graph)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Remove build output (and with ``--cache`` the local cache)."""
+    import shutil
+
+    from lambdaforge.cache import Cache
+
+    project = load(args)
+    forge_dir = project.root / ".forge"
+    for d in (project.build_dir, project.state_dir, forge_dir / "tmp"):
+        shutil.rmtree(d, ignore_errors=True)
+    print(f"removed {project.build_dir}")
+    if args.cache:
+        Cache(project.cache_dir).clear()
+        print(f"cleared cache {project.cache_dir}")
+    return EXIT_OK
+
+
+def add_clean(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge clean``."""
+    p = sub.add_parser("clean", help="remove build output; --cache the cache too")
+    p.add_argument("--cache", action="store_true", help="also clear the local cache")
+    p.set_defaults(run=cmd_clean)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """``forge cache size`` and ``forge cache prune --max-size SIZE``."""
+    from lambdaforge.cache import Cache
+    from lambdaforge.report import human_size
+
+    cache = Cache(load(args).cache_dir)
+    if args.action == "prune":
+        result = cache.prune(args.max_size)
+        print(f"removed {result.removed} entries ({human_size(result.freed)}); "
+              f"{human_size(result.remaining)} remain in {cache.root}")
+    else:
+        entries = cache.entries()
+        print(f"{human_size(sum(e.size for e in entries))} in {len(entries)} entries at {cache.root}")
+    return EXIT_OK
+
+
+def add_cache(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge cache``."""
+    p = sub.add_parser("cache", help="cache size and pruning")
+    p.add_argument("action", choices=("size", "prune"))
+    p.add_argument("--max-size", default="5GB", help="prune least recently used entries down to this size")
+    p.set_defaults(run=cmd_cache)
+
+
+#: Registered by ``lambdaforge.cli`` after its own subcommands.
+BUILD_SUBCOMMANDS = (add_build, add_check, add_plan, add_explain, add_graph, add_clean, add_cache)
