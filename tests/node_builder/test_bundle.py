@@ -153,3 +153,23 @@ def test_bundle_a_function_with_a_real_npm_package(tmp_path: Path, make_ctx, mon
     assert sorted(p.name for p in out.iterdir()) == ["index.mjs"]
     assert call(out / "index.mjs", {"ms": 120000}) == "2 minutes"
     assert (ctx.tool_cache / f"esbuild-{ESBUILD_VERSION}").is_dir()
+
+
+@needs_esbuild
+def test_bundling_reuses_the_install_target_tree_given_as_a_zip(proj_dir: Path, make_ctx, tmp_path: Path) -> None:
+    spec = npmp.function_spec("f", "functions/api", bundle="esbuild", external=("tarpkg",))
+    project = npmp.project(proj_dir, [spec])
+    ctx = make_ctx(project)
+    tree = tmp_path / "tree"
+    BUILDER.install(BUILDER.dependency_inputs(spec, spec.source, project), tree, ctx)
+    deps_zip = tmp_path / "deps.zip"
+    with zipfile.ZipFile(deps_zip, "w") as zf:
+        for path in sorted(tree.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(tree).as_posix())
+    ctx.runner.log.clear()
+    out = tmp_path / "out"
+    assert BUILDER.prepare_sources(spec, project, ctx, out, installed=deps_zip) == out
+    assert [r.argv[1] for r in ctx.runner.log] == ["--version", "src/index.js"]  # esbuild only, no npm
+    assert (out / "node_modules/tarpkg/index.js").is_file()
+    assert call(out / "index.js", {"name": "di"}) == "> hi di"

@@ -166,8 +166,8 @@ class NodeBuilder(Builder):
 
         Unbundled function: the sources minus their ``node_modules``. Bundled function: the
         bundle, plus ``node_modules/`` holding the ``external`` packages (and what they
-        require) from ``installed`` — the install target's tree; when not given, this
-        installs by itself. Layer: laid out as ``layout`` describes.
+        require) from ``installed`` — the install target's tree, as a directory or a zip of
+        it; when not given, this installs by itself. Layer: laid out as ``layout`` describes.
         """
         if spec.source is None:
             return None
@@ -178,7 +178,14 @@ class NodeBuilder(Builder):
             return layout.prepare_function_sources(source_dir, out_dir)
         own_install: Path | None = None
         try:
-            if installed is None:
+            if installed is not None and installed.is_file():
+                # The install target's output stored as a zip of the node_modules content.
+                ctx.scratch.mkdir(parents=True, exist_ok=True)
+                own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
+                with zipfile.ZipFile(installed) as zf:
+                    zf.extractall(own_install)
+                installed = own_install
+            elif installed is None:
                 inputs = self.dependency_inputs(spec, spec.source, project)
                 if inputs is not None:
                     ctx.scratch.mkdir(parents=True, exist_ok=True)
