@@ -470,9 +470,12 @@ class BuildSession:
         errors: list[str] = []
         warnings: list[str] = []
         kind = "function" if isinstance(spec, FunctionSpec) else "layer"
-        for problem in check_native_binaries(artifact, spec.architecture, spec.runtime,
-                                             artifact=kind):
-            errors.append(str(problem))
+        problems = check_native_binaries(artifact, spec.architecture, spec.runtime, artifact=kind)
+        if problems:  # name the distribution each bad binary came from (only now: it costs)
+            owners = self._owners(package.outputs.get("install_key"), builder.dependency_prefix(kind))
+            problems = check_native_binaries(artifact, spec.architecture, spec.runtime,
+                                             owners, artifact=kind)
+        errors += [str(p) for p in problems]
         sizes = size_report(
             t.name,
             zipped_size=package.outputs["size"],
@@ -503,6 +506,17 @@ class BuildSession:
         outputs.update({"passed": True, "warnings": warnings})
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
                             reasons=planned.reasons)
+
+    def _owners(self, install_key: str | None, prefix: str) -> dict[str, str]:
+        """Zip member path → ``"name version"`` of the distribution that installed it."""
+        entry = self.cache.get(install_key) if install_key else None
+        if entry is None:
+            return {}
+        return {
+            prefix + f: f"{d['name']} {d['version']}"
+            for d in entry.meta.get("distributions", [])
+            for f in d["files"]
+        }
 
     # ------------------------------------------------------------------ bookkeeping
 

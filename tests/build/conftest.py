@@ -77,3 +77,28 @@ def source_project(project: ProjectDir) -> ProjectDir:
     project.write("functions/alpha/tests/test_app.py", "def test():\n    pass\n")
     project.write("functions/beta/app.py", "def handler(event, context):\n    return 'beta'\n")
     return project
+
+
+@pytest.fixture(scope="session")
+def session_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The standard test distributions (tests/support/wheels.py), built once per session."""
+    from tests.support.wheels import build_wheelhouse
+
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture
+def deps_project(project: ProjectDir, session_wheelhouse: Path) -> ProjectDir:
+    """A project whose installs come only from a local wheel folder inside it."""
+    import shutil
+
+    shutil.copytree(session_wheelhouse, project.root / "wheels")
+    return project
+
+
+LOCAL_INDEX = """
+[defaults]
+runtime = "python3.12"
+no-index = true
+find-links = ["wheels"]
+"""

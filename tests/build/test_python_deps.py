@@ -1,0 +1,249 @@
+"""End-to-end builds of Python functions with dependencies from a local wheel folder.
+
+Real uv installs, real zips opened and inspected, real checks: the promise is that a zip
+``forge build`` accepts imports on the runtime and architecture it was built for.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pytest
+
+from tests.build.conftest import LOCAL_INDEX
+from tests.support.elf import make_elf
+
+HANDLER = "def handler(event, context):\n    return 'ok'\n"
+
+
+def names(path) -> list[str]:
+    with zipfile.ZipFile(path) as zf:
+        return zf.namelist()
+
+
+def read(path, member) -> bytes:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(member)
+
+
+@pytest.mark.parametrize("arch, machine", [("x86_64", "x86_64"), ("arm64", "aarch64")])
+def test_native_wheel_matches_the_architecture(deps_project, arch, machine):
+    deps_project.config(LOCAL_INDEX + f"""
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+architecture = "{arch}"
+""")
+    deps_project.write("fn/app.py", "import native\n" + HANDLER)
+    deps_project.write("fn/requirements.txt", "native==1.0\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    zp = deps_project.zip_path("function", "fn")
+    assert read(zp, "native/ARCH").decode() == machine
+    assert "native/_speedups.abi3.so" in names(zp)
+
+
+@pytest.mark.parametrize("runtime, present", [("python3.12", False), ("python3.11", True)])
+def test_environment_markers_are_evaluated_for_the_target(deps_project, runtime, present):
+    deps_project.config(LOCAL_INDEX + f"""
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+runtime = "{runtime}"
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("fn/requirements.txt", "markered\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    shipped = names(deps_project.zip_path("function", "fn"))
+    assert "markered/__init__.py" in shipped
+    assert ("tomli_like/__init__.py" in shipped) is present
+
+
+def test_runtime_provided_packages_are_left_out_unless_pinned(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[functions.plain]
+source = "plain"
+handler = "app.handler"
+
+[functions.pinned]
+source = "pinned"
+handler = "app.handler"
+""")
+    for fn in ("plain", "pinned"):
+        deps_project.write(f"{fn}/app.py", HANDLER)
+    deps_project.write("plain/requirements.txt", "boto3\nrequests\n")
+    deps_project.write("pinned/requirements.txt", "boto3==1.0\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    plain = names(deps_project.zip_path("function", "plain"))
+    tops = {n.split("/")[0] for n in plain}
+    assert {"boto3", "botocore", "jmespath"}.isdisjoint(tops)
+    # requests needs urllib3, and the runtime's copy may not satisfy it: it stays
+    assert {"requests", "urllib3"} <= tops
+    assert "left out (provided by the runtime): boto3, botocore, jmespath" in out.results[
+        "function:plain"].warnings
+    pinned = {n.split("/")[0] for n in names(deps_project.zip_path("function", "pinned"))}
+    assert "boto3" in pinned
+
+
+def test_function_does_not_bundle_what_its_layer_provides(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[layers.common]
+dependencies = ["dep-b==1.0"]
+
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+layers = ["common"]
+""")
+    deps_project.write("fn/app.py", "import dep_a, dep_b\n" + HANDLER)
+    deps_project.write("fn/requirements.txt", "dep-a\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    fn = names(deps_project.zip_path("function", "fn"))
+    layer = names(deps_project.zip_path("layer", "common"))
+    assert "dep_a/__init__.py" in fn and not any(n.startswith("dep_b") for n in fn)
+    assert "python/dep_b/__init__.py" in layer
+
+
+@pytest.mark.parametrize("strictness", ["warn", "error"])
+def test_layer_version_conflict_is_reported(deps_project, strictness):
+    deps_project.config(LOCAL_INDEX + f"""
+[layers.common]
+dependencies = ["urllib3==1.0"]
+
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+layers = ["common"]
+layer-conflicts = "{strictness}"
+dependencies = ["urllib3==2.0"]
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    out = deps_project.build()
+    message = ("urllib3: function fn bundles 2.0 but layer common provides 1.0; the function's "
+               "copy wins at runtime (/var/task precedes /opt on the import path)")
+    result = out.results["function:fn"]
+    if strictness == "warn":
+        assert out.ok
+        assert f"layer conflict: {message}" in result.warnings
+        assert "urllib3/__init__.py" in names(deps_project.zip_path("function", "fn"))
+    else:
+        assert result.status.value == "failed"
+        assert result.error == f'layer conflict: {message} (layer-conflicts = "error")'
+
+
+def test_nothing_from_the_never_ships_list_reaches_a_zip(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("fn/__pycache__/app.cpython-312.pyc", "x")
+    deps_project.write("fn/requirements.txt", "purelib\ndep-a\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    shipped = names(deps_project.zip_path("function", "fn"))
+    bad = [n for n in shipped if n.endswith((".pyc", "direct_url.json", "uv_cache.json",
+                                             "/INSTALLER", "/REQUESTED", ".lock"))
+           or n.startswith("bin/") or "__pycache__" in n]
+    assert bad == []
+    assert "purelib-1.0.dist-info/METADATA" in shipped
+    assert "purelib-1.0.dist-info/entry_points.txt" in shipped
+    assert "purelib-1.0.dist-info/top_level.txt" in shipped
+
+
+def test_binary_needing_a_newer_glibc_fails_the_check(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+runtime = "python3.11"
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("fn/requirements.txt", "toonew\n")
+    out = deps_project.build()
+    check = out.results["check:function:fn"]
+    assert check.status.value == "failed"
+    assert "toonew/_speedups.abi3.so" in check.error
+    assert "needs glibc 2.38" in check.error and "(from toonew 1.0)" in check.error
+    # the package itself was built; only its check failed
+    assert out.results["function:fn"].status.value == "built"
+
+
+def test_own_binary_for_the_wrong_architecture_fails_the_check(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+architecture = "arm64"
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    (deps_project.root / "fn/libfast.so").write_bytes(make_elf("x86_64"))
+    out = deps_project.build()
+    check = out.results["check:function:fn"]
+    assert check.status.value == "failed"
+    assert "libfast.so" in check.error and "x86_64" in check.error and "arm64" in check.error
+
+
+def test_import_smoke_test_passes_and_fails_with_the_real_error(deps_project):
+    if shutil.which("python3.12") is None:
+        pytest.skip("no python3.12 interpreter")
+    deps_project.config(LOCAL_INDEX + """
+[functions.good]
+source = "good"
+handler = "app.handler"
+
+[functions.bad]
+source = "bad"
+handler = "app.handler"
+""")
+    deps_project.write("good/app.py", "import dep_a\n" + HANDLER)
+    deps_project.write("good/requirements.txt", "dep-a\n")
+    deps_project.write("bad/app.py", "import not_installed_anywhere\n" + HANDLER)
+    out = deps_project.build(smoke=True)
+    good = out.results["check:function:good"]
+    bad = out.results["check:function:bad"]
+    assert good.status.value == "built", good.error
+    assert good.outputs["import_ms"] >= 0
+    assert bad.status.value == "failed"
+    assert "No module named 'not_installed_anywhere'" in bad.error
+
+
+def test_zips_with_dependencies_are_byte_identical_from_two_checkouts(deps_project, tmp_path,
+                                                                     monkeypatch):
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+architecture = "arm64"
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("fn/requirements.txt", "native\ndep-a\npurelib\n")
+    assert deps_project.build().ok
+    other = tmp_path / "second" / "checkout"
+    shutil.copytree(deps_project.root, other, ignore=shutil.ignore_patterns(".forge"))
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "second-cache"))
+    from tests.build.conftest import ProjectDir
+
+    assert ProjectDir(other).build().ok
+    assert (other / ".forge/build/functions/fn.zip").read_bytes() == deps_project.zip_path(
+        "function", "fn").read_bytes()
+
+
+def test_functions_with_the_same_requirements_share_one_install(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[[discover]]
+path = "fns/*"
+handler = "app.handler"
+""")
+    for i in range(4):
+        deps_project.write(f"fns/f{i}/app.py", HANDLER)
+        deps_project.write(f"fns/f{i}/requirements.txt", "dep-a\n")
+    out = deps_project.build()
+    assert out.ok
+    installs = [t for t in out.results if t.startswith("install:")]
+    assert len(installs) == 1
