@@ -41,21 +41,10 @@ CACHE_DIR_VARIABLE = "FORGE_CACHE_DIR"
 
 
 def built_in_strip_rules() -> dict[str, StripRules]:
-    """The rule sets that exist without being defined (``standard``, ``aggressive``)."""
-    try:
-        from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
-    except ImportError:
-        # Stand-in until lambdaforge.packaging.strip lands: the loader only needs the
-        # names to exist; the packaging module owns the real patterns.
-        return {
-            "standard": StripRules(
-                name="standard", exclude=("__pycache__/", "*.pyc", "*.dist-info/RECORD")
-            ),
-            "aggressive": StripRules(
-                name="aggressive",
-                exclude=("__pycache__/", "*.pyc", "tests/", "test/", "*.pyi", "docs/", "*.md"),
-            ),
-        }
+    """The rule sets that exist without being defined (``standard``, ``aggressive``, …);
+    ``lambdaforge.packaging.strip`` owns their patterns."""
+    from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
+
     return dict(BUILT_IN_RULE_SETS)
 
 
