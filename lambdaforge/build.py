@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from lambdaforge.builders import BuilderRegistry
-from lambdaforge.builders.base import BuildContext, Distribution, select_dependencies
+from lambdaforge.builders.base import Builder, BuildContext, Distribution, select_dependencies
 from lambdaforge.cache import Cache
-from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
+from lambdaforge.config.models import FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import BuildError, ForgeError
 from lambdaforge.executor import Event, Status, TargetResult, run_graph
 from lambdaforge.fingerprint import KeyMaterial, diff_key_material
@@ -202,9 +202,8 @@ class BuildSession:
             f"{prefix}.{k}": v
             for k, v in spec.model_dump(mode="json", exclude={"max_size", "interpreter"}).items()
         }
-        for rule in spec.strip:
-            rules = self.project.strip_rules[rule]
-            config[f"strip-rules.{rule}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
+        for rules in self.strip_rules(spec):
+            config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
         root = self.project.root
         files = {
             f.relpath: (self.stat_cache.digest(root, f"{spec.source}/{f.relpath}"), f.executable)
@@ -236,9 +235,14 @@ class BuildSession:
             self._sources[t.id] = result
         return result
 
+    def strip_rules(self, spec: FunctionSpec | LayerSpec) -> list[StripRules]:
+        """A spec's strip rule sets in order, plus what its builder adds to ``standard``."""
+        rules = [self.project.strip_rules[name] for name in spec.strip]
+        return rules + self.registry.for_runtime(spec.runtime).extra_strip_rules(spec)
+
     def strip_filter(self, spec: FunctionSpec | LayerSpec) -> StripFilter:
         """The strip filter of a spec's rule sets, in order."""
-        return StripFilter([self.project.strip_rules[name] for name in spec.strip])
+        return StripFilter(self.strip_rules(spec))
 
     # ------------------------------------------------------------------ running
 
@@ -340,7 +344,7 @@ class BuildSession:
             for tmp in (self.project.build_dir / kind).glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
 
-    def _builder(self, t: Target):
+    def _builder(self, t: Target) -> Builder:
         assert t.spec is not None
         return self.registry.for_runtime(t.spec.runtime)
 
@@ -365,12 +369,16 @@ class BuildSession:
         warnings: list[str] = []
         sources = self.sources(t)
         warnings += sources.warnings
+        installs = [upstream[u.id] for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
         with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="package-") as tmp:
             tmp_path = Path(tmp)
             source_files = sources.files
+            # Builders may replace the source tree (a Node.js bundle, a layer's layout).
             prepare = getattr(builder, "prepare_sources", None)
             if prepare is not None:
-                prepared = prepare(spec, self.project, self._context(tmp_path), tmp_path / "prepared")
+                installed = Path(installs[0].outputs["deps_zip"]) if installs else None
+                prepared = prepare(spec, self.project, self._context(tmp_path),
+                                   tmp_path / "prepared", installed=installed)
                 if prepared is not None:
                     source_files = collect_sources(prepared, strip=self.strip_filter(spec)).files
             top = frozenset(f.relpath.split("/", 1)[0] for f in source_files)
@@ -380,8 +388,8 @@ class BuildSession:
             ]
             provides: dict[str, str] = {}
             excluded: list[str] = []
-            installs = [upstream[u.id] for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
-            if installs:
+            ships_install = getattr(builder, "ships_install", lambda spec: True)(spec)
+            if installs and ships_install:
                 install = installs[0]
                 install_target = next(u for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL)
                 dists = [_dist_from_json(d) for d in install.outputs["distributions"]]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.config.models import BuildSettings, Project, StripRules
 from lambdaforge.runner import Runner
 
 ArtifactKind = Literal["function", "layer"]
@@ -124,6 +124,11 @@ class Builder(ABC):
         """gitignore-style patterns never taken from a source directory because the builder
         provides that part itself (Node.js: ``node_modules/`` comes from the install)."""
         return ()
+
+    def extra_strip_rules(self, settings: BuildSettings) -> list[StripRules]:
+        """Rule sets the builder adds to the ``standard`` preset for its ecosystem (Node.js:
+        ``*.d.ts``, ``__tests__/``…). The default: none."""
+        return []
 
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str

@@ -22,7 +22,7 @@ from lambdaforge.builders.base import (
 )
 from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
-from lambdaforge.config.models import BuildSettings, FunctionSpec, LayerSpec, Project
+from lambdaforge.config.models import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
 from lambdaforge.runner import Runner
@@ -147,6 +147,23 @@ class NodeBuilder(Builder):
     def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
         """Function code at the root; layer code under ``nodejs/node_modules/`` unless laid out."""
         return layout.source_prefix(kind, source_names)
+
+    def source_excludes(self) -> tuple[str, ...]:
+        """The developer's own ``node_modules/`` never counts: dependencies come from the
+        install target, built for Lambda from the lockfile."""
+        return ("node_modules/",)
+
+    def extra_strip_rules(self, settings: BuildSettings) -> list[StripRules]:
+        """The ``standard`` preset gains the Node.js flavour (``*.md``, ``*.d.ts``,
+        ``__tests__/``…); source maps stay when ``sourcemap`` is on."""
+        if "standard" not in settings.strip:
+            return []
+        from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
+
+        rules = BUILT_IN_RULE_SETS["node-standard"]
+        if settings.sourcemap:
+            rules = rules.model_copy(update={"exclude": tuple(p for p in rules.exclude if p != "*.map")})
+        return [rules]
 
     def ships_install(self, spec: FunctionSpec | LayerSpec) -> bool:
         """Whether the install target's tree goes into the zip. Not for a bundled function:

@@ -1,0 +1,91 @@
+"""A repo that mixes Python and Node.js functions is built by one ``forge build``."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pytest
+
+from tests.build.conftest import ProjectDir
+from tests.node_builder import npmproject as npmp
+
+pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are needed")
+
+
+@pytest.fixture(scope="module")
+def node_template(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("node-e2e") / "proj"
+    npmp.write_package(root / "libs/greet", {"name": "greet", "version": "1.2.3", "main": "index.js"},
+                       {"index.js": "exports.greet = (n) => 'hi ' + n;\n", "README.md": "# greet\n",
+                        "index.d.ts": "export {};\n"})
+    npmp.write_package(root / "libs/devtool", {"name": "devtool", "version": "9.9.9"},
+                       {"index.js": "module.exports = 'dev';\n"})
+    npmp.write_package(
+        root / "functions/api",
+        {"name": "api", "version": "1.0.0", "dependencies": {"greet": "file:../../libs/greet"},
+         "devDependencies": {"devtool": "file:../../libs/devtool"}},
+        {"index.js": "const { greet } = require('greet');\n"
+                     "exports.handler = async (event) => greet(event.name);\n"},
+    )
+    npmp.lock(root / "functions/api", root.parent / "npm-cache")
+    return root
+
+
+@pytest.fixture
+def mixed(node_template, project: ProjectDir, monkeypatch) -> ProjectDir:
+    monkeypatch.setenv("npm_config_registry", npmp.UNREACHABLE_REGISTRY)
+    monkeypatch.setenv("npm_config_fetch_retries", "0")
+    shutil.copytree(node_template, project.root, dirs_exist_ok=True)
+    project.config("""
+[functions.api]
+source = "functions/api"
+handler = "index.handler"
+runtime = "nodejs22.x"
+
+[functions.py]
+source = "functions/py"
+handler = "app.handler"
+runtime = "python3.12"
+""")
+    project.write("functions/py/app.py", "def handler(event, context):\n    return 1\n")
+    # A developer's local node_modules must neither ship nor count.
+    project.write("functions/api/node_modules/stray/index.js", "x\n")
+    return project
+
+
+def test_python_and_node_functions_build_in_one_graph(mixed):
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    with zipfile.ZipFile(mixed.zip_path("function", "api")) as zf:
+        names = set(zf.namelist())
+    assert "index.js" in names
+    assert "node_modules/greet/index.js" in names
+    assert not any("devtool" in n for n in names), "devDependencies never ship"
+    assert not any("stray" in n for n in names), "the local node_modules is not packaged"
+    # the Node flavour of the standard strip rules
+    assert "node_modules/greet/README.md" not in names
+    assert "node_modules/greet/index.d.ts" not in names
+    assert mixed.zip_path("function", "py").exists()
+
+
+def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_path):
+    assert mixed.build().ok
+    mixed.write("functions/api/node_modules/stray/index.js", "changed\n")
+    out = mixed.build()
+    assert set(mixed.statuses(out).values()) == {"up-to-date"}
+    # Reformatting the lockfile changes the packaged file, not the install inputs.
+    lock = mixed.root / "functions/api/package-lock.json"
+    lock.write_text(lock.read_text().replace('"lockfileVersion": 3', '"lockfileVersion":   3'))
+    out = mixed.build()
+    install = next(t for t in out.results if t.startswith("install:"))
+    assert mixed.statuses(out)[install] == "up-to-date"
+    # A real dependency change re-installs.
+    pkg = mixed.root / "libs/greet/package.json"
+    pkg.write_text(pkg.read_text().replace("1.2.3", "1.2.4"))
+    npmp.lock(mixed.root / "functions/api", tmp_path / "npm-cache")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    new_install = next(t for t in out.results if t.startswith("install:"))
+    assert mixed.statuses(out)[new_install] == "built"
+    assert mixed.statuses(out)["function:api"] == "built"
