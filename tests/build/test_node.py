@@ -89,3 +89,31 @@ def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_pat
     new_install = next(t for t in out.results if t.startswith("install:"))
     assert mixed.statuses(out)[new_install] == "built"
     assert mixed.statuses(out)["function:api"] == "built"
+
+
+def test_bundled_function_ships_one_file_that_node_can_call(mixed, monkeypatch):
+    import os
+    import subprocess
+
+    esbuild = os.environ.get("FORGE_ESBUILD")
+    if not esbuild:
+        pytest.skip("set FORGE_ESBUILD to an esbuild 0.28.2 binary (.ci/run installs one)")
+    mixed.config("""
+[functions.api]
+source = "functions/api"
+handler = "index.handler"
+runtime = "nodejs22.x"
+bundle = "esbuild"
+""")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    zp = mixed.zip_path("function", "api")
+    with zipfile.ZipFile(zp) as zf:
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        zf.extractall(mixed.root / "unzipped")
+    assert names == ["index.js"], names
+    script = ("require('./index.js').handler({name: 'forge'})"
+              ".then(r => process.stdout.write(r))")
+    result = subprocess.run(["node", "-e", script], cwd=mixed.root / "unzipped",
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout == "hi forge", result.stderr

@@ -74,7 +74,7 @@ def find_esbuild(tool_cache: Path) -> Path | None:
     """The pinned esbuild from ``FORGE_ESBUILD`` or the tool cache, without installing."""
     override = os.environ.get(ESBUILD_ENV)
     if override:
-        return Path(override)
+        return Path(override).absolute()
     return _binary_in(tool_cache / f"esbuild-{ESBUILD_VERSION}")
 
 
@@ -82,7 +82,7 @@ def ensure_esbuild(ctx: BuildContext) -> Path:
     """The pinned esbuild binary, installed from npm into the tool cache on first use."""
     override = os.environ.get(ESBUILD_ENV)
     if override:
-        binary = Path(override)
+        binary = Path(override).absolute()  # the bundler runs in another directory
         version = esbuild_version(binary, ctx.runner)
         if version != ESBUILD_VERSION:
             raise BuildError(
