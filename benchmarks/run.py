@@ -1,0 +1,383 @@
+"""Time ``forge build`` on generated monorepos against the hand-written pip/cp/zip loop.
+
+    python benchmarks/run.py [--sizes 10,50,200] [--runs 3] [--quick] [--workdir DIR]
+
+Every measurement is one fresh ``forge build --jobs 2`` subprocess, as a user runs it: wall
+time, and peak RSS of the biggest process in its tree (``os.wait4`` reports the child's
+``ru_maxrss``, which the kernel folds in from every descendant it reaped: forge itself or
+one of the uv processes it starts, whichever peaked higher).
+
+Scenarios, per repo size (see benchmarks/README.md for what each one means):
+
+- ``cold``: empty ``.forge`` and empty cache entries, installer cache warm (uv's cache lives
+  in ``<cache>/tools/uv``, which is kept; only ``<cache>/v1`` is deleted);
+- ``no-op``: nothing changed;
+- ``source``: one source file of one function changed;
+- ``requirements``: one function's requirements.txt gains a package;
+- ``layer``: one source file of the layer most functions use changed.
+
+And on a separate repo with two big functions: ``source, ~100 MB deps`` (one file of
+``big-report`` changed), ``source, ~240 MB function`` (peak memory while packaging
+``huge-etl``) and ``cold, ~240 MB function`` (install + package).
+
+Baselines run in the same session: ``baseline.sh`` (generated next to the repo: pip install
+-r requirements.txt -t build/NAME, cp, zip, per function in a shell loop) and ``sam build
+--parallel --cached`` when ``sam`` is on PATH. A shell loop has no idea what changed, so its
+time is the same for every repo-wide scenario; for the big-function rows it gets the
+benefit of the doubt and builds only that function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # noqa: E402  (sibling script, not a package)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+JOBS = "2"
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Sample:
+    """One run of one command."""
+
+    seconds: float
+    rss_mb: float
+    returncode: int
+    stderr: str
+
+
+def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> Sample:
+    """Run ``argv`` to completion; wall time and peak RSS (MB) of its process tree.
+
+    Output goes to temp files rather than pipes, so nothing has to be read while waiting
+    and ``os.wait4`` can reap the child itself (that is what yields its rusage).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it again
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    return Sample(seconds, usage.ru_maxrss / 1024, proc.returncode, text)
+
+
+def rebuilt(stderr: str) -> str:
+    """``"1 install, 2 fn"``: what a forge run built, from its plain progress lines."""
+    counts: dict[str, int] = {}
+    for kind in re.findall(r"^\s+built\s+(install|layer|function):", stderr, re.M):
+        counts[kind] = counts.get(kind, 0) + 1
+    short = {"install": "inst", "layer": "layer", "function": "fn"}
+    return ", ".join(f"{n} {short[k]}" for k, n in counts.items()) or "nothing"
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    scenario: str
+    functions: int
+    forge: list[Sample] = field(default_factory=list)
+    baseline: list[Sample] = field(default_factory=list)
+    baseline_label: str = "loop"
+    sam: list[Sample] = field(default_factory=list)
+    note: str = ""
+
+    def forge_seconds(self) -> list[float]:
+        return [s.seconds for s in self.forge]
+
+
+# --------------------------------------------------------------------------- the bench
+
+
+class Bench:
+    """A work directory with generated repos, the shared cache and the commands to run."""
+
+    def __init__(self, workdir: Path, runs: int, baseline_runs: int, forge: list[str],
+                 python: str) -> None:
+        self.workdir = workdir
+        self.runs = runs
+        self.baseline_runs = baseline_runs
+        self.forge = forge
+        self.python = python
+        self.cache = workdir / "cache"
+        self.wheelhouse = workdir / "wheelhouse"
+        self.sam = shutil.which("sam")
+        self.rows: list[Row] = []
+        self.failures: list[str] = []
+        # The machine's pip configuration (PIP_FIND_LINKS, /etc/pip.conf indexes) must not
+        # leak into either side: both install from the repo's own wheelhouse only.
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+        self.env.update(PIP_CONFIG_FILE=os.devnull, FORGE_CACHE_DIR=str(self.cache),
+                        PYTHON=python, PIP_NO_CACHE_DIR="1")
+
+    # -- repos ---------------------------------------------------------------------------
+
+    def repo(self, name: str, **options) -> Path:
+        """A freshly generated repo under the work directory (wheels hard-linked from the
+        shared wheelhouse, which is filled on first use)."""
+        path = self.workdir / name
+        shutil.rmtree(path, ignore_errors=True)
+        big = options.get("big", False)
+        generate.build_wheelhouse(self.wheelhouse, big=big)
+        generate.generate(path, wheelhouse=self.wheelhouse, **options)
+        return path
+
+    # -- commands ------------------------------------------------------------------------
+
+    def build(self, repo: Path, *names: str) -> Sample:
+        """One ``forge build``; a failure is recorded, not raised (the table says so)."""
+        s = measure([*self.forge, "-C", str(repo), "build", "--jobs", JOBS, *names], repo, self.env)
+        if s.returncode != 0:
+            self.failures.append(f"forge build {' '.join(names)} in {repo.name} exited "
+                                 f"{s.returncode}:\n{s.stderr[-2000:]}")
+        return s
+
+    def baseline(self, repo: Path, *names: str) -> Sample:
+        """One run of the hand-written loop, from a clean ``build/``."""
+        shutil.rmtree(repo / "build", ignore_errors=True)
+        s = measure(["bash", str(repo / "baseline.sh"), *names], repo, self.env)
+        if s.returncode != 0:
+            self.failures.append(f"baseline.sh {' '.join(names)} in {repo.name} exited "
+                                 f"{s.returncode}:\n{s.stderr[-2000:]}")
+        return s
+
+    def sam_build(self, repo: Path) -> Sample:
+        """``sam build --parallel --cached`` (only called when sam is on PATH)."""
+        return measure([self.sam, "build", "--parallel", "--cached", "--template",
+                        "template.yaml"], repo, self.env)
+
+    def wipe(self, repo: Path) -> None:
+        """Back to a cold start: no build output, no cache entries; uv's cache stays."""
+        shutil.rmtree(repo / ".forge", ignore_errors=True)
+        shutil.rmtree(self.cache / "v1", ignore_errors=True)
+
+    # -- scenarios -----------------------------------------------------------------------
+
+    def scenario(self, row: Row, repo: Path, change: Callable[[int], None],
+                 names: tuple[str, ...] = (), sam_cold: bool = False) -> Row:
+        """``runs`` times: apply ``change(run)``, then time forge (and sam if present)."""
+        for r in range(self.runs):
+            change(r)
+            row.forge.append(self.build(repo, *names))
+            if self.sam:
+                if sam_cold:
+                    shutil.rmtree(repo / ".aws-sam", ignore_errors=True)
+                row.sam.append(self.sam_build(repo))
+        row.note = row.note or rebuilt(row.forge[-1].stderr)
+        self.rows.append(row)
+        print(f"  {row.scenario:<28} n={row.functions:<4} median "
+              f"{statistics.median(row.forge_seconds()):.2f}s  ({row.note})", file=sys.stderr)
+        return row
+
+    def monorepo(self, n: int) -> None:
+        """The five repo-wide scenarios on a repo of ``n`` functions, and the loop baseline."""
+        print(f"{n} functions:", file=sys.stderr)
+        repo = self.repo(f"repo-{n}", functions=n)
+        self.build(repo)  # warm uv's cache for this repo's wheel paths; not timed
+        # One source file changed: a function of the most common requirement set.
+        fn = repo / "services" / "svc00" / "handler_000"
+        layer = repo / "layers" / "common" / "common_util.py"
+        reqs = (fn / "requirements.txt").read_text()
+        token = f"{time.time_ns()}"  # unique per session: a change is never a cache hit
+
+        def append(path: Path, r: int) -> None:
+            with open(path, "a") as f:
+                f.write(f"\n# benchmark edit {token}-{r}\n")
+
+        rows = [
+            self.scenario(Row("cold", n), repo, lambda r: self.wipe(repo), sam_cold=True),
+            self.scenario(Row("no-op", n), repo, lambda r: None),
+            self.scenario(Row("source changed (1 fn)", n), repo,
+                          lambda r: append(fn / "util.py", r)),
+            self.scenario(Row("requirements changed (1 fn)", n), repo, lambda r: (
+                (fn / "requirements.txt").write_text(
+                    f"{reqs}{generate.TINY[r % len(generate.TINY)]}\n# {token}-{r}\n"))),
+            self.scenario(Row("layer changed", n), repo, lambda r: append(layer, r)),
+        ]
+        # A shell loop rebuilds everything whatever changed: one measurement serves all rows.
+        base = [self.baseline(repo) for _ in range(self.baseline_runs)]
+        for row in rows:
+            row.baseline = base
+
+    def big(self) -> None:
+        """The big-function scenarios: incremental build next to ~100 MB of dependencies,
+        and memory while packaging a ~240 MB function."""
+        print("big functions:", file=sys.stderr)
+        repo = self.repo("repo-big", functions=2, big=True)
+        self.build(repo)  # warm-up: installs 100 + 240 MB once
+        token = f"{time.time_ns()}"
+
+        def edit(name: str) -> Callable[[int], None]:
+            def change(r: int) -> None:
+                with open(repo / "heavy" / name / "util.py", "a") as f:
+                    f.write(f"\n# benchmark edit {token}-{r}\n")
+            return change
+
+        row = self.scenario(Row("source changed, ~100 MB deps", 4), repo, edit("big-report"))
+        row.baseline = [self.baseline(repo, "big-report") for _ in range(self.baseline_runs)]
+        row.baseline_label = "loop, that fn only"
+        row = self.scenario(Row("source changed, ~240 MB fn", 4), repo, edit("huge-etl"))
+        row.baseline = [self.baseline(repo, "huge-etl") for _ in range(self.baseline_runs)]
+        row.baseline_label = "loop, that fn only"
+        row = Row("cold, ~240 MB fn (install+zip)", 4)
+        for _ in range(max(1, self.runs - 1)):  # expensive; fewer runs
+            self.wipe(repo)
+            row.forge.append(self.build(repo, "huge-etl"))
+        row.note = rebuilt(row.forge[-1].stderr)
+        row.baseline = list(self.rows[-1].baseline)
+        row.baseline_label = "loop, that fn only"
+        self.rows.append(row)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def machine(python: str) -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    def out(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "?"
+    uv = out([python, "-c", "import uv, subprocess; print(subprocess.run([uv.find_uv_bin(), "
+                            "'--version'], capture_output=True, text=True).stdout.split()[1])"])
+    mem = "?"
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f"{kb / 1024 / 1024:.0f} GB"
+    except (OSError, AttributeError):
+        pass
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": out([python, "-c", "import platform; print(platform.python_version())"]),
+        "uv": uv,
+        "pip": (out([python, "-m", "pip", "--version"]).split(" ") + ["?", "?"])[1],
+        "lambdaforge": out(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
+        "sam": "not installed (baseline skipped)" if not shutil.which("sam") else out(["sam", "--version"]),
+    }
+
+
+def _fmt(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f}" if xs else "-"
+
+
+def table(rows: list[Row], with_sam: bool) -> str:
+    """The markdown results table."""
+    head = ["scenario", "fns", "forge median s", "min", "max", "peak RSS MB", "rebuilt",
+            "baseline median s", "ratio"]
+    if with_sam:
+        head += ["sam median s", "sam ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        f = r.forge_seconds()
+        med = statistics.median(f)
+        base = [s.seconds for s in r.baseline]
+        ratio = f"{statistics.median(base) / med:.1f}×" if base else "-"
+        cells = [r.scenario, str(r.functions), f"{med:.2f}", f"{min(f):.2f}", f"{max(f):.2f}",
+                 f"{max(s.rss_mb for s in r.forge):.0f}", r.note,
+                 f"{_fmt(base)} ({r.baseline_label})" if base else "-", ratio]
+        if with_sam:
+            sam = [s.seconds for s in r.sam]
+            cells += [_fmt(sam), f"{statistics.median(sam) / med:.1f}×" if sam else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(bench: Bench, info: dict[str, str], seconds: float) -> str:
+    """Machine, table and failures, as markdown."""
+    parts = [
+        f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory']} RAM, "
+        f"{info['os']}; Python {info['python']}, uv {info['uv']}, pip {info['pip']}, "
+        f"lambdaforge {info['lambdaforge']}; sam: {info['sam']}.",
+        f"`forge build --jobs {JOBS}`, {bench.runs} runs per scenario (median, min, max); "
+        f"baseline {bench.baseline_runs} run(s). Ratio = baseline median / forge median. "
+        f"Benchmark took {seconds / 60:.1f} min.",
+        "",
+        table(bench.rows, bench.sam is not None),
+    ]
+    if bench.failures:
+        parts += ["", "**Failures:**", ""] + [f"```\n{f}\n```" for f in bench.failures]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line; prints the markdown report on stdout."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10,50,200", help="functions per repo, comma-separated")
+    p.add_argument("--runs", type=int, default=3, help="runs per forge scenario (default 3)")
+    p.add_argument("--baseline-runs", type=int, default=1,
+                   help="runs of the hand-written loop per repo (default 1: it is slow)")
+    p.add_argument("--quick", action="store_true",
+                   help="10 and 200 functions, 2 runs, no baseline at 200: under 2 minutes")
+    p.add_argument("--no-big", action="store_true", help="skip the ~100/240 MB function scenarios")
+    p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "lambdaforge-bench",
+                   help="generated repos, wheelhouse and cache (reused between runs)")
+    p.add_argument("--forge", default=None, help="forge command (default: the venv's forge)")
+    p.add_argument("--output", type=Path, help="also write the report to this file")
+    a = p.parse_args(argv)
+
+    sizes = [int(s) for s in a.sizes.split(",") if s]
+    runs = a.runs
+    if a.quick:
+        sizes, runs = [10, 200], 2
+    venv = REPO_ROOT / ".venv" / "bin"
+    forge = a.forge.split() if a.forge else [str(venv / "forge") if (venv / "forge").exists()
+                                             else shutil.which("forge") or "forge"]
+    python = str(venv / "python") if (venv / "python").exists() else sys.executable
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(a.workdir, runs, a.baseline_runs, forge, python)
+
+    start = time.perf_counter()
+    for n in sizes:
+        if a.quick and n > 50:
+            bench.baseline_runs = 0  # 200 pip installs in a row take minutes
+        bench.monorepo(n)
+        bench.baseline_runs = a.baseline_runs
+    if not a.no_big:
+        bench.big()
+    text = report(bench, machine(python), time.perf_counter() - start)
+    (a.workdir / "results.json").write_text(json.dumps(
+        [{"scenario": r.scenario, "functions": r.functions, "forge": [s.__dict__ | {"stderr": ""}
+          for s in r.forge], "baseline": [s.seconds for s in r.baseline], "note": r.note}
+         for r in bench.rows], indent=2))
+    print(text)
+    if a.output:
+        a.output.write_text(text)
+    return 1 if bench.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
