@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdaforge import fastpath
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import Builder, BuildContext, Distribution, select_dependencies
 from lambdaforge.cache import Cache
@@ -57,6 +59,10 @@ class BuildOptions:
     #: run the import smoke test as part of the checks
     smoke: bool = False
     checks: bool = True
+
+    def selection(self) -> dict[str, object]:
+        """What decides which targets and checks a build covers (the fast path's identity)."""
+        return {"names": sorted(self.names), "smoke": self.smoke, "checks": self.checks}
 
 
 @dataclass
@@ -116,6 +122,7 @@ class BuildSession:
         self.state = BuildState.load(project.state_dir)
         self.stat_cache = StatCache.load(project.state_dir / "statcache")
         self._sources: dict[str, SourceSet] = {}
+        self._strip_filters: dict[tuple[StripRules, ...], StripFilter] = {}
         self._planned: dict[str, PlannedTarget] = {}
         self._lock = threading.Lock()
         self.warnings: list[str] = []
@@ -241,8 +248,15 @@ class BuildSession:
         return rules + self.registry.for_runtime(spec.runtime).extra_strip_rules(spec)
 
     def strip_filter(self, spec: FunctionSpec | LayerSpec) -> StripFilter:
-        """The strip filter of a spec's rule sets, in order."""
-        return StripFilter(self.strip_rules(spec))
+        """The strip filter of a spec's rule sets, in order; one per distinct list of rule
+        sets (compiling patterns is the costly part, and most functions share their rules)."""
+        rules = self.strip_rules(spec)
+        key = tuple(rules)
+        with self._lock:
+            found = self._strip_filters.get(key)
+            if found is None:
+                found = self._strip_filters[key] = StripFilter(rules)
+        return found
 
     # ------------------------------------------------------------------ running
 
@@ -260,13 +274,47 @@ class BuildSession:
                                 self.project.build_dir / "manifest.json")
         with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
             self._remove_leftovers()
+            fastpath.forget(self.project.state_dir)
+            inputs_before = self._input_snapshot()
             results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
                                 on_event=self.on_event)
             self._record(results)
             manifest_path = self._write_manifest(results)
+            outcome = BuildOutcome(self.project, results, self.graph,
+                                   time.perf_counter() - start, manifest_path)
+            if outcome.ok and self._input_snapshot() == inputs_before:
+                # Nothing changed under our feet: the next identical build may be answered
+                # from stats alone (see fastpath).
+                outputs = fastpath.snapshot(self.project.root, (), [
+                    *(r.outputs["path"] for r in results.values() if "path" in r.outputs),
+                    manifest_path.relative_to(self.project.root).as_posix()])
+                fastpath.record(self.project.state_dir, self.options.selection(), inputs_before,
+                                outputs, f"{len(results)} up-to-date")
         self.warnings += [str(w) for w in self.cache.warnings]
-        return BuildOutcome(self.project, results, self.graph, time.perf_counter() - start,
-                            manifest_path)
+        return outcome
+
+    def _input_snapshot(self) -> dict[str, list[int] | None]:
+        """Stats of everything the selected targets read (for the no-op fast path)."""
+        trees: set[str] = set()
+        files: set[str] = {os.path.relpath(p, self.project.root) for p in self.project.config_files}
+        skip: set[str] = set()
+        tools: set[str] = {os.path.realpath(sys.executable)}
+        for t in self.graph.targets():
+            spec = t.spec
+            if spec is None:
+                continue
+            builder = self._builder(t)
+            skip.update(p.strip("/") for p in builder.source_excludes())
+            tools.update(builder.tool_paths())
+            if t.is_package and spec.source is not None:
+                trees.add(spec.source)
+            if spec.requirements:
+                files.add(spec.requirements)
+            if t.deps is not None:
+                files.update(t.deps.files)
+                files.update(t.deps.watched)
+                trees.update(t.deps.directories)
+        return fastpath.snapshot(self.project.root, trees, files | tools, frozenset(skip))
 
     def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
                     cancel: threading.Event) -> TargetResult:

@@ -41,6 +41,20 @@ def _summary(outcome) -> str:
 
 def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     """Build the selected targets; report progress, warnings and failures."""
+    if not (args.force or args.dry_run or args.json or args.verbose):
+        # Answer a no-op build from file stats alone, before importing anything heavy.
+        import time
+
+        from lambdaforge import fastpath
+
+        start = time.perf_counter()
+        root = fastpath.find_project_root(args.cwd, args.config)
+        selection = {"names": sorted(args.names), "smoke": smoke or args.check,
+                     "checks": not args.no_check}
+        summary = fastpath.is_up_to_date(root, selection) if root is not None else None
+        if summary:
+            print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
+            return EXIT_OK
     from lambdaforge.report import PlainReporter, RichReporter, dump_json, json_report
 
     reporter: Callable | None = None

@@ -37,6 +37,9 @@ class DependencyInputs:
     files: tuple[str, ...] = ()
     #: project-relative directories whose listing and content change it (local wheelhouses)
     directories: tuple[str, ...] = ()
+    #: project-relative files read to compute ``canonical`` (requirements and what they
+    #: include): not part of the identity, but watched by the no-op fast path
+    watched: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,11 @@ class Builder(ABC):
     ) -> set[str]:
         """Names of installed distributions to leave out because the runtime ships them.
         The default: none."""
+        return set()
+
+    def tool_paths(self) -> set[str]:
+        """Absolute paths of the executables the builder runs, so the no-op fast path notices
+        when one is replaced (an upgraded installer can change every output)."""
         return set()
 
     def source_excludes(self) -> tuple[str, ...]:

@@ -220,7 +220,7 @@ def _inspect_elf(r: _Reader) -> BinaryInfo:
 def _read_dynamic(r: _Reader, info: BinaryInfo, endian: str) -> BinaryInfo:
     """Fill in interpreter, needed libraries and glibc needs from the loader's view of the file."""
     wide = info.bits == 64
-    word = "Q" if wide else "I"
+
     if wide:
         phoff, = struct.unpack(endian + "Q", r.exact(32, 8))
         phentsize, phnum = struct.unpack(endian + "HH", r.exact(54, 4))

@@ -4,6 +4,7 @@ layer layout and handler checks, behind the ``Builder`` interface. See DESIGN.md
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -147,6 +148,11 @@ class NodeBuilder(Builder):
     def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
         """Function code at the root; layer code under ``nodejs/node_modules/`` unless laid out."""
         return layout.source_prefix(kind, source_names)
+
+    def tool_paths(self) -> set[str]:
+        """``node`` and ``npm`` as found on PATH (PATH itself is watched too)."""
+        found = (shutil.which(tool) for tool in ("node", "npm"))
+        return {os.path.realpath(p) for p in found if p}
 
     def source_excludes(self) -> tuple[str, ...]:
         """The developer's own ``node_modules/`` never counts: dependencies come from the

@@ -7,6 +7,8 @@ Thin on purpose: each job lives in its own module (``requirements`` → inputs,
 
 from __future__ import annotations
 
+import os
+
 import zipfile
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -102,6 +104,12 @@ class PythonBuilder(Builder):
         if result.status is SmokeStatus.FAILED:
             return SmokeResult(ok=False, import_ms=result.import_ms, error=result.message)
         return SmokeResult(ok=True, import_ms=result.import_ms)
+
+    def tool_paths(self) -> set[str]:
+        """The uv binary (pip runs inside lambdaforge's own interpreter, watched already)."""
+        from lambdaforge.builders.python.tools import uv_binary
+
+        return {os.path.realpath(uv_binary())}
 
     def dependency_prefix(self, kind: ArtifactKind) -> str:
         """Functions: the zip root (``/var/task`` is on ``sys.path``); layers: ``python/``."""

@@ -129,6 +129,8 @@ class _Collector:
     pinned: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
     directories: set[str] = field(default_factory=set)
+    #: files read (for the no-op fast path; their content is in the canonical lines)
+    read: set[str] = field(default_factory=set)
     issues: list[ConfigIssue] = field(default_factory=list)
 
     # ------------------------------------------------------------------ helpers
@@ -235,6 +237,8 @@ class _Collector:
             self.problem(where, None, "requirements file includes itself")
             return
         seen = (*seen, path.resolve())
+        if self.inside(path):
+            self.read.add(self.rel(path))
         base = path.parent
         for lineno, line in _logical_lines(path.read_text(encoding="utf-8")):
             if line.startswith("-"):
@@ -294,6 +298,7 @@ class _Collector:
     def read_pyproject(self, path: Path, runner: Runner) -> None:
         """``[project] dependencies`` of a function's pyproject.toml, or its uv.lock."""
         where = self.rel(path)
+        self.read.add(where)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -320,6 +325,7 @@ class _Collector:
         from lambdaforge.builders.python.tools import uv_binary
 
         where = self.rel(lock)
+        self.read.add(where)
         result = runner.run(
             [
                 uv_binary(), "export", "--frozen", "--format", "requirements-txt",
@@ -415,6 +421,7 @@ def collect_dependency_inputs(
         canonical=c.canonical(settings.installer),
         files=tuple(sorted(c.files)),
         directories=tuple(sorted(c.directories)),
+        watched=tuple(sorted(c.read)),
     )
 
 

@@ -1,0 +1,138 @@
+"""The no-op fast path: answer "everything is up to date" from file metadata alone.
+
+A full ``forge build`` that finds nothing to do still imports pydantic and networkx, loads
+the config and plans every target: a few hundred milliseconds. After a build in which every
+target succeeded, ``record`` writes a snapshot of what that build depended on: the stat of
+every config file, of every file and directory under the sources it read, of the files its
+installs read, of the tools it ran, and of the artifacts it wrote. The next ``forge build``
+with the same options calls ``is_up_to_date`` first; when every stat still matches, nothing
+can have changed, and it stops there (ninja's trick: stat, don't read).
+
+Any difference, a missing or foreign record, or a file modified so recently that its
+timestamp cannot be trusted means "don't know": the normal build runs and decides.
+This module imports nothing heavy on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lambdaforge import __version__
+
+RECORD_VERSION = 1
+RECORD_NAME = "noop.json"
+#: Environment variables that change what a build produces or where it looks.
+WATCHED_ENV = ("FORGE_CACHE_DIR", "SOURCE_DATE_EPOCH", "PATH", "FORGE_ESBUILD")
+#: A file modified less than this before the snapshot may change again within the same
+#: timestamp tick without its stat changing ("racy git"): such a snapshot is not recorded.
+RACY_NS = 100_000_000
+
+Stat = list[int]
+
+
+def _stat(path: str) -> Stat | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode]
+
+
+def snapshot(root: Path, trees: Iterable[str], files: Iterable[str],
+             skip_dirs: frozenset[str] = frozenset()) -> dict[str, Stat | None]:
+    """Stat of every file and directory under each of ``trees`` and of each of ``files``
+    (paths relative to ``root``; absolute paths allowed for tools). A directory's own stat
+    changes when an entry is added, removed or renamed in it, so new files are noticed."""
+    out: dict[str, Stat | None] = {}
+    base = os.fspath(root)
+    for tree in sorted(set(trees)):
+        top = os.path.join(base, tree)
+        out[tree + "/"] = _stat(top)
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs)
+            rel = os.path.relpath(dirpath, base)
+            for name in dirnames:
+                out[f"{rel}/{name}/"] = _stat(os.path.join(dirpath, name))
+            for name in filenames:
+                out[f"{rel}/{name}"] = _stat(os.path.join(dirpath, name))
+    for f in sorted(set(files)):
+        out[f] = _stat(f if os.path.isabs(f) else os.path.join(base, f))
+    return out
+
+
+def _racy(stats: Mapping[str, Stat | None], now_ns: int) -> bool:
+    return any(s is not None and now_ns - s[1] < RACY_NS for s in stats.values())
+
+
+def _env() -> dict[str, str]:
+    return {name: os.environ.get(name, "") for name in WATCHED_ENV}
+
+
+def record(state_dir: Path, selection: Mapping[str, object], inputs: Mapping[str, Stat | None],
+           outputs: Mapping[str, Stat | None], summary: str) -> bool:
+    """Write the snapshot of a fully successful build; False (nothing written) when an input
+    was modified too recently to be trusted."""
+    path = state_dir / RECORD_NAME
+    if _racy(inputs, time.time_ns()):
+        path.unlink(missing_ok=True)
+        return False
+    data = {
+        "version": RECORD_VERSION,
+        "lambdaforge": __version__,
+        "selection": dict(selection),
+        "env": _env(),
+        "inputs": dict(inputs),
+        "outputs": dict(outputs),
+        "summary": summary,
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{RECORD_NAME}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
+    return True
+
+
+def forget(state_dir: Path) -> None:
+    """Drop the snapshot (a build that failed, or one that changed something)."""
+    (state_dir / RECORD_NAME).unlink(missing_ok=True)
+
+
+def is_up_to_date(root: Path, selection: Mapping[str, object]) -> str | None:
+    """The summary of the recorded build when nothing it depended on changed, else None."""
+    try:
+        data = json.loads((root / ".forge" / "state" / RECORD_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(data, dict) or data.get("version") != RECORD_VERSION
+            or data.get("lambdaforge") != __version__
+            or data.get("selection") != json.loads(json.dumps(dict(selection)))
+            or data.get("env") != _env()):
+        return None
+    base = os.fspath(root)
+    for table in ("inputs", "outputs"):
+        recorded = data.get(table)
+        if not isinstance(recorded, dict):
+            return None
+        for rel, stat in recorded.items():
+            path = rel.rstrip("/")
+            if _stat(path if os.path.isabs(path) else os.path.join(base, path)) != stat:
+                return None
+    # A file added to a directory changes the directory's stat; a file added to a source
+    # tree whose directory did not exist when recorded shows as a changed parent.
+    return str(data.get("summary", ""))
+
+
+def find_project_root(cwd: Path, config: Path | None) -> Path | None:
+    """The directory of the config file ``forge`` would use, without loading it."""
+    if config is not None:
+        path = config if config.is_absolute() else cwd / config
+        return path.parent if path.is_file() else None
+    here = cwd.absolute()
+    for d in (here, *here.parents):
+        if (d / "lambdaforge.toml").is_file():
+            return d
+    return None
