@@ -33,19 +33,21 @@ from lambdaforge.fingerprint import KeyMaterial, diff_key_material
 from lambdaforge.locking import project_build_lock
 from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
 from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
-from lambdaforge.packaging.archive import ARCHIVE_FORMAT, FileEntry, MemberEntry, write_zip
+from lambdaforge.packaging.archive import ARCHIVE_FORMAT, Entry, FileEntry, MemberEntry, write_zip
 from lambdaforge.packaging.sources import SourceSet, collect_sources
-from lambdaforge.packaging.strip import StripFilter
+from lambdaforge.packaging.strip import StripFilter, StripReport
 from lambdaforge.runner import Runner
 from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache, digest_files
 
 #: files inside a cache entry
 ARTIFACT = "artifact.zip"
+#: what strip rules removed from an artifact, one line per file (``--explain-strip``)
+STRIP_LISTING = "stripped.txt"
 DEPS = "deps.zip"
 
 #: bump when the meaning of a key's material changes without its fields changing
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -408,71 +410,29 @@ class BuildSession:
         entry = None if self.options.force else self.cache.get(key)
         if entry is not None:
             _copy_atomic(entry.path(ARTIFACT), dest)
-            outputs = dict(entry.meta)
-            outputs.update(self._artifact_file_outputs(dest))
+            outputs = {**entry.meta, **self._artifact_file_outputs(dest)}
             return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
                                 reasons=planned.reasons, warnings=list(outputs.get("warnings", [])))
 
-        builder = self._builder(t)
-        warnings: list[str] = []
-        sources = self.sources(t)
-        warnings += sources.warnings
-        installs = [upstream[u.id] for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
+        installs = [u for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
+        install = upstream[installs[0].id] if installs else None
         with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="package-") as tmp:
             tmp_path = Path(tmp)
-            source_files = sources.files
-            # Builders may replace the source tree (a Node.js bundle, a layer's layout).
-            prepare = getattr(builder, "prepare_sources", None)
-            if prepare is not None:
-                installed = Path(installs[0].outputs["deps_zip"]) if installs else None
-                prepared = prepare(spec, self.project, self._context(tmp_path),
-                                   tmp_path / "prepared", installed=installed)
-                if prepared is not None:
-                    source_files = collect_sources(prepared, strip=self.strip_filter(spec)).files
-            top = frozenset(f.relpath.split("/", 1)[0] for f in source_files)
-            sprefix = builder.source_prefix(kind, top)
-            entries: list[FileEntry | MemberEntry] = [
-                FileEntry(sprefix + f.relpath, f.path, f.executable) for f in source_files
-            ]
+            stripped = StripReport()
+            entries, warnings = self._source_entries(t, kind, install, tmp_path, stripped)
             provides: dict[str, str] = {}
             excluded: list[str] = []
-            ships_install = getattr(builder, "ships_install", lambda spec: True)(spec)
-            if installs and ships_install:
-                install = installs[0]
-                install_target = next(u for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL)
-                dists = [_dist_from_json(d) for d in install.outputs["distributions"]]
-                layer_dists = self._layer_dists(t, upstream)
-                assert install_target.deps is not None
-                selection = select_dependencies(builder, install_target.deps, dists, spec, layer_dists)
-                for c in selection.conflicts:
-                    msg = c.message(t.name)
-                    if spec.layer_conflicts == "error":
-                        raise BuildError(f"layer conflict: {msg} (layer-conflicts = \"error\")")
-                    warnings.append(f"layer conflict: {msg}")
-                dropped_files: set[str] = set()
-                for d in dists:
-                    if d.name in selection.dropped:
-                        dropped_files.update(d.files)
-                    else:
-                        provides[d.name] = d.version
-                if selection.runtime_provided:
-                    excluded = sorted(selection.runtime_provided)
-                    warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
-                dprefix = builder.dependency_prefix(kind)
-                strip = self.strip_filter(spec)
-                deps_zip = Path(install.outputs["deps_zip"])
-                with zipfile.ZipFile(deps_zip) as zf:
-                    for info in zf.infolist():
-                        name = info.filename
-                        if info.is_dir() or name in dropped_files:
-                            continue
-                        if strip.match(name) is not None:
-                            continue
-                        entries.append(MemberEntry(dprefix + name, deps_zip, name))
+            if install is not None and getattr(self._builder(t), "ships_install", lambda s: True)(spec):
+                dep_entries, provides, excluded, dep_warnings = self._dependency_entries(
+                    t, kind, installs[0], install, upstream, stripped)
+                entries += dep_entries
+                warnings += dep_warnings
             if cancel.is_set():
                 raise BuildError("interrupted")
             built = tmp_path / ARTIFACT
             stats = write_zip(built, entries)
+            listing = tmp_path / STRIP_LISTING
+            listing.write_text("".join(f"{line}\n" for line in stripped.lines()))
             meta = {
                 "kind": kind,
                 "name": t.name,
@@ -483,15 +443,82 @@ class BuildSession:
                 "code_sha256": stats.code_sha256,
                 "provides": provides,
                 "excluded_runtime_provided": excluded,
-                "install_key": installs[0].key if installs else None,
+                "install_key": install.key if install else None,
+                "stripped": {rule: {"files": tally.files, "bytes": tally.bytes}
+                             for rule, tally in sorted(stripped.by_rule.items())},
                 "warnings": warnings,
             }
-            entry = self.cache.put(key, {ARTIFACT: built}, meta)
+            entry = self.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
         _copy_atomic(entry.path(ARTIFACT), dest)
-        outputs = dict(meta)
-        outputs.update(self._artifact_file_outputs(dest))
+        outputs = {**meta, **self._artifact_file_outputs(dest)}
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs,
                             reasons=planned.reasons, warnings=warnings)
+
+    def _source_entries(self, t: Target, kind: str, install: TargetResult | None,
+                        tmp_path: Path, stripped: StripReport) -> tuple[list[Entry], list[str]]:
+        """Zip entries of a package's own code: its source tree, or what the builder makes
+        of it (a Node.js bundle, a layer's layout), under the builder's prefix."""
+        spec = t.spec
+        assert spec is not None
+        builder = self._builder(t)
+        sources = self.sources(t)
+        warnings = list(sources.warnings)
+        prepare = getattr(builder, "prepare_sources", None)
+        if prepare is not None:
+            installed = Path(install.outputs["deps_zip"]) if install else None
+            prepared = prepare(spec, self.project, self._context(tmp_path), tmp_path / "prepared",
+                               installed=installed)
+            if prepared is not None:
+                sources = collect_sources(prepared, strip=self.strip_filter(spec))
+        top = frozenset(f.relpath.split("/", 1)[0] for f in sources.files)
+        prefix = builder.source_prefix(kind, top)
+        stripped.merge(sources.strip_report, prefix)
+        return [FileEntry(prefix + f.relpath, f.path, f.executable) for f in sources.files], warnings
+
+    def _dependency_entries(
+        self, t: Target, kind: str, install_target: Target, install: TargetResult,
+        upstream: Mapping[str, TargetResult], stripped: StripReport,
+    ) -> tuple[list[Entry], dict[str, str], list[str], list[str]]:
+        """Zip entries of the installed dependencies a package ships (raw copies of the
+        install's compressed members), the distributions it provides, those left out because
+        the runtime ships them, and warnings. Raises on a layer conflict the config forbids."""
+        spec = t.spec
+        assert spec is not None and install_target.deps is not None
+        builder = self._builder(t)
+        warnings: list[str] = []
+        dists = [_dist_from_json(d) for d in install.outputs["distributions"]]
+        selection = select_dependencies(builder, install_target.deps, dists, spec,
+                                        self._layer_dists(t, upstream))
+        for conflict in selection.conflicts:
+            message = conflict.message(t.name)
+            if spec.layer_conflicts == "error":
+                raise BuildError(f'layer conflict: {message} (layer-conflicts = "error")')
+            warnings.append(f"layer conflict: {message}")
+        dropped_files: set[str] = set()
+        provides: dict[str, str] = {}
+        for d in dists:
+            if d.name in selection.dropped:
+                dropped_files.update(d.files)
+            else:
+                provides[d.name] = d.version
+        excluded = sorted(selection.runtime_provided)
+        if excluded:
+            warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
+        prefix = builder.dependency_prefix(kind)
+        strip = self.strip_filter(spec)
+        deps_zip = Path(install.outputs["deps_zip"])
+        entries: list[Entry] = []
+        with zipfile.ZipFile(deps_zip) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if info.is_dir() or name in dropped_files:
+                    continue
+                hit = strip.explain(name)
+                if hit is not None:
+                    stripped.add(prefix + name, hit, info.file_size)
+                    continue
+                entries.append(MemberEntry(prefix + name, deps_zip, name))
+        return entries, provides, excluded, warnings
 
     def _artifact_file_outputs(self, dest: Path) -> dict[str, Any]:
         st = dest.stat()
@@ -541,6 +568,19 @@ class BuildSession:
             contributors=contributors_from_zip(artifact),
             artifact=kind,
         )
+        if sizes.errors or sizes.warnings:
+            # Only now is it worth reading the zip again: name the built-in rule set that
+            # would save most.
+            sizes = size_report(
+                t.name,
+                zipped_size=package.outputs["size"],
+                unzipped_size=package.outputs["unzipped_size"],
+                layer_sizes={name: r.outputs["unzipped_size"] for name, r in layers},
+                max_size=spec.max_size,
+                contributors=contributors_from_zip(artifact),
+                savings=self._strip_savings(artifact, spec),
+                artifact=kind,
+            )
         errors += [str(p) for p in sizes.errors]
         warnings += [str(p) for p in sizes.warnings]
         outputs: dict[str, Any] = {}
@@ -562,6 +602,23 @@ class BuildSession:
         outputs.update({"passed": True, "warnings": warnings})
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
                             reasons=planned.reasons)
+
+    def _strip_savings(self, artifact: Path, spec: FunctionSpec | LayerSpec) -> dict[str, int]:
+        """Bytes each built-in rule set the spec does not use yet would remove from it."""
+        from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
+
+        savings: dict[str, int] = {}
+        with zipfile.ZipFile(artifact) as zf:
+            members = [(i.filename, i.file_size) for i in zf.infolist() if not i.is_dir()]
+        for name, rules in BUILT_IN_RULE_SETS.items():
+            if name in spec.strip or name == "node-standard":
+                continue
+            strip = StripFilter([rules])
+            saved = sum(size for path, size in members
+                        if strip.match(path.removeprefix("python/")) is not None)
+            if saved:
+                savings[name] = saved
+        return savings
 
     def _owners(self, install_key: str | None, prefix: str) -> dict[str, str]:
         """Zip member path → ``"name version"`` of the distribution that installed it."""
@@ -615,6 +672,17 @@ class BuildSession:
             )
         write_if_changed(path, render_manifest(self.project.name, artifacts))
         return path
+
+    def strip_listing(self, result: TargetResult) -> list[str] | None:
+        """What strip rules removed from a built artifact, file by file then per rule set
+        (``forge build --explain-strip``); None when the cache no longer holds it."""
+        entry = self.cache.get(result.key) if result.key else None
+        if entry is None:
+            return None
+        try:
+            return entry.path(STRIP_LISTING).read_text().splitlines()
+        except (OSError, KeyError):
+            return None
 
     # ------------------------------------------------------------------ explain
 

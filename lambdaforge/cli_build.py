@@ -41,7 +41,7 @@ def _summary(outcome) -> str:
 
 def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     """Build the selected targets; report progress, warnings and failures."""
-    if not (args.force or args.dry_run or args.json or args.verbose):
+    if not (args.force or args.dry_run or args.json or args.verbose or args.explain_strip):
         # Answer a no-op build from file stats alone, before importing anything heavy.
         import time
 
@@ -88,6 +88,14 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
                 print(f"warning: {tid}: {w}", file=sys.stderr)
     for w in session.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    if args.explain_strip:
+        for tid, r in sorted(outcome.results.items()):
+            if tid.split(":", 1)[0] in ("function", "layer") and r.status.ok:
+                listing = session.strip_listing(r)
+                print(f"{tid}:")
+                for line in listing if listing is not None else ["(not in the cache any more: "
+                                                                 "build with --force)"]:
+                    print(f"  {line}")
     for r in outcome.failures():
         print(f"\nFAILED {r.target_id}:\n{r.error}", file=sys.stderr)
         if r.log and args.verbose:
@@ -106,12 +114,14 @@ def add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     p.add_argument("--check", action="store_true", help="also import each handler in isolation (smoke test)")
     p.add_argument("--no-check", action="store_true", help="skip the artifact checks")
+    p.add_argument("--explain-strip", action="store_true",
+                   help="list every file strip rules removed, and the rule that removed it")
     p.set_defaults(run=cmd_build)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Build what is needed, then check every artifact including the import smoke test."""
-    args.force = args.dry_run = args.no_check = False
+    args.force = args.dry_run = args.no_check = args.explain_strip = False
     return cmd_build(args, smoke=True)
 
 

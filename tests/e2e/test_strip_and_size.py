@@ -1,0 +1,76 @@
+"""Strip accounting, --explain-strip, secrets and size budgets, end to end."""
+
+from __future__ import annotations
+
+import zipfile
+
+from lambdaforge.cli import main
+from tests.e2e.conftest import LOCAL_INDEX
+
+
+def test_strip_accounting_and_explain_listing(deps_project, capsys):
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+strip = ["standard", "no-docs"]
+
+[strip-rules.no-docs]
+exclude = ["*.md"]
+keep = ["KEEP.md"]
+""")
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    deps_project.write("fn/tests/test_app.py", "def test():\n    assert True\n")
+    deps_project.write("fn/NOTES.md", "# notes\n")
+    deps_project.write("fn/KEEP.md", "# kept\n")
+    deps_project.write("fn/requirements.txt", "dep-a\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    stripped = out.results["function:fn"].outputs["stripped"]
+    assert stripped == {"no-docs": {"files": 1, "bytes": 8}, "standard": {"files": 1, "bytes": 28}}
+    with zipfile.ZipFile(deps_project.zip_path("function", "fn")) as zf:
+        names = set(zf.namelist())
+    assert "KEEP.md" in names and "NOTES.md" not in names and "tests/test_app.py" not in names
+
+    assert main(["-C", str(deps_project.root), "build", "--explain-strip"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing == [
+        "function:fn:",
+        "  NOTES.md  (no-docs: *.md, 8 bytes)",
+        "  tests/test_app.py  (standard: tests/, 28 bytes)",
+        "  no-docs: 1 files, 8 bytes",
+        "  standard: 1 files, 28 bytes",
+    ]
+
+
+def test_secret_looking_files_are_left_out_with_a_warning(source_project):
+    source_project.write("functions/beta/.env", "TOKEN=x\n")
+    source_project.write("functions/beta/key.pem", "-----BEGIN-----\n")
+    out = source_project.build()
+    assert out.ok
+    with zipfile.ZipFile(source_project.zip_path("function", "beta")) as zf:
+        names = set(zf.namelist())
+    assert ".env" not in names and "key.pem" not in names
+    warnings = " ".join(out.results["function:beta"].warnings)
+    assert ".env" in warnings and "key.pem" in warnings
+
+
+def test_max_size_budget_names_the_biggest_parts_and_the_rule_that_saves_most(project):
+    import os
+
+    project.config("""
+[functions.big]
+source = "big"
+handler = "app.handler"
+max-size = "100kB"
+""")
+    project.write("big/app.py", "def handler(event, context):\n    return 1\n")
+    (project.root / "big/data").mkdir()
+    (project.root / "big/data/blob.bin").write_bytes(os.urandom(150_000))
+    project.write("big/docs/guide.md", "x" * 20_000)
+    out = project.build()
+    check = out.results["check:function:big"]
+    assert check.status.value == "failed"
+    assert "over its max-size of 100,000 bytes" in check.error
+    assert "data" in check.error  # the biggest contributor is listed
+    assert "strip rules `aggressive` would save" in check.error
