@@ -107,14 +107,16 @@ class BuildSession:
         options: BuildOptions | None = None,
         *,
         registry: BuilderRegistry | None = None,
-        runner: Runner | None = None,
+        runner_factory: Callable[[], Runner] = Runner,
         on_event: Callable[[Event], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.project = project
         self.options = options or BuildOptions()
         self.registry = registry or BuilderRegistry()
-        self.runner = runner or Runner()
+        #: makes the runner each target's subprocesses go through (tests record or fake them)
+        self.runner_factory = runner_factory
+        self._local = threading.local()
         self.on_event = on_event
         self.on_wait = on_wait
         self.full_graph = build_graph(project, self.registry)
@@ -265,8 +267,8 @@ class BuildSession:
     def run(self) -> BuildOutcome:
         """Build every selected target that is not up to date; write the manifest."""
         start = time.perf_counter()
-        self.plan()
         if self.options.dry_run:
+            self.plan()
             results = {
                 p.target.id: TargetResult(p.target.id, p.action if p.action is not Status.BUILT
                                           else Status.SKIPPED, key=p.key, reasons=p.reasons)
@@ -277,7 +279,12 @@ class BuildSession:
         with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
             self._remove_leftovers()
             fastpath.forget(self.project.state_dir)
+            # Stats first, contents after: a file edited while we read it then shows as a
+            # changed stat, and the fast path record below is not written.
             inputs_before = self._input_snapshot()
+            self.state = BuildState.load(self.project.state_dir)  # as the last build left it
+            self._planned.clear()
+            self.plan()
             results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
                                 on_event=self.on_event)
             self._record(results)
@@ -329,6 +336,7 @@ class BuildSession:
             return TargetResult(tid, Status.UP_TO_DATE, key=planned.key,
                                 outputs=dict(previous.outputs),
                                 warnings=list(previous.outputs.get("warnings", [])))
+        runner = self._local.runner = self.runner_factory()
         try:
             if t.kind is TargetKind.INSTALL:
                 return self._install(planned, cancel)
@@ -336,12 +344,13 @@ class BuildSession:
                 return self._check(planned, upstream)
             return self._package(planned, upstream, cancel)
         except ForgeError as exc:
-            log = "\n".join(c.describe() for c in getattr(exc, "commands", []))
+            log = "\n\n".join(c.describe() for c in runner.log)
             return TargetResult(tid, Status.FAILED, key=planned.key, error=str(exc), log=log,
                                 reasons=planned.reasons)
 
     def _context(self, scratch: Path) -> BuildContext:
-        return BuildContext(runner=Runner(), scratch=scratch,
+        """What a builder gets for the current target: its runner, scratch and tool cache."""
+        return BuildContext(runner=self._local.runner, scratch=scratch,
                             tool_cache=self.cache.root / "tools", project=self.project)
 
     # -- install -----------------------------------------------------------------------
