@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from tests.build.conftest import LOCAL_INDEX
+from tests.e2e.conftest import LOCAL_INDEX
 from tests.support.elf import make_elf
 
 HANDLER = "def handler(event, context):\n    return 'ok'\n"
@@ -227,7 +227,7 @@ architecture = "arm64"
     other = tmp_path / "second" / "checkout"
     shutil.copytree(deps_project.root, other, ignore=shutil.ignore_patterns(".forge"))
     monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "second-cache"))
-    from tests.build.conftest import ProjectDir
+    from tests.e2e.conftest import ProjectDir
 
     assert ProjectDir(other).build().ok
     assert (other / ".forge/build/functions/fn.zip").read_bytes() == deps_project.zip_path(
@@ -247,3 +247,40 @@ handler = "app.handler"
     assert out.ok
     installs = [t for t in out.results if t.startswith("install:")]
     assert len(installs) == 1
+
+
+def test_a_failed_install_names_the_package_and_skips_only_its_dependents(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[functions.broken]
+source = "broken"
+handler = "app.handler"
+dependencies = ["no-such-package==9.9"]
+
+[functions.fine]
+source = "fine"
+handler = "app.handler"
+""")
+    deps_project.write("broken/app.py", HANDLER)
+    deps_project.write("fine/app.py", HANDLER)
+    out = deps_project.build()
+    install = next(r for t, r in out.results.items() if t.startswith("install:"))
+    assert install.status.value == "failed"
+    assert "no-such-package" in install.error
+    assert install.log.startswith("$ ")  # the installer's command line and output
+    assert out.results["function:broken"].status.value == "skipped"
+    assert out.results["function:fine"].status.value == "built"
+    assert not deps_project.zip_path("function", "broken").exists()
+
+
+def test_pure_sdist_is_built_into_a_wheel_and_said_so(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+dependencies = ["sdistonly"]
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    install = next(r for t, r in out.results.items() if t.startswith("install:"))
+    assert "built pure-Python wheel for sdistonly 1.0 from its sdist" in install.warnings
