@@ -72,14 +72,24 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
             reporter.close()
     if args.json:
         kinds = {t.id: (t.kind.value, t.name) for t in outcome.graph.targets()}
-        dump_json(json_report(outcome.project.name, outcome.results, outcome.seconds, kinds))
-        return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
+        report = json_report(outcome.project.name, outcome.results, outcome.seconds, kinds,
+                             warnings=session.warnings, dry_run=args.dry_run)
+        dump_json(report)
+        return EXIT_OK if report["ok"] else EXIT_BUILD_FAILED
     if args.dry_run:
-        for tid, r in sorted(outcome.results.items()):
+        # A dry run reports what would be built as "skipped": that is its answer, not a
+        # failure, so it exits 0 (and says so in words rather than "6 skipped").
+        counts = {"skipped": 0, "cached": 0, "up-to-date": 0}
+        for t in outcome.graph.targets():  # in the order a build would go
+            r = outcome.results[t.id]
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
             if r.status.value == "skipped":
-                print(f"would build {tid}: {'; '.join(r.reasons)}")
+                print(f"would build {t.id}: {'; '.join(r.reasons)}")
             elif r.status.value == "cached":
-                print(f"would restore {tid} from the cache")
+                print(f"would restore {t.id} from the cache")
+        print(f"dry run: {counts['skipped']} to build, {counts['cached']} to restore from the "
+              f"cache, {counts['up-to-date']} up to date; nothing built", file=sys.stderr)
+        return EXIT_OK
     seen: set[str] = set()
     for tid, r in sorted(outcome.results.items()):
         for w in r.warnings:
@@ -233,7 +243,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     cache = Cache(load(args).cache_dir)
     if args.action == "prune":
         result = cache.prune(args.max_size)
-        print(f"removed {result.removed} entries ({human_size(result.freed)}); "
+        print(f"removed {len(result.removed)} entries ({human_size(result.freed)}); "
               f"{human_size(result.remaining)} remain in {cache.root}")
     else:
         entries = cache.entries()

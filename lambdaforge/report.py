@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from lambdaforge.executor import Event, Status, TargetResult
@@ -115,9 +115,14 @@ class RichReporter:
 
 
 def json_report(project: str, results: Mapping[str, TargetResult], seconds: float,
-                kinds: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+                kinds: Mapping[str, tuple[str, str]], *, warnings: Iterable[str] = (),
+                dry_run: bool = False) -> dict[str, Any]:
     """The machine-readable build report (``forge build --json``); its shape is documented
-    in ``schemas/build-report.schema.json``. ``kinds`` maps target id → (kind, name)."""
+    in ``schemas/build-report.schema.json``. ``kinds`` maps target id → (kind, name);
+    ``warnings`` are the run's own (a corrupt cache entry), not any one target's.
+
+    In a dry run every target that would be built is ``skipped``: that is no failure, so
+    ``ok`` then only says that nothing failed."""
     targets = []
     for tid in sorted(results):
         r = results[tid]
@@ -139,8 +144,11 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
     return {
         "version": REPORT_VERSION,
         "project": project,
-        "ok": all(r.status.ok for r in results.values()),
+        "ok": (all(r.status is not Status.FAILED for r in results.values()) if dry_run
+               else all(r.status.ok for r in results.values())),
+        "dry_run": dry_run,
         "seconds": round(seconds, 4),
+        "warnings": list(warnings),
         "targets": targets,
     }
 
