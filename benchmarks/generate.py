@@ -311,12 +311,15 @@ def generate(
     layers: int = 2,
     req_sets: int = 4,
     big: bool = False,
+    huge: bool = True,
     pypi: bool = False,
     wheelhouse: Path | None = None,
     seed: int = 6,
 ) -> Repo:
     """Write a monorepo of ``functions`` functions into ``out`` (which must not exist).
 
+    ``big`` adds ``big-report`` (~100 MB of dependencies) and, unless ``huge`` is false,
+    ``huge-etl`` (~240 MB).
     ``wheelhouse``: an existing folder of the hermetic wheels to hard-link from instead of
     building them (the benchmark generates several repos from one wheelhouse).
     """
@@ -364,6 +367,8 @@ def generate(
 
     if big:
         for name, reqs in (PYPI_BIG if pypi else HERMETIC_BIG).items():
+            if name == "huge-etl" and not huge:
+                continue
             src = f"heavy/{name}"
             _write_function(out / src, rng, reqs, pypi)
             repo.functions[name] = src
@@ -505,12 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--req-sets", type=int, default=4, help="distinct requirement sets, 1-5 (default 4)")
     p.add_argument("--big", action="store_true",
                    help="add big-report (~100 MB of deps) and huge-etl (~240 MB) functions")
+    p.add_argument("--no-huge", action="store_true", help="with --big: leave out huge-etl")
     p.add_argument("--pypi", action="store_true", help="real packages from PyPI, no wheelhouse")
     p.add_argument("--wheelhouse", type=Path, help="hard-link wheels from this folder first")
     p.add_argument("--seed", type=int, default=6)
     a = p.parse_args(argv)
     repo = generate(a.out, functions=a.functions, layers=a.layers, req_sets=a.req_sets,
-                    big=a.big, pypi=a.pypi, wheelhouse=a.wheelhouse, seed=a.seed)
+                    big=a.big, huge=not a.no_huge, pypi=a.pypi, wheelhouse=a.wheelhouse, seed=a.seed)
     print(f"{repo.root}: {len(repo.functions)} functions, {len(repo.layers)} layers", file=sys.stderr)
     return 0
 

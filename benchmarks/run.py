@@ -12,6 +12,8 @@ Scenarios, per repo size (see benchmarks/README.md for what each one means):
 - ``cold``: empty ``.forge`` and empty cache entries, installer cache warm (uv's cache lives
   in ``<cache>/tools/uv``, which is kept; only ``<cache>/v1`` is deleted);
 - ``no-op``: nothing changed;
+- ``no-op, 1 file touched``: one file's mtime changed, not its content (defeats the
+  stat-only fast path: the full up-to-date check);
 - ``source``: one source file of one function changed;
 - ``requirements``: one function's requirements.txt gains a package;
 - ``layer``: one source file of the layer most functions use changed.
@@ -114,8 +116,10 @@ class Bench:
     """A work directory with generated repos, the shared cache and the commands to run."""
 
     def __init__(self, workdir: Path, runs: int, baseline_runs: int, forge: list[str],
-                 python: str) -> None:
+                 python: str, *, quick: bool = False, full_baseline: bool = False) -> None:
         self.workdir = workdir
+        self.quick = quick
+        self.full_baseline = full_baseline
         self.runs = runs
         self.baseline_runs = baseline_runs
         self.forge = forge
@@ -127,9 +131,14 @@ class Bench:
         self.failures: list[str] = []
         # The machine's pip configuration (PIP_FIND_LINKS, /etc/pip.conf indexes) must not
         # leak into either side: both install from the repo's own wheelhouse only.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-        self.env.update(PIP_CONFIG_FILE=os.devnull, FORGE_CACHE_DIR=str(self.cache),
-                        PYTHON=python, PIP_NO_CACHE_DIR="1")
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("PIP_", "UV_")) and k != "PYTHONDONTWRITEBYTECODE"}
+        base.update(PIP_CONFIG_FILE=os.devnull, FORGE_CACHE_DIR=str(self.cache), PYTHON=python)
+        self.baseline_env = base
+        # forge runs from an editable checkout here; a machine that forbids bytecode
+        # (PYTHONDONTWRITEBYTECODE) would recompile its modules on every run, ~150 ms that
+        # no installed copy pays. Its bytecode goes to the work directory, not the checkout.
+        self.env = dict(base, PYTHONPYCACHEPREFIX=str(workdir / "pycache"))
 
     # -- repos ---------------------------------------------------------------------------
 
@@ -156,7 +165,7 @@ class Bench:
     def baseline(self, repo: Path, *names: str) -> Sample:
         """One run of the hand-written loop, from a clean ``build/``."""
         shutil.rmtree(repo / "build", ignore_errors=True)
-        s = measure(["bash", str(repo / "baseline.sh"), *names], repo, self.env)
+        s = measure(["bash", str(repo / "baseline.sh"), *names], repo, self.baseline_env)
         if s.returncode != 0:
             self.failures.append(f"baseline.sh {' '.join(names)} in {repo.name} exited "
                                  f"{s.returncode}:\n{s.stderr[-2000:]}")
@@ -208,6 +217,10 @@ class Bench:
         rows = [
             self.scenario(Row("cold", n), repo, lambda r: self.wipe(repo), sam_cold=True),
             self.scenario(Row("no-op", n), repo, lambda r: None),
+            # mtime changed, content not (a git checkout, a formatter): the stat-only fast
+            # path cannot answer, so this is the full no-op: config, graph, keys, plan.
+            self.scenario(Row("no-op, 1 file touched", n), repo,
+                          lambda r: os.utime(fn / "models.py")),
             self.scenario(Row("source changed (1 fn)", n), repo,
                           lambda r: append(fn / "util.py", r)),
             self.scenario(Row("requirements changed (1 fn)", n), repo, lambda r: (
@@ -216,16 +229,37 @@ class Bench:
             self.scenario(Row("layer changed", n), repo, lambda r: append(layer, r)),
         ]
         # A shell loop rebuilds everything whatever changed: one measurement serves all rows.
-        base = [self.baseline(repo) for _ in range(self.baseline_runs)]
+        base, label = self.loop_baseline(repo, n)
         for row in rows:
-            row.baseline = base
+            row.baseline, row.baseline_label = base, label
+
+    def loop_baseline(self, repo: Path, n: int) -> tuple[list[Sample], str]:
+        """The hand-written loop over the whole repo. Above 50 functions (unless
+        ``--full-baseline``) it runs over every 4th function plus the layers and the time is
+        scaled by targets: the loop is linear in them, and 200 pip installs take 5 minutes."""
+        if self.quick and n > 50:
+            return [], "loop"
+        targets = [line.split() for line in (repo / "functions.txt").read_text().splitlines()]
+        if n <= 50 or self.full_baseline:
+            return [self.baseline(repo) for _ in range(self.baseline_runs)], "loop"
+        fns = [name for kind, name, _ in targets if kind == "function"]
+        sample = [name for kind, name, _ in targets if kind == "layer"] + fns[::4]
+        scale = len(targets) / len(sample)
+        runs = []
+        for _ in range(self.baseline_runs):
+            s = self.baseline(repo, *sample)
+            runs.append(Sample(s.seconds * scale, s.rss_mb, s.returncode, s.stderr))
+        return runs, f"loop, est. from {len(sample)}/{len(targets)}"
 
     def big(self) -> None:
         """The big-function scenarios: incremental build next to ~100 MB of dependencies,
         and memory while packaging a ~240 MB function."""
         print("big functions:", file=sys.stderr)
-        repo = self.repo("repo-big", functions=2, big=True)
-        self.build(repo)  # warm-up: installs 100 + 240 MB once
+        # --quick leaves out the ~240 MB function: installing it alone takes ~15 s.
+        repo = self.repo("repo-big", functions=2, big=True, huge=not self.quick)
+        self.build(repo)  # warm-up: installs the big dependency sets once
+        n = sum(1 for line in (repo / "functions.txt").read_text().splitlines()
+                if line.startswith("function "))
         token = f"{time.time_ns()}"
 
         def edit(name: str) -> Callable[[int], None]:
@@ -234,13 +268,16 @@ class Bench:
                     f.write(f"\n# benchmark edit {token}-{r}\n")
             return change
 
-        row = self.scenario(Row("source changed, ~100 MB deps", 4), repo, edit("big-report"))
-        row.baseline = [self.baseline(repo, "big-report") for _ in range(self.baseline_runs)]
+        row = self.scenario(Row("source changed, ~100 MB deps", n), repo, edit("big-report"))
+        row.baseline = [self.baseline(repo, "big-report")
+                        for _ in range(0 if self.quick else self.baseline_runs)]
         row.baseline_label = "loop, that fn only"
-        row = self.scenario(Row("source changed, ~240 MB fn", 4), repo, edit("huge-etl"))
+        if self.quick:
+            return
+        row = self.scenario(Row("source changed, ~240 MB fn", n), repo, edit("huge-etl"))
         row.baseline = [self.baseline(repo, "huge-etl") for _ in range(self.baseline_runs)]
         row.baseline_label = "loop, that fn only"
-        row = Row("cold, ~240 MB fn (install+zip)", 4)
+        row = Row("cold, ~240 MB fn (install+zip)", n)
         for _ in range(max(1, self.runs - 1)):  # expensive; fewer runs
             self.wipe(repo)
             row.forge.append(self.build(repo, "huge-etl"))
@@ -340,8 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="runs per forge scenario (default 3)")
     p.add_argument("--baseline-runs", type=int, default=1,
                    help="runs of the hand-written loop per repo (default 1: it is slow)")
+    p.add_argument("--full-baseline", action="store_true",
+                   help="run the loop over every function above 50 too (200: ~5 min)")
     p.add_argument("--quick", action="store_true",
-                   help="10 and 200 functions, 2 runs, no baseline at 200: under 2 minutes")
+                   help="10 and 200 functions, 2 runs, baseline at 10 only, no ~240 MB function: "
+                        "under 2 minutes")
     p.add_argument("--no-big", action="store_true", help="skip the ~100/240 MB function scenarios")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "lambdaforge-bench",
                    help="generated repos, wheelhouse and cache (reused between runs)")
@@ -358,14 +398,12 @@ def main(argv: list[str] | None = None) -> int:
                                              else shutil.which("forge") or "forge"]
     python = str(venv / "python") if (venv / "python").exists() else sys.executable
     a.workdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(a.workdir, runs, a.baseline_runs, forge, python)
+    bench = Bench(a.workdir, runs, a.baseline_runs, forge, python, quick=a.quick,
+                  full_baseline=a.full_baseline)
 
     start = time.perf_counter()
     for n in sizes:
-        if a.quick and n > 50:
-            bench.baseline_runs = 0  # 200 pip installs in a row take minutes
         bench.monorepo(n)
-        bench.baseline_runs = a.baseline_runs
     if not a.no_big:
         bench.big()
     text = report(bench, machine(python), time.perf_counter() - start)
