@@ -154,7 +154,7 @@ class BuildSession:
             return PlannedTarget(t, key, material, Status.BUILT, ["--force"])
         if previous is not None and previous.key == key and self._output_intact(t, previous.outputs):
             return PlannedTarget(t, key, material, Status.UP_TO_DATE, [])
-        if t.kind is not TargetKind.CHECK and self.cache.contains(key):
+        if self.cache.contains(key):
             return PlannedTarget(t, key, material, Status.CACHED, reasons or ["output missing"])
         return PlannedTarget(t, key, material, Status.BUILT, reasons or ["output missing"])
 
@@ -553,6 +553,13 @@ class BuildSession:
         t, key = planned.target, planned.key
         spec = t.spec
         assert spec is not None and t.checks is not None
+        # A passed check is cached by its key (which covers the artifact's key): restoring
+        # a build from the cache does not re-run its checks.
+        entry = None if self.options.force else self.cache.get(key)
+        if entry is not None and entry.meta.get("passed"):
+            outputs = dict(entry.meta)
+            return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
+                                warnings=list(outputs.get("warnings", [])), reasons=planned.reasons)
         builder = self._builder(t)
         package = upstream[t.checks]
         artifact = self.project.path(package.outputs["path"])
@@ -609,6 +616,7 @@ class BuildSession:
             return TargetResult(t.id, Status.FAILED, key=key, warnings=warnings,
                                 error="\n".join(errors), reasons=planned.reasons)
         outputs.update({"passed": True, "warnings": warnings})
+        self.cache.put(key, {}, outputs)
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
                             reasons=planned.reasons)
 

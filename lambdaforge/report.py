@@ -43,6 +43,9 @@ def describe(result: TargetResult) -> str:
     size = result.outputs.get("size")
     if size is not None:
         parts.append(f"{human_size(size)} zipped, {human_size(result.outputs.get('unzipped_size'))} unzipped")
+    import_ms = result.outputs.get("import_ms")
+    if import_ms is not None:
+        parts.append(f"handler imports in {import_ms:.0f} ms")
     if result.status in (Status.BUILT, Status.FAILED):
         parts.append(f"{result.seconds:.2f}s")
     return "  ".join(parts)
@@ -137,6 +140,7 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
             "size": r.outputs.get("size"),
             "unzipped_size": r.outputs.get("unzipped_size"),
             "path": r.outputs.get("path"),
+            "import_ms": r.outputs.get("import_ms"),
             "reasons": list(r.reasons),
             "warnings": list(r.warnings),
             "error": r.error,
