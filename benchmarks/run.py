@@ -124,7 +124,6 @@ class Bench:
         self.baseline_runs = baseline_runs
         self.forge = forge
         self.python = python
-        self.cache = workdir / "cache"
         self.wheelhouse = workdir / "wheelhouse"
         self.sam = shutil.which("sam")
         self.rows: list[Row] = []
@@ -133,7 +132,7 @@ class Bench:
         # leak into either side: both install from the repo's own wheelhouse only.
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("PIP_", "UV_")) and k != "PYTHONDONTWRITEBYTECODE"}
-        base.update(PIP_CONFIG_FILE=os.devnull, FORGE_CACHE_DIR=str(self.cache), PYTHON=python)
+        base.update(PIP_CONFIG_FILE=os.devnull, PYTHON=python)
         self.baseline_env = base
         # forge runs from an editable checkout here; a machine that forbids bytecode
         # (PYTHONDONTWRITEBYTECODE) would recompile its modules on every run, ~150 ms that
@@ -147,6 +146,7 @@ class Bench:
         shared wheelhouse, which is filled on first use)."""
         path = self.workdir / name
         shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(self.cache(path) / "v1", ignore_errors=True)  # entries of the old repo
         big = options.get("big", False)
         generate.build_wheelhouse(self.wheelhouse, big=big)
         generate.generate(path, wheelhouse=self.wheelhouse, **options)
@@ -154,9 +154,15 @@ class Bench:
 
     # -- commands ------------------------------------------------------------------------
 
+    def cache(self, repo: Path) -> Path:
+        """The cache of one repo. Kept apart per repo (and outside it, so a cold start can
+        keep uv's cache) so that no repo is served another's entries."""
+        return self.workdir / f"cache-{repo.name}"
+
     def build(self, repo: Path, *names: str) -> Sample:
         """One ``forge build``; a failure is recorded, not raised (the table says so)."""
-        s = measure([*self.forge, "-C", str(repo), "build", "--jobs", JOBS, *names], repo, self.env)
+        env = dict(self.env, FORGE_CACHE_DIR=str(self.cache(repo)))
+        s = measure([*self.forge, "-C", str(repo), "build", "--jobs", JOBS, *names], repo, env)
         if s.returncode != 0:
             self.failures.append(f"forge build {' '.join(names)} in {repo.name} exited "
                                  f"{s.returncode}:\n{s.stderr[-2000:]}")
@@ -174,12 +180,12 @@ class Bench:
     def sam_build(self, repo: Path) -> Sample:
         """``sam build --parallel --cached`` (only called when sam is on PATH)."""
         return measure([self.sam, "build", "--parallel", "--cached", "--template",
-                        "template.yaml"], repo, self.env)
+                        "template.yaml"], repo, self.baseline_env)
 
     def wipe(self, repo: Path) -> None:
         """Back to a cold start: no build output, no cache entries; uv's cache stays."""
         shutil.rmtree(repo / ".forge", ignore_errors=True)
-        shutil.rmtree(self.cache / "v1", ignore_errors=True)
+        shutil.rmtree(self.cache(repo) / "v1", ignore_errors=True)
 
     # -- scenarios -----------------------------------------------------------------------
 
@@ -323,6 +329,7 @@ def machine(python: str) -> dict[str, str]:
         "uv": uv,
         "pip": (out([python, "-m", "pip", "--version"]).split(" ") + ["?", "?"])[1],
         "lambdaforge": out(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
+        "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?",
         "sam": "not installed (baseline skipped)" if not shutil.which("sam") else out(["sam", "--version"]),
     }
 
@@ -357,7 +364,7 @@ def report(bench: Bench, info: dict[str, str], seconds: float) -> str:
     """Machine, table and failures, as markdown."""
     parts = [
         f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory']} RAM, "
-        f"{info['os']}; Python {info['python']}, uv {info['uv']}, pip {info['pip']}, "
+        f"{info['os']}, load average {info['load']} at the end; Python {info['python']}, uv {info['uv']}, pip {info['pip']}, "
         f"lambdaforge {info['lambdaforge']}; sam: {info['sam']}.",
         f"`forge build --jobs {JOBS}`, {bench.runs} runs per scenario (median, min, max); "
         f"baseline {bench.baseline_runs} run(s). Ratio = baseline median / forge median. "

@@ -1,12 +1,13 @@
-"""Where a no-op ``forge build`` spends its time, phase by phase, in one process.
+"""Where a ``forge build`` spends its time, phase by phase, in one process.
 
-    cd GENERATED_REPO && python /path/to/benchmarks/profile_noop.py [--touch FILE] [--top 25]
+    cd GENERATED_REPO && python /path/to/benchmarks/profile_build.py [--touch F | --edit F] [--top 25]
 
 Runs what ``forge build`` runs (fast-path check, imports, config loading, graph, state,
 planning, executor, bookkeeping) with a wall-clock timer around each phase, by wrapping the
 functions named in ``PHASES`` (any that no longer exist are skipped, so the script survives
 refactors). ``--touch FILE`` bumps a file's mtime first, which defeats the stat-only fast
-path without changing any content: the full no-op. ``--top N`` adds a cProfile listing by
+path without changing any content: the full no-op. ``--edit FILE`` appends a comment to
+a file: an incremental build. ``--top N`` adds a cProfile listing by
 own time (cProfile roughly doubles the wall time; the phase timers run without it).
 
 For import costs use ``python -X importtime -m lambdaforge build``; for system calls
@@ -40,6 +41,11 @@ PHASES = [
     ("plan:   state.get", "lambdaforge.state:BuildState.get"),
     ("fast-path snapshot", "lambdaforge.build:BuildSession._input_snapshot"),
     ("executor: run_graph", "lambdaforge.build:run_graph"),
+    ("  package targets", "lambdaforge.build:BuildSession._package"),
+    ("    write_zip", "lambdaforge.build:write_zip"),
+    ("    cache put", "lambdaforge.cache:Cache.put"),
+    ("    copy to .forge/build", "lambdaforge.build:_copy_atomic"),
+    ("  check targets", "lambdaforge.build:BuildSession._check"),
     ("record state", "lambdaforge.build:BuildSession._record"),
     ("write manifest", "lambdaforge.build:BuildSession._write_manifest"),
     ("fast-path record", "lambdaforge.fastpath:record"),
@@ -84,13 +90,18 @@ def _wrap(spec: str, totals: dict[str, list[float]], label: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Time one no-op build of the project in the current directory; print the phases."""
+    """Time one build of the project in the current directory; print the phases."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--touch", type=Path, help="bump this file's mtime first (defeats the fast path)")
+    p.add_argument("--edit", type=Path, help="append a comment to this file first")
     p.add_argument("--top", type=int, default=0, help="also print the cProfile top N by own time")
     a = p.parse_args(argv)
+    if a.edit:
+        with open(a.edit, "a") as f:
+            f.write(f"\n# profile edit {time.time_ns()}\n")
     if a.touch:
         os.utime(a.touch)
+    if a.touch or a.edit:
         time.sleep(0.2)  # past the fast path's "racy timestamp" window, as a human would be
 
     t0 = time.perf_counter()
