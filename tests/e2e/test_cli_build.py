@@ -285,17 +285,15 @@ def test_graph_of_one_name_is_what_it_needs(source_project, capsys):
 def test_clean_removes_build_output_and_keeps_the_cache(source_project, capsys):
     assert forge(source_project, "build") == 0
     cache = cache_of(source_project)
-    assert len(cache.entries()) == 3  # one per zip; checks are not cached
+    assert len(cache.entries()) == 6  # one per zip, one per passed check
     capsys.readouterr()
     assert forge(source_project, "clean") == 0
     build_dir = source_project.root / ".forge" / "build"
     assert capsys.readouterr().out == f"removed {build_dir}\n"
     assert not build_dir.exists() and not (source_project.root / ".forge/state").exists()
-    assert len(cache.entries()) == 3
+    assert len(cache.entries()) == 6
     code, report = build_json(source_project, capsys)
-    assert code == 0
-    assert {t["kind"]: t["status"] for t in report["targets"] if t["kind"] != "check"} == {
-        "function": "cached", "layer": "cached"}
+    assert code == 0 and set(statuses(report).values()) == {"cached"}
 
     assert forge(source_project, "clean", "--cache") == 0
     assert capsys.readouterr().out == f"removed {build_dir}\ncleared cache {cache.root}\n"
@@ -310,22 +308,23 @@ def test_cache_size_and_prune(source_project, capsys):
     total = cache.size()
     capsys.readouterr()
     assert forge(source_project, "cache", "size") == 0
-    assert capsys.readouterr().out == f"{human_size(total)} in 3 entries at {cache.root}\n"
+    assert capsys.readouterr().out == f"{human_size(total)} in 6 entries at {cache.root}\n"
     # A limit above the size removes nothing.
     assert forge(source_project, "cache", "prune", "--max-size", "1GB") == 0
     assert capsys.readouterr().out == f"removed 0 entries (0 B); {human_size(total)} remain in {cache.root}\n"
     assert forge(source_project, "cache", "prune", "--max-size", "0") == 0
     assert capsys.readouterr().out == (
-        f"removed 3 entries ({human_size(total)}); 0 B remain in {cache.root}\n")
+        f"removed 6 entries ({human_size(total)}); 0 B remain in {cache.root}\n")
     assert cache.entries() == []
     assert forge(source_project, "cache", "size") == 0
     assert capsys.readouterr().out == f"0 B in 0 entries at {cache.root}\n"
-    # With the cache empty, lost build output must be built again, not "restored".
+    # With the cache empty, lost zips must be built again, not "restored" (their checks are
+    # up to date: same key, and the state remembers they passed).
     shutil.rmtree(source_project.root / ".forge" / "build")
     code, report = build_json(source_project, capsys)
     assert code == 0
-    assert {statuses(report)[t] for t in ("function:alpha", "function:beta", "layer:shared")} == {
-        "built"}
+    assert {t["id"]: t["status"] for t in report["targets"] if t["kind"] != "check"} == {
+        "function:alpha": "built", "function:beta": "built", "layer:shared": "built"}
 
 
 def test_cache_prune_with_a_bad_size_is_a_usage_error(source_project, capsys):
