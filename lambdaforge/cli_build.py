@@ -51,7 +51,9 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         root = fastpath.find_project_root(args.cwd, args.config)
         selection = {"names": sorted(args.names), "smoke": smoke or args.check,
                      "checks": not args.no_check}
-        summary = fastpath.is_up_to_date(root, selection) if root is not None else None
+        config_name = args.config.name if args.config is not None else "lambdaforge.toml"
+        summary = (fastpath.is_up_to_date(root, selection, config_name) if root is not None
+                   else None)
         if summary:
             print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
             return EXIT_OK
@@ -114,11 +116,23 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
 
 
+def _jobs(text: str) -> int:
+    """``--jobs N``: at least 1. ``-j 0`` used to mean "CPU count" and ``-j -4`` one job,
+    silently; a typo should be a usage error instead (exit 2)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of jobs, 1 or more, not {text!r}")
+    return n
+
+
 def add_build(sub: argparse._SubParsersAction) -> None:
     """Register ``forge build``."""
     p = sub.add_parser("build", help="build functions and layers (all, or the NAMEs and what they need)")
     p.add_argument("names", nargs="*", metavar="NAME", help="function or layer names")
-    p.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel targets (default: CPU count)")
+    p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="parallel targets (default: CPU count)")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date or cached")
     p.add_argument("--dry-run", action="store_true", help="say what would be built, build nothing")
     p.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
@@ -139,7 +153,7 @@ def add_check(sub: argparse._SubParsersAction) -> None:
     """Register ``forge check``."""
     p = sub.add_parser("check", help="build if needed and run every check, import smoke test included")
     p.add_argument("names", nargs="*", metavar="NAME")
-    p.add_argument("-j", "--jobs", type=int, metavar="N")
+    p.add_argument("-j", "--jobs", type=_jobs, metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_check)
 

@@ -101,8 +101,13 @@ def forget(state_dir: Path) -> None:
     (state_dir / RECORD_NAME).unlink(missing_ok=True)
 
 
-def is_up_to_date(root: Path, selection: Mapping[str, object]) -> str | None:
-    """The summary of the recorded build when nothing it depended on changed, else None."""
+def is_up_to_date(root: Path, selection: Mapping[str, object],
+                  config_name: str = "lambdaforge.toml") -> str | None:
+    """The summary of the recorded build when nothing it depended on changed, else None.
+
+    ``config_name`` is the config file (in ``root``) this build would load: config files in
+    one directory share ``.forge/``, so a record of a build that did not read it (``-c
+    other.toml``) is someone else's."""
     try:
         data = json.loads((root / ".forge" / "state" / RECORD_NAME).read_text())
     except (OSError, ValueError):
@@ -110,7 +115,8 @@ def is_up_to_date(root: Path, selection: Mapping[str, object]) -> str | None:
     if (not isinstance(data, dict) or data.get("version") != RECORD_VERSION
             or data.get("lambdaforge") != __version__
             or data.get("selection") != json.loads(json.dumps(dict(selection)))
-            or data.get("env") != _env()):
+            or data.get("env") != _env()
+            or config_name not in (data.get("inputs") or {})):
         return None
     base = os.fspath(root)
     for table in ("inputs", "outputs"):

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -422,3 +423,35 @@ def test_every_command_reports_a_config_error_with_exit_2(source_project, capsys
     assert forge(source_project, *command) == 2
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", CONFIG_ERROR)
+
+
+@pytest.mark.parametrize("jobs", ["0", "-4", "two"])
+def test_jobs_below_one_is_a_usage_error(source_project, capsys, jobs):
+    # Before, -j 0 silently meant "CPU count" and -j -4 one job.
+    assert forge(source_project, "build", "-j", jobs) == 2
+    assert capsys.readouterr().err.endswith(
+        f"forge build: error: argument -j/--jobs: expected a number of jobs, 1 or more, not {jobs!r}\n")
+    assert not (source_project.root / ".forge/build").exists()
+
+
+def test_fast_path_does_not_answer_for_another_config_file(source_project, capsys):
+    # Two config files in one directory share .forge/: the no-op record of one must not
+    # answer "up to date" for the other (it used to, and gamma was never built).
+    source_project.write("other.toml", """
+        [defaults]
+        runtime = "python3.12"
+
+        [functions.gamma]
+        source = "functions/beta"
+        handler = "app.handler"
+        """)
+    time.sleep(0.15)  # older than the fast path's racy window, so its record is written
+    assert forge(source_project, "build") == 0
+    assert (source_project.root / ".forge/state/noop.json").exists()
+    capsys.readouterr()
+    assert main(["-C", str(source_project.root), "-c", "other.toml", "build"]) == 0
+    assert "up-to-date" not in capsys.readouterr().err
+    assert source_project.zip_path("function", "gamma").is_file()
+    # ...and the other way round.
+    assert forge(source_project, "build") == 0
+    assert "6 up-to-date in" in capsys.readouterr().err  # planned, its state is intact

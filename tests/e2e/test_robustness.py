@@ -76,6 +76,17 @@ def _build(root: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[s
     )
 
 
+def _wait_all(procs: list[subprocess.Popen]) -> list[int]:
+    """Exit codes of ``procs``; none outlives the test, even when one hangs."""
+    try:
+        return [p.wait(timeout=TIMEOUT) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def _zips(root: Path) -> dict[str, bytes]:
     build = root / ".forge" / "build"
     return {p.relative_to(build).as_posix(): p.read_bytes() for p in sorted(build.rglob("*.zip"))}
@@ -101,7 +112,7 @@ def big(project, big_reference) -> Path:
     return project.root
 
 
-def _cache_dir(root: Path) -> Path:
+def _cache_dir() -> Path:
     return Path(os.environ["FORGE_CACHE_DIR"])  # set per test by the `project` fixture
 
 
@@ -140,16 +151,11 @@ def _assert_cache_entries_whole(cache: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_interrupted_build_is_completed_correctly_by_the_next(big, big_reference, tmp_path, sig):
-    cache = _cache_dir(big)
+    cache = _cache_dir()
     proc = _start(big, cache, tmp_path / "killed.log")
-    try:
-        _wait_for_first_zip(proc, big)
-        proc.send_signal(sig)
-        code = proc.wait(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _wait_for_first_zip(proc, big)
+    proc.send_signal(sig)
+    (code,) = _wait_all([proc])
     log = (tmp_path / "killed.log").read_text()
     if code == 0:
         pytest.fail("the build finished before it was interrupted: the project is too small "
@@ -189,16 +195,10 @@ def test_interrupted_build_is_completed_correctly_by_the_next(big, big_reference
 
 
 def test_two_concurrent_builds_both_succeed_and_agree(big, big_reference, tmp_path):
-    cache = _cache_dir(big)
-    procs = [_start(big, cache, tmp_path / f"{n}.log", "--json", stdout=(tmp_path / f"{n}.json").open("w"))
-             for n in ("one", "two")]
-    try:
-        codes = [p.wait(timeout=TIMEOUT) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    cache = _cache_dir()
+    procs = [_start(big, cache, tmp_path / f"{n}.log", "--json",
+                    stdout=(tmp_path / f"{n}.json").open("w")) for n in ("one", "two")]
+    codes = _wait_all(procs)
     logs = [(tmp_path / f"{n}.log").read_text() for n in ("one", "two")]
     assert codes == [0, 0], logs
     reports = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two")]
@@ -261,7 +261,7 @@ def test_corrupt_cache_entry_is_rebuilt_with_a_warning(source_project, capsys, c
     assert main(["-C", str(root), "build"]) == 0
     good = source_project.zip_path("function", "beta").read_bytes()
     shutil.rmtree(root / ".forge" / "build")
-    cache = Cache(Path(os.environ["FORGE_CACHE_DIR"]))
+    cache = Cache(_cache_dir())
     entry = _entry_of(cache, "beta")
     key = entry.name
     CORRUPTIONS[corruption](entry)
@@ -284,7 +284,7 @@ def test_corrupt_cache_warning_in_plain_output(source_project, capsys):
     root = source_project.root
     assert main(["-C", str(root), "build"]) == 0
     shutil.rmtree(root / ".forge" / "build")
-    entry = _entry_of(Cache(Path(os.environ["FORGE_CACHE_DIR"])), "alpha")
+    entry = _entry_of(Cache(_cache_dir()), "alpha")
     _flip_byte(entry / "artifact.zip")
     capsys.readouterr()
     assert main(["-C", str(root), "build"]) == 0
@@ -293,3 +293,18 @@ def test_corrupt_cache_warning_in_plain_output(source_project, capsys):
     assert "     built  function:alpha  " in err
     with zipfile.ZipFile(source_project.zip_path("function", "alpha")) as zf:
         assert zf.testzip() is None and zf.read("app.py").startswith(b"def handler")
+
+
+def test_concurrent_builds_of_different_functions_both_count(source_project, tmp_path):
+    # Each build records only its own targets (state and manifest are merged, not
+    # overwritten), so after `forge build alpha` and `forge build beta` ran at once, a full
+    # build has nothing left to do.
+    root = source_project.root
+    cache = _cache_dir()
+    procs = [_start(root, cache, tmp_path / f"{name}.log", name) for name in ("alpha", "beta")]
+    codes = _wait_all(procs)
+    assert codes == [0, 0], [(tmp_path / f"{n}.log").read_text() for n in ("alpha", "beta")]
+    manifest = json.loads((root / ".forge/build/manifest.json").read_text())
+    assert sorted(a["name"] for a in manifest["artifacts"]) == ["alpha", "beta", "shared"]
+    outcome = source_project.build()
+    assert set(source_project.statuses(outcome).values()) == {"up-to-date"}
