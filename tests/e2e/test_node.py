@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from tests.build.conftest import ProjectDir
+from tests.e2e.conftest import ProjectDir
 from tests.node_builder import npmproject as npmp
 
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are needed")
