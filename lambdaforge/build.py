@@ -297,10 +297,15 @@ class BuildSession:
                 outputs = fastpath.snapshot(self.project.root, (), [
                     *(r.outputs["path"] for r in results.values() if "path" in r.outputs),
                     manifest_path.relative_to(self.project.root).as_posix()])
-                fastpath.record(self.project.state_dir, self.options.selection(), inputs_before,
+                fastpath.record(self.project.state_dir, self.selection(), inputs_before,
                                 outputs, f"{len(results)} up-to-date")
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
+
+    def selection(self) -> dict[str, object]:
+        """What identifies this build for the no-op fast path: the options that choose
+        targets and checks, and the config file (several may share one directory)."""
+        return {**self.options.selection(), "config": self.project.config_file.name}
 
     def _input_snapshot(self) -> dict[str, list[int] | None]:
         """Stats of everything the selected targets read (for the no-op fast path)."""
@@ -357,7 +362,7 @@ class BuildSession:
 
     def _install(self, planned: PlannedTarget, cancel: threading.Event) -> TargetResult:
         t, key = planned.target, planned.key
-        entry = None if self.options.force else self.cache.get(key)
+        entry = None if self.options.force else self.cache.get(key, what=t.id)
         if entry is not None:
             return TargetResult(t.id, Status.CACHED, key=key, reasons=planned.reasons,
                                 outputs=self._install_outputs(key, entry.path(DEPS), entry.meta))
@@ -399,8 +404,9 @@ class BuildSession:
         """Scratch directories and half-copied artifacts of a build that was killed.
         Safe because the project lock is held: no other build of this project is running."""
         shutil.rmtree(self.project.root / ".forge" / "tmp", ignore_errors=True)
-        for kind in ("functions", "layers"):
-            for tmp in (self.project.build_dir / kind).glob(".*.tmp"):
+        # Every atomic write here goes through a ".NAME.*.tmp" sibling of its target.
+        for top in (self.project.build_dir, self.project.state_dir):
+            for tmp in top.rglob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
 
     def _builder(self, t: Target) -> Builder:
@@ -416,7 +422,7 @@ class BuildSession:
         assert spec is not None
         kind = "function" if t.kind is TargetKind.FUNCTION else "layer"
         dest = self.project.build_dir / f"{kind}s" / f"{t.name}.zip"
-        entry = None if self.options.force else self.cache.get(key)
+        entry = None if self.options.force else self.cache.get(key, what=t.id)
         if entry is not None:
             _copy_atomic(entry.path(ARTIFACT), dest)
             outputs = {**entry.meta, **self._artifact_file_outputs(dest)}
@@ -555,7 +561,7 @@ class BuildSession:
         assert spec is not None and t.checks is not None
         # A passed check is cached by its key (which covers the artifact's key): restoring
         # a build from the cache does not re-run its checks.
-        entry = None if self.options.force else self.cache.get(key)
+        entry = None if self.options.force else self.cache.get(key, what=t.id)
         if entry is not None and entry.meta.get("passed"):
             outputs = dict(entry.meta)
             return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,

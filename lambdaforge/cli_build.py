@@ -49,9 +49,9 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
 
         start = time.perf_counter()
         root = fastpath.find_project_root(args.cwd, args.config)
-        selection = {"names": sorted(args.names), "smoke": smoke or args.check,
-                     "checks": not args.no_check}
         config_name = args.config.name if args.config is not None else "lambdaforge.toml"
+        selection = {"names": sorted(args.names), "smoke": smoke or args.check,
+                     "checks": not args.no_check, "config": config_name}
         summary = (fastpath.is_up_to_date(root, selection, config_name) if root is not None
                    else None)
         if summary:

@@ -459,10 +459,7 @@ def test_fast_path_does_not_answer_for_another_config_file(source_project, capsy
 
 @pytest.mark.parametrize("output", [
     ".forge/build/functions/alpha.zip",
-    pytest.param(".forge/build/manifest.json", marks=pytest.mark.xfail(
-        strict=True, reason="manifest.write_if_changed writes through tempfile.mkstemp, which "
-                            "creates 0600, and never chmods: a deploy step running as "
-                            "another user cannot read the manifest")),
+    ".forge/build/manifest.json",
 ])
 def test_outputs_are_readable_by_a_deploy_step(source_project, output):
     assert source_project.build().ok

@@ -251,10 +251,7 @@ CORRUPTIONS = {
     "flipped-byte",
     "truncated",
     "artifact-deleted",
-    pytest.param("entry-json-garbage", marks=pytest.mark.xfail(
-        strict=True,
-        reason="build.py calls Cache.get(key) without what=: when entry.json itself is "
-               "unreadable the warning says 'for unknown target' instead of naming it")),
+    "entry-json-garbage",
 ])
 def test_corrupt_cache_entry_is_rebuilt_with_a_warning(source_project, capsys, corruption):
     root = source_project.root
@@ -274,7 +271,7 @@ def test_corrupt_cache_entry_is_rebuilt_with_a_warning(source_project, capsys, c
     # Never served: rebuilt; the healthy entries of its siblings still are.
     assert status["function:beta"] == "built"
     assert status["function:alpha"] == status["layer:shared"] == "cached"
-    assert report["warnings"] == [f"cache entry {key[:12]} for beta was corrupt; rebuilding"]
+    assert report["warnings"] == [f"cache entry {key[:12]} for function:beta was corrupt; rebuilding"]
     assert source_project.zip_path("function", "beta").read_bytes() == good
     # The rebuilt entry replaced the bad one and is whole.
     assert Cache(cache.root).get(key, Verify.FULL) is not None
@@ -289,7 +286,7 @@ def test_corrupt_cache_warning_in_plain_output(source_project, capsys):
     capsys.readouterr()
     assert main(["-C", str(root), "build"]) == 0
     err = capsys.readouterr().err
-    assert f"warning: cache entry {entry.name[:12]} for alpha was corrupt; rebuilding\n" in err
+    assert f"warning: cache entry {entry.name[:12]} for function:alpha was corrupt; rebuilding\n" in err
     assert "     built  function:alpha  " in err
     with zipfile.ZipFile(source_project.zip_path("function", "alpha")) as zf:
         assert zf.testzip() is None and zf.read("app.py").startswith(b"def handler")
@@ -314,13 +311,8 @@ def test_concurrent_builds_of_different_functions_both_count(source_project, tmp
     ".forge/build/functions/.alpha.zip.k1ll3d.tmp",
     ".forge/build/layers/.shared.zip.k1ll3d.tmp",
     ".forge/tmp/package-k1ll3d/.artifact.zip.k1ll3d.tmp",
-    pytest.param(".forge/build/.manifest.json.k1ll3d.tmp", marks=pytest.mark.xfail(
-        strict=True, reason="BuildSession._remove_leftovers only looks in build/functions and "
-                            "build/layers; the manifest's temp file sits in build/ itself")),
-    pytest.param(".forge/state/targets/.function_alpha.json.k1ll3d.tmp", marks=pytest.mark.xfail(
-        strict=True, reason="BuildSession._remove_leftovers does not look in .forge/state, "
-                            "where state records, the stat cache and noop.json are written "
-                            "through temp files")),
+    ".forge/build/.manifest.json.k1ll3d.tmp",
+    ".forge/state/targets/.function_alpha.json.k1ll3d.tmp",
 ])
 def test_leftovers_of_a_killed_build_are_removed_by_the_next(source_project, leftover):
     # Where a SIGKILL at the wrong moment leaves a temp file: planted, so every place is
