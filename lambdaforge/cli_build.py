@@ -59,6 +59,7 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
             return EXIT_OK
     from lambdaforge.report import PlainReporter, RichReporter, dump_json, json_report
 
+    _stop_on_sigterm()
     reporter: Callable | None = None
     session = _session(args, smoke=smoke, on_wait=lambda msg: print(msg, file=sys.stderr))
     if not args.json:
@@ -114,6 +115,21 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
             print(r.log, file=sys.stderr)
     print(_summary(outcome), file=sys.stderr)
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM (a cancelled CI job, ``kill``) like Ctrl-C: stop starting targets, let
+    running ones remove their temp files, exit 130."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # called in-process from a worker thread (tests): signals are not ours
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _jobs(text: str) -> int:
@@ -231,10 +247,17 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     from lambdaforge.cache import Cache
 
+    from lambdaforge.locking import LOCK_FILE, PID_FILE, project_build_lock
+
     project = load(args)
     forge_dir = project.root / ".forge"
-    for d in (project.build_dir, project.state_dir, forge_dir / "tmp"):
-        shutil.rmtree(d, ignore_errors=True)
+    # Not from under a running build: wait for it like a second build would.
+    with project_build_lock(project.state_dir, on_wait=lambda msg: print(msg, file=sys.stderr)):
+        for d in (project.build_dir, forge_dir / "tmp"):
+            shutil.rmtree(d, ignore_errors=True)
+        for f in project.state_dir.iterdir():
+            if f.name not in (LOCK_FILE, PID_FILE):
+                shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
     print(f"removed {project.build_dir}")
     if args.cache:
         Cache(project.cache_dir).clear()

@@ -291,7 +291,12 @@ def test_clean_removes_build_output_and_keeps_the_cache(source_project, capsys):
     assert forge(source_project, "clean") == 0
     build_dir = source_project.root / ".forge" / "build"
     assert capsys.readouterr().out == f"removed {build_dir}\n"
-    assert not build_dir.exists() and not (source_project.root / ".forge/state").exists()
+    assert not build_dir.exists()
+    # clean waits for a running build through the project lock, so only the lock stays
+    from lambdaforge.locking import LOCK_FILE, PID_FILE
+
+    left = {p.name for p in (source_project.root / ".forge/state").iterdir()}
+    assert left <= {LOCK_FILE, PID_FILE}
     assert len(cache.entries()) == 6
     code, report = build_json(source_project, capsys)
     assert code == 0 and set(statuses(report).values()) == {"cached"}
