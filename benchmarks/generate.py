@@ -115,10 +115,7 @@ def build_wheel(
 
 # --------------------------------------------------------------------------- contents
 
-_WORDS = (
-    "order customer invoice payment refund shipment inventory account session token event "
-    "record batch report metric audit policy quota region tenant schedule window cursor page"
-).split()
+_WORDS = ["order", "customer", "invoice", "payment", "refund", "shipment", "inventory", "account", "session", "token", "event", "record", "batch", "report", "metric", "audit", "policy", "quota", "region", "tenant", "schedule", "window", "cursor", "page"]
 
 
 def python_module(rng: random.Random, lines: int) -> bytes:

@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # noqa: E402  (sibling script, not a package)
+import generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JOBS = "2"
@@ -102,7 +102,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> Sample:
 def rebuilt(stderr: str) -> str:
     """``"1 install, 2 fn"``: what a forge run built, from its plain progress lines."""
     counts: dict[str, int] = {}
-    for kind in re.findall(r"^\s+built\s+(install|layer|function):", stderr, re.M):
+    for kind in re.findall(r"^\s+built\s+(install|layer|function):", stderr, re.MULTILINE):
         counts[kind] = counts.get(kind, 0) + 1
     short = {"install": "inst", "layer": "layer", "function": "fn"}
     return ", ".join(f"{n} {short[k]}" for k, n in counts.items()) or "nothing"
@@ -323,11 +323,12 @@ def machine(python: str) -> dict[str, str]:
         pass
     def out(argv: list[str]) -> str:
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+            return done.stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return "?"
-    uv = out([python, "-c", "import uv, subprocess; print(subprocess.run([uv.find_uv_bin(), "
-                            "'--version'], capture_output=True, text=True).stdout.split()[1])"])
+    uv = out([python, "-c", ("import uv, subprocess; print(subprocess.run([uv.find_uv_bin(), "
+                            "'--version'], capture_output=True, text=True).stdout.split()[1])")])
     mem = "?"
     try:
         kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
@@ -378,12 +379,13 @@ def table(rows: list[Row], with_sam: bool) -> str:
 def report(bench: Bench, info: dict[str, str], seconds: float) -> str:
     """Machine, table and failures, as markdown."""
     parts = [
-        f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory']} RAM, "
-        f"{info['os']}, load average {info['load']} at the end; Python {info['python']}, uv {info['uv']}, pip {info['pip']}, "
-        f"lambdaforge {info['lambdaforge']}; sam: {info['sam']}.",
-        f"`forge build --jobs {JOBS}`, {bench.runs} runs per scenario (median, min, max); "
-        f"baseline {bench.baseline_runs} run(s). Ratio = baseline median / forge median. "
-        f"Benchmark took {seconds / 60:.1f} min.",
+        (f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory']} "
+         f"RAM, {info['os']}, load average {info['load']} at the end; Python {info['python']}, "
+         f"uv {info['uv']}, pip {info['pip']}, lambdaforge {info['lambdaforge']}; "
+         f"sam: {info['sam']}."),
+        (f"`forge build --jobs {JOBS}`, {bench.runs} runs per scenario (median, min, max); "
+         f"baseline {bench.baseline_runs} run(s). Ratio = baseline median / forge median. "
+         f"Benchmark took {seconds / 60:.1f} min."),
         "",
         table(bench.rows, bench.sam is not None),
     ]
