@@ -17,7 +17,7 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ STRIP_LISTING = "stripped.txt"
 DEPS = "deps.zip"
 
 #: bump when the meaning of a key's material changes without its fields changing
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class BuildSession:
                     )
             digests = digest_files(self.project.root, files, self.stat_cache)
             return KeyMaterial(
-                config={f"install.{k}": v for k, v in deps.canonical},
+                config=_group_pairs("install", deps.canonical),
                 platform={"runtime": deps.runtime, "architecture": deps.architecture,
                           "tools": dict(builder.tool_versions(t.spec))},
                 files={rel: tuple(d) for rel, d in digests.items()},
@@ -718,6 +718,16 @@ class BuildSession:
         return {p.target.id: ([] if p.action is Status.UP_TO_DATE else p.reasons) for p in self.plan()}
 
 
+
+
+def _group_pairs(prefix: str, pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """``(("requirement", "a"), ("requirement", "b"))`` → ``{"install.requirement": ["a", "b"]}``:
+    every value of a repeated name is kept, in order (a dict of the pairs would keep only the
+    last requirement, and two different requirement sets could share a key)."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(f"{prefix}.{name}", []).append(value)
+    return grouped
 
 
 def archive_tools() -> dict[str, str]:

@@ -284,3 +284,29 @@ dependencies = ["sdistonly"]
     assert out.ok, [r.error for r in out.failures()]
     install = next(r for t, r in out.results.items() if t.startswith("install:"))
     assert "built pure-Python wheel for sdistonly 1.0 from its sdist" in install.warnings
+
+
+def test_different_requirement_sets_never_share_an_install(deps_project):
+    # Regression: the install key once kept only the last requirement line, so these two
+    # sets (same last line) shared one install and both zips got dep-a.
+    deps_project.config(LOCAL_INDEX + """
+[functions.one]
+source = "one"
+handler = "app.handler"
+dependencies = ["dep-a", "purelib"]
+
+[functions.two]
+source = "two"
+handler = "app.handler"
+dependencies = ["markered", "purelib"]
+""")
+    for fn in ("one", "two"):
+        deps_project.write(f"{fn}/app.py", HANDLER)
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    installs = {t: r.key for t, r in out.results.items() if t.startswith("install:")}
+    assert len(set(installs.values())) == 2
+    one = {n.split("/")[0] for n in names(deps_project.zip_path("function", "one"))}
+    two = {n.split("/")[0] for n in names(deps_project.zip_path("function", "two"))}
+    assert "dep_a" in one and "markered" not in one
+    assert "markered" in two and "dep_a" not in two
