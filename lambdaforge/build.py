@@ -171,7 +171,11 @@ class BuildSession:
         return st.st_size == outputs.get("size") and st.st_mtime_ns == outputs.get("mtime_ns")
 
     def _material(self, t: Target) -> KeyMaterial:
-        upstream = {u.id: self._planned[u.id].key for u in self.graph.upstream(t.id)}
+        upstream = {
+            u.id: (self._layer_interface(u) if t.kind is TargetKind.FUNCTION and
+                   u.kind is TargetKind.LAYER else self._planned[u.id].key)
+            for u in self.graph.upstream(t.id)
+        }
         builder = self._builder(t)
         common = dict(
             kind=t.kind.value,
@@ -222,6 +226,17 @@ class BuildSession:
         }
         platform = {**_platform(spec), "tools": archive_tools()}
         return KeyMaterial(config=config, platform=platform, files=files, **common)
+
+    def _layer_interface(self, layer: Target) -> str:
+        """What a function's zip can see of one of its layers: only which distributions the
+        layer provides (they are left out of the function). That follows from the layer's
+        install and its runtime-provided setting, not from its own code, so editing a
+        layer's code re-checks its functions but does not repackage them (early cutoff)."""
+        spec = layer.spec
+        assert spec is not None
+        installs = [u for u in self.graph.upstream(layer.id) if u.kind is TargetKind.INSTALL]
+        install_key = self._planned[installs[0].id].key if installs else "no-dependencies"
+        return f"provides:{install_key}:{spec.exclude_runtime_provided}"
 
     def sources(self, t: Target) -> SourceSet:
         """The source files a function or layer packages (include/exclude/strip applied),

@@ -310,3 +310,26 @@ dependencies = ["markered", "purelib"]
     two = {n.split("/")[0] for n in names(deps_project.zip_path("function", "two"))}
     assert "dep_a" in one and "markered" not in one
     assert "markered" in two and "dep_a" not in two
+
+
+def test_changing_a_layers_dependencies_repackages_its_functions(deps_project):
+    deps_project.config(LOCAL_INDEX + """
+[layers.common]
+dependencies = ["dep-b==1.0"]
+
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+layers = ["common"]
+dependencies = ["dep-a", "purelib"]
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    assert deps_project.build().ok
+    assert not any(n.startswith("purelib") for n in names(deps_project.zip_path("layer", "common")))
+    text = (deps_project.root / "lambdaforge.toml").read_text()
+    deps_project.config(text.replace('["dep-b==1.0"]', '["dep-b==1.0", "purelib"]'))
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert deps_project.statuses(out)["function:fn"] == "built"
+    # the layer now provides purelib, so the function stops bundling it
+    assert not any(n.startswith("purelib") for n in names(deps_project.zip_path("function", "fn")))
