@@ -20,6 +20,7 @@ import shlex
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -135,9 +136,13 @@ class _Collector:
 
     # ------------------------------------------------------------------ helpers
 
+    @cached_property
+    def _resolved_root(self) -> Path:
+        return self.project_root.resolve()
+
     def rel(self, path: Path) -> str:
         """Project-relative POSIX path of ``path`` (which must be inside the project)."""
-        return path.resolve().relative_to(self.project_root.resolve()).as_posix()
+        return path.resolve().relative_to(self._resolved_root).as_posix()
 
     def inside(self, path: Path) -> bool:
         """True when ``path`` (symlinks resolved) is inside the project root."""
