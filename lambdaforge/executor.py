@@ -9,10 +9,10 @@ interrupt is re-raised once they have finished cleaning up.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -78,12 +78,14 @@ def run_graph(
     failure: it returns a FAILED result. An exception from it is turned into one.
     """
     emit = on_event or (lambda e: None)
+    jobs = max(1, jobs)
     cancel = threading.Event()
     results: dict[str, TargetResult] = {}
     remaining = {n: graph.in_degree(n) for n in graph.nodes}
     # Deterministic start order among ready targets: sorted ids.
     ready = sorted(n for n, d in remaining.items() if d == 0)
-    running: dict[Future[TargetResult], str] = {}
+    tasks: queue.Queue[str | None] = queue.Queue()
+    done: queue.Queue[tuple[str, TargetResult]] = queue.Queue()
 
     def call(tid: str) -> TargetResult:
         upstream = {p: results[p] for p in graph.predecessors(tid)}
@@ -98,6 +100,13 @@ def run_graph(
         if not res.seconds:
             res.seconds = time.perf_counter() - start
         return res
+
+    def worker() -> None:
+        while (tid := tasks.get()) is not None:
+            if cancel.is_set():
+                done.put((tid, TargetResult(tid, Status.SKIPPED, reasons=["interrupted"])))
+            else:
+                done.put((tid, call(tid)))
 
     def finish(tid: str, res: TargetResult) -> None:
         results[tid] = res
@@ -116,29 +125,34 @@ def run_graph(
             return True
         return False
 
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="forge")
+    # Workers start before any target does, so an interrupt can never land between a
+    # target starting and the scheduler knowing about it.
+    workers = [threading.Thread(target=worker, name=f"forge-{i}", daemon=True)
+               for i in range(jobs)]
+    for w in workers:
+        w.start()
+    in_flight = 0
     try:
-        while ready or running:
-            while ready and len(running) < max(1, jobs) and not cancel.is_set():
+        while ready or in_flight:
+            while ready and in_flight < jobs:
                 tid = ready.pop(0)
                 if skip_if_upstream_failed(tid):
                     continue
                 emit(Event("started", tid))
-                running[pool.submit(call, tid)] = tid
-            if not running:
-                if cancel.is_set():
-                    break
-                continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: running[f]):
-                tid = running.pop(fut)
-                finish(tid, fut.result())
+                in_flight += 1
+                tasks.put(tid)
+            if in_flight:
+                tid, res = done.get()
+                in_flight -= 1
+                finish(tid, res)
     except BaseException:
-        # Ctrl-C (or a bug in the scheduler): stop starting work, let running targets see
-        # the cancel flag and clean their temp files, then re-raise.
+        # Ctrl-C (or a bug in the scheduler): running targets see the cancel flag, clean
+        # their temp files and return; queued ones are not started. Then re-raise.
         cancel.set()
-        wait(list(running))
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _ in workers:
+            tasks.put(None)
+        for w in workers:
+            w.join()
     return results

@@ -185,24 +185,24 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
                        deps=inputs))
         g.add_edge(iid, consumer)
 
-    for name, layer in sorted(project.layers.items()):
-        builder = registry.for_runtime(layer.runtime)
-        tid = f"layer:{name}"
-        add(Target(tid, TargetKind.LAYER, name, builder.NAME, spec=layer))
-        add_install(layer, tid, builder.NAME)
+    def add_artifact(kind: TargetKind, spec: FunctionSpec | LayerSpec) -> str:
+        """A package target, its install (if any) and its check; returns the package id."""
+        builder = registry.for_runtime(spec.runtime)
+        tid = f"{kind.value}:{spec.name}"
+        add(Target(tid, kind, spec.name, builder.NAME, spec=spec))
+        add_install(spec, tid, builder.NAME)
         cid = f"check:{tid}"
-        add(Target(cid, TargetKind.CHECK, name, builder.NAME, spec=layer, checks=tid))
+        add(Target(cid, TargetKind.CHECK, spec.name, builder.NAME, spec=spec, checks=tid))
         g.add_edge(tid, cid)
+        return tid
+
+    for _, layer in sorted(project.layers.items()):
+        add_artifact(TargetKind.LAYER, layer)
 
     problems: list[str] = []
     for name, fn in sorted(project.functions.items()):
-        builder = registry.for_runtime(fn.runtime)
-        tid = f"function:{name}"
-        add(Target(tid, TargetKind.FUNCTION, name, builder.NAME, spec=fn))
-        add_install(fn, tid, builder.NAME)
+        tid = add_artifact(TargetKind.FUNCTION, fn)
         cid = f"check:{tid}"
-        add(Target(cid, TargetKind.CHECK, name, builder.NAME, spec=fn, checks=tid))
-        g.add_edge(tid, cid)
         for layer_name in fn.layers:
             lid = f"layer:{layer_name}"
             if lid not in g:

@@ -1,0 +1,100 @@
+"""The DAG executor on its own: order, parallelism, failures, interrupts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import networkx as nx
+import pytest
+
+from lambdaforge.executor import Event, Status, TargetResult, run_graph
+
+
+def diamond() -> nx.DiGraph:
+    g = nx.DiGraph()
+    g.add_edges_from([("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("x", "y")])
+    return g
+
+
+def test_runs_every_target_after_its_upstream():
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def action(tid, upstream, cancel):
+        with lock:
+            seen.append(tid)
+        assert all(r.status is Status.BUILT for r in upstream.values())
+        return TargetResult(tid, Status.BUILT)
+
+    results = run_graph(diamond(), action, jobs=2)
+    assert set(results) == {"a", "b", "c", "d", "x", "y"}
+    assert seen.index("a") < seen.index("b") < seen.index("d")
+    assert seen.index("c") < seen.index("d") and seen.index("x") < seen.index("y")
+
+
+def test_a_failure_skips_only_what_depends_on_it():
+    def action(tid, upstream, cancel):
+        return TargetResult(tid, Status.FAILED if tid == "b" else Status.BUILT, error="boom")
+
+    results = run_graph(diamond(), action, jobs=2)
+    assert results["b"].status is Status.FAILED
+    assert results["d"].status is Status.SKIPPED and results["d"].reasons == ["b failed"]
+    assert {results[t].status for t in ("a", "c", "x", "y")} == {Status.BUILT}
+
+
+def test_an_exception_in_an_action_is_a_failed_target_with_its_traceback():
+    def action(tid, upstream, cancel):
+        if tid == "x":
+            raise RuntimeError("bug in a builder")
+        return TargetResult(tid, Status.BUILT)
+
+    results = run_graph(diamond(), action, jobs=1)
+    assert results["x"].status is Status.FAILED
+    assert results["x"].error == "RuntimeError: bug in a builder"
+    assert "Traceback" in results["x"].log
+    assert results["y"].status is Status.SKIPPED and results["d"].status is Status.BUILT
+
+
+def test_independent_targets_run_in_parallel():
+    g = nx.DiGraph()
+    g.add_nodes_from(["p", "q"])
+    both = threading.Barrier(2, timeout=5)
+
+    def action(tid, upstream, cancel):
+        both.wait()  # deadlocks (BrokenBarrierError) unless both run at once
+        return TargetResult(tid, Status.BUILT)
+
+    results = run_graph(g, action, jobs=2)
+    assert {r.status for r in results.values()} == {Status.BUILT}
+
+
+def test_events_report_start_and_finish_of_each_target():
+    events: list[Event] = []
+    run_graph(diamond(), lambda tid, up, c: TargetResult(tid, Status.BUILT), jobs=2,
+              on_event=events.append)
+    assert sorted(e.target_id for e in events if e.kind == "started") == list("abcdxy")
+    assert sorted(e.target_id for e in events if e.kind == "finished") == list("abcdxy")
+
+
+def test_interrupt_sets_cancel_for_running_targets_and_reraises():
+    import signal
+
+    g = nx.DiGraph()
+    g.add_edges_from([("slow", "after")])
+    saw_cancel = threading.Event()
+    main = threading.main_thread().ident
+
+    def action(tid, upstream, cancel):
+        # Ctrl-C arrives while this target runs: a real SIGINT to the main thread.
+        signal.pthread_kill(main, signal.SIGINT)
+        if cancel.wait(timeout=5):
+            saw_cancel.set()
+        return TargetResult(tid, Status.FAILED, error="interrupted")
+
+    started: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_graph(g, action, jobs=1,
+                  on_event=lambda e: started.append(e.target_id) if e.kind == "started" else None)
+    assert saw_cancel.is_set()  # the running target was told, and waited for
+    assert started == ["slow"]  # nothing new started after the interrupt

@@ -1,0 +1,72 @@
+"""The target graph built from a real project: shared installs, selection, exports."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lambdaforge.config import load_project
+from lambdaforge.errors import UsageError
+from lambdaforge.graph import TargetKind, build_graph
+
+
+@pytest.fixture
+def graph(tmp_path):
+    (tmp_path / "lambdaforge.toml").write_text(textwrap.dedent("""
+        [layers.shared]
+        source = "shared"
+        dependencies = ["attrs==24.2.0"]
+
+        [functions.a]
+        source = "a"
+        handler = "app.handler"
+        layers = ["shared"]
+        dependencies = ["requests==2.32.3"]
+
+        [functions.b]
+        source = "b"
+        handler = "app.handler"
+        dependencies = ["requests==2.32.3"]
+
+        [functions.c]
+        source = "c"
+        handler = "app.handler"
+    """))
+    for d in ("shared", "a", "b", "c"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    return build_graph(load_project(tmp_path / "lambdaforge.toml"))
+
+
+def test_functions_with_the_same_requirements_share_one_install(graph):
+    installs = [t for t in graph.targets() if t.kind is TargetKind.INSTALL]
+    assert len(installs) == 2  # the layer's, and one for a and b together
+    shared = [i for i in installs if "function:a" in graph.graph.successors(i.id)]
+    assert set(graph.graph.successors(shared[0].id)) == {"function:a", "function:b"}
+
+
+def test_a_function_waits_for_its_layers_and_its_check_counts_them(graph):
+    assert graph.graph.has_edge("layer:shared", "function:a")
+    assert graph.graph.has_edge("layer:shared", "check:function:a")
+    assert not graph.graph.has_edge("layer:shared", "function:b")
+
+
+def test_selection_builds_the_named_target_and_what_it_needs(graph):
+    sub = graph.select(["a"])
+    kinds = sorted(t.id.split(":")[0] for t in sub.targets())
+    assert kinds == ["check", "check", "function", "install", "install", "layer"]
+    assert {t.id for t in sub.targets() if not t.id.startswith("install")} == {
+        "function:a", "layer:shared", "check:function:a", "check:layer:shared"}
+    assert {t.id for t in graph.select(["c"], with_checks=False).targets()} == {"function:c"}
+
+
+def test_an_unknown_name_suggests_the_closest(graph):
+    with pytest.raises(UsageError, match=r"no function or layer named 'shraed' \(did you mean 'shared'\?\)"):
+        graph.select(["shraed"])
+
+
+def test_topological_order_is_deterministic(graph):
+    order = [t.id for t in graph.targets()]
+    assert order == [t.id for t in graph.targets()]
+    assert order.index("layer:shared") < order.index("function:a") < order.index("check:function:a")
