@@ -596,23 +596,23 @@ class BuildSession:
             problems = check_native_binaries(artifact, spec.architecture, spec.runtime,
                                              owners, artifact=kind)
         errors += [str(p) for p in problems]
-        def sizes_of(savings: Mapping[str, int] | None = None):
+        def sizes_of(explain: bool):
             return size_report(
                 t.name,
                 zipped_size=package.outputs["size"],
                 unzipped_size=package.outputs["unzipped_size"],
                 layer_sizes={name: r.outputs["unzipped_size"] for name, r in layers},
                 max_size=spec.max_size,
-                contributors=contributors_from_zip(artifact),
-                savings=savings,
+                contributors=contributors_from_zip(artifact) if explain else (),
+                savings=self._strip_savings(artifact, spec) if explain else None,
                 artifact=kind,
             )
 
-        sizes = sizes_of()
+        sizes = sizes_of(explain=False)
         if sizes.errors or sizes.warnings:
-            # Only now is it worth reading the zip again: name the built-in rule set that
-            # would save most.
-            sizes = sizes_of(self._strip_savings(artifact, spec))
+            # Only now is it worth reading the zip again: list the biggest parts and name
+            # the built-in rule set that would save most.
+            sizes = sizes_of(explain=True)
         errors += [str(p) for p in sizes.errors]
         warnings += [str(p) for p in sizes.warnings]
         outputs: dict[str, Any] = {}

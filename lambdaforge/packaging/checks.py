@@ -50,15 +50,27 @@ class BinaryProblem:
         return self.message
 
 
+#: Endings of files that are text by definition: not opened when scanning for binaries
+#: (a package holds thousands of them; opening each costs more than the rest of the checks).
+#: Anything else, including unknown endings, is looked at.
+TEXT_ENDINGS: tuple[str, ...] = (
+    ".py", ".pyi", ".txt", ".json", ".md", ".rst", ".html", ".htm", ".css", ".js", ".mjs",
+    ".cjs", ".ts", ".map", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".csv", ".xml", ".svg",
+    "/METADATA", "/RECORD", "/WHEEL", "/top_level.txt", "/entry_points.txt", "py.typed",
+)
+
+
 def scan_binaries(zip_path: Path) -> Iterator[tuple[str, BinaryInfo]]:
     """Every native binary in the zip, as (member path, what it is built for), in zip order.
 
-    Reads only the first bytes of each member; only members with a binary magic number are
-    read further, and then only their headers (see ``elf.inspect_binary``).
+    Reads only the first bytes of each member that is not text by its name
+    (``TEXT_ENDINGS``); only members with a binary magic number are read further, and then
+    only their headers (see ``elf.inspect_binary``).
     """
     with zipfile.ZipFile(zip_path) as zf:
         for info in zf.infolist():
-            if info.is_dir() or info.file_size < MAGIC_LENGTH:
+            if (info.is_dir() or info.file_size < MAGIC_LENGTH
+                    or info.filename.endswith(TEXT_ENDINGS)):
                 continue
             with zf.open(info) as member:
                 if not looks_binary(member.read(MAGIC_LENGTH)):
