@@ -632,7 +632,7 @@ class BuildSession:
             return TargetResult(t.id, Status.FAILED, key=key, warnings=warnings,
                                 error="\n".join(errors), reasons=planned.reasons)
         outputs.update({"passed": True, "warnings": warnings})
-        self.cache.put(key, {}, outputs)
+        self.cache.put(key, {}, outputs, durable=False)  # a verdict: cheap to recompute
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
                             reasons=planned.reasons)
 

@@ -320,13 +320,16 @@ class Cache:
         *,
         move: bool = True,
         sha256: Mapping[str, str] | None = None,
+        durable: bool = True,
     ) -> CacheEntry:
         """Store ``files`` (entry name → path) with ``meta`` under ``key``; return the entry.
 
         ``move`` renames the files into the cache when they are on the same file system
         (the caller's copies are gone afterwards, or left behind if another process stored
         the key first); otherwise they are copied. ``sha256`` may give digests the caller
-        already computed while writing, which saves a re-read.
+        already computed while writing, which saves a re-read. ``durable=False`` skips the
+        fsyncs, for small entries that are cheap to recompute (check verdicts): after a power
+        loss such an entry may be torn, which ``get`` detects and evicts like any corruption.
 
         If the key is already stored (by us earlier, or by another process racing us), the
         existing entry wins and is returned. Interrupted at any point (Ctrl-C included),
@@ -358,7 +361,8 @@ class Cache:
                 elif digest is None:
                     digest = sha256_file(dest)
                 with open(dest, "rb+") as f:
-                    os.fsync(f.fileno())
+                    if durable:
+                        os.fsync(f.fileno())
                     st = os.fstat(f.fileno())
                 listed[name] = {"size": st.st_size, "sha256": digest}
                 if not sha256 or name not in sha256:
@@ -375,10 +379,10 @@ class Cache:
                 _write_stamps(staging, stamps)
             # entry.json last: its presence is what marks an entry complete
             entry_json = json.dumps(entry_data, sort_keys=True).encode()
-            write_atomic(staging / ENTRY_FILE, entry_json, durable=True)
+            write_atomic(staging / ENTRY_FILE, entry_json, durable=durable)
             stored = {n: CachedFile(n, d / n, i["size"], i["sha256"]) for n, i in listed.items()}
             for attempt in range(3):
-                if self._publish(staging, d):
+                if self._publish(staging, d, durable=durable):
                     return CacheEntry(key, d, stored, meta, entry_data["created"])
                 existing = self._existing(key)
                 if existing is not None:
@@ -397,7 +401,7 @@ class Cache:
         # will be verified in full by the next get.
         return self.get(key, Verify.SIZE) if self.contains(key) else None
 
-    def _publish(self, staging: Path, d: Path) -> bool:
+    def _publish(self, staging: Path, d: Path, *, durable: bool = True) -> bool:
         """Rename the staged entry into place; False when another put got there first."""
         for _attempt in range(3):
             try:
@@ -409,7 +413,8 @@ class Cache:
                 if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
                     return False
                 raise
-            fsync_dir(d.parent)
+            if durable:
+                fsync_dir(d.parent)
             return True
         raise CacheError(f"cannot publish cache entry {d.name[:12]}: its directory keeps vanishing")
 
