@@ -439,7 +439,7 @@ class BuildSession:
         dest = self.project.build_dir / f"{kind}s" / f"{t.name}.zip"
         entry = None if self.options.force else self.cache.get(key, what=t.id)
         if entry is not None:
-            _copy_atomic(entry.path(ARTIFACT), dest)
+            _place_artifact(entry.path(ARTIFACT), dest)
             outputs = {**entry.meta, **self._artifact_file_outputs(dest)}
             return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
                                 reasons=planned.reasons, warnings=list(outputs.get("warnings", [])))
@@ -479,7 +479,7 @@ class BuildSession:
                 "warnings": warnings,
             }
             entry = self.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
-        _copy_atomic(entry.path(ARTIFACT), dest)
+        _place_artifact(entry.path(ARTIFACT), dest)
         outputs = {**meta, **self._artifact_file_outputs(dest)}
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs,
                             reasons=planned.reasons, warnings=warnings)
@@ -754,16 +754,23 @@ def _platform(spec: FunctionSpec | LayerSpec) -> dict[str, str]:
     return {"runtime": spec.runtime, "architecture": spec.architecture}
 
 
-def _copy_atomic(src: Path, dest: Path) -> None:
-    """Copy ``src`` to ``dest`` through a temp file; leave ``dest`` alone (and its mtime)
-    when it already has the same bytes."""
+def _place_artifact(src: Path, dest: Path) -> None:
+    """Put a cached artifact at ``dest``, atomically: a hard link when the cache and the
+    project share a file system (no copy of a 100 MB zip; the cache verifies its files, so
+    an in-place edit through the link is caught and evicted there), else a copy. ``dest`` is
+    left alone, mtime included, when it already holds these bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and dest.stat().st_size == src.stat().st_size and _same_bytes(src, dest):
+    if dest.exists() and (os.path.samefile(src, dest) or (
+            dest.stat().st_size == src.stat().st_size and _same_bytes(src, dest))):
         return
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        shutil.copyfile(src, tmp)
+        os.unlink(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(src, tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:
