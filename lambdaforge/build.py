@@ -391,7 +391,7 @@ class BuildSession:
             result = builder.install(t.deps, tree, ctx)
             if cancel.is_set():
                 raise BuildError("interrupted")
-            files = sorted(p for p in tree.rglob("*") if p.is_file() or p.is_symlink())
+            files = sorted(p for p in tree.rglob("*") if p.is_file())
             entries = [FileEntry(p.relative_to(tree).as_posix(), p, bool(p.stat().st_mode & 0o111))
                        for p in files]
             deps_zip = tmp_path / DEPS
@@ -667,17 +667,17 @@ class BuildSession:
     # ------------------------------------------------------------------ bookkeeping
 
     def _record(self, results: Mapping[str, TargetResult]) -> None:
+        """Remember what this build made, for the next build's up-to-date decisions and
+        for ``forge explain``."""
         for tid, r in results.items():
-            planned = self._planned[tid]
             if r.status in (Status.BUILT, Status.CACHED):
-                outputs = dict(r.outputs)
-                if planned.target.kind is TargetKind.INSTALL:
-                    outputs = {"key": r.key, **{k: v for k, v in r.outputs.items() if k != "key"}}
-                self.state.set(tid, planned.material, outputs)
+                self.state.set(tid, self._planned[tid].material, r.outputs)
         self.state.save()
         self.stat_cache.save()
 
     def _write_manifest(self, results: Mapping[str, TargetResult]) -> Path:
+        """Update ``manifest.json`` with this build's artifacts (keeping those of functions
+        and layers not selected this time); rewritten only when its content changes."""
         path = self.project.build_dir / "manifest.json"
         artifacts = read_manifest(path)
         # Drop records of functions and layers no longer in the config.
