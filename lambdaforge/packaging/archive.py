@@ -262,6 +262,92 @@ class _Written:
     external_attr: int
 
 
+#: Files at least this big are deflated on worker threads ahead of the writer (zlib releases
+#: the GIL); smaller ones are not worth a thread hop.
+PARALLEL_MIN_SIZE = 256 * 1024
+#: At most this many input bytes are deflated ahead of the write position: bounds memory.
+PARALLEL_WINDOW = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Deflated:
+    """A file deflated ahead of time: the same bytes ``_write_stream`` would produce."""
+
+    crc: int
+    size: int
+    data: bytes
+
+
+def _deflate_file(path: Path, level: int) -> _Deflated:
+    # Same compressor, same chunking as the streaming path, so the output is byte-identical
+    # whichever path a file takes.
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    crc = size = 0
+    parts: list[bytes] = []
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            out = compressor.compress(chunk)
+            if out:
+                parts.append(out)
+    parts.append(compressor.flush())
+    return _Deflated(crc, size, b"".join(parts))
+
+
+class _Prefetcher:
+    """Deflates the big ``FileEntry`` files of a plan on worker threads, in plan order, at
+    most ``PARALLEL_WINDOW`` input bytes ahead of the writer. Output is unchanged: only the
+    time it takes (about halved on two cores for a dependency tree of large files)."""
+
+    def __init__(self, plan: list[tuple[str, Entry | None]], level: int, workers: int) -> None:
+        self.level = level
+        self.todo = [(name, e) for name, e in plan if isinstance(e, FileEntry)]
+        self.sizes: dict[str, int] = {}
+        for name, e in self.todo:
+            try:
+                self.sizes[name] = os.stat(e.path).st_size
+            except OSError:
+                self.sizes[name] = 0  # the writer reports the error
+        self.todo = [(n, e) for n, e in self.todo if self.sizes[n] >= PARALLEL_MIN_SIZE]
+        self.pool = None
+        if self.todo and workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deflate")
+        self.pending: dict[str, object] = {}
+        self.next = 0
+        self.ahead = 0
+
+    def _fill(self) -> None:
+        while self.pool is not None and self.next < len(self.todo) and (
+                self.ahead < PARALLEL_WINDOW or not self.pending):
+            name, entry = self.todo[self.next]
+            self.next += 1
+            self.ahead += self.sizes[name]
+            self.pending[name] = self.pool.submit(_deflate_file, entry.path, self.level)
+
+    def take(self, name: str) -> _Deflated | None:
+        """The deflated content of ``name`` if it was prefetched (waits for it), else None."""
+        self._fill()
+        future = self.pending.pop(name, None)
+        if future is None:
+            return None
+        self.ahead -= self.sizes[name]
+        try:
+            result = future.result()  # type: ignore[attr-defined]
+        finally:
+            self._fill()
+        return result
+
+    def close(self) -> None:
+        """Stop the workers; prefetched data not yet taken is dropped."""
+        if self.pool is not None:
+            for future in self.pending.values():
+                future.cancel()  # type: ignore[attr-defined]
+            self.pool.shutdown(wait=True)
+
+
 class _ZipWriter:
     def __init__(self, out: _HashingWriter, compresslevel: int, date_time: tuple[int, int, int, int, int, int]):
         self.out = out
@@ -272,6 +358,8 @@ class _ZipWriter:
         self.files = 0
         self._sources = ExitStack()
         self._zips: dict[Path, tuple[zipfile.ZipFile, BinaryIO]] = {}
+        #: name → deflated content computed ahead (see ``_Prefetcher``), when parallel
+        self.prefetched: Callable[[str], _Deflated | None] | None = None
 
     def close(self) -> None:
         self._sources.close()
@@ -301,6 +389,18 @@ class _ZipWriter:
                 size = os.stat(entry.path).st_size
             except OSError as exc:
                 raise ArchiveError(f"cannot read {entry.describe()} for zip entry {name!r}: {exc.strerror}") from exc
+            try:
+                deflated = self.prefetched(name) if self.prefetched else None
+            except OSError as exc:
+                raise ArchiveError(f"cannot read {entry.describe()} for zip entry {name!r}: {exc.strerror}") from exc
+            if deflated is not None:
+                if deflated.size != size:
+                    raise ArchiveError(f"{entry.describe()} changed size while being packaged "
+                                       f"({size} → {deflated.size} bytes)")
+                start = self._begin(name, size * 1.05 > _ZIP64_LIMIT)
+                self.out.write(deflated.data)
+                self._finish(start, entry.executable, deflated.crc, len(deflated.data), size)
+                return
             self._write_stream(name, entry.executable, size, entry.open, entry.describe())
 
     def _member(self, entry: MemberEntry) -> tuple[zipfile.ZipInfo, BinaryIO]:
@@ -447,7 +547,8 @@ def _encode(name: str) -> tuple[bytes, int]:
     return encoded, (0 if name.isascii() else _FLAG_UTF8)
 
 
-def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6) -> ZipStats:
+def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6,
+              workers: int | None = None) -> ZipStats:
     """Write ``entries`` to the zip ``dest`` deterministically and atomically; return its stats.
 
     Entries are sorted by name (duplicates are an error), parent directories are added
@@ -457,6 +558,8 @@ def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6) -
     on any exception, ``KeyboardInterrupt`` included, the temporary file is removed and
     ``dest`` is left as it was. If ``dest`` already holds identical bytes it is not touched
     (its mtime stays, so make or Terraform see no change) and ``written`` is False.
+    Large files are deflated on ``workers`` threads (default: CPU count) a bounded window
+    ahead of the writer; the bytes written are the same either way.
     """
     dest = Path(dest)
     date_time = zip_date_time()
@@ -468,6 +571,9 @@ def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6) -
         with os.fdopen(fd, "wb") as raw:
             out = _HashingWriter(raw)
             writer = _ZipWriter(out, compresslevel, date_time)
+            threads = (os.cpu_count() or 1) if workers is None else workers
+            prefetcher = _Prefetcher(plan, compresslevel, threads)
+            writer.prefetched = prefetcher.take
             try:
                 for name, entry in plan:
                     if entry is None:
@@ -476,6 +582,7 @@ def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6) -
                         writer.add(name, entry)
                 writer.finish()
             finally:
+                prefetcher.close()
                 writer.close()
             raw.flush()
             os.fsync(raw.fileno())
