@@ -333,9 +333,22 @@ def _diff_config(old: Mapping[str, Canonical], new: Mapping[str, Canonical]) -> 
     return out
 
 
+#: Longer renderings (a whole lockfile in an install's canonical inputs) are abbreviated.
+MAX_RENDERED = 80
+
+
 def render_value(value: object) -> str:
     """A config value as a reason shows it: strings quoted, booleans as in TOML, a missing
-    or ``None`` value as ``(unset)``."""
+    or ``None`` value as ``(unset)``; anything long as its size and a short digest, so a
+    changed lockfile reads ``<2301 chars, sha256 1a2b3c4d>`` rather than the whole file."""
+    text = _render(value)
+    if len(text) <= MAX_RENDERED:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"<{len(text)} chars, sha256 {digest}>"
+
+
+def _render(value: object) -> str:
     if value is _UNSET or value is None:
         return "(unset)"
     if isinstance(value, bool):
@@ -343,9 +356,9 @@ def render_value(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(render_value(v) for v in value) + "]"
+        return "[" + ", ".join(_render(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {render_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k} = {_render(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

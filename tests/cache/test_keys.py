@@ -255,3 +255,16 @@ def test_files_accept_file_inputs_and_reject_duplicates() -> None:
 def test_malformed_material_is_a_value_error(data: object) -> None:
     with pytest.raises(ValueError, match="malformed"):
         KeyMaterial.from_dict(data)  # type: ignore[arg-type]
+
+
+def test_long_config_values_are_abbreviated_in_reasons():
+    from lambdaforge.fingerprint import KeyMaterial, diff_key_material
+
+    lock_a, lock_b = '{"packages": "' + "a" * 500 + '"}', '{"packages": "' + "b" * 500 + '"}'
+    old = KeyMaterial(kind="install", builder="node", builder_version="1",
+                      config={"install.lockfile": lock_a})
+    new = KeyMaterial(kind="install", builder="node", builder_version="1",
+                      config={"install.lockfile": lock_b})
+    [reason] = diff_key_material(old, new)
+    assert reason.startswith("config changed: install.lockfile: <519 chars, sha256 ")
+    assert len(reason) < 120
