@@ -435,7 +435,14 @@ def _config(repo: Repo, layers: list[str], pypi: bool, big: bool) -> str:
 
 
 def _sam_template(repo: Repo, layers: list[str]) -> str:
-    """The equivalent AWS SAM template, for ``sam build --parallel --cached``."""
+    """The equivalent AWS SAM template, for ``sam build --parallel --cached``.
+
+    Logical ids: ``svc00-handler_000`` → ``Svc00Handler000Function``, ``common`` →
+    ``CommonLayer``, ``big-report`` → ``BigReportFunction`` (``run.py`` builds that one by
+    id). sam finds each function's ``requirements.txt`` in its ``CodeUri`` and each layer's
+    in its ``ContentUri``; the wheelhouse is passed to its pip through the environment
+    (``PIP_FIND_LINKS``/``PIP_NO_INDEX``, see ``run.py``), not written here.
+    """
     def logical(name: str) -> str:
         return "".join(p.title() for p in re.split(r"[-_]", name))
 
@@ -444,7 +451,11 @@ def _sam_template(repo: Repo, layers: list[str]) -> str:
     for name, src in repo.layers.items():
         lines += [f"  {logical(name)}Layer:", "    Type: AWS::Serverless::LayerVersion",
                   "    Properties:", f"      ContentUri: {src}", "      CompatibleRuntimes:",
-                  f"        - {RUNTIME}", "    Metadata:", f"      BuildMethod: {RUNTIME}"]
+                  f"        - {RUNTIME}", "      CompatibleArchitectures: [x86_64]",
+                  # BuildMethod makes sam install the layer's requirements.txt and copy its
+                  # code under python/, like forge; BuildArchitecture is x86_64 by default.
+                  "    Metadata:", f"      BuildMethod: {RUNTIME}",
+                  "      BuildArchitecture: x86_64"]
     for name, src in repo.functions.items():
         uses = layers if src.startswith("jobs/") else layers[:1]
         if src.startswith("heavy/"):

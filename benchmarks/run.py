@@ -24,14 +24,25 @@ And on a separate repo with two big functions: ``source, ~100 MB deps`` (one fil
 
 Baselines run in the same session: ``baseline.sh`` (generated next to the repo: pip install
 -r requirements.txt -t build/NAME, cp, zip, per function in a shell loop) and ``sam build
---parallel --cached`` when ``sam`` is on PATH. A shell loop has no idea what changed, so its
-time is the same for every repo-wide scenario; for the big-function rows it gets the
-benefit of the doubt and builds only that function.
+--parallel --cached`` on the generated ``template.yaml`` after the same change, when sam is
+found (``--sam PATH``, ``$FORGE_BENCH_SAM`` or ``sam`` on PATH). A shell loop has no idea
+what changed, so its time is the same for every repo-wide scenario; for the big-function
+rows it (and sam) gets the benefit of the doubt and builds only that function.
+
+sam runs hermetically like the rest: its pip is pointed at the repo's wheelhouse through
+the environment (``PIP_NO_INDEX=1``, ``PIP_FIND_LINKS=<repo>/wheels``,
+``PIP_CONFIG_FILE=/dev/null``; aws-lambda-builders runs ``python -m pip download`` with the
+inherited environment), with telemetry off, and with a ``python3.12`` first on its PATH (it
+builds with the local interpreter matching the runtime; ``--sam-python DIR``, else found on
+PATH or under ``~/.pyenv/versions/3.12*``). Its cold start deletes ``.aws-sam/`` (build
+output, ``cache/`` and the per-function ``deps/``), the counterpart of forge's ``.forge`` and
+cache entries; pip's own cache plays no part with a local ``--find-links``.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import platform
@@ -52,6 +63,8 @@ import generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JOBS = "2"
+#: the runtime of the generated functions; sam builds with a local interpreter of this version
+SAM_PYTHON = f"python{generate.RUNTIME.removeprefix('python')}"
 
 
 # --------------------------------------------------------------------------- measuring
@@ -65,6 +78,7 @@ class Sample:
     rss_mb: float
     returncode: int
     stderr: str
+    stdout: str = ""
 
 
 #: GNU time: reports the peak RSS of the command it runs. Measuring through it matters:
@@ -92,11 +106,13 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> Sample:
         proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it again
         err.seek(0)
         text = err.read().decode(errors="replace")
+        out.seek(0)
+        stdout = out.read().decode(errors="replace")
         rss_kb = usage.ru_maxrss
         if GNU_TIME:
             lines = rss_file.read().split()
             rss_kb = int(lines[-1]) if lines and lines[-1].isdigit() else rss_kb
-    return Sample(seconds, rss_kb / 1024, proc.returncode, text)
+    return Sample(seconds, rss_kb / 1024, proc.returncode, text, stdout)
 
 
 def rebuilt(stderr: str) -> str:
@@ -106,6 +122,25 @@ def rebuilt(stderr: str) -> str:
         counts[kind] = counts.get(kind, 0) + 1
     short = {"install": "inst", "layer": "layer", "function": "fn"}
     return ", ".join(f"{n} {short[k]}" for k, n in counts.items()) or "nothing"
+
+
+def sam_rebuilt(log: str) -> str:
+    """``"1 inst, 12 copied"``: what a ``sam build --cached`` run did, from its log lines.
+
+    With ``--cached`` sam builds Python functions and layers "incrementally": dependencies
+    are reinstalled only when the requirements file's hash changed ("Manifest file is
+    changed … or dependency folder … is missing"), but every target's source (and its
+    cached dependencies) is copied into ``.aws-sam/build`` again on every run.
+    """
+    installs = len(re.findall(r"^Manifest file is changed", log, re.MULTILINE))
+    reused = len(re.findall(r"^Manifest is not changed", log, re.MULTILINE))
+    cached = len(re.findall(r"^Valid cache found", log, re.MULTILINE))
+    parts = [f"{installs} inst"] if installs else []
+    if reused:
+        parts.append(f"{reused} copied")
+    if cached:
+        parts.append(f"{cached} cached")
+    return ", ".join(parts) or "?"
 
 
 @dataclass
@@ -118,6 +153,8 @@ class Row:
     baseline: list[Sample] = field(default_factory=list)
     baseline_label: str = "loop"
     sam: list[Sample] = field(default_factory=list)
+    sam_label: str = "sam"
+    sam_note: str = ""
     note: str = ""
 
     def forge_seconds(self) -> list[float]:
@@ -131,7 +168,9 @@ class Bench:
     """A work directory with generated repos, the shared cache and the commands to run."""
 
     def __init__(self, workdir: Path, runs: int, baseline_runs: int, forge: list[str],
-                 python: str, *, quick: bool = False, full_baseline: bool = False) -> None:
+                 python: str, *, quick: bool = False, full_baseline: bool = False,
+                 sam: str | None = None, sam_python: str | None = None,
+                 sam_runs: int | None = None, sam_max_functions: int = 200) -> None:
         self.workdir = workdir
         self.quick = quick
         self.full_baseline = full_baseline
@@ -140,7 +179,13 @@ class Bench:
         self.forge = forge
         self.python = python
         self.wheelhouse = workdir / "wheelhouse"
-        self.sam = shutil.which("sam")
+        self.sam = sam
+        self.sam_python = sam_python  # a directory holding python3.12, first on sam's PATH
+        self.sam_runs_option = sam_runs
+        self.sam_runs = runs if sam_runs is None else sam_runs  # of the current repo
+        self.sam_cold_runs = self.sam_runs
+        self.sam_warm = False
+        self.sam_max_functions = sam_max_functions
         self.rows: list[Row] = []
         self.failures: list[str] = []
         # The machine's pip configuration (PIP_FIND_LINKS, /etc/pip.conf indexes) must not
@@ -153,6 +198,11 @@ class Bench:
         # (PYTHONDONTWRITEBYTECODE) would recompile its modules on every run, ~150 ms that
         # no installed copy pays. Its bytecode goes to the work directory, not the checkout.
         self.env = dict(base, PYTHONPYCACHEPREFIX=str(workdir / "pycache"))
+        # sam: the same neutralised pip, telemetry off, and the runtime's Python first on
+        # PATH (sam's Python workflow runs `python3.12 -m pip`, found on PATH).
+        self.sam_env_base = dict(base, SAM_CLI_TELEMETRY="0")
+        if sam_python:
+            self.sam_env_base["PATH"] = f"{sam_python}{os.pathsep}{base.get('PATH', '')}"
 
     # -- repos ---------------------------------------------------------------------------
 
@@ -192,10 +242,43 @@ class Bench:
                                  f"{s.returncode}:\n{s.stderr[-2000:]}")
         return s
 
-    def sam_build(self, repo: Path) -> Sample:
-        """``sam build --parallel --cached`` (only called when sam is on PATH)."""
-        return measure([self.sam, "build", "--parallel", "--cached", "--template",
-                        "template.yaml"], repo, self.baseline_env)
+    def sam_env(self, repo: Path) -> dict[str, str]:
+        """sam's environment for ``repo``: its pip installs from the repo's wheelhouse only.
+
+        aws-lambda-builders runs ``python3.12 -m pip download -r requirements.txt`` (and
+        ``pip download --platform manylinux… --only-binary=:all:`` per package) with the
+        inherited environment, so pip's own variables reach it; without them the build
+        fails ("Could not satisfy the requirement: acme-log"), which is how we know.
+        """
+        env = dict(self.sam_env_base)
+        if (repo / "wheels").is_dir():
+            env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(repo / "wheels"))
+        return env
+
+    def sam_build(self, repo: Path, *resources: str) -> Sample:
+        """``sam build --parallel --cached`` of the whole template, or only ``resources``
+        (logical ids); a failure is recorded, not raised."""
+        s = measure([self.sam, "build", "--parallel", "--cached", "--template",
+                     "template.yaml", *resources], repo, self.sam_env(repo))
+        if s.returncode != 0:
+            self.failures.append(f"sam build {' '.join(resources)} in {repo.name} exited "
+                                 f"{s.returncode}:\n{(s.stdout + s.stderr)[-2000:]}")
+        return s
+
+    def sam_wipe(self, repo: Path) -> None:
+        """sam's cold start: no build output, no ``.aws-sam/cache`` or ``deps``."""
+        shutil.rmtree(repo / ".aws-sam", ignore_errors=True)
+
+    def sam_for(self, n: int) -> bool:
+        """Whether sam runs on a repo of ``n`` functions, and how often (unless
+        ``--sam-runs``): as often as forge up to 50 functions and once above; its cold
+        build, as often as forge up to 10 functions and once above (a cold ``sam build``
+        takes ~2.5 minutes for 50 functions and ~10 for 200 on 2 cores)."""
+        if self.sam is None or n > self.sam_max_functions:
+            return False
+        self.sam_runs = self.sam_runs_option or (self.runs if n <= 50 else 1)
+        self.sam_cold_runs = self.sam_runs_option or (self.runs if n <= 10 else 1)
+        return True
 
     def wipe(self, repo: Path) -> None:
         """Back to a cold start: no build output, no cache entries; uv's cache stays."""
@@ -205,19 +288,26 @@ class Bench:
     # -- scenarios -----------------------------------------------------------------------
 
     def scenario(self, row: Row, repo: Path, change: Callable[[int], None],
-                 names: tuple[str, ...] = (), sam_cold: bool = False) -> Row:
-        """``runs`` times: apply ``change(run)``, then time forge (and sam if present)."""
+                 names: tuple[str, ...] = (), sam_cold: bool = False,
+                 sam: bool = False, sam_resources: tuple[str, ...] = ()) -> Row:
+        """``runs`` times: apply ``change(run)``, then time forge, and then sam (with
+        ``sam``, on its first ``sam_runs`` runs) after the same change."""
         for r in range(self.runs):
             change(r)
             row.forge.append(self.build(repo, *names))
-            if self.sam:
+            if sam and r < (self.sam_cold_runs if sam_cold else self.sam_runs):
                 if sam_cold:
-                    shutil.rmtree(repo / ".aws-sam", ignore_errors=True)
-                row.sam.append(self.sam_build(repo))
+                    self.sam_wipe(repo)
+                row.sam.append(self.sam_build(repo, *sam_resources))
         row.note = row.note or rebuilt(row.forge[-1].stderr)
+        if row.sam:
+            row.sam_note = sam_rebuilt(row.sam[-1].stdout + row.sam[-1].stderr)
         self.rows.append(row)
+        sam_text = (f"; sam {statistics.median(s.seconds for s in row.sam):.2f}s "
+                    f"({row.sam_note})" if row.sam else "")
         print(f"  {row.scenario:<28} n={row.functions:<4} median "
-              f"{statistics.median(row.forge_seconds()):.2f}s  ({row.note})", file=sys.stderr)
+              f"{statistics.median(row.forge_seconds()):.2f}s  ({row.note}){sam_text}",
+              file=sys.stderr)
         return row
 
     def monorepo(self, n: int) -> None:
@@ -225,6 +315,12 @@ class Bench:
         print(f"{n} functions:", file=sys.stderr)
         repo = self.repo(f"repo-{n}", functions=n)
         self.build(repo)  # warm uv's cache for this repo's wheel paths; not timed
+        sam = self.sam_for(n)
+        if sam and not self.sam_warm:
+            # Once per session, the same for sam: page cache, its weekly version check.
+            # Not timed. (Its cold rows delete .aws-sam/ first anyway.)
+            self.sam_build(repo)
+            self.sam_warm = True
         # One source file changed: a function of the most common requirement set.
         fn = repo / "services" / "svc00" / "handler_000"
         layer = repo / "layers" / "common" / "common_util.py"
@@ -236,18 +332,20 @@ class Bench:
                 f.write(f"\n# benchmark edit {token}-{r}\n")
 
         rows = [
-            self.scenario(Row("cold", n), repo, lambda r: self.wipe(repo), sam_cold=True),
-            self.scenario(Row("no-op", n), repo, lambda r: None),
+            self.scenario(Row("cold", n), repo, lambda r: self.wipe(repo), sam=sam,
+                          sam_cold=True),
+            self.scenario(Row("no-op", n), repo, lambda r: None, sam=sam),
             # mtime changed, content not (a git checkout, a formatter): the stat-only fast
             # path cannot answer, so this is the full no-op: config, graph, keys, plan.
             self.scenario(Row("no-op, 1 file touched", n), repo,
-                          lambda r: os.utime(fn / "models.py")),
+                          lambda r: os.utime(fn / "models.py"), sam=sam),
             self.scenario(Row("source changed (1 fn)", n), repo,
-                          lambda r: append(fn / "util.py", r)),
+                          lambda r: append(fn / "util.py", r), sam=sam),
             self.scenario(Row("requirements changed (1 fn)", n), repo, lambda r: (
                 (fn / "requirements.txt").write_text(
-                    f"{reqs}{generate.TINY[r % len(generate.TINY)]}\n# {token}-{r}\n"))),
-            self.scenario(Row("layer changed", n), repo, lambda r: append(layer, r)),
+                    f"{reqs}{generate.TINY[r % len(generate.TINY)]}\n# {token}-{r}\n")),
+                sam=sam),
+            self.scenario(Row("layer changed", n), repo, lambda r: append(layer, r), sam=sam),
         ]
         # A shell loop rebuilds everything whatever changed: one measurement serves all rows.
         base, label = self.loop_baseline(repo, n)
@@ -281,6 +379,15 @@ class Bench:
         self.build(repo)  # warm-up: installs the big dependency sets once
         n = sum(1 for line in (repo / "functions.txt").read_text().splitlines()
                 if line.startswith("function "))
+        # sam, like the loop, gets the benefit of the doubt: it builds only the function
+        # that changed (`sam build ID`), not the whole template (which would copy the other
+        # big function's dependencies into .aws-sam/build again too).
+        sam = self.sam_for(n)
+        if sam:
+            # The whole template first: a build of one resource id neither writes
+            # .aws-sam/build.toml nor records the requirements' hash, so a first
+            # `sam build BigReportFunction` would reinstall it on every run.
+            self.sam_build(repo)
         token = f"{time.time_ns()}"
 
         def edit(name: str) -> Callable[[int], None]:
@@ -289,20 +396,30 @@ class Bench:
                     f.write(f"\n# benchmark edit {token}-{r}\n")
             return change
 
-        row = self.scenario(Row("source changed, ~100 MB deps", n), repo, edit("big-report"))
+        row = self.scenario(Row("source changed, ~100 MB deps", n), repo, edit("big-report"),
+                            sam=sam, sam_resources=("BigReportFunction",))
+        row.sam_label = "sam, that fn only"
         row.baseline = [self.baseline(repo, "big-report")
                         for _ in range(0 if self.quick else self.baseline_runs)]
         row.baseline_label = "loop, that fn only"
         if self.quick:
             return
-        row = self.scenario(Row("source changed, ~240 MB fn", n), repo, edit("huge-etl"))
+        row = self.scenario(Row("source changed, ~240 MB fn", n), repo, edit("huge-etl"),
+                            sam=sam, sam_resources=("HugeEtlFunction",))
+        row.sam_label = "sam, that fn only"
         row.baseline = [self.baseline(repo, "huge-etl") for _ in range(self.baseline_runs)]
         row.baseline_label = "loop, that fn only"
         row = Row("cold, ~240 MB fn (install+zip)", n)
-        for _ in range(max(1, self.runs - 1)):  # expensive; fewer runs
+        for r in range(max(1, self.runs - 1)):  # expensive; fewer runs
             self.wipe(repo)
             row.forge.append(self.build(repo, "huge-etl"))
+            if sam and r < self.sam_cold_runs:
+                self.sam_wipe(repo)
+                row.sam.append(self.sam_build(repo, "HugeEtlFunction"))
         row.note = rebuilt(row.forge[-1].stderr)
+        if row.sam:
+            row.sam_note = sam_rebuilt(row.sam[-1].stdout + row.sam[-1].stderr)
+            row.sam_label = "sam, that fn only"
         row.baseline = list(self.rows[-1].baseline)
         row.baseline_label = "loop, that fn only"
         self.rows.append(row)
@@ -311,7 +428,8 @@ class Bench:
 # --------------------------------------------------------------------------- reporting
 
 
-def machine(python: str) -> dict[str, str]:
+def machine(python: str, sam: str | None = None,
+            sam_python: str | None = None) -> dict[str, str]:
     """What the numbers were measured on."""
     cpu = "unknown"
     try:
@@ -346,7 +464,11 @@ def machine(python: str) -> dict[str, str]:
         "pip": (out([python, "-m", "pip", "--version"]).split(" ") + ["?", "?"])[1],
         "lambdaforge": out(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
         "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?",
-        "sam": "not installed (baseline skipped)" if not shutil.which("sam") else out(["sam", "--version"]),
+        "sam": "not installed (baseline skipped)" if not sam else (
+            out([sam, "--version"]).removeprefix("SAM CLI, ") + ", building with "
+            + out([str(Path(sam_python) / SAM_PYTHON) if sam_python else SAM_PYTHON,
+                   "-c", ("import platform, pip; print('Python', platform.python_version(), "
+                          "'pip', pip.__version__)")])),
     }
 
 
@@ -359,7 +481,7 @@ def table(rows: list[Row], with_sam: bool) -> str:
     head = ["scenario", "fns", "forge median s", "min", "max", "peak RSS MB", "rebuilt",
             "baseline median s", "ratio"]
     if with_sam:
-        head += ["sam median s", "sam ratio"]
+        head += ["sam median s", "sam ratio", "sam did"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         f = r.forge_seconds()
@@ -371,7 +493,11 @@ def table(rows: list[Row], with_sam: bool) -> str:
                  f"{_fmt(base)} ({r.baseline_label})" if base else "-", ratio]
         if with_sam:
             sam = [s.seconds for s in r.sam]
-            cells += [_fmt(sam), f"{statistics.median(sam) / med:.1f}×" if sam else "-"]
+            label = "" if r.sam_label == "sam" else f" ({r.sam_label.removeprefix('sam, ')})"
+            runs = f", {len(sam)} run{'s' if len(sam) > 1 else ''}" if sam and len(sam) != len(f) else ""
+            cells += [f"{_fmt(sam)}{label}" if sam else "-",
+                      f"{statistics.median(sam) / med:.1f}×" if sam else "-",
+                      f"{r.sam_note}{runs}" if sam else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -384,7 +510,14 @@ def report(bench: Bench, info: dict[str, str], seconds: float) -> str:
          f"uv {info['uv']}, pip {info['pip']}, lambdaforge {info['lambdaforge']}; "
          f"sam: {info['sam']}."),
         (f"`forge build --jobs {JOBS}`, {bench.runs} runs per scenario (median, min, max); "
-         f"baseline {bench.baseline_runs} run(s). Ratio = baseline median / forge median. "
+         f"baseline {bench.baseline_runs} run(s)"
+         + (("; `sam build --parallel --cached` "
+             + (f"{bench.sam_runs_option} run(s) per scenario" if bench.sam_runs_option else
+                "as many runs as forge up to 50 functions (cold: up to 10), 1 above; see "
+                "\"sam did\"")
+             + (f", up to {bench.sam_max_functions} functions"
+                if bench.sam_max_functions < 200 else "")) if bench.sam else "")
+         + ". Ratio = baseline median / forge median (sam ratio: sam / forge). "
          f"Benchmark took {seconds / 60:.1f} min."),
         "",
         table(bench.rows, bench.sam is not None),
@@ -392,6 +525,32 @@ def report(bench: Bench, info: dict[str, str], seconds: float) -> str:
     if bench.failures:
         parts += ["", "**Failures:**", ""] + [f"```\n{f}\n```" for f in bench.failures]
     return "\n".join(parts) + "\n"
+
+
+def find_sam_python(explicit: str | None) -> str | None:
+    """The directory whose ``python3.12`` sam should find first on PATH.
+
+    A pyenv shim named ``python3.12`` may be on PATH and still not run (pyenv's global
+    version is another one), so a candidate counts only if it runs.
+    """
+    def works(exe: str) -> bool:
+        try:
+            return subprocess.run([exe, "-c", "import pip"], capture_output=True,
+                                  timeout=30, check=False).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    if explicit:
+        return explicit
+    found = shutil.which(SAM_PYTHON)
+    if found and works(found):
+        return str(Path(found).parent)
+    pattern = str(Path.home() / ".pyenv" / "versions" / f"{SAM_PYTHON.removeprefix('python')}*"
+                  / "bin" / SAM_PYTHON)
+    for exe in sorted(glob.glob(pattern), reverse=True):
+        if works(exe):
+            return str(Path(exe).parent)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,6 +570,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="generated repos, wheelhouse and cache (reused between runs)")
     p.add_argument("--forge", default=None, help="forge command (default: the venv's forge)")
     p.add_argument("--output", type=Path, help="also write the report to this file")
+    p.add_argument("--sam", default=os.environ.get("FORGE_BENCH_SAM"),
+                   help="sam executable (default: $FORGE_BENCH_SAM, else `sam` on PATH)")
+    p.add_argument("--no-sam", action="store_true", help="skip the sam baseline")
+    p.add_argument("--sam-python", default=os.environ.get("FORGE_BENCH_SAM_PYTHON"),
+                   help=f"directory with a {SAM_PYTHON} to put first on sam's PATH (default: "
+                        f"$FORGE_BENCH_SAM_PYTHON, else a working {SAM_PYTHON} on PATH, else "
+                        "~/.pyenv/versions/3.12*/bin)")
+    p.add_argument("--sam-runs", type=int, default=None,
+                   help="runs of sam per scenario (default: as many as forge up to 50 "
+                        "functions, cold up to 10; 1 above)")
+    p.add_argument("--sam-max-functions", type=int, default=200,
+                   help="run sam only on repos of at most this many functions (default 200)")
     a = p.parse_args(argv)
 
     sizes = [int(s) for s in a.sizes.split(",") if s]
@@ -422,18 +593,25 @@ def main(argv: list[str] | None = None) -> int:
                                              else shutil.which("forge") or "forge"]
     python = str(venv / "python") if (venv / "python").exists() else sys.executable
     a.workdir.mkdir(parents=True, exist_ok=True)
+    sam = None if a.no_sam else (a.sam or shutil.which("sam"))
+    sam_python = find_sam_python(a.sam_python) if sam else None
+    if sam and sam_python is None:
+        print(f"sam: no working {SAM_PYTHON} found (--sam-python DIR); sam may fail to build",
+              file=sys.stderr)
     bench = Bench(a.workdir, runs, a.baseline_runs, forge, python, quick=a.quick,
-                  full_baseline=a.full_baseline)
+                  full_baseline=a.full_baseline, sam=sam, sam_python=sam_python,
+                  sam_runs=a.sam_runs, sam_max_functions=a.sam_max_functions)
 
     start = time.perf_counter()
     for n in sizes:
         bench.monorepo(n)
     if not a.no_big:
         bench.big()
-    text = report(bench, machine(python), time.perf_counter() - start)
+    text = report(bench, machine(python, sam, sam_python), time.perf_counter() - start)
     (a.workdir / "results.json").write_text(json.dumps(
-        [{"scenario": r.scenario, "functions": r.functions, "forge": [s.__dict__ | {"stderr": ""}
+        [{"scenario": r.scenario, "functions": r.functions, "forge": [s.__dict__ | {"stderr": "", "stdout": ""}
           for s in r.forge], "baseline": [s.seconds for s in r.baseline], "note": r.note}
+          | {"sam": [s.seconds for s in r.sam], "sam_note": r.sam_note}
          for r in bench.rows], indent=2))
     print(text)
     if a.output:
