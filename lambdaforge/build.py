@@ -62,10 +62,6 @@ class BuildOptions:
     smoke: bool = False
     checks: bool = True
 
-    def selection(self) -> dict[str, object]:
-        """What decides which targets and checks a build covers (the fast path's identity)."""
-        return {"names": sorted(self.names), "smoke": self.smoke, "checks": self.checks}
-
 
 @dataclass
 class PlannedTarget:
@@ -318,9 +314,10 @@ class BuildSession:
         return outcome
 
     def selection(self) -> dict[str, object]:
-        """What identifies this build for the no-op fast path: the options that choose
-        targets and checks, and the config file (several may share one directory)."""
-        return {**self.options.selection(), "config": self.project.config_file.name}
+        """What identifies this build for the no-op fast path (``fastpath.build_identity``)."""
+        o = self.options
+        return fastpath.build_identity(o.names, smoke=o.smoke, checks=o.checks,
+                                       config=self.project.config_file.name)
 
     def _input_snapshot(self) -> dict[str, list[int] | None]:
         """Stats of everything the selected targets read (for the no-op fast path)."""

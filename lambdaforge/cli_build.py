@@ -50,8 +50,8 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         start = time.perf_counter()
         root = fastpath.find_project_root(args.cwd, args.config)
         config_name = args.config.name if args.config is not None else "lambdaforge.toml"
-        selection = {"names": sorted(args.names), "smoke": smoke or args.check,
-                     "checks": not args.no_check, "config": config_name}
+        selection = fastpath.build_identity(args.names, smoke=smoke or args.check,
+                                           checks=not args.no_check, config=config_name)
         summary = (fastpath.is_up_to_date(root, selection, config_name) if root is not None
                    else None)
         if summary:

@@ -34,6 +34,13 @@ RACY_NS = 100_000_000
 Stat = list[int]
 
 
+def build_identity(names: Iterable[str], *, smoke: bool, checks: bool,
+                   config: str) -> dict[str, object]:
+    """What must match for a recorded build to answer for this one: the targets chosen, the
+    checks asked for, and the config file (several may share one directory)."""
+    return {"names": sorted(names), "smoke": smoke, "checks": checks, "config": config}
+
+
 def _stat(path: str) -> Stat | None:
     try:
         st = os.stat(path)
