@@ -309,7 +309,9 @@ class BuildSession:
                     *(r.outputs["path"] for r in results.values() if "path" in r.outputs),
                     manifest_path.relative_to(self.project.root).as_posix()])
                 fastpath.record(self.project.state_dir, self.selection(), inputs_before,
-                                outputs, f"{len(results)} up-to-date")
+                                outputs, f"{len(results)} up-to-date",
+                                self._input_contents(inputs_before))
+                self.stat_cache.save()
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
 
@@ -341,6 +343,24 @@ class BuildSession:
                 files.update(t.deps.watched)
                 trees.update(t.deps.directories)
         return fastpath.snapshot(self.project.root, trees, files | tools, frozenset(skip))
+
+    def _input_contents(self, inputs: Mapping[str, list[int] | None]) -> dict[str, str | None]:
+        """Content digests of the snapshot's project files and directory listings (through
+        the stat cache: mostly known already), so a later ``touch`` alone does not defeat the
+        fast path. Tools (absolute paths) have none: a moved tool binary means a full check."""
+        root = self.project.root
+        contents: dict[str, str | None] = {}
+        for rel, stat in inputs.items():
+            if stat is None or os.path.isabs(rel):
+                contents[rel] = None
+            elif rel.endswith("/"):
+                contents[rel] = fastpath.listing_digest(os.path.join(root, rel.rstrip("/")))
+            else:
+                try:
+                    contents[rel] = self.stat_cache.digest(root, rel)
+                except (OSError, ValueError):  # gone, or outside the root (`extends`)
+                    contents[rel] = None
+        return contents
 
     def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
                     cancel: threading.Event) -> TargetResult:

@@ -15,6 +15,7 @@ This module imports nothing heavy on purpose.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -79,10 +80,25 @@ def _env() -> dict[str, str]:
     return {name: os.environ.get(name, "") for name in WATCHED_ENV}
 
 
+def listing_digest(directory: str) -> str | None:
+    """Digest of a directory's sorted entry names: what its mtime stands for."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(names).encode()).hexdigest()
+
+
 def record(state_dir: Path, selection: Mapping[str, object], inputs: Mapping[str, Stat | None],
-           outputs: Mapping[str, Stat | None], summary: str) -> bool:
+           outputs: Mapping[str, Stat | None], summary: str,
+           contents: Mapping[str, str | None] | None = None) -> bool:
     """Write the snapshot of a fully successful build; False (nothing written) when an input
-    was modified too recently to be trusted."""
+    was modified too recently to be trusted.
+
+    ``contents`` maps inputs to a content digest (files: sha256; directories: their
+    ``listing_digest``): an input whose stat moved but whose content did not (``touch``, a
+    ``git checkout`` that rewrote a file with the same bytes) then still counts as unchanged.
+    """
     path = state_dir / RECORD_NAME
     if _racy(inputs, time.time_ns()):
         path.unlink(missing_ok=True)
@@ -93,14 +109,40 @@ def record(state_dir: Path, selection: Mapping[str, object], inputs: Mapping[str
         "selection": dict(selection),
         "env": _env(),
         "inputs": dict(inputs),
+        "contents": dict(contents or {}),
         "outputs": dict(outputs),
         "summary": summary,
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
+    _write_record(path, data)
+    return True
+
+
+def _write_record(path: Path, data: Mapping[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{RECORD_NAME}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, separators=(",", ":")))
     os.replace(tmp, path)
-    return True
+
+
+def _same_content(path: str, stat: Stat | None, recorded: Stat | None, digest: str | None) -> bool:
+    """Whether an input whose stat differs from the record still has the recorded content."""
+    if digest is None or stat is None or recorded is None:
+        return False
+    if stat[4] != recorded[4]:  # file type or permissions (the exec bit is in keys)
+        return False
+    if path.endswith("/"):
+        return listing_digest(path.rstrip("/")) == digest
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest() == digest  # type: ignore[attr-defined]
+    except AttributeError:  # Python 3.10: no file_digest
+        with open(path, "rb") as f:
+            h = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+            return h.hexdigest() == digest
+    except OSError:
+        return False
 
 
 def forget(state_dir: Path) -> None:
@@ -126,16 +168,28 @@ def is_up_to_date(root: Path, selection: Mapping[str, object],
             or config_name not in (data.get("inputs") or {})):
         return None
     base = os.fspath(root)
-    for table in ("inputs", "outputs"):
-        recorded = data.get(table)
-        if not isinstance(recorded, dict):
+    inputs, outputs, contents = data.get("inputs"), data.get("outputs"), data.get("contents", {})
+    if not (isinstance(inputs, dict) and isinstance(outputs, dict) and isinstance(contents, dict)):
+        return None
+    for rel, stat in outputs.items():
+        if _stat(rel if os.path.isabs(rel) else os.path.join(base, rel)) != stat:
             return None
-        for rel, stat in recorded.items():
-            path = rel.rstrip("/")
-            if _stat(path if os.path.isabs(path) else os.path.join(base, path)) != stat:
-                return None
-    # A file added to a directory changes the directory's stat; a file added to a source
-    # tree whose directory did not exist when recorded shows as a changed parent.
+    # A file added to a directory changes the directory's stat (and its listing); so does
+    # one removed or renamed.
+    moved: dict[str, Stat | None] = {}
+    for rel, stat in inputs.items():
+        path = rel if os.path.isabs(rel) else os.path.join(base, rel)
+        now = _stat(path.rstrip("/"))
+        if now == stat:
+            continue
+        if not _same_content(path, now, stat, contents.get(rel)):
+            return None
+        moved[rel] = now
+    if moved:
+        # Only timestamps moved: remember the new ones, so the next run is stats alone again.
+        if not _racy(moved, time.time_ns()):
+            inputs.update(moved)
+            _write_record(root / ".forge" / "state" / RECORD_NAME, data)
     return str(data.get("summary", ""))
 
 

@@ -79,3 +79,34 @@ def test_selection_is_part_of_the_fast_path_identity(built, capsys):
     assert forge(built, "build", "alpha") == 0
     err = capsys.readouterr().err
     assert "4 up-to-date" in err  # answered by the planner, not by the full build's record
+
+
+def _answered_by_fast_path(project) -> bool:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lambdaforge", "-C", str(project.root), "build"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    return "pydantic" not in imported and "6 up-to-date in" in proc.stderr
+
+
+def test_touched_files_with_unchanged_content_are_still_answered_from_stats(built):
+    app = built.root / "functions/alpha/app.py"
+    st = app.stat()
+    os.utime(app, ns=(st.st_atime_ns, st.st_mtime_ns - 10_000_000_000))
+    assert _answered_by_fast_path(built)
+    # a git-checkout-like rewrite: same bytes, new inode, the directory's mtime moves too
+    data = app.read_bytes()
+    app.unlink()
+    app.write_bytes(data)
+    os.utime(app, ns=(st.st_atime_ns, st.st_mtime_ns - 20_000_000_000))
+    assert _answered_by_fast_path(built)
+    assert _answered_by_fast_path(built)  # the record now holds the new stats
+
+
+def test_an_exec_bit_flip_is_never_answered_from_stats(built, capsys):
+    app = built.root / "functions/alpha/app.py"
+    app.chmod(0o755)
+    assert forge(built, "build") == 0
+    assert "built" in capsys.readouterr().err
