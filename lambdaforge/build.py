@@ -27,14 +27,14 @@ from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import Builder, BuildContext, Distribution, select_dependencies
 from lambdaforge.cache import Cache
 from lambdaforge.config.models import FunctionSpec, LayerSpec, Project, StripRules
-from lambdaforge.errors import BuildError, ForgeError
+from lambdaforge.errors import BuildError, ConfigError, ForgeError
 from lambdaforge.executor import Event, Status, TargetResult, run_graph
-from lambdaforge.fingerprint import KeyMaterial, diff_key_material
+from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.locking import project_build_lock
 from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
 from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
 from lambdaforge.packaging.archive import ARCHIVE_FORMAT, Entry, FileEntry, MemberEntry, write_zip
-from lambdaforge.packaging.sources import SourceSet, collect_sources
+from lambdaforge.packaging.sources import SKIPPED_DIRS, SourceSet, collect_sources
 from lambdaforge.packaging.strip import StripFilter, StripReport
 from lambdaforge.runner import Runner
 from lambdaforge.state import BuildState
@@ -47,7 +47,7 @@ STRIP_LISTING = "stripped.txt"
 DEPS = "deps.zip"
 
 #: bump when the meaning of a key's material changes without its fields changing
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -190,11 +190,16 @@ class BuildSession:
                     files += sorted(
                         f"{d}/{p.relative_to(root).as_posix()}" for p in root.rglob("*") if p.is_file()
                     )
-            digests = digest_files(self.project.root, files, self.stat_cache)
+            try:
+                digests = digest_files(self.project.root, files, self.stat_cache)
+            except OSError as exc:
+                raise ConfigError(f"{t.id}: cannot read {exc.filename or 'an input'}, which its "
+                                  f"dependencies name ({exc.strerror})") from exc
             return KeyMaterial(
                 config=_group_pairs("install", deps.canonical),
+                # deps.zip members are copied raw into packages: its zlib counts too
                 platform={"runtime": deps.runtime, "architecture": deps.architecture,
-                          "tools": dict(builder.tool_versions(t.spec))},
+                          "tools": {**builder.tool_versions(t.spec), **archive_tools()}},
                 files={rel: tuple(d) for rel, d in digests.items()},
                 **common,
             )
@@ -209,10 +214,8 @@ class BuildSession:
                 f"{prefix}.interpreter": spec.interpreter if self.options.smoke else None,
             }
             return KeyMaterial(config=config, platform=_platform(spec), **common)
-        config = {
-            f"{prefix}.{k}": v
-            for k, v in spec.model_dump(mode="json", exclude={"max_size", "interpreter"}).items()
-        }
+        config = dict(config_slice(
+            prefix, spec.model_dump(mode="json", exclude={"max_size", "interpreter"})))
         for rules in self.strip_rules(spec):
             config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
         root = self.project.root
@@ -220,8 +223,9 @@ class BuildSession:
             f.relpath: (self.stat_cache.digest(root, f"{spec.source}/{f.relpath}"), f.executable)
             for f in self.sources(t).files
         }
-        platform = {**_platform(spec), "tools": archive_tools()}
-        return KeyMaterial(config=config, platform=platform, files=files, **common)
+        tools = {**archive_tools(), **builder.package_tool_versions(spec)}
+        return KeyMaterial(config=config, platform={**_platform(spec), "tools": tools},
+                           files=files, **common)
 
     def _layer_interface(self, layer: Target) -> str:
         """What a function's zip can see of one of its layers: only which distributions the
@@ -302,6 +306,9 @@ class BuildSession:
             manifest_path = self._write_manifest(results)
             outcome = BuildOutcome(self.project, results, self.graph,
                                    time.perf_counter() - start, manifest_path)
+            # Contents first, then the check that no stat moved: a file edited in between
+            # shows as a moved stat and no record is written.
+            contents = self._input_contents(inputs_before) if outcome.ok else {}
             if outcome.ok and self._input_snapshot() == inputs_before:
                 # Nothing changed under our feet: the next identical build may be answered
                 # from stats alone (see fastpath).
@@ -309,8 +316,7 @@ class BuildSession:
                     *(r.outputs["path"] for r in results.values() if "path" in r.outputs),
                     manifest_path.relative_to(self.project.root).as_posix()])
                 fastpath.record(self.project.state_dir, self.selection(), inputs_before,
-                                outputs, f"{len(results)} up-to-date",
-                                self._input_contents(inputs_before))
+                                outputs, f"{len(results)} up-to-date", contents)
                 self.stat_cache.save()
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
@@ -342,7 +348,9 @@ class BuildSession:
                 files.update(t.deps.files)
                 files.update(t.deps.watched)
                 trees.update(t.deps.directories)
-        return fastpath.snapshot(self.project.root, trees, files | tools, frozenset(skip))
+        skip.update(SKIPPED_DIRS)  # .forge itself, when a source is the project root
+        dirs = fastpath.glob_dirs(self.project.root, self.project.discover_globs)
+        return fastpath.snapshot(self.project.root, trees, files | tools, frozenset(skip), dirs)
 
     def _input_contents(self, inputs: Mapping[str, list[int] | None]) -> dict[str, str | None]:
         """Content digests of the snapshot's project files and directory listings (through
@@ -397,7 +405,7 @@ class BuildSession:
         entry = None if self.options.force else self.cache.get(key, what=t.id)
         if entry is not None:
             return TargetResult(t.id, Status.CACHED, key=key, reasons=planned.reasons,
-                                outputs=self._install_outputs(key, entry.path(DEPS), entry.meta))
+                                outputs=self._install_outputs(key, entry.meta))
         builder = self._builder(t)
         assert t.deps is not None
         with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="install-") as tmp:
@@ -417,15 +425,27 @@ class BuildSession:
                 "distributions": [_dist_to_json(d) for d in result.distributions],
                 "notes": list(result.notes),
             }
+            if self.options.force:
+                self.cache.discard(key)
             entry = self.cache.put(key, {DEPS: deps_zip}, meta)
         return TargetResult(t.id, Status.BUILT, key=key, reasons=planned.reasons,
-                            outputs=self._install_outputs(key, entry.path(DEPS), entry.meta),
+                            outputs=self._install_outputs(key, entry.meta),
                             warnings=list(result.notes))
 
     @staticmethod
-    def _install_outputs(key: str, deps_zip: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
-        return {"key": key, "deps_zip": str(deps_zip),
-                "distributions": meta.get("distributions", []), "notes": meta.get("notes", [])}
+    def _install_outputs(key: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+        # No path to deps.zip: the checkout or the cache may move; consumers ask the cache.
+        return {"key": key, "distributions": meta.get("distributions", []),
+                "notes": meta.get("notes", [])}
+
+    def _deps_zip(self, install: TargetResult) -> Path:
+        """The install's ``deps.zip`` from the cache, integrity-checked; an entry that has
+        gone (pruned or cleared from a shared cache meanwhile) fails this target clearly."""
+        entry = self.cache.get(install.key, what=install.target_id) if install.key else None
+        if entry is None:
+            raise BuildError(f"the dependencies of {install.target_id} are no longer in the "
+                             f"cache ({self.cache.root}); run forge build again to reinstall")
+        return entry.path(DEPS)
 
     def _scratch_root(self) -> Path:
         root = self.project.root / ".forge" / "tmp"
@@ -469,7 +489,7 @@ class BuildSession:
             entries, warnings = self._source_entries(t, kind, install, tmp_path, stripped)
             provides: dict[str, str] = {}
             excluded: list[str] = []
-            if install is not None and getattr(self._builder(t), "ships_install", lambda s: True)(spec):
+            if install is not None and self._builder(t).ships_install(spec):
                 dep_entries, provides, excluded, dep_warnings = self._dependency_entries(
                     t, kind, installs[0], install, upstream, stripped)
                 entries += dep_entries
@@ -480,6 +500,7 @@ class BuildSession:
             stats = write_zip(built, entries)
             listing = tmp_path / STRIP_LISTING
             listing.write_text("".join(f"{line}\n" for line in stripped.lines()))
+            self._check_sources_unchanged(planned)
             meta = {
                 "kind": kind,
                 "name": t.name,
@@ -495,6 +516,8 @@ class BuildSession:
                              for rule, tally in sorted(stripped.by_rule.items())},
                 "warnings": warnings,
             }
+            if self.options.force:
+                self.cache.discard(key)
             entry = self.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
         _place_artifact(entry.path(ARTIFACT), dest)
         outputs = {**meta, **self._artifact_file_outputs(dest)}
@@ -510,13 +533,14 @@ class BuildSession:
         builder = self._builder(t)
         sources = self.sources(t)
         warnings = list(sources.warnings)
-        prepare = getattr(builder, "prepare_sources", None)
-        if prepare is not None:
-            installed = Path(install.outputs["deps_zip"]) if install else None
-            prepared = prepare(spec, self.project, self._context(tmp_path), tmp_path / "prepared",
-                               installed=installed)
-            if prepared is not None:
-                sources = collect_sources(prepared, strip=self.strip_filter(spec))
+        installed = self._deps_zip(install) if install else None
+        prepared = builder.prepare_sources(spec, self.project, self._context(tmp_path),
+                                           tmp_path / "prepared", installed=installed)
+        if prepared is not None:
+            sources = collect_sources(
+                prepared, include=(*spec.include,),
+                exclude=(*builder.source_excludes(), *spec.exclude),
+                strip=self.strip_filter(spec))
         top = frozenset(f.relpath.split("/", 1)[0] for f in sources.files)
         prefix = builder.source_prefix(kind, top)
         stripped.merge(sources.strip_report, prefix)
@@ -553,7 +577,7 @@ class BuildSession:
             warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
         prefix = builder.dependency_prefix(kind)
         strip = self.strip_filter(spec)
-        deps_zip = Path(install.outputs["deps_zip"])
+        deps_zip = self._deps_zip(install)
         entries: list[Entry] = []
         with zipfile.ZipFile(deps_zip) as zf:
             for info in zf.infolist():
@@ -566,6 +590,16 @@ class BuildSession:
                     continue
                 entries.append(MemberEntry(prefix + name, deps_zip, name))
         return entries, provides, excluded, warnings
+
+    def _check_sources_unchanged(self, planned: PlannedTarget) -> None:
+        """Refuse to store a zip under a key its sources no longer match: a file saved while
+        the build read it would otherwise poison the cache entry of its old content."""
+        t = planned.target
+        with self._lock:
+            self._sources.pop(t.id, None)  # walk again: files may also have come or gone
+        if self._material(t).key != planned.key:
+            raise BuildError(f"the sources of {t.id} changed while it was being built; "
+                             "nothing was stored: run forge build again")
 
     def _artifact_file_outputs(self, dest: Path) -> dict[str, Any]:
         st = dest.stat()
@@ -641,6 +675,7 @@ class BuildSession:
                     smoke = builder.smoke_test(artifact, layer_zips, spec, self._context(Path(tmp)))
                 if smoke.skipped:
                     warnings.append(f"import smoke test skipped: {smoke.skipped}")
+                    outputs["smoke_skipped"] = True
                 elif not smoke.ok:
                     errors.append(f"import smoke test failed: {smoke.error}")
                 else:
@@ -649,7 +684,10 @@ class BuildSession:
             return TargetResult(t.id, Status.FAILED, key=key, warnings=warnings,
                                 error="\n".join(errors), reasons=planned.reasons)
         outputs.update({"passed": True, "warnings": warnings})
-        self.cache.put(key, {}, outputs, durable=False)  # a verdict: cheap to recompute
+        if not outputs.get("smoke_skipped"):
+            # A verdict: cheap to recompute, so no fsync. A skipped smoke test is not
+            # cached: the interpreter it lacked may be installed by the next build.
+            self.cache.put(key, {}, outputs, durable=False)
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
                             reasons=planned.reasons)
 
@@ -785,10 +823,11 @@ def _place_artifact(src: Path, dest: Path) -> None:
     try:
         os.unlink(tmp)
         try:
-            os.link(src, tmp)
+            os.link(src, tmp)  # the cached file is 0644 already; a chmod would move its
+            # ctime and make the cache re-verify it in full
         except OSError:  # another file system, or links not allowed
             shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -509,6 +509,13 @@ class Cache:
             self._cleaned = True
         self.cleanup()
 
+    def discard(self, key: str) -> None:
+        """Remove the entry of ``key`` if there is one (``forge build --force`` replaces
+        entries rather than letting the existing one win)."""
+        d = self.entry_dir(key)
+        if d.exists():
+            self._evict(key, d)
+
     def _evict(self, key: str, d: Path) -> None:
         self._remove_tree(d, tag=key[:16])
 

@@ -15,6 +15,7 @@ This module imports nothing heavy on purpose.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -50,13 +51,34 @@ def _stat(path: str) -> Stat | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode]
 
 
+def glob_dirs(root: Path, globs: Iterable[tuple[str, str]]) -> list[str]:
+    """The directories whose listings decide what each ``(base, pattern)`` glob matches:
+    for ``services/*/handler``, the base itself and every ``services/*``. A directory added
+    anywhere a glob could match it changes one of these listings."""
+    out: set[str] = set()
+    for base, pattern in globs:
+        parts = pattern.split("/")
+        top = os.path.join(os.fspath(root), base)
+        for depth in range(len(parts)):
+            prefix = "/".join(parts[:depth])
+            found = glob.glob(prefix, root_dir=top, recursive=True) if prefix else ["."]
+            for d in found:
+                if os.path.isdir(os.path.join(top, d)):
+                    out.add(os.path.normpath(os.path.join(base, d)).replace(os.sep, "/"))
+    return sorted(out)
+
+
 def snapshot(root: Path, trees: Iterable[str], files: Iterable[str],
-             skip_dirs: frozenset[str] = frozenset()) -> dict[str, Stat | None]:
-    """Stat of every file and directory under each of ``trees`` and of each of ``files``
-    (paths relative to ``root``; absolute paths allowed for tools). A directory's own stat
-    changes when an entry is added, removed or renamed in it, so new files are noticed."""
+             skip_dirs: frozenset[str] = frozenset(),
+             dirs: Iterable[str] = ()) -> dict[str, Stat | None]:
+    """Stat of every file and directory under each of ``trees``, of each of ``files``
+    (paths relative to ``root``; absolute paths allowed for tools) and of each of ``dirs``
+    (not walked). A directory's own stat changes when an entry is added, removed or renamed
+    in it, so new files are noticed."""
     out: dict[str, Stat | None] = {}
     base = os.fspath(root)
+    for d in dirs:
+        out[d.rstrip("/") + "/"] = _stat(os.path.join(base, d))
     for tree in sorted(set(trees)):
         top = os.path.join(base, tree)
         out[tree + "/"] = _stat(top)
@@ -185,11 +207,14 @@ def is_up_to_date(root: Path, selection: Mapping[str, object],
         if not _same_content(path, now, stat, contents.get(rel)):
             return None
         moved[rel] = now
-    if moved:
+    if moved and not _racy(moved, time.time_ns()):
         # Only timestamps moved: remember the new ones, so the next run is stats alone again.
-        if not _racy(moved, time.time_ns()):
-            inputs.update(moved)
+        # An optimisation only: a read-only state directory must not fail a no-op build.
+        inputs.update(moved)
+        try:
             _write_record(root / ".forge" / "state" / RECORD_NAME, data)
+        except OSError:
+            pass
     return str(data.get("summary", ""))
 
 

@@ -113,9 +113,23 @@ def _text(data: bytes | str | None) -> str:
     return data if isinstance(data, str) else data.decode("utf-8", "replace")
 
 
+#: uv variables a build may keep: credentials and network plumbing, which change how
+#: packages are fetched, never which ones. Every other ``UV_*`` (``UV_RESOLUTION``,
+#: ``UV_EXCLUDE_NEWER``, ``UV_PRERELEASE``…) could change the result and is removed.
+UV_KEPT = ("UV_KEYRING_PROVIDER", "UV_NATIVE_TLS", "UV_HTTP_TIMEOUT", "UV_CONCURRENT_DOWNLOADS",
+           "UV_INSECURE_HOST", "UV_OFFLINE")
+
+
+def _kept_uv(name: str) -> bool:
+    return name in UV_KEPT or (name.startswith("UV_INDEX_") and
+                               name.endswith(("_USERNAME", "_PASSWORD")))
+
+
 def isolated_installer_env() -> dict[str, str | None]:
     """Environment for pip/uv that ignores the machine's own pip configuration files and
     index variables, so a build means the same on every machine."""
     env: dict[str, str | None] = {name: None for name in MACHINE_INSTALLER_VARIABLES}
+    env.update({name: None for name in os.environ
+                if name.startswith("UV_") and not _kept_uv(name)})
     env.update({"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     return env

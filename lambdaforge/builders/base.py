@@ -123,6 +123,23 @@ class Builder(ABC):
         The default: none."""
         return set()
 
+    def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
+        """Tools that change a package's bytes but not its install (a bundler): part of the
+        package key only, so functions sharing an install share its key. Default: none."""
+        return {}
+
+    def prepare_sources(self, spec: BuildSettings, project: Project, ctx: BuildContext,
+                        out_dir: Path, installed: Path | None = None) -> Path | None:
+        """A directory whose content replaces the source directory in the zip (a bundle,
+        a layer laid out), or ``None`` to package the sources as they are (the default).
+        ``installed`` is the install target's ``deps.zip``, when there is one."""
+        return None
+
+    def ships_install(self, spec: BuildSettings) -> bool:
+        """Whether the install's tree goes into the zip (not for a bundled function, whose
+        dependencies are inside the bundle). Default: yes."""
+        return True
+
     def tool_paths(self) -> set[str]:
         """Absolute paths of the executables the builder runs, so the no-op fast path notices
         when one is replaced (an upgraded installer can change every output)."""

@@ -331,6 +331,9 @@ class Project(_Spec):
     origins: dict[str, Origin] = Field(default_factory=dict)
     #: files the configuration was read from (this file, then everything it extends)
     config_files: tuple[Path, ...] = ()
+    #: ``[[discover]]`` globs as (directory they are relative to, project-relative POSIX,
+    #: pattern): a new matching directory is a new function, so builds watch them
+    discover_globs: tuple[tuple[str, str], ...] = ()
     #: problems worth a word that do not stop a build (deprecated runtime, …)
     warnings: tuple[ConfigIssue, ...] = ()
 

@@ -156,6 +156,14 @@ class _Resolver:
             out.append(target)
         return out
 
+    def discover_globs(self) -> tuple[tuple[str, str], ...]:
+        """Each ``[[discover]]`` pattern with the project-relative directory it is relative to."""
+        out = []
+        for index, entry in enumerate(self.config.discover):
+            base = self.merged.where(("discover", index, "path"))[0].path.parent
+            out.append((os.path.relpath(base, self.root).replace(os.sep, "/"), entry.path))
+        return tuple(out)
+
     def layers(self) -> dict[str, Resolved]:
         out = {}
         for name, table in self.config.layers.items():
@@ -222,6 +230,7 @@ class _Resolver:
             strip_rules=strip_rules,
             origins=origins,
             config_files=tuple(f.path for f in reversed(self.merged.files)),
+            discover_globs=self.discover_globs(),
             warnings=tuple(self.issues),
         )
 

@@ -122,10 +122,13 @@ def test_requirements_may_name_another_package_json(proj_dir: Path) -> None:
         inputs(proj_dir, requirements="functions/api/index.js")
 
 
-def test_tool_versions_include_esbuild_only_when_bundling() -> None:
+def test_esbuild_is_a_package_tool_only_when_bundling() -> None:
     builder = NodeBuilder()
-    plain = builder.tool_versions(npmp.function_spec("f", "f"))
-    assert set(plain) == {"node", "npm"}
-    assert plain["npm"].count(".") == 2
-    bundled = builder.tool_versions(npmp.function_spec("f", "f", bundle="esbuild"))
-    assert set(bundled) == {"node", "npm", "esbuild"}
+    plain = npmp.function_spec("f", "f")
+    bundled = npmp.function_spec("f", "f", bundle="esbuild")
+    # the install runs node and npm whatever its consumers do with it: one install key
+    assert builder.tool_versions(plain) == builder.tool_versions(bundled)
+    assert set(builder.tool_versions(plain)) == {"node", "npm"}
+    assert builder.tool_versions(plain)["npm"].count(".") == 2
+    assert builder.package_tool_versions(plain) == {}
+    assert set(builder.package_tool_versions(bundled)) == {"esbuild"}

@@ -54,12 +54,14 @@ class NodeBuilder(Builder):
         return self._toolchain
 
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
-        """node and npm always; esbuild's pinned version when the function is bundled."""
+        """node and npm: what an install runs."""
         tc = self.toolchain()
-        versions = {"node": tc.node, "npm": tc.npm}
-        if settings.bundle == "esbuild":
-            versions["esbuild"] = bundle.ESBUILD_VERSION
-        return versions
+        return {"node": tc.node, "npm": tc.npm}
+
+    def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
+        """esbuild's pinned version when the function is bundled (not in the install key:
+        a bundled and an unbundled function share one install)."""
+        return {"esbuild": bundle.ESBUILD_VERSION} if settings.bundle == "esbuild" else {}
 
     # ------------------------------------------------------------------ dependencies
 
