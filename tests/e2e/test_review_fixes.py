@@ -108,3 +108,16 @@ def test_restored_artifacts_share_the_cached_file_without_touching_it(source_pro
     assert source_project.statuses(out)["function:alpha"] == "cached"
     assert zp.stat().st_mode & 0o777 == 0o644
     assert zp.stat().st_nlink == 2  # the build dir and the cache: one copy on disk
+
+
+def test_a_virtualenv_next_to_the_code_is_never_packaged(source_project):
+    venv = source_project.root / "functions/beta/.venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    os.symlink("/usr/bin/python3", venv / "bin/python")  # would leave the source tree
+    out = source_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    import zipfile
+
+    with zipfile.ZipFile(source_project.zip_path("function", "beta")) as zf:
+        assert not any(n.startswith(".venv") for n in zf.namelist())

@@ -176,3 +176,18 @@ def test_layer_source_prefix_respects_an_existing_python_dir() -> None:
     assert b.source_prefix("layer", frozenset({"shared"})) == "python/"
     assert b.source_prefix("layer", frozenset({"python"})) == ""
     assert (b.dependency_prefix("function"), b.dependency_prefix("layer")) == ("", "python/")
+
+
+def test_unreadable_requirement_sources_are_config_errors_naming_the_file(tmp_path):
+    from lambdaforge.builders.python import PythonBuilder
+    from lambdaforge.errors import ConfigError
+    from tests.python_builder.conftest import make_project, settings
+
+    project = make_project(tmp_path)
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "requirements.txt").write_bytes(b"caf\xe9-lib\n")
+    with pytest.raises(ConfigError, match=r"not UTF-8 text"):
+        PythonBuilder().dependency_inputs(settings(requirements="fn/requirements.txt"), "fn", project)
+    (tmp_path / "fn" / "pyproject.toml").write_text("project = 3\n")
+    with pytest.raises(ConfigError, match=r"`project.dependencies` must be a list"):
+        PythonBuilder().dependency_inputs(settings(requirements="fn/pyproject.toml"), "fn", project)

@@ -116,6 +116,10 @@ class NodeBuilder(Builder):
             canonical=tuple(sorted(canonical.items())),
             files=manifest.local_files,
             directories=manifest.local_dirs,
+            # read to make `canonical`: the no-op fast path watches them wherever they live
+            watched=tuple(p for p in (path, str(PurePosixPath(path).parent / manifest.lockfile_name),
+                                      str(PurePosixPath(path).parent / ".npmrc"))
+                          if (project.root / p).is_file()),
         )
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:

@@ -107,6 +107,11 @@ def _stage(canonical: dict[str, str], tree: Path, project_root: Path, inputs: De
     package_dir.mkdir(parents=True, exist_ok=True)
     (package_dir / "package.json").write_text(canonical["package.json"], encoding="utf-8")
     (package_dir / canonical["lockfile-name"]).write_text(canonical["package-lock.json"], encoding="utf-8")
+    # A project .npmrc carries registry and auth settings (`@org:registry=…`): how packages
+    # are fetched, not which ones (the lockfile's integrity hashes decide that).
+    npmrc = [project_root / w for w in inputs.watched if w.endswith(".npmrc")]
+    if npmrc:
+        shutil.copyfile(npmrc[0], package_dir / ".npmrc")
     for rel in inputs.directories:
         src = project_root / rel
         if not src.is_dir():

@@ -245,7 +245,16 @@ class _Collector:
         if self.inside(path):
             self.read.add(self.rel(path))
         base = path.parent
-        for lineno, line in _logical_lines(path.read_text(encoding="utf-8")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.problem(where, None, f"not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                                      "save it as UTF-8")
+            return
+        except OSError as exc:
+            self.problem(where, None, f"cannot read it: {exc.strerror}")
+            return
+        for lineno, line in _logical_lines(text):
             if line.startswith("-"):
                 self.read_option_line(line, path, where, lineno, constraint, seen)
                 continue
@@ -309,7 +318,15 @@ class _Collector:
         except tomllib.TOMLDecodeError as exc:
             self.problem(where, None, f"invalid TOML: {exc}")
             return
-        deps = data.get("project", {}).get("dependencies", [])
+        except UnicodeDecodeError as exc:
+            self.problem(where, None, f"not UTF-8 text ({exc.reason}); save it as UTF-8")
+            return
+        project = data.get("project", {})
+        deps = project.get("dependencies", []) if isinstance(project, dict) else None
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            self.problem(where, None, "`project.dependencies` must be a list of requirement "
+                                      "strings in a `[project]` table")
+            return
         lock = path.parent / "uv.lock"
         if lock.is_file():
             # The lock decides the versions; the pyproject only says which were pinned on purpose.
@@ -335,6 +352,7 @@ class _Collector:
             [
                 uv_binary(), "export", "--frozen", "--format", "requirements-txt",
                 "--no-header", "--no-annotate", "--no-emit-project", "--no-dev",
+                "--no-editable",  # workspace members as plain paths, installable into a zip
                 "--no-progress", "--color", "never",
             ],
             cwd=lock.parent,
