@@ -11,7 +11,6 @@ from packaging.requirements import Requirement
 from lambdaforge.builders.base import Distribution, LayerConflict
 from lambdaforge.builders.python.dists import (
     finalize_tree,
-    layer_dedupe,
     read_distributions,
     read_distributions_from_zip,
     runtime_provided_exclusions,
@@ -140,12 +139,19 @@ def test_node_runtimes_exclude_nothing_here() -> None:
 
 
 def test_layer_dedupe_drops_same_version_and_reports_conflicts() -> None:
+    from lambdaforge.builders.base import DependencyInputs, select_dependencies
+    from lambdaforge.builders.python import PythonBuilder
+    from tests.python_builder.conftest import settings
+
     function = [dist("requests", "2.31.0"), dist("attrs", "23.1.0"), dist("own", "1")]
-    layers = {"shared": [dist("requests", "2.31.0"), dist("attrs", "22.2.0")], "other": [dist("x")]}
-    drop, conflicts = layer_dedupe(function, layers)
-    assert drop == {"requests"}
-    assert conflicts == [LayerConflict("attrs", "23.1.0", "shared", "22.2.0")]
-    assert conflicts[0].message("api") == (
+    # name → (version, layer), the first layer in the function's order wins
+    layers = {"requests": ("2.31.0", "shared"), "attrs": ("22.2.0", "shared"), "x": ("1", "other")}
+    inputs = DependencyInputs("python", "python3.12", "x86_64", ())
+    selection = select_dependencies(PythonBuilder(), inputs, function,
+                                    settings(exclude_runtime_provided=False), layers)
+    assert selection.from_layers == {"requests"}
+    assert selection.conflicts == [LayerConflict("attrs", "23.1.0", "shared", "22.2.0")]
+    assert selection.conflicts[0].message("api") == (
         "attrs: function api bundles 23.1.0 but layer shared provides 22.2.0; the function's copy "
         "wins at runtime (/var/task precedes /opt on the import path)"
     )

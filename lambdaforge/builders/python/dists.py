@@ -20,7 +20,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from lambdaforge.builders.base import Distribution, LayerConflict
+from lambdaforge.builders.base import Distribution
 from lambdaforge.lambda_facts import runtime_provided
 
 #: Files inside ``*.dist-info`` that installers write and that vary by machine or run:
@@ -332,25 +332,3 @@ def runtime_provided_exclusions(
                 changed = True
     return excluded
 
-
-def layer_dedupe(
-    function_dists: Sequence[Distribution], layer_dists: Mapping[str, Sequence[Distribution]]
-) -> tuple[set[str], list[LayerConflict]]:
-    """What a function need not bundle because a layer has it, and the version conflicts.
-
-    ``layer_dists`` maps layer name → its distributions, in the function's layer order.
-    Same name and version in a layer → dropped from the function; a different version →
-    a ``LayerConflict`` (the function keeps its copy; its ``message`` says so).
-    """
-    drop: set[str] = set()
-    conflicts: list[LayerConflict] = []
-    for fd in function_dists:
-        for layer, dists in layer_dists.items():
-            match = next((ld for ld in dists if ld.name == fd.name), None)
-            if match is None:
-                continue
-            if match.version == fd.version:
-                drop.add(fd.name)
-            else:
-                conflicts.append(LayerConflict(fd.name, fd.version, layer, match.version))
-    return drop, sorted(conflicts, key=lambda c: (c.name, c.layer))
