@@ -329,28 +329,35 @@ class BuildSession:
 
     def _input_snapshot(self) -> dict[str, list[int] | None]:
         """Stats of everything the selected targets read (for the no-op fast path)."""
-        trees: set[str] = set()
-        files: set[str] = {os.path.relpath(p, self.project.root) for p in self.project.config_files}
-        skip: set[str] = set()
+        root = self.project.root
+        files: set[str] = {os.path.relpath(p, root) for p in self.project.config_files}
         tools: set[str] = {os.path.realpath(sys.executable)}
+        # Source trees per builder: each skips only what its own builder never packages.
+        trees: dict[str, set[str]] = {}
+        builders: dict[str, Builder] = {}
         for t in self.graph.targets():
             spec = t.spec
             if spec is None:
                 continue
-            builder = self._builder(t)
-            skip.update(p.strip("/") for p in builder.source_excludes())
-            tools.update(builder.tool_paths())
+            builders.setdefault(t.builder, self._builder(t))
             if t.is_package and spec.source is not None:
-                trees.add(spec.source)
+                trees.setdefault(t.builder, set()).add(spec.source)
             if spec.requirements:
                 files.add(spec.requirements)
             if t.deps is not None:
                 files.update(t.deps.files)
                 files.update(t.deps.watched)
-                trees.update(t.deps.directories)
-        skip.update(SKIPPED_DIRS)  # .forge itself, when a source is the project root
-        dirs = fastpath.glob_dirs(self.project.root, self.project.discover_globs)
-        return fastpath.snapshot(self.project.root, trees, files | tools, frozenset(skip), dirs)
+                trees.setdefault("", set()).update(t.deps.directories)
+        out = fastpath.snapshot(root, (), files, dirs=fastpath.glob_dirs(
+            root, self.project.discover_globs))
+        for name, group in trees.items():
+            builder = builders.get(name)
+            skip = {p.strip("/") for p in builder.source_excludes()} if builder else set()
+            out.update(fastpath.snapshot(root, group, (), frozenset(skip | SKIPPED_DIRS)))
+        for builder in builders.values():  # once per builder: tool_paths scans PATH
+            tools.update(builder.tool_paths())
+        out.update(fastpath.snapshot(root, (), tools))
+        return out
 
     def _input_contents(self, inputs: Mapping[str, list[int] | None]) -> dict[str, str | None]:
         """Content digests of the snapshot's project files and directory listings (through
