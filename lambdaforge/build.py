@@ -356,6 +356,10 @@ class BuildSession:
             out.update(fastpath.snapshot(root, group, (), frozenset(skip | SKIPPED_DIRS)))
         for builder in builders.values():  # once per builder: tool_paths scans PATH
             tools.update(builder.tool_paths())
+        # lambdaforge's own code: an upgrade (or an edit to an editable install) may change
+        # what a build produces without changing its version string.
+        package_dir = Path(__file__).resolve().parent
+        tools.update(str(p) for p in package_dir.rglob("*.py"))
         out.update(fastpath.snapshot(root, (), tools))
         return out
 

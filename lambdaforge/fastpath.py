@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lambdaforge import __version__
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 RECORD_NAME = "noop.json"
 #: Environment variables that change what a build produces or where it looks.
 WATCHED_ENV = ("FORGE_CACHE_DIR", "SOURCE_DATE_EPOCH", "PATH", "FORGE_ESBUILD")
