@@ -117,3 +117,13 @@ bundle = "esbuild"
     result = subprocess.run(["node", "-e", script], cwd=mixed.root / "unzipped",
                             capture_output=True, text=True, timeout=60)
     assert result.stdout == "hi forge", result.stderr
+
+
+def test_node_zips_are_byte_identical_from_two_checkouts(mixed, tmp_path, monkeypatch):
+    assert mixed.build().ok
+    other = ProjectDir(tmp_path / "second" / "checkout")
+    shutil.copytree(mixed.root, other.root, ignore=shutil.ignore_patterns(".forge", "node_modules"))
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "second-cache"))
+    out = other.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert other.zip_path("function", "api").read_bytes() == mixed.zip_path("function", "api").read_bytes()
