@@ -309,6 +309,10 @@ class BuildSession:
             # Contents first, then the check that no stat moved: a file edited in between
             # shows as a moved stat and no record is written.
             contents = self._input_contents(inputs_before) if outcome.ok else {}
+            if not self.options.names:
+                # A whole-project build saw every input: forget digests of deleted files.
+                self.stat_cache.retain(r for r in inputs_before
+                                       if not os.path.isabs(r) and not r.endswith("/"))
             if outcome.ok and self._input_snapshot() == inputs_before:
                 # Nothing changed under our feet: the next identical build may be answered
                 # from stats alone (see fastpath).
@@ -317,7 +321,7 @@ class BuildSession:
                     manifest_path.relative_to(self.project.root).as_posix()])
                 fastpath.record(self.project.state_dir, self.selection(), inputs_before,
                                 outputs, f"{len(results)} up-to-date", contents)
-                self.stat_cache.save()
+            self.stat_cache.save()
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
 

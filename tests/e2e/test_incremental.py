@@ -142,3 +142,16 @@ def test_failure_of_one_target_leaves_its_siblings_built(source_project):
     assert st["check:function:beta"] == "failed"
     assert st["function:alpha"] == "built" and st["check:function:alpha"] == "built"
     assert "handler" in out.results["check:function:beta"].error
+
+
+def test_the_stat_cache_forgets_deleted_files(source_project):
+    from lambdaforge.statcache import StatCache
+
+    helpers = source_project.root / "functions/alpha/helpers.py"
+    os.utime(helpers, ns=(helpers.stat().st_atime_ns, helpers.stat().st_mtime_ns - 10**10))
+    source_project.build()  # (a file written moments ago is never memoised: racy)
+    state = source_project.root / ".forge/state/statcache"
+    assert "functions/alpha/helpers.py" in StatCache.load(state)
+    (source_project.root / "functions/alpha/helpers.py").unlink()
+    source_project.build()
+    assert "functions/alpha/helpers.py" not in StatCache.load(state)
