@@ -552,10 +552,10 @@ class BuildSession:
         prepared = builder.prepare_sources(spec, self.project, self._context(tmp_path),
                                            tmp_path / "prepared", installed=installed)
         if prepared is not None:
-            sources = collect_sources(
-                prepared, include=(*spec.include,),
-                exclude=(*builder.source_excludes(), *spec.exclude),
-                strip=self.strip_filter(spec))
+            # The user's include/exclude still hold; the builder's own source excludes do
+            # not (a layer's prepared tree is under nodejs/node_modules/ by design).
+            sources = collect_sources(prepared, include=(*spec.include,),
+                                      exclude=(*spec.exclude,), strip=self.strip_filter(spec))
         top = frozenset(f.relpath.split("/", 1)[0] for f in sources.files)
         prefix = builder.source_prefix(kind, top)
         stripped.merge(sources.strip_report, prefix)

@@ -127,3 +127,23 @@ def test_node_zips_are_byte_identical_from_two_checkouts(mixed, tmp_path, monkey
     out = other.build()
     assert out.ok, [r.error for r in out.failures()]
     assert other.zip_path("function", "api").read_bytes() == mixed.zip_path("function", "api").read_bytes()
+
+
+def test_a_node_layer_with_its_own_package_is_laid_out_under_node_modules(project, monkeypatch):
+    monkeypatch.setenv("npm_config_registry", npmp.UNREACHABLE_REGISTRY)
+    project.config("""
+[layers.fmt]
+source = "layers/fmt"
+runtime = "nodejs22.x"
+exclude = ["fixtures/"]
+""")
+    npmp.write_package(project.root / "layers/fmt", {"name": "orders-format", "version": "1.0.0"},
+                       {"index.js": "exports.fmt = (x) => String(x);\n",
+                        "fixtures/big.json": "{}\n"})
+    out = project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    with zipfile.ZipFile(project.zip_path("layer", "fmt")) as zf:
+        names = set(zf.namelist())
+    assert "nodejs/node_modules/orders-format/index.js" in names
+    assert "nodejs/node_modules/orders-format/package.json" in names
+    assert not any("fixtures" in n for n in names)  # the user's exclude still applies
