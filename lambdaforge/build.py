@@ -167,6 +167,7 @@ class BuildSession:
         return st.st_size == outputs.get("size") and st.st_mtime_ns == outputs.get("mtime_ns")
 
     def _material(self, t: Target) -> KeyMaterial:
+        """Everything that can change ``t``'s output (design §3), and nothing else."""
         upstream = {
             u.id: (self._layer_interface(u) if t.kind is TargetKind.FUNCTION and
                    u.kind is TargetKind.LAYER else self._planned[u.id].key)
@@ -239,8 +240,8 @@ class BuildSession:
         return f"provides:{install_key}:{spec.exclude_runtime_provided}"
 
     def sources(self, t: Target) -> SourceSet:
-        """The source files a function or layer packages (include/exclude/strip applied),
-        each with its digest; computed once per session."""
+        """The source files a function or layer packages (include/exclude/strip applied);
+        walked once per session (their digests come from the stat cache)."""
         with self._lock:
             cached = self._sources.get(t.id)
         if cached is not None:
