@@ -39,6 +39,13 @@ class ProjectDir:
     def zip_path(self, kind: str, name: str) -> Path:
         return self.root / ".forge" / "build" / f"{kind}s" / f"{name}.zip"
 
+    def zip_names(self, kind: str, name: str) -> set[str]:
+        """The member names of a built function's or layer's zip."""
+        import zipfile
+
+        with zipfile.ZipFile(self.zip_path(kind, name)) as zf:
+            return set(zf.namelist())
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectDir:

@@ -56,7 +56,7 @@ runtime = "{runtime}"
     deps_project.write("fn/requirements.txt", "markered\n")
     out = deps_project.build()
     assert out.ok, [r.error for r in out.failures()]
-    shipped = names(deps_project.zip_path("function", "fn"))
+    shipped = deps_project.zip_names("function", "fn")
     assert "markered/__init__.py" in shipped
     assert ("tomli_like/__init__.py" in shipped) is present
 
@@ -77,14 +77,14 @@ handler = "app.handler"
     deps_project.write("pinned/requirements.txt", "boto3==1.0\n")
     out = deps_project.build()
     assert out.ok, [r.error for r in out.failures()]
-    plain = names(deps_project.zip_path("function", "plain"))
+    plain = deps_project.zip_names("function", "plain")
     tops = {n.split("/")[0] for n in plain}
     assert {"boto3", "botocore", "jmespath"}.isdisjoint(tops)
     # requests needs urllib3, and the runtime's copy may not satisfy it: it stays
     assert {"requests", "urllib3"} <= tops
     assert "left out (provided by the runtime): boto3, botocore, jmespath" in out.results[
         "function:plain"].warnings
-    pinned = {n.split("/")[0] for n in names(deps_project.zip_path("function", "pinned"))}
+    pinned = {n.split("/")[0] for n in deps_project.zip_names("function", "pinned")}
     assert "boto3" in pinned
 
 
@@ -102,8 +102,8 @@ layers = ["common"]
     deps_project.write("fn/requirements.txt", "dep-a\n")
     out = deps_project.build()
     assert out.ok, [r.error for r in out.failures()]
-    fn = names(deps_project.zip_path("function", "fn"))
-    layer = names(deps_project.zip_path("layer", "common"))
+    fn = deps_project.zip_names("function", "fn")
+    layer = deps_project.zip_names("layer", "common")
     assert "dep_a/__init__.py" in fn and not any(n.startswith("dep_b") for n in fn)
     assert "python/dep_b/__init__.py" in layer
 
@@ -129,7 +129,7 @@ dependencies = ["urllib3==2.0"]
     if strictness == "warn":
         assert out.ok
         assert f"layer conflict: {message}" in result.warnings
-        assert "urllib3/__init__.py" in names(deps_project.zip_path("function", "fn"))
+        assert "urllib3/__init__.py" in deps_project.zip_names("function", "fn")
     else:
         assert result.status.value == "failed"
         assert result.error == f'layer conflict: {message} (layer-conflicts = "error")'
@@ -146,7 +146,7 @@ handler = "app.handler"
     deps_project.write("fn/requirements.txt", "purelib\ndep-a\n")
     out = deps_project.build()
     assert out.ok, [r.error for r in out.failures()]
-    shipped = names(deps_project.zip_path("function", "fn"))
+    shipped = deps_project.zip_names("function", "fn")
     bad = [n for n in shipped if n.endswith((".pyc", "direct_url.json", "uv_cache.json",
                                              "/INSTALLER", "/REQUESTED", ".lock"))
            or n.startswith("bin/") or "__pycache__" in n]
@@ -306,8 +306,8 @@ dependencies = ["markered", "purelib"]
     assert out.ok, [r.error for r in out.failures()]
     installs = {t: r.key for t, r in out.results.items() if t.startswith("install:")}
     assert len(set(installs.values())) == 2
-    one = {n.split("/")[0] for n in names(deps_project.zip_path("function", "one"))}
-    two = {n.split("/")[0] for n in names(deps_project.zip_path("function", "two"))}
+    one = {n.split("/")[0] for n in deps_project.zip_names("function", "one")}
+    two = {n.split("/")[0] for n in deps_project.zip_names("function", "two")}
     assert "dep_a" in one and "markered" not in one
     assert "markered" in two and "dep_a" not in two
 
@@ -325,11 +325,11 @@ dependencies = ["dep-a", "purelib"]
 """)
     deps_project.write("fn/app.py", HANDLER)
     assert deps_project.build().ok
-    assert not any(n.startswith("purelib") for n in names(deps_project.zip_path("layer", "common")))
+    assert not any(n.startswith("purelib") for n in deps_project.zip_names("layer", "common"))
     text = (deps_project.root / "lambdaforge.toml").read_text()
     deps_project.config(text.replace('["dep-b==1.0"]', '["dep-b==1.0", "purelib"]'))
     out = deps_project.build()
     assert out.ok, [r.error for r in out.failures()]
     assert deps_project.statuses(out)["function:fn"] == "built"
     # the layer now provides purelib, so the function stops bundling it
-    assert not any(n.startswith("purelib") for n in names(deps_project.zip_path("function", "fn")))
+    assert not any(n.startswith("purelib") for n in deps_project.zip_names("function", "fn"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 
 from lambdaforge.cli import main
 from tests.e2e.conftest import LOCAL_INDEX
@@ -28,8 +27,7 @@ keep = ["KEEP.md"]
     assert out.ok, [r.error for r in out.failures()]
     stripped = out.results["function:fn"].outputs["stripped"]
     assert stripped == {"no-docs": {"files": 1, "bytes": 8}, "standard": {"files": 1, "bytes": 28}}
-    with zipfile.ZipFile(deps_project.zip_path("function", "fn")) as zf:
-        names = set(zf.namelist())
+    names = deps_project.zip_names("function", "fn")
     assert "KEEP.md" in names and "NOTES.md" not in names and "tests/test_app.py" not in names
 
     assert main(["-C", str(deps_project.root), "build", "--explain-strip"]) == 0
@@ -48,8 +46,7 @@ def test_secret_looking_files_are_left_out_with_a_warning(source_project):
     source_project.write("functions/beta/key.pem", "-----BEGIN-----\n")
     out = source_project.build()
     assert out.ok
-    with zipfile.ZipFile(source_project.zip_path("function", "beta")) as zf:
-        names = set(zf.namelist())
+    names = source_project.zip_names("function", "beta")
     assert ".env" not in names and "key.pem" not in names
     warnings = " ".join(out.results["function:beta"].warnings)
     assert ".env" in warnings and "key.pem" in warnings
