@@ -29,7 +29,7 @@ from pathlib import Path
 
 #: (label, "module:qualified.name") of the functions timed, in pipeline order
 PHASES = [
-    ("fast-path check", "lambdaforge.fastpath:is_up_to_date"),
+    ("replay check", "lambdaforge.replay:replay"),
     ("config: load_project", "lambdaforge.config:load_project"),
     ("graph: build_graph", "lambdaforge.build:build_graph"),
     ("graph: select", "lambdaforge.graph:TargetGraph.select"),
@@ -48,7 +48,7 @@ PHASES = [
     ("  check targets", "lambdaforge.build:BuildSession._check"),
     ("record state", "lambdaforge.build:BuildSession._record"),
     ("write manifest", "lambdaforge.build:BuildSession._write_manifest"),
-    ("fast-path record", "lambdaforge.fastpath:record"),
+    ("replay record", "lambdaforge.replay:record"),
 ]
 
 

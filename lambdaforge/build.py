@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdaforge import fastpath
+from lambdaforge import observe, replay
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import Builder, BuildContext, Distribution, select_dependencies
-from lambdaforge.cache import Cache
+from lambdaforge.cache import ENTRY_FILE, Cache
 from lambdaforge.config.models import FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import BuildError, ConfigError, ForgeError
 from lambdaforge.executor import Event, Status, TargetResult, run_graph
@@ -34,11 +34,11 @@ from lambdaforge.locking import project_build_lock
 from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
 from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
 from lambdaforge.packaging.archive import ARCHIVE_FORMAT, Entry, FileEntry, MemberEntry, write_zip
-from lambdaforge.packaging.sources import SKIPPED_DIRS, SourceSet, collect_sources
+from lambdaforge.packaging.sources import SourceError, SourceSet, collect_sources
 from lambdaforge.packaging.strip import StripFilter, StripReport
 from lambdaforge.runner import Runner
 from lambdaforge.state import BuildState
-from lambdaforge.statcache import StatCache, digest_files
+from lambdaforge.statcache import StatCache
 
 #: files inside a cache entry
 ARTIFACT = "artifact.zip"
@@ -70,8 +70,12 @@ class PlannedTarget:
     target: Target
     key: str
     material: KeyMaterial
-    action: Status  # UP_TO_DATE, CACHED or BUILT (= would build)
+    action: Status  # UP_TO_DATE, CACHED, BUILT (= would build) or FAILED (cannot plan)
     reasons: list[str] = field(default_factory=list)
+    #: what the planner read to key it (``observe``): the target's share of the replay record
+    observed: list[observe.Observation] = field(default_factory=list)
+    #: why it cannot be planned (an unreadable input), for ``action`` FAILED
+    error: str | None = None
 
 
 @dataclass
@@ -142,32 +146,75 @@ class BuildSession:
         return [self._planned[t.id] for t in self.graph.targets()]
 
     def _plan_target(self, t: Target) -> PlannedTarget:
-        material = self._material(t)
+        observed: list[observe.Observation] = []
+        try:
+            material = self._material(t, observed)
+        except (OSError, SourceError) as exc:
+            # One unreadable or unpackageable input fails its own target, not the build.
+            error = _input_error(exc)
+            return PlannedTarget(t, "", KeyMaterial(kind=t.kind.value, builder=t.builder,
+                                                    builder_version=""),
+                                 Status.FAILED, [error], observed, error=error)
         key = material.key
         previous = self.state.get(t.id)
         reasons = diff_key_material(previous.material if previous else None, material)
         if self.options.force:
-            return PlannedTarget(t, key, material, Status.BUILT, ["--force"])
-        if previous is not None and previous.key == key and self._output_intact(t, previous.outputs):
-            return PlannedTarget(t, key, material, Status.UP_TO_DATE, [])
+            return PlannedTarget(t, key, material, Status.BUILT, ["--force"], observed)
+        if previous is not None and previous.key == key:
+            stale, outputs = self._output_problem(t, previous.outputs)
+            if stale is None:
+                if outputs is not previous.outputs:
+                    self.state.set(t.id, material, outputs)
+                observed += outputs.get("observed") or []
+                return PlannedTarget(t, key, material, Status.UP_TO_DATE, [], observed)
+            reasons = [stale]
         if self.cache.contains(key):
-            return PlannedTarget(t, key, material, Status.CACHED, reasons or ["output missing"])
-        return PlannedTarget(t, key, material, Status.BUILT, reasons or ["output missing"])
+            return PlannedTarget(t, key, material, Status.CACHED, reasons or ["output missing"],
+                                 observed)
+        return PlannedTarget(t, key, material, Status.BUILT, reasons or ["output missing"],
+                             observed)
 
-    def _output_intact(self, t: Target, outputs: Mapping[str, Any]) -> bool:
-        """Is the recorded output of the last build still there, untouched?"""
-        if t.kind is TargetKind.INSTALL:
-            return self.cache.contains(outputs.get("key", ""))
+    def _output_problem(self, t: Target, outputs: Mapping[str, Any]
+                        ) -> tuple[str | None, Mapping[str, Any]]:
+        """Why the recorded output of the last build can no longer be used (``None`` when
+        it is intact: every output observation it recorded still holds, by
+        ``observe.holds``, the check the no-op replay uses), and the outputs to keep: with
+        refreshed observations when one held only by content, so the next plan is stats
+        alone again."""
         if t.kind is TargetKind.CHECK:
-            return bool(outputs.get("passed"))
-        try:
-            st = os.stat(self.project.path(outputs["path"]))
-        except (OSError, KeyError):
-            return False
-        return st.st_size == outputs.get("size") and st.st_mtime_ns == outputs.get("mtime_ns")
+            if not outputs.get("passed"):
+                return "output missing", outputs
+            if outputs.get("smoke_skipped"):
+                return "the import smoke test was skipped last time: trying again", outputs
+            return None, outputs
+        found = outputs.get("observed")
+        reference = outputs.get("observed_ns")
+        if (not isinstance(found, list) or not found or type(reference) is not int
+                or not all(observe.is_well_formed(o) for o in found)):
+            return "output missing", outputs
+        root = os.fspath(self.project.root)
+        now = time.time_ns()
+        for obs in found:
+            if not observe.holds(obs, root, reference):
+                gone = not os.path.exists(observe.absolute(root, obs[1]))
+                return ("output missing" if gone else f"output changed: {obs[1]}"), outputs
+        fresh = [observe.refreshed(o, root) for o in found]
+        if fresh != found or any(observe.racy(o[2][1], reference) for o in found if o[2]):
+            return None, {**outputs, "observed": fresh, "observed_ns": now}
+        return None, outputs
 
-    def _material(self, t: Target) -> KeyMaterial:
-        """Everything that can change ``t``'s output (design §3), and nothing else."""
+    def _output_observations(self, paths: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
+        """``observed``/``observed_ns`` outputs for files this target wrote or relies on:
+        ``(path, sha256)`` pairs, paths project-relative or absolute (a cache entry)."""
+        reference = time.time_ns()
+        root = os.fspath(self.project.root)
+        found = [observe.output_obs(path, root, digest) for path, digest in paths]
+        return {"observed": [o for o in found if o is not None], "observed_ns": reference}
+
+    def _material(self, t: Target, observed: list[observe.Observation] | None = None) -> KeyMaterial:
+        """Everything that can change ``t``'s output (design §3), and nothing else; what
+        was read for it is appended to ``observed``."""
+        observed = [] if observed is None else observed
         upstream = {
             u.id: (self._layer_interface(u) if t.kind is TargetKind.FUNCTION and
                    u.kind is TargetKind.LAYER else self._planned[u.id].key)
@@ -186,22 +233,22 @@ class BuildSession:
             assert deps is not None and t.spec is not None
             files = list(deps.files)
             for d in deps.directories:
-                root = self.project.path(d)
-                if root.is_dir():
-                    files += sorted(
-                        f"{d}/{p.relative_to(root).as_posix()}" for p in root.rglob("*") if p.is_file()
-                    )
-            try:
-                digests = digest_files(self.project.root, files, self.stat_cache)
-            except OSError as exc:
-                raise ConfigError(f"{t.id}: cannot read {exc.filename or 'an input'}, which its "
-                                  f"dependencies name ({exc.strerror})") from exc
+                files += self._walk_directory(d, observed)
+            files_material: dict[str, tuple[str, bool]] = {}
+            for rel in files:
+                st = os.stat(self.project.path(rel))
+                obs = self.stat_cache.observe(self.project.root, rel, st)
+                observed.append(obs)
+                files_material[rel] = (obs[3], observe.is_executable_mode(st.st_mode))
+            # Read to compute the inputs (a requirements file's -r includes): watched, not keyed.
+            observed += [observe.observe_path(rel, os.fspath(self.project.root))
+                         for rel in deps.watched if rel not in files_material]
             return KeyMaterial(
                 config=_group_pairs("install", deps.canonical),
                 # deps.zip members are copied raw into packages: its zlib counts too
                 platform={"runtime": deps.runtime, "architecture": deps.architecture,
                           "tools": {**builder.tool_versions(t.spec), **archive_tools()}},
-                files={rel: tuple(d) for rel, d in digests.items()},
+                files=files_material,
                 **common,
             )
         spec = t.spec
@@ -220,13 +267,36 @@ class BuildSession:
         for rules in self.strip_rules(spec):
             config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
         root = self.project.root
-        files = {
-            f.relpath: (self.stat_cache.digest(root, f"{spec.source}/{f.relpath}"), f.executable)
-            for f in self.sources(t).files
-        }
+        sources = self.sources(t)
+        if spec.source is not None:
+            observed += [observe.dir_obs(_join(spec.source, rel), st, listing)
+                         for rel, st, listing in sources.listings]
+        files = {}
+        for f in sources.files:
+            obs = self.stat_cache.observe(root, f"{spec.source}/{f.relpath}")
+            observed.append(obs)
+            files[f.relpath] = (obs[3], f.executable)
         tools = {**archive_tools(), **builder.package_tool_versions(spec)}
         return KeyMaterial(config=config, platform={**_platform(spec), "tools": tools},
                            files=files, **common)
+
+    def _walk_directory(self, top: str, observed: list[observe.Observation]) -> list[str]:
+        """Project-relative paths of the regular files under directory ``top`` (a local
+        wheelhouse), sorted; its listings go into ``observed``. Not a directory: no files,
+        and its absence (or whatever is there) is observed."""
+        root = os.fspath(self.project.root)
+        if not os.path.isdir(os.path.join(root, top)):
+            observed.append(observe.observe_path(top, root))
+            return []
+        files: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
+            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            observed.append(observe.observe_path(rel, root))
+            dirnames.sort()
+            for name in filenames:
+                if os.path.isfile(os.path.join(dirpath, name)):  # not a FIFO or socket
+                    files.append(f"{rel}/{name}")
+        return sorted(files)
 
     def _layer_interface(self, layer: Target) -> str:
         """What a function's zip can see of one of its layers: only which distributions the
@@ -294,10 +364,8 @@ class BuildSession:
                                 self.project.build_dir / "manifest.json")
         with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
             self._remove_leftovers()
-            fastpath.forget(self.project.state_dir)
-            # Stats first, contents after: a file edited while we read it then shows as a
-            # changed stat, and the fast path record below is not written.
-            inputs_before = self._input_snapshot()
+            replay.forget(self.project.state_dir)
+            reference_ns = time.time_ns()  # before anything is read: the racy rule's anchor
             self.state = BuildState.load(self.project.state_dir)  # as the last build left it
             self._planned.clear()
             self.plan()
@@ -307,89 +375,53 @@ class BuildSession:
             manifest_path = self._write_manifest(results)
             outcome = BuildOutcome(self.project, results, self.graph,
                                    time.perf_counter() - start, manifest_path)
-            # Contents first, then the check that no stat moved: a file edited in between
-            # shows as a moved stat and no record is written.
-            contents = self._input_contents(inputs_before) if outcome.ok else {}
+            observed = self._observations(results)
             if not self.options.names:
                 # A whole-project build saw every input: forget digests of deleted files.
-                self.stat_cache.retain(r for r in inputs_before
-                                       if not os.path.isabs(r) and not r.endswith("/"))
-            if outcome.ok and self._input_snapshot() == inputs_before:
-                # Nothing changed under our feet: the next identical build may be answered
-                # from stats alone (see fastpath).
-                outputs = fastpath.snapshot(self.project.root, (), [
-                    *(r.outputs["path"] for r in results.values() if "path" in r.outputs),
-                    manifest_path.relative_to(self.project.root).as_posix()])
-                fastpath.record(self.project.state_dir, self.selection(), inputs_before,
-                                outputs, f"{len(results)} up-to-date", contents)
+                self.stat_cache.retain(o[1] for group in observed.values() for o in group
+                                       if o[0] == "f")
+            if outcome.ok and not any(r.outputs.get("smoke_skipped") for r in results.values()):
+                # The next identical build may be answered by replaying what this one saw.
+                # (A skipped smoke test is tried again: no record.)
+                replay.record(self.project.state_dir, self.selection(), reference_ns,
+                              observed.pop("project"), observed, f"{len(results)} up-to-date")
             self.stat_cache.save()
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
 
     def selection(self) -> dict[str, object]:
-        """What identifies this build for the no-op fast path (``fastpath.build_identity``)."""
+        """What identifies this build for the no-op replay (``replay.build_identity``)."""
         o = self.options
-        return fastpath.build_identity(o.names, smoke=o.smoke, checks=o.checks,
-                                       config=self.project.config_file.name)
+        return replay.build_identity(o.names, smoke=o.smoke, checks=o.checks,
+                                     config=self.project.config_file.name)
 
-    def _input_snapshot(self) -> dict[str, list[int] | None]:
-        """Stats of everything the selected targets read (for the no-op fast path)."""
-        root = self.project.root
-        files: set[str] = {os.path.relpath(p, root) for p in self.project.config_files}
-        tools: set[str] = {os.path.realpath(sys.executable)}
-        # Source trees per builder: each skips only what its own builder never packages.
-        trees: dict[str, set[str]] = {}
-        builders: dict[str, Builder] = {}
-        for t in self.graph.targets():
-            spec = t.spec
-            if spec is None:
-                continue
-            builders.setdefault(t.builder, self._builder(t))
-            if t.is_package and spec.source is not None:
-                trees.setdefault(t.builder, set()).add(spec.source)
-            if spec.requirements:
-                files.add(spec.requirements)
-            if t.deps is not None:
-                files.update(t.deps.files)
-                files.update(t.deps.watched)
-                trees.setdefault("", set()).update(t.deps.directories)
-        out = fastpath.snapshot(root, (), files, dirs=fastpath.glob_dirs(
-            root, self.project.discover_globs))
-        for name, group in trees.items():
-            builder = builders.get(name)
-            skip = {p.strip("/") for p in builder.source_excludes()} if builder else set()
-            out.update(fastpath.snapshot(root, group, (), frozenset(skip | SKIPPED_DIRS)))
+    def _observations(self, results: Mapping[str, TargetResult]) -> dict[str, list]:
+        """The replay record's groups: per target, what the planner read to key it and the
+        outputs it found or wrote; ``"project"``, what every target depends on (config
+        files and discover listings as loaded, the environment, the tools and lambdaforge's
+        own modules: an upgrade or an edited editable install may change outputs)."""
+        groups: dict[str, list] = {}
+        for tid, planned in self._planned.items():
+            group = list(planned.observed)
+            if planned.action is not Status.UP_TO_DATE:  # UP_TO_DATE has them already
+                group += results[tid].outputs.get("observed") or []
+            groups[tid] = group
+        tools = {os.path.realpath(sys.executable)}
+        builders = {t.builder: self._builder(t) for t in self.graph.targets() if t.spec}
         for builder in builders.values():  # once per builder: tool_paths scans PATH
             tools.update(builder.tool_paths())
-        # lambdaforge's own code: an upgrade (or an edit to an editable install) may change
-        # what a build produces without changing its version string.
-        package_dir = Path(__file__).resolve().parent
-        tools.update(str(p) for p in package_dir.rglob("*.py"))
-        out.update(fastpath.snapshot(root, (), tools))
-        return out
-
-    def _input_contents(self, inputs: Mapping[str, list[int] | None]) -> dict[str, str | None]:
-        """Content digests of the snapshot's project files and directory listings (through
-        the stat cache: mostly known already), so a later ``touch`` alone does not defeat the
-        fast path. Tools (absolute paths) have none: a moved tool binary means a full check."""
-        root = self.project.root
-        contents: dict[str, str | None] = {}
-        for rel, stat in inputs.items():
-            if stat is None or os.path.isabs(rel):
-                contents[rel] = None
-            elif rel.endswith("/"):
-                contents[rel] = fastpath.listing_digest(os.path.join(root, rel.rstrip("/")))
-            else:
-                try:
-                    contents[rel] = self.stat_cache.digest(root, rel)
-                except (OSError, ValueError):  # gone, or outside the root (`extends`)
-                    contents[rel] = None
-        return contents
+        tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
+        project = [*self.project.observed, *observe.watched_env()]
+        project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
+        groups["project"] = project
+        return groups
 
     def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
                     cancel: threading.Event) -> TargetResult:
         planned = self._planned[tid]
         t = planned.target
+        if planned.action is Status.FAILED:
+            return TargetResult(tid, Status.FAILED, error=planned.error, reasons=planned.reasons)
         previous = self.state.get(tid)
         if planned.action is Status.UP_TO_DATE and previous is not None:
             if t.kind is not TargetKind.CHECK:
@@ -448,11 +480,13 @@ class BuildSession:
                             outputs=self._install_outputs(key, entry.meta),
                             warnings=list(result.notes))
 
-    @staticmethod
-    def _install_outputs(key: str, meta: Mapping[str, Any]) -> dict[str, Any]:
-        # No path to deps.zip: the checkout or the cache may move; consumers ask the cache.
+    def _install_outputs(self, key: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+        # No path to deps.zip in the outputs: the checkout or the cache may move; consumers
+        # ask the cache. The entry's own file is observed: pruned or replaced, it is gone.
+        entry_file = os.fspath(self.cache.entry_dir(key) / ENTRY_FILE)
         return {"key": key, "distributions": meta.get("distributions", []),
-                "notes": meta.get("notes", [])}
+                "notes": meta.get("notes", []),
+                **self._output_observations([(entry_file, None)])}
 
     def _deps_zip(self, install: TargetResult) -> Path:
         """The install's ``deps.zip`` from the cache, integrity-checked; an entry that has
@@ -493,7 +527,7 @@ class BuildSession:
         entry = None if self.options.force else self.cache.get(key, what=t.id)
         if entry is not None:
             _place_artifact(entry.path(ARTIFACT), dest)
-            outputs = {**entry.meta, **self._artifact_file_outputs(dest)}
+            outputs = {**entry.meta, **self._artifact_file_outputs(dest, entry.meta["sha256"])}
             return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
                                 reasons=planned.reasons, warnings=list(outputs.get("warnings", [])))
 
@@ -536,7 +570,7 @@ class BuildSession:
                 self.cache.discard(key)
             entry = self.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
         _place_artifact(entry.path(ARTIFACT), dest)
-        outputs = {**meta, **self._artifact_file_outputs(dest)}
+        outputs = {**meta, **self._artifact_file_outputs(dest, stats.sha256)}
         return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs,
                             reasons=planned.reasons, warnings=warnings)
 
@@ -617,9 +651,9 @@ class BuildSession:
             raise BuildError(f"the sources of {t.id} changed while it was being built; "
                              "nothing was stored: run forge build again")
 
-    def _artifact_file_outputs(self, dest: Path) -> dict[str, Any]:
-        st = dest.stat()
-        return {"mtime_ns": st.st_mtime_ns, "size": st.st_size}
+    def _artifact_file_outputs(self, dest: Path, sha256: str) -> dict[str, Any]:
+        rel = dest.relative_to(self.project.root).as_posix()
+        return self._output_observations([(rel, sha256)])
 
     def _layer_dists(self, t: Target, upstream: Mapping[str, TargetResult]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -799,6 +833,20 @@ class BuildSession:
         return {p.target.id: ([] if p.action is Status.UP_TO_DATE else p.reasons) for p in self.plan()}
 
 
+
+
+def _join(base: str, rel: str) -> str:
+    """``base/rel`` as a project-relative POSIX path (``rel`` ``"."`` is ``base`` itself)."""
+    return base if rel == "." else f"{base}/{rel}"
+
+
+def _input_error(exc: OSError | SourceError) -> str:
+    """A user-facing line for an input that cannot be read: names the file and why."""
+    if isinstance(exc, SourceError):
+        return str(exc)
+    what = exc.filename or "an input file"
+    why = exc.strerror or str(exc)
+    return f"cannot read {what}: {why}"
 
 
 def _group_pairs(prefix: str, pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

@@ -45,15 +45,14 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         # Answer a no-op build from file stats alone, before importing anything heavy.
         import time
 
-        from lambdaforge import fastpath
+        from lambdaforge import replay
 
         start = time.perf_counter()
-        root = fastpath.find_project_root(args.cwd, args.config)
+        root = replay.find_project_root(args.cwd, args.config)
         config_name = args.config.name if args.config is not None else "lambdaforge.toml"
-        selection = fastpath.build_identity(args.names, smoke=smoke or args.check,
-                                           checks=not args.no_check, config=config_name)
-        summary = (fastpath.is_up_to_date(root, selection, config_name) if root is not None
-                   else None)
+        identity = replay.build_identity(args.names, smoke=smoke or args.check,
+                                         checks=not args.no_check, config=config_name)
+        summary = replay.replay(root, identity) if root is not None else None
         if summary:
             print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
             return EXIT_OK

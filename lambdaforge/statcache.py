@@ -10,18 +10,21 @@ file is an empty cache, and any doubt (stat mismatch, a file modified while bein
 
 Racy timestamps (git's ``Documentation/technical/racy-git.txt``): a file modified twice within
 one tick of the file system's clock keeps its mtime, so a digest taken between the two writes
-would be trusted forever. Two guards:
+would be trusted forever. The rule is ``observe.racy``, the same one the no-op replay uses:
 
 - an entry is only memoised when the file's mtime is older than the moment hashing started
-  by more than the clock's granularity (``RACY_WINDOW_NS``; whole-second file systems get
-  ``COARSE_RACY_WINDOW_NS``); a freshly written file is simply hashed every time until it
-  ages past the window;
-- as git does, entries whose mtime is not older than the cache file's own write time are
-  not trusted after a load (they are hashed again).
+  by more than the clock's granularity; a freshly written file is simply hashed every time
+  until it ages past the window;
+- as git does, entries that are racy against the cache file's own write time are not
+  trusted after a load (they are hashed again).
+
+A file that is not a regular file (a FIFO, a socket, a device) is never opened: reading a
+FIFO would block the build forever. Asking for its digest raises ``OSError``.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,16 +35,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from lambdaforge.observe import Observation, file_obs, is_executable_mode, racy, stat_tuple
 from lambdaforge.state import write_atomic
 
 #: bump when the file format or the meaning of an entry changes; other versions are ignored
 STATCACHE_VERSION = 2
-
-#: a file modified less than this before hashing started is not memoised (sub-second
-#: file systems: covers the coarse kernel clock tick, a few ms, with a wide margin)
-RACY_WINDOW_NS = 100_000_000
-#: the same for file systems that store whole seconds (mtime_ns % 1e9 == 0), FAT's 2 s included
-COARSE_RACY_WINDOW_NS = 2_000_000_000
 
 _CHUNK = 1 << 20
 _DIGEST_LEN = 64
@@ -56,7 +54,7 @@ class FileDigest(NamedTuple):
 
 def is_executable(mode: int) -> bool:
     """Whether a file mode counts as executable for keys and zips (the owner's x bit, as git)."""
-    return bool(mode & stat_module.S_IXUSR)
+    return is_executable_mode(mode)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -79,10 +77,6 @@ def _check_relpath(relpath: str) -> None:
     # machine-specific, so refuse it loudly (a programming error, not a user error).
     if not relpath or relpath.startswith("/") or "\\" in relpath or ".." in relpath.split("/"):
         raise ValueError(f"not a normalized project-relative POSIX path: {relpath!r}")
-
-
-def _racy_window(mtime_ns: int) -> int:
-    return COARSE_RACY_WINDOW_NS if mtime_ns % 1_000_000_000 == 0 else RACY_WINDOW_NS
 
 
 def _stat_prefix(st: os.stat_result) -> str:
@@ -170,6 +164,12 @@ class StatCache:
         ``st`` may be passed when the caller already has it (a directory walk); it must be
         the ``os.stat`` of that file (symlinks followed).
         """
+        return self.observe(root, relpath, st)[3]
+
+    def observe(self, root: Path, relpath: str, st: os.stat_result | None = None) -> Observation:
+        """The file input observation of ``root/relpath`` (``observe.file_obs``): its digest
+        and the stat that digest is known to belong to (``None`` when the file changed while
+        it was read), so a later build can trust the pair or re-verify it."""
         _check_relpath(relpath)
         path = os.path.join(root, relpath)
         if st is None:
@@ -177,30 +177,35 @@ class StatCache:
         entry = self._fresh.get(relpath)
         if entry is None:
             entry = self._loaded.get(relpath)
-            # Racily clean (git): modified no earlier than the cache file was written, so
-            # a later same-tick modification could hide behind an unchanged stat tuple.
-            if st.st_mtime_ns >= self._written_ns:
+            # Racily clean (git): modified so close to the cache file's write that a later
+            # same-tick modification could hide behind an unchanged stat tuple.
+            if racy(st.st_mtime_ns, self._written_ns):
                 entry = None
         if type(entry) is str:
             prefix = _stat_prefix(st)
             if len(entry) == len(prefix) + _DIGEST_LEN and entry.startswith(prefix):
                 with self._lock:
                     self.hits += 1
-                return entry[len(prefix) :]
+                return file_obs(relpath, stat_tuple(st), entry[len(prefix) :])
+        if not stat_module.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         return self._hash(relpath, path)
 
-    def _hash(self, relpath: str, path: str) -> str:
+    def _hash(self, relpath: str, path: str) -> Observation:
         started_ns = time.time_ns()
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a regular file replaced by a FIFO since the stat must not hang us.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
             before = os.fstat(f.fileno())
+            if not stat_module.S_ISREG(before.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", path)
             digest = _sha256_fileobj(f)
             after = os.fstat(f.fileno())
         prefix = _stat_prefix(after)
         stable = prefix == _stat_prefix(before)
-        racy = after.st_mtime_ns >= started_ns - _racy_window(after.st_mtime_ns)
         with self._lock:
             self.hashed += 1
-            if stable and not racy:
+            if stable and not racy(after.st_mtime_ns, started_ns):
                 self._fresh[relpath] = prefix + digest
                 self._dirty = True
             elif relpath in self:
@@ -208,7 +213,7 @@ class StatCache:
                 self._fresh.pop(relpath, None)
                 self._loaded.pop(relpath, None)
                 self._dirty = True
-        return digest
+        return file_obs(relpath, stat_tuple(after) if stable else None, digest)
 
     def retain(self, relpaths: Iterable[str]) -> None:
         """Keep only the entries of ``relpaths`` (call after a walk of the whole project so

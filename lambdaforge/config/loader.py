@@ -13,6 +13,7 @@ file's key→line map (``locate.key_lines``) that answers "which file and line s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 from lambdaforge.config.locate import KeyPath, dotted, key_lines, nearest_line
 from lambdaforge.errors import ConfigError, ConfigIssue
+from lambdaforge.observe import file_obs, stat_tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,6 +47,9 @@ class SourceFile:
     origin_name: str  # in ``Project.origins``: relative to the project root when possible
     data: dict[str, Any]
     lines: dict[KeyPath, int]
+    #: ``observe.file_obs`` of the bytes parsed (stat taken before reading), so a build's
+    #: replay record knows this file exactly as the config was made from it
+    observed: list | None = None
 
 
 def relative_name(path: Path, base: Path) -> str:
@@ -57,10 +62,21 @@ def relative_name(path: Path, base: Path) -> str:
 
 def read_toml(path: Path, shown: str) -> tuple[dict[str, Any], str]:
     """Parse one TOML file; syntax errors keep tomllib's line and column and gain the file name."""
+    return parse_toml(read_config_bytes(path, shown), shown)
+
+
+def read_config_bytes(path: Path, shown: str) -> bytes:
+    """A config file's bytes; an unreadable file is a ``ConfigError`` naming it."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes()
     except OSError as exc:
         raise ConfigError(ConfigIssue(shown, None, "", f"cannot read: {exc.strerror}")) from None
+
+
+def parse_toml(raw: bytes, shown: str) -> tuple[dict[str, Any], str]:
+    """Parse config bytes read from ``shown``; errors name it with tomllib's line."""
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             ConfigIssue(shown, None, "", f"not UTF-8 text (byte {exc.start})")
@@ -187,11 +203,18 @@ class _ChainLoader:
         shown = path.as_posix() if pkg else relative_name(path, self.cwd)
         origin_name = path.as_posix() if pkg else relative_name(path, self.root)
         try:
-            data, text = read_toml(path, shown)
+            before = os.stat(path)  # before reading: an edit after it moves this stat
+            raw = read_config_bytes(path, shown)
+            data, text = parse_toml(raw, shown)
+        except OSError as exc:
+            self.issues.append(ConfigIssue(shown, None, "", f"cannot read: {exc.strerror}"))
+            return
         except ConfigError as exc:
             self.issues.extend(exc.issues)
             return
-        source = SourceFile(path, shown, origin_name, data, key_lines(text))
+        where = origin_name if not origin_name.startswith("../") and not pkg else path.as_posix()
+        observed = file_obs(where, stat_tuple(before), hashlib.sha256(raw).hexdigest())
+        source = SourceFile(path, shown, origin_name, data, key_lines(text), observed)
         self.loaded.add(path)
         project = data.get("project")
         extends = project.get("extends") if isinstance(project, dict) else None

@@ -334,6 +334,10 @@ class Project(_Spec):
     #: ``[[discover]]`` globs as (directory they are relative to, project-relative POSIX,
     #: pattern): a new matching directory is a new function, so builds watch them
     discover_globs: tuple[tuple[str, str], ...] = ()
+    #: what loading read (``lambdaforge.observe``): each config file's bytes and the
+    #: listings ``[[discover]]`` globbed, taken before use; the project's share of a build's
+    #: replay record
+    observed: tuple[list, ...] = ()
     #: problems worth a word that do not stop a build (deprecated runtime, …)
     warnings: tuple[ConfigIssue, ...] = ()
 

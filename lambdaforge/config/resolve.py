@@ -164,6 +164,14 @@ class _Resolver:
             out.append((os.path.relpath(base, self.root).replace(os.sep, "/"), entry.path))
         return tuple(out)
 
+    def discover_observations(self) -> list[list]:
+        """Listings of every directory whose entries decide what ``[[discover]]`` finds."""
+        from lambdaforge.observe import observe_path
+        from lambdaforge.replay import glob_dirs
+
+        return [observe_path(d, os.fspath(self.root))
+                for d in glob_dirs(self.root, self.discover_globs())]
+
     def layers(self) -> dict[str, Resolved]:
         out = {}
         for name, table in self.config.layers.items():
@@ -210,6 +218,9 @@ class _Resolver:
             ("project", "cache-salt") if table.cache_salt is not None else None
         )
         strip_rules = self.strip_rules(origins)
+        # Before the globs run: a directory added after this listing moves its stat.
+        observed = [f.observed for f in reversed(self.merged.files) if f.observed is not None]
+        observed += self.discover_observations()
         layers = self.layers()
         functions = self.functions()
         validate.check(functions, layers, strip_rules, self.issue_at)
@@ -231,6 +242,7 @@ class _Resolver:
             origins=origins,
             config_files=tuple(f.path for f in reversed(self.merged.files)),
             discover_globs=self.discover_globs(),
+            observed=tuple(observed),
             warnings=tuple(self.issues),
         )
 

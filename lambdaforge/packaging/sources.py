@@ -23,6 +23,7 @@ from pathlib import Path
 import pathspec
 
 from lambdaforge.errors import BuildError
+from lambdaforge.observe import listing_of, stat_tuple
 from lambdaforge.packaging.strip import SECRET_PATTERNS, StripFilter, StripHit, StripReport, is_protected
 
 __all__ = ["SourceError", "SourceFile", "SourceSet", "collect_sources", "SKIPPED_DIRS"]
@@ -56,6 +57,11 @@ class SourceSet:
     files: list[SourceFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     strip_report: StripReport = field(default_factory=StripReport)
+    #: every directory the walk listed: (POSIX path relative to the root, ``"."`` for the
+    #: root itself; its stat before listing; ``observe.listing_of`` its entries). What the
+    #: walk packaged depends on these listings and nothing else of the tree's shape, so
+    #: they are the observations that tell a later build whether files came or went.
+    listings: list[tuple[str, list[int], str]] = field(default_factory=list)
 
     @property
     def total_size(self) -> int:
@@ -106,8 +112,11 @@ class _Walker:
     def walk(self, directory: str, prefix: str, stripped: StripHit | None, active: frozenset[str]) -> None:
         """Visit ``directory`` (relative path ``prefix``); ``stripped`` is set below a pruned
         stripped directory; ``active`` holds the real paths being walked, to catch loops."""
+        before = os.stat(directory)  # before listing: a change after it moves this stat
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
+        self.result.listings.append(
+            (prefix.rstrip("/") or ".", stat_tuple(before), listing_of(entries)))
         for entry in entries:
             rel = prefix + entry.name
             path = entry.path

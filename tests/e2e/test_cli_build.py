@@ -452,7 +452,7 @@ def test_fast_path_does_not_answer_for_another_config_file(source_project, capsy
         """)
     time.sleep(0.15)  # older than the fast path's racy window, so its record is written
     assert forge(source_project, "build") == 0
-    assert (source_project.root / ".forge/state/noop.json").exists()
+    assert (source_project.root / ".forge/state/replay.json").exists()
     capsys.readouterr()
     assert main(["-C", str(source_project.root), "-c", "other.toml", "build"]) == 0
     assert "up-to-date" not in capsys.readouterr().err

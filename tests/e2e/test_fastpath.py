@@ -70,7 +70,7 @@ def test_failed_build_leaves_no_fast_path_record(source_project, capsys):
     source_project.write("functions/beta/app.py", "def other(event, context):\n    return 1\n")
     settle()
     assert forge(source_project, "build") == 1
-    assert not (source_project.root / ".forge/state/noop.json").exists()
+    assert not (source_project.root / ".forge/state/replay.json").exists()
     assert forge(source_project, "build") == 1  # still checked, still failing
     assert "FAILED check:function:beta" in capsys.readouterr().err
 

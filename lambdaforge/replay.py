@@ -1,0 +1,168 @@
+"""The replay record: the planner's observations, kept so a no-op build is answered from stats.
+
+A full ``forge build`` that finds nothing to do still imports pydantic and networkx, loads
+the config and plans every target. After a build in which every target succeeded, the
+session writes the *replay record*: exactly what the planner observed while deciding each
+target's status (``lambdaforge.observe``: input stats with their digests, directory
+listings, tools, environment, and the outputs it found or wrote), grouped per target, plus
+what the whole project depends on (config files, ``[[discover]]`` listings, lambdaforge's own
+modules). There is no second list of inputs: the record is what the planner read.
+
+The next ``forge build`` with the same options replays it before importing anything heavy:
+every observation goes through ``observe.holds``, the same check the planner uses for
+outputs, with the same racy-timestamp rule. All hold → nothing can have changed, and the
+build stops there (ninja's "stat, don't read"). Any that fails, a missing, foreign or
+malformed record → "don't know": the planner runs and decides. When everything held but
+some observations had to be verified by content (a ``touch``, a ``git checkout`` that
+rewrote equal bytes, a file too recent to trust its stat), the record is refreshed so the
+next replay is stats alone again.
+
+This module imports nothing heavy on purpose.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lambdaforge import __version__
+from lambdaforge.observe import Observation, holds, is_well_formed, racy, refreshed
+
+RECORD_VERSION = 3
+RECORD_NAME = "replay.json"
+#: where the record lives, relative to the project root
+RECORD_PATH = (".forge", "state", RECORD_NAME)
+
+
+def build_identity(names: Iterable[str], *, smoke: bool, checks: bool,
+                   config: str) -> dict[str, object]:
+    """What must match for a recorded build to answer for this one: the targets chosen, the
+    checks asked for, and the config file (several may share one directory)."""
+    return {"names": sorted(names), "smoke": smoke, "checks": checks, "config": config}
+
+
+def glob_dirs(root: Path, globs: Iterable[tuple[str, str]]) -> list[str]:
+    """The directories whose listings decide what each ``(base, pattern)`` glob matches:
+    for ``services/*/handler``, the base itself and every ``services/*``. A directory added,
+    removed or replaced by a file anywhere a glob could match changes one of these listings."""
+    out: set[str] = set()
+    for base, pattern in globs:
+        parts = pattern.split("/")
+        top = os.path.join(os.fspath(root), base)
+        for depth in range(len(parts)):
+            prefix = "/".join(parts[:depth])
+            found = glob.glob(prefix, root_dir=top, recursive=True) if prefix else ["."]
+            for d in found:
+                if os.path.isdir(os.path.join(top, d)):
+                    out.add(os.path.normpath(os.path.join(base, d)).replace(os.sep, "/"))
+    return sorted(out)
+
+
+def record(state_dir: Path, identity: Mapping[str, object], reference_ns: int,
+           project: list[Observation], targets: Mapping[str, list[Observation]],
+           summary: str) -> None:
+    """Write the record of a fully successful build. ``reference_ns`` is a moment no later
+    than the first observation was taken (the build's start): the racy rule is judged
+    against it."""
+    data = {
+        "version": RECORD_VERSION,
+        "lambdaforge": __version__,
+        "identity": dict(identity),
+        "reference_ns": reference_ns,
+        "project": project,
+        "targets": dict(targets),
+        "summary": summary,
+    }
+    _write(state_dir / RECORD_NAME, data)
+
+
+def _write(path: Path, data: Mapping[str, object]) -> None:
+    from lambdaforge.state import write_atomic
+
+    write_atomic(path, json.dumps(data, separators=(",", ":")).encode(), durable=False)
+
+
+def forget(state_dir: Path) -> None:
+    """Drop the record (a build that failed, or one whose outputs cannot be trusted)."""
+    (state_dir / RECORD_NAME).unlink(missing_ok=True)
+
+
+def load(root: Path, identity: Mapping[str, object]) -> dict | None:
+    """The record of ``root`` when it is well-formed, of this version and for this build
+    identity; else ``None`` (a record of another shape is simply not there)."""
+    try:
+        data = json.loads(Path(root, *RECORD_PATH).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(data, dict) or data.get("version") != RECORD_VERSION
+            or data.get("lambdaforge") != __version__
+            or data.get("identity") != json.loads(json.dumps(dict(identity)))
+            or type(data.get("reference_ns")) is not int
+            or not isinstance(data.get("project"), list)
+            or not isinstance(data.get("targets"), dict)):
+        return None
+    groups = [data["project"], *data["targets"].values()]
+    if not all(isinstance(g, list) and all(is_well_formed(o) for o in g) for g in groups):
+        return None
+    return data
+
+
+def stale_groups(root: Path, data: Mapping) -> list[str]:
+    """Names of the record's groups (``"project"`` or a target id) with an observation that
+    no longer holds; every observation is checked once."""
+    base, reference = os.fspath(root), data["reference_ns"]
+    stale = [] if all(holds(o, base, reference) for o in data["project"]) else ["project"]
+    stale += [tid for tid, group in data["targets"].items()
+              if not all(holds(o, base, reference) for o in group)]
+    return stale
+
+
+def replay(root: Path, identity: Mapping[str, object]) -> str | None:
+    """The summary of the recorded build when every observation still holds, else None."""
+    started_ns = time.time_ns()
+    data = load(root, identity)
+    if data is None:
+        return None
+    base, reference = os.fspath(root), data["reference_ns"]
+    groups = [data["project"], *data["targets"].values()]
+    for group in groups:
+        for obs in group:
+            if not holds(obs, base, reference):
+                return None
+    if any(_needs_refresh(o, base, reference) for g in groups for o in g):
+        # Everything held, some of it only by content: remember the current stats against
+        # this run's start, so the next replay is stats alone. An optimisation only: a
+        # read-only state directory must not fail a no-op build.
+        data = {**data, "reference_ns": started_ns,
+                "project": [refreshed(o, base) for o in data["project"]],
+                "targets": {t: [refreshed(o, base) for o in g] for t, g in data["targets"].items()}}
+        try:
+            _write(Path(root, *RECORD_PATH), data)
+        except OSError:
+            pass
+    return str(data.get("summary", ""))
+
+
+def _needs_refresh(obs: Observation, root: str, reference_ns: int) -> bool:
+    """Whether an observation that holds did so only by content (its stat moved, or it is
+    racy against the record's reference)."""
+    if obs[0] not in ("f", "d", "o"):
+        return False
+    fresh = refreshed(obs, root)
+    return fresh[2] != obs[2] or (obs[2] is not None and racy(obs[2][1], reference_ns))
+
+
+def find_project_root(cwd: Path, config: Path | None) -> Path | None:
+    """The directory of the config file ``forge`` would use, without loading it."""
+    if config is not None:
+        path = config if config.is_absolute() else cwd / config
+        return path.parent if path.is_file() else None
+    here = cwd.absolute()
+    for d in (here, *here.parents):
+        if (d / "lambdaforge.toml").is_file():
+            return d
+    return None
