@@ -1,53 +1,44 @@
-"""A build session: keys, statuses and actions for every target of a graph.
+"""A build session: the wiring of planner, executor, actions and recorder for one project.
 
 ``BuildSession`` is the library entry point behind ``forge build``, ``forge plan`` and
-``forge explain``. It computes each target's key from its inputs (design §3), decides whether
-the target is up to date, restorable from the cache or must be built, and runs the
-ecosystem builder and the packaging steps for it. Scheduling is the executor's job;
-presentation is the reporter's.
+``forge explain``. It holds the project lock, asks the planner (the one decider) what each
+target needs, lets the executor run the actions in topological order and in parallel, and
+has the recorder write state, manifest and replay record. What a target *does* lives in
+``lambdaforge.actions``; whether it is up to date, in ``lambdaforge.planner``; presentation
+is the reporter's.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
-import tempfile
 import threading
 import time
-import zipfile
-import zlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from lambdaforge import observe, replay
+from lambdaforge import replay
+from lambdaforge.actions import DEPS, STRIP_LISTING, ActionContext
+from lambdaforge.actions import check as check_action
+from lambdaforge.actions import install as install_action
+from lambdaforge.actions import package as package_action
 from lambdaforge.builders import BuilderRegistry
-from lambdaforge.builders.base import Builder, BuildContext, Distribution, select_dependencies
-from lambdaforge.cache import ENTRY_FILE, Cache
-from lambdaforge.config.models import FunctionSpec, LayerSpec, Project, StripRules
-from lambdaforge.errors import BuildError, ConfigError, ForgeError
+from lambdaforge.cache import Cache
+from lambdaforge.config.models import Project
+from lambdaforge.errors import BuildError, ForgeError
 from lambdaforge.executor import Event, Status, TargetResult, run_graph
-from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
+from lambdaforge.graph import TargetGraph, TargetKind, build_graph
 from lambdaforge.locking import project_build_lock
-from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
-from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
-from lambdaforge.packaging.archive import ARCHIVE_FORMAT, Entry, FileEntry, MemberEntry, write_zip
-from lambdaforge.packaging.sources import SourceError, SourceSet, collect_sources
-from lambdaforge.packaging.strip import StripFilter, StripReport
+from lambdaforge.outputs import InstallOutput
+from lambdaforge.planner import PIPELINE_VERSION, PlannedTarget, Planner, archive_tools
+from lambdaforge.recorder import Recorder
 from lambdaforge.runner import Runner
 from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
 
-#: files inside a cache entry
-ARTIFACT = "artifact.zip"
-#: what strip rules removed from an artifact, one line per file (``--explain-strip``)
-STRIP_LISTING = "stripped.txt"
-DEPS = "deps.zip"
-
-#: bump when the meaning of a key's material changes without its fields changing
-PIPELINE_VERSION = "4"
+__all__ = ["BuildOptions", "BuildOutcome", "BuildSession", "PIPELINE_VERSION", "PlannedTarget",
+           "archive_tools"]
 
 
 @dataclass(frozen=True)
@@ -61,21 +52,6 @@ class BuildOptions:
     #: run the import smoke test as part of the checks
     smoke: bool = False
     checks: bool = True
-
-
-@dataclass
-class PlannedTarget:
-    """A target's key and what a build would do with it, and why."""
-
-    target: Target
-    key: str
-    material: KeyMaterial
-    action: Status  # UP_TO_DATE, CACHED, BUILT (= would build) or FAILED (cannot plan)
-    reasons: list[str] = field(default_factory=list)
-    #: what the planner read to key it (``observe``): the target's share of the replay record
-    observed: list[observe.Observation] = field(default_factory=list)
-    #: why it cannot be planned (an unreadable input), for ``action`` FAILED
-    error: str | None = None
 
 
 @dataclass
@@ -116,7 +92,6 @@ class BuildSession:
         self.registry = registry or BuilderRegistry()
         #: makes the runner each target's subprocesses go through (tests record or fake them)
         self.runner_factory = runner_factory
-        self._local = threading.local()
         self.on_event = on_event
         self.on_wait = on_wait
         self.full_graph = build_graph(project, self.registry)
@@ -125,13 +100,19 @@ class BuildSession:
         self.cache = Cache(project.cache_dir)
         self.state = BuildState.load(project.state_dir)
         self.stat_cache = StatCache.load(project.state_dir / "statcache")
-        self._sources: dict[str, SourceSet] = {}
-        self._strip_filters: dict[tuple[StripRules, ...], StripFilter] = {}
-        self._planned: dict[str, PlannedTarget] = {}
-        self._lock = threading.Lock()
+        self.planner = self._new_planner()
         self.warnings: list[str] = []
+        self._install_lock = threading.Lock()
 
-    # ------------------------------------------------------------------ keys and plans
+    def _new_planner(self) -> Planner:
+        return Planner(self.project, self.registry, self.cache, self.state, self.stat_cache,
+                       force=self.options.force, smoke=self.options.smoke)
+
+    @property
+    def _planned(self) -> dict[str, PlannedTarget]:
+        return self.planner.planned
+
+    # ------------------------------------------------------------------ planning
 
     def plan(self) -> list[PlannedTarget]:
         """Keys and intended actions for every selected target, in topological order.
@@ -139,219 +120,29 @@ class BuildSession:
         Reads only file metadata (and contents the stat cache has not seen): no install,
         no zip is opened.
         """
-        if not self._planned:
-            for t in self.graph.targets():
-                self._planned[t.id] = self._plan_target(t)
-            self.stat_cache.save()
-        return [self._planned[t.id] for t in self.graph.targets()]
+        planned = self.planner.plan(self.graph)
+        self.stat_cache.save()
+        return planned
 
-    def _plan_target(self, t: Target) -> PlannedTarget:
-        observed: list[observe.Observation] = []
-        try:
-            material = self._material(t, observed)
-        except (OSError, SourceError) as exc:
-            # One unreadable or unpackageable input fails its own target, not the build.
-            error = _input_error(exc)
-            return PlannedTarget(t, "", KeyMaterial(kind=t.kind.value, builder=t.builder,
-                                                    builder_version=""),
-                                 Status.FAILED, [error], observed, error=error)
-        key = material.key
-        previous = self.state.get(t.id)
-        reasons = diff_key_material(previous.material if previous else None, material)
-        if self.options.force:
-            return PlannedTarget(t, key, material, Status.BUILT, ["--force"], observed)
-        if previous is not None and previous.key == key:
-            stale, outputs = self._output_problem(t, previous.outputs)
-            if stale is None:
-                if outputs is not previous.outputs:
-                    self.state.set(t.id, material, outputs)
-                observed += outputs.get("observed") or []
-                return PlannedTarget(t, key, material, Status.UP_TO_DATE, [], observed)
-            reasons = [stale]
-        if self.cache.contains(key):
-            return PlannedTarget(t, key, material, Status.CACHED, reasons or ["output missing"],
-                                 observed)
-        return PlannedTarget(t, key, material, Status.BUILT, reasons or ["output missing"],
-                             observed)
+    def explain(self, name: str) -> dict[str, list[str]]:
+        """Why each target that builds ``name`` would rebuild: target id → reasons
+        (empty list = up to date)."""
+        self.graph = self.full_graph.select([name], with_checks=False)
+        self.planner = self._new_planner()
+        return {p.target.id: ([] if p.action is Status.UP_TO_DATE else p.reasons)
+                for p in self.plan()}
 
-    def _output_problem(self, t: Target, outputs: Mapping[str, Any]
-                        ) -> tuple[str | None, Mapping[str, Any]]:
-        """Why the recorded output of the last build can no longer be used (``None`` when
-        it is intact: every output observation it recorded still holds, by
-        ``observe.holds``, the check the no-op replay uses), and the outputs to keep: with
-        refreshed observations when one held only by content, so the next plan is stats
-        alone again."""
-        if t.kind is TargetKind.CHECK:
-            if not outputs.get("passed"):
-                return "output missing", outputs
-            if outputs.get("smoke_skipped"):
-                return "the import smoke test was skipped last time: trying again", outputs
-            return None, outputs
-        found = outputs.get("observed")
-        reference = outputs.get("observed_ns")
-        if (not isinstance(found, list) or not found or type(reference) is not int
-                or not all(observe.is_well_formed(o) for o in found)):
-            return "output missing", outputs
-        root = os.fspath(self.project.root)
-        now = time.time_ns()
-        for obs in found:
-            if not observe.holds(obs, root, reference):
-                gone = not os.path.exists(observe.absolute(root, obs[1]))
-                return ("output missing" if gone else f"output changed: {obs[1]}"), outputs
-        fresh = [observe.refreshed(o, root) for o in found]
-        if fresh != found or any(observe.racy(o[2][1], reference) for o in found if o[2]):
-            return None, {**outputs, "observed": fresh, "observed_ns": now}
-        return None, outputs
-
-    def _output_observations(self, paths: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
-        """``observed``/``observed_ns`` outputs for files this target wrote or relies on:
-        ``(path, sha256)`` pairs, paths project-relative or absolute (a cache entry)."""
-        reference = time.time_ns()
-        root = os.fspath(self.project.root)
-        found = [observe.output_obs(path, root, digest) for path, digest in paths]
-        return {"observed": [o for o in found if o is not None], "observed_ns": reference}
-
-    def _material(self, t: Target, observed: list[observe.Observation] | None = None) -> KeyMaterial:
-        """Everything that can change ``t``'s output (design §3), and nothing else; what
-        was read for it is appended to ``observed``."""
-        observed = [] if observed is None else observed
-        upstream = {
-            u.id: (self._layer_interface(u) if t.kind is TargetKind.FUNCTION and
-                   u.kind is TargetKind.LAYER else self._planned[u.id].key)
-            for u in self.graph.upstream(t.id)
-        }
-        builder = self._builder(t)
-        common = dict(
-            kind=t.kind.value,
-            builder=builder.NAME,
-            builder_version=f"{builder.VERSION}+{PIPELINE_VERSION}",
-            upstream=upstream,
-            cache_salt=self.project.cache_salt,
-        )
-        if t.kind is TargetKind.INSTALL:
-            deps = t.deps
-            assert deps is not None and t.spec is not None
-            files = list(deps.files)
-            for d in deps.directories:
-                files += self._walk_directory(d, observed)
-            files_material: dict[str, tuple[str, bool]] = {}
-            for rel in files:
-                st = os.stat(self.project.path(rel))
-                obs = self.stat_cache.observe(self.project.root, rel, st)
-                observed.append(obs)
-                files_material[rel] = (obs[3], observe.is_executable_mode(st.st_mode))
-            # Read to compute the inputs (a requirements file's -r includes): watched, not keyed.
-            observed += [observe.observe_path(rel, os.fspath(self.project.root))
-                         for rel in deps.watched if rel not in files_material]
-            return KeyMaterial(
-                config=_group_pairs("install", deps.canonical),
-                # deps.zip members are copied raw into packages: its zlib counts too
-                platform={"runtime": deps.runtime, "architecture": deps.architecture,
-                          "tools": {**builder.tool_versions(t.spec), **archive_tools()}},
-                files=files_material,
-                **common,
-            )
-        spec = t.spec
-        assert spec is not None
-        prefix = f"{t.kind.value}s.{t.name}" if t.kind is not TargetKind.CHECK else f"check.{t.name}"
-        if t.kind is TargetKind.CHECK:
-            config = {
-                f"{prefix}.max-size": spec.max_size,
-                f"{prefix}.handler": getattr(spec, "handler", None),
-                f"{prefix}.smoke": self.options.smoke,
-                f"{prefix}.interpreter": spec.interpreter if self.options.smoke else None,
-            }
-            return KeyMaterial(config=config, platform=_platform(spec), **common)
-        config = dict(config_slice(
-            prefix, spec.model_dump(mode="json", exclude={"max_size", "interpreter"})))
-        for rules in self.strip_rules(spec):
-            config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
-        root = self.project.root
-        sources = self.sources(t)
-        if spec.source is not None:
-            observed += [observe.dir_obs(_join(spec.source, rel), st, listing)
-                         for rel, st, listing in sources.listings]
-        files = {}
-        for f in sources.files:
-            obs = self.stat_cache.observe(root, f"{spec.source}/{f.relpath}")
-            observed.append(obs)
-            files[f.relpath] = (obs[3], f.executable)
-        tools = {**archive_tools(), **builder.package_tool_versions(spec)}
-        return KeyMaterial(config=config, platform={**_platform(spec), "tools": tools},
-                           files=files, **common)
-
-    def _walk_directory(self, top: str, observed: list[observe.Observation]) -> list[str]:
-        """Project-relative paths of the regular files under directory ``top`` (a local
-        wheelhouse), sorted; its listings go into ``observed``. Not a directory: no files,
-        and its absence (or whatever is there) is observed."""
-        root = os.fspath(self.project.root)
-        if not os.path.isdir(os.path.join(root, top)):
-            observed.append(observe.observe_path(top, root))
-            return []
-        files: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
-            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            observed.append(observe.observe_path(rel, root))
-            dirnames.sort()
-            for name in filenames:
-                if os.path.isfile(os.path.join(dirpath, name)):  # not a FIFO or socket
-                    files.append(f"{rel}/{name}")
-        return sorted(files)
-
-    def _layer_interface(self, layer: Target) -> str:
-        """What a function's zip can see of one of its layers: only which distributions the
-        layer provides (they are left out of the function). That follows from the layer's
-        install and its runtime-provided setting, not from its own code, so editing a
-        layer's code re-checks its functions but does not repackage them (early cutoff)."""
-        spec = layer.spec
-        assert spec is not None
-        installs = [u for u in self.graph.upstream(layer.id) if u.kind is TargetKind.INSTALL]
-        install_key = self._planned[installs[0].id].key if installs else "no-dependencies"
-        return f"provides:{install_key}:{spec.exclude_runtime_provided}"
-
-    def sources(self, t: Target) -> SourceSet:
-        """The source files a function or layer packages (include/exclude/strip applied);
-        walked once per session (their digests come from the stat cache)."""
-        with self._lock:
-            cached = self._sources.get(t.id)
-        if cached is not None:
-            return cached
-        spec = t.spec
-        assert spec is not None
-        if spec.source is None:
-            result = SourceSet()
-        else:
-            root = self.project.path(spec.source)
-            result = collect_sources(
-                root,
-                include=(*spec.include,),
-                exclude=(*self._builder(t).source_excludes(), *spec.exclude),
-                strip=self.strip_filter(spec),
-            )
-        with self._lock:
-            self._sources[t.id] = result
-        return result
-
-    def strip_rules(self, spec: FunctionSpec | LayerSpec) -> list[StripRules]:
-        """A spec's strip rule sets in order, plus what its builder adds to ``standard``."""
-        rules = [self.project.strip_rules[name] for name in spec.strip]
-        return rules + self.registry.for_runtime(spec.runtime).extra_strip_rules(spec)
-
-    def strip_filter(self, spec: FunctionSpec | LayerSpec) -> StripFilter:
-        """The strip filter of a spec's rule sets, in order; one per distinct list of rule
-        sets (compiling patterns is the costly part, and most functions share their rules)."""
-        rules = self.strip_rules(spec)
-        key = tuple(rules)
-        with self._lock:
-            found = self._strip_filters.get(key)
-            if found is None:
-                found = self._strip_filters[key] = StripFilter(rules)
-        return found
+    def selection(self) -> dict[str, object]:
+        """What identifies this build for the no-op replay (``replay.build_identity``)."""
+        o = self.options
+        return replay.build_identity(o.names, smoke=o.smoke, checks=o.checks,
+                                     config=self.project.config_file.name)
 
     # ------------------------------------------------------------------ running
 
     def run(self) -> BuildOutcome:
-        """Build every selected target that is not up to date; write the manifest."""
+        """Build every selected target that is not up to date; write state, manifest and
+        the replay record."""
         start = time.perf_counter()
         if self.options.dry_run:
             self.plan()
@@ -367,54 +158,33 @@ class BuildSession:
             replay.forget(self.project.state_dir)
             reference_ns = time.time_ns()  # before anything is read: the racy rule's anchor
             self.state = BuildState.load(self.project.state_dir)  # as the last build left it
-            self._planned.clear()
+            self.planner = self._new_planner()
             self.plan()
             results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
                                 on_event=self.on_event)
-            self._record(results)
-            manifest_path = self._write_manifest(results)
+            recorder = Recorder(self.project, self.state)
+            recorder.record_state(self._planned, results)
+            manifest_path = recorder.write_manifest(self._planned, results)
             outcome = BuildOutcome(self.project, results, self.graph,
                                    time.perf_counter() - start, manifest_path)
-            observed = self._observations(results)
-            if not self.options.names:
-                # A whole-project build saw every input: forget digests of deleted files.
-                self.stat_cache.retain(o[1] for group in observed.values() for o in group
-                                       if o[0] == "f")
-            if outcome.ok and not any(r.outputs.get("smoke_skipped") for r in results.values()):
+            smoke_skipped = any(getattr(r.output, "smoke_skipped", False) for r in results.values())
+            if outcome.ok and not smoke_skipped:
                 # The next identical build may be answered by replaying what this one saw.
                 # (A skipped smoke test is tried again: no record.)
-                replay.record(self.project.state_dir, self.selection(), reference_ns,
-                              observed.pop("project"), observed, f"{len(results)} up-to-date")
+                builders = list({t.builder: self.planner.builder(t)
+                                 for t in self.graph.targets() if t.spec}.values())
+                groups = recorder.write_replay(self.selection(), reference_ns, self._planned,
+                                               results, builders, manifest_path)
+            else:
+                groups = {tid: list(p.observed) for tid, p in self._planned.items()}
+            if not self.options.names:
+                # A whole-project build saw every input: forget digests of deleted files.
+                self.stat_cache.retain(o[1] for group in groups.values() for o in group
+                                       if o[0] == "f")
             self.stat_cache.save()
+        self.warnings += self.planner.warnings + recorder.notes
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
-
-    def selection(self) -> dict[str, object]:
-        """What identifies this build for the no-op replay (``replay.build_identity``)."""
-        o = self.options
-        return replay.build_identity(o.names, smoke=o.smoke, checks=o.checks,
-                                     config=self.project.config_file.name)
-
-    def _observations(self, results: Mapping[str, TargetResult]) -> dict[str, list]:
-        """The replay record's groups: per target, what the planner read to key it and the
-        outputs it found or wrote; ``"project"``, what every target depends on (config
-        files and discover listings as loaded, the environment, the tools and lambdaforge's
-        own modules: an upgrade or an edited editable install may change outputs)."""
-        groups: dict[str, list] = {}
-        for tid, planned in self._planned.items():
-            group = list(planned.observed)
-            if planned.action is not Status.UP_TO_DATE:  # UP_TO_DATE has them already
-                group += results[tid].outputs.get("observed") or []
-            groups[tid] = group
-        tools = {os.path.realpath(sys.executable)}
-        builders = {t.builder: self._builder(t) for t in self.graph.targets() if t.spec}
-        for builder in builders.values():  # once per builder: tool_paths scans PATH
-            tools.update(builder.tool_paths())
-        tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
-        project = [*self.project.observed, *observe.watched_env()]
-        project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
-        groups["project"] = project
-        return groups
 
     def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
                     cancel: threading.Event) -> TargetResult:
@@ -422,85 +192,55 @@ class BuildSession:
         t = planned.target
         if planned.action is Status.FAILED:
             return TargetResult(tid, Status.FAILED, error=planned.error, reasons=planned.reasons)
-        previous = self.state.get(tid)
-        if planned.action is Status.UP_TO_DATE and previous is not None:
+        if planned.action is Status.UP_TO_DATE and planned.previous is not None:
             if t.kind is not TargetKind.CHECK:
                 self.cache.touch(planned.key)  # still in use: keep it from LRU pruning
-            return TargetResult(tid, Status.UP_TO_DATE, key=planned.key,
-                                outputs=dict(previous.outputs),
-                                warnings=list(previous.outputs.get("warnings", [])))
-        runner = self._local.runner = self.runner_factory()
+            return TargetResult(tid, Status.UP_TO_DATE, key=planned.key, output=planned.previous,
+                                warnings=list(planned.previous.warnings))
+        ctx = self._action_context()
         try:
             if t.kind is TargetKind.INSTALL:
-                return self._install(planned, cancel)
+                return install_action.run(t, planned.key, planned.reasons, ctx, cancel)
             if t.kind is TargetKind.CHECK:
-                return self._check(planned, upstream)
-            return self._package(planned, upstream, cancel)
+                return check_action.run(t, planned.key, planned.reasons, upstream, ctx)
+            return package_action.run(t, planned.key, planned.reasons, upstream, ctx, cancel)
         except ForgeError as exc:
-            log = "\n\n".join(c.describe() for c in runner.log)
+            log = "\n\n".join(c.describe() for c in ctx.runner.log)
             return TargetResult(tid, Status.FAILED, key=planned.key, error=str(exc), log=log,
                                 reasons=planned.reasons)
 
-    def _context(self, scratch: Path) -> BuildContext:
-        """What a builder gets for the current target: its runner, scratch and tool cache."""
-        return BuildContext(runner=self._local.runner, scratch=scratch,
-                            tool_cache=self.cache.root / "tools", project=self.project)
+    def _action_context(self) -> ActionContext:
+        """A context for one action, with a runner of its own."""
+        return ActionContext(
+            project=self.project, graph=self.graph, registry=self.registry, cache=self.cache,
+            runner=self.runner_factory(), scratch_root=self.project.root / ".forge" / "tmp",
+            force=self.options.force, smoke=self.options.smoke,
+            sources=self.planner.sources, strip_filter=self.planner.strip_filter,
+            rekey=lambda t: self.planner.rekey(self.graph, t), deps_zip=self._deps_zip,
+        )
 
-    # -- install -----------------------------------------------------------------------
-
-    def _install(self, planned: PlannedTarget, cancel: threading.Event) -> TargetResult:
-        t, key = planned.target, planned.key
-        entry = None if self.options.force else self.cache.get(key, what=t.id)
+    def _deps_zip(self, install_id: str) -> Path:
+        """The install's ``deps.zip`` from the cache, integrity-checked. An entry that has
+        gone (pruned, cleared from a shared cache meanwhile) or turned out corrupt is
+        installed again now, once, so its consumers still build in this run."""
+        key = self._planned[install_id].key
+        entry = self.cache.get(key, what=install_id)
         if entry is not None:
-            return TargetResult(t.id, Status.CACHED, key=key, reasons=planned.reasons,
-                                outputs=self._install_outputs(key, entry.meta))
-        builder = self._builder(t)
-        assert t.deps is not None
-        with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="install-") as tmp:
-            tmp_path = Path(tmp)
-            tree = tmp_path / "tree"
-            tree.mkdir()
-            ctx = self._context(tmp_path)
-            result = builder.install(t.deps, tree, ctx)
-            if cancel.is_set():
-                raise BuildError("interrupted")
-            files = sorted(p for p in tree.rglob("*") if p.is_file())
-            entries = [FileEntry(p.relative_to(tree).as_posix(), p, bool(p.stat().st_mode & 0o111))
-                       for p in files]
-            deps_zip = tmp_path / DEPS
-            write_zip(deps_zip, entries)
-            meta = {
-                "distributions": [_dist_to_json(d) for d in result.distributions],
-                "notes": list(result.notes),
-            }
-            if self.options.force:
-                self.cache.discard(key)
-            entry = self.cache.put(key, {DEPS: deps_zip}, meta)
-        return TargetResult(t.id, Status.BUILT, key=key, reasons=planned.reasons,
-                            outputs=self._install_outputs(key, entry.meta),
-                            warnings=list(result.notes))
-
-    def _install_outputs(self, key: str, meta: Mapping[str, Any]) -> dict[str, Any]:
-        # No path to deps.zip in the outputs: the checkout or the cache may move; consumers
-        # ask the cache. The entry's own file is observed: pruned or replaced, it is gone.
-        entry_file = os.fspath(self.cache.entry_dir(key) / ENTRY_FILE)
-        return {"key": key, "distributions": meta.get("distributions", []),
-                "notes": meta.get("notes", []),
-                **self._output_observations([(entry_file, None)])}
-
-    def _deps_zip(self, install: TargetResult) -> Path:
-        """The install's ``deps.zip`` from the cache, integrity-checked; an entry that has
-        gone (pruned or cleared from a shared cache meanwhile) fails this target clearly."""
-        entry = self.cache.get(install.key, what=install.target_id) if install.key else None
+            return entry.path(DEPS)
+        with self._install_lock:  # one reinstall, whatever number of consumers ask
+            entry = self.cache.get(key, what=install_id)
+            if entry is None:
+                t = self.graph.target(install_id)
+                result = install_action.run(t, key, ["its cache entry was missing or corrupt"],
+                                            self._action_context(), threading.Event())
+                if result.status is Status.FAILED or not isinstance(result.output, InstallOutput):
+                    raise BuildError(f"the dependencies of {install_id} had to be installed "
+                                     f"again and that failed: {result.error}")
+                entry = self.cache.get(key, what=install_id)
         if entry is None:
-            raise BuildError(f"the dependencies of {install.target_id} are no longer in the "
-                             f"cache ({self.cache.root}); run forge build again to reinstall")
+            raise BuildError(f"the dependencies of {install_id} are not in the cache "
+                             f"({self.cache.root}) even after installing them again")
         return entry.path(DEPS)
-
-    def _scratch_root(self) -> Path:
-        root = self.project.root / ".forge" / "tmp"
-        root.mkdir(parents=True, exist_ok=True)
-        return root
 
     def _remove_leftovers(self) -> None:
         """Scratch directories and half-copied artifacts of a build that was killed.
@@ -510,306 +250,6 @@ class BuildSession:
         for top in (self.project.build_dir, self.project.state_dir):
             for tmp in top.rglob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
-
-    def _builder(self, t: Target) -> Builder:
-        assert t.spec is not None
-        return self.registry.for_runtime(t.spec.runtime)
-
-    # -- package -----------------------------------------------------------------------
-
-    def _package(self, planned: PlannedTarget, upstream: Mapping[str, TargetResult],
-                 cancel: threading.Event) -> TargetResult:
-        t, key = planned.target, planned.key
-        spec = t.spec
-        assert spec is not None
-        kind = "function" if t.kind is TargetKind.FUNCTION else "layer"
-        dest = self.project.build_dir / f"{kind}s" / f"{t.name}.zip"
-        entry = None if self.options.force else self.cache.get(key, what=t.id)
-        if entry is not None:
-            _place_artifact(entry.path(ARTIFACT), dest)
-            outputs = {**entry.meta, **self._artifact_file_outputs(dest, entry.meta["sha256"])}
-            return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
-                                reasons=planned.reasons, warnings=list(outputs.get("warnings", [])))
-
-        installs = [u for u in self.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
-        install = upstream[installs[0].id] if installs else None
-        with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="package-") as tmp:
-            tmp_path = Path(tmp)
-            stripped = StripReport()
-            entries, warnings = self._source_entries(t, kind, install, tmp_path, stripped)
-            provides: dict[str, str] = {}
-            excluded: list[str] = []
-            if install is not None and self._builder(t).ships_install(spec):
-                dep_entries, provides, excluded, dep_warnings = self._dependency_entries(
-                    t, kind, installs[0], install, upstream, stripped)
-                entries += dep_entries
-                warnings += dep_warnings
-            if cancel.is_set():
-                raise BuildError("interrupted")
-            built = tmp_path / ARTIFACT
-            stats = write_zip(built, entries)
-            listing = tmp_path / STRIP_LISTING
-            listing.write_text("".join(f"{line}\n" for line in stripped.lines()))
-            self._check_sources_unchanged(planned)
-            meta = {
-                "kind": kind,
-                "name": t.name,
-                "path": dest.relative_to(self.project.root).as_posix(),
-                "size": stats.size,
-                "unzipped_size": stats.unzipped_size,
-                "sha256": stats.sha256,
-                "code_sha256": stats.code_sha256,
-                "provides": provides,
-                "excluded_runtime_provided": excluded,
-                "install_key": install.key if install else None,
-                "stripped": {rule: {"files": tally.files, "bytes": tally.bytes}
-                             for rule, tally in sorted(stripped.by_rule.items())},
-                "warnings": warnings,
-            }
-            if self.options.force:
-                self.cache.discard(key)
-            entry = self.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
-        _place_artifact(entry.path(ARTIFACT), dest)
-        outputs = {**meta, **self._artifact_file_outputs(dest, stats.sha256)}
-        return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs,
-                            reasons=planned.reasons, warnings=warnings)
-
-    def _source_entries(self, t: Target, kind: str, install: TargetResult | None,
-                        tmp_path: Path, stripped: StripReport) -> tuple[list[Entry], list[str]]:
-        """Zip entries of a package's own code: its source tree, or what the builder makes
-        of it (a Node.js bundle, a layer's layout), under the builder's prefix."""
-        spec = t.spec
-        assert spec is not None
-        builder = self._builder(t)
-        sources = self.sources(t)
-        warnings = list(sources.warnings)
-        installed = self._deps_zip(install) if install else None
-        prepared = builder.prepare_sources(spec, self.project, self._context(tmp_path),
-                                           tmp_path / "prepared", installed=installed)
-        if prepared is not None:
-            # The user's include/exclude still hold; the builder's own source excludes do
-            # not (a layer's prepared tree is under nodejs/node_modules/ by design).
-            sources = collect_sources(prepared, include=(*spec.include,),
-                                      exclude=(*spec.exclude,), strip=self.strip_filter(spec))
-        top = frozenset(f.relpath.split("/", 1)[0] for f in sources.files)
-        prefix = builder.source_prefix(kind, top)
-        stripped.merge(sources.strip_report, prefix)
-        return [FileEntry(prefix + f.relpath, f.path, f.executable) for f in sources.files], warnings
-
-    def _dependency_entries(
-        self, t: Target, kind: str, install_target: Target, install: TargetResult,
-        upstream: Mapping[str, TargetResult], stripped: StripReport,
-    ) -> tuple[list[Entry], dict[str, str], list[str], list[str]]:
-        """Zip entries of the installed dependencies a package ships (raw copies of the
-        install's compressed members), the distributions it provides, those left out because
-        the runtime ships them, and warnings. Raises on a layer conflict the config forbids."""
-        spec = t.spec
-        assert spec is not None and install_target.deps is not None
-        builder = self._builder(t)
-        warnings: list[str] = []
-        dists = [_dist_from_json(d) for d in install.outputs["distributions"]]
-        selection = select_dependencies(builder, install_target.deps, dists, spec,
-                                        self._layer_dists(t, upstream))
-        for conflict in selection.conflicts:
-            message = conflict.message(t.name)
-            if spec.layer_conflicts == "error":
-                raise BuildError(f'layer conflict: {message} (layer-conflicts = "error")')
-            warnings.append(f"layer conflict: {message}")
-        dropped_files: set[str] = set()
-        provides: dict[str, str] = {}
-        for d in dists:
-            if d.name in selection.dropped:
-                dropped_files.update(d.files)
-            else:
-                provides[d.name] = d.version
-        excluded = sorted(selection.runtime_provided)
-        if excluded:
-            warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
-        prefix = builder.dependency_prefix(kind)
-        strip = self.strip_filter(spec)
-        deps_zip = self._deps_zip(install)
-        entries: list[Entry] = []
-        with zipfile.ZipFile(deps_zip) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if info.is_dir() or name in dropped_files:
-                    continue
-                hit = strip.explain(name)
-                if hit is not None:
-                    stripped.add(prefix + name, hit, info.file_size)
-                    continue
-                entries.append(MemberEntry(prefix + name, deps_zip, name))
-        return entries, provides, excluded, warnings
-
-    def _check_sources_unchanged(self, planned: PlannedTarget) -> None:
-        """Refuse to store a zip under a key its sources no longer match: a file saved while
-        the build read it would otherwise poison the cache entry of its old content."""
-        t = planned.target
-        with self._lock:
-            self._sources.pop(t.id, None)  # walk again: files may also have come or gone
-        if self._material(t).key != planned.key:
-            raise BuildError(f"the sources of {t.id} changed while it was being built; "
-                             "nothing was stored: run forge build again")
-
-    def _artifact_file_outputs(self, dest: Path, sha256: str) -> dict[str, Any]:
-        rel = dest.relative_to(self.project.root).as_posix()
-        return self._output_observations([(rel, sha256)])
-
-    def _layer_dists(self, t: Target, upstream: Mapping[str, TargetResult]) -> dict[str, tuple[str, str]]:
-        found: dict[str, tuple[str, str]] = {}
-        for u in self.graph.upstream(t.id):
-            if u.kind is TargetKind.LAYER:
-                for name, version in upstream[u.id].outputs.get("provides", {}).items():
-                    found.setdefault(name, (version, u.name))
-        return found
-
-    # -- check -------------------------------------------------------------------------
-
-    def _check(self, planned: PlannedTarget, upstream: Mapping[str, TargetResult]) -> TargetResult:
-        from lambdaforge.packaging.checks import (
-            check_native_binaries,
-            contributors_from_zip,
-            size_report,
-        )
-
-        t, key = planned.target, planned.key
-        spec = t.spec
-        assert spec is not None and t.checks is not None
-        # A passed check is cached by its key (which covers the artifact's key): restoring
-        # a build from the cache does not re-run its checks.
-        entry = None if self.options.force else self.cache.get(key, what=t.id)
-        if entry is not None and entry.meta.get("passed"):
-            outputs = dict(entry.meta)
-            return TargetResult(t.id, Status.CACHED, key=key, outputs=outputs,
-                                warnings=list(outputs.get("warnings", [])), reasons=planned.reasons)
-        builder = self._builder(t)
-        package = upstream[t.checks]
-        artifact = self.project.path(package.outputs["path"])
-        layers = [
-            (u.name, upstream[u.id]) for u in self.graph.upstream(t.id) if u.kind is TargetKind.LAYER
-        ]
-        errors: list[str] = []
-        warnings: list[str] = []
-        kind = "function" if isinstance(spec, FunctionSpec) else "layer"
-        problems = check_native_binaries(artifact, spec.architecture, spec.runtime, artifact=kind)
-        if problems:  # name the distribution each bad binary came from (only now: it costs)
-            owners = self._owners(package.outputs.get("install_key"), builder.dependency_prefix(kind))
-            problems = check_native_binaries(artifact, spec.architecture, spec.runtime,
-                                             owners, artifact=kind)
-        errors += [str(p) for p in problems]
-        def sizes_of(explain: bool):
-            return size_report(
-                t.name,
-                zipped_size=package.outputs["size"],
-                unzipped_size=package.outputs["unzipped_size"],
-                layer_sizes={name: r.outputs["unzipped_size"] for name, r in layers},
-                max_size=spec.max_size,
-                contributors=contributors_from_zip(artifact) if explain else (),
-                savings=self._strip_savings(artifact, spec) if explain else None,
-                artifact=kind,
-            )
-
-        sizes = sizes_of(explain=False)
-        if sizes.errors or sizes.warnings:
-            # Only now is it worth reading the zip again: list the biggest parts and name
-            # the built-in rule set that would save most.
-            sizes = sizes_of(explain=True)
-        errors += [str(p) for p in sizes.errors]
-        warnings += [str(p) for p in sizes.warnings]
-        outputs: dict[str, Any] = {}
-        layer_zips = [self.project.path(r.outputs["path"]) for _, r in layers]
-        if isinstance(spec, FunctionSpec):
-            errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime)
-            if self.options.smoke and not errors:
-                with tempfile.TemporaryDirectory(dir=self._scratch_root(), prefix="smoke-") as tmp:
-                    smoke = builder.smoke_test(artifact, layer_zips, spec, self._context(Path(tmp)))
-                if smoke.skipped:
-                    warnings.append(f"import smoke test skipped: {smoke.skipped}")
-                    outputs["smoke_skipped"] = True
-                elif not smoke.ok:
-                    errors.append(f"import smoke test failed: {smoke.error}")
-                else:
-                    outputs["import_ms"] = smoke.import_ms
-        if errors:
-            return TargetResult(t.id, Status.FAILED, key=key, warnings=warnings,
-                                error="\n".join(errors), reasons=planned.reasons)
-        outputs.update({"passed": True, "warnings": warnings})
-        if not outputs.get("smoke_skipped"):
-            # A verdict: cheap to recompute, so no fsync. A skipped smoke test is not
-            # cached: the interpreter it lacked may be installed by the next build.
-            self.cache.put(key, {}, outputs, durable=False)
-        return TargetResult(t.id, Status.BUILT, key=key, outputs=outputs, warnings=warnings,
-                            reasons=planned.reasons)
-
-    def _strip_savings(self, artifact: Path, spec: FunctionSpec | LayerSpec) -> dict[str, int]:
-        """Bytes each built-in rule set the spec does not use yet would remove from it."""
-        from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
-
-        savings: dict[str, int] = {}
-        with zipfile.ZipFile(artifact) as zf:
-            members = [(i.filename, i.file_size) for i in zf.infolist() if not i.is_dir()]
-        for name, rules in BUILT_IN_RULE_SETS.items():
-            if name in spec.strip or name == "node-standard":
-                continue
-            strip = StripFilter([rules])
-            saved = sum(size for path, size in members
-                        if strip.match(path.removeprefix("python/")) is not None)
-            if saved:
-                savings[name] = saved
-        return savings
-
-    def _owners(self, install_key: str | None, prefix: str) -> dict[str, str]:
-        """Zip member path → ``"name version"`` of the distribution that installed it."""
-        entry = self.cache.get(install_key) if install_key else None
-        if entry is None:
-            return {}
-        return {
-            prefix + f: f"{d['name']} {d['version']}"
-            for d in entry.meta.get("distributions", [])
-            for f in d["files"]
-        }
-
-    # ------------------------------------------------------------------ bookkeeping
-
-    def _record(self, results: Mapping[str, TargetResult]) -> None:
-        """Remember what this build made, for the next build's up-to-date decisions and
-        for ``forge explain``."""
-        for tid, r in results.items():
-            if r.status in (Status.BUILT, Status.CACHED):
-                self.state.set(tid, self._planned[tid].material, r.outputs)
-        self.state.save()
-        self.stat_cache.save()
-
-    def _write_manifest(self, results: Mapping[str, TargetResult]) -> Path:
-        """Update ``manifest.json`` with this build's artifacts (keeping those of functions
-        and layers not selected this time); rewritten only when its content changes."""
-        path = self.project.build_dir / "manifest.json"
-        artifacts = read_manifest(path)
-        # Drop records of functions and layers no longer in the config.
-        known = {f"function:{n}" for n in self.project.functions} | {f"layer:{n}" for n in self.project.layers}
-        artifacts = {k: v for k, v in artifacts.items() if k in known}
-        for tid, r in results.items():
-            t = self._planned[tid].target
-            if not t.is_package or not r.status.ok:
-                continue
-            spec = t.spec
-            o = r.outputs
-            artifacts[tid] = ArtifactRecord(
-                name=t.name,
-                kind=t.kind.value,
-                runtime=spec.runtime,
-                architecture=spec.architecture,
-                handler=getattr(spec, "handler", None),
-                layers=list(getattr(spec, "layers", ())),
-                path=o["path"],
-                size=o["size"],
-                unzipped_size=o["unzipped_size"],
-                sha256=o["sha256"],
-                code_sha256=o["code_sha256"],
-                key=r.key or "",
-            )
-        write_if_changed(path, render_manifest(self.project.name, artifacts))
-        return path
 
     def strip_listing(self, result: TargetResult) -> list[str] | None:
         """What strip rules removed from a built artifact, file by file then per rule set
@@ -822,95 +262,3 @@ class BuildSession:
         except (OSError, KeyError):
             return None
 
-    # ------------------------------------------------------------------ explain
-
-    def explain(self, name: str) -> dict[str, list[str]]:
-        """Why each target that builds ``name`` would rebuild: target id → reasons
-        (empty list = up to date)."""
-        sub = self.full_graph.select([name], with_checks=False)
-        self.graph = sub
-        self._planned.clear()
-        return {p.target.id: ([] if p.action is Status.UP_TO_DATE else p.reasons) for p in self.plan()}
-
-
-
-
-def _join(base: str, rel: str) -> str:
-    """``base/rel`` as a project-relative POSIX path (``rel`` ``"."`` is ``base`` itself)."""
-    return base if rel == "." else f"{base}/{rel}"
-
-
-def _input_error(exc: OSError | SourceError) -> str:
-    """A user-facing line for an input that cannot be read: names the file and why."""
-    if isinstance(exc, SourceError):
-        return str(exc)
-    what = exc.filename or "an input file"
-    why = exc.strerror or str(exc)
-    return f"cannot read {what}: {why}"
-
-
-def _group_pairs(prefix: str, pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    """``(("requirement", "a"), ("requirement", "b"))`` → ``{"install.requirement": ["a", "b"]}``:
-    every value of a repeated name is kept, in order (a dict of the pairs would keep only the
-    last requirement, and two different requirement sets could share a key)."""
-    grouped: dict[str, list[str]] = {}
-    for name, value in pairs:
-        grouped.setdefault(f"{prefix}.{name}", []).append(value)
-    return grouped
-
-
-def archive_tools() -> dict[str, str]:
-    """What changes zip bytes besides the entries: the writer's format, the zlib build and
-    ``SOURCE_DATE_EPOCH`` (a Python linked against zlib-ng compresses differently)."""
-    return {
-        "zip-format": str(ARCHIVE_FORMAT),
-        "zlib": zlib.ZLIB_RUNTIME_VERSION,
-        "source-date-epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
-    }
-
-
-def _platform(spec: FunctionSpec | LayerSpec) -> dict[str, str]:
-    return {"runtime": spec.runtime, "architecture": spec.architecture}
-
-
-def _place_artifact(src: Path, dest: Path) -> None:
-    """Put a cached artifact at ``dest``, atomically: a hard link when the cache and the
-    project share a file system (no copy of a 100 MB zip; the cache verifies its files, so
-    an in-place edit through the link is caught and evicted there), else a copy. ``dest`` is
-    left alone, mtime included, when it already holds these bytes."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and (os.path.samefile(src, dest) or (
-            dest.stat().st_size == src.stat().st_size and _same_bytes(src, dest))):
-        return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.unlink(tmp)
-        try:
-            os.link(src, tmp)  # the cached file is 0644 already; a chmod would move its
-            # ctime and make the cache re-verify it in full
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(src, tmp)
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        while True:
-            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
-            if ca != cb:
-                return False
-            if not ca:
-                return True
-
-
-def _dist_to_json(d: Distribution) -> dict[str, Any]:
-    return {"name": d.name, "version": d.version, "files": list(d.files), "requires": list(d.requires)}
-
-
-def _dist_from_json(d: Mapping[str, Any]) -> Distribution:
-    return Distribution(d["name"], d["version"], tuple(d["files"]), tuple(d.get("requires", ())))

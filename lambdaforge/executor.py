@@ -43,8 +43,9 @@ class TargetResult:
     status: Status
     key: str | None = None
     seconds: float = 0.0
-    #: free-form outputs downstream targets and the report use (paths, sizes, dists…)
-    outputs: dict[str, Any] = field(default_factory=dict)
+    #: the action's typed result (``lambdaforge.outputs``), for downstream targets, the
+    #: recorder and the report; ``None`` when it failed or was skipped
+    output: Any = None
     #: why the target was (re)built, or why it was skipped
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

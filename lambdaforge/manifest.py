@@ -46,11 +46,24 @@ def read_manifest(path: Path) -> dict[str, ArtifactRecord]:
         return {}
 
 
-def render_manifest(project_name: str, artifacts: dict[str, ArtifactRecord]) -> str:
-    """The manifest text: stable order and formatting, so an unchanged build rewrites nothing."""
+def manifest_config(path: Path) -> str | None:
+    """The config file (its name, relative to the project root) an existing manifest was
+    written for; ``None`` when unknown. Several config files may share one ``.forge/``."""
+    try:
+        config = json.loads(path.read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return config if isinstance(config, str) else None
+
+
+def render_manifest(project_name: str, artifacts: dict[str, ArtifactRecord],
+                    config: str | None = None) -> str:
+    """The manifest text: stable order and formatting, so an unchanged build rewrites nothing.
+    ``config`` names the config file it was built from."""
     data = {
         "version": MANIFEST_VERSION,
         "project": project_name,
+        **({"config": config} if config is not None else {}),
         "artifacts": [asdict(artifacts[k]) for k in sorted(artifacts)],
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

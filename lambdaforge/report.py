@@ -40,10 +40,10 @@ def human_size(n: int | None) -> str:
 def describe(result: TargetResult) -> str:
     """One plain line for a finished target."""
     parts = [f"{_MARK[result.status]:>10}  {result.target_id}"]
-    size = result.outputs.get("size")
+    size = getattr(result.output, "size", None)
     if size is not None:
-        parts.append(f"{human_size(size)} zipped, {human_size(result.outputs.get('unzipped_size'))} unzipped")
-    import_ms = result.outputs.get("import_ms")
+        parts.append(f"{human_size(size)} zipped, {human_size(result.output.unzipped_size)} unzipped")
+    import_ms = getattr(result.output, "import_ms", None)
     if import_ms is not None:
         parts.append(f"handler imports in {import_ms:.0f} ms")
     if result.status in (Status.BUILT, Status.FAILED):
@@ -137,10 +137,10 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
             "status": r.status.value,
             "seconds": round(r.seconds, 4),
             "key": r.key,
-            "size": r.outputs.get("size"),
-            "unzipped_size": r.outputs.get("unzipped_size"),
-            "path": r.outputs.get("path"),
-            "import_ms": r.outputs.get("import_ms"),
+            "size": getattr(r.output, "size", None),
+            "unzipped_size": getattr(r.output, "unzipped_size", None),
+            "path": getattr(r.output, "path", None),
+            "import_ms": getattr(r.output, "import_ms", None),
             "reasons": list(r.reasons),
             "warnings": list(r.warnings),
             "error": r.error,

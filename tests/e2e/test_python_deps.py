@@ -208,7 +208,7 @@ handler = "app.handler"
     good = out.results["check:function:good"]
     bad = out.results["check:function:bad"]
     assert good.status.value == "built", good.error
-    assert good.outputs["import_ms"] >= 0
+    assert good.output.import_ms >= 0
     assert bad.status.value == "failed"
     assert "No module named 'not_installed_anywhere'" in bad.error
 

@@ -25,7 +25,7 @@ keep = ["KEEP.md"]
     deps_project.write("fn/requirements.txt", "dep-a\n")
     out = deps_project.build()
     assert out.ok, [r.error for r in out.failures()]
-    stripped = out.results["function:fn"].outputs["stripped"]
+    stripped = out.results["function:fn"].output.stripped
     assert stripped == {"no-docs": {"files": 1, "bytes": 8}, "standard": {"files": 1, "bytes": 28}}
     names = deps_project.zip_names("function", "fn")
     assert "KEEP.md" in names and "NOTES.md" not in names and "tests/test_app.py" not in names

@@ -1,0 +1,126 @@
+"""The check action: is a built zip one Lambda will run?
+
+Native binaries (ELF machine, glibc symbol versions, other OSes' formats), sizes against the
+limits and the user's budget (with the biggest contributors and the rule set that would save
+most, when a size is a problem), the handler, and with ``smoke`` the import of the handler in
+an isolated interpreter. A passed verdict is cached by its key, which covers the artifact's
+key: a build restored from the cache does not re-run its checks. A verdict whose smoke test
+was skipped is not final and is not cached.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from lambdaforge.actions import ActionContext
+from lambdaforge.config.models import BuildSettings, FunctionSpec
+from lambdaforge.executor import Status, TargetResult
+from lambdaforge.graph import Target, TargetKind
+from lambdaforge.outputs import CheckOutput, PackageOutput
+from lambdaforge.packaging.strip import StripFilter
+
+
+def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetResult],
+        ctx: ActionContext) -> TargetResult:
+    """Check one artifact; FAILED with every problem found, or a passed verdict."""
+    from lambdaforge.packaging.checks import check_native_binaries, contributors_from_zip, size_report
+
+    spec = t.spec
+    assert spec is not None and t.checks is not None
+    entry = None if ctx.force else ctx.cache.get(key, what=t.id)
+    cached = CheckOutput.from_json(entry.meta) if entry is not None else None
+    if cached is not None and cached.passed and not cached.smoke_skipped:
+        return TargetResult(t.id, Status.CACHED, key=key, output=cached,
+                            warnings=list(cached.warnings), reasons=reasons)
+    builder = ctx.builder(t)
+    package = upstream[t.checks].output
+    assert isinstance(package, PackageOutput)
+    artifact = ctx.project.path(package.path)
+    layers = [(u.name, upstream[u.id].output) for u in ctx.graph.upstream(t.id)
+              if u.kind is TargetKind.LAYER]
+    errors: list[str] = []
+    warnings: list[str] = []
+    kind = package.kind
+    problems = check_native_binaries(artifact, spec.architecture, spec.runtime, artifact=kind)
+    if problems:  # name the distribution each bad binary came from (only now: it costs)
+        owners = _owners(ctx, package.install_key, builder.dependency_prefix(kind))
+        problems = check_native_binaries(artifact, spec.architecture, spec.runtime,
+                                         owners, artifact=kind)
+    errors += [str(p) for p in problems]
+
+    def sizes_of(explain: bool):  # type: ignore[no-untyped-def]
+        return size_report(
+            t.name,
+            zipped_size=package.size,
+            unzipped_size=package.unzipped_size,
+            layer_sizes={name: layer.unzipped_size for name, layer in layers},
+            max_size=spec.max_size,
+            contributors=contributors_from_zip(artifact) if explain else (),
+            savings=strip_savings(artifact, spec) if explain else None,
+            artifact=kind,
+        )
+
+    sizes = sizes_of(explain=False)
+    if sizes.errors or sizes.warnings:
+        # Only now is it worth reading the zip again: list the biggest parts and name the
+        # built-in rule set that would save most.
+        sizes = sizes_of(explain=True)
+    errors += [str(p) for p in sizes.errors]
+    warnings += [str(p) for p in sizes.warnings]
+    skipped = False
+    import_ms: float | None = None
+    layer_zips = [ctx.project.path(layer.path) for _, layer in layers]
+    if isinstance(spec, FunctionSpec):
+        errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime)
+        if ctx.smoke and not errors:
+            with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="smoke-") as tmp:
+                smoke = builder.smoke_test(artifact, layer_zips, spec, ctx.build_context(Path(tmp)))
+            if smoke.skipped:
+                warnings.append(f"import smoke test skipped: {smoke.skipped}")
+                skipped = True
+            elif not smoke.ok:
+                errors.append(f"import smoke test failed: {smoke.error}")
+            else:
+                import_ms = smoke.import_ms
+    if errors:
+        return TargetResult(t.id, Status.FAILED, key=key, warnings=warnings,
+                            error="\n".join(errors), reasons=reasons)
+    output = CheckOutput(True, tuple(warnings), skipped, import_ms)
+    if not skipped:
+        # A verdict: cheap to recompute, so no fsync. A skipped smoke test is not cached:
+        # the interpreter it lacked may be installed by the next build.
+        ctx.cache.put(key, {}, output.to_json(), durable=False)
+    return TargetResult(t.id, Status.BUILT, key=key, output=output, warnings=warnings,
+                        reasons=reasons)
+
+
+def strip_savings(artifact: Path, spec: BuildSettings) -> dict[str, int]:
+    """Bytes each built-in rule set the spec does not use yet would remove from it."""
+    from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
+
+    savings: dict[str, int] = {}
+    with zipfile.ZipFile(artifact) as zf:
+        members = [(i.filename, i.file_size) for i in zf.infolist() if not i.is_dir()]
+    for name, rules in BUILT_IN_RULE_SETS.items():
+        if name in spec.strip or name == "node-standard":
+            continue
+        strip = StripFilter([rules])
+        saved = sum(size for path, size in members
+                    if strip.match(path.removeprefix("python/")) is not None)
+        if saved:
+            savings[name] = saved
+    return savings
+
+
+def _owners(ctx: ActionContext, install_key: str | None, prefix: str) -> dict[str, str]:
+    """Zip member path → ``"name version"`` of the distribution that installed it."""
+    from lambdaforge.outputs import InstallOutput
+
+    entry = ctx.cache.get(install_key) if install_key else None
+    output = InstallOutput.from_json({**entry.meta, "key": install_key}) if entry else None
+    if output is None:
+        return {}
+    return {prefix + f: f"{d.name} {d.version}" for d in output.distributions for f in d.files}

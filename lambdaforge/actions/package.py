@@ -1,0 +1,211 @@
+"""The package action: sources + install output − what layers provide → strip → zip.
+
+A function's or layer's zip is restored from the cache when its key is there; otherwise its
+sources (or what the builder prepares from them: a bundle, a layer's layout) and the
+dependencies it ships (raw copies of the install's compressed members) are written into one
+deterministic zip, stored in the cache, and placed under ``.forge/build/``. Before storing,
+the target is keyed again: a source saved while it was packaged must not be stored under
+its old key.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from lambdaforge.actions import ARTIFACT, STRIP_LISTING, ActionContext, observe_outputs
+from lambdaforge.builders.base import select_dependencies
+from lambdaforge.errors import BuildError
+from lambdaforge.executor import Status, TargetResult
+from lambdaforge.graph import Target, TargetKind
+from lambdaforge.outputs import InstallOutput, PackageOutput
+from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry, write_zip
+from lambdaforge.packaging.sources import collect_sources
+from lambdaforge.packaging.strip import StripReport
+
+
+def artifact_path(ctx: ActionContext, t: Target) -> Path:
+    """Where a function's or layer's zip goes."""
+    return ctx.project.build_dir / f"{t.kind.value}s" / f"{t.name}.zip"
+
+
+def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetResult],
+        ctx: ActionContext, cancel: threading.Event) -> TargetResult:
+    """Restore the zip from the cache, or build and store it."""
+    spec = t.spec
+    assert spec is not None
+    dest = artifact_path(ctx, t)
+    rel = dest.relative_to(ctx.project.root).as_posix()
+    entry = None if ctx.force else ctx.cache.get(key, what=t.id)
+    cached = PackageOutput.from_json({**entry.meta, "path": rel}) if entry is not None else None
+    if entry is not None and cached is not None:
+        place_artifact(entry.path(ARTIFACT), dest)
+        output = cached.with_observed(observe_outputs(ctx.project.root, [(rel, cached.sha256)]))
+        return TargetResult(t.id, Status.CACHED, key=key, output=output, reasons=reasons,
+                            warnings=list(output.warnings))
+
+    installs = [u for u in ctx.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
+    install = upstream[installs[0].id] if installs else None
+    install_output = install.output if install is not None else None
+    assert install_output is None or isinstance(install_output, InstallOutput)
+    kind = t.kind.value
+    with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="package-") as tmp:
+        tmp_path = Path(tmp)
+        stripped = StripReport()
+        entries, warnings = _source_entries(t, install, tmp_path, stripped, ctx)
+        provides: dict[str, str] = {}
+        excluded: list[str] = []
+        if install is not None and install_output is not None and ctx.builder(t).ships_install(spec):
+            dep_entries, provides, excluded, dep_warnings = _dependency_entries(
+                t, installs[0], install.target_id, install_output, upstream, stripped, ctx)
+            entries += dep_entries
+            warnings += dep_warnings
+        if cancel.is_set():
+            raise BuildError("interrupted")
+        built = tmp_path / ARTIFACT
+        stats = write_zip(built, entries)
+        listing = tmp_path / STRIP_LISTING
+        listing.write_text("".join(f"{line}\n" for line in stripped.lines()))
+        if ctx.rekey(t) != key:
+            raise BuildError(f"the sources of {t.id} changed while it was being built; "
+                             "nothing was stored: run forge build again")
+        output = PackageOutput(
+            kind=kind, name=t.name, path=rel, size=stats.size,
+            unzipped_size=stats.unzipped_size, sha256=stats.sha256,
+            code_sha256=stats.code_sha256, provides=provides,
+            excluded_runtime_provided=tuple(excluded),
+            install_key=install_output.key if install_output is not None else None,
+            stripped={rule: {"files": tally.files, "bytes": tally.bytes}
+                      for rule, tally in sorted(stripped.by_rule.items())},
+            warnings=tuple(warnings),
+        )
+        meta = {k: v for k, v in output.to_json().items() if k not in ("observed", "observed_ns")}
+        if ctx.force:
+            ctx.cache.discard(key)
+        entry = ctx.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
+    place_artifact(entry.path(ARTIFACT), dest)
+    output = output.with_observed(observe_outputs(ctx.project.root, [(rel, stats.sha256)]))
+    return TargetResult(t.id, Status.BUILT, key=key, output=output, reasons=reasons,
+                        warnings=warnings)
+
+
+def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
+                    stripped: StripReport, ctx: ActionContext) -> tuple[list[Entry], list[str]]:
+    """Zip entries of a package's own code: its source tree, or what the builder makes of
+    it (a Node.js bundle, a layer's layout), under the builder's prefix."""
+    spec = t.spec
+    assert spec is not None
+    builder = ctx.builder(t)
+    sources = ctx.sources(t)
+    warnings = list(sources.warnings)
+    installed = ctx.deps_zip(install.target_id) if install is not None else None
+    prepared = builder.prepare_sources(spec, ctx.project, ctx.build_context(tmp_path),
+                                       tmp_path / "prepared", installed=installed)
+    if prepared is not None:
+        # The user's include/exclude still hold; the builder's own source excludes do not
+        # (a layer's prepared tree is under nodejs/node_modules/ by design).
+        sources = collect_sources(prepared, include=(*spec.include,),
+                                  exclude=(*spec.exclude,), strip=ctx.strip_filter(spec))
+    top = frozenset(f.relpath.split("/", 1)[0] for f in sources.files)
+    prefix = builder.source_prefix(t.kind.value, top)
+    stripped.merge(sources.strip_report, prefix)
+    return [FileEntry(prefix + f.relpath, f.path, f.executable) for f in sources.files], warnings
+
+
+def _dependency_entries(
+    t: Target, install_target: Target, install_id: str, install: InstallOutput,
+    upstream: Mapping[str, TargetResult], stripped: StripReport, ctx: ActionContext,
+) -> tuple[list[Entry], dict[str, str], list[str], list[str]]:
+    """Zip entries of the installed dependencies a package ships (raw copies of the
+    install's compressed members), the distributions it provides, those left out because
+    the runtime ships them, and warnings. Raises on a layer conflict the config forbids."""
+    spec = t.spec
+    assert spec is not None and install_target.deps is not None
+    builder = ctx.builder(t)
+    warnings: list[str] = []
+    dists = list(install.distributions)
+    selection = select_dependencies(builder, install_target.deps, dists, spec,
+                                    _layer_dists(t, upstream, ctx))
+    for conflict in selection.conflicts:
+        message = conflict.message(t.name)
+        if spec.layer_conflicts == "error":
+            raise BuildError(f'layer conflict: {message} (layer-conflicts = "error")')
+        warnings.append(f"layer conflict: {message}")
+    dropped_files: set[str] = set()
+    provides: dict[str, str] = {}
+    for d in dists:
+        if d.name in selection.dropped:
+            dropped_files.update(d.files)
+        else:
+            provides[d.name] = d.version
+    excluded = sorted(selection.runtime_provided)
+    if excluded:
+        warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
+    prefix = builder.dependency_prefix(t.kind.value)
+    strip = ctx.strip_filter(spec)
+    deps_zip = ctx.deps_zip(install_id)
+    entries: list[Entry] = []
+    with zipfile.ZipFile(deps_zip) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if info.is_dir() or name in dropped_files:
+                continue
+            hit = strip.explain(name)
+            if hit is not None:
+                stripped.add(prefix + name, hit, info.file_size)
+                continue
+            entries.append(MemberEntry(prefix + name, deps_zip, name))
+    return entries, provides, excluded, warnings
+
+
+def _layer_dists(t: Target, upstream: Mapping[str, TargetResult],
+                 ctx: ActionContext) -> dict[str, tuple[str, str]]:
+    """Distribution name → (version, layer name) of everything ``t``'s layers provide."""
+    found: dict[str, tuple[str, str]] = {}
+    for u in ctx.graph.upstream(t.id):
+        if u.kind is TargetKind.LAYER:
+            layer = upstream[u.id].output
+            assert isinstance(layer, PackageOutput)
+            for name, version in layer.provides.items():
+                found.setdefault(name, (version, u.name))
+    return found
+
+
+def place_artifact(src: Path, dest: Path) -> None:
+    """Put a cached artifact at ``dest``, atomically: a hard link when the cache and the
+    project share a file system (no copy of a 100 MB zip; the cache verifies its files, so
+    an in-place edit through the link is caught and evicted there), else a copy. ``dest`` is
+    left alone, mtime included, when it already holds these bytes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and (os.path.samefile(src, dest) or (
+            dest.stat().st_size == src.stat().st_size and _same_bytes(src, dest))):
+        return
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        try:
+            os.link(src, tmp)  # the cached file is 0644 already; a chmod would move its
+            # ctime and make the cache re-verify it in full
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True

@@ -1,0 +1,204 @@
+"""Typed results of the three actions, and their JSON form for state and cache entries.
+
+Actions return these dataclasses (house style 11: no loose ``outputs`` dicts between
+stages); the recorder stores them as JSON in the last-build state and in cache entries, and
+reads them back with ``from_json``, which checks the shape field by field. A record of the
+wrong shape (hand-edited, written by another version, damaged) reads as ``None``: the
+target is rebuilt, never an internal error (house style 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Union
+
+from lambdaforge.builders.base import Distribution
+from lambdaforge.observe import Observation, is_well_formed
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What an output looked like when it was written or last verified: ``observe``
+    output observations and the moment (ns) they were taken (the racy rule's anchor)."""
+
+    observations: tuple[Observation, ...] = ()
+    reference_ns: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"observed": [list(o) for o in self.observations], "observed_ns": self.reference_ns}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Observed | None:
+        """The stored form read back, ``None`` when malformed."""
+        found, reference = data.get("observed"), data.get("observed_ns")
+        if (not isinstance(found, list) or type(reference) is not int
+                or not all(is_well_formed(o) for o in found)):
+            return None
+        return cls(tuple(found), reference)
+
+
+@dataclass(frozen=True)
+class InstallOutput:
+    """An install: its cache key (``deps.zip`` lives in that entry), what it installed,
+    notes for the user, and its cache entry as observed."""
+
+    key: str
+    distributions: tuple[Distribution, ...] = ()
+    notes: tuple[str, ...] = ()
+    observed: Observed = field(default_factory=Observed)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user is told when it ran (its notes)."""
+        return self.notes
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (cache meta without ``observed``; state with it)."""
+        return {"key": self.key, "distributions": [dist_to_json(d) for d in self.distributions],
+                "notes": list(self.notes), **self.observed.to_json()}
+
+    @classmethod
+    def from_json(cls, data: object) -> InstallOutput | None:
+        """The stored form read back, ``None`` when malformed."""
+        try:
+            assert isinstance(data, Mapping)
+            dists = tuple(dist_from_json(d) for d in data["distributions"])
+            notes = _strings(data.get("notes", []))
+            observed = Observed.from_json(data) or Observed()
+            return cls(_string(data["key"]), dists, notes, observed)
+        except (AssertionError, KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class PackageOutput:
+    """A function or layer zip: where it is, its sizes and digests, what it provides to
+    the functions using it (a layer's distributions), what it left out and why."""
+
+    kind: str
+    name: str
+    path: str
+    size: int
+    unzipped_size: int
+    sha256: str
+    code_sha256: str
+    provides: Mapping[str, str] = field(default_factory=dict)
+    excluded_runtime_provided: tuple[str, ...] = ()
+    install_key: str | None = None
+    #: strip rule → {"files": n, "bytes": n}
+    stripped: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    observed: Observed = field(default_factory=Observed)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "observed"}
+        data.update(provides=dict(self.provides), stripped={k: dict(v) for k, v in self.stripped.items()},
+                    excluded_runtime_provided=list(self.excluded_runtime_provided),
+                    warnings=list(self.warnings))
+        return {**data, **self.observed.to_json()}
+
+    @classmethod
+    def from_json(cls, data: object) -> PackageOutput | None:
+        """The stored form read back, ``None`` when malformed."""
+        try:
+            assert isinstance(data, Mapping)
+            provides = data.get("provides", {})
+            stripped = data.get("stripped", {})
+            assert isinstance(provides, Mapping) and isinstance(stripped, Mapping)
+            install_key = data.get("install_key")
+            return cls(
+                kind=_string(data["kind"]), name=_string(data["name"]), path=_string(data["path"]),
+                size=_int(data["size"]), unzipped_size=_int(data["unzipped_size"]),
+                sha256=_string(data["sha256"]), code_sha256=_string(data["code_sha256"]),
+                provides={_string(k): _string(v) for k, v in provides.items()},
+                excluded_runtime_provided=_strings(data.get("excluded_runtime_provided", [])),
+                install_key=None if install_key is None else _string(install_key),
+                stripped={_string(k): {"files": _int(v["files"]), "bytes": _int(v["bytes"])}
+                          for k, v in stripped.items()},
+                warnings=_strings(data.get("warnings", [])),
+                observed=Observed.from_json(data) or Observed(),
+            )
+        except (AssertionError, KeyError, TypeError, ValueError):
+            return None
+
+    def with_observed(self, observed: Observed) -> PackageOutput:
+        """The same output, observed anew (a restored or re-verified artifact)."""
+        return replace(self, observed=observed)
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    """A check verdict: passed (failed checks are not recorded), warnings, and what the
+    import smoke test did."""
+
+    passed: bool = True
+    warnings: tuple[str, ...] = ()
+    #: the smoke test could not run here: the verdict is not final, it is tried again
+    smoke_skipped: bool = False
+    import_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"passed": self.passed, "warnings": list(self.warnings),
+                "smoke_skipped": self.smoke_skipped, "import_ms": self.import_ms}
+
+    @classmethod
+    def from_json(cls, data: object) -> CheckOutput | None:
+        """The stored form read back, ``None`` when malformed."""
+        try:
+            assert isinstance(data, Mapping)
+            passed, skipped = data.get("passed"), data.get("smoke_skipped", False)
+            import_ms = data.get("import_ms")
+            assert type(passed) is bool and type(skipped) is bool
+            assert import_ms is None or (isinstance(import_ms, (int, float))
+                                         and not isinstance(import_ms, bool))
+            return cls(passed, _strings(data.get("warnings", [])), skipped, import_ms)
+        except (AssertionError, TypeError):
+            return None
+
+
+TargetOutput = Union[InstallOutput, PackageOutput, CheckOutput]
+
+#: target kind → its output type
+OUTPUT_TYPES: dict[str, type] = {"install": InstallOutput, "function": PackageOutput,
+                                 "layer": PackageOutput, "check": CheckOutput}
+
+
+def output_from_json(kind: str, data: object) -> TargetOutput | None:
+    """A stored output of a target of ``kind``, ``None`` when malformed."""
+    cls = OUTPUT_TYPES.get(kind)
+    return None if cls is None else cls.from_json(data)
+
+
+def dist_to_json(d: Distribution) -> dict[str, Any]:
+    """A distribution's stored form."""
+    return {"name": d.name, "version": d.version, "files": list(d.files), "requires": list(d.requires)}
+
+
+def dist_from_json(d: object) -> Distribution:
+    """A distribution read back; raises ``TypeError``/``KeyError`` when malformed."""
+    if not isinstance(d, Mapping):
+        raise TypeError("distribution is not a mapping")
+    return Distribution(_string(d["name"]), _string(d["version"]), _strings(d["files"]),
+                        _strings(d.get("requires", [])))
+
+
+def _string(v: object) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"expected a string, got {type(v).__name__}")
+    return v
+
+
+def _int(v: object) -> int:
+    if type(v) is not int:
+        raise TypeError(f"expected an integer, got {type(v).__name__}")
+    return v
+
+
+def _strings(v: object) -> tuple[str, ...]:
+    if not isinstance(v, (list, tuple)):
+        raise TypeError(f"expected a list, got {type(v).__name__}")
+    return tuple(_string(x) for x in v)

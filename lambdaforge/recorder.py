@@ -1,0 +1,142 @@
+"""The recorder: what a build leaves for the next one and for the user.
+
+After the executor has run, the recorder writes, in this order: the last-build state (one
+record per target that succeeded: its key material and typed output), ``manifest.json`` (the
+artifacts, their sizes and digests), and the replay record (what the planner observed,
+``lambdaforge.replay``). It also keeps ``.forge/build`` honest: the zip of an artifact that
+failed a blocking check is removed, as are zips of functions and layers no longer in the
+config, so nothing there is ever a zip a build did not vouch for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from lambdaforge import observe, replay
+from lambdaforge.builders.base import Builder
+from lambdaforge.config.models import Project
+from lambdaforge.executor import Status, TargetResult
+from lambdaforge.graph import Target, TargetKind
+from lambdaforge.manifest import (
+    ArtifactRecord,
+    manifest_config,
+    read_manifest,
+    render_manifest,
+    write_if_changed,
+)
+from lambdaforge.outputs import PackageOutput
+from lambdaforge.planner import PlannedTarget
+from lambdaforge.state import BuildState
+
+
+class Recorder:
+    """Writes state, manifest and replay record for one build of one project."""
+
+    def __init__(self, project: Project, state: BuildState) -> None:
+        self.project = project
+        self.state = state
+        #: what the recorder removed, for the user
+        self.notes: list[str] = []
+
+    def record_state(self, planned: Mapping[str, PlannedTarget],
+                     results: Mapping[str, TargetResult]) -> None:
+        """Remember what this build made, for the next build's decisions and for
+        ``forge explain``; a target that failed keeps no record of a passed verdict."""
+        for tid, r in results.items():
+            if r.status in (Status.BUILT, Status.CACHED) and r.output is not None:
+                self.state.set(tid, planned[tid].material, r.output.to_json())
+            elif r.status is Status.FAILED and planned[tid].target.kind is TargetKind.CHECK:
+                self.state.forget(tid)
+        self.state.save()
+
+    def write_manifest(self, planned: Mapping[str, PlannedTarget],
+                       results: Mapping[str, TargetResult]) -> Path:
+        """Update ``manifest.json`` with this build's artifacts (keeping those of functions
+        and layers not selected this time); drop, with their zips, artifacts that failed a
+        blocking check and those no longer in the config. Rewritten only when it changes."""
+        path = self.project.build_dir / "manifest.json"
+        artifacts = read_manifest(path)
+        known = ({f"function:{n}" for n in self.project.functions}
+                 | {f"layer:{n}" for n in self.project.layers})
+        config = self.project.config_file.name
+        if manifest_config(path) in (config, None):
+            # Renamed or removed since this config's last build: their zips go too. (Zips
+            # another config file in this directory built are not this build's to judge.)
+            for tid in sorted(set(artifacts) - known):
+                self._remove_zip(tid, f"no {tid.replace(':', ' named ', 1)} in {config}")
+        artifacts = {k: v for k, v in artifacts.items() if k in known}
+        for tid, r in results.items():
+            t = planned[tid].target
+            output = r.output
+            if not t.is_package or not r.status.ok or not isinstance(output, PackageOutput):
+                continue
+            artifacts[tid] = _artifact_record(t, output, r.key or "")
+        for tid, r in results.items():
+            t = planned[tid].target
+            if t.kind is TargetKind.CHECK and r.status is Status.FAILED and t.checks:
+                artifacts.pop(t.checks, None)
+                self._remove_zip(t.checks, "it failed its checks")
+        write_if_changed(path, render_manifest(self.project.name, artifacts, config))
+        return path
+
+    def _remove_zip(self, target_id: str, why: str) -> None:
+        kind, _, name = target_id.partition(":")
+        zip_path = self.project.build_dir / f"{kind}s" / f"{name}.zip"
+        if zip_path.exists():
+            zip_path.unlink()
+            rel = zip_path.relative_to(self.project.root).as_posix()
+            self.notes.append(f"removed {rel}: {why}")
+
+    def write_replay(self, identity: Mapping[str, object], reference_ns: int,
+                     planned: Mapping[str, PlannedTarget], results: Mapping[str, TargetResult],
+                     builders: list[Builder], manifest: Path) -> dict[str, list]:
+        """Write the replay record of a fully successful build; returns its groups.
+
+        Per target: what the planner read to key it and the outputs it found or wrote;
+        ``"project"``: what every target depends on (config files and discover listings as
+        loaded, the environment, the tools and lambdaforge's own modules: an upgrade or an
+        edited editable install may change outputs) and the manifest."""
+        groups: dict[str, list] = {}
+        for tid, p in planned.items():
+            group = list(p.observed)
+            output = results[tid].output
+            if p.action is not Status.UP_TO_DATE and output is not None:
+                observed = getattr(output, "observed", None)
+                if observed is not None:
+                    group += [list(o) for o in observed.observations]
+            groups[tid] = group
+        tools = {os.path.realpath(sys.executable)}
+        for builder in builders:  # once per builder: tool_paths scans PATH
+            tools.update(builder.tool_paths())
+        tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
+        root = os.fspath(self.project.root)
+        project = [*self.project.observed, *observe.watched_env()]
+        project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
+        manifest_obs = observe.output_obs(manifest.relative_to(self.project.root).as_posix(), root)
+        if manifest_obs is not None:
+            project.append(manifest_obs)
+        replay.record(self.project.state_dir, identity, reference_ns, project, groups,
+                      f"{len(results)} up-to-date")
+        return {**groups, "project": project}
+
+
+def _artifact_record(t: Target, output: PackageOutput, key: str) -> ArtifactRecord:
+    spec = t.spec
+    assert spec is not None
+    return ArtifactRecord(
+        name=t.name,
+        kind=t.kind.value,
+        runtime=spec.runtime,
+        architecture=spec.architecture,
+        handler=getattr(spec, "handler", None),
+        layers=list(getattr(spec, "layers", ())),
+        path=output.path,
+        size=output.size,
+        unzipped_size=output.unzipped_size,
+        sha256=output.sha256,
+        code_sha256=output.code_sha256,
+        key=key,
+    )
