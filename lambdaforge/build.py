@@ -27,7 +27,7 @@ from lambdaforge.builders import BuilderRegistry
 from lambdaforge.cache import Cache
 from lambdaforge.config.models import Project
 from lambdaforge.errors import BuildError, ForgeError
-from lambdaforge.executor import Event, Status, TargetResult, run_graph
+from lambdaforge.executor import BuildInterrupted, Event, Status, TargetResult, run_graph
 from lambdaforge.graph import TargetGraph, TargetKind, build_graph
 from lambdaforge.locking import project_build_lock
 from lambdaforge.outputs import InstallOutput
@@ -160,9 +160,15 @@ class BuildSession:
             self.state = BuildState.load(self.project.state_dir)  # as the last build left it
             self.planner = self._new_planner()
             self.plan()
-            results = run_graph(self.graph.graph, self._run_target, jobs=self.options.jobs,
-                                on_event=self.on_event)
             recorder = Recorder(self.project, self.state)
+            try:
+                results = run_graph(self.graph.graph, self._run_target,
+                                    jobs=self.options.jobs, on_event=self.on_event)
+            except BuildInterrupted as stop:
+                # What finished is complete: remember it, so the next build restores it.
+                recorder.record_state(self._planned, stop.results)
+                self.stat_cache.save()
+                raise
             recorder.record_state(self._planned, results)
             manifest_path = recorder.write_manifest(self._planned, results)
             outcome = BuildOutcome(self.project, results, self.graph,

@@ -67,8 +67,19 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         else:
             reporter = PlainReporter(verbose=args.verbose or args.dry_run)
     session.on_event = reporter
+    from lambdaforge.executor import BuildInterrupted
+
     try:
         outcome = session.run()
+    except BuildInterrupted as stop:
+        if reporter is not None:
+            reporter.close()
+            reporter = None
+        kept = len(stop.results)
+        print(f"forge: interrupted: {kept} of {stop.total} targets finished and were kept "
+              "(complete zips and cache entries); nothing half-written was left; run forge "
+              "build again to finish", file=sys.stderr)
+        return 130
     finally:
         if reporter is not None:
             reporter.close()

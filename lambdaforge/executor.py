@@ -57,6 +57,16 @@ class TargetResult:
 Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResult]
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run; ``results`` holds the targets that finished (their
+    outputs are complete: an action writes atomically or not at all)."""
+
+    def __init__(self, results: Mapping[str, TargetResult], total: int) -> None:
+        super().__init__("interrupted")
+        self.results = dict(results)
+        self.total = total
+
+
 @dataclass(frozen=True)
 class Event:
     """Progress notification: a target started or finished."""
@@ -146,14 +156,28 @@ def run_graph(
                 tid, res = done.get()
                 in_flight -= 1
                 finish(tid, res)
-    except BaseException:
-        # Ctrl-C (or a bug in the scheduler): running targets see the cancel flag, clean
-        # their temp files and return; queued ones are not started. Then re-raise.
+    except KeyboardInterrupt:
+        # Ctrl-C: running targets see the cancel flag, clean their temp files and return;
+        # queued ones are not started. Then say what finished.
         cancel.set()
+        _stop(workers, tasks)
+        while not done.empty():
+            tid, res = done.get()
+            if res.status.ok:
+                results[tid] = res
+        raise BuildInterrupted({t: r for t, r in results.items() if r.status.ok},
+                               graph.number_of_nodes()) from None
+    except BaseException:  # a bug in the scheduler: stop the workers the same way
+        cancel.set()
+        _stop(workers, tasks)
         raise
-    finally:
-        for _ in workers:
-            tasks.put(None)
-        for w in workers:
-            w.join()
+    _stop(workers, tasks)
     return results
+
+
+def _stop(workers: list[threading.Thread], tasks: queue.Queue[str | None]) -> None:
+    """End the worker threads once they finished what they are running."""
+    for _ in workers:
+        tasks.put(None)
+    for w in workers:
+        w.join()

@@ -115,9 +115,14 @@ def entry_type(entry: os.DirEntry) -> str:
     return link + "o"
 
 
+#: Entry names no listing counts: lambdaforge's own output and state, which no walk ever
+#: packages and which a build creates after the listings it depends on were taken.
+UNLISTED = frozenset({".forge"})
+
+
 def listing_of(entries: Iterable[os.DirEntry]) -> str:
     """Digest of a directory's entries, names and types, sorted: what a walk of it saw."""
-    parts = sorted(f"{e.name}\0{entry_type(e)}" for e in entries)
+    parts = sorted(f"{e.name}\0{entry_type(e)}" for e in entries if e.name not in UNLISTED)
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 

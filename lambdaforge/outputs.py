@@ -66,7 +66,7 @@ class InstallOutput:
             assert isinstance(data, Mapping)
             dists = tuple(dist_from_json(d) for d in data["distributions"])
             notes = _strings(data.get("notes", []))
-            observed = Observed.from_json(data) or Observed()
+            observed = _observed(data)
             return cls(_string(data["key"]), dists, notes, observed)
         except (AssertionError, KeyError, TypeError, ValueError):
             return None
@@ -119,7 +119,7 @@ class PackageOutput:
                 stripped={_string(k): {"files": _int(v["files"]), "bytes": _int(v["bytes"])}
                           for k, v in stripped.items()},
                 warnings=_strings(data.get("warnings", [])),
-                observed=Observed.from_json(data) or Observed(),
+                observed=_observed(data),
             )
         except (AssertionError, KeyError, TypeError, ValueError):
             return None
@@ -184,6 +184,17 @@ def dist_from_json(d: object) -> Distribution:
         raise TypeError("distribution is not a mapping")
     return Distribution(_string(d["name"]), _string(d["version"]), _strings(d["files"]),
                         _strings(d.get("requires", [])))
+
+
+def _observed(data: Mapping[str, Any]) -> Observed:
+    """The stored observations of an output; none in a cache entry's meta (they are taken
+    when the entry is used); raises ``ValueError`` when present but malformed."""
+    if "observed" not in data and "observed_ns" not in data:
+        return Observed()
+    observed = Observed.from_json(data)
+    if observed is None:
+        raise ValueError("malformed output observations")
+    return observed
 
 
 def _string(v: object) -> str:

@@ -30,7 +30,7 @@ from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 from lambdaforge.outputs import CheckOutput, Observed, TargetOutput, output_from_json
 from lambdaforge.packaging.archive import ARCHIVE_FORMAT
-from lambdaforge.packaging.sources import SourceError, SourceSet, collect_sources
+from lambdaforge.packaging.sources import SourceError, SourceSet, check_zip_name, collect_sources
 from lambdaforge.packaging.strip import StripFilter
 from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
@@ -247,6 +247,7 @@ class Planner:
             dirnames.sort()
             for name in filenames:
                 if os.path.isfile(os.path.join(dirpath, name)):  # not a FIFO or socket
+                    check_zip_name(f"{rel}/{name}")  # its path goes into keys as text
                     files.append(f"{rel}/{name}")
         return sorted(files)
 
@@ -315,7 +316,7 @@ def _join(base: str, rel: str) -> str:
 
 def input_error(exc: OSError | SourceError) -> str:
     """A user-facing line for an input that cannot be read: names the file and why."""
-    if isinstance(exc, SourceError):
+    if not isinstance(exc, OSError):
         return str(exc)
     what = exc.filename or "an input file"
     why = exc.strerror or str(exc)

@@ -79,6 +79,11 @@ class Recorder:
             if t.kind is TargetKind.CHECK and r.status is Status.FAILED and t.checks:
                 artifacts.pop(t.checks, None)
                 self._remove_zip(t.checks, "it failed its checks")
+            elif t.is_package and not r.status.ok:
+                # The zip there was made from other inputs: no build vouches for it now.
+                artifacts.pop(tid, None)
+                self._remove_zip(tid, "its build failed" if r.status is Status.FAILED
+                                 else f"it was not built ({'; '.join(r.reasons)})")
         write_if_changed(path, render_manifest(self.project.name, artifacts, config))
         return path
 
@@ -100,8 +105,11 @@ class Recorder:
         loaded, the environment, the tools and lambdaforge's own modules: an upgrade or an
         edited editable install may change outputs) and the manifest."""
         groups: dict[str, list] = {}
+        root = os.fspath(self.project.root)
         for tid, p in planned.items():
-            group = list(p.observed)
+            # The planner read the target's state record too: damaged, it decides otherwise.
+            state_file = os.path.relpath(self.state.file_for(tid), root).replace(os.sep, "/")
+            group = [*p.observed, observe.observe_path(state_file, root)]
             output = results[tid].output
             if p.action is not Status.UP_TO_DATE and output is not None:
                 observed = getattr(output, "observed", None)
@@ -112,7 +120,6 @@ class Recorder:
         for builder in builders:  # once per builder: tool_paths scans PATH
             tools.update(builder.tool_paths())
         tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
-        root = os.fspath(self.project.root)
         project = [*self.project.observed, *observe.watched_env()]
         project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
         manifest_obs = observe.output_obs(manifest.relative_to(self.project.root).as_posix(), root)

@@ -26,7 +26,7 @@ from lambdaforge.errors import BuildError
 from lambdaforge.observe import listing_of, stat_tuple
 from lambdaforge.packaging.strip import SECRET_PATTERNS, StripFilter, StripHit, StripReport, is_protected
 
-__all__ = ["SourceError", "SourceFile", "SourceSet", "collect_sources", "SKIPPED_DIRS"]
+__all__ = ["SourceError", "SourceFile", "SourceSet", "check_zip_name", "collect_sources", "SKIPPED_DIRS"]
 
 #: Directory names never packaged from a source tree: lambdaforge's own build output and cache.
 SKIPPED_DIRS = frozenset({".forge"})
@@ -171,6 +171,7 @@ class _Walker:
         if hit is not None:
             self.result.strip_report.add(rel, hit, st.st_size)
             return
+        check_zip_name(rel)
         self.result.files.append(
             SourceFile(rel, Path(path).absolute(), st.st_size, bool(st.st_mode & 0o111))
         )
@@ -188,3 +189,20 @@ class _Walker:
             f"{rel}: not packaged: looks like a secret (matches `{pattern}`); "
             "name it in `include` to package it anyway"
         )
+
+
+def check_zip_name(rel: str) -> None:
+    """Raise ``SourceError`` for a file name a zip cannot carry faithfully (APPNOTE 4.4.17:
+    ``/`` is the only separator; names are UTF-8 here): it would ship as another name."""
+    if "\\" in rel:
+        raise SourceError(
+            f"{rel}: cannot be packaged: a backslash in a file name is a directory separator "
+            "to many unzip tools, and zip names allow only '/'; rename it, or leave it out "
+            "with `exclude`")
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise SourceError(
+            f"{shown}: cannot be packaged: the file name is not valid UTF-8; rename it, or "
+            "leave it out with `exclude`") from None

@@ -264,26 +264,11 @@ def test_a_stat_recorded_within_a_second_of_a_whole_second_mtime_is_verified_by_
     assert st[0] == now.st_size
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def coarse_fs(tmp_path_factory: pytest.TempPathFactory):
-    """A directory on a loop-mounted ext4 with 128-byte inodes: 1-second timestamps."""
-    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
-        pytest.skip("needs root and mkfs.ext4 for a loop-mounted file system")
-    base = tmp_path_factory.mktemp("coarse")
-    image, mount = base / "fs.img", base / "mnt"
-    mount.mkdir()
-    with open(image, "wb") as f:
-        f.truncate(64 * 1024 * 1024)
-    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", str(image)],
-                          capture_output=True, text=True)
-    mounted = made.returncode == 0 and subprocess.run(
-        ["mount", "-o", "loop", str(image), str(mount)], capture_output=True).returncode == 0
-    if not mounted:
-        pytest.skip(f"cannot loop-mount an ext4 image here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+    from tests.support.coarsefs import mount_coarse_fs
+
+    yield from mount_coarse_fs(tmp_path_factory)
 
 
 def test_same_size_edit_in_the_same_second_on_a_1_second_file_system(

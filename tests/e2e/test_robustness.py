@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -174,8 +175,14 @@ def test_interrupted_build_is_completed_correctly_by_the_next(big, big_reference
         assert data == reference[rel], rel
     _assert_cache_entries_whole(cache)
     if sig == signal.SIGINT:
-        # Interrupted politely, the build removes its own temp files before exiting.
+        # Interrupted politely, the build removes its own temp files before exiting, and
+        # says so in one line.
         assert _temp_leftovers(big, cache) == []
+        said = [line for line in log.splitlines() if line.startswith("forge: interrupted: ")]
+        assert len(said) == 1, log
+        assert re.search(r"^forge: interrupted: \d+ of \d+ targets finished and were kept "
+                         r"\(complete zips and cache entries\); nothing half-written was "
+                         r"left; run forge build again to finish$", said[0]), said
 
     resumed = _build(big, cache)
     assert resumed.returncode == 0, resumed.stderr
