@@ -265,7 +265,7 @@ class BuildSession:
     def strip_rules(self, spec: FunctionSpec | LayerSpec) -> list[StripRules]:
         """A spec's strip rule sets in order, plus what its builder adds to ``standard``."""
         rules = [self.project.strip_rules[name] for name in spec.strip]
-        return rules + self.registry.for_runtime(spec.runtime).extra_strip_rules(spec)
+        return rules + self.registry.for_spec(spec).extra_strip_rules(spec)
 
     def strip_filter(self, spec: FunctionSpec | LayerSpec) -> StripFilter:
         """The strip filter of a spec's rule sets, in order; one per distinct list of rule
@@ -479,7 +479,7 @@ class BuildSession:
 
     def _builder(self, t: Target) -> Builder:
         assert t.spec is not None
-        return self.registry.for_runtime(t.spec.runtime)
+        return self.registry.for_spec(t.spec)
 
     # -- package -----------------------------------------------------------------------
 
