@@ -39,6 +39,7 @@ ENTRY_POINT_GROUP = "lambdaforge.builders"
 BUILT_IN: dict[str, str] = {
     "python": "lambdaforge.builders.python:PythonBuilder",
     "node": "lambdaforge.builders.node:NodeBuilder",
+    "command": "lambdaforge.builders.command:CommandBuilder",
 }
 
 #: runtime family → the builder a function or layer gets when it names none. OS-only
