@@ -279,3 +279,33 @@ def test_an_edited_input_after_planning_is_never_stored(script_project: ProjectD
         "fn/src/a.txt changed while it was being built; nothing was stored: run forge build again"
     )
     assert script_project.build().ok
+
+
+def test_an_input_removed_before_it_is_copied_is_never_stored(tmp_path: Path) -> None:
+    from lambdaforge.builders.command.run import copy_inputs
+    from lambdaforge.errors import BuildError
+
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn/kept.txt").write_text("x")
+    with pytest.raises(BuildError) as info:
+        copy_inputs(tmp_path, "fn", ["fn/kept.txt", "fn/gone.txt"], tmp_path / "copy",
+                    {"fn/gone.txt": (1, 1)})
+    assert str(info.value) == (
+        "fn/gone.txt changed while it was being built; nothing was stored: run forge build again"
+    )
+    assert (tmp_path / "copy/kept.txt").read_text() == "x"
+
+
+def test_a_program_that_cannot_run_is_a_failure_not_a_crash(script_project: ProjectDir) -> None:
+    config = script_project.root / "lambdaforge.toml"
+    config.write_text(config.read_text().replace('command = "sh build.sh"', 'command = ["./build.sh"]'))
+    outcome = script_project.build()  # build.sh has no execute bit
+    assert error_of(outcome, "install:") == (
+        "command failed with exit code 126: ./build.sh (in a copy of fn/)\n"
+        "  cannot run ./build.sh: Permission denied"
+    )
+    config.write_text(config.read_text().replace('["./build.sh"]', '["no-such-tool", "build"]'))
+    assert error_of(script_project.build(), "install:") == (
+        "command failed with exit code 127: no-such-tool build (in a copy of fn/)\n"
+        "  command not found: no-such-tool"
+    )

@@ -39,7 +39,11 @@ class CommandBuilder(Builder):
     NAME: ClassVar[str] = "command"
     #: bump when a change here changes outputs (environment, copy or collection rules)
     VERSION: ClassVar[str] = "1"
-    FAMILIES: ClassVar[frozenset[str]] = frozenset({"python", "nodejs", "provided"})
+
+    @classmethod
+    def serves(cls, runtime: str) -> bool:
+        """Every known runtime: what the command makes is the user's business."""
+        return runtime in RUNTIMES
 
     def __init__(self) -> None:
         # language runtime → its default builder, asked for handler checks and smoke tests

@@ -64,16 +64,19 @@ def copy_inputs(root: Path, source: str, files: Sequence[str], dest: Path,
     prefix = "" if source in ("", ".") else source + "/"
     for rel in files:
         src = root / rel
-        st = os.stat(src)
-        if (st.st_size, st.st_mtime_ns) != expected.get(rel, (st.st_size, st.st_mtime_ns)):
-            raise _changed(rel)
-        target = dest / rel.removeprefix(prefix)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
-        os.chmod(target, (st.st_mode & 0o777) | 0o200)
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-        if file_stat(src) != (st.st_size, st.st_mtime_ns):
-            raise _changed(rel)
+        try:
+            st = os.stat(src)
+            if (st.st_size, st.st_mtime_ns) != expected.get(rel, (st.st_size, st.st_mtime_ns)):
+                raise _changed(rel)
+            target = dest / rel.removeprefix(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+            os.chmod(target, (st.st_mode & 0o777) | 0o200)
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+            if file_stat(src) != (st.st_size, st.st_mtime_ns):
+                raise _changed(rel)
+        except OSError as exc:  # removed (or made unreadable) since it was listed
+            raise _changed(rel) from exc
 
 
 def _changed(rel: str) -> BuildError:
