@@ -137,6 +137,7 @@ def split_options(
         return dict(data), result
 
     def split(table: Any, path: KeyPath, model: type[BaseModel]) -> Any:
+        """The table without its builder options, which go to ``result.tables[path]``."""
         if not isinstance(table, Mapping):
             return table  # not a table: the models report it
         core = set(option_keys(model))
