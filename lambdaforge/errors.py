@@ -70,6 +70,14 @@ class CheckError(BuildError):
     """A built artifact failed a check (native binary, handler, size, import)."""
 
 
+class PluginError(ForgeError):
+    """An installed plugin (a builder from an entry point) cannot be used: it fails to import,
+    is not what its entry point promises, or clashes with another one. Nothing was built;
+    the environment, not the config, needs fixing."""
+
+    exit_code = 2
+
+
 class CacheError(ForgeError):
     """The cache could not be used (unwritable directory, …)."""
 

@@ -172,7 +172,7 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         g.add_node(t.id, target=t)
 
     def add_install(spec: FunctionSpec | LayerSpec, consumer: str, builder_name: str) -> None:
-        builder = registry.for_runtime(spec.runtime)
+        builder = registry.for_spec(spec)
         source = spec.source
         inputs = builder.dependency_inputs(spec, source, project)
         if inputs is None:
@@ -187,7 +187,7 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
 
     def add_artifact(kind: TargetKind, spec: FunctionSpec | LayerSpec) -> str:
         """A package target, its install (if any) and its check; returns the package id."""
-        builder = registry.for_runtime(spec.runtime)
+        builder = registry.for_spec(spec)
         tid = f"{kind.value}:{spec.name}"
         add(Target(tid, kind, spec.name, builder.NAME, spec=spec))
         add_install(spec, tid, builder.NAME)

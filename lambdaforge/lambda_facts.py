@@ -6,6 +6,8 @@ Sources:
 - Runtimes, OS and deprecation: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
 - Quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 - Layer paths: https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html
+- Custom runtimes (``bootstrap`` in the function or a layer, found in ``/var/task`` then
+  ``/opt``): https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html
 - glibc: Amazon Linux 2 ships glibc 2.26, Amazon Linux 2023 glibc 2.34
   (https://docs.aws.amazon.com/linux/al2023/ug/compare-with-al2.html).
 - SDKs bundled with the runtime: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html
@@ -18,7 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Family = Literal["python", "nodejs"]
+#: Runtime families: the language a runtime runs, or ``provided`` for the OS-only runtimes
+#: (custom runtimes: the function ships its own ``bootstrap`` executable).
+Family = Literal["python", "nodejs", "provided"]
 
 #: Zipped deployment package, direct upload (larger needs an S3 upload).
 MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
@@ -26,6 +30,9 @@ MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
 MAX_UNZIPPED_TOTAL = 262_144_000
 #: Layers a function may use.
 MAX_LAYERS = 5
+#: The executable an OS-only (``provided.*``) runtime starts: at the function zip's root
+#: (``/var/task/bootstrap``) or a layer's (``/opt/bootstrap``), with its execute bit set.
+BOOTSTRAP = "bootstrap"
 #: Function names: 1-64 characters of letters, digits, hyphens and underscores.
 FUNCTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 #: Layer names: 1-140 characters of letters, digits, hyphens and underscores.
@@ -41,7 +48,7 @@ class Runtime:
 
     id: str
     family: Family
-    version: str  # "3.12" for Python, "22" for Node.js
+    version: str  # "3.12" for Python, "22" for Node.js, the OS ("al2023") for provided
     os: Literal["al2", "al2023"]
     deprecated: bool = False
 
@@ -58,7 +65,8 @@ class Runtime:
     @property
     def layer_prefix(self) -> str:
         """Where a layer's modules go so the runtime finds them under ``/opt``."""
-        return "python/" if self.family == "python" else "nodejs/node_modules/"
+        # OS-only runtimes have no module path: a layer's bin/ and lib/ are used as laid out.
+        return {"python": "python/", "nodejs": "nodejs/node_modules/"}.get(self.family, "")
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -72,6 +80,11 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("nodejs20.x", "nodejs", "20", "al2023", deprecated=True),
         Runtime("nodejs22.x", "nodejs", "22", "al2023"),
         Runtime("nodejs24.x", "nodejs", "24", "al2023"),
+        # OS-only runtimes (lambda-runtimes.html, "OS-only runtimes"; runtimes-custom.html):
+        # Lambda runs the zip's (or a layer's) executable `bootstrap`. AL2's end of support
+        # (mid-2026) will deprecate provided.al2: re-check when runtimes change.
+        Runtime("provided.al2", "provided", "al2", "al2"),
+        Runtime("provided.al2023", "provided", "al2023", "al2023"),
     )
 }
 

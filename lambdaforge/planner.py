@@ -86,7 +86,7 @@ class Planner:
     def builder(self, t: Target) -> Builder:
         """The builder of a target."""
         assert t.spec is not None
-        return self.registry.for_runtime(t.spec.runtime)
+        return self.registry.for_spec(t.spec)
 
     # ------------------------------------------------------------------ status
 
@@ -290,7 +290,7 @@ class Planner:
     def strip_rules(self, spec: BuildSettings) -> list[StripRules]:
         """A spec's strip rule sets in order, plus what its builder adds to ``standard``."""
         rules = [self.project.strip_rules[name] for name in spec.strip]
-        return rules + self.registry.for_runtime(spec.runtime).extra_strip_rules(spec)
+        return rules + self.registry.for_spec(spec).extra_strip_rules(spec)
 
     def strip_filter(self, spec: BuildSettings) -> StripFilter:
         """The strip filter of a spec's rule sets, in order; one per distinct list of rule

@@ -99,6 +99,8 @@ class Runner:
             result = CommandResult(args, proc.returncode, proc.stdout, proc.stderr)
         except FileNotFoundError as exc:
             result = CommandResult(args, 127, "", f"command not found: {exc.filename}")
+        except OSError as exc:  # not executable, not a program (a script without #!): as sh says
+            result = CommandResult(args, 126, "", f"cannot run {args[0]}: {exc.strerror}")
         except subprocess.TimeoutExpired as exc:
             result = CommandResult(
                 args, 124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout}s"

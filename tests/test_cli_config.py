@@ -39,7 +39,7 @@ def test_validate_passes_in_each_example_project(capsys, name: str) -> None:
 
 def test_the_reference_example_validates(capsys) -> None:
     code, out, err = forge(capsys, "-C", str(REPO), "-c", "lambdaforge.toml.example", "validate")
-    assert (code, out, err) == (0, "lambdaforge.toml.example: ok (3 functions, 1 layer)\n", "")
+    assert (code, out, err) == (0, "lambdaforge.toml.example: ok (4 functions, 1 layer)\n", "")
 
 
 def test_the_examples_cover_what_the_issue_asks_for() -> None:

@@ -63,7 +63,7 @@ class ActionContext:
     def builder(self, t: Target) -> Builder:
         """The builder of a target."""
         assert t.spec is not None
-        return self.registry.for_runtime(t.spec.runtime)
+        return self.registry.for_spec(t.spec)
 
     def build_context(self, scratch: Path) -> BuildContext:
         """What a builder gets: this action's runner, its scratch and the tool cache."""

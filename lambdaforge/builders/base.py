@@ -1,9 +1,11 @@
-"""The builder plugin interface: one builder per ecosystem (Python, Node.js).
+"""The builder plugin interface: one builder per ecosystem (Python, Node.js, a command).
 
 A builder knows how to turn a function's or layer's declared dependencies into an installed
 tree for the *target* platform, where that tree and the sources go inside the zip, and how
-to check a handler. It knows nothing of scheduling, caching or zips: the graph and the
-executor drive it, and the packaging modules write the archive.
+to check a handler. It declares which runtimes it serves and, optionally, a model of its own
+options (keys of ``lambdaforge.toml`` only it reads). It knows nothing of scheduling,
+caching or zips: the graph and the executor drive it, and the packaging modules write the
+archive.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from lambdaforge.config.models import BuildSettings, Project, StripRules
+from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
+
+if TYPE_CHECKING:
+    from lambdaforge.config.models import BuilderOptions
 
 ArtifactKind = Literal["function", "layer"]
 
@@ -40,6 +46,10 @@ class DependencyInputs:
     #: project-relative files read to compute ``canonical`` (requirements and what they
     #: include): not part of the identity, but watched by the no-op fast path
     watched: tuple[str, ...] = field(default=(), compare=False)
+    #: ``(path, size, mtime_ns)`` of each of ``files`` when they were listed: a builder that
+    #: reads ``files`` itself at install time (the command builder copies them) checks them
+    #: against it, so a file edited after planning is never stored under the planned key
+    file_stats: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,14 +98,36 @@ class SmokeResult:
 
 
 class Builder(ABC):
-    """Base of ecosystem builders; see the module docstring."""
+    """Base of ecosystem builders; see the module docstring.
 
-    #: registry name, e.g. "python"
+    Registered by name in ``lambdaforge.builders`` (built-ins) or through the
+    ``lambdaforge.builders`` entry-point group (third party; the entry point's name is the
+    builder's ``NAME``). A function or layer picks one with ``builder = "NAME"``, or gets the
+    default builder of its runtime.
+    """
+
+    #: registry name, e.g. "python"; what ``builder = "…"`` names
     NAME: ClassVar[str]
     #: bump whenever a change to the builder changes its output: it is part of every key
     VERSION: ClassVar[str]
-    #: the runtime family it builds (``lambda_facts.Runtime.family``)
-    FAMILY: ClassVar[str]
+    #: the runtime families it builds (``lambda_facts.Runtime.family``), for ``serves``
+    FAMILIES: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def serves(cls, runtime: str) -> bool:
+        """Whether this builder can build for the Lambda runtime id ``runtime``. The default:
+        a known runtime of one of ``FAMILIES``."""
+        rt = RUNTIMES.get(runtime)
+        return rt is not None and rt.family in cls.FAMILIES
+
+    @classmethod
+    def options_model(cls) -> type[BuilderOptions] | None:
+        """The Pydantic model of the builder's own keys in a function, layer, ``[defaults]``
+        or ``[[discover]]`` table (a ``config.models.BuilderOptions`` subclass), or ``None``
+        when it has none (the default). Validated with the rest of the config; the resolved
+        values reach the builder as ``spec.builder_options`` (by TOML key, JSON values).
+        Import the model inside this method: a no-op build never asks for it."""
+        return None
 
     @abstractmethod
     def dependency_inputs(

@@ -17,6 +17,7 @@ from lambdaforge.errors import ConfigError, UsageError
 CONFIG_NAME = "lambdaforge.toml"
 
 if TYPE_CHECKING:  # the models import pydantic: keep it out of this module's import
+    from lambdaforge.config.builder_options import BuilderCatalog
     from lambdaforge.config.models import Project
 
 __all__ = ["CONFIG_NAME", "find_config", "load_project"]
@@ -39,20 +40,31 @@ def load_project(
     config_path: Path | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    builders: "BuilderCatalog | None" = None,
 ) -> "Project":
     """Load, merge, validate and resolve a project's configuration.
 
     ``config_path`` (relative to ``cwd``) defaults to the nearest ``lambdaforge.toml`` above
     ``cwd`` (default: the working directory). ``env`` (default ``os.environ``) supplies
-    ``FORGE_CACHE_DIR``. File names in errors are relative to ``cwd``, as a user types them.
-    Warnings (deprecated runtimes, …) are returned on ``Project.warnings``.
+    ``FORGE_CACHE_DIR``. ``builders`` answers which builders exist, the runtimes they serve
+    and their options (default: a ``lambdaforge.builders.BuilderRegistry``). File names in
+    errors are relative to ``cwd``, as a user types them. Warnings (deprecated runtimes, …)
+    are returned on ``Project.warnings``.
     """
     from pydantic import ValidationError
 
+    from lambdaforge.config.builder_options import split_options
     from lambdaforge.config.loader import load_chain, merge
     from lambdaforge.config.models import ConfigFile
     from lambdaforge.config.resolve import resolve, unique_issues
     from lambdaforge.config.translate import translate
+
+    if builders is None:
+        # The one place the config meets the builders above it: it is handed a catalogue
+        # rather than importing one, so its callers (and tests) may pass their own.
+        from lambdaforge.builders import BuilderRegistry
+
+        builders = BuilderRegistry()
 
     cwd = Path(os.path.realpath(cwd or Path.cwd()))
     if config_path is None:
@@ -62,11 +74,13 @@ def load_project(
         raise UsageError(f"config file not found: {config_path}")
     root = config_path.parent
     merged = merge(load_chain(config_path, root, cwd))
+    data, options = split_options(merged.data, builders)
     try:
-        config = ConfigFile.model_validate(merged.data, strict=True)
+        config = ConfigFile.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise ConfigError(unique_issues(translate(exc, merged))) from None
-    project, issues = resolve(config, merged, root, config_path, cwd, os.environ if env is None else env)
+        raise ConfigError(unique_issues(translate(exc, merged, options.owners))) from None
+    project, issues = resolve(config, merged, root, config_path, cwd,
+                              os.environ if env is None else env, options, builders)
     if project is None:
         raise ConfigError(issues)
     return project

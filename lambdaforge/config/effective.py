@@ -15,6 +15,9 @@ from lambdaforge.config.models import Project, kebab
 
 def _settings(spec: Any, keep_none: bool) -> dict[str, Any]:
     data = spec.model_dump(exclude={"name"})
+    # A builder's options read as the keys the user wrote next to the others (they are
+    # stored by TOML key already).
+    data.update(data.pop("builder_options", None) or {})
     return {kebab(k): v for k, v in data.items() if keep_none or v is not None}
 
 

@@ -14,7 +14,7 @@ Two layers, on purpose:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
@@ -31,6 +31,14 @@ class _FileModel(BaseModel):
     model_config = ConfigDict(alias_generator=kebab, extra="forbid", frozen=True)
 
 
+class BuilderOptions(_FileModel):
+    """Base of a builder's own options model (``Builder.options_model``): keys that only
+    that builder reads, written in function, layer, ``[defaults]`` and ``[[discover]]``
+    tables next to the common settings. Kebab-case keys, unknown keys rejected, every field
+    with a ``description`` (it is shown in editors through the JSON Schema). A field
+    without a default is required of every function or layer using the builder."""
+
+
 Architecture = Literal["x86_64", "arm64"]
 Installer = Literal["uv", "pip"]
 Severity = Literal["warn", "error"]
@@ -42,7 +50,14 @@ class BuildSettingsTable(_FileModel):
 
     runtime: str | None = Field(
         None,
-        description="Lambda runtime id, e.g. `python3.12` or `nodejs22.x`. Default: `python3.12`.",
+        description="Lambda runtime id, e.g. `python3.12`, `nodejs22.x` or `provided.al2023`. "
+        "Default: `python3.12`.",
+    )
+    builder: str | None = Field(
+        None,
+        description="What builds it: `python` (the default for `python3.x`), `node` (the "
+        "default for `nodejs*`), `command` (your own command, for any runtime; required for "
+        "`provided.*`) or an installed builder plugin's name.",
     )
     architecture: Architecture | None = Field(
         None, description="Instruction set: `x86_64` or `arm64`. Default: `x86_64`."
@@ -126,8 +141,9 @@ class FunctionTable(BuildSettingsTable):
     source: str = Field(description="Directory with the function's code, relative to this file.")
     handler: str | None = Field(
         None,
-        description="Entry point: `module.function` (Python, `app.handler` → app.py) or "
-        "`file.export` (Node.js, `index.handler` → index.js/.mjs/.cjs).",
+        description="Entry point: `module.function` (Python, `app.handler` → app.py), "
+        "`file.export` (Node.js, `index.handler` → index.js/.mjs/.cjs), or any name for "
+        "`provided.*` (your `bootstrap` reads it from `_HANDLER`).",
     )
     layers: tuple[str, ...] | None = Field(
         None, description="Names of `[layers.NAME]` this function uses (at most 5)."
@@ -228,6 +244,8 @@ class _Spec(BaseModel):
 #: Values a setting takes when neither the table nor ``[defaults]`` sets it.
 BUILT_IN_DEFAULTS: dict[str, object] = {
     "runtime": "python3.12",
+    # None: the runtime's default builder, decided while resolving
+    "builder": None,
     "architecture": "x86_64",
     "strip": ("standard",),
     "include": (),
@@ -258,6 +276,9 @@ class BuildSettings(_Spec):
     """
 
     runtime: str
+    #: the builder's registry name; resolving always sets it (``None`` in a hand-made spec
+    #: means the runtime's default builder)
+    builder: str | None = None
     architecture: Architecture
     strip: tuple[str, ...]
     include: tuple[str, ...]
@@ -278,6 +299,9 @@ class BuildSettings(_Spec):
     sourcemap: bool
     external: tuple[str, ...]
     allow_scripts: bool
+    #: the builder's own options (``Builder.options_model``), validated, by TOML key, with
+    #: JSON values: plain data, so keys and the effective config can show them as written
+    builder_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class FunctionSpec(BuildSettings):

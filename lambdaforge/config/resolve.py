@@ -2,7 +2,8 @@
 
 For each function and layer setting the table's own value wins, then ``[defaults]``, then
 ``BUILT_IN_DEFAULTS``; ``[[discover]]`` entries act as the table of the functions they
-find. Paths become project-relative POSIX strings (relative to the file that wrote them),
+find. Each gets its builder and the builder's options (``builder_options``). Paths become
+project-relative POSIX strings (relative to the file that wrote them),
 and every effective value keeps an ``Origin``. Problems are collected, not raised, so one
 run reports them all.
 """
@@ -14,8 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from lambdaforge import lambda_facts
 from lambdaforge.config import discover, validate
+from lambdaforge.config.builder_options import (
+    BuilderCatalog,
+    OptionTables,
+    option_origins,
+    resolve_builder,
+)
 from lambdaforge.config.loader import Merged
 from lambdaforge.config.locate import KeyPath, dotted
 from lambdaforge.config.models import (
@@ -49,10 +55,13 @@ def built_in_strip_rules() -> dict[str, StripRules]:
 
 
 class _Resolver:
-    def __init__(self, config: ConfigFile, merged: Merged, root: Path):
+    def __init__(self, config: ConfigFile, merged: Merged, root: Path,
+                 options: OptionTables, builders: BuilderCatalog):
         self.config = config
         self.merged = merged
         self.root = root
+        self.options = options
+        self.builders = builders
         self.issues: list[ConfigIssue] = []
         self._origins: dict[KeyPath, Origin] = {}
 
@@ -103,6 +112,10 @@ class _Resolver:
             resolved.written[setting] = written
         return resolved
 
+    def builder(self, target: Resolved, own_key: KeyPath) -> None:
+        """Decide the target's builder and its options (``builder_options.resolve_builder``)."""
+        resolve_builder(target, own_key, self.options, self.builders, self.issue_at)
+
     def local_path(self, target: Resolved, setting: str, value: str, kind: Literal["directory", "file", "path"]) -> str | None:
         at = target.at(setting)
         try:
@@ -122,7 +135,7 @@ class _Resolver:
             values["requirements"] = self.local_path(
                 target, "requirements", values["requirements"], "file"
             )
-        elif values.get("source") is not None and _family(values["runtime"]) == "python":
+        elif values.get("source") is not None and values.get("builder") == "python":
             default = f"{values['source']}/requirements.txt".removeprefix("./")
             if (self.root / default).is_file():
                 values["requirements"] = default
@@ -140,6 +153,7 @@ class _Resolver:
         out = []
         for name, table in self.config.functions.items():
             target = self.target("function", name, table, ("functions", name), own)
+            self.builder(target, ("functions", name))
             self.paths(target)
             out.append(target)
         found, issues = discover.expand(self.config, self.merged, self.root)
@@ -152,6 +166,7 @@ class _Resolver:
             )
             target.values["source"] = item.source
             target.written["source"] = (*entry_key, "path")
+            self.builder(target, entry_key)
             self.paths(target, source_done=True)
             out.append(target)
         return out
@@ -176,6 +191,7 @@ class _Resolver:
         out = {}
         for name, table in self.config.layers.items():
             target = self.target("layer", name, table, ("layers", name), ("source",))
+            self.builder(target, ("layers", name))
             self.paths(target)
             out[name] = target
         return out
@@ -230,6 +246,8 @@ class _Resolver:
         for target in (*layers.values(), *functions):
             for setting, written in target.written.items():
                 origins[target.effective_key(setting)] = self.origin(written)
+            for key, written in option_origins(target).items():
+                origins[key] = self.origin(written)
         return Project(
             root=self.root,
             config_file=config_path,
@@ -254,15 +272,12 @@ def unique_issues(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return sorted(unique, key=lambda i: (i.file, i.line or 0))
 
 
-def _family(runtime: str) -> str | None:
-    known = lambda_facts.RUNTIMES.get(runtime)
-    return known.family if known else None
-
-
 def resolve(
-    config: ConfigFile, merged: Merged, root: Path, config_path: Path, cwd: Path, env: Mapping[str, str]
+    config: ConfigFile, merged: Merged, root: Path, config_path: Path, cwd: Path,
+    env: Mapping[str, str], options: OptionTables, builders: BuilderCatalog,
 ) -> tuple[Project | None, list[ConfigIssue]]:
-    """The resolved ``Project`` (``None`` when there are errors) and every issue found."""
-    resolver = _Resolver(config, merged, root)
+    """The resolved ``Project`` (``None`` when there are errors) and every issue found.
+    ``options`` are the builder options ``builder_options.split_options`` set aside."""
+    resolver = _Resolver(config, merged, root, options, builders)
     project = resolver.project(config_path, cwd, env)
     return project, resolver.issues

@@ -12,7 +12,7 @@ import datetime
 import difflib
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from lambdaforge.config.loader import Merged
 from lambdaforge.config.locate import KeyPath
 from lambdaforge.config.models import (
+    BuildSettingsTable,
     ConfigFile,
     DefaultsTable,
     DiscoverTable,
@@ -91,9 +92,10 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
-def annotation_at(loc: KeyPath) -> Any:
-    """The type the models expect at ``loc`` (``None`` when ``loc`` is not a known place)."""
-    current: Any = ConfigFile
+def annotation_at(loc: KeyPath, root: type[BaseModel] = ConfigFile) -> Any:
+    """The type the models expect at ``loc`` below ``root`` (``None`` when ``loc`` is not a
+    known place)."""
+    current: Any = root
     for part in loc:
         current = _strip_optional(current)
         origin = typing.get_origin(current)
@@ -133,20 +135,33 @@ def _expected(annotation: Any) -> str:
     return ""
 
 
-def _message(error: dict[str, Any]) -> str:
+def describe_error(
+    error: Mapping[str, Any],
+    root: type[BaseModel] = ConfigFile,
+    option_keys: Collection[str] = (),
+) -> str:
+    """What is wrong, in TOML words, for one Pydantic error of a model validated from a
+    config table (``root``: ``ConfigFile``, or a builder's options model). ``option_keys``
+    are builder option keys a function or layer table may also hold, offered as "did you
+    mean" for an unknown key there."""
     loc: KeyPath = tuple(error["loc"])
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        parent = _strip_optional(annotation_at(loc[:-1]))
+        parent = _strip_optional(annotation_at(loc[:-1], root))
         known = (
             _aliases(parent) if isinstance(parent, type) and issubclass(parent, BaseModel) else set()
         )
+        if isinstance(parent, type) and issubclass(parent, BuildSettingsTable):
+            known |= set(option_keys)
         elsewhere = [t for t, model in _TABLES.items() if _aliases(model) & {loc[-1]}]
         if elsewhere:
             return f"unknown key ('{loc[-1]}' may be set in {', '.join(elsewhere)})"
         return "unknown key" + suggest(str(loc[-1]), known)
-    annotation = annotation_at(loc)
+    if kind == "value_error":
+        # A validator's own sentence (a builder option's check): already in TOML words.
+        return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    annotation = annotation_at(loc, root)
     expected = _expected(annotation)
     if not expected:
         # Constraint errors (sizes out of range, …): Pydantic's sentence, in our words.
@@ -159,13 +174,16 @@ def _message(error: dict[str, Any]) -> str:
     return f"expected {expected}, got {describe_value(value)}{hint}"
 
 
-def translate(error: ValidationError, merged: Merged) -> list[ConfigIssue]:
-    """Every error of a ``ConfigFile`` validation as a located, readable ``ConfigIssue``."""
+def translate(
+    error: ValidationError, merged: Merged, option_keys: Collection[str] = ()
+) -> list[ConfigIssue]:
+    """Every error of a ``ConfigFile`` validation as a located, readable ``ConfigIssue``
+    (``option_keys``: see ``describe_error``)."""
     issues = []
     for err in error.errors(include_url=False):
         loc: KeyPath = tuple(err["loc"])
         if err["type"] == "missing":
             issues.append(merged.issue(loc[:-1], f"missing required key '{loc[-1]}'"))
         else:
-            issues.append(merged.issue(loc, _message(dict(err))))
+            issues.append(merged.issue(loc, describe_error(dict(err), option_keys=option_keys)))
     return issues

@@ -1,7 +1,7 @@
 """Semantic checks that know Lambda, run on resolved functions and layers.
 
 The models check shapes and types; this module checks meaning: names Lambda accepts,
-handler forms per runtime family, known (and not deprecated) runtimes, the layer limit,
+handler forms per runtime family (free-form for the OS-only ``provided.*`` runtimes), known (and not deprecated) runtimes, the layer limit,
 references to layers and strip rules that exist, layer/function compatibility, and paths
 that exist and stay inside the project root even through symlinks.
 
@@ -31,9 +31,13 @@ IssueAt = Callable[..., ConfigIssue]
 _PYTHON_HANDLER = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*[./])*[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
 # Node.js: a file path without extension, then the exported function's name.
 _NODE_HANDLER = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_./@-]*\.[A-Za-z_$][A-Za-z0-9_$]*")
+# OS-only runtimes: Lambda hands the handler to the function's own bootstrap as
+# `_HANDLER`, whose meaning is the bootstrap's business ("bootstrap", "main", "x.y"…).
+_FREE_HANDLER = re.compile(r"\S(?:.*\S)?")
 _HANDLER_FORMS = {
     "python": (_PYTHON_HANDLER, "'module.function', e.g. 'app.handler'"),
     "nodejs": (_NODE_HANDLER, "'file.export', e.g. 'index.handler'"),
+    "provided": (_FREE_HANDLER, "a non-empty name without surrounding spaces, e.g. 'bootstrap'"),
 }
 
 
@@ -48,6 +52,8 @@ class Resolved:
     values: dict[str, Any] = field(default_factory=dict)
     #: field name → key path it was written at (``None``: a built-in default)
     written: dict[str, KeyPath | None] = field(default_factory=dict)
+    #: builder option key → key path it was written at (``None``: the model's default)
+    options_written: dict[str, KeyPath | None] = field(default_factory=dict)
     _prefix: str | None = field(default=None, repr=False)
 
     def at(self, name: str) -> KeyPath:

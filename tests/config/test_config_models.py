@@ -16,7 +16,9 @@ def test_every_setting_defaults_to_its_built_in_value(project, tmp_path: Path) -
     p = project(API)
     api = p.functions["api"]
     for field in SETTINGS:
-        assert getattr(api, field) == BUILT_IN_DEFAULTS[field], field
+        # `builder` defaults to the runtime's builder: python for the default python3.12
+        expected = "python" if field == "builder" else BUILT_IN_DEFAULTS[field]
+        assert getattr(api, field) == expected, field
         assert p.origins[f"functions.api.{kebab(field)}"].file == "<built-in>"
     assert api.layers == ()
     assert p.name == tmp_path.name
@@ -35,6 +37,7 @@ def test_layer_settings_default_too(project) -> None:
 # (key, TOML value, message) for each setting every function, layer and [defaults] has.
 SETTING_ERRORS = [
     ("runtime", "3", "expected a string, got integer 3"),
+    ("builder", "true", "expected a string, got true"),
     ("architecture", '"amd64"', "expected 'x86_64' or 'arm64', got 'amd64' (did you mean 'x86_64'?)"),
     ("strip", '"standard"', "expected an array of strings, got 'standard'"),
     ("include", "{a = 1}", "expected an array of strings, got a table"),

@@ -74,7 +74,7 @@ def test_unknown_runtime_with_suggestion(errors) -> None:
     assert errors(fn(runtime='"python3.21"', handler='"app.handler"')) == [
         "lambdaforge.toml:3: functions.api.runtime: unknown runtime 'python3.21' (expected one of "
         "python3.10, python3.11, python3.12, python3.13, python3.14, nodejs20.x, nodejs22.x, "
-        "nodejs24.x)"
+        "nodejs24.x, provided.al2, provided.al2023)"
     ]
 
 
@@ -93,7 +93,7 @@ def test_a_bad_default_is_reported_once_where_it_was_written(errors) -> None:
         + fn("a") + fn("b") + fn("c")
     ) == [
         "lambdaforge.toml:2: defaults.runtime: unknown runtime 'python2.7' (expected one of "
-        "python3.10, python3.11, python3.12, python3.13, python3.14, nodejs20.x, nodejs22.x, nodejs24.x)"
+        "python3.10, python3.11, python3.12, python3.13, python3.14, nodejs20.x, nodejs22.x, nodejs24.x, provided.al2, provided.al2023)"
     ]
 
 
@@ -208,7 +208,7 @@ def test_every_problem_of_a_run_is_reported_at_once(errors) -> None:
     ) == [
         "lambdaforge.toml:2: defaults.runtime: unknown runtime 'python3.9' (expected one of "
         "python3.10, python3.11, python3.12, python3.13, python3.14, nodejs20.x, nodejs22.x, "
-        "nodejs24.x)",
+        "nodejs24.x, provided.al2, provided.al2023)",
         "lambdaforge.toml:4: functions.a.source: directory not found: src/a",
         "lambdaforge.toml:8: functions.b.layers[0]: unknown layer 'x' (no layers are defined)",
     ]

@@ -49,8 +49,9 @@ def copy_example(name: str, dest: Path) -> Path:
 # ---------------------------------------------------------------------------- hermetic
 
 
-def test_there_are_the_three_examples() -> None:
-    assert EXAMPLES == ["monorepo", "quickstart", "team-standards"]
+def test_there_are_the_four_examples() -> None:
+    # custom-runtime is built by tests/command_builder/test_example.py
+    assert EXAMPLES == ["custom-runtime", "monorepo", "quickstart", "team-standards"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

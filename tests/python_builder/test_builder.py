@@ -18,7 +18,7 @@ from tests.python_builder.conftest import settings
 def test_registry_builds_the_python_builder() -> None:
     builder = BuilderRegistry().for_runtime("python3.12")
     assert isinstance(builder, PythonBuilder)
-    assert (builder.NAME, builder.FAMILY) == ("python", "python")
+    assert (builder.NAME, builder.FAMILIES) == ("python", {"python"})
 
 
 def test_tool_versions_name_the_installer_and_are_memoised() -> None:

@@ -38,7 +38,7 @@ class NodeBuilder(Builder):
 
     NAME = "node"
     VERSION = "1"
-    FAMILY = "nodejs"
+    FAMILIES = frozenset({"nodejs"})
 
     def __init__(self, runner: Runner | None = None) -> None:
         # Version probes only; installs and bundles use the build context's runner.

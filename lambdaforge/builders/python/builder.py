@@ -46,7 +46,7 @@ class PythonBuilder(Builder):
     NAME: ClassVar[str] = "python"
     #: bump when a change here changes installed trees (cleanup rules, flags, layout)
     VERSION: ClassVar[str] = "1"
-    FAMILY: ClassVar[str] = "python"
+    FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
 
     def __init__(self, runner: Runner | None = None) -> None:
         self.runner = runner or Runner()
