@@ -153,7 +153,12 @@ def run_graph(
                 in_flight += 1
                 tasks.put(tid)
             if in_flight:
-                tid, res = done.get()
+                try:
+                    # A bounded wait: Ctrl-C is handled within 0.1 s even where a signal
+                    # does not interrupt a blocked lock.
+                    tid, res = done.get(timeout=0.1)
+                except queue.Empty:
+                    continue
                 in_flight -= 1
                 finish(tid, res)
     except KeyboardInterrupt:

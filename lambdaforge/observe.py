@@ -56,10 +56,20 @@ Stat = list[int]
 
 
 def racy(mtime_ns: int, reference_ns: int) -> bool:
-    """Whether a stat with this mtime, recorded at ``reference_ns``, could hide a later
-    same-tick modification (and so must be verified by content)."""
+    """Whether a stat whose newest timestamp is ``mtime_ns`` (see ``newest``), recorded at
+    ``reference_ns``, could hide a later same-tick modification (and so must be verified
+    by content)."""
     window = COARSE_RACY_WINDOW_NS if mtime_ns % 1_000_000_000 == 0 else RACY_WINDOW_NS
     return mtime_ns >= reference_ns - window
+
+
+def newest(st: os.stat_result | Stat) -> int:
+    """The later of a stat's mtime and ctime: a tool that puts the mtime back (``touch -d``,
+    an archiver keeping times) cannot put the ctime back, so a same-tick modification hides
+    only behind both; the racy rule is judged on the later one."""
+    if isinstance(st, list):
+        return max(st[1], st[3])
+    return max(st.st_mtime_ns, st.st_ctime_ns)
 
 
 def stat_tuple(st: os.stat_result) -> Stat:
@@ -168,13 +178,13 @@ def holds(obs: Observation, root: str, reference_ns: int) -> bool:
         if kind == "t":
             return recorded == stat_tuple(now)
         if kind == "o":
-            if recorded == output_stat(now) and not racy(now.st_mtime_ns, reference_ns):
+            if recorded == output_stat(now) and not racy(newest(now), reference_ns):
                 return True
             return recorded is not None and now.st_size == recorded[0] and (
                 sha256_path(path) == obs[3])
         if kind not in ("f", "d"):
             return False
-        if recorded == stat_tuple(now) and not racy(now.st_mtime_ns, reference_ns):
+        if recorded == stat_tuple(now) and not racy(newest(now), reference_ns):
             return True
         if recorded is not None and not _same_kind(now, recorded):
             return False

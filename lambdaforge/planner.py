@@ -145,7 +145,8 @@ class Planner:
                 return ("output missing" if gone else f"output changed: {obs[1]}"), output
         fresh = tuple(observe.refreshed(o, root) for o in seen.observations)
         if fresh != seen.observations or any(
-                o[2] is not None and observe.racy(o[2][1], seen.reference_ns) for o in fresh):
+                o[2] is not None and observe.racy(observe.newest(o[2]), seen.reference_ns)
+                for o in fresh):
             return None, replace(output, observed=Observed(fresh, now))
         return None, output
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lambdaforge import __version__
-from lambdaforge.observe import Observation, holds, is_well_formed, racy, refreshed
+from lambdaforge.observe import Observation, holds, is_well_formed, newest, racy, refreshed
 
 RECORD_VERSION = 3
 RECORD_NAME = "replay.json"
@@ -153,7 +153,7 @@ def _needs_refresh(obs: Observation, root: str, reference_ns: int) -> bool:
     if obs[0] not in ("f", "d", "o"):
         return False
     fresh = refreshed(obs, root)
-    return fresh[2] != obs[2] or (obs[2] is not None and racy(obs[2][1], reference_ns))
+    return fresh[2] != obs[2] or (obs[2] is not None and racy(newest(obs[2]), reference_ns))
 
 
 def find_project_root(cwd: Path, config: Path | None) -> Path | None:

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from lambdaforge.observe import Observation, file_obs, is_executable_mode, racy, stat_tuple
+from lambdaforge.observe import Observation, file_obs, is_executable_mode, newest, racy, stat_tuple
 from lambdaforge.state import write_atomic
 
 #: bump when the file format or the meaning of an entry changes; other versions are ignored
@@ -179,7 +179,7 @@ class StatCache:
             entry = self._loaded.get(relpath)
             # Racily clean (git): modified so close to the cache file's write that a later
             # same-tick modification could hide behind an unchanged stat tuple.
-            if racy(st.st_mtime_ns, self._written_ns):
+            if racy(newest(st), self._written_ns):
                 entry = None
         if type(entry) is str:
             prefix = _stat_prefix(st)
@@ -205,7 +205,7 @@ class StatCache:
         stable = prefix == _stat_prefix(before)
         with self._lock:
             self.hashed += 1
-            if stable and not racy(after.st_mtime_ns, started_ns):
+            if stable and not racy(newest(after), started_ns):
                 self._fresh[relpath] = prefix + digest
                 self._dirty = True
             elif relpath in self:
