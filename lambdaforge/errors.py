@@ -74,3 +74,25 @@ class CacheError(ForgeError):
     """The cache could not be used (unwritable directory, …)."""
 
     exit_code = 1
+
+
+class DiskWriteError(ForgeError, OSError):
+    """lambdaforge could not write one of its own files (state, cache entry, manifest,
+    scratch): the message names the file and, when there is no space left, says the disk
+    is full. Made by ``fsutil.write_failure``.
+
+    Also an ``OSError`` (with the original ``errno`` and ``filename``), so code that already
+    tolerates a failed optional write (``except OSError``) keeps doing so.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None):
+        OSError.__init__(self, errno, message, filename)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.errno, self.filename))

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from lambdaforge.state import write_atomic
+from lambdaforge.fsutil import write_atomic
 
 #: bump when the file format or the meaning of an entry changes; other versions are ignored
 STATCACHE_VERSION = 2
