@@ -192,7 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BUILD_FAILED
-    except Exception as exc:  # a bug: say so, and how to see more
+    except Exception as exc:  # a bug (or a full disk): say so, and how to see more
+        from lambdaforge.fsutil import is_disk_full, write_failure
+
+        if is_disk_full(exc):  # not a bug: the user's to fix, whatever was writing
+            print(f"forge: error: {write_failure(exc)}", file=sys.stderr)  # type: ignore[arg-type]
+            return EXIT_BUILD_FAILED
         if args.verbose:
             import traceback
 

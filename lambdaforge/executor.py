@@ -19,6 +19,8 @@ from typing import Any
 
 import networkx as nx
 
+from lambdaforge.fsutil import is_disk_full, write_failure
+
 
 class Status(str, Enum):
     """How a target ended (house style 8: an Enum, never strings)."""
@@ -95,8 +97,11 @@ def run_graph(
         except Exception as exc:  # noqa: BLE001 - one target's bug must not kill the build
             import traceback
 
-            res = TargetResult(tid, Status.FAILED, error=f"{type(exc).__name__}: {exc}",
-                               log=traceback.format_exc())
+            if is_disk_full(exc):  # the user's to fix, wherever it was written from
+                error = str(write_failure(exc))  # type: ignore[arg-type]
+            else:
+                error = f"{type(exc).__name__}: {exc}"
+            res = TargetResult(tid, Status.FAILED, error=error, log=traceback.format_exc())
         if not res.seconds:
             res.seconds = time.perf_counter() - start
         return res
