@@ -9,11 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from lambdaforge.redact import redact_text
+
 
 class ForgeError(Exception):
-    """Root of every error lambdaforge raises deliberately."""
+    """Root of every error lambdaforge raises deliberately.
+
+    Its text is shown to users, written to reports and logs: ``str()`` hides credentials in
+    URLs (``lambdaforge.redact``), whoever built the message and from what.
+    """
 
     exit_code: int = 1
+
+    def __str__(self) -> str:
+        return redact_text(super().__str__())
 
 
 class UsageError(ForgeError):
@@ -34,6 +43,10 @@ class ConfigIssue:
     key: str
     message: str
     severity: Literal["error", "warning"] = "error"
+
+    def __post_init__(self) -> None:
+        # Messages quote the offending line, which may hold an index URL with a password.
+        object.__setattr__(self, "message", redact_text(self.message))
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"

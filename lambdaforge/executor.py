@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 
 from lambdaforge.fsutil import is_disk_full, write_failure
+from lambdaforge.redact import redact_text
 
 
 class Status(str, Enum):
@@ -53,6 +54,15 @@ class TargetResult:
     #: the failure message and log, for FAILED
     error: str | None = None
     log: str = ""
+
+    def __post_init__(self) -> None:
+        # Everything here is shown or reported: no credential in a URL survives into it,
+        # whichever builder or installer output it was made from.
+        if self.error is not None:
+            self.error = redact_text(self.error)
+        self.log = redact_text(self.log)
+        self.warnings = [redact_text(w) for w in self.warnings]
+        self.reasons = [redact_text(r) for r in self.reasons]
 
 
 Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResult]
