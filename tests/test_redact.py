@@ -12,6 +12,7 @@ import pytest
 
 from lambdaforge.errors import BuildError, ConfigIssue
 from lambdaforge.executor import Status, TargetResult
+from lambdaforge.fingerprint import KeyMaterial, canonical_json, diff_key_material
 from lambdaforge.redact import has_secret, key_form, redact_argv, redact_text, redact_url
 from lambdaforge.runner import CommandResult
 
@@ -81,6 +82,29 @@ def test_the_digest_depends_on_the_whole_url():
     a = key_form("https://alice:pw@a.example/simple").rsplit(":", 1)[1]
     b = key_form("https://alice:pw@b.example/simple").rsplit(":", 1)[1]
     assert a != b
+
+
+def material(index_url: str) -> KeyMaterial:
+    return KeyMaterial(kind="install", builder="python", builder_version="1",
+                       config={"install.index-url": [index_url],
+                               "functions.api.index-url": index_url})
+
+
+def test_key_material_holds_no_password_but_the_key_changes_with_it():
+    one, two = material("https://alice:pw-one@h/simple"), material("https://alice:pw-two@h/simple")
+    assert one.key != two.key
+    for m, secret in ((one, "pw-one"), (two, "pw-two")):
+        assert secret not in m.canonical
+        assert secret not in canonical_json(m.to_dict())
+        assert KeyMaterial.from_dict(m.to_dict()).key == m.key  # state files read back
+    assert diff_key_material(one, two) == [
+        "config changed: functions.api.index-url: credentials changed in 'https://alice:***@h/simple'",
+        "config changed: install.index-url: credentials changed in ['https://alice:***@h/simple']",
+    ]
+    other_host = material("https://alice:pw-one@other/simple")
+    assert diff_key_material(one, other_host)[0] == (
+        "config changed: functions.api.index-url: 'https://alice:***@h/simple' → "
+        "'https://alice:***@other/simple'")
 
 
 def test_the_command_log_hides_credentials_but_keeps_the_real_argv():
