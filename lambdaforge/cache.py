@@ -43,9 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdaforge.errors import CacheError, UsageError
+from lambdaforge.errors import CacheError
 from lambdaforge.fsutil import fsync_dir, is_disk_full, write_atomic, write_failure
+from lambdaforge.sizes import parse_size
 from lambdaforge.statcache import sha256_file
+
+__all__ = ["Cache", "CacheEntry", "CacheWarning", "CachedFile", "EntryInfo", "PruneResult",
+           "Verify", "parse_size"]
 
 #: version of ``entry.json``; an entry of another version is a miss, not an error
 ENTRY_FORMAT = 1
@@ -70,7 +74,7 @@ class Verify(enum.Enum):
     #: sha256 of every file, every time
     FULL = "full"
     #: sha256 of a file unless it was verified before with the same (size, mtime_ns, inode,
-    #: ctime_ns): repeated no-op builds don't re-read 50 MB zips
+    #: ctime_ns): repeated no-op builds don't re-read 50 MiB zips
     ONCE = "once"
     #: sizes only
     SIZE = "size"
@@ -147,25 +151,6 @@ class CacheWarning:
 
 class _Corrupt(Exception):
     pass
-
-
-def parse_size(text: str | int) -> int:
-    """Bytes from a human size: ``5GB`` (10**9), ``500MiB`` (2**20), ``1.5 gb``, or an int.
-
-    Uses Pydantic's ``ByteSize``, the same parser as ``max-size`` in the config.
-    """
-    if isinstance(text, int) and not isinstance(text, bool):
-        if text < 0:
-            raise UsageError(f"invalid size {text!r}: must not be negative")
-        return text
-    from pydantic import ByteSize, TypeAdapter, ValidationError  # noqa: PLC0415 (import cost)
-
-    try:
-        return int(TypeAdapter(ByteSize).validate_python(str(text).strip()))
-    except ValidationError:
-        raise UsageError(
-            f"invalid size {text!r}: expected e.g. 5GB, 500MiB or 1073741824"
-        ) from None
 
 
 class Cache:
