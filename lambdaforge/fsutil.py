@@ -5,6 +5,8 @@ metadata, the lock's pid file, rewritten RECORDs) is replaced the same way: writ
 file beside it (``.NAME.XXXXXXXX.tmp``, the pattern a build's leftover sweep removes),
 optionally fsynced, renamed over the final path, and the directory fsynced. Readers see the
 old content or the new one, never a mix, and a failure leaves the final path as it was.
+``write_atomic`` takes the bytes, ``atomic_file`` streams them (a zip), ``place_file`` puts a
+hard link or copy of another file there (an artifact restored from the cache).
 
 A write that fails (a full disk above all) is the user's problem to solve, not a bug: it is
 raised as ``DiskWriteError``, which names the final path and, for ``ENOSPC``/``EDQUOT``,
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +33,7 @@ NO_SPACE_ERRNOS = frozenset(
 )
 #: what every temp file of the atomic writer ends with (see ``temp_prefix`` for the start)
 TEMP_SUFFIX = ".tmp"
+_COPY_CHUNK = 1 << 20
 
 
 def temp_prefix(path: Path) -> str:
@@ -85,7 +89,7 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int | N
     ``DiskWriteError`` naming ``path`` and leaves ``path`` untouched and no temp file behind.
     """
     with atomic_file(path, durable=durable, mode=mode) as f, writing(path):
-        fd = f.fileno()
+        fd = f.fileno()  # nothing is ever buffered in f: the bytes go straight to the fd
         view = memoryview(data)
         while view:  # os.write may write less than asked (signals, pipes, quotas)
             written = os.write(fd, view)
@@ -93,41 +97,47 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int | N
 
 
 @contextmanager
-def atomic_file(path: Path, *, durable: bool = True, mode: int | None = None) -> Iterator[BinaryIO]:
-    """A binary file to stream ``path``'s new content into; renamed over ``path`` when the
-    block ends normally, removed (``path`` untouched) when it raises.
+def atomic_file(
+    path: Path, *, durable: bool = True, mode: int | None = None,
+    publish: Callable[[], bool] | None = None,
+) -> Iterator[BinaryIO]:
+    """A buffered binary file to stream ``path``'s new content into; renamed over ``path``
+    when the block ends normally, removed (``path`` untouched) when it raises.
 
     For writers that produce their output piece by piece (a zip). Same guarantees and
-    errors as ``write_atomic``; the file object is unbuffered, so ``f.fileno()`` writes and
-    ``f.write`` calls may be mixed.
+    errors as ``write_atomic``; an ``OSError`` of the caller's own (an unreadable input)
+    passes unchanged, unless it says the disk is full. ``publish``, called once the content
+    is complete, may return False to keep ``path`` as it is (it already holds these bytes,
+    say, and its mtime should not move): the temp file is then removed.
     """
     path = Path(path)
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
-    f = os.fdopen(fd, "wb", buffering=0)
-    published = False
+    f = os.fdopen(fd, "wb")
+    done = False
     try:
         try:
             yield f
         except DiskWriteError:
             raise
         except OSError as exc:
-            # The caller's own errors (an unreadable input) stay what they are; only a full
-            # disk is known to be about this file.
             if not is_disk_full(exc):
                 raise
             raise write_failure(exc, path) from exc
         with writing(path):
+            f.flush()
             if durable:
                 os.fsync(fd)
             f.close()  # NFS reports a full disk or quota as late as close()
+            if publish is not None and not publish():
+                return  # the finally removes the temp file
             if mode is not None:
                 os.chmod(tmp, mode)
             os.replace(tmp, path)
-            published = True
+            done = True
     finally:
-        if not published:
+        if not done:
             try:
                 f.close()
             except OSError:
@@ -138,6 +148,34 @@ def atomic_file(path: Path, *, durable: bool = True, mode: int | None = None) ->
                 pass
     if durable:
         fsync_dir(path.parent)
+
+
+def place_file(src: Path, dest: Path, *, mode: int = 0o644) -> None:
+    """Put ``src``'s content at ``dest`` atomically, as a hard link when both are on one file
+    system (no copy of a 100 MiB zip; ``src`` keeps its mode, and no chmod moves its
+    ctime), else as a copy with ``mode``. Not durable: for outputs restorable from ``src``
+    (an artifact from the cache). Failures raise ``DiskWriteError`` naming ``dest``."""
+    dest = Path(dest)
+    with writing(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=temp_prefix(dest), suffix=TEMP_SUFFIX)
+        os.close(fd)
+        os.unlink(tmp)  # a free name beside dest, for the link
+        try:
+            os.link(src, tmp)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise
+        else:
+            try:
+                os.replace(tmp, dest)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            return
+    # another file system, or links not allowed
+    with atomic_file(dest, durable=False, mode=mode) as out, open(src, "rb") as source:
+        shutil.copyfileobj(source, out, _COPY_CHUNK)
 
 
 def fsync_dir(path: Path) -> None:

@@ -148,3 +148,45 @@ def test_manifest_is_world_readable_and_a_full_disk_names_it(tmp_path, monkeypat
     assert str(info.value) == f"cannot write `{manifest}`: the disk is full (no space left on device)"
     assert manifest.read_text() == "{}\n"
     assert siblings(manifest) == ["manifest.json"]
+
+
+def test_atomic_file_can_decline_to_publish(tmp_path):
+    # write_zip's case: the new bytes equal the old ones, so the file (and its mtime) stays.
+    target = tmp_path / "out.zip"
+    target.write_bytes(b"same")
+    before = target.stat()
+    with fsutil.atomic_file(target, publish=lambda: False) as f:
+        f.write(b"same")
+    assert target.read_bytes() == b"same" and target.stat().st_mtime_ns == before.st_mtime_ns
+    assert target.stat().st_ino == before.st_ino
+    assert siblings(target) == ["out.zip"]
+
+
+def test_place_file_links_on_one_file_system(tmp_path):
+    src = tmp_path / "cache" / "artifact.zip"
+    src.parent.mkdir()
+    src.write_bytes(b"zip bytes")
+    src.chmod(0o644)
+    dest = tmp_path / "build" / "fn.zip"
+    fsutil.place_file(src, dest)
+    assert dest.read_bytes() == b"zip bytes"
+    assert dest.stat().st_ino == src.stat().st_ino  # no copy
+    assert siblings(dest) == ["fn.zip"]
+
+
+def test_place_file_copies_across_file_systems_and_names_dest_when_full(tmp_path):
+    src = tmp_path / "artifact.zip"
+    src.write_bytes(os.urandom(256 * 1024))
+    src.chmod(0o600)
+    with tiny_filesystem(tmp_path / "small", 384 * 1024) as small:
+        dest = small / "build" / "fn.zip"
+        fsutil.place_file(src, dest)
+        assert dest.read_bytes() == src.read_bytes()
+        assert dest.stat().st_ino != src.stat().st_ino
+        assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+        # a second copy does not fit beside the first
+        with pytest.raises(DiskWriteError) as info:
+            fsutil.place_file(src, small / "build" / "other.zip")
+        assert str(info.value) == (
+            f"cannot write `{small / 'build' / 'other.zip'}`: the disk is full (no space left on device)")
+        assert siblings(dest) == ["fn.zip"]
