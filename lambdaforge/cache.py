@@ -43,9 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdaforge.errors import CacheError, UsageError
-from lambdaforge.state import fsync_dir, write_atomic
+from lambdaforge.errors import CacheError
+from lambdaforge.fsutil import fsync_dir, is_disk_full, write_atomic, write_failure
+from lambdaforge.sizes import parse_size
 from lambdaforge.statcache import sha256_file
+
+__all__ = ["Cache", "CacheEntry", "CacheWarning", "CachedFile", "EntryInfo", "PruneResult",
+           "Verify", "parse_size"]
 
 #: version of ``entry.json``; an entry of another version is a miss, not an error
 ENTRY_FORMAT = 1
@@ -70,7 +74,7 @@ class Verify(enum.Enum):
     #: sha256 of every file, every time
     FULL = "full"
     #: sha256 of a file unless it was verified before with the same (size, mtime_ns, inode,
-    #: ctime_ns): repeated no-op builds don't re-read 50 MB zips
+    #: ctime_ns): repeated no-op builds don't re-read 50 MiB zips
     ONCE = "once"
     #: sizes only
     SIZE = "size"
@@ -147,25 +151,6 @@ class CacheWarning:
 
 class _Corrupt(Exception):
     pass
-
-
-def parse_size(text: str | int) -> int:
-    """Bytes from a human size: ``5GB`` (10**9), ``500MiB`` (2**20), ``1.5 gb``, or an int.
-
-    Uses Pydantic's ``ByteSize``, the same parser as ``max-size`` in the config.
-    """
-    if isinstance(text, int) and not isinstance(text, bool):
-        if text < 0:
-            raise UsageError(f"invalid size {text!r}: must not be negative")
-        return text
-    from pydantic import ByteSize, TypeAdapter, ValidationError  # noqa: PLC0415 (import cost)
-
-    try:
-        return int(TypeAdapter(ByteSize).validate_python(str(text).strip()))
-    except ValidationError:
-        raise UsageError(
-            f"invalid size {text!r}: expected e.g. 5GB, 500MiB or 1073741824"
-        ) from None
 
 
 class Cache:
@@ -349,12 +334,15 @@ class Cache:
             prefix = f"{_STAGING_PREFIX}{key[:16]}-"
             staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix=prefix))
         except OSError as exc:
+            if is_disk_full(exc):
+                raise write_failure(exc, self._tmp, hint=self._full_hint()) from exc
             raise CacheError(f"cannot write to the cache in {self.root}: {exc}") from exc
+        current = staging  # what is being written, for the message when that fails
         try:
             listed: dict[str, dict[str, Any]] = {}
             stamps: dict[str, list[int]] = {}
             for name, src in sorted(files.items()):
-                dest = staging / name
+                dest = current = staging / name
                 digest = _place(Path(src), dest, move=move)
                 if sha256 and name in sha256:
                     digest = sha256[name]
@@ -376,11 +364,14 @@ class Cache:
                 "created": time.time(),
             }
             if stamps:
+                current = staging / STAMP_FILE
                 _write_stamps(staging, stamps)
             # entry.json last: its presence is what marks an entry complete
             entry_json = json.dumps(entry_data, sort_keys=True).encode()
-            write_atomic(staging / ENTRY_FILE, entry_json, durable=durable)
+            current = staging / ENTRY_FILE
+            write_atomic(current, entry_json, durable=durable)
             stored = {n: CachedFile(n, d / n, i["size"], i["sha256"]) for n, i in listed.items()}
+            current = d
             for attempt in range(3):
                 if self._publish(staging, d, durable=durable):
                     return CacheEntry(key, d, stored, meta, entry_data["created"])
@@ -392,9 +383,17 @@ class Cache:
                     # another format): make room instead of failing the build
                     self._evict(key, d)
             raise CacheError(f"cannot store cache entry {key[:12]} in {self.root}")
+        except OSError as exc:
+            # A user's problem (a full disk, a read-only cache), never a bug: say which file.
+            hint = self._full_hint() if is_disk_full(exc) else ""
+            raise write_failure(exc, current, hint=hint) from exc
         finally:
             # ours, unless it was renamed into place
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _full_hint(self) -> str:
+        return (f"the cache is in `{self.root}`: free some space there, or prune the cache "
+                "(`forge cache prune --max-size SIZE`)")
 
     def _existing(self, key: str) -> CacheEntry | None:
         # Sizes only: the entry was either just published by a put (which hashed it) or

@@ -75,27 +75,32 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    """Print the effective merged config, optionally with where each value was set."""
+    """Print the effective merged config, optionally with where each value was set.
+
+    Credentials in URLs (``index-url = "https://user:pass@…"``) are shown as ``***``: this
+    output is pasted into issues and CI logs.
+    """
     import json
 
     from lambdaforge.config.effective import effective_config, flatten
     from lambdaforge.config.tomlwrite import dumps, value
+    from lambdaforge.redact import redact_text
 
     project = load(args)
     if args.json:
         document = effective_config(project, keep_none=True)
         if args.show_origin:
             document["origins"] = {k: o.model_dump() for k, o in project.origins.items()}
-        print(json.dumps(document, indent=2, default=str))
+        print(redact_text(json.dumps(document, indent=2, default=str)))
     elif args.show_origin:
         for key, item in flatten(effective_config(project)):
             origin = project.origins.get(key)
             where = "" if origin is None else (
                 origin.file if origin.line is None else f"{origin.file}:{origin.line}"
             )
-            print(f"{where}\t{key} = {value(item)}")
+            print(redact_text(f"{where}\t{key} = {value(item)}"))
     else:
-        print(dumps(effective_config(project)), end="")
+        print(redact_text(dumps(effective_config(project))), end="")
     return EXIT_OK
 
 
@@ -192,13 +197,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BUILD_FAILED
-    except Exception as exc:  # a bug: say so, and how to see more
+    except Exception as exc:  # a bug (or a full disk): say so, and how to see more
+        from lambdaforge.fsutil import is_disk_full, write_failure
+
+        if is_disk_full(exc):  # not a bug: the user's to fix, whatever was writing
+            print(f"forge: error: {write_failure(exc)}", file=sys.stderr)  # type: ignore[arg-type]
+            return EXIT_BUILD_FAILED
+        from lambdaforge.redact import redact_text
+
         if args.verbose:
             import traceback
 
-            traceback.print_exc()
+            print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
         print(
-            f"forge: internal error: {type(exc).__name__}: {exc}"
+            redact_text(f"forge: internal error: {type(exc).__name__}: {exc}")
             + ("" if args.verbose else " (run with --verbose for a traceback)"),
             file=sys.stderr,
         )

@@ -302,7 +302,9 @@ def add_cache(sub: argparse._SubParsersAction) -> None:
     """Register ``forge cache``."""
     p = sub.add_parser("cache", help="cache size and pruning")
     p.add_argument("action", choices=("size", "prune"))
-    p.add_argument("--max-size", default="5GB", help="prune least recently used entries down to this size")
+    p.add_argument("--max-size", default="5GiB",
+                   help="prune least recently used entries down to this size: bytes, or e.g. "
+                        "5GiB (5 * 2^30 bytes) or 5GB (5 * 10^9 bytes); default 5GiB")
     p.set_defaults(run=cmd_cache)
 
 

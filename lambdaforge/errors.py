@@ -9,11 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from lambdaforge.redact import redact_text
+
 
 class ForgeError(Exception):
-    """Root of every error lambdaforge raises deliberately."""
+    """Root of every error lambdaforge raises deliberately.
+
+    Its text is shown to users, written to reports and logs: ``str()`` hides credentials in
+    URLs (``lambdaforge.redact``), whoever built the message and from what.
+    """
 
     exit_code: int = 1
+
+    def __str__(self) -> str:
+        return redact_text(super().__str__())
 
 
 class UsageError(ForgeError):
@@ -34,6 +43,10 @@ class ConfigIssue:
     key: str
     message: str
     severity: Literal["error", "warning"] = "error"
+
+    def __post_init__(self) -> None:
+        # Messages quote the offending line, which may hold an index URL with a password.
+        object.__setattr__(self, "message", redact_text(self.message))
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
@@ -82,3 +95,25 @@ class CacheError(ForgeError):
     """The cache could not be used (unwritable directory, …)."""
 
     exit_code = 1
+
+
+class DiskWriteError(ForgeError, OSError):
+    """lambdaforge could not write one of its own files (state, cache entry, manifest,
+    scratch): the message names the file and, when there is no space left, says the disk
+    is full. Made by ``fsutil.write_failure``.
+
+    Also an ``OSError`` (with the original ``errno`` and ``filename``), so code that already
+    tolerates a failed optional write (``except OSError``) keeps doing so.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None):
+        OSError.__init__(self, errno, message, filename)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.errno, self.filename))

@@ -19,6 +19,9 @@ from typing import Any
 
 import networkx as nx
 
+from lambdaforge.fsutil import is_disk_full, write_failure
+from lambdaforge.redact import redact_text
+
 
 class Status(str, Enum):
     """How a target ended (house style 8: an Enum, never strings)."""
@@ -52,6 +55,15 @@ class TargetResult:
     #: the failure message and log, for FAILED
     error: str | None = None
     log: str = ""
+
+    def __post_init__(self) -> None:
+        # Everything here is shown or reported: no credential in a URL survives into it,
+        # whichever builder or installer output it was made from.
+        if self.error is not None:
+            self.error = redact_text(self.error)
+        self.log = redact_text(self.log)
+        self.warnings = [redact_text(w) for w in self.warnings]
+        self.reasons = [redact_text(r) for r in self.reasons]
 
 
 Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResult]
@@ -106,8 +118,11 @@ def run_graph(
         except Exception as exc:  # noqa: BLE001 - one target's bug must not kill the build
             import traceback
 
-            res = TargetResult(tid, Status.FAILED, error=f"{type(exc).__name__}: {exc}",
-                               log=traceback.format_exc())
+            if is_disk_full(exc):  # the user's to fix, wherever it was written from
+                error = str(write_failure(exc))  # type: ignore[arg-type]
+            else:
+                error = f"{type(exc).__name__}: {exc}"
+            res = TargetResult(tid, Status.FAILED, error=error, log=traceback.format_exc())
         if not res.seconds:
             res.seconds = time.perf_counter() - start
         return res

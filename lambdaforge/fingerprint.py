@@ -6,7 +6,8 @@ style 1): key-format version, lambdaforge version, target kind, builder name and
 every input file as (relative path, exec bit, digest), the upstream targets' keys and the
 project's ``cache-salt``. Nothing else: no absolute path, no mtime, no host name. The same
 inputs give the same key in any directory on any machine; touching a file changes nothing;
-reverting a change gives the old key back.
+reverting a change gives the old key back. Credentials in URLs are never material, only a
+digest of them (``lambdaforge.redact.key_form``).
 
 ``diff_key_material`` turns two records into the reasons a target is stale, for
 ``forge explain`` and the build report (house style 2, ninja ``-d explain``).
@@ -26,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Union
 
 from lambdaforge import __version__
+from lambdaforge.redact import key_form, strip_digest
 
 #: bump when the layout or meaning of key material changes: every key changes with it
 KEY_FORMAT_VERSION = 1
@@ -40,9 +42,14 @@ def canonicalize(value: object) -> Canonical:
     Mappings keep str keys (sorted when serialised), lists and tuples become tuples (order is
     meaningful: strip rule sets apply in order), sets become sorted tuples, enums their
     value, Pydantic models their JSON dump. A ``Path`` must be relative (it becomes POSIX
-    text): an absolute path would tie the key to one machine, so it is refused.
+    text): an absolute path would tie the key to one machine, so it is refused. A string
+    holding a credential (``https://user:pass@host/simple``) becomes its ``redact.key_form``:
+    the key still changes with the password, the material (stored, shown by ``explain``,
+    shared with a remote cache) never holds it.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        return key_form(value)
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, enum.Enum):
         return canonicalize(value.value)
@@ -329,8 +336,21 @@ def _diff_config(old: Mapping[str, Canonical], new: Mapping[str, Canonical]) -> 
     for k in sorted(a.keys() | b.keys()):
         va, vb = a.get(k, _UNSET), b.get(k, _UNSET)
         if va != vb or type(va) is not type(vb):
-            out.append(f"config changed: {k}: {render_value(va)} → {render_value(vb)}")
+            shown_a, shown_b = _without_digests(va), _without_digests(vb)
+            if shown_a == shown_b:  # only a password or token changed: the digest says so
+                out.append(f"config changed: {k}: credentials changed in {render_value(shown_a)}")
+            else:
+                out.append(f"config changed: {k}: {render_value(shown_a)} → {render_value(shown_b)}")
     return out
+
+
+def _without_digests(value: object) -> object:
+    """A config value as a reason shows it: key forms without their credential digest."""
+    if isinstance(value, str):
+        return strip_digest(value)
+    if isinstance(value, tuple):
+        return tuple(_without_digests(v) for v in value)
+    return value
 
 
 #: Longer renderings (a whole lockfile in an install's canonical inputs) are abbreviated.

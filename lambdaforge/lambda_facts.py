@@ -4,7 +4,13 @@ Kept in one module so they are re-checked in one place when AWS changes runtimes
 
 Sources:
 - Runtimes, OS and deprecation: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
-- Quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+- Quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (50 MB
+  zipped for a direct upload, 250 MB unzipped including layers). Those "MB" are MiB:
+  ``GetAccountSettings`` reports ``"CodeSizeZipped": 52428800`` and
+  ``"CodeSizeUnzipped": 262144000`` (example output in the AWS CLI reference,
+  https://docs.aws.amazon.com/cli/latest/reference/lambda/get-account-settings.html, and in
+  boto3's ``Lambda.Client.get_account_settings``), and the API rejects an unzipped size that
+  is not "smaller than 262144000 bytes". So lambdaforge prints sizes in MiB (``sizes``).
 - Layer paths: https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html
 - Custom runtimes (``bootstrap`` in the function or a layer, found in ``/var/task`` then
   ``/opt``): https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html
@@ -24,9 +30,11 @@ from typing import Literal
 #: (custom runtimes: the function ships its own ``bootstrap`` executable).
 Family = Literal["python", "nodejs", "provided"]
 
-#: Zipped deployment package, direct upload (larger needs an S3 upload).
-MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
-#: Unzipped function plus all its layers. The API says "must be smaller than 262144000 bytes".
+#: Zipped deployment package, direct upload (larger needs an S3 upload): AWS's "50 MB" is
+#: ``CodeSizeZipped`` = 52,428,800 bytes = 50 MiB (see the module docstring).
+MAX_ZIPPED_DIRECT_UPLOAD = 52_428_800
+#: Unzipped function plus all its layers: ``CodeSizeUnzipped`` = 262,144,000 bytes = 250 MiB.
+#: The API says "must be smaller than 262144000 bytes".
 MAX_UNZIPPED_TOTAL = 262_144_000
 #: Layers a function may use.
 MAX_LAYERS = 5

@@ -21,7 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from lambdaforge.errors import ForgeError
-from lambdaforge.state import write_atomic
+from lambdaforge.fsutil import write_atomic
 
 LOCK_FILE = "build.lock"
 PID_FILE = "build.lock.pid"

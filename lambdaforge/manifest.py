@@ -8,10 +8,10 @@ the zip's SHA-256).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from lambdaforge.fsutil import write_atomic
 
 MANIFEST_VERSION = 1
 
@@ -76,14 +76,6 @@ def write_if_changed(path: Path, text: str) -> bool:
             return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: a deploy step may run as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # 0644: mkstemp's 0600 would hide it from a deploy step running as another user
+    write_atomic(path, text.encode("utf-8"), durable=False, mode=0o644)
     return True

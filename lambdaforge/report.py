@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from lambdaforge.executor import Event, Status, TargetResult
+from lambdaforge.sizes import format_size
 
 REPORT_VERSION = 1
 
@@ -26,15 +27,8 @@ _MARK = {
 
 
 def human_size(n: int | None) -> str:
-    """``1536000`` → ``1.5 MB`` (decimal units, as AWS quotes its limits)."""
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
+    """A size as every forge output prints it: ``1572864`` → ``1.5 MiB`` (``sizes.format_size``)."""
+    return format_size(n)
 
 
 def describe(result: TargetResult) -> str:

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdaforge.redact import redact_argv, redact_text
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class CommandResult:
     """What a finished command returned and printed."""
 
@@ -28,9 +30,15 @@ class CommandResult:
         return self.returncode == 0
 
     def describe(self) -> str:
-        """The command line and its output, for a failure log."""
+        """The command line and its output, for a failure log (and ``--verbose``), with
+        credentials hidden: the installer's argv is the one place they may appear."""
         out = "\n".join(s for s in (self.stdout.strip(), self.stderr.strip()) if s)
-        return f"$ {' '.join(self.argv)}\n(exit {self.returncode})\n{out}"
+        return redact_text(f"$ {' '.join(self.argv)}\n(exit {self.returncode})\n{out}")
+
+    def __repr__(self) -> str:
+        # argv holds credentials verbatim; a repr ends up in assertion messages and logs
+        return (f"CommandResult(argv={redact_argv(self.argv)!r}, returncode={self.returncode!r}, "
+                f"stdout={redact_text(self.stdout)!r}, stderr={redact_text(self.stderr)!r})")
 
 
 #: Environment variables of the user's pip/uv configuration that would make a build depend

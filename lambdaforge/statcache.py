@@ -35,8 +35,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from lambdaforge.fsutil import write_atomic
 from lambdaforge.observe import Observation, file_obs, is_executable_mode, newest, racy, stat_tuple
-from lambdaforge.state import write_atomic
 
 #: bump when the file format or the meaning of an entry changes; other versions are ignored
 STATCACHE_VERSION = 2

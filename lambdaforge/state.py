@@ -11,16 +11,15 @@ read lazily, so ``forge explain NAME`` reads only what it needs. Every file is v
 (house style 3): a corrupt file, one from another format version or one for another target
 is simply absent ("no previous build"), never an error.
 
-Also home of ``write_atomic``, the temp-file-and-rename writer every piece of state uses.
+``write_atomic`` and ``fsync_dir`` are re-exported from ``lambdaforge.fsutil``, where the one
+atomic writer lives, for code that still imports them from here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -29,49 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from lambdaforge.fingerprint import KeyMaterial, canonical_json
+from lambdaforge.fsutil import fsync_dir, write_atomic
+
+__all__ = ["STATE_VERSION", "BuildRecord", "BuildState", "fsync_dir", "write_atomic"]
 
 #: bump when the record layout changes; records of other versions are ignored
 STATE_VERSION = 1
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace ``path`` with ``data`` so readers see the old or the new content, never a
-    mix: write a temp file beside it, then rename. ``durable`` fsyncs the file first (and
-    the directory after) so a power cut cannot leave an empty file under the new name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if durable:
-        fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so a rename inside it survives a power cut (no-op where the OS
-    cannot open directories, e.g. Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ class DependencyInputs:
     """Everything an install depends on, in canonical form (the install target's identity).
 
     Two functions whose ``DependencyInputs`` are equal share one install target.
-    ``canonical`` must contain no absolute path and no machine-specific value.
+    ``canonical`` must contain no absolute path, no machine-specific value and no credential
+    (see ``secrets``).
     """
 
     builder: str
@@ -50,6 +51,18 @@ class DependencyInputs:
     #: reads ``files`` itself at install time (the command builder copies them) checks them
     #: against it, so a file edited after planning is never stored under the planned key
     file_stats: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
+    #: value in ``canonical`` → the text it stands for, where that text holds a credential
+    #: (an index URL with a password): ``canonical`` keeps only ``redact.key_form``s, which
+    #: keys, state and logs may see; the installer's argv alone gets these. No part of the
+    #: identity (each key form already differs per credential) and never in a repr.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def reveal(self, value: str) -> str:
+        """The real text of a ``canonical`` value (itself unless it hides a credential)."""
+        for shown, real in self.secrets:
+            if shown == value:
+                return real
+        return value
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,8 @@ def _expected(annotation: Any) -> str:
     if origin is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         return "a table"
     if annotation is not None and getattr(annotation, "__name__", "") == "ByteSize":
-        return "a size such as \"40MB\" or a number of bytes"
+        return ("a number of bytes or a size such as \"40MiB\" (2^20 bytes each) or \"40MB\" "
+                "(10^6 bytes each)")
     return ""
 
 

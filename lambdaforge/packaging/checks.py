@@ -16,6 +16,7 @@ from typing import Literal
 
 from lambdaforge import lambda_facts
 from lambdaforge.packaging.elf import MAGIC_LENGTH, BinaryInfo, inspect_binary, looks_binary
+from lambdaforge.sizes import format_limit, format_size
 
 __all__ = [
     "BinaryProblem",
@@ -155,9 +156,10 @@ class SizeContributor:
 
 @dataclass(frozen=True)
 class SizeProblem:
-    """A size limit a package exceeds. ``kind``: ``zipped`` (50 MB direct upload, a warning:
-    the package must go through S3), ``unzipped`` (Lambda's 250 MB for a function plus its
-    layers) or ``budget`` (the configured ``max-size``); both are errors."""
+    """A size limit a package exceeds. ``kind``: ``zipped`` (Lambda's 52,428,800 bytes = 50 MiB
+    for a direct upload; a warning: the package must go through S3), ``unzipped`` (262,144,000
+    bytes = 250 MiB for a function plus its layers) or ``budget`` (the configured
+    ``max-size``); both are errors."""
 
     severity: Literal["error", "warning"]
     kind: Literal["zipped", "unzipped", "budget"]
@@ -172,7 +174,7 @@ class SizeReport:
     """Sizes of one artifact and the problems they cause.
 
     ``total_unzipped`` is this artifact plus its layers (``layers``: name → unzipped bytes),
-    the number Lambda's 250 MB limit applies to. ``contributors`` are the biggest parts,
+    the number Lambda's 262,144,000-byte (250 MiB) limit applies to. ``contributors`` are the biggest parts,
     largest first.
     """
 
@@ -195,11 +197,6 @@ class SizeReport:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-def _mb(n: int) -> str:
-    # Lambda's "MB" are MiB: 50 MB = 52,428,800 bytes, 250 MB = 262,144,000 bytes.
-    return f"{n / (1024 * 1024):.1f} MB"
-
-
 def size_report(
     name: str,
     *,
@@ -214,7 +211,8 @@ def size_report(
 ) -> SizeReport:
     """Check one artifact's sizes against Lambda's limits and its ``max-size`` budget.
 
-    - zipped over 50 MB (``MAX_ZIPPED_DIRECT_UPLOAD``): warning, it needs an S3 upload;
+    - zipped over 52,428,800 bytes (``MAX_ZIPPED_DIRECT_UPLOAD``): warning, it needs an S3
+      upload;
     - unzipped, with ``layer_sizes`` (layer name → unzipped bytes), not smaller than
       262,144,000 bytes (the API's wording: "must be smaller than"): error;
     - over ``max_size`` bytes (the same total): error.
@@ -231,25 +229,27 @@ def size_report(
     if zipped_size > lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD:
         by_compressed = sorted(contributors, key=lambda c: (-c.compressed_size, c.name))
         problems.append(SizeProblem("warning", "zipped", (
-            f"{name}: {_mb(zipped_size)} zipped is over the 50 MB limit for direct upload; "
-            f"deploy it through S3{_largest(by_compressed, top, compressed=True)}"
+            f"{name}: {format_size(zipped_size)} zipped is over Lambda's limit for direct "
+            f"upload, {format_limit(lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD)}; deploy it through "
+            f"S3{_largest(by_compressed, top, compressed=True)}"
         )))
 
     with_layers = " with its layers" if layers else ""
     breakdown = ""
     if layers:
-        parts = [f"{artifact} {_mb(unzipped_size)}"] + [f"layer {n} {_mb(s)}" for n, s in layers]
+        parts = [f"{artifact} {format_size(unzipped_size)}"]
+        parts += [f"layer {n} {format_size(s)}" for n, s in layers]
         breakdown = f" ({', '.join(parts)})"
     hint = _largest(ranked, top) + _saving(savings)
     if total >= lambda_facts.MAX_UNZIPPED_TOTAL:
         problems.append(SizeProblem("error", "unzipped", (
-            f"{name}: {_mb(total)} unzipped{with_layers}{breakdown} is over Lambda's limit: "
-            f"it must be smaller than {lambda_facts.MAX_UNZIPPED_TOTAL:,} bytes (250 MB){hint}"
+            f"{name}: {format_size(total)} unzipped{with_layers}{breakdown} is over Lambda's "
+            f"limit: it must be smaller than {format_limit(lambda_facts.MAX_UNZIPPED_TOTAL)}{hint}"
         )))
     if max_size is not None and total > max_size:
         problems.append(SizeProblem("error", "budget", (
-            f"{name}: {_mb(total)} unzipped{with_layers}{breakdown} is over its max-size of "
-            f"{max_size:,} bytes ({_mb(max_size)}){hint}"
+            f"{name}: {format_size(total)} unzipped{with_layers}{breakdown} is over its "
+            f"max-size of {format_limit(max_size)}{hint}"
         )))
     return SizeReport(name, zipped_size, unzipped_size, layers, total, ranked, tuple(problems))
 
@@ -257,7 +257,8 @@ def size_report(
 def _largest(contributors: Sequence[SizeContributor], top: int, *, compressed: bool = False) -> str:
     if not contributors:
         return ""
-    shown = [f"{c.name} {_mb(c.compressed_size if compressed else c.size)}" for c in contributors[:top]]
+    shown = [f"{c.name} {format_size(c.compressed_size if compressed else c.size)}"
+             for c in contributors[:top]]
     return f"; largest{' compressed' if compressed else ''}: {', '.join(shown)}"
 
 
@@ -267,7 +268,7 @@ def _saving(savings: Mapping[str, int] | None) -> str:
     rule, saved = max(savings.items(), key=lambda item: (item[1], item[0]))
     if saved <= 0:
         return ""
-    return f"; strip rules `{rule}` would save {_mb(saved)}"
+    return f"; strip rules `{rule}` would save {format_size(saved)}"
 
 
 

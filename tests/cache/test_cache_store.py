@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,7 @@ from lambdaforge.cache import (
     Verify,
     parse_size,
 )
-from lambdaforge.errors import UsageError
+from lambdaforge.errors import DiskWriteError, UsageError
 
 
 def key_of(text: str) -> str:
@@ -341,3 +342,53 @@ def test_put_replaces_an_entry_it_cannot_serve(tmp_path: Path, cache: Cache) -> 
     assert new.path("artifact.zip").read_bytes() == b"new"
     assert cache.get(key, Verify.FULL).meta == {"v": 2}  # type: ignore[union-attr]
     assert os.listdir(cache.root / "tmp") == []
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def _nothing_stored(cache: Cache, key: str) -> None:
+    assert not cache.contains(key)
+    assert not cache.entry_dir(key).exists()
+    assert [p.name for p in (cache.root / "tmp").iterdir()] == []  # staging removed
+
+
+def test_a_full_disk_while_putting_names_the_file_and_stores_nothing(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.disk import fail_writes_under
+
+    key = key_of("verdict")
+    fail_writes_under(monkeypatch, cache.root)
+    with pytest.raises(DiskWriteError) as info:
+        cache.put(key, {}, {"passed": True}, durable=False)
+    message = str(info.value)
+    staged = re.fullmatch(r"cannot write `(.+)`: the disk is full \(no space left on device\); "
+                          r"the cache is in `(.+)`: free some space there, or prune the cache "
+                          r"\(`forge cache prune --max-size SIZE`\)", message)
+    assert staged, message
+    assert Path(staged.group(1)).name == ENTRY_FILE
+    assert Path(staged.group(1)).parent.parent == cache.root / "tmp"
+    assert staged.group(2) == str(cache.root)
+    _nothing_stored(cache, key)
+
+
+def test_a_cache_on_a_real_full_file_system(tmp_path: Path) -> None:
+    from tests.support.disk import tiny_filesystem
+
+    with tiny_filesystem(tmp_path / "small", 128 * 1024) as small:
+        cache = Cache(small / "cache")
+        key = key_of("big")
+        src = artifact(tmp_path, "artifact.zip", os.urandom(512 * 1024))
+        # another file system: put copies, and the copy runs out of room
+        with pytest.raises(DiskWriteError) as info:
+            cache.put(key, {"artifact.zip": src}, {"name": "api"})
+        assert re.fullmatch(
+            rf"cannot write `{re.escape(str(cache.root / 'tmp'))}/put-[^/]+/artifact\.zip`: "
+            r"the disk is full \(no space left on device\); the cache is in `.+`: .+",
+            str(info.value)), str(info.value)
+        _nothing_stored(cache, key)
+        assert src.stat().st_size == 512 * 1024  # the caller's file is left alone
+        # room again (after a prune, say): the same put works
+        small_src = artifact(tmp_path, "small.zip", b"small")
+        assert cache.put(key, {"artifact.zip": small_src}, {"name": "api"}).size == 5

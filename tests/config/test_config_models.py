@@ -50,7 +50,8 @@ SETTING_ERRORS = [
     ("extra-index-urls", '"https://x"', "expected an array of strings, got 'https://x'"),
     ("find-links", "1", "expected an array of strings, got integer 1"),
     ("no-index", "0", "expected true or false, got integer 0"),
-    ("max-size", '"lots"', 'expected a size such as "40MB" or a number of bytes, got \'lots\''),
+    ("max-size", '"lots"', 'expected a number of bytes or a size such as "40MiB" (2^20 bytes each) '
+                           'or "40MB" (10^6 bytes each), got \'lots\''),
     ("layer-conflicts", '"fail"', "expected 'warn' or 'error', got 'fail'"),
     ("interpreter", "1979-05-27", "expected a string, got a date/time (1979-05-27)"),
     ("bundle", '"webpack"', "expected 'none' or 'esbuild', got 'webpack'"),

@@ -336,7 +336,8 @@ def test_cache_size_and_prune(source_project, capsys):
 def test_cache_prune_with_a_bad_size_is_a_usage_error(source_project, capsys):
     assert forge(source_project, "cache", "prune", "--max-size", "lots") == 2
     assert capsys.readouterr().err == (
-        "forge: error: invalid size 'lots': expected e.g. 5GB, 500MiB or 1073741824\n")
+        "forge: error: invalid size 'lots': expected a number of bytes, or a number and a unit: "
+        "kB, MB, GB (10^3, 10^6, 10^9 bytes) or KiB, MiB, GiB (2^10, 2^20, 2^30 bytes)\n")
 
 
 # --------------------------------------------------------------------------- build options

@@ -25,11 +25,15 @@ def test_over_50mb_zipped_is_a_warning_naming_compressed_contributors() -> None:
     report = size_report("api", zipped_size=55 * MiB + MiB // 2, unzipped_size=151 * MiB, contributors=PARTS)
     assert report.warnings == [SizeProblem(
         "warning", "zipped",
-        "api: 55.5 MB zipped is over the 50 MB limit for direct upload; deploy it through S3; "
-        "largest compressed: numpy 2.1.0 30.0 MB, pandas 2.2.3 25.0 MB, app.py 0.0 MB",
+        "api: 55.5 MiB zipped is over Lambda's limit for direct upload, 52,428,800 bytes "
+        "(50.0 MiB); deploy it through S3; largest compressed: numpy 2.1.0 30.0 MiB, "
+        "pandas 2.2.3 25.0 MiB, app.py 512 B",
     )]
     assert report.errors == []
-    assert size_report("api", zipped_size=50 * MiB, unzipped_size=MiB).problems == ()
+    # AWS's "50 MB" is 50 MiB: 52,428,800 bytes still upload directly, one more does not
+    assert size_report("api", zipped_size=52_428_800, unzipped_size=MiB).problems == ()
+    assert [p.kind for p in size_report("api", zipped_size=52_428_801, unzipped_size=MiB).problems] == [
+        "zipped"]
 
 
 def test_function_plus_layers_over_250mb_is_an_error() -> None:
@@ -38,9 +42,10 @@ def test_function_plus_layers_over_250mb_is_an_error() -> None:
         contributors=PARTS, savings={"aggressive": 12 * MiB, "no-docs": 3 * MiB},
     )
     assert [str(p) for p in report.errors] == [
-        "api: 251.0 MB unzipped with its layers (function 151.0 MB, layer pandas 40.0 MB, layer shared 60.0 MB) "
-        "is over Lambda's limit: it must be smaller than 262,144,000 bytes (250 MB); largest: numpy 2.1.0 "
-        "90.0 MB, pandas 2.2.3 60.0 MB, app.py 0.0 MB; strip rules `aggressive` would save 12.0 MB",
+        "api: 251.0 MiB unzipped with its layers (function 151.0 MiB, layer pandas 40.0 MiB, layer shared "
+        "60.0 MiB) is over Lambda's limit: it must be smaller than 262,144,000 bytes (250.0 MiB); largest: "
+        "numpy 2.1.0 90.0 MiB, pandas 2.2.3 60.0 MiB, app.py 1.0 KiB; strip rules `aggressive` would save "
+        "12.0 MiB",
     ]
     assert report.layers == (("pandas", 40 * MiB), ("shared", 60 * MiB))
     assert report.contributors[0].name == "numpy 2.1.0"
@@ -51,7 +56,8 @@ def test_limit_boundary_follows_the_api_wording() -> None:
     assert size_report("f", zipped_size=1, unzipped_size=262_144_000 - 1).problems == ()
     report = size_report("f", zipped_size=1, unzipped_size=262_144_000, artifact="layer")
     assert [str(p) for p in report.errors] == [
-        "f: 250.0 MB unzipped is over Lambda's limit: it must be smaller than 262,144,000 bytes (250 MB)",
+        "f: 250.0 MiB unzipped is over Lambda's limit: it must be smaller than 262,144,000 bytes "
+        "(250.0 MiB)",
     ]
 
 
@@ -62,8 +68,9 @@ def test_max_size_budget() -> None:
     )
     assert [(p.kind, p.message) for p in report.errors] == [(
         "budget",
-        "api: 105.0 MB unzipped with its layers (function 100.0 MB, layer shared 5.0 MB) is over its "
-        "max-size of 100,000,000 bytes (95.4 MB); largest: numpy 2.1.0 90.0 MB",
+        # "100MB" in the config is decimal: exactly what it says, and shown in MiB like the rest
+        "api: 105.0 MiB unzipped with its layers (function 100.0 MiB, layer shared 5.0 MiB) is over its "
+        "max-size of 100,000,000 bytes (95.4 MiB); largest: numpy 2.1.0 90.0 MiB",
     )]
     assert size_report("api", zipped_size=1, unzipped_size=100, max_size=100).problems == ()
 

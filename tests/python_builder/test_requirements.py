@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -191,3 +192,62 @@ def test_unreadable_requirement_sources_are_config_errors_naming_the_file(tmp_pa
     (tmp_path / "fn" / "pyproject.toml").write_text("project = 3\n")
     with pytest.raises(ConfigError, match=r"`project.dependencies` must be a list"):
         PythonBuilder().dependency_inputs(settings(requirements="fn/pyproject.toml"), "fn", project)
+
+
+def test_credentials_stay_out_of_the_install_identity_but_reach_the_installer(tmp_path: Path) -> None:
+    from lambdaforge.fingerprint import canonical_json
+    from lambdaforge.graph import install_id
+
+    project = make_project(tmp_path)
+
+    def inputs_with(password: str):
+        write(
+            tmp_path / "fn" / "requirements.txt",
+            f"--index-url https://alice:{password}@idx.example/simple\n"
+            "--find-links https://bob:pw-links@links.example/wheels/\n"
+            "private @ https://pw-token@files.example/private-1.0-py3-none-any.whl\n"
+            "six\n",
+        )
+        s = settings(extra_index_urls=("https://__token__:pw-extra@extra.example/simple",))
+        return PythonBuilder().dependency_inputs(s, "fn", project)
+
+    inputs = inputs_with("pw-index")
+    assert inputs is not None
+    shown = repr(inputs) + canonical_json(list(inputs.canonical)) + install_id(inputs)
+    for secret in ("pw-index", "pw-extra", "pw-links", "pw-token"):
+        assert secret not in shown
+    digest = r" \(credentials scrypt:[0-9a-f]{32}\)"
+    values = dict(inputs.canonical)
+    assert re.fullmatch(r"https://alice:\*\*\*@idx\.example/simple" + digest, values["index-url"])
+    assert re.fullmatch(r"https://__token__:\*\*\*@extra\.example/simple" + digest,
+                        values["extra-index-url"])
+    assert re.fullmatch(r"https://bob:\*\*\*@links\.example/wheels/" + digest, values["find-links"])
+    assert re.fullmatch(r"private @ https://\*\*\*@files\.example/private-1\.0-py3-none-any\.whl"
+                        + digest, requirement_lines(inputs)[0])
+
+    # What the installer is given: the real thing.
+    reqs = RequirementSet.of(inputs)
+    assert reqs.index_url == "https://alice:pw-index@idx.example/simple"
+    assert reqs.extra_index_urls == ("https://__token__:pw-extra@extra.example/simple",)
+    assert reqs.find_links == ("https://bob:pw-links@links.example/wheels/",)
+    assert reqs.requirements == (
+        "private @ https://pw-token@files.example/private-1.0-py3-none-any.whl", "six")
+    assert [r.name for r in reqs.root_requirements()] == ["private", "six"]
+
+    # Another password is another install (never one cache entry for both), the same one
+    # the same install.
+    assert inputs_with("pw-index-2") != inputs
+    assert install_id(inputs_with("pw-index-2")) != install_id(inputs)
+    assert install_id(inputs_with("pw-index")) == install_id(inputs)
+
+
+def test_a_config_error_quoting_a_credential_hides_it(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "requirements.txt",
+          '--index-url "https://alice:pw-index@idx.example/simple\nsix\n')
+    with pytest.raises(ConfigError) as info:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(info.value) == (
+        'fn/requirements.txt:1: cannot parse `--index-url "https://alice:***@idx.example/simple`: '
+        "No closing quotation")
+    assert "pw-index" not in info.value.issues[0].message

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import Distribution
+from lambdaforge.fsutil import write_atomic
 from lambdaforge.lambda_facts import runtime_provided
 
 #: Files inside ``*.dist-info`` that installers write and that vary by machine or run:
@@ -269,9 +269,9 @@ def _rewrite_record(dist_info: Path, root: Path) -> None:
     for row in sorted(rows):
         writer.writerow(row)
     writer.writerow([own, "", ""])
-    tmp = dist_info / ".RECORD.tmp"
-    tmp.write_text(out.getvalue(), encoding="utf-8")
-    os.replace(tmp, record)  # a new inode: a hardlinked cache copy stays intact
+    # A new inode: a hardlinked installer-cache copy stays intact. Not durable: the tree is
+    # scratch until it is zipped.
+    write_atomic(record, out.getvalue().encode("utf-8"), durable=False, mode=0o644)
 
 
 # --------------------------------------------------------------------------- closure

@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 from lambdaforge.builders.base import DependencyInputs
 from lambdaforge.config.models import BuildSettings, Project
 from lambdaforge.errors import ConfigError, ConfigIssue
+from lambdaforge.redact import key_form
 from lambdaforge.runner import Runner, isolated_installer_env
 
 if sys.version_info >= (3, 11):
@@ -77,7 +78,7 @@ class RequirementSet:
         """Decode the canonical pairs written by ``collect_dependency_inputs``."""
         values: dict[str, list[str]] = {}
         for key, value in inputs.canonical:
-            values.setdefault(key, []).append(value)
+            values.setdefault(key, []).append(inputs.reveal(value))
         one = lambda k: values.get(k, [None])[0]  # noqa: E731
         return cls(
             installer=one(_K_INSTALLER) or "uv",
@@ -437,15 +438,32 @@ def collect_dependency_inputs(
     from lambdaforge.builders.python.target import PythonTarget
 
     PythonTarget.of(settings.runtime, settings.architecture)  # validates the runtime early
+    canonical, secrets = _protect(c.canonical(settings.installer))
     return DependencyInputs(
         builder=builder,
         runtime=settings.runtime,
         architecture=settings.architecture,
-        canonical=c.canonical(settings.installer),
+        canonical=canonical,
         files=tuple(sorted(c.files)),
         directories=tuple(sorted(c.directories)),
         watched=tuple(sorted(c.read)),
+        secrets=secrets,
     )
+
+
+def _protect(
+    pairs: tuple[tuple[str, str], ...],
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """The canonical pairs with every credential replaced by its key form, and the key form
+    → real text table the installer reads them back through (``DependencyInputs.reveal``)."""
+    shown: list[tuple[str, str]] = []
+    secrets: dict[str, str] = {}
+    for name, value in pairs:
+        safe = key_form(value)
+        if safe != value:
+            secrets[safe] = value
+        shown.append((name, safe))
+    return tuple(shown), tuple(sorted(secrets.items()))
 
 
 def _requirements_source(settings: BuildSettings, source: str | None, root: Path) -> Path | None:
