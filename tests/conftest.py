@@ -46,3 +46,35 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+#: How much later than the files' last change (their ctime, which cannot be set back) the
+#: tests' hashing and saving happen: past the racy window.
+LATER_NS = 10_000_000_000
+
+
+@pytest.fixture
+def later_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let time pass: the stat cache hashes and saves ``LATER_NS`` after the tests wrote
+    their files (tests of racy files write them without this help)."""
+    import os
+    import time
+    import types
+
+    import lambdaforge.statcache as statcache
+    from lambdaforge.statcache import StatCache
+
+    real_time_ns = time.time_ns
+    clock = types.SimpleNamespace(time_ns=lambda: real_time_ns() + LATER_NS)
+    monkeypatch.setattr(statcache, "time", clock)
+    real_save = StatCache.save
+
+    def save_later(self: StatCache) -> None:
+        before = self.path.stat().st_mtime_ns if self.path and self.path.exists() else None
+        real_save(self)
+        if self.path is not None and self.path.exists() and (
+                self.path.stat().st_mtime_ns != before):
+            t = real_time_ns() + LATER_NS
+            os.utime(self.path, ns=(t, t))
+
+    monkeypatch.setattr(StatCache, "save", save_later)

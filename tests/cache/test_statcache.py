@@ -21,6 +21,11 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+#: The stat cache hashes and saves well after the tests wrote their files (``later_clock``).
+pytestmark = pytest.mark.usefixtures("later_clock")
+LATER_NS = 10_000_000_000
+
+
 def write_old(path: Path, data: bytes, age_ns: int = HOUR_NS) -> os.stat_result:
     """Write a file and date it back, as a file last edited a while ago (not racy)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,9 +66,11 @@ def test_same_size_and_mtime_forced_back_is_still_rehashed(tmp_path: Path) -> No
     assert reloaded.hashed == 1
 
 
-def test_a_freshly_written_file_is_racy_and_never_memoised(tmp_path: Path) -> None:
+def test_a_freshly_written_file_is_racy_and_never_memoised(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Modified within the clock granularity of hashing: a second same-tick write could
     hide behind an identical stat tuple, so the digest is not remembered."""
+    monkeypatch.undo()  # no time passes here
     (tmp_path / "new.py").write_bytes(b"x = 1\n")
     cache = StatCache(tmp_path / "statcache")
     cache.digest(tmp_path, "new.py")
@@ -159,6 +166,8 @@ def test_a_stale_entry_with_a_lying_digest_is_not_served(tmp_path: Path) -> None
     (tmp_path / "statcache").write_text(
         json.dumps({"version": STATCACHE_VERSION, "entries": {"a.py": entry}})
     )
+    later = time.time_ns() + LATER_NS  # written well after the file's last change
+    os.utime(tmp_path / "statcache", ns=(later, later))
     cache = StatCache.load(tmp_path / "statcache")
     assert cache.digest(tmp_path, "a.py") == "0" * 64  # a speed-up trusts its stat tuple
     write_old(tmp_path / "a.py", b"true\n", age_ns=HOUR_NS // 2)

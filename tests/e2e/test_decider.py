@@ -244,24 +244,27 @@ def test_an_unreadable_file_fails_only_its_own_function(
 # --------------------------------------------------------------------------- the racy rule
 
 
-def test_a_stat_recorded_within_a_second_of_a_whole_second_mtime_is_verified_by_content(
-        tmp_path: Path) -> None:
+def test_the_racy_window_is_sized_for_1_second_timestamps() -> None:
+    second = 1_700_000_000_000_000_000  # a whole-second timestamp: a 1-second file system
+    # Recorded 1.5 s after that second: a same-second edit could hide behind the stat.
+    assert observe.racy(second, second + 1_500_000_000)
+    assert not observe.racy(second, second + 3_000_000_000)
+    # Nanosecond timestamps: a tenth of a second is margin enough.
+    assert observe.racy(second + 1, second + 50_000_000)
+    assert not observe.racy(second + 1, second + 500_000_000)
+
+
+def test_a_racy_stat_is_verified_by_content(tmp_path: Path) -> None:
     path = tmp_path / "app.py"
     path.write_text("A = 1\n")
-    os.utime(path, (1_700_000_000, 1_700_000_000))  # a 1-second file system's mtime
     recorded = observe.observe_path("app.py", os.fspath(tmp_path))
-    assert recorded[0] == "f"
-    st = observe.stat_tuple(os.stat(path))
-    # Recorded 1.5 s after that whole second: a same-second edit could hide behind the stat.
-    reference = 1_700_000_001_500_000_000
-    path.write_text("A = 2\n")
-    os.utime(path, (1_700_000_000, 1_700_000_000))
-    now = os.stat(path)
-    forged = ["f", "app.py", [*observe.stat_tuple(now)], recorded[3]]
-    assert not observe.holds(forged, os.fspath(tmp_path), reference)
-    # long after that second the stat alone is trusted
-    assert observe.holds(forged, os.fspath(tmp_path), reference + 10_000_000_000)
-    assert st[0] == now.st_size
+    st = os.stat(path)
+    path.write_text("A = 2\n")  # same size
+    forged = ["f", "app.py", [*observe.stat_tuple(os.stat(path))], recorded[3]]
+    # The stat is identical to the recorded one, but too recent to prove anything.
+    assert not observe.holds(forged, os.fspath(tmp_path), observe.newest(st))
+    # Recorded long after its last change, the stat alone is trusted (by design).
+    assert observe.holds(forged, os.fspath(tmp_path), observe.newest(os.stat(path)) + 10**10)
 
 
 @pytest.fixture(scope="module")
