@@ -45,6 +45,7 @@ from typing import Any
 
 from lambdaforge.errors import CacheError
 from lambdaforge.fsutil import fsync_dir, is_disk_full, write_atomic, write_failure
+from lambdaforge.observe import racy
 from lambdaforge.sizes import parse_size
 from lambdaforge.statcache import sha256_file
 
@@ -254,11 +255,12 @@ class Cache:
             if verify is Verify.SIZE:
                 continue
             stamp = _stamp(st)
-            if verify is Verify.ONCE and stamps.get(f.name) == stamp:
+            if verify is Verify.ONCE and _trusted(stamps.get(f.name), stamp):
                 continue
+            hashed_at = time.time_ns()
             if sha256_file(f.path) != f.sha256:
                 raise _Corrupt(f"{f.name}: sha256 mismatch")
-            new_stamps[f.name] = stamp
+            new_stamps[f.name] = [*stamp, hashed_at]
         if verify is Verify.ONCE and new_stamps != stamps:
             try:
                 _write_stamps(d, new_stamps)
@@ -343,6 +345,7 @@ class Cache:
             stamps: dict[str, list[int]] = {}
             for name, src in sorted(files.items()):
                 dest = current = staging / name
+                hashed_at = time.time_ns()
                 digest = _place(Path(src), dest, move=move)
                 if sha256 and name in sha256:
                     digest = sha256[name]
@@ -355,7 +358,7 @@ class Cache:
                 listed[name] = {"size": st.st_size, "sha256": digest}
                 if not sha256 or name not in sha256:
                     # we hashed these very bytes: the first get need not read them again
-                    stamps[name] = _stamp(st)
+                    stamps[name] = [*_stamp(st), hashed_at]
             entry_data = {
                 "format": ENTRY_FORMAT,
                 "key": key,
@@ -542,6 +545,15 @@ def _write_stamps(d: Path, stamps: Mapping[str, list[int]]) -> None:
 
 def _stamp(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+
+def _trusted(recorded: object, stamp: list[int]) -> bool:
+    """Whether a file verified at ``recorded`` (its stamp and the moment hashing began) is
+    still proven by its current ``stamp``: identical, and not racy (``observe.racy``, the
+    rule every stat comparison uses) — a same-tick edit that puts the mtime back would
+    otherwise be served from a hard-linked artifact on a 1-second file system."""
+    return (isinstance(recorded, list) and len(recorded) == 5 and recorded[:4] == stamp
+            and type(recorded[4]) is int and not racy(max(stamp[1], stamp[3]), recorded[4]))
 
 
 def _place(src: Path, dest: Path, *, move: bool) -> str | None:

@@ -55,18 +55,29 @@ LATER_NS = 10_000_000_000
 
 @pytest.fixture
 def later_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let time pass: the stat cache hashes and saves ``LATER_NS`` after the tests wrote
-    their files (tests of racy files write them without this help)."""
+    """Let time pass: the stat cache and the cache hash and save ``LATER_NS`` after the
+    tests wrote their files (tests of racy files write them without this help)."""
     import os
     import time
-    import types
 
+    import lambdaforge.cache as cache_module
     import lambdaforge.statcache as statcache
     from lambdaforge.statcache import StatCache
 
     real_time_ns = time.time_ns
-    clock = types.SimpleNamespace(time_ns=lambda: real_time_ns() + LATER_NS)
-    monkeypatch.setattr(statcache, "time", clock)
+
+    class Later:
+        """The time module, ``LATER_NS`` ahead for ``time_ns``."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+        @staticmethod
+        def time_ns() -> int:
+            return real_time_ns() + LATER_NS
+
+    monkeypatch.setattr(statcache, "time", Later())
+    monkeypatch.setattr(cache_module, "time", Later())
     real_save = StatCache.save
 
     def save_later(self: StatCache) -> None:

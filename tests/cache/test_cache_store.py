@@ -86,7 +86,7 @@ def test_put_by_copy_keeps_the_source(tmp_path: Path, cache: Cache) -> None:
 
 
 def test_verification_reads_a_file_once_then_trusts_its_stamp(
-    tmp_path: Path, cache: Cache, hashes: list[Path]
+    tmp_path: Path, cache: Cache, hashes: list[Path], later_clock: None
 ) -> None:
     key = key_of("api")
     cache.put(key, {"artifact.zip": artifact(tmp_path, "a.zip", b"x" * 10_000)}, {})
@@ -99,7 +99,7 @@ def test_verification_reads_a_file_once_then_trusts_its_stamp(
 
 
 def test_put_with_known_digest_is_verified_once_on_first_get(
-    tmp_path: Path, cache: Cache, hashes: list[Path]
+    tmp_path: Path, cache: Cache, hashes: list[Path], later_clock: None
 ) -> None:
     key = key_of("api")
     data = b"y" * 1000
