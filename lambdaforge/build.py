@@ -27,6 +27,7 @@ from lambdaforge.builders import BuilderRegistry
 from lambdaforge.cache import Cache
 from lambdaforge.config.models import Project
 from lambdaforge.errors import BuildError, ForgeError
+from lambdaforge.fsutil import TEMP_SUFFIX
 from lambdaforge.executor import BuildInterrupted, Event, Status, TargetResult, run_graph
 from lambdaforge.graph import TargetGraph, TargetKind, build_graph
 from lambdaforge.locking import project_build_lock
@@ -252,9 +253,9 @@ class BuildSession:
         """Scratch directories and half-copied artifacts of a build that was killed.
         Safe because the project lock is held: no other build of this project is running."""
         shutil.rmtree(self.project.root / ".forge" / "tmp", ignore_errors=True)
-        # Every atomic write here goes through a ".NAME.*.tmp" sibling of its target.
+        # Every atomic write here goes through a ".NAME.*.tmp" sibling of its target (fsutil).
         for top in (self.project.build_dir, self.project.state_dir):
-            for tmp in top.rglob(".*.tmp"):
+            for tmp in top.rglob(f".*{TEMP_SUFFIX}"):
                 tmp.unlink(missing_ok=True)
 
     def strip_listing(self, result: TargetResult) -> list[str] | None:

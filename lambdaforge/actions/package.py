@@ -11,7 +11,6 @@ its old key.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 import zipfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from lambdaforge.actions import ARTIFACT, STRIP_LISTING, ActionContext, observe_outputs
 from lambdaforge.builders.base import select_dependencies
 from lambdaforge.errors import BuildError
+from lambdaforge.fsutil import place_file
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
 from lambdaforge.outputs import InstallOutput, PackageOutput
@@ -181,24 +181,12 @@ def place_artifact(src: Path, dest: Path) -> None:
     project share a file system (no copy of a 100 MB zip; the cache verifies its files, so
     an in-place edit through the link is caught and evicted there), else a copy. ``dest`` is
     left alone, mtime included, when it already holds these bytes."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and (os.path.samefile(src, dest) or (
             dest.stat().st_size == src.stat().st_size and _same_bytes(src, dest))):
         return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.unlink(tmp)
-        try:
-            os.link(src, tmp)  # the cached file is 0644 already; a chmod would move its
-            # ctime and make the cache re-verify it in full
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(src, tmp)
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # The cached file is 0644 already; a chmod would move its ctime and make the cache
+    # re-verify it in full: place_file links without one.
+    place_file(src, dest)
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
