@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 import zipfile
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.locking import project_build_lock
 from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
 from lambdaforge.manifest import ArtifactRecord, read_manifest, render_manifest, write_if_changed
-from lambdaforge.packaging.archive import ARCHIVE_FORMAT, Entry, FileEntry, MemberEntry, write_zip
+from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry, compressor_identity, write_zip
 from lambdaforge.packaging.sources import SKIPPED_DIRS, SourceSet, collect_sources
 from lambdaforge.packaging.strip import StripFilter, StripReport
 from lambdaforge.runner import Runner
@@ -812,11 +811,10 @@ def _group_pairs(prefix: str, pairs: Sequence[tuple[str, str]]) -> dict[str, lis
 
 
 def archive_tools() -> dict[str, str]:
-    """What changes zip bytes besides the entries: the writer's format, the zlib build and
-    ``SOURCE_DATE_EPOCH`` (a Python linked against zlib-ng compresses differently)."""
+    """What changes zip bytes besides the entries: the writer's format, the pinned compressor
+    and its level (``compressor_identity()``), and ``SOURCE_DATE_EPOCH``."""
     return {
-        "zip-format": str(ARCHIVE_FORMAT),
-        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        **compressor_identity(),
         "source-date-epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
     }
 
