@@ -298,7 +298,7 @@ PARALLEL_WINDOW = 64 * 1024 * 1024
 # Content is deflated in independent pieces of this many bytes (the last one shorter), each
 # held whole in memory with its output: libdeflate has no streaming API. Module-level so tests
 # can lower it; it changes the bytes written, so ARCHIVE_FORMAT covers it.
-_PIECE = 16 * 1024 * 1024
+_PIECE = 8 * 1024 * 1024
 _WINDOW = 32 * 1024  # how far back a deflate match can reach
 _STEP = 16 * 1024  # bytes of a deflate stream re-aligned at a time while looking for a block's end
 
@@ -436,7 +436,10 @@ def _block_end(stream: bytes | bytearray, pos: int, data: bytes, out: int) -> tu
         if not fed:
             chunk = bytes([chunk[0] | 1]) + chunk[1:]  # BFINAL: stop at this block's end
         before, before_fed, before_made = inflater.copy(), fed, made
-        got = inflater.decompress(chunk)
+        try:
+            got = inflater.decompress(chunk)
+        except zlib.error:
+            break
         if got != data[out + made:out + made + len(got)]:
             break
         fed, made = fed + len(chunk), made + len(got)
@@ -785,7 +788,7 @@ def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = COMP
     Entries are sorted by name (duplicates are an error), parent directories are added
     (mode 0755), files get 0644 or 0755, every entry the ``zip_date_time()`` timestamp,
     every file is deflated by libdeflate at ``compresslevel`` (0-12), in pieces of at most
-    16 MiB joined into one deflate stream.
+    8 MiB joined into one deflate stream.
     The zip is written to a temporary file next to ``dest``, fsynced and renamed over it;
     on any exception, ``KeyboardInterrupt`` included, the temporary file is removed and
     ``dest`` is left as it was. If ``dest`` already holds identical bytes it is not touched

@@ -62,7 +62,7 @@ def test_a_file_that_vanishes_fails_the_zip_and_leaves_nothing(tmp_path):
 
 
 def test_pieces_of_big_files_on_several_workers_write_identical_zips(tmp_path, monkeypatch):
-    # Lower the piece size instead of writing 16 MiB files: every file is cut in pieces that
+    # Lower the piece size instead of writing 8 MiB files: every file is cut in pieces that
     # are deflated on different workers (and, with a narrow window, one at a time ahead).
     monkeypatch.setattr(archive, "_PIECE", 100_000)
     entries = _files(tmp_path)

@@ -67,8 +67,8 @@ def golden_tree(root: Path) -> list[archive.Entry]:
 # Written on x86_64 (AVX2) and checked on aarch64 (qemu, NEON code paths) with CPython 3.10,
 # 3.11 and 3.13, whose deflate wheels are separate builds.
 GOLDEN_TREE_SHA256 = "742c028b4b017fa3ab407520d1b945f70622d7d9741673535b159a1734a3c0f2"
-# 20 MiB: two pieces (16 MiB + 4 MiB) joined into one deflate stream.
-GOLDEN_BIG_SHA256 = "3ae0512ee7ab1b411188af68038434d5667e56a28c58573ddfe34ae2ff2e4106"
+# 20 MiB: three pieces (8 + 8 + 4 MiB) joined into one deflate stream.
+GOLDEN_BIG_SHA256 = "d720957f1090a66d6265061a5575530ae81a41bb867fd82ba0a6a79904e040bf"
 
 
 def assert_readable(path: Path, entries: list[archive.Entry]) -> None:
@@ -152,6 +152,12 @@ def test_threads_and_stream_join_pieces_alike(monkeypatch: pytest.MonkeyPatch, t
     streamed = write_zip(tmp_path / "streamed.zip", entries, workers=1)
     assert threaded.sha256 == streamed.sha256
     assert_readable(tmp_path / "threaded.zip", entries)
+
+
+def test_a_stream_that_does_not_parse_is_an_error_not_a_guess() -> None:
+    for stream in (b"\x05\xff\xff\xff", b"\x00" * 4, b"\x02\x00"):  # garbage, truncated, non-final
+        with pytest.raises(archive.ArchiveError, match="a bug in joining deflate pieces"):
+            archive._open_ended(bytearray(stream), b"some data")
 
 
 def test_crc32_of_pieces_combines_like_zlib() -> None:
