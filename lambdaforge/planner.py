@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -29,7 +28,7 @@ from lambdaforge.executor import Status
 from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 from lambdaforge.outputs import CheckOutput, Observed, TargetOutput, output_from_json
-from lambdaforge.packaging.archive import ARCHIVE_FORMAT
+from lambdaforge.packaging.archive import compressor_identity
 from lambdaforge.packaging.sources import SourceError, SourceSet, check_zip_name, collect_sources
 from lambdaforge.packaging.strip import StripFilter
 from lambdaforge.state import BuildState
@@ -335,11 +334,10 @@ def group_pairs(prefix: str, pairs: Sequence[tuple[str, str]]) -> dict[str, list
 
 
 def archive_tools() -> dict[str, str]:
-    """What changes zip bytes besides the entries: the writer's format, the zlib build and
-    ``SOURCE_DATE_EPOCH`` (a Python linked against zlib-ng compresses differently)."""
+    """What changes zip bytes besides the entries: the writer's format, the pinned compressor
+    and its level (``compressor_identity()``), and ``SOURCE_DATE_EPOCH``."""
     return {
-        "zip-format": str(ARCHIVE_FORMAT),
-        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        **compressor_identity(),
         "source-date-epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
     }
 

@@ -4,7 +4,7 @@ Why a writer of our own rather than ``zipfile.ZipFile``: one feature needs it an
 easier with it.
 
 - **Raw copy.** A member of another zip (a cached package, a wheel) is copied as its
-  compressed bytes, ~650 MB/s instead of ~40 MB/s for deflate level 6. ``zipfile`` has no
+  compressed bytes, ~650 MB/s instead of ~70 MB/s for deflating again. ``zipfile`` has no
   public way to write a pre-compressed member; patching its internals would break across
   Python 3.10-3.13.
 - **Hash while writing.** Every file member is written as local header, deflate stream, data
@@ -18,15 +18,27 @@ The format is the PKWARE APPNOTE (4.3.7 local header, 4.3.9 data descriptor, 4.3
 directory, 4.5.3 Zip64 extra, 4.3.14-16 end records). ``zipfile``, ``unzip -t`` and Lambda
 read the result; tests check the first two.
 
-Output is byte-identical for the same entries wherever and whenever it is built, given the
-same zlib (a Python linked against zlib-ng would deflate differently; ``ARCHIVE_FORMAT``
-and ``zlib.ZLIB_RUNTIME_VERSION`` belong in cache keys for that reason).
+**The compressor is pinned, not the system's.** Python's ``zlib`` deflates with whatever zlib
+the interpreter links, and builds differ (zlib-ng on Fedora 40+ and Windows' Python 3.14,
+patched zlibs elsewhere): the same entries would give another zip, another CodeSha256 and a
+needless deploy. Deflating is done by libdeflate, through the ``deflate`` bindings pinned
+with ``==`` in ``pyproject.toml``; they bundle libdeflate, whose output for one version and
+level is the same on every CPU and OS (its CPU-specific code only fills tables and computes
+checksums). ``zlib`` still computes CRC-32s and inflates, where every correct implementation
+agrees. libdeflate compresses whole buffers only, so content is deflated in pieces of
+``_PIECE`` bytes, joined into one deflate stream as proper blocks (``_open_ended``); a piece
+and its output are the most a worker holds, which bounds memory for any file size.
+
+Output is byte-identical for the same entries wherever and whenever it is built;
+``compressor_identity()`` (``ARCHIVE_FORMAT``, the compressor's version and level) and
+``SOURCE_DATE_EPOCH`` belong in cache keys.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import stat
 import struct
@@ -34,17 +46,24 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Union
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
 from lambdaforge.errors import BuildError
 from lambdaforge.state import fsync_dir
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 __all__ = [
     "ARCHIVE_FORMAT",
+    "COMPRESSOR",
+    "COMPRESS_LEVEL",
     "ArchiveError",
     "BytesEntry",
     "Entry",
@@ -52,6 +71,7 @@ __all__ = [
     "MemberEntry",
     "ZipMember",
     "ZipStats",
+    "compressor_identity",
     "file_digests",
     "read_zip_index",
     "write_zip",
@@ -59,7 +79,7 @@ __all__ = [
 ]
 
 #: Bump when anything here changes the bytes written for the same entries (part of cache keys).
-ARCHIVE_FORMAT = 1
+ARCHIVE_FORMAT = 2
 
 _CHUNK = 1024 * 1024
 _DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can store
@@ -262,89 +282,295 @@ class _Written:
     external_attr: int
 
 
-#: Files at least this big are deflated on worker threads ahead of the writer (zlib releases
-#: the GIL); smaller ones are not worth a thread hop.
+#: The compressor, pinned in ``pyproject.toml``: libdeflate, through its ``deflate`` bindings.
+#: Its output depends on its version, the level and the byte order it hashes in (every CPU
+#: Lambda and its builders use is little-endian), not on CPU features, OS or compiler.
+COMPRESSOR = "deflate"
+#: The libdeflate level ``write_zip`` uses unless told otherwise: a little smaller than zlib's
+#: 6 on dependency trees, at more than twice its speed.
+COMPRESS_LEVEL = 6
+
+#: Files at least this big are deflated on worker threads ahead of the writer (libdeflate
+#: and zlib's inflate release the GIL); smaller ones are not worth a thread hop.
 PARALLEL_MIN_SIZE = 256 * 1024
 #: At most this many input bytes are deflated ahead of the write position: bounds memory.
 PARALLEL_WINDOW = 64 * 1024 * 1024
+# Content is deflated in independent pieces of this many bytes (the last one shorter), each
+# held whole in memory with its output: libdeflate has no streaming API. Module-level so tests
+# can lower it; it changes the bytes written, so ARCHIVE_FORMAT covers it.
+_PIECE = 8 * 1024 * 1024
+_WINDOW = 32 * 1024  # how far back a deflate match can reach
+_STEP = 16 * 1024  # bytes of a deflate stream re-aligned at a time while looking for a block's end
+
+
+
+def _libdeflate() -> ModuleType:
+    import deflate  # on first use, not with this module: a no-op build never compresses
+
+    return deflate
+
+
+def compressor_identity() -> dict[str, str]:
+    """What decides the deflate bytes in a zip: the writer's format, the compressor and its level.
+
+    For cache keys (the design's "compression is part of the output"): libdeflate's output is
+    the same on every CPU and OS for one version and level, so its bindings' version (which
+    pins the libdeflate they bundle) and the level stand in for the bytes. Imports the
+    compressor, so call it when planning, not on the no-op path.
+    """
+    return {
+        "zip-format": str(ARCHIVE_FORMAT),
+        "compressor": f"{COMPRESSOR}=={_libdeflate().__version__}",
+        "compress-level": str(COMPRESS_LEVEL),
+    }
 
 
 @dataclass(frozen=True)
 class _Deflated:
-    """A file deflated ahead of time: the same bytes ``_write_stream`` would produce."""
+    """One piece of a file deflated ahead of time: the bytes ``_deflate_piece`` gives for it.
+
+    ``size`` is what was read; ``actual_size`` is set (to the file's size then) when that was
+    not the planned length, i.e. the file changed while being packaged."""
 
     crc: int
     size: int
-    data: bytes
+    data: bytes | bytearray
+    actual_size: int | None = None
 
 
-def _deflate_file(path: Path, level: int) -> _Deflated:
-    # Same compressor, same chunking as the streaming path, so the output is byte-identical
-    # whichever path a file takes.
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    crc = size = 0
-    parts: list[bytes] = []
+def _read_exactly(read: Callable[[int], bytes], n: int) -> bytes:
+    """``n`` bytes from ``read``, fewer only at the end of the stream."""
+    first = read(n) if n else b""
+    if len(first) == n or not first:
+        return first
+    parts = [first]
+    got = len(first)
+    while got < n and (more := read(min(_CHUNK, n - got))):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _pieces(read: Callable[[int], bytes], expected: int) -> Iterator[tuple[bytes, bool]]:
+    """The content of a stream as (piece, is_last): ``_PIECE`` bytes each, cut where the
+    ``expected`` size puts the cuts, so the pieces (and the zip bytes) depend on the content
+    only. A stream that ends early gives a short last piece; reading past ``expected`` is
+    the caller's job (to report the real size)."""
+    done = 0
+    while True:
+        want = max(0, min(_PIECE, expected - done))
+        piece = _read_exactly(read, want)
+        done += len(piece)
+        last = len(piece) < want or done >= expected
+        yield piece, last
+        if last:
+            return
+
+
+def _deflate_piece(piece: bytes, level: int, last: bool) -> bytes | bytearray:
+    """``piece`` as raw deflate blocks. The last piece of a file ends its deflate stream; any
+    other is made open-ended (``_open_ended``) so that the next piece's blocks can follow it."""
+    stream = _libdeflate().deflate_compress(piece, level)
+    return stream if last else _open_ended(stream, piece)
+
+
+def _open_ended(stream: bytearray, data: bytes) -> bytearray:
+    """Turn the complete raw deflate stream ``stream`` of ``data`` into a prefix of a longer one.
+
+    Deflate (RFC 1951) is a sequence of blocks; the last one has its BFINAL bit set, and blocks
+    do not start on byte boundaries. libdeflate compresses whole buffers only, so a big file is
+    deflated in independent pieces, and the pieces are joined here as deflate itself allows:
+    find the final block's header by walking the blocks, clear its BFINAL bit, and append an
+    empty non-final stored block, which pads to a byte boundary (as zlib's Z_SYNC_FLUSH does).
+    The next piece's stream then starts on that boundary; its matches never reach back
+    before it, so it decodes the same there as alone. The walk decodes (it does not compress):
+    its result is a fact about ``stream``, the same with any correct inflater.
+    """
+    pos = out = 0  # bit offset of the current block's header; bytes of data before the block
+    while pos < 8 * len(stream):
+        i = pos >> 3
+        header = int.from_bytes(stream[i:i + 2], "little") >> (pos & 7)
+        final, kind = header & 1, (header >> 1) & 3
+        if kind == 0:  # stored: header, padding to a byte boundary, LEN, NLEN, LEN bytes
+            start = (pos + 3 + 7) >> 3
+            made = int.from_bytes(stream[start:start + 2], "little")
+            end = (start + 4 + made) * 8
+        else:
+            end, made = _block_end(stream, pos, data, out)
+        if final:
+            break
+        pos, out = end, out + made
+    if pos >= 8 * len(stream) or out + made != len(data) or (end + 7) >> 3 != len(stream):
+        raise ArchiveError(f"libdeflate output did not parse as {len(data)} bytes in "
+                           f"{len(stream)}: a bug in joining deflate pieces")
+    stream[pos >> 3] &= ~(1 << (pos & 7)) & 0xFF
+    # The stored block's 3 header bits go in the final byte's padding (libdeflate pads with
+    # zero bits) when it has room, else in a byte of their own.
+    if end % 8 == 0 or 8 - end % 8 < 3:
+        stream.append(0)
+    stream += b"\x00\x00\xff\xff"  # LEN 0, NLEN ~0
+    return stream
+
+
+def _realigned(stream: bytes | bytearray, bit: int) -> Iterator[bytes]:
+    """The bits of ``stream`` from offset ``bit`` on, moved to start at bit 0, in chunks."""
+    shift = bit & 7
+    for i in range(bit >> 3, len(stream), _STEP):
+        window = stream[i:i + _STEP + 1]  # the extra byte supplies the bits shifted in
+        yield (int.from_bytes(window, "little") >> shift).to_bytes(len(window), "little")[:_STEP]
+
+
+def _block_end(stream: bytes | bytearray, pos: int, data: bytes, out: int) -> tuple[int, int]:
+    """(bit offset where the Huffman block at bit ``pos`` of ``stream`` ends, bytes it decodes to).
+
+    The block is inflated alone: re-aligned to bit 0, marked final, with the 32 KiB of
+    ``data`` before it as the window. Python's zlib reports where a stream ends only to the
+    byte, so the exact bit is the first one from which the rest of that byte can be set to
+    all zeros and to all ones with the block still decoding the same: any bit before the end
+    would change the end-of-block code in one of the two.
+    """
+    history = data[max(0, out - _WINDOW):out]
+    inflater = zlib.decompressobj(-15, zdict=history) if history else zlib.decompressobj(-15)
+    fed = made = 0
+    for chunk in _realigned(stream, pos):
+        if not fed:
+            chunk = bytes([chunk[0] | 1]) + chunk[1:]  # BFINAL: stop at this block's end
+        before, before_fed, before_made = inflater.copy(), fed, made
+        try:
+            got = inflater.decompress(chunk)
+        except zlib.error:
+            break
+        if got != data[out + made:out + made + len(got)]:
+            break
+        fed, made = fed + len(chunk), made + len(got)
+        if inflater.eof:
+            last = fed - len(inflater.unused_data) - 1  # the byte where the block ends
+            got = before.decompress(chunk[:last - before_fed])
+            rest = data[out + before_made + len(got):out + made]
+            for bits in range(1, 9):
+                keep = (1 << bits) - 1
+                fills = (chunk[last - before_fed] & keep, chunk[last - before_fed] | (0xFF & ~keep))
+                if all(_ends_with(before, bytes([fill]), rest) for fill in fills):
+                    return pos + 8 * last + bits, made
+            break
+    raise ArchiveError(f"libdeflate output did not decode at bit {pos}: a bug in joining deflate pieces")
+
+
+def _ends_with(inflater: Any, tail: bytes, rest: bytes) -> bool:
+    """Whether a copy of ``inflater`` fed ``tail`` gives exactly ``rest`` and ends there."""
+    probe = inflater.copy()
+    try:
+        return probe.decompress(tail) == rest and probe.eof and not probe.unused_data
+    except zlib.error:
+        return False
+
+
+_CRC_POLY = 0xEDB88320  # CRC-32, bit-reversed
+
+
+def _crc_multiply(a: int, b: int) -> int:
+    # a(x)·b(x) modulo the CRC-32 polynomial, bit-reversed (zlib's multmodp); a is never 0.
+    m, product = 1 << 31, 0
+    while True:
+        if a & m:
+            product ^= b
+            if not a & (m - 1):
+                return product
+        m >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+
+
+_X_POW_2N = [1 << 30]  # x^(2^n) modulo the polynomial, for n = 0..31
+for _ in range(31):
+    _X_POW_2N.append(_crc_multiply(_X_POW_2N[-1], _X_POW_2N[-1]))
+
+
+def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A+B from crc32(A), crc32(B) and len(B), as zlib's ``crc32_combine`` (which
+    Python does not expose): pieces deflated on different threads each have their own CRC."""
+    power, n, k = 1 << 31, len2, 3  # x^(8·len2): 8·2^k per set bit of len2
+    while n:
+        if n & 1:
+            power = _crc_multiply(_X_POW_2N[k & 31], power)
+        n >>= 1
+        k += 1
+    return _crc_multiply(power, crc1) ^ crc2
+
+
+def _deflate_range(path: Path, offset: int, length: int, last: bool, level: int) -> _Deflated:
+    """Read ``length`` bytes of ``path`` at ``offset`` and deflate them as one piece."""
     with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out = compressor.compress(chunk)
-            if out:
-                parts.append(out)
-    parts.append(compressor.flush())
-    return _Deflated(crc, size, b"".join(parts))
+        f.seek(offset)
+        piece = _read_exactly(f.read, length)
+        if len(piece) != length or (last and f.read(1)):
+            return _Deflated(0, len(piece), b"", actual_size=os.fstat(f.fileno()).st_size)
+    return _Deflated(zlib.crc32(piece), len(piece), _deflate_piece(piece, level, last))
 
 
 class _Prefetcher:
-    """Deflates the big ``FileEntry`` files of a plan on worker threads, in plan order, at
-    most ``PARALLEL_WINDOW`` input bytes ahead of the writer. Output is unchanged: only the
-    time it takes (about halved on two cores for a dependency tree of large files)."""
+    """Deflates the big ``FileEntry`` files of a plan on worker threads, piece by piece in plan
+    order, at most ``PARALLEL_WINDOW`` input bytes ahead of the writer. Output is unchanged:
+    only the time it takes (about halved on two cores for a dependency tree of large files)."""
 
     def __init__(self, plan: list[tuple[str, Entry | None]], level: int, workers: int) -> None:
         self.level = level
-        self.todo = [(name, e) for name, e in plan if isinstance(e, FileEntry)]
-        self.sizes: dict[str, int] = {}
-        for name, e in self.todo:
+        # (name, path, offset, length, last): the same cuts as _pieces makes for that size
+        self.todo: list[tuple[str, Path, int, int, bool]] = []
+        for name, e in plan:
+            if not isinstance(e, FileEntry):
+                continue
             try:
-                self.sizes[name] = os.stat(e.path).st_size
+                size = os.stat(e.path).st_size
             except OSError:
-                self.sizes[name] = 0  # the writer reports the error
-        self.todo = [(n, e) for n, e in self.todo if self.sizes[n] >= PARALLEL_MIN_SIZE]
+                continue  # the writer reports the error
+            if size >= PARALLEL_MIN_SIZE:
+                for offset in range(0, size, _PIECE):
+                    length = min(_PIECE, size - offset)
+                    self.todo.append((name, e.path, offset, length, offset + length == size))
         self.pool = None
         if self.todo and workers > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deflate")
-        self.pending: dict[str, object] = {}
+        self.pending: deque[tuple[str, int, Future[_Deflated]]] = deque()  # (name, length, future)
         self.next = 0
         self.ahead = 0
 
     def _fill(self) -> None:
         while self.pool is not None and self.next < len(self.todo) and (
                 self.ahead < PARALLEL_WINDOW or not self.pending):
-            name, entry = self.todo[self.next]
+            name, path, offset, length, last = self.todo[self.next]
             self.next += 1
-            self.ahead += self.sizes[name]
-            self.pending[name] = self.pool.submit(_deflate_file, entry.path, self.level)
+            self.ahead += length
+            self.pending.append((name, length, self.pool.submit(_deflate_range, path, offset,
+                                                                length, last, self.level)))
 
-    def take(self, name: str) -> _Deflated | None:
-        """The deflated content of ``name`` if it was prefetched (waits for it), else None."""
+    def take(self, name: str) -> Iterator[_Deflated] | None:
+        """The deflated pieces of ``name`` in order if it was prefetched (each waited for as
+        it is needed, so the window moves on while the writer writes), else None."""
         self._fill()
-        future = self.pending.pop(name, None)
-        if future is None:
+        if not self.pending or self.pending[0][0] != name:
             return None
-        self.ahead -= self.sizes[name]
-        try:
-            result = future.result()  # type: ignore[attr-defined]
-        finally:
+        return self._pieces_of(name)
+
+    def _pieces_of(self, name: str) -> Iterator[_Deflated]:
+        while True:
             self._fill()
-        return result
+            if not self.pending or self.pending[0][0] != name:
+                return
+            _, length, future = self.pending.popleft()
+            self.ahead -= length
+            try:
+                result = future.result()
+            finally:
+                self._fill()
+            yield result
 
     def close(self) -> None:
         """Stop the workers; prefetched data not yet taken is dropped."""
         if self.pool is not None:
-            for future in self.pending.values():
-                future.cancel()  # type: ignore[attr-defined]
+            for _, _, future in self.pending:
+                future.cancel()
             self.pool.shutdown(wait=True)
 
 
@@ -358,8 +584,8 @@ class _ZipWriter:
         self.files = 0
         self._sources = ExitStack()
         self._zips: dict[Path, tuple[zipfile.ZipFile, BinaryIO]] = {}
-        #: name → deflated content computed ahead (see ``_Prefetcher``), when parallel
-        self.prefetched: Callable[[str], _Deflated | None] | None = None
+        #: name → its pieces deflated ahead (see ``_Prefetcher``), when parallel
+        self.prefetched: Callable[[str], Iterator[_Deflated] | None] | None = None
 
     def close(self) -> None:
         self._sources.close()
@@ -389,17 +615,9 @@ class _ZipWriter:
                 size = os.stat(entry.path).st_size
             except OSError as exc:
                 raise ArchiveError(f"cannot read {entry.describe()} for zip entry {name!r}: {exc.strerror}") from exc
-            try:
-                deflated = self.prefetched(name) if self.prefetched else None
-            except OSError as exc:
-                raise ArchiveError(f"cannot read {entry.describe()} for zip entry {name!r}: {exc.strerror}") from exc
-            if deflated is not None:
-                if deflated.size != size:
-                    raise ArchiveError(f"{entry.describe()} changed size while being packaged "
-                                       f"({size} → {deflated.size} bytes)")
-                start = self._begin(name, size * 1.05 > _ZIP64_LIMIT)
-                self.out.write(deflated.data)
-                self._finish(start, entry.executable, deflated.crc, len(deflated.data), size)
+            pieces = self.prefetched(name) if self.prefetched else None
+            if pieces is not None:
+                self._write_pieces(name, entry, size, pieces)
                 return
             self._write_stream(name, entry.executable, size, entry.open, entry.describe())
 
@@ -439,37 +657,53 @@ class _ZipWriter:
             remaining -= len(chunk)
         self._finish(start, executable, info.CRC, info.compress_size, info.file_size)
 
+    def _write_pieces(self, name: str, entry: FileEntry, size: int, pieces: Iterator[_Deflated]) -> None:
+        """Write a file deflated ahead on the workers, each piece as soon as it is ready."""
+        zip64 = size * 1.05 > _ZIP64_LIMIT
+        start = self._begin(name, zip64)
+        crc = done = compressed = 0
+        try:
+            for piece in pieces:
+                if piece.actual_size is not None:
+                    raise ArchiveError(f"{entry.describe()} changed size while being packaged "
+                                       f"({size} → {piece.actual_size} bytes)")
+                self.out.write(piece.data)
+                crc = _crc32_combine(crc, piece.crc, piece.size)
+                done += piece.size
+                compressed += len(piece.data)
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {entry.describe()} for zip entry {name!r}: {exc.strerror}") from exc
+        if done != size:
+            raise ArchiveError(f"{entry.describe()} changed size while being packaged ({size} → {done} bytes)")
+        if compressed > _ZIP64_LIMIT and not zip64:
+            raise ArchiveError(f"{entry.describe()}: compressed size exceeds the Zip64 estimate")
+        self._finish(start, entry.executable, crc, compressed, size)
+
     def _write_stream(self, name: str, executable: bool, expected_size: int,
                       opener: Callable[[], BinaryIO] | None, what: str, data: bytes | None = None) -> None:
-        """Deflate content from ``opener()`` (or ``data``) in chunks, CRC and sizes on the way."""
+        """Deflate content from ``opener()`` (or ``data``) piece by piece, CRC and sizes on the way.
+
+        The same pieces and bytes as the workers make for a file of that content."""
         zip64 = expected_size * 1.05 > _ZIP64_LIMIT
         start = self._begin(name, zip64)
-        compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         crc = size = compressed = 0
-
-        def feed(chunk: bytes) -> None:
-            nonlocal crc, size, compressed
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out = compressor.compress(chunk)
-            if out:
-                self.out.write(out)
-                compressed += len(out)
-
-        if data is not None:
-            for i in range(0, len(data), _CHUNK):
-                feed(data[i:i + _CHUNK])
-        else:
-            assert opener is not None
-            try:
-                with opener() as f:
-                    while chunk := f.read(_CHUNK):
-                        feed(chunk)
-            except (OSError, zipfile.BadZipFile) as exc:
-                raise ArchiveError(f"cannot read {what} for zip entry {name!r}: {exc}") from exc
-        tail = compressor.flush()
-        self.out.write(tail)
-        compressed += len(tail)
+        try:
+            if data is None:
+                assert opener is not None
+                source: BinaryIO = opener()
+            else:
+                source = io.BytesIO(data)
+            with source as f:
+                for piece, last in _pieces(f.read, expected_size):
+                    crc = zlib.crc32(piece, crc)
+                    size += len(piece)
+                    out = _deflate_piece(piece, self.level, last)
+                    self.out.write(out)
+                    compressed += len(out)
+                while extra := f.read(_CHUNK):  # past the expected end: only to report the size
+                    size += len(extra)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise ArchiveError(f"cannot read {what} for zip entry {name!r}: {exc}") from exc
         if size != expected_size:
             raise ArchiveError(f"{what} changed size while being packaged ({expected_size} → {size} bytes)")
         if compressed > _ZIP64_LIMIT and not zip64:  # deflate grows data by < 0.1 %, so never
@@ -547,19 +781,20 @@ def _encode(name: str) -> tuple[bytes, int]:
     return encoded, (0 if name.isascii() else _FLAG_UTF8)
 
 
-def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = 6,
+def write_zip(dest: Path, entries: Iterable[Entry], *, compresslevel: int = COMPRESS_LEVEL,
               workers: int | None = None) -> ZipStats:
     """Write ``entries`` to the zip ``dest`` deterministically and atomically; return its stats.
 
     Entries are sorted by name (duplicates are an error), parent directories are added
     (mode 0755), files get 0644 or 0755, every entry the ``zip_date_time()`` timestamp,
-    every file is deflated at ``compresslevel``. Contents are streamed in 1 MiB chunks.
+    every file is deflated by libdeflate at ``compresslevel`` (0-12), in pieces of at most
+    8 MiB joined into one deflate stream.
     The zip is written to a temporary file next to ``dest``, fsynced and renamed over it;
     on any exception, ``KeyboardInterrupt`` included, the temporary file is removed and
     ``dest`` is left as it was. If ``dest`` already holds identical bytes it is not touched
     (its mtime stays, so make or Terraform see no change) and ``written`` is False.
-    Large files are deflated on ``workers`` threads (default: CPU count) a bounded window
-    ahead of the writer; the bytes written are the same either way.
+    Large files are deflated on ``workers`` threads (default: CPU count), piece by piece a
+    bounded window ahead of the writer; the bytes written are the same either way.
     """
     dest = Path(dest)
     date_time = zip_date_time()

@@ -59,3 +59,19 @@ def test_a_file_that_vanishes_fails_the_zip_and_leaves_nothing(tmp_path):
         raise AssertionError("expected an ArchiveError")
     assert not dest.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_pieces_of_big_files_on_several_workers_write_identical_zips(tmp_path, monkeypatch):
+    # Lower the piece size instead of writing 8 MiB files: every file is cut in pieces that
+    # are deflated on different workers (and, with a narrow window, one at a time ahead).
+    monkeypatch.setattr(archive, "_PIECE", 100_000)
+    entries = _files(tmp_path)
+    one = write_zip(tmp_path / "one.zip", entries, workers=1)
+    many = write_zip(tmp_path / "many.zip", entries, workers=4)
+    monkeypatch.setattr(archive, "PARALLEL_WINDOW", 1)
+    narrow = write_zip(tmp_path / "narrow.zip", entries, workers=2)
+    assert one.sha256 == many.sha256 == narrow.sha256
+    with zipfile.ZipFile(tmp_path / "narrow.zip") as zf:
+        assert zf.testzip() is None
+        for e in entries:
+            assert zf.read(e.arcname) == e.path.read_bytes()

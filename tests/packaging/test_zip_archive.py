@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import zipfile
 from pathlib import Path
@@ -92,20 +93,38 @@ def test_source_date_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert str(err.value) == "SOURCE_DATE_EPOCH must be an integer number of seconds, not 'yesterday'"
 
 
-def test_raw_copy_is_byte_identical_to_recompressing(tmp_path: Path) -> None:
+def raw_member(path: Path, name: str) -> bytes:
+    """The compressed bytes of member ``name`` of the zip at ``path``."""
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        info = zf.getinfo(name)
+        f.seek(info.header_offset)
+        name_len, extra_len = struct.unpack("<HH", f.read(30)[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        return f.read(info.compress_size)
+
+
+def test_raw_copy_keeps_the_source_members_bytes(tmp_path: Path) -> None:
     entries = make_tree(tmp_path / "src")
     write_zip(tmp_path / "from-files.zip", entries)
-    # A source zip written by the standard library at the same level (as wheels usually are).
+    # Our own zips (an install's deps.zip) copy into byte-identical packages.
+    write_zip(tmp_path / "copy.zip", [MemberEntry(e.arcname, tmp_path / "from-files.zip", e.arcname) for e in entries])
+    assert (tmp_path / "copy.zip").read_bytes() == (tmp_path / "from-files.zip").read_bytes()
+    # A zip written by the standard library's zlib (as wheels usually are): its members keep
+    # their deflate bytes, which are part of that input, and are not recompressed.
     with zipfile.ZipFile(tmp_path / "stdlib.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         for e in entries:
             info = zipfile.ZipInfo(e.arcname, (2020, 5, 5, 12, 0, 0))
             info.external_attr = (0o100755 if e.executable else 0o100600) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, e.path.read_bytes(), compresslevel=6)
-    for source in ("from-files.zip", "stdlib.zip"):
-        copied = [MemberEntry(e.arcname, tmp_path / source, e.arcname) for e in entries]
-        write_zip(tmp_path / f"copy-of-{source}", copied)
-        assert (tmp_path / f"copy-of-{source}").read_bytes() == (tmp_path / "from-files.zip").read_bytes()
+    write_zip(tmp_path / "copy-of-stdlib.zip", [MemberEntry(e.arcname, tmp_path / "stdlib.zip", e.arcname) for e in entries])
+    with zipfile.ZipFile(tmp_path / "copy-of-stdlib.zip") as zf:
+        assert zf.testzip() is None
+        for e in entries:
+            assert zf.read(e.arcname) == e.path.read_bytes()
+            assert raw_member(tmp_path / "copy-of-stdlib.zip", e.arcname) == raw_member(tmp_path / "stdlib.zip", e.arcname)
+    names_modes = [(m.name, m.mode, m.size, m.crc) for m in read_zip_index(tmp_path / "from-files.zip")]
+    assert [(m.name, m.mode, m.size, m.crc) for m in read_zip_index(tmp_path / "copy-of-stdlib.zip")] == names_modes
 
 
 def test_stored_members_and_recompress_option(tmp_path: Path) -> None:
