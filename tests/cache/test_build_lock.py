@@ -82,10 +82,9 @@ def test_a_killed_holder_does_not_block(tmp_path: Path) -> None:
     holder.wait(timeout=10)
     assert (state_dir / "build.lock.pid").exists()  # stale pid file left behind
     messages: list[str] = []
-    start = time.monotonic()
     with project_build_lock(state_dir, messages.append, timeout=5):
         pass
-    assert messages == [] and time.monotonic() - start < 1
+    assert messages == []  # taken at once: no "waiting for another forge build"
 
 
 def test_giving_up_after_a_timeout(tmp_path: Path) -> None:

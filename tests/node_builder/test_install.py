@@ -3,7 +3,6 @@ the same tree wherever the project is checked out."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from lambdaforge.builders.node import NodeBuilder
@@ -21,9 +20,7 @@ def install(root: Path, make_ctx, dest: Path, **settings):
 
 def test_production_tree_without_dev_dependencies_or_npm_droppings(proj_dir: Path, make_ctx, tmp_path: Path) -> None:
     dest = tmp_path / "out"
-    started = time.perf_counter()
     result = install(proj_dir, make_ctx, dest)
-    elapsed = time.perf_counter() - started
     assert sorted(p.name for p in dest.iterdir()) == ["greet", "leftpad-local", "plat-x64", "tarpkg"]
     assert not (dest / "devtool").exists()
     for name in NPM_DROPPINGS:  # hidden lockfile and the .bin symlinks of tarpkg's CLI
@@ -36,7 +33,6 @@ def test_production_tree_without_dev_dependencies_or_npm_droppings(proj_dir: Pat
         ("tarpkg", "1.0.0", ("tarpkg/cli.js", "tarpkg/index.js", "tarpkg/package.json"), ()),
     ]
     assert result.notes == ["installed for linux/x64 (glibc): plat-x64"]
-    assert elapsed < 10, f"npm ci of a small local tree took {elapsed:.1f}s"
 
 
 def test_optional_platform_packages_follow_the_target_architecture(proj_dir: Path, make_ctx, tmp_path: Path) -> None:

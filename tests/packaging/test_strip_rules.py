@@ -4,7 +4,6 @@ attribution, accounting, and speed."""
 from __future__ import annotations
 
 import functools
-import time
 
 import pathspec
 import pytest
@@ -167,11 +166,8 @@ def test_twenty_thousand_paths_filter_fast_and_exact() -> None:
         BUILT_IN_RULE_SETS["aggressive"],
         StripRules(name="mine", exclude=("pkg1/io/", "*.so"), keep=("pkg2/**/*.so",)),
     ]
-    start = time.perf_counter()
-    f = StripFilter(rules)
+    f = StripFilter(rules)  # speed: benchmarks/ (this asserts the decisions only)
     decisions = [f.match(p) for p in paths]
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.1, f"{elapsed * 1000:.0f} ms"
     assert sum(1 for d in decisions if d) == 16_800
     sample = paths[::37] + [p for p in paths if p.startswith(("pkg1/", "pkg2/"))]
     assert [f.match(p) for p in sample] == [naive_match(rules, p) for p in sample]
