@@ -164,47 +164,44 @@ def _same_kind(now: os.stat_result, recorded: Stat) -> bool:
 def holds(obs: Observation, root: str, reference_ns: int) -> bool:
     """Whether one observation, recorded at ``reference_ns``, is still true. Anything it
     does not understand is false (a cache miss, never an error)."""
+    return check(obs, root, reference_ns) is not None
+
+
+def check(obs: Observation, root: str, reference_ns: int) -> Observation | None:
+    """``holds``, with what to remember next time: ``None`` when the observation no longer
+    holds; ``obs`` itself when its stat alone proved it; a new observation with the current
+    stat when only its content did (its timestamps moved, or were too recent to trust), so
+    the next check is a stat comparison again, not a re-read."""
     try:
         kind = obs[0]
         if kind == "e":
-            return os.environ.get(obs[1], "") == obs[2]
+            return obs if os.environ.get(obs[1], "") == obs[2] else None
         path = absolute(root, obs[1])
         if kind == "m":
-            return not os.path.lexists(path)
+            return None if os.path.lexists(path) else obs
         now = _stat(path)
         if now is None:
-            return False
+            return None
         recorded = obs[2]
         if kind == "t":
-            return recorded == stat_tuple(now)
+            return obs if recorded == stat_tuple(now) else None
+        if kind not in ("f", "d", "o"):
+            return None
+        current = output_stat(now) if kind == "o" else stat_tuple(now)
+        if recorded == current and not racy(newest(now), reference_ns):
+            return obs
         if kind == "o":
-            if recorded == output_stat(now) and not racy(newest(now), reference_ns):
-                return True
-            return recorded is not None and now.st_size == recorded[0] and (
+            same = recorded is not None and now.st_size == recorded[0] and (
                 sha256_path(path) == obs[3])
-        if kind not in ("f", "d"):
-            return False
-        if recorded == stat_tuple(now) and not racy(newest(now), reference_ns):
-            return True
-        if recorded is not None and not _same_kind(now, recorded):
-            return False
-        if kind == "d":
-            return stat_module.S_ISDIR(now.st_mode) and listing_digest(path) == obs[3]
-        return stat_module.S_ISREG(now.st_mode) and sha256_path(path) == obs[3]
+        elif recorded is not None and not _same_kind(now, recorded):
+            same = False
+        elif kind == "d":
+            same = stat_module.S_ISDIR(now.st_mode) and listing_digest(path) == obs[3]
+        else:
+            same = stat_module.S_ISREG(now.st_mode) and sha256_path(path) == obs[3]
+        return [kind, obs[1], current, *obs[3:]] if same else None
     except (IndexError, TypeError, ValueError):
-        return False
-
-
-def refreshed(obs: Observation, root: str) -> Observation:
-    """The same observation with the current stat (call only after ``holds`` said yes):
-    the next check is then a stat comparison again, not a re-read."""
-    kind = obs[0]
-    if kind not in ("f", "d", "o"):
-        return obs
-    now = _stat(absolute(root, obs[1]))
-    if now is None:
-        return obs
-    return [kind, obs[1], output_stat(now) if kind == "o" else stat_tuple(now), *obs[3:]]
+        return None
 
 
 def is_well_formed(obs: object) -> bool:

@@ -10,7 +10,7 @@ target is rebuilt, never an internal error (house style 3).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
 from lambdaforge.builders.base import Distribution
@@ -124,10 +124,6 @@ class PackageOutput:
         except (AssertionError, KeyError, TypeError, ValueError):
             return None
 
-    def with_observed(self, observed: Observed) -> PackageOutput:
-        """The same output, observed anew (a restored or re-verified artifact)."""
-        return replace(self, observed=observed)
-
 
 @dataclass(frozen=True)
 class CheckOutput:
@@ -161,6 +157,18 @@ class CheckOutput:
 
 
 TargetOutput = Union[InstallOutput, PackageOutput, CheckOutput]
+
+
+def cache_meta(output: InstallOutput | PackageOutput) -> dict[str, Any]:
+    """What a cache entry keeps of an output: everything but its observations, which belong
+    to one checkout and are taken anew wherever the entry is used."""
+    return {k: v for k, v in output.to_json().items() if k not in ("observed", "observed_ns")}
+
+
+def observations_of(output: object) -> list[Observation]:
+    """An output's observations as stored lists (none for a check verdict or no output)."""
+    observed = getattr(output, "observed", None)
+    return [list(o) for o in observed.observations] if isinstance(observed, Observed) else []
 
 #: target kind → its output type
 OUTPUT_TYPES: dict[str, type] = {"install": InstallOutput, "function": PackageOutput,

@@ -27,7 +27,13 @@ from lambdaforge.config.models import BuildSettings, Project, StripRules
 from lambdaforge.executor import Status
 from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.graph import Target, TargetGraph, TargetKind
-from lambdaforge.outputs import CheckOutput, Observed, TargetOutput, output_from_json
+from lambdaforge.outputs import (
+    CheckOutput,
+    Observed,
+    TargetOutput,
+    observations_of,
+    output_from_json,
+)
 from lambdaforge.packaging.archive import compressor_identity
 from lambdaforge.packaging.sources import SourceError, SourceSet, check_zip_name, collect_sources
 from lambdaforge.packaging.strip import StripFilter
@@ -114,7 +120,7 @@ class Planner:
             if stale is None:
                 if current is not previous:
                     self.state.set(t.id, material, current.to_json())
-                observed += _output_observations(current)
+                observed += observations_of(current)
                 return PlannedTarget(t, key, material, Status.UP_TO_DATE, [], observed,
                                      previous=current)
             reasons = [stale]
@@ -124,7 +130,7 @@ class Planner:
     def _output_problem(self, t: Target, output: TargetOutput
                         ) -> tuple[str | None, TargetOutput]:
         """Why the last build's output can no longer be used (``None`` when it is intact:
-        every output observation it recorded still holds, by ``observe.holds``, the check
+        every output observation it recorded still holds, by ``observe.check``, the check
         the no-op replay uses), and the output to keep: with refreshed observations when
         one held only by content, so the next plan is stats alone again."""
         if isinstance(output, CheckOutput):
@@ -138,15 +144,15 @@ class Planner:
             return "output missing", output
         root = os.fspath(self.project.root)
         now = time.time_ns()  # before the checks: what they verify is at least this recent
+        fresh = []
         for obs in seen.observations:
-            if not observe.holds(obs, root, seen.reference_ns):
+            result = observe.check(obs, root, seen.reference_ns)
+            if result is None:
                 gone = not os.path.exists(observe.absolute(root, obs[1]))
                 return ("output missing" if gone else f"output changed: {obs[1]}"), output
-        fresh = tuple(observe.refreshed(o, root) for o in seen.observations)
-        if fresh != seen.observations or any(
-                o[2] is not None and observe.racy(observe.newest(o[2]), seen.reference_ns)
-                for o in fresh):
-            return None, replace(output, observed=Observed(fresh, now))
+            fresh.append(result)
+        if any(r is not o for r, o in zip(fresh, seen.observations)):
+            return None, replace(output, observed=Observed(tuple(fresh), now))
         return None, output
 
     # ------------------------------------------------------------------ keys
@@ -302,11 +308,6 @@ class Planner:
             if found is None:
                 found = self._strip_filters[key] = StripFilter(rules)
         return found
-
-
-def _output_observations(output: TargetOutput) -> list[observe.Observation]:
-    observed = getattr(output, "observed", None)
-    return [list(o) for o in observed.observations] if observed is not None else []
 
 
 def _join(base: str, rel: str) -> str:

@@ -27,7 +27,7 @@ from lambdaforge.manifest import (
     render_manifest,
     write_if_changed,
 )
-from lambdaforge.outputs import PackageOutput
+from lambdaforge.outputs import PackageOutput, observations_of
 from lambdaforge.planner import PlannedTarget
 from lambdaforge.state import BuildState
 
@@ -110,11 +110,8 @@ class Recorder:
             # The planner read the target's state record too: damaged, it decides otherwise.
             state_file = os.path.relpath(self.state.file_for(tid), root).replace(os.sep, "/")
             group = [*p.observed, observe.observe_path(state_file, root)]
-            output = results[tid].output
-            if p.action is not Status.UP_TO_DATE and output is not None:
-                observed = getattr(output, "observed", None)
-                if observed is not None:
-                    group += [list(o) for o in observed.observations]
+            if p.action is not Status.UP_TO_DATE:  # UP_TO_DATE: the planner's has them
+                group += observations_of(results[tid].output)
             groups[tid] = group
         tools = {os.path.realpath(sys.executable)}
         for builder in builders:  # once per builder: tool_paths scans PATH

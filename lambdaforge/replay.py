@@ -9,7 +9,7 @@ what the whole project depends on (config files, ``[[discover]]`` listings, lamb
 modules). There is no second list of inputs: the record is what the planner read.
 
 The next ``forge build`` with the same options replays it before importing anything heavy:
-every observation goes through ``observe.holds``, the same check the planner uses for
+every observation goes through ``observe.check``, the same check the planner uses for
 outputs, with the same racy-timestamp rule. All hold → nothing can have changed, and the
 build stops there (ninja's "stat, don't read"). Any that fails, a missing, foreign or
 malformed record → "don't know": the planner runs and decides. When everything held but
@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lambdaforge import __version__
-from lambdaforge.observe import Observation, holds, is_well_formed, newest, racy, refreshed
+from lambdaforge.observe import Observation, check, is_well_formed
 
 RECORD_VERSION = 3
 RECORD_NAME = "replay.json"
@@ -111,16 +111,6 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
     return data
 
 
-def stale_groups(root: Path, data: Mapping) -> list[str]:
-    """Names of the record's groups (``"project"`` or a target id) with an observation that
-    no longer holds; every observation is checked once."""
-    base, reference = os.fspath(root), data["reference_ns"]
-    stale = [] if all(holds(o, base, reference) for o in data["project"]) else ["project"]
-    stale += [tid for tid, group in data["targets"].items()
-              if not all(holds(o, base, reference) for o in group)]
-    return stale
-
-
 def replay(root: Path, identity: Mapping[str, object]) -> str | None:
     """The summary of the recorded build when every observation still holds, else None."""
     started_ns = time.time_ns()
@@ -128,32 +118,24 @@ def replay(root: Path, identity: Mapping[str, object]) -> str | None:
     if data is None:
         return None
     base, reference = os.fspath(root), data["reference_ns"]
-    groups = [data["project"], *data["targets"].values()]
-    for group in groups:
-        for obs in group:
-            if not holds(obs, base, reference):
-                return None
-    if any(_needs_refresh(o, base, reference) for g in groups for o in g):
+    groups = {"project": data["project"], **data["targets"]}
+    checked: dict[str, list[Observation]] = {}
+    for name, group in groups.items():
+        results = [check(o, base, reference) for o in group]
+        if any(r is None for r in results):
+            return None
+        checked[name] = results  # type: ignore[assignment]
+    if any(r is not o for name, group in groups.items() for r, o in zip(checked[name], group)):
         # Everything held, some of it only by content: remember the current stats against
         # this run's start, so the next replay is stats alone. An optimisation only: a
         # read-only state directory must not fail a no-op build.
-        data = {**data, "reference_ns": started_ns,
-                "project": [refreshed(o, base) for o in data["project"]],
-                "targets": {t: [refreshed(o, base) for o in g] for t, g in data["targets"].items()}}
+        project = checked.pop("project")
         try:
-            _write(Path(root, *RECORD_PATH), data)
+            record(Path(root, *RECORD_PATH[:-1]), identity, started_ns, project, checked,
+                   str(data.get("summary", "")))
         except OSError:
             pass
     return str(data.get("summary", ""))
-
-
-def _needs_refresh(obs: Observation, root: str, reference_ns: int) -> bool:
-    """Whether an observation that holds did so only by content (its stat moved, or it is
-    racy against the record's reference)."""
-    if obs[0] not in ("f", "d", "o"):
-        return False
-    fresh = refreshed(obs, root)
-    return fresh[2] != obs[2] or (obs[2] is not None and racy(newest(obs[2]), reference_ns))
 
 
 def find_project_root(cwd: Path, config: Path | None) -> Path | None:

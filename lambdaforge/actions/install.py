@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from lambdaforge.actions import DEPS, ActionContext, observe_outputs
@@ -18,7 +19,7 @@ from lambdaforge.cache import ENTRY_FILE
 from lambdaforge.errors import BuildError
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target
-from lambdaforge.outputs import InstallOutput
+from lambdaforge.outputs import InstallOutput, cache_meta
 from lambdaforge.packaging.archive import FileEntry, write_zip
 
 
@@ -47,7 +48,7 @@ def run(t: Target, key: str, reasons: list[str], ctx: ActionContext,
         deps_zip = tmp_path / DEPS
         write_zip(deps_zip, entries)
         output = InstallOutput(key, tuple(result.distributions), tuple(result.notes))
-        meta = {k: v for k, v in output.to_json().items() if k not in ("observed", "observed_ns")}
+        meta = cache_meta(output)
         if ctx.force:
             ctx.cache.discard(key)
         ctx.cache.put(key, {DEPS: deps_zip}, meta)
@@ -57,7 +58,5 @@ def run(t: Target, key: str, reasons: list[str], ctx: ActionContext,
 
 def _observed(output: InstallOutput, ctx: ActionContext) -> InstallOutput:
     """The output with its cache entry observed: pruned or replaced, the install is gone."""
-    from dataclasses import replace
-
     entry_file = os.fspath(ctx.cache.entry_dir(output.key) / ENTRY_FILE)
     return replace(output, observed=observe_outputs(ctx.project.root, [(entry_file, None)]))

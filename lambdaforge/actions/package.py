@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 import zipfile
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from lambdaforge.errors import BuildError
 from lambdaforge.fsutil import place_file
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
-from lambdaforge.outputs import InstallOutput, PackageOutput
+from lambdaforge.outputs import InstallOutput, PackageOutput, cache_meta
 from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry, write_zip
 from lambdaforge.packaging.sources import collect_sources
 from lambdaforge.packaging.strip import StripReport
@@ -45,7 +46,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     cached = PackageOutput.from_json({**entry.meta, "path": rel}) if entry is not None else None
     if entry is not None and cached is not None:
         place_artifact(entry.path(ARTIFACT), dest)
-        output = cached.with_observed(observe_outputs(ctx.project.root, [(rel, cached.sha256)]))
+        output = replace(cached, observed=observe_outputs(ctx.project.root, [(rel, cached.sha256)]))
         return TargetResult(t.id, Status.CACHED, key=key, output=output, reasons=reasons,
                             warnings=list(output.warnings))
 
@@ -84,12 +85,12 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
                       for rule, tally in sorted(stripped.by_rule.items())},
             warnings=tuple(warnings),
         )
-        meta = {k: v for k, v in output.to_json().items() if k not in ("observed", "observed_ns")}
+        meta = cache_meta(output)
         if ctx.force:
             ctx.cache.discard(key)
         entry = ctx.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)
     place_artifact(entry.path(ARTIFACT), dest)
-    output = output.with_observed(observe_outputs(ctx.project.root, [(rel, stats.sha256)]))
+    output = replace(output, observed=observe_outputs(ctx.project.root, [(rel, stats.sha256)]))
     return TargetResult(t.id, Status.BUILT, key=key, output=output, reasons=reasons,
                         warnings=warnings)
 
