@@ -154,3 +154,65 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
 def dump_json(data: Mapping[str, Any], stream: IO[str] | None = None) -> None:
     """Print a JSON document, stable and readable."""
     print(json.dumps(data, indent=2, sort_keys=True), file=stream or sys.stdout)
+
+
+def summary_line(results: Mapping[str, TargetResult], seconds: float) -> str:
+    """The last line of a build: ``2 built, 5 up-to-date in 0.31s``."""
+    counts = {s: 0 for s in Status}
+    for r in results.values():
+        counts[r.status] += 1
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
+    return f"{', '.join(parts) or 'nothing to do'} in {seconds:.2f}s"
+
+
+def interrupted_line(kept: int, total: int) -> str:
+    """What Ctrl-C or SIGTERM says: how much of the build was kept."""
+    return (f"forge: interrupted: {kept} of {total} targets finished and were kept "
+            "(complete zips and cache entries); nothing half-written was left; run forge "
+            "build again to finish")
+
+
+def print_dry_run(order: Iterable[str], results: Mapping[str, TargetResult],
+                  stream: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    """``forge build --dry-run``: what would be built and why, in build order, then a
+    summary in words (not "6 skipped": a dry run skips on purpose)."""
+    out, err = stream or sys.stdout, err or sys.stderr
+    counts = {"skipped": 0, "cached": 0, "up-to-date": 0}
+    for tid in order:
+        r = results[tid]
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        if r.status is Status.SKIPPED:
+            print(f"would build {tid}: {'; '.join(r.reasons)}", file=out)
+        elif r.status is Status.CACHED:
+            print(f"would restore {tid} from the cache", file=out)
+    print(f"dry run: {counts['skipped']} to build, {counts['cached']} to restore from the "
+          f"cache, {counts['up-to-date']} up to date; nothing built", file=err)
+
+
+def print_outcome(results: Mapping[str, TargetResult], seconds: float, warnings: Iterable[str],
+                  *, verbose: bool = False,
+                  strip_listings: Mapping[str, list[str] | None] | None = None,
+                  stream: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    """After a build: each target's warnings (once, not for targets left as they were),
+    the run's own warnings, ``--explain-strip`` listings, every failure with its error
+    (and log with ``verbose``), and the summary line."""
+    out, err = stream or sys.stdout, err or sys.stderr
+    seen: set[tuple[str, str]] = set()
+    for tid, r in sorted(results.items()):
+        for w in r.warnings:
+            if (tid, w) not in seen and r.status is not Status.UP_TO_DATE:
+                seen.add((tid, w))
+                print(f"warning: {tid}: {w}", file=err)
+    for w in warnings:
+        print(f"warning: {w}", file=err)
+    for tid, listing in (strip_listings or {}).items():
+        print(f"{tid}:", file=out)
+        for line in listing if listing is not None else [
+                "(not in the cache any more: build with --force)"]:
+            print(f"  {line}", file=out)
+    for r in sorted((r for r in results.values() if r.status is Status.FAILED),
+                    key=lambda r: r.target_id):
+        print(f"\nFAILED {r.target_id}:\n{r.error}", file=err)
+        if r.log and verbose:
+            print(r.log, file=err)
+    print(summary_line(results, seconds), file=err)

@@ -147,7 +147,7 @@ def test_unexpected_errors_show_a_traceback_only_with_verbose(capsys, monkeypatc
     def boom(args):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(cli, "cmd_schema", boom)
+    monkeypatch.setattr(cli.config_cmds, "cmd_schema", boom)
     code, _, err = forge(capsys, "schema")
     assert (code, err) == (1, "forge: internal error: RuntimeError: kaput (run with --verbose for a traceback)\n")
     code, _, err = forge(capsys, "--verbose", "schema")

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from lambdaforge.cli import EXIT_BUILD_FAILED, EXIT_OK, load
+from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, load
 
 
 def _session(args: argparse.Namespace, *, smoke: bool = False, **extra: object):
@@ -27,16 +27,6 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, **extra: object):
         checks=not getattr(args, "no_check", False),
     )
     return BuildSession(project, options, **extra)
-
-
-def _summary(outcome) -> str:
-    from lambdaforge.executor import Status
-
-    counts = {s: 0 for s in Status}
-    for r in outcome.results.values():
-        counts[r.status] += 1
-    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
-    return f"{', '.join(parts) or 'nothing to do'} in {outcome.seconds:.2f}s"
 
 
 def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
@@ -56,16 +46,16 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         if summary:
             print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
             return EXIT_OK
-    from lambdaforge.report import PlainReporter, RichReporter, dump_json, json_report
+    from lambdaforge import report
 
     _stop_on_sigterm()
     reporter: Callable | None = None
     session = _session(args, smoke=smoke, on_wait=lambda msg: print(msg, file=sys.stderr))
     if not args.json:
         if sys.stderr.isatty() and not args.dry_run:
-            reporter = RichReporter(len(session.graph), verbose=args.verbose)
+            reporter = report.RichReporter(len(session.graph), verbose=args.verbose)
         else:
-            reporter = PlainReporter(verbose=args.verbose or args.dry_run)
+            reporter = report.PlainReporter(verbose=args.verbose or args.dry_run)
     session.on_event = reporter
     from lambdaforge.executor import BuildInterrupted
 
@@ -75,55 +65,28 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         if reporter is not None:
             reporter.close()
             reporter = None
-        kept = len(stop.results)
-        print(f"forge: interrupted: {kept} of {stop.total} targets finished and were kept "
-              "(complete zips and cache entries); nothing half-written was left; run forge "
-              "build again to finish", file=sys.stderr)
+        print(report.interrupted_line(len(stop.results), stop.total), file=sys.stderr)
         return 130
     finally:
         if reporter is not None:
             reporter.close()
     if args.json:
         kinds = {t.id: (t.kind.value, t.name) for t in outcome.graph.targets()}
-        report = json_report(outcome.project.name, outcome.results, outcome.seconds, kinds,
-                             warnings=session.warnings, dry_run=args.dry_run)
-        dump_json(report)
-        return EXIT_OK if report["ok"] else EXIT_BUILD_FAILED
+        data = report.json_report(outcome.project.name, outcome.results, outcome.seconds, kinds,
+                                  warnings=session.warnings, dry_run=args.dry_run)
+        report.dump_json(data)
+        return EXIT_OK if data["ok"] else EXIT_BUILD_FAILED
     if args.dry_run:
         # A dry run reports what would be built as "skipped": that is its answer, not a
-        # failure, so it exits 0 (and says so in words rather than "6 skipped").
-        counts = {"skipped": 0, "cached": 0, "up-to-date": 0}
-        for t in outcome.graph.targets():  # in the order a build would go
-            r = outcome.results[t.id]
-            counts[r.status.value] = counts.get(r.status.value, 0) + 1
-            if r.status.value == "skipped":
-                print(f"would build {t.id}: {'; '.join(r.reasons)}")
-            elif r.status.value == "cached":
-                print(f"would restore {t.id} from the cache")
-        print(f"dry run: {counts['skipped']} to build, {counts['cached']} to restore from the "
-              f"cache, {counts['up-to-date']} up to date; nothing built", file=sys.stderr)
+        # failure, so it exits 0.
+        report.print_dry_run([t.id for t in outcome.graph.targets()], outcome.results)
         return EXIT_OK
-    seen: set[str] = set()
-    for tid, r in sorted(outcome.results.items()):
-        for w in r.warnings:
-            if (tid, w) not in seen and r.status.value != "up-to-date":
-                seen.add((tid, w))
-                print(f"warning: {tid}: {w}", file=sys.stderr)
-    for w in session.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    listings = None
     if args.explain_strip:
-        for tid, r in sorted(outcome.results.items()):
-            if tid.split(":", 1)[0] in ("function", "layer") and r.status.ok:
-                listing = session.strip_listing(r)
-                print(f"{tid}:")
-                for line in listing if listing is not None else ["(not in the cache any more: "
-                                                                 "build with --force)"]:
-                    print(f"  {line}")
-    for r in outcome.failures():
-        print(f"\nFAILED {r.target_id}:\n{r.error}", file=sys.stderr)
-        if r.log and args.verbose:
-            print(r.log, file=sys.stderr)
-    print(_summary(outcome), file=sys.stderr)
+        listings = {tid: session.strip_listing(r) for tid, r in sorted(outcome.results.items())
+                    if tid.split(":", 1)[0] in ("function", "layer") and r.status.ok}
+    report.print_outcome(outcome.results, outcome.seconds, session.warnings,
+                         verbose=args.verbose, strip_listings=listings)
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
 
 
@@ -308,5 +271,5 @@ def add_cache(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_cache)
 
 
-#: Registered by ``lambdaforge.cli`` after its own subcommands.
+#: Registered by ``lambdaforge.cli`` (build first, the config commands after it).
 BUILD_SUBCOMMANDS = (add_build, add_check, add_plan, add_explain, add_graph, add_clean, add_cache)

@@ -1,0 +1,104 @@
+"""``forge validate|config|schema``: the config-side subcommands.
+
+Thin like the rest of the CLI: parse, call ``lambdaforge.config``, print, return an exit
+code. Heavy imports stay inside the command functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdaforge.cli.common import EXIT_OK, count, load
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check the config; one summary line (plus any warnings) and exit 0 when it is valid."""
+    import os
+
+    project = load(args)
+    shown = Path(os.path.relpath(project.config_file, os.path.realpath(args.cwd))).as_posix()
+    print(
+        f"{shown}: ok ({count(len(project.functions), 'function')}, "
+        f"{count(len(project.layers), 'layer')})"
+    )
+    return EXIT_OK
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge validate``."""
+    p = sub.add_parser("validate", help="check lambdaforge.toml; exit 0 or list every error")
+    p.set_defaults(run=cmd_validate)
+
+
+# --------------------------------------------------------------------------- config
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the effective merged config, optionally with where each value was set.
+
+    Credentials in URLs (``index-url = "https://user:pass@…"``) are shown as ``***``: this
+    output is pasted into issues and CI logs.
+    """
+    import json
+
+    from lambdaforge.config.effective import effective_config, flatten
+    from lambdaforge.config.tomlwrite import dumps, value
+    from lambdaforge.redact import redact_text
+
+    project = load(args)
+    if args.json:
+        document = effective_config(project, keep_none=True)
+        if args.show_origin:
+            document["origins"] = {k: o.model_dump() for k, o in project.origins.items()}
+        print(redact_text(json.dumps(document, indent=2, default=str)))
+    elif args.show_origin:
+        for key, item in flatten(effective_config(project)):
+            origin = project.origins.get(key)
+            where = "" if origin is None else (
+                origin.file if origin.line is None else f"{origin.file}:{origin.line}"
+            )
+            print(redact_text(f"{where}\t{key} = {value(item)}"))
+    else:
+        print(redact_text(dumps(effective_config(project))), end="")
+    return EXIT_OK
+
+
+def add_config(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge config``."""
+    p = sub.add_parser("config", help="print the effective merged config")
+    p.add_argument(
+        "--show-origin", action="store_true", help="show the file and line each value came from"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of TOML")
+    p.set_defaults(run=cmd_config)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of ``lambdaforge.toml`` (needs no project)."""
+    from lambdaforge.config.schema import schema_json
+
+    sys.stdout.write(schema_json())
+    return EXIT_OK
+
+
+def add_schema(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge schema``."""
+    p = sub.add_parser("schema", help="print the JSON Schema of lambdaforge.toml")
+    p.set_defaults(run=cmd_schema)
+
+
+#: Registered by ``lambdaforge.cli``, in ``--help`` order.
+CONFIG_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_validate,
+    add_config,
+    add_schema,
+)
