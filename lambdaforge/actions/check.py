@@ -74,7 +74,9 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     import_ms: float | None = None
     layer_zips = [ctx.project.path(layer.path) for _, layer in layers]
     if isinstance(spec, FunctionSpec):
-        errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime)
+        with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="handler-") as tmp:
+            errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime,
+                                            ctx.build_context(Path(tmp)))
         if ctx.smoke and not errors:
             with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="smoke-") as tmp:
                 smoke = builder.smoke_test(artifact, layer_zips, spec, ctx.build_context(Path(tmp)))

@@ -201,10 +201,13 @@ class Builder(ABC):
         return []
 
     def check_handler(
-        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,
+        ctx: BuildContext | None = None,
     ) -> list[str]:
         """Problems with the handler of a built function zip (module missing at the root,
-        function not defined…); empty when it looks right. The default checks nothing."""
+        function not defined…); empty when it looks right. A subprocess it needs goes
+        through ``ctx.runner`` (the one door to the outside world; tests record it). The
+        default checks nothing."""
         return []
 
     def smoke_test(

@@ -166,3 +166,12 @@ def test_handler_strings_split_as_the_runtime_does() -> None:
     assert split_handler("a.b/c.d") == ("a.b/c", "d")
     with pytest.raises(ValueError, match="not of the form `file.export`"):
         split_handler("index")
+
+
+@needs_same_node
+def test_the_import_goes_through_the_build_contexts_runner(tmp_path: Path) -> None:
+    """The one door to the outside world: the check's node process is the context's."""
+    artifact = make_zip(tmp_path / "f.zip", {"index.js": "const n = 'hand' + 'ler';\nexports[n] = () => 1;\n"})
+    ctx = _ctx(tmp_path)
+    assert BUILDER.check_handler(artifact, [], "index.handler", SAME_RUNTIME, ctx) == []
+    assert any("node" in " ".join(map(str, c.argv)) for c in ctx.runner.log), ctx.runner.log

@@ -158,7 +158,8 @@ class CommandBuilder(Builder):
         return self._delegates[runtime]
 
     def check_handler(
-        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,
+        ctx: BuildContext | None = None,
     ) -> list[str]:
         """OS-only runtimes: an executable ``bootstrap`` at the root of the zip or of a layer
         (``handler.bootstrap_problems``). Language runtimes: that runtime's own builder's
@@ -167,7 +168,7 @@ class CommandBuilder(Builder):
         if rt is not None and rt.family == "provided":
             return bootstrap_problems(artifact, layer_zips, runtime)
         delegate = self._runtime_builder(runtime)
-        return delegate.check_handler(artifact, layer_zips, handler, runtime) if delegate else []
+        return delegate.check_handler(artifact, layer_zips, handler, runtime, ctx) if delegate else []
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext

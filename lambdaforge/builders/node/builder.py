@@ -244,7 +244,8 @@ class NodeBuilder(Builder):
     # ------------------------------------------------------------------ checks
 
     def check_handler(
-        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,
+        ctx: BuildContext | None = None,
     ) -> list[str]:
         """The handler file exists at the zip root and exports the function: by a static
         check, confirmed (or refuted) by importing it when the local Node major matches."""
@@ -265,7 +266,8 @@ class NodeBuilder(Builder):
         if self.toolchain().node_major != major:
             return [problem]
         # Patterns can miss an export that exists (generated code): Node has the last word.
-        outcome = handlers.import_handler(artifact, layer_zips, handler, major, self._runner)
+        runner = ctx.runner if ctx is not None else self._runner
+        outcome = handlers.import_handler(artifact, layer_zips, handler, major, runner)
         if outcome.problem is None:
             return []
         if _needs_runtime_sdk(outcome.error):

@@ -73,7 +73,8 @@ class PythonBuilder(Builder):
         return runtime_provided_exclusions(dists, RequirementSet.of(inputs).pinned, settings.runtime)
 
     def check_handler(
-        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str
+        self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,
+        ctx: BuildContext | None = None,
     ) -> list[str]:
         """Static check: the handler module is at the zip root (or in a layer's ``python/``)
         and binds the function at module level (``handler.check_python_handler``)."""
