@@ -88,7 +88,8 @@ def collect_sources(
     if not root.is_dir():
         raise SourceError(f"{root}: source directory does not exist")
     walker = _Walker(root, include, exclude, strip, skip_secrets)
-    walker.walk(str(root), "", None, frozenset({os.path.realpath(root)}))
+    real_root = os.path.realpath(root)
+    walker.walk(str(root), real_root, "", None, frozenset({real_root}))
     walker.result.files.sort(key=lambda f: f.relpath)
     return walker.result
 
@@ -109,9 +110,12 @@ class _Walker:
         self.skip_secrets = skip_secrets
         self.result = SourceSet()
 
-    def walk(self, directory: str, prefix: str, stripped: StripHit | None, active: frozenset[str]) -> None:
-        """Visit ``directory`` (relative path ``prefix``); ``stripped`` is set below a pruned
-        stripped directory; ``active`` holds the real paths being walked, to catch loops."""
+    def walk(self, directory: str, real: str, prefix: str, stripped: StripHit | None,
+             active: frozenset[str]) -> None:
+        """Visit ``directory`` (real path ``real``, relative path ``prefix``); ``stripped`` is
+        set below a pruned stripped directory; ``active`` holds the real paths being walked,
+        to catch loops. Real paths are derived, not asked for: only a symlink can lead back,
+        and a symlink is resolved anyway (one ``realpath`` per link, not per directory)."""
         before = os.stat(directory)  # before listing: a change after it moves this stat
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -120,11 +124,12 @@ class _Walker:
         for entry in entries:
             rel = prefix + entry.name
             path = entry.path
+            entry_real = os.path.join(real, entry.name)
             if entry.is_symlink():
-                path = self._resolve_link(entry.path, rel)
+                path = entry_real = self._resolve_link(entry.path, rel)
             st = os.stat(path)
             if stat.S_ISDIR(st.st_mode):
-                self._visit_dir(path, rel, stripped, active)
+                self._visit_dir(path, entry_real, rel, stripped, active)
             elif stat.S_ISREG(st.st_mode):
                 self._visit_file(path, rel, st, stripped)
             else:
@@ -142,10 +147,10 @@ class _Walker:
             raise SourceError(f"{rel}: broken symlink to {os.readlink(link)}")
         return target
 
-    def _visit_dir(self, path: str, rel: str, stripped: StripHit | None, active: frozenset[str]) -> None:
+    def _visit_dir(self, path: str, real: str, rel: str, stripped: StripHit | None,
+                   active: frozenset[str]) -> None:
         if os.path.basename(rel) in SKIPPED_DIRS:
             return
-        real = os.path.realpath(path)
         if real in active:
             raise SourceError(f"{rel}: symlink loop (leads back to {os.path.relpath(real, self.real_root)})")
         if self.exclude_prunes and self.exclude is not None and self.exclude.match_file(rel + "/"):
@@ -155,7 +160,7 @@ class _Walker:
             return
         if stripped is None and self.strip is not None and self.strip.match(rel, is_dir=True):
             stripped = self.strip.explain(rel, is_dir=True)
-        self.walk(path, rel + "/", stripped, active | {real})
+        self.walk(path, real, rel + "/", stripped, active | {real})
 
     def _visit_file(self, path: str, rel: str, st: os.stat_result, stripped: StripHit | None) -> None:
         if self.include is not None and not self.include.match_file(rel):
