@@ -174,6 +174,8 @@ def check(obs: Observation, root: str, reference_ns: int) -> Observation | None:
     the next check is a stat comparison again, not a re-read."""
     try:
         kind = obs[0]
+        if type(obs[1]) is not str:
+            return None
         if kind == "e":
             return obs if os.environ.get(obs[1], "") == obs[2] else None
         path = absolute(root, obs[1])
