@@ -134,6 +134,14 @@ class Builder(ABC):
         return rt is not None and rt.family in cls.FAMILIES
 
     @classmethod
+    def default_requirements(cls, source: str, root: Path) -> str | None:
+        """The dependency declaration a function or layer with this ``source``
+        (project-relative) uses when its table names none: a project-relative path, or
+        ``None`` (the default: the builder finds its inputs itself, as Node.js finds
+        ``package.json``). The builder decides, not the config loader."""
+        return None
+
+    @classmethod
     def options_model(cls) -> type[BuilderOptions] | None:
         """The Pydantic model of the builder's own keys in a function, layer, ``[defaults]``
         or ``[[discover]]`` table (a ``config.models.BuilderOptions`` subclass), or ``None``

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -54,6 +55,9 @@ class BuilderInfo(Protocol):
 
     def options_model(self) -> type[BuilderOptions] | None:
         """Its options model, if it has options."""
+
+    def default_requirements(self, source: str, root: Path) -> str | None:
+        """The dependency file a target uses when its table names none."""
 
 
 class BuilderCatalog(Protocol):

@@ -135,10 +135,9 @@ class _Resolver:
             values["requirements"] = self.local_path(
                 target, "requirements", values["requirements"], "file"
             )
-        elif values.get("source") is not None and values.get("builder") == "python":
-            default = f"{values['source']}/requirements.txt".removeprefix("./")
-            if (self.root / default).is_file():
-                values["requirements"] = default
+        elif values.get("source") is not None and self.builders.has(values.get("builder") or ""):
+            builder = self.builders.builder_class(values["builder"])
+            values["requirements"] = builder.default_requirements(values["source"], self.root)
         links = []
         for entry in values["find_links"]:
             if "://" in entry:

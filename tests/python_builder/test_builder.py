@@ -65,3 +65,15 @@ def test_builder_hooks_check_handler_smoke_test_and_runtime_provided(tmp_path) -
     assert builder.runtime_provided(inputs, dists, spec) == set()
     unpinned = DependencyInputs("python", "python3.12", "x86_64", (("requirement", "boto3"),))
     assert builder.runtime_provided(unpinned, dists, spec) == {"boto3", "botocore"}
+
+
+def test_the_builder_decides_the_default_dependency_file(tmp_path) -> None:
+    from lambdaforge.builders.base import Builder
+    from lambdaforge.builders.python import PythonBuilder
+
+    (tmp_path / "fn").mkdir()
+    assert PythonBuilder.default_requirements("fn", tmp_path) is None
+    (tmp_path / "fn/requirements.txt").write_text("requests\n")
+    assert PythonBuilder.default_requirements("fn", tmp_path) == "fn/requirements.txt"
+    assert PythonBuilder.default_requirements(".", tmp_path) is None  # none at the root
+    assert Builder.default_requirements("fn", tmp_path) is None  # others find their own

@@ -48,6 +48,13 @@ class PythonBuilder(Builder):
     VERSION: ClassVar[str] = "1"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
 
+    @classmethod
+    def default_requirements(cls, source: str, root: Path) -> str | None:
+        """``<source>/requirements.txt`` when it exists (``pyproject.toml`` and ``uv.lock`` in
+        the source directory are found by ``dependency_inputs`` itself)."""
+        default = f"{source}/requirements.txt".removeprefix("./")
+        return default if (root / default).is_file() else None
+
     def __init__(self, runner: Runner | None = None) -> None:
         self.runner = runner or Runner()
 
