@@ -42,7 +42,7 @@ PHASES = [
     ("executor: run_graph", "lambdaforge.build:run_graph"),
     ("  install actions", "lambdaforge.actions.install:run"),
     ("  package actions", "lambdaforge.actions.package:run"),
-    ("    write_zip", "lambdaforge.actions.package:write_zip"),
+    ("    write_zip", "lambdaforge.packaging.archive:write_zip"),
     ("    cache put", "lambdaforge.cache:Cache.put"),
     ("    place in .forge/build", "lambdaforge.actions.package:place_artifact"),
     ("  check actions", "lambdaforge.actions.check:run"),

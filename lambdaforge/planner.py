@@ -227,7 +227,8 @@ class Planner:
             obs = self.stat_cache.observe(self.project.root, f"{spec.source}/{f.relpath}")
             observed.append(obs)
             files[f.relpath] = (obs[3], f.executable)
-        tools = {**archive_tools(), **builder.package_tool_versions(spec)}
+        tools = {**archive_tools(), **builder.package_tool_versions(spec),
+                 "artifact-writer": builder.artifact_writer(spec).NAME}
         return KeyMaterial(config=config, platform={**_platform(spec), "tools": tools},
                            files=files, **common)
 

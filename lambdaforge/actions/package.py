@@ -25,7 +25,7 @@ from lambdaforge.fsutil import place_file
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
 from lambdaforge.outputs import InstallOutput, PackageOutput, cache_meta
-from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry, write_zip
+from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry
 from lambdaforge.packaging.sources import collect_sources
 from lambdaforge.packaging.strip import StripReport
 
@@ -69,7 +69,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         if cancel.is_set():
             raise BuildError("interrupted")
         built = tmp_path / ARTIFACT
-        stats = write_zip(built, entries)
+        stats = ctx.builder(t).artifact_writer(spec).write(built, entries)
         listing = tmp_path / STRIP_LISTING
         listing.write_text("".join(f"{line}\n" for line in stripped.lines()))
         if ctx.rekey(t) != key:

@@ -22,6 +22,7 @@ from lambdaforge.runner import Runner
 
 if TYPE_CHECKING:
     from lambdaforge.config.models import BuilderOptions
+    from lambdaforge.packaging.writers import ArtifactWriter
 
 ArtifactKind = Literal["function", "layer"]
 
@@ -132,6 +133,13 @@ class Builder(ABC):
         a known runtime of one of ``FAMILIES``."""
         rt = RUNTIMES.get(runtime)
         return rt is not None and rt.family in cls.FAMILIES
+
+    def artifact_writer(self, spec: BuildSettings) -> ArtifactWriter:
+        """What writes this function's or layer's artifact (``packaging.writers``). The
+        default, and today the only one: the deterministic zip."""
+        from lambdaforge.packaging.writers import ZIP
+
+        return ZIP
 
     @classmethod
     def default_requirements(cls, source: str, root: Path) -> str | None:

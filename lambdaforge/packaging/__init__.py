@@ -6,6 +6,7 @@ that only needs ``archive`` does not pay for ``pathspec``):
 - ``sources``: walk a source tree (include, exclude, secrets, strip) → sorted file list
 - ``strip``: strip rule sets (built-in and custom), the filter and its accounting
 - ``archive``: deterministic, streaming, atomic zip writer (raw copy of zip members)
+- ``writers``: the ``ArtifactWriter`` interface builders pick (the zip now; an image later)
 - ``elf``: recognise native binaries and what they need (machine, glibc, musl)
 - ``checks``: native-binary and size checks of a finished zip
 """

@@ -49,7 +49,7 @@ def test_force_replaces_the_cache_entry_and_the_manifest_tells_the_truth(source_
 
 def test_a_source_edited_during_the_build_is_never_stored_under_the_old_key(
         source_project, monkeypatch):
-    import lambdaforge.actions.package as build_module
+    import lambdaforge.packaging.archive as build_module
 
     real = build_module.write_zip
     app = source_project.root / "functions/beta/app.py"

@@ -260,3 +260,19 @@ def test_unzip_accepts_it(tmp_path: Path) -> None:
     assert done.returncode == 0 and "No errors detected" in done.stdout, done.stdout + done.stderr
     with zipfile.ZipFile(tmp_path / "o.zip") as zf:
         assert zf.read("ünï/cödé.txt") == b"x" and zf.read("empty") == b""
+
+
+def test_the_zip_writer_behind_the_artifact_writer_interface(tmp_path) -> None:
+    """Builders hand their entries to an ``ArtifactWriter``; the zip one is ``write_zip``."""
+    import zipfile as _zipfile
+
+    from lambdaforge.builders.python import PythonBuilder
+    from lambdaforge.packaging.archive import BytesEntry, write_zip
+    from lambdaforge.packaging.writers import ZIP
+
+    writer = PythonBuilder().artifact_writer(None)  # type: ignore[arg-type]
+    assert writer is ZIP and writer.NAME == "zip"
+    stats = writer.write(tmp_path / "a.zip", [BytesEntry("app.py", b"x = 1\n")])
+    same = write_zip(tmp_path / "b.zip", [BytesEntry("app.py", b"x = 1\n")])
+    assert stats.sha256 == same.sha256
+    assert _zipfile.ZipFile(tmp_path / "a.zip").namelist() == ["app.py"]
