@@ -251,3 +251,52 @@ def test_a_config_error_quoting_a_credential_hides_it(tmp_path: Path) -> None:
         'fn/requirements.txt:1: cannot parse `--index-url "https://alice:***@idx.example/simple`: '
         "No closing quotation")
     assert "pw-index" not in info.value.issues[0].message
+
+
+POETRY = """\
+[tool.poetry]
+name = "fn"
+version = "0.1.0"
+
+[tool.poetry.dependencies]
+python = "^3.12"
+requests = "^2.32"
+boto3 = "*"
+"""
+
+
+def test_poetry_dependencies_are_never_silently_dropped(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "pyproject.toml", POETRY)
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(err.value) == (
+        "fn/pyproject.toml: `tool.poetry.dependencies` declares boto3, requests, which "
+        "lambdaforge does not read yet: export them with `poetry export -f requirements.txt "
+        "--without-hashes -o requirements.txt` and set `requirements` to that file, or list "
+        "them in `[project] dependencies`")
+    # Exported beside it, the requirements file is read and the build goes on.
+    write(tmp_path / "fn" / "requirements.txt", "requests==2.32.3\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert requirement_lines(inputs) == ["requests==2.32.3"]
+
+
+def test_a_poetry_table_with_only_python_is_no_dependency(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "pyproject.toml", '[tool.poetry.dependencies]\npython = "^3.12"\n')
+    assert PythonBuilder().dependency_inputs(settings(), "fn", project) is None
+
+
+@pytest.mark.parametrize("name", ["Pipfile", "Pipfile.lock"])
+def test_pipenv_dependencies_are_never_silently_dropped(tmp_path: Path, name: str) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / name, "[packages]\nrequests = '*'\n")
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(err.value) == (
+        f"fn/{name}: declares dependencies with Pipenv, which lambdaforge does not read yet: "
+        "write them out with `pipenv requirements > requirements.txt` (requirements.txt "
+        "beside it is then used)")
+    write(tmp_path / "fn" / "requirements.txt", "requests==2.32.3\n")
+    assert requirement_lines(PythonBuilder().dependency_inputs(settings(), "fn", project)) == [
+        "requests==2.32.3"]

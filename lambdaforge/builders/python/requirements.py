@@ -328,6 +328,16 @@ class _Collector:
             self.problem(where, None, "`project.dependencies` must be a list of requirement "
                                       "strings in a `[project]` table")
             return
+        poetry = _poetry_dependencies(data)
+        if poetry and not deps:
+            # Building without them would ship a zip that fails at its first import.
+            shown = ", ".join(poetry[:3]) + (", …" if len(poetry) > 3 else "")
+            self.problem(where, None, f"`tool.poetry.dependencies` declares {shown}, which "
+                         "lambdaforge does not read yet: export them with `poetry export -f "
+                         "requirements.txt --without-hashes -o requirements.txt` and set "
+                         "`requirements` to that file, or list them in `[project] "
+                         "dependencies`")
+            return
         lock = path.parent / "uv.lock"
         if lock.is_file():
             # The lock decides the versions; the pyproject only says which were pinned on purpose.
@@ -419,6 +429,15 @@ def collect_dependency_inputs(
                 c.read_uv_lock(req_path, runner)
         else:
             c.read_requirements_file(req_path)
+    elif source is not None:
+        for name in PIPENV_FILES:
+            if (root / source / name).is_file():
+                # Not read yet: building without it would ship a zip missing its packages.
+                c.problem(c.rel(root / source / name), None,
+                          "declares dependencies with Pipenv, which lambdaforge does not read "
+                          "yet: write them out with `pipenv requirements > requirements.txt` "
+                          "(requirements.txt beside it is then used)")
+                break
     for text in settings.dependencies:
         c.add_requirement(text, (), root, "", None)
     if c.issues:
@@ -464,6 +483,26 @@ def _protect(
             secrets[safe] = value
         shown.append((name, safe))
     return tuple(shown), tuple(sorted(secrets.items()))
+
+
+#: Pipenv's declaration files: found in a source directory with nothing else declaring its
+#: dependencies, they are an error rather than a zip silently built without them
+PIPENV_FILES = ("Pipfile.lock", "Pipfile")
+
+
+def _poetry_dependencies(data: dict) -> list[str]:
+    """Names under ``[tool.poetry.dependencies]`` (and Poetry 1.2+'s main group), the
+    interpreter constraint ``python`` left out."""
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    if not isinstance(poetry, dict):
+        return []
+    tables = [poetry.get("dependencies")]
+    group = poetry.get("group")
+    if isinstance(group, dict) and isinstance(group.get("main"), dict):
+        tables.append(group["main"].get("dependencies"))
+    names = [n for t in tables if isinstance(t, dict) for n in t if n.lower() != "python"]
+    return sorted(set(names))
 
 
 def _requirements_source(settings: BuildSettings, source: str | None, root: Path) -> Path | None:
