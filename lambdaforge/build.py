@@ -25,7 +25,7 @@ from lambdaforge.actions import install as install_action
 from lambdaforge.actions import package as package_action
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.cache import Cache
-from lambdaforge.config.models import Project
+from lambdaforge.config.specs import Project
 from lambdaforge.errors import BuildError, ForgeError
 from lambdaforge.fsutil import TEMP_SUFFIX
 from lambdaforge.executor import BuildInterrupted, Event, Status, TargetResult, run_graph

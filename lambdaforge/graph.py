@@ -18,7 +18,7 @@ import networkx as nx
 
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import DependencyInputs
-from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
+from lambdaforge.config.specs import FunctionSpec, LayerSpec, Project
 from lambdaforge.errors import ConfigError, UsageError
 
 

@@ -23,7 +23,7 @@ from lambdaforge import observe
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import Builder
 from lambdaforge.cache import Cache
-from lambdaforge.config.models import BuildSettings, Project, StripRules
+from lambdaforge.config.specs import BuildSettings, Project, StripRules
 from lambdaforge.executor import Status
 from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.graph import Target, TargetGraph, TargetKind

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lambdaforge import observe, replay
 from lambdaforge.builders.base import Builder
-from lambdaforge.config.models import Project
+from lambdaforge.config.specs import Project
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
 from lambdaforge.manifest import (

@@ -19,7 +19,7 @@ from lambdaforge import observe
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import Builder, BuildContext
 from lambdaforge.cache import Cache
-from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.graph import Target, TargetGraph
 from lambdaforge.outputs import Observed
 from lambdaforge.packaging.sources import SourceSet

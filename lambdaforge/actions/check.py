@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lambdaforge.actions import ActionContext
-from lambdaforge.config.models import BuildSettings, FunctionSpec
+from lambdaforge.config.specs import BuildSettings, FunctionSpec
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
 from lambdaforge.outputs import CheckOutput, PackageOutput

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
     from lambdaforge.builders.base import Builder
-    from lambdaforge.config.models import BuildSettings
+    from lambdaforge.config.specs import BuildSettings
 
 ENTRY_POINT_GROUP = "lambdaforge.builders"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from lambdaforge.config.models import BuildSettings, Project, StripRules
+from lambdaforge.config.specs import BuildSettings, Project, StripRules
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
 

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lambdaforge.config.models import Project
+    from lambdaforge.config.specs import Project
     from lambdaforge.errors import ConfigIssue
 
 #: Exit codes (design §5).

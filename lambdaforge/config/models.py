@@ -8,7 +8,8 @@ Two layers, on purpose:
 - ``Project``, ``FunctionSpec`` and ``LayerSpec`` are what the loader produces after
   ``extends``, ``[defaults]`` and ``[[discover]]`` are applied: every value concrete, every
   path relative to the project root (POSIX form), so later stages never re-read TOML and
-  cache keys never see an absolute path.
+  cache keys never see an absolute path. They are plain dataclasses in
+  ``lambdaforge.config.specs`` (no Pydantic), re-exported here.
 """
 
 from __future__ import annotations
@@ -39,10 +40,19 @@ class BuilderOptions(_FileModel):
     without a default is required of every function or layer using the builder."""
 
 
-Architecture = Literal["x86_64", "arm64"]
-Installer = Literal["uv", "pip"]
-Severity = Literal["warn", "error"]
-Bundler = Literal["none", "esbuild"]
+from lambdaforge.config.specs import (  # noqa: E402 - the resolved records, re-exported
+    BUILT_IN_DEFAULTS,
+    Architecture,
+    BuildSettings,
+    Bundler,
+    FunctionSpec,
+    Installer,
+    LayerSpec,
+    Origin,
+    Project,
+    Severity,
+    StripRules,
+)
 
 
 class BuildSettingsTable(_FileModel):
@@ -234,147 +244,8 @@ class ConfigFile(_FileModel):
     )
 
 
-# --------------------------------------------------------------------------- resolved
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-#: Values a setting takes when neither the table nor ``[defaults]`` sets it.
-BUILT_IN_DEFAULTS: dict[str, object] = {
-    "runtime": "python3.12",
-    # None: the runtime's default builder, decided while resolving
-    "builder": None,
-    "architecture": "x86_64",
-    "strip": ("standard",),
-    "include": (),
-    "exclude": (),
-    "requirements": None,
-    "dependencies": (),
-    "exclude_runtime_provided": True,
-    "installer": "uv",
-    "index_url": None,
-    "extra_index_urls": (),
-    "find_links": (),
-    "no_index": False,
-    "max_size": None,
-    "layer_conflicts": "warn",
-    "interpreter": None,
-    "bundle": "none",
-    "minify": False,
-    "sourcemap": False,
-    "external": (),
-    "allow_scripts": False,
-}
-
-
-class BuildSettings(_Spec):
-    """Resolved build settings of a function or layer (see ``BuildSettingsTable``).
-
-    Paths (``requirements``, local ``find_links``) are relative to the project root, POSIX.
-    """
-
-    runtime: str
-    #: the builder's registry name; resolving always sets it (``None`` in a hand-made spec
-    #: means the runtime's default builder)
-    builder: str | None = None
-    architecture: Architecture
-    strip: tuple[str, ...]
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    requirements: str | None
-    dependencies: tuple[str, ...]
-    exclude_runtime_provided: bool
-    installer: Installer
-    index_url: str | None
-    extra_index_urls: tuple[str, ...]
-    find_links: tuple[str, ...]
-    no_index: bool
-    max_size: int | None
-    layer_conflicts: Severity
-    interpreter: str | None
-    bundle: Bundler
-    minify: bool
-    sourcemap: bool
-    external: tuple[str, ...]
-    allow_scripts: bool
-    #: the builder's own options (``Builder.options_model``), validated, by TOML key, with
-    #: JSON values: plain data, so keys and the effective config can show them as written
-    builder_options: dict[str, Any] = Field(default_factory=dict)
-
-
-class FunctionSpec(BuildSettings):
-    """A fully resolved function: what the graph builds one package target from."""
-
-    name: str
-    source: str
-    handler: str
-    layers: tuple[str, ...]
-
-
-class LayerSpec(BuildSettings):
-    """A fully resolved layer."""
-
-    name: str
-    source: str | None
-
-
-class StripRules(_Spec):
-    """A resolved strip rule set (built-in or from ``[strip-rules.NAME]``)."""
-
-    name: str
-    exclude: tuple[str, ...]
-    keep: tuple[str, ...] = ()
-
-
-class Origin(_Spec):
-    """Where an effective value was set: file (relative to the project root when inside it) and line."""
-
-    file: str
-    line: int | None
-    #: the dotted key as written there (``defaults.runtime``, ``discover[0].handler``)
-    key: str = ""
-
-
-class Project(_Spec):
-    """The validated, merged, resolved configuration of one project."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    root: Path
-    config_file: Path
-    name: str
-    cache_dir: Path
-    cache_salt: str
-    functions: dict[str, FunctionSpec]
-    layers: dict[str, LayerSpec]
-    strip_rules: dict[str, StripRules]
-    #: dotted key (``functions.api.runtime``; TOML spelling, so ``functions.api.max-size``)
-    #: → where its effective value was set; ``<built-in>`` for built-in defaults
-    origins: dict[str, Origin] = Field(default_factory=dict)
-    #: files the configuration was read from (this file, then everything it extends)
-    config_files: tuple[Path, ...] = ()
-    #: ``[[discover]]`` globs as (directory they are relative to, project-relative POSIX,
-    #: pattern): a new matching directory is a new function, so builds watch them
-    discover_globs: tuple[tuple[str, str], ...] = ()
-    #: what loading read (``lambdaforge.observe``): each config file's bytes and the
-    #: listings ``[[discover]]`` globbed, taken before use; the project's share of a build's
-    #: replay record
-    observed: tuple[list, ...] = ()
-    #: problems worth a word that do not stop a build (deprecated runtime, …)
-    warnings: tuple[ConfigIssue, ...] = ()
-
-    @property
-    def build_dir(self) -> Path:
-        """Where artifacts and the manifest are written."""
-        return self.root / ".forge" / "build"
-
-    @property
-    def state_dir(self) -> Path:
-        """Where per-checkout state (stat cache, last-build records, locks) lives."""
-        return self.root / ".forge" / "state"
-
-    def path(self, relative: str) -> Path:
-        """Absolute path of a project-relative POSIX path from a spec."""
-        return self.root / relative
+__all__ = [
+    "BUILT_IN_DEFAULTS", "BuildSettings", "BuildSettingsTable", "BuilderOptions", "ConfigFile",
+    "DefaultsTable", "DiscoverTable", "FunctionSpec", "FunctionTable", "LayerSpec", "LayerTable",
+    "Origin", "Project", "ProjectTable", "StripRuleTable", "StripRules", "kebab",
+]

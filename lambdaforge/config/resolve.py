@@ -83,7 +83,7 @@ class _Resolver:
         origin = self._origins.get(path)
         if origin is None:
             source, line = self.merged.where(path)
-            origin = Origin.model_construct(file=source.origin_name, line=line, key=dotted(path))
+            origin = Origin(file=source.origin_name, line=line, key=dotted(path))
             self._origins[path] = origin
         return origin
 

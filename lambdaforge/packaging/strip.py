@@ -31,7 +31,7 @@ from fnmatch import fnmatchcase
 
 import pathspec
 
-from lambdaforge.config.models import StripRules
+from lambdaforge.config.specs import StripRules
 
 __all__ = [
     "BUILT_IN_RULE_SETS",

@@ -26,7 +26,7 @@ from lambdaforge.builders.base import (
 )
 from lambdaforge.builders.command.handler import bootstrap_problems
 from lambdaforge.builders.command.run import CommandRun, file_stat, list_inputs, project_relative
-from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.lambda_facts import RUNTIMES
 
 if TYPE_CHECKING:

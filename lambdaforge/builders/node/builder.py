@@ -23,7 +23,7 @@ from lambdaforge.builders.base import (
 )
 from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
-from lambdaforge.config.models import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
+from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
 from lambdaforge.runner import Runner

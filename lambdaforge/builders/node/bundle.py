@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from lambdaforge.builders.base import BuildContext
 from lambdaforge.builders.node.handler import split_handler
-from lambdaforge.config.models import BuildSettings
+from lambdaforge.config.specs import BuildSettings
 from lambdaforge.errors import BuildError, ConfigError
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner

@@ -32,7 +32,7 @@ from lambdaforge.builders.python.smoke import SmokeStatus, smoke_test
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import tool_version
 from lambdaforge.lambda_facts import RUNTIMES
-from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.runner import Runner
 
 

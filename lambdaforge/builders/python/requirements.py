@@ -28,7 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import DependencyInputs
-from lambdaforge.config.models import BuildSettings, Project
+from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.redact import key_form
 from lambdaforge.runner import Runner, isolated_installer_env

@@ -1,0 +1,204 @@
+"""The resolved project: plain frozen dataclasses, every value decided.
+
+What the loader produces after ``extends``, ``[defaults]`` and ``[[discover]]`` are applied
+(``lambdaforge.config.resolve``): every value concrete, every path relative to the project root
+(POSIX form), so later stages never re-read TOML and cache keys never see an absolute path.
+
+Plain dataclasses on purpose: the file models (``lambdaforge.config.models``) validate with
+Pydantic, but what they resolve to is data a build can load, copy, pickle and compare without
+importing Pydantic (a build that re-plans one target should not pay for the validator).
+``model_dump`` and ``model_copy`` keep the shape callers know from the file models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+from lambdaforge.errors import ConfigIssue
+
+Architecture = Literal["x86_64", "arm64"]
+Installer = Literal["uv", "pip"]
+Severity = Literal["warn", "error"]
+Bundler = Literal["none", "esbuild"]
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    return value
+
+
+class _Spec:
+    """What every resolved record offers: a dict dump and a changed copy."""
+
+    def model_dump(self, *, mode: str = "python", exclude: set[str] | frozenset[str] = frozenset(),
+                   **_: object) -> dict[str, Any]:
+        """Fields by name (``exclude`` left out); ``mode="json"``: JSON-ready values."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.name in exclude:
+                continue
+            value = getattr(self, f.name)
+            if dataclasses.is_dataclass(value):
+                value = value.model_dump(mode=mode)  # type: ignore[union-attr]
+            elif isinstance(value, dict):
+                value = {k: v.model_dump(mode=mode) if isinstance(v, _Spec) else v
+                         for k, v in value.items()}
+            out[f.name] = _jsonable(value) if mode == "json" else value
+        return out
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Any:
+        """A copy with ``update`` applied (the record itself is immutable)."""
+        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]
+
+
+#: Values a setting takes when neither the table nor ``[defaults]`` sets it.
+BUILT_IN_DEFAULTS: dict[str, object] = {
+    "runtime": "python3.12",
+    # None: the runtime's default builder, decided while resolving
+    "builder": None,
+    "architecture": "x86_64",
+    "strip": ("standard",),
+    "include": (),
+    "exclude": (),
+    "requirements": None,
+    "dependencies": (),
+    "exclude_runtime_provided": True,
+    "installer": "uv",
+    "index_url": None,
+    "extra_index_urls": (),
+    "find_links": (),
+    "no_index": False,
+    "max_size": None,
+    "layer_conflicts": "warn",
+    "interpreter": None,
+    "bundle": "none",
+    "minify": False,
+    "sourcemap": False,
+    "external": (),
+    "allow_scripts": False,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSettings(_Spec):
+    """Resolved build settings of a function or layer (see ``models.BuildSettingsTable``).
+
+    Paths (``requirements``, local ``find_links``) are relative to the project root, POSIX.
+    """
+
+    runtime: str
+    #: the builder's registry name; resolving always sets it (``None`` in a hand-made spec
+    #: means the runtime's default builder)
+    builder: str | None = None
+    architecture: Architecture
+    strip: tuple[str, ...]
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    requirements: str | None
+    dependencies: tuple[str, ...]
+    exclude_runtime_provided: bool
+    installer: Installer
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    find_links: tuple[str, ...]
+    no_index: bool
+    max_size: int | None
+    layer_conflicts: Severity
+    interpreter: str | None
+    bundle: Bundler
+    minify: bool
+    sourcemap: bool
+    external: tuple[str, ...]
+    allow_scripts: bool
+    #: the builder's own options (``Builder.options_model``), validated, by TOML key, with
+    #: JSON values: plain data, so keys and the effective config can show them as written
+    builder_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSpec(BuildSettings):
+    """A fully resolved function: what the graph builds one package target from."""
+
+    name: str
+    source: str
+    handler: str
+    layers: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerSpec(BuildSettings):
+    """A fully resolved layer."""
+
+    name: str
+    source: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StripRules(_Spec):
+    """A resolved strip rule set (built-in or from ``[strip-rules.NAME]``)."""
+
+    name: str
+    exclude: tuple[str, ...]
+    keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Origin(_Spec):
+    """Where an effective value was set: file (relative to the project root when inside it) and line."""
+
+    file: str
+    line: int | None
+    #: the dotted key as written there (``defaults.runtime``, ``discover[0].handler``)
+    key: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project(_Spec):
+    """The validated, merged, resolved configuration of one project."""
+
+    root: Path
+    config_file: Path
+    name: str
+    cache_dir: Path
+    cache_salt: str
+    functions: dict[str, FunctionSpec]
+    layers: dict[str, LayerSpec]
+    strip_rules: dict[str, StripRules]
+    #: dotted key (``functions.api.runtime``; TOML spelling, so ``functions.api.max-size``)
+    #: → where its effective value was set; ``<built-in>`` for built-in defaults
+    origins: dict[str, Origin] = field(default_factory=dict)
+    #: files the configuration was read from (this file, then everything it extends)
+    config_files: tuple[Path, ...] = ()
+    #: ``[[discover]]`` globs as (directory they are relative to, project-relative POSIX,
+    #: pattern): a new matching directory is a new function, so builds watch them
+    discover_globs: tuple[tuple[str, str], ...] = ()
+    #: what loading read (``lambdaforge.observe``): each config file's bytes and the
+    #: listings ``[[discover]]`` globbed, taken before use; the project's share of a build's
+    #: replay record
+    observed: tuple[list, ...] = ()
+    #: problems worth a word that do not stop a build (deprecated runtime, …)
+    warnings: tuple[ConfigIssue, ...] = ()
+
+    @property
+    def build_dir(self) -> Path:
+        """Where artifacts and the manifest are written."""
+        return self.root / ".forge" / "build"
+
+    @property
+    def state_dir(self) -> Path:
+        """Where per-checkout state (stat cache, last-build records, locks) lives."""
+        return self.root / ".forge" / "state"
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of a project-relative POSIX path from a spec."""
+        return self.root / relative
