@@ -163,7 +163,7 @@ class BuildSession:
             self.plan()
             recorder = Recorder(self.project, self.state)
             try:
-                results = run_graph(self.graph.graph, self._run_target,
+                results = run_graph(self.graph, self._run_target,
                                     jobs=self.options.jobs, on_event=self.on_event)
             except BuildInterrupted as stop:
                 # What finished is complete: remember it, so the next build restores it.

@@ -12,12 +12,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
-import networkx as nx
 
 from lambdaforge.fsutil import is_disk_full, write_failure
 from lambdaforge.redact import redact_text
@@ -69,6 +68,21 @@ class TargetResult:
 Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResult]
 
 
+class Graph(Protocol):
+    """What the executor asks of a DAG (a ``graph.TargetGraph``, or a networkx ``DiGraph``)."""
+
+    @property
+    def nodes(self) -> Iterable[str]: ...
+
+    def predecessors(self, node: str) -> Iterable[str]: ...
+
+    def successors(self, node: str) -> Iterable[str]: ...
+
+    def in_degree(self, node: str) -> int: ...
+
+    def number_of_nodes(self) -> int: ...
+
+
 class BuildInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped a run; ``results`` holds the targets that finished (their
     outputs are complete: an action writes atomically or not at all)."""
@@ -89,7 +103,7 @@ class Event:
 
 
 def run_graph(
-    graph: nx.DiGraph,
+    graph: Graph,
     action: Action,
     *,
     jobs: int,

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import heapq
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import DependencyInputs
 from lambdaforge.config.specs import FunctionSpec, LayerSpec, Project
 from lambdaforge.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class TargetKind(str, Enum):
@@ -62,25 +65,98 @@ def install_id(inputs: DependencyInputs) -> str:
 
 
 class TargetGraph:
-    """A DAG of targets (networkx ``DiGraph``) with selection helpers."""
+    """A DAG of targets with selection helpers, as plain data.
 
-    def __init__(self, graph: nx.DiGraph) -> None:
-        self.graph = graph
+    networkx builds and validates it (``build_graph``); what a build then walks is plain
+    dicts, so a graph loaded from disk costs no networkx import. It answers the few graph
+    questions the executor asks (``nodes``, ``predecessors``, ``successors``, ``in_degree``,
+    ``number_of_nodes``) under networkx's names, so the executor runs either.
+    """
+
+    def __init__(self, targets: dict[str, Target], edges: Iterable[tuple[str, str]]) -> None:
+        self._targets = dict(targets)
+        self._preds: dict[str, set[str]] = {t: set() for t in self._targets}
+        self._succs: dict[str, set[str]] = {t: set() for t in self._targets}
+        for a, b in edges:
+            self._succs[a].add(b)
+            self._preds[b].add(a)
+        self._order = _lexicographic_order(self._preds, self._succs)
+
+    @classmethod
+    def from_networkx(cls, g: nx.DiGraph) -> TargetGraph:
+        """The plain graph of a networkx graph whose nodes carry ``target``."""
+        return cls({n: g.nodes[n]["target"] for n in g.nodes}, g.edges)
+
+    @property
+    def graph(self) -> TargetGraph:
+        """Itself (the executor's view; it once was the networkx graph)."""
+        return self
 
     def __len__(self) -> int:
-        return self.graph.number_of_nodes()
+        return len(self._targets)
+
+    # -- the executor's questions, under networkx's names --------------------------------
+
+    @property
+    def nodes(self) -> list[str]:
+        """Target ids, in topological order."""
+        return list(self._order)
+
+    def number_of_nodes(self) -> int:
+        """How many targets."""
+        return len(self._targets)
+
+    def predecessors(self, target_id: str) -> list[str]:
+        """Ids of the targets this one consumes."""
+        return sorted(self._preds[target_id])
+
+    def successors(self, target_id: str) -> list[str]:
+        """Ids of the targets that consume this one."""
+        return sorted(self._succs[target_id])
+
+    def in_degree(self, target_id: str) -> int:
+        """How many targets this one consumes."""
+        return len(self._preds[target_id])
+
+    def has_edge(self, a: str, b: str) -> bool:
+        """Whether ``b`` consumes ``a``."""
+        return b in self._succs.get(a, ())
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """Every (producer, consumer) pair, sorted."""
+        return sorted((a, b) for a, bs in self._succs.items() for b in bs)
+
+    # -- targets -----------------------------------------------------------------------
 
     def target(self, target_id: str) -> Target:
         """The target with this id."""
-        return self.graph.nodes[target_id]["target"]
+        return self._targets[target_id]
 
     def targets(self) -> list[Target]:
         """All targets in a deterministic topological order."""
-        return [self.target(t) for t in nx.lexicographical_topological_sort(self.graph)]
+        return [self._targets[t] for t in self._order]
 
     def upstream(self, target_id: str) -> list[Target]:
         """The targets this one consumes, sorted by id."""
-        return [self.target(t) for t in sorted(self.graph.predecessors(target_id))]
+        return [self._targets[t] for t in sorted(self._preds[target_id])]
+
+    def ancestors(self, target_id: str) -> set[str]:
+        """Ids of everything ``target_id`` needs, transitively."""
+        seen: set[str] = set()
+        todo = list(self._preds[target_id])
+        while todo:
+            t = todo.pop()
+            if t not in seen:
+                seen.add(t)
+                todo.extend(self._preds[t])
+        return seen
+
+    def subgraph(self, keep: Iterable[str]) -> TargetGraph:
+        """The graph of the targets in ``keep`` and the edges between them."""
+        kept = set(keep)
+        return TargetGraph({t: self._targets[t] for t in self._order if t in kept},
+                           [(a, b) for a, b in self.edges if a in kept and b in kept])
 
     def select(self, names: Iterable[str], *, with_checks: bool = True) -> TargetGraph:
         """The subgraph that builds the named functions/layers and everything they need.
@@ -93,12 +169,11 @@ class TargetGraph:
             return self
         wanted: set[str] = set()
         by_name: dict[str, list[str]] = {}
-        for tid in self.graph.nodes:
-            t = self.target(tid)
+        for tid, t in self._targets.items():
             if t.is_package:
                 by_name.setdefault(t.name, []).append(tid)
         for name in names:
-            if name in self.graph.nodes:
+            if name in self._targets:
                 wanted.add(name)
             elif name in by_name:
                 wanted.update(by_name[name])
@@ -109,21 +184,21 @@ class TargetGraph:
                 raise UsageError(f"no function or layer named {name!r}{hint}")
         closure = set(wanted)
         for tid in wanted:
-            closure |= nx.ancestors(self.graph, tid)
+            closure |= self.ancestors(tid)
         if with_checks:
             # Every artifact this selection builds is checked too, layers included.
             for tid in list(closure):
-                for succ in self.graph.successors(tid):
-                    t = self.target(succ)
+                for succ in self._succs[tid]:
+                    t = self._targets[succ]
                     if t.kind is TargetKind.CHECK and t.checks in closure:
                         closure.add(succ)
-                        closure |= nx.ancestors(self.graph, succ)
-        return TargetGraph(self.graph.subgraph(closure).copy())
+                        closure |= self.ancestors(succ)
+        return self.subgraph(closure)
 
     def without_checks(self) -> TargetGraph:
         """The same graph minus check targets (``forge build --no-check``)."""
-        keep = [t for t in self.graph.nodes if self.target(t).kind is not TargetKind.CHECK]
-        return TargetGraph(self.graph.subgraph(keep).copy())
+        return self.subgraph(t for t, target in self._targets.items()
+                             if target.kind is not TargetKind.CHECK)
 
     # -- export --------------------------------------------------------------------------
 
@@ -134,7 +209,7 @@ class TargetGraph:
                 {"id": t.id, "kind": t.kind.value, "name": t.name, "builder": t.builder}
                 for t in self.targets()
             ],
-            "edges": [{"from": a, "to": b} for a, b in sorted(self.graph.edges)],
+            "edges": [{"from": a, "to": b} for a, b in self.edges],
         }
 
     def to_dot(self) -> str:
@@ -143,7 +218,7 @@ class TargetGraph:
         lines = ["digraph lambdaforge {", "  rankdir=LR;"]
         for t in self.targets():
             lines.append(f'  "{t.id}" [label="{t.id}", shape={shapes[t.kind.value]}];')
-        for a, b in sorted(self.graph.edges):
+        for a, b in self.edges:
             lines.append(f'  "{a}" -> "{b}";')
         lines.append("}")
         return "\n".join(lines) + "\n"
@@ -154,9 +229,26 @@ class TargetGraph:
         lines = ["flowchart LR"]
         for t in self.targets():
             lines.append(f'  {ids[t.id]}["{t.id}"]')
-        for a, b in sorted(self.graph.edges):
+        for a, b in self.edges:
             lines.append(f"  {ids[a]} --> {ids[b]}")
         return "\n".join(lines) + "\n"
+
+
+def _lexicographic_order(preds: dict[str, set[str]], succs: dict[str, set[str]]) -> list[str]:
+    """Kahn's topological order taking the smallest ready id first (networkx's
+    ``lexicographical_topological_sort``): the same order on every run and machine."""
+    remaining = {t: len(p) for t, p in preds.items()}
+    ready = [t for t, n in remaining.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        t = heapq.heappop(ready)
+        order.append(t)
+        for s in succs[t]:
+            remaining[s] -= 1
+            if remaining[s] == 0:
+                heapq.heappush(ready, s)
+    return order
 
 
 def build_graph(project: Project, registry: BuilderRegistry | None = None) -> TargetGraph:
@@ -165,6 +257,8 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
     Unknown layer references were rejected by config validation already; a reference that
     still dangles here (a bug or a hand-made ``Project``) is reported as a ``ConfigError``.
     """
+    import networkx as nx  # building and validating only: a loaded graph needs none of it
+
     registry = registry or BuilderRegistry()
     g = nx.DiGraph()
 
@@ -218,4 +312,4 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         cycle = nx.find_cycle(g)
         chain = " -> ".join([a for a, _ in cycle] + [cycle[-1][1]])
         raise ConfigError(f"dependency cycle: {chain}")
-    return TargetGraph(g)
+    return TargetGraph.from_networkx(g)
