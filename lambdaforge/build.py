@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdaforge import replay
+from lambdaforge import plancache, replay
 from lambdaforge.actions import DEPS, STRIP_LISTING, ActionContext
 from lambdaforge.actions import check as check_action
 from lambdaforge.actions import install as install_action
@@ -30,8 +30,10 @@ from lambdaforge.errors import BuildError, ForgeError
 from lambdaforge.fsutil import TEMP_SUFFIX
 from lambdaforge.executor import BuildInterrupted, Event, Status, TargetResult, run_graph
 from lambdaforge.graph import TargetGraph, TargetKind, build_graph
+from lambdaforge.incremental import Scope
 from lambdaforge.locking import project_build_lock
 from lambdaforge.outputs import InstallOutput
+from lambdaforge.outputs import output_from_json
 from lambdaforge.planner import PIPELINE_VERSION, PlannedTarget, Planner, archive_tools
 from lambdaforge.recorder import Recorder
 from lambdaforge.runner import Runner
@@ -87,6 +89,7 @@ class BuildSession:
         runner_factory: Callable[[], Runner] = Runner,
         on_event: Callable[[Event], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.project = project
         self.options = options or BuildOptions()
@@ -95,13 +98,17 @@ class BuildSession:
         self.runner_factory = runner_factory
         self.on_event = on_event
         self.on_wait = on_wait
-        self.full_graph = build_graph(project, self.registry)
+        #: an incremental build (``lambdaforge.incremental``): the cached graph and keys,
+        #: and the targets whose inputs changed; ``None`` plans every target
+        self.scope = scope
+        self.full_graph = scope.graph if scope is not None else build_graph(project, self.registry)
         graph = self.full_graph if self.options.checks else self.full_graph.without_checks()
         self.graph = graph.select(self.options.names, with_checks=self.options.checks)
         self.cache = Cache(project.cache_dir)
         self.state = BuildState.load(project.state_dir)
         self.stat_cache = StatCache.load(project.state_dir / "statcache")
         self.planner = self._new_planner()
+        self._replanned: set[str] = set()
         self.warnings: list[str] = []
         self._install_lock = threading.Lock()
 
@@ -156,14 +163,30 @@ class BuildSession:
                                 self.project.build_dir / "manifest.json")
         with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
             self._remove_leftovers()
+            # An incremental build keeps the groups of the targets it leaves alone.
+            previous_record = (replay.load(self.project.root, self.selection())
+                               if self.scope is not None else None)
+            if previous_record is None:
+                self.scope = None  # the record went away meanwhile: plan everything
             replay.forget(self.project.state_dir)
             reference_ns = time.time_ns()  # before anything is read: the racy rule's anchor
             self.state = BuildState.load(self.project.state_dir)  # as the last build left it
             self.planner = self._new_planner()
-            self.plan()
+            graph = (self._scoped_graph(previous_record) if self.scope is not None
+                     and previous_record is not None else None)
+            if graph is None:
+                self.scope = None
+                graph = self.graph
+                self.planner.plan(graph)
+            else:
+                # Structure from the whole graph (a layer's install keys its functions), but
+                # only the changed targets and what depends on them are planned.
+                self.planner.known_keys = self.scope.keys  # type: ignore[union-attr]
+                self.planner.plan(self.graph, only=self._replanned)
+            self.stat_cache.save()
             recorder = Recorder(self.project, self.state)
             try:
-                results = run_graph(self.graph, self._run_target,
+                results = run_graph(graph, self._run_target,
                                     jobs=self.options.jobs, on_event=self.on_event)
             except BuildInterrupted as stop:
                 # What finished is complete: remember it, so the next build restores it.
@@ -172,7 +195,7 @@ class BuildSession:
                 raise
             recorder.record_state(self._planned, results)
             manifest_path = recorder.write_manifest(self._planned, results)
-            outcome = BuildOutcome(self.project, results, self.graph,
+            outcome = BuildOutcome(self.project, results, graph,
                                    time.perf_counter() - start, manifest_path)
             smoke_skipped = any(getattr(r.output, "smoke_skipped", False) for r in results.values())
             if outcome.ok and not smoke_skipped:
@@ -180,11 +203,17 @@ class BuildSession:
                 # (A skipped smoke test is tried again: no record.)
                 builders = list({t.builder: self.planner.builder(t)
                                  for t in self.graph.targets() if t.spec}.values())
+                kept = self._kept_groups(previous_record)
                 groups = recorder.write_replay(self.selection(), reference_ns, self._planned,
-                                               results, builders, manifest_path)
+                                               results, builders, manifest_path, kept=kept)
+                keys = {**(self.scope.keys if self.scope else {}),
+                        **{tid: p.key for tid, p in self._planned.items()}}
+                plancache.write(self.project.state_dir, self.selection(), self.project,
+                                self.full_graph, keys)
             else:
+                plancache.forget(self.project.state_dir)
                 groups = {tid: list(p.observed) for tid, p in self._planned.items()}
-            if not self.options.names:
+            if not self.options.names and self.scope is None:
                 # A whole-project build saw every input: forget digests of deleted files.
                 self.stat_cache.retain(o[1] for group in groups.values() for o in group
                                        if o[0] == "f")
@@ -192,6 +221,44 @@ class BuildSession:
         self.warnings += self.planner.warnings + recorder.notes
         self.warnings += [str(w) for w in self.cache.warnings]
         return outcome
+
+    def _scoped_graph(self, previous: dict) -> TargetGraph | None:
+        """The part of the graph an incremental build runs: the changed targets, what
+        depends on them, and their direct inputs, seeded as the last build left them.
+        ``None`` (then every target is planned) when the last build's record of an input is
+        not what the plan cache says, or the replay record does not cover every target left
+        alone (its observations are what will notice their next change)."""
+        assert self.scope is not None
+        graph = self.graph
+        replan = {t for t in self.scope.stale if t in set(graph.nodes)}
+        todo = list(replan)
+        while todo:
+            for succ in graph.successors(todo.pop()):
+                if succ not in replan:
+                    replan.add(succ)
+                    todo.append(succ)
+        inputs = {u for t in replan for u in graph.predecessors(t)} - replan
+        if not set(graph.nodes) - replan <= set(previous["targets"]):
+            return None
+        for tid in sorted(inputs):
+            record = self.state.get(tid)
+            t = graph.target(tid)
+            output = output_from_json(t.kind.value, record.outputs) if record else None
+            if record is None or output is None or record.key != self.scope.keys.get(tid):
+                return None
+            self._planned[tid] = PlannedTarget(t, record.key, record.material,
+                                               Status.UP_TO_DATE, previous=output)
+        self._replanned = replan
+        return graph.subgraph(replan | inputs)
+
+    def _kept_groups(self, previous: dict | None) -> dict[str, list] | None:
+        """Replay groups of the targets an incremental build did not re-plan (inputs it
+        took as they were included): as the last record has them, all of which held.
+        ``None`` for a full build."""
+        if self.scope is None or previous is None:
+            return None
+        return {tid: group for tid, group in previous["targets"].items()
+                if tid not in self._replanned}
 
     def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
                     cancel: threading.Event) -> TargetResult:

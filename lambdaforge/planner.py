@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from lambdaforge import observe
@@ -75,18 +75,21 @@ class Planner:
         self.force = force
         self.smoke = smoke
         self.planned: dict[str, PlannedTarget] = {}
+        #: keys of targets this plan does not re-plan (an incremental build's others)
+        self.known_keys: Mapping[str, str] = {}
         #: problems with the state on disk, each worth one line to the user
         self.warnings: list[str] = []
         self._sources: dict[str, SourceSet] = {}
         self._strip_filters: dict[tuple[StripRules, ...], StripFilter] = {}
         self._lock = threading.Lock()
 
-    def plan(self, graph: TargetGraph) -> list[PlannedTarget]:
-        """Keys and intended actions for every target of ``graph``, in topological order."""
+    def plan(self, graph: TargetGraph, only: set[str] | None = None) -> list[PlannedTarget]:
+        """Keys and intended actions for every target of ``graph`` (or of ``only``, keys of
+        the others coming from ``known_keys``), in topological order."""
         for t in graph.targets():
-            if t.id not in self.planned:
+            if t.id not in self.planned and (only is None or t.id in only):
                 self.planned[t.id] = self._plan_target(graph, t)
-        return [self.planned[t.id] for t in graph.targets()]
+        return [self.planned[t.id] for t in graph.targets() if t.id in self.planned]
 
     def builder(self, t: Target) -> Builder:
         """The builder of a target."""
@@ -158,8 +161,10 @@ class Planner:
     # ------------------------------------------------------------------ keys
 
     def key_of(self, target_id: str) -> str:
-        """The planned key of a target planned already."""
-        return self.planned[target_id].key
+        """The key of a target planned already, or (an incremental build) left as the last
+        build keyed it."""
+        planned = self.planned.get(target_id)
+        return planned.key if planned is not None else self.known_keys[target_id]
 
     def material(self, graph: TargetGraph, t: Target,
                  observed: list[observe.Observation] | None = None) -> KeyMaterial:

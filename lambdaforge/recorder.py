@@ -97,16 +97,20 @@ class Recorder:
 
     def write_replay(self, identity: Mapping[str, object], reference_ns: int,
                      planned: Mapping[str, PlannedTarget], results: Mapping[str, TargetResult],
-                     builders: list[Builder], manifest: Path) -> dict[str, list]:
+                     builders: list[Builder], manifest: Path,
+                     kept: Mapping[str, list] | None = None) -> dict[str, list]:
         """Write the replay record of a fully successful build; returns its groups.
 
         Per target: what the planner read to key it and the outputs it found or wrote;
         ``"project"``: what every target depends on (config files and discover listings as
         loaded, the environment, the tools and lambdaforge's own modules: an upgrade or an
-        edited editable install may change outputs) and the manifest."""
-        groups: dict[str, list] = {}
+        edited editable install may change outputs) and the manifest. ``kept``: groups an
+        incremental build carries over unchanged (every target it did not re-plan)."""
+        groups: dict[str, list] = dict(kept or {})
         root = os.fspath(self.project.root)
         for tid, p in planned.items():
+            if kept is not None and tid in kept:
+                continue
             # The planner read the target's state record too: damaged, it decides otherwise.
             state_file = os.path.relpath(self.state.file_for(tid), root).replace(os.sep, "/")
             group = [*p.observed, observe.observe_path(state_file, root)]
@@ -123,7 +127,7 @@ class Recorder:
         if manifest_obs is not None:
             project.append(manifest_obs)
         replay.record(self.project.state_dir, identity, reference_ns, project, groups,
-                      f"{len(results)} up-to-date")
+                      f"{len(groups)} up-to-date")
         return {**groups, "project": project}
 
 

@@ -27,6 +27,7 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdaforge import __version__
@@ -112,31 +113,56 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
     return data
 
 
-def replay(root: Path, identity: Mapping[str, object]) -> str | None:
-    """The summary of the recorded build when every observation still holds, else None."""
+@dataclass
+class Replayed:
+    """What replaying a record found: the record, and per group (``"project"`` or a target
+    id) the observations that no longer hold."""
+
+    data: dict
+    failing: dict[str, list[Observation]] = field(default_factory=dict)
+
+    @property
+    def up_to_date(self) -> bool:
+        """Every observation held: nothing can have changed."""
+        return not self.failing
+
+
+def examine(root: Path, identity: Mapping[str, object]) -> Replayed | None:
+    """Check every observation of the record (each once); ``None`` when there is no usable
+    record. When everything held, some of it only by content, the record is refreshed with
+    the current stats against this run's start, so the next replay is stats alone (an
+    optimisation only: a read-only state directory must not fail a no-op build)."""
     started_ns = time.time_ns()
     data = load(root, identity)
     if data is None:
         return None
     base, reference = os.fspath(root), data["reference_ns"]
     groups = {"project": data["project"], **data["targets"]}
+    found = Replayed(data)
     checked: dict[str, list[Observation]] = {}
     for name, group in groups.items():
         results = [check(o, base, reference) for o in group]
-        if any(r is None for r in results):
-            return None
+        failing = [o for o, r in zip(group, results) if r is None]
+        if failing:
+            found.failing[name] = failing
         checked[name] = results  # type: ignore[assignment]
-    if any(r is not o for name, group in groups.items() for r, o in zip(checked[name], group)):
-        # Everything held, some of it only by content: remember the current stats against
-        # this run's start, so the next replay is stats alone. An optimisation only: a
-        # read-only state directory must not fail a no-op build.
+    if found.up_to_date and any(r is not o for name, group in groups.items()
+                                for r, o in zip(checked[name], group)):
         project = checked.pop("project")
         try:
             record(Path(root, *RECORD_PATH[:-1]), identity, started_ns, project, checked,
                    str(data.get("summary", "")))
         except OSError:
             pass
-    return str(data.get("summary", ""))
+    return found
+
+
+def replay(root: Path, identity: Mapping[str, object]) -> str | None:
+    """The summary of the recorded build when every observation still holds, else None."""
+    found = examine(root, identity)
+    if found is None or not found.up_to_date:
+        return None
+    return str(found.data.get("summary", ""))
 
 
 def find_project_root(cwd: Path, config: Path | None) -> Path | None:

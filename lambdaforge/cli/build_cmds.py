@@ -11,13 +11,20 @@ import os
 import sys
 from collections.abc import Callable
 
-from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, load
+from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, load, print_issue
 
 
-def _session(args: argparse.Namespace, *, smoke: bool = False, **extra: object):
+def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **extra: object):
+    """The build session the arguments ask for; with an incremental ``scope``, on its cached
+    project (the config is not loaded again: nothing it depends on changed)."""
     from lambdaforge.build import BuildOptions, BuildSession
 
-    project = load(args)
+    if scope is not None:
+        project = scope.project
+        for warning in project.warnings:
+            print_issue(warning)
+    else:
+        project = load(args)
     options = BuildOptions(
         names=tuple(getattr(args, "names", ()) or ()),
         jobs=getattr(args, "jobs", None) or os.cpu_count() or 2,
@@ -26,11 +33,12 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, **extra: object):
         smoke=smoke or getattr(args, "check", False),
         checks=not getattr(args, "no_check", False),
     )
-    return BuildSession(project, options, **extra)
+    return BuildSession(project, options, scope=scope, **extra)
 
 
 def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     """Build the selected targets; report progress, warnings and failures."""
+    scope = None
     if not (args.force or args.dry_run or args.json or args.verbose or args.explain_strip):
         # Answer a no-op build from file stats alone, before importing anything heavy.
         import time
@@ -42,15 +50,22 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         config_name = args.config.name if args.config is not None else "lambdaforge.toml"
         identity = replay.build_identity(args.names, smoke=smoke or args.check,
                                          checks=not args.no_check, config=config_name)
-        summary = replay.replay(root, identity) if root is not None else None
-        if summary:
+        found = replay.examine(root, identity) if root is not None else None
+        if found is not None and found.up_to_date:
+            summary = found.data.get("summary", "")
             print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
             return EXIT_OK
+        if found is not None and root is not None:
+            from lambdaforge import incremental
+
+            # Only some targets' inputs changed: re-plan those, from the plan cache.
+            scope = incremental.scope(root, identity, found)
     from lambdaforge import report
 
     _stop_on_sigterm()
     reporter: Callable | None = None
-    session = _session(args, smoke=smoke, on_wait=lambda msg: print(msg, file=sys.stderr))
+    session = _session(args, smoke=smoke, on_wait=lambda msg: print(msg, file=sys.stderr),
+                       scope=scope)
     if not args.json:
         if sys.stderr.isatty() and not args.dry_run:
             reporter = report.RichReporter(len(session.graph), verbose=args.verbose)

@@ -119,6 +119,8 @@ class _Scanner:
                 array = (*self.resolve(parts[:-1]), parts[-1])
                 index = self.aot_index.get(array, -1) + 1
                 self.aot_index[array] = index
+                for depth in range(1, len(array)):  # tables the header implies
+                    self.record(array[:depth], start)
                 self.record(array, start)
                 table = (*array, index)
                 self.record(table, start)

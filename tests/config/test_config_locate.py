@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from toml_strategies import documents
 
 from lambdaforge.config.loader import tomllib
@@ -97,6 +97,7 @@ def _paths(value, prefix=()):
 
 @settings(max_examples=150, deadline=None)
 @given(documents())
+@example(document={"project": {"": [{}]}})  # [[project.""]] implies [project]: it has a line too
 def test_every_parsed_key_has_a_line(document) -> None:
     text = dumps(document)
     parsed = tomllib.loads(text)

@@ -1,0 +1,149 @@
+"""The plan cache: the resolved project, its target graph and every target's key, as JSON.
+
+A full build writes it beside the replay record (``.forge/state/plan.json``). When a later
+build's replay finds that only some targets' inputs changed, and nothing that shapes the
+project or the graph did (the replay's ``project`` group held: config files, discover
+listings, tools, environment, lambdaforge itself), that build loads this instead of the
+config and re-plans only the targets whose observations failed and what depends on them
+(``lambdaforge.incremental``): no Pydantic, no networkx, no state file of a target it does
+not touch.
+
+JSON, not pickle: a checkout's ``.forge/`` may come from anywhere, and loading it must never
+run code. A file of another version, of another shape, or for another build identity is
+simply not there. A project whose settings or install inputs hold a credential is never
+written (credentials never land in state).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lambdaforge import __version__
+from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.config.specs import FunctionSpec, LayerSpec, Project, StripRules
+from lambdaforge.errors import ConfigIssue
+from lambdaforge.graph import Target, TargetGraph, TargetKind
+
+PLAN_VERSION = 1
+PLAN_NAME = "plan.json"
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back to the tuples the specs hold (nested lists too)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def _spec_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v if k == "builder_options" else _tuples(v)) for k, v in data.items()}
+
+
+def _deps_to_json(deps: DependencyInputs) -> dict[str, Any]:
+    return {"builder": deps.builder, "runtime": deps.runtime, "architecture": deps.architecture,
+            "canonical": deps.canonical, "files": deps.files, "directories": deps.directories,
+            "watched": deps.watched, "file_stats": deps.file_stats}
+
+
+def _has_secret(project: Project, graph: TargetGraph) -> bool:
+    from lambdaforge.redact import has_secret
+
+    specs = [*project.functions.values(), *project.layers.values()]
+    urls = [u for s in specs for u in (s.index_url or "", *s.extra_index_urls, *s.find_links)]
+    return (any(has_secret(u) for u in urls)
+            or any(t.deps is not None and t.deps.secrets for t in graph.targets()))
+
+
+def write(state_dir: Path, identity: Mapping[str, object], project: Project,
+          graph: TargetGraph, keys: Mapping[str, str]) -> None:
+    """Write the plan cache of a fully successful build (or remove a stale one when the
+    project holds a credential)."""
+    from lambdaforge.state import write_atomic
+
+    path = state_dir / PLAN_NAME
+    if _has_secret(project, graph):
+        path.unlink(missing_ok=True)
+        return
+    data = {
+        "version": PLAN_VERSION,
+        "lambdaforge": __version__,
+        "identity": dict(identity),
+        "project": {
+            "config_file": project.config_file.name,
+            "name": project.name,
+            "cache_dir": str(project.cache_dir),
+            "cache_salt": project.cache_salt,
+            "functions": {n: s.model_dump(mode="json") for n, s in project.functions.items()},
+            "layers": {n: s.model_dump(mode="json") for n, s in project.layers.items()},
+            "strip_rules": {n: s.model_dump(mode="json") for n, s in project.strip_rules.items()},
+            "config_files": [str(p) for p in project.config_files],
+            "discover_globs": project.discover_globs,
+            "observed": project.observed,
+            "warnings": [[w.file, w.line, w.key, w.message, w.severity] for w in project.warnings],
+        },
+        "targets": [
+            {"id": t.id, "kind": t.kind.value, "name": t.name, "builder": t.builder,
+             "spec": None if t.spec is None else [
+                 "function" if isinstance(t.spec, FunctionSpec) else "layer", t.spec.name],
+             "deps": None if t.deps is None else _deps_to_json(t.deps), "checks": t.checks}
+            for t in graph.targets()
+        ],
+        "edges": graph.edges,
+        "keys": dict(keys),
+    }
+    write_atomic(path, json.dumps(data, separators=(",", ":")).encode(), durable=False)
+
+
+def forget(state_dir: Path) -> None:
+    """Drop the plan cache."""
+    (state_dir / PLAN_NAME).unlink(missing_ok=True)
+
+
+def load(root: Path, identity: Mapping[str, object]
+         ) -> tuple[Project, TargetGraph, dict[str, str]] | None:
+    """The cached project, full graph and keys of ``root``; ``None`` when there is none
+    usable (missing, another version or identity, any shape problem)."""
+    try:
+        data = json.loads((root / ".forge" / "state" / PLAN_NAME).read_bytes())
+        if (data.get("version") != PLAN_VERSION or data.get("lambdaforge") != __version__
+                or data.get("identity") != json.loads(json.dumps(dict(identity)))):
+            return None
+        p = data["project"]
+        functions = {n: FunctionSpec(**_spec_values(v)) for n, v in p["functions"].items()}
+        layers = {n: LayerSpec(**_spec_values(v)) for n, v in p["layers"].items()}
+        project = Project(
+            root=root, config_file=root / p["config_file"], name=p["name"],
+            cache_dir=Path(p["cache_dir"]), cache_salt=p["cache_salt"],
+            functions=functions, layers=layers,
+            strip_rules={n: StripRules(**_spec_values(v)) for n, v in p["strip_rules"].items()},
+            config_files=tuple(Path(f) for f in p["config_files"]),
+            discover_globs=tuple(tuple(g) for g in p["discover_globs"]),  # type: ignore[misc]
+            observed=tuple(p["observed"]),
+            warnings=tuple(ConfigIssue(*w) for w in p["warnings"]),
+        )
+        targets: dict[str, Target] = {}
+        for t in data["targets"]:
+            spec = None
+            if t["spec"] is not None:
+                kind, name = t["spec"]
+                spec = functions[name] if kind == "function" else layers[name]
+            deps = None
+            if t["deps"] is not None:
+                d = t["deps"]
+                deps = DependencyInputs(
+                    builder=d["builder"], runtime=d["runtime"], architecture=d["architecture"],
+                    canonical=_tuples(d["canonical"]), files=_tuples(d["files"]),
+                    directories=_tuples(d["directories"]), watched=_tuples(d["watched"]),
+                    file_stats=_tuples(d["file_stats"]))
+            targets[t["id"]] = Target(t["id"], TargetKind(t["kind"]), t["name"], t["builder"],
+                                      spec=spec, deps=deps, checks=t["checks"])
+        graph = TargetGraph(targets, [tuple(e) for e in data["edges"]])  # type: ignore[misc]
+        keys = data["keys"]
+        if not isinstance(keys, dict) or set(keys) != set(targets):
+            return None
+        return project, graph, {str(k): str(v) for k, v in keys.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None

@@ -1,0 +1,132 @@
+"""A change to some files' content re-plans only those targets, without loading the config.
+
+When the replay record shows that only file contents (or outputs) changed, and nothing the
+project or graph depends on, ``forge build`` loads the plan cache instead of the config and
+plans only the changed targets and what depends on them: no Pydantic, no networkx. Anything
+else is the full planner's. Either way the zips are those of a clean build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambdaforge import replay
+from lambdaforge.cli import main
+
+from .conftest import LOCAL_INDEX, ProjectDir
+
+
+def build(project: ProjectDir) -> tuple[int, str, set[str]]:
+    """``forge build`` in a fresh process: exit code, stderr, modules it imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lambdaforge", "-C", str(project.root), "build"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    err = "\n".join(line for line in proc.stderr.splitlines() if "import time:" not in line)
+    return proc.returncode, err, imported
+
+
+def zips(root: Path) -> dict[str, bytes]:
+    folder = root / ".forge" / "build"
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.zip"))}
+
+
+def assert_clean_build_agrees(project: ProjectDir, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    shutil.copytree(project.root, clean, ignore=shutil.ignore_patterns(".forge"))
+    env = dict(os.environ, FORGE_CACHE_DIR=str(tmp_path / "clean-cache"))
+    subprocess.run([sys.executable, "-m", "lambdaforge", "-C", str(clean), "build"],
+                   check=True, capture_output=True, env=env, timeout=120)
+    assert zips(project.root) == zips(clean)
+
+
+HEAVY = {"pydantic", "networkx"}
+
+
+@pytest.fixture
+def built(source_project: ProjectDir) -> ProjectDir:
+    code, err, _ = build(source_project)
+    assert code == 0, err
+    assert (source_project.root / ".forge/state/plan.json").exists()
+    return source_project
+
+
+def test_one_source_file_changed_replans_only_its_function(built: ProjectDir, tmp_path: Path) -> None:
+    built.write("functions/beta/app.py", "def handler(event, context):\n    return 'BETA'\n")
+    code, err, imported = build(built)
+    assert code == 0, err
+    assert HEAVY.isdisjoint(imported), HEAVY & imported
+    assert "built  function:beta" in err and "built  check:function:beta" in err
+    assert "alpha" not in err and "layer:shared" not in err
+    assert_clean_build_agrees(built, tmp_path)
+    # The record it left answers the next build for every target, not just the re-planned.
+    assert replay.replay(built.root, replay.build_identity(
+        (), smoke=False, checks=True, config="lambdaforge.toml")) == "6 up-to-date"
+
+
+def test_a_layer_code_change_repackages_the_layer_and_rechecks_its_functions(
+        built: ProjectDir, tmp_path: Path) -> None:
+    built.write("layers/shared/shared_util.py", "def util():\n    return 43\n")
+    code, err, imported = build(built)
+    assert code == 0, err
+    assert HEAVY.isdisjoint(imported)
+    assert "built  layer:shared" in err and "check:function:alpha" in err
+    assert "built  function:alpha" not in err  # its zip does not change (early cutoff)
+    assert_clean_build_agrees(built, tmp_path)
+
+
+@pytest.mark.parametrize("change", ["new file", "config", "plan cache damaged", "no plan cache"])
+def test_anything_else_is_the_full_planners(built: ProjectDir, tmp_path: Path, change: str) -> None:
+    built.write("functions/beta/app.py", "def handler(event, context):\n    return 'B2'\n")
+    if change == "new file":
+        built.write("functions/beta/extra.py", "X = 1\n")
+    elif change == "config":
+        text = (built.root / "lambdaforge.toml").read_text()
+        built.config(text.replace("[functions.beta]\n", '[functions.beta]\nexclude = ["x"]\n'))
+    elif change == "plan cache damaged":
+        (built.root / ".forge/state/plan.json").write_text('{"version": 1, "targets": 3}')
+    else:
+        (built.root / ".forge/state/plan.json").unlink()
+    code, err, imported = build(built)
+    assert code == 0, err
+    assert "pydantic" in imported  # the config was loaded and every target planned
+    assert_clean_build_agrees(built, tmp_path)
+
+
+def test_a_requirements_change_is_never_incremental(deps_project: ProjectDir, tmp_path: Path) -> None:
+    deps_project.config(LOCAL_INDEX + '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    deps_project.write("fn/requirements.txt", "dep-a\n")
+    assert build(deps_project)[0] == 0
+    deps_project.write("fn/requirements.txt", "dep-b\n")  # same size, another install
+    code, err, imported = build(deps_project)
+    assert code == 0, err
+    assert "pydantic" in imported
+    names = deps_project.zip_names("function", "fn")
+    assert "dep_b/__init__.py" in names and "dep_a/__init__.py" not in names
+
+
+def test_no_plan_cache_for_a_project_with_credentials(deps_project: ProjectDir) -> None:
+    deps_project.config(LOCAL_INDEX.replace(
+        "no-index = true", 'no-index = true\nindex-url = "https://user:s3cret@pypi.example/simple"')
+        + '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    deps_project.write("fn/requirements.txt", "dep-a\n")
+    assert main(["-C", str(deps_project.root), "build"]) == 0
+    assert not (deps_project.root / ".forge/state/plan.json").exists()
+    for path in (deps_project.root / ".forge").rglob("*"):
+        if path.is_file() and path.suffix == ".json":
+            assert "s3cret" not in path.read_text(errors="replace"), path
+
+
+def test_the_plan_cache_is_plain_json(built: ProjectDir) -> None:
+    data = json.loads((built.root / ".forge/state/plan.json").read_text())
+    assert data["version"] == 1 and set(data["keys"]) == {t["id"] for t in data["targets"]}
