@@ -209,7 +209,7 @@ class BuildSession:
                 keys = {**(self.scope.keys if self.scope else {}),
                         **{tid: p.key for tid, p in self._planned.items()}}
                 plancache.write(self.project.state_dir, self.selection(), self.project,
-                                self.full_graph, keys)
+                                self.graph, keys)
             else:
                 plancache.forget(self.project.state_dir)
                 groups = {tid: list(p.observed) for tid, p in self._planned.items()}

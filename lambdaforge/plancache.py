@@ -104,8 +104,9 @@ def forget(state_dir: Path) -> None:
 
 def load(root: Path, identity: Mapping[str, object]
          ) -> tuple[Project, TargetGraph, dict[str, str]] | None:
-    """The cached project, full graph and keys of ``root``; ``None`` when there is none
-    usable (missing, another version or identity, any shape problem)."""
+    """The cached project, the graph that build ran (its selection, with or without checks)
+    and every target's key, for ``root``; ``None`` when there is none usable (missing,
+    another version or identity, any shape problem)."""
     try:
         data = json.loads((root / ".forge" / "state" / PLAN_NAME).read_bytes())
         if (data.get("version") != PLAN_VERSION or data.get("lambdaforge") != __version__

@@ -130,3 +130,14 @@ def test_no_plan_cache_for_a_project_with_credentials(deps_project: ProjectDir) 
 def test_the_plan_cache_is_plain_json(built: ProjectDir) -> None:
     data = json.loads((built.root / ".forge/state/plan.json").read_text())
     assert data["version"] == 1 and set(data["keys"]) == {t["id"] for t in data["targets"]}
+
+
+def test_a_build_without_checks_or_of_one_function_is_incremental_too(built: ProjectDir) -> None:
+    for args in (["--no-check"], ["beta"]):
+        assert main(["-C", str(built.root), "build", *args]) == 0
+        built.write("functions/beta/app.py", f"def handler(event, context):\n    return {args!r}\n")
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "lambdaforge", "-C", str(built.root),
+             "build", *args], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "pydantic" not in proc.stderr and "built  function:beta" in proc.stderr
