@@ -5,20 +5,19 @@ run waits for the first (as cargo does: "Blocking waiting for file lock on build
 directory"), telling the user once who it waits for. The shared cache needs no such lock:
 it is safe under concurrent processes by construction (see ``cache.py``).
 
-The lock is ``filelock``'s OS-level lock (``flock`` on Unix, ``msvcrt.locking`` on
-Windows): the kernel releases it when its holder dies, however it dies, so a killed build
-never blocks the next one. The holder's pid is kept in a side file only for the message:
+The lock is an OS-level lock (``flock`` on Unix; ``filelock``'s ``msvcrt.locking`` on
+Windows, imported only there: it costs a build ~30 ms to import): the kernel releases it when
+its holder dies, however it dies, so a killed build never blocks the next one. The holder's pid is kept in a side file only for the message:
 the lock file itself is opened (and may be truncated) by every waiter.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from filelock import FileLock, Timeout
 
 from lambdaforge.errors import ForgeError
 from lambdaforge.fsutil import write_atomic
@@ -49,20 +48,16 @@ def project_build_lock(
     defaults to the project root when ``state_dir`` is ``<root>/.forge/state``.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(state_dir / LOCK_FILE))
+    lock = _OsLock(state_dir / LOCK_FILE)
     pid_file = state_dir / PID_FILE
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    if not lock.acquire(0):
         if on_wait is not None:
             on_wait(_waiting_message(state_dir, pid_file, where))
-        try:
-            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=0.05)
-        except Timeout:
+        if not lock.acquire(timeout):
             raise BuildLockTimeoutError(
                 f"another forge build in {_where(state_dir, where)} held the lock for more "
                 f"than {timeout:g}s"
-            ) from None
+            )
     try:
         try:
             write_atomic(pid_file, f"{os.getpid()}\n".encode(), durable=False)
@@ -77,6 +72,62 @@ def project_build_lock(
         except OSError:
             pass
         lock.release()
+
+
+class _OsLock:
+    """An exclusive OS lock on one file, released by the kernel when its holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._fallback = None
+
+    def acquire(self, timeout: float | None) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds (``None``: as long as it takes;
+        ``0``: not at all); False when it was not free in time."""
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            return self._acquire_with_filelock(timeout)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if timeout is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks; Ctrl-C still interrupts it
+            else:
+                deadline = time.monotonic() + timeout
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            os.close(fd)
+                            return False
+                        time.sleep(0.05)  # polling another process's lock: no event to wait on
+        except BaseException:
+            if self._fd != fd:
+                os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def _acquire_with_filelock(self, timeout: float | None) -> bool:
+        from filelock import FileLock, Timeout
+
+        self._fallback = self._fallback or FileLock(str(self.path))
+        try:
+            self._fallback.acquire(timeout=-1 if timeout is None else timeout, poll_interval=0.05)
+        except Timeout:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the lock up."""
+        if self._fallback is not None:
+            self._fallback.release()
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
 
 
 def _where(state_dir: Path, where: Path | None) -> Path:

@@ -27,7 +27,6 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdaforge import __version__
@@ -113,13 +112,14 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
     return data
 
 
-@dataclass
 class Replayed:
     """What replaying a record found: the record, and per group (``"project"`` or a target
-    id) the observations that no longer hold."""
+    id) the observations that no longer hold. (A plain class: ``dataclasses`` would cost the
+    no-op build its import.)"""
 
-    data: dict
-    failing: dict[str, list[Observation]] = field(default_factory=dict)
+    def __init__(self, data: dict) -> None:
+        self.data = data
+        self.failing: dict[str, list[Observation]] = {}
 
     @property
     def up_to_date(self) -> bool:

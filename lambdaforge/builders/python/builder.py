@@ -24,11 +24,7 @@ from lambdaforge.builders.base import (
     InstallResult,
     SmokeResult,
 )
-from lambdaforge.builders.python.dists import runtime_provided_exclusions
 from lambdaforge.builders.python.handler import CodeTree, check_python_handler, layer_roots
-from lambdaforge.builders.python.install import install_requirements
-from lambdaforge.builders.python.requirements import RequirementSet, collect_dependency_inputs
-from lambdaforge.builders.python.smoke import SmokeStatus, smoke_test
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import tool_version
 from lambdaforge.lambda_facts import RUNTIMES
@@ -62,6 +58,10 @@ class PythonBuilder(Builder):
         self, settings: BuildSettings, source: str | None, project: Project
     ) -> DependencyInputs | None:
         """Canonical install inputs (see ``requirements.collect_dependency_inputs``)."""
+        # requirements, install, dists and smoke import ``packaging`` and friends: a build
+        # that only repackages sources imports none of them.
+        from lambdaforge.builders.python.requirements import collect_dependency_inputs
+
         return collect_dependency_inputs(settings, source, project, self.runner, builder=self.NAME)
 
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
@@ -70,6 +70,8 @@ class PythonBuilder(Builder):
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """Install for the target into ``dest`` (see ``install.install_requirements``)."""
+        from lambdaforge.builders.python.install import install_requirements
+
         return install_requirements(inputs, dest, ctx)
 
     def runtime_provided(
@@ -77,6 +79,9 @@ class PythonBuilder(Builder):
     ) -> set[str]:
         """boto3 & co. to leave out: not pinned with ``==`` by the user and needed by no
         kept distribution (``dists.runtime_provided_exclusions``)."""
+        from lambdaforge.builders.python.dists import runtime_provided_exclusions
+        from lambdaforge.builders.python.requirements import RequirementSet
+
         return runtime_provided_exclusions(dists, RequirementSet.of(inputs).pinned, settings.runtime)
 
     def check_handler(
@@ -102,6 +107,8 @@ class PythonBuilder(Builder):
         handler = getattr(spec, "handler", None)
         if handler is None:
             return SmokeResult(ok=True, skipped="a layer has no handler to import")
+        from lambdaforge.builders.python.smoke import SmokeStatus, smoke_test
+
         target = PythonTarget.of(spec.runtime, spec.architecture)
         result = smoke_test(
             handler, artifact, layer_zips, target, ctx.runner,
