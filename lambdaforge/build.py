@@ -230,7 +230,8 @@ class BuildSession:
         alone (its observations are what will notice their next change)."""
         assert self.scope is not None
         graph = self.graph
-        replan = {t for t in self.scope.stale if t in set(graph.nodes)}
+        nodes = set(graph.nodes)
+        replan = self.scope.stale & nodes
         todo = list(replan)
         while todo:
             for succ in graph.successors(todo.pop()):
@@ -238,16 +239,18 @@ class BuildSession:
                     replan.add(succ)
                     todo.append(succ)
         inputs = {u for t in replan for u in graph.predecessors(t)} - replan
-        if not set(graph.nodes) - replan <= set(previous["targets"]):
+        if not nodes - replan <= set(previous["targets"]):
             return None
+        seeded: dict[str, PlannedTarget] = {}
         for tid in sorted(inputs):
             record = self.state.get(tid)
             t = graph.target(tid)
             output = output_from_json(t.kind.value, record.outputs) if record else None
             if record is None or output is None or record.key != self.scope.keys.get(tid):
-                return None
-            self._planned[tid] = PlannedTarget(t, record.key, record.material,
-                                               Status.UP_TO_DATE, previous=output)
+                return None  # nothing seeded: the full plan decides every target itself
+            seeded[tid] = PlannedTarget(t, record.key, record.material, Status.UP_TO_DATE,
+                                        previous=output)
+        self._planned.update(seeded)
         self._replanned = replan
         return graph.subgraph(replan | inputs)
 
