@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--touch", type=Path, help="bump this file's mtime first (defeats the fast path)")
     p.add_argument("--edit", type=Path, help="append a comment to this file first")
     p.add_argument("--top", type=int, default=0, help="also print the cProfile top N by own time")
+    p.add_argument("--jobs", type=int, default=2, help="forge build --jobs (1: cProfile sees the actions too)")
     a = p.parse_args(argv)
     if a.edit:
         with open(a.edit, "a") as f:
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    code = forge_main(["build", "--jobs", "2"])
+    code = forge_main(["build", "--jobs", str(a.jobs)])
     if profiler:
         profiler.disable()
     total = time.perf_counter() - start

@@ -34,7 +34,7 @@ from lambdaforge.incremental import Scope
 from lambdaforge.locking import project_build_lock
 from lambdaforge.outputs import InstallOutput
 from lambdaforge.outputs import output_from_json
-from lambdaforge.planner import PIPELINE_VERSION, PlannedTarget, Planner, archive_tools
+from lambdaforge.planner import PIPELINE_VERSION, PlannedTarget, Planner, archive_tools, keys_through
 from lambdaforge.recorder import Recorder
 from lambdaforge.runner import Runner
 from lambdaforge.state import BuildState
@@ -119,6 +119,15 @@ class BuildSession:
     @property
     def _planned(self) -> dict[str, PlannedTarget]:
         return self.planner.planned
+
+    @property
+    def replanned(self) -> frozenset[str]:
+        """The targets this build's planner decided from their inputs: every selected one in
+        a full build; in an incremental one, the changed targets and what takes their keys
+        (the others kept the last build's decision)."""
+        if self.scope is not None:
+            return frozenset(self._replanned)
+        return frozenset(tid for tid in self._planned if tid in self.graph.nodes)
 
     # ------------------------------------------------------------------ planning
 
@@ -224,7 +233,9 @@ class BuildSession:
 
     def _scoped_graph(self, previous: dict) -> TargetGraph | None:
         """The part of the graph an incremental build runs: the changed targets, what
-        depends on them, and their direct inputs, seeded as the last build left them.
+        takes their keys (``planner.keys_through``: a layer's code change re-checks its
+        functions but leaves their packages alone), and their direct inputs, seeded as the
+        last build left them.
         ``None`` (then every target is planned) when the last build's record of an input is
         not what the plan cache says, or the replay record does not cover every target left
         alone (its observations are what will notice their next change)."""
@@ -234,8 +245,9 @@ class BuildSession:
         replan = self.scope.stale & nodes
         todo = list(replan)
         while todo:
-            for succ in graph.successors(todo.pop()):
-                if succ not in replan:
+            tid = todo.pop()
+            for succ in graph.successors(tid):
+                if succ not in replan and keys_through(graph.target(succ), graph.target(tid)):
                     replan.add(succ)
                     todo.append(succ)
         inputs = {u for t in replan for u in graph.predecessors(t)} - replan
@@ -246,7 +258,8 @@ class BuildSession:
             record = self.state.get(tid)
             t = graph.target(tid)
             output = output_from_json(t.kind.value, record.outputs) if record else None
-            if record is None or output is None or record.key != self.scope.keys.get(tid):
+            if (record is None or output is None or record.key != self.scope.keys.get(tid)
+                    or record.material is None):
                 return None  # nothing seeded: the full plan decides every target itself
             seeded[tid] = PlannedTarget(t, record.key, record.material, Status.UP_TO_DATE,
                                         previous=output)
@@ -270,10 +283,12 @@ class BuildSession:
         if planned.action is Status.FAILED:
             return TargetResult(tid, Status.FAILED, error=planned.error, reasons=planned.reasons)
         if planned.action is Status.UP_TO_DATE and planned.previous is not None:
-            if t.kind is not TargetKind.CHECK:
-                self.cache.touch(planned.key)  # still in use: keep it from LRU pruning
-            return TargetResult(tid, Status.UP_TO_DATE, key=planned.key, output=planned.previous,
+            kept = TargetResult(tid, Status.UP_TO_DATE, key=planned.key, output=planned.previous,
                                 warnings=list(planned.previous.warnings))
+            if t.kind is TargetKind.CHECK:  # its layers may have changed size since
+                return check_action.apply_budget(t, kept, upstream, self._action_context())
+            self.cache.touch(planned.key)  # still in use: keep it from LRU pruning
+            return kept
         ctx = self._action_context()
         try:
             if t.kind is TargetKind.INSTALL:

@@ -43,6 +43,9 @@ from lambdaforge.statcache import StatCache
 #: bump when the meaning of a key's material changes without its fields changing
 PIPELINE_VERSION = "5"
 
+#: what a function check's key takes of a layer whose content its verdict does not read
+UNREAD_LAYER = "unread: only its size counts, applied after it is built"
+
 
 @dataclass
 class PlannedTarget:
@@ -115,7 +118,6 @@ class Planner:
             if previous is None:
                 self.warnings.append(f"{t.id}: the record of its last build is unreadable "
                                      f"({self.state.file_for(t.id)}); it is rebuilt")
-        reasons = diff_key_material(record.material if previous is not None else None, material)
         if self.force:
             return PlannedTarget(t, key, material, Status.BUILT, ["--force"], observed)
         if record is not None and previous is not None and record.key == key:
@@ -127,6 +129,9 @@ class Planner:
                 return PlannedTarget(t, key, material, Status.UP_TO_DATE, [], observed,
                                      previous=current)
             reasons = [stale]
+        else:
+            reasons = diff_key_material(record.material if previous is not None else None,
+                                        material)
         action = Status.CACHED if self.cache.contains(key) else Status.BUILT
         return PlannedTarget(t, key, material, action, reasons or ["output missing"], observed)
 
@@ -171,12 +176,13 @@ class Planner:
         """Everything that can change ``t``'s output (design §3), and nothing else; what
         was read for it is appended to ``observed``. Upstream targets must be planned."""
         observed = [] if observed is None else observed
+        builder = self.builder(t)
+        unread_layers = self._layers_unread(builder, graph, t)
         upstream = {
-            u.id: (self._layer_interface(graph, u) if t.kind is TargetKind.FUNCTION and
-                   u.kind is TargetKind.LAYER else self.key_of(u.id))
+            u.id: (self._layer_interface(graph, u) if not keys_through(t, u)
+                   else UNREAD_LAYER if u.id in unread_layers else self.key_of(u.id))
             for u in graph.upstream(t.id)
         }
-        builder = self.builder(t)
         common = dict(
             kind=t.kind.value,
             builder=builder.NAME,
@@ -263,6 +269,22 @@ class Planner:
                     files.append(f"{rel}/{name}")
         return sorted(files)
 
+    def _layers_unread(self, builder: Builder, graph: TargetGraph, t: Target) -> frozenset[str]:
+        """For a function's check whose verdict does not depend on its layers' content
+        (``Builder.check_reads_layers``): every layer; else none. Such a check is keyed
+        without the layers' keys; their sizes, which the budget needs, are applied to the
+        verdict after each build of a layer (``actions.check.apply_budget``)."""
+        if t.kind is not TargetKind.CHECK or t.checks is None or not t.checks.startswith("function:"):
+            return frozenset()
+        package = self.planned.get(t.checks)
+        if package is None or package.action is Status.FAILED or package.material is None:
+            return frozenset()
+        assert t.spec is not None
+        if builder.check_reads_layers(t.spec, [f.path for f in package.material.files],
+                                      smoke=self.smoke):
+            return frozenset()
+        return frozenset(u.id for u in graph.upstream(t.id) if u.kind is TargetKind.LAYER)
+
     def _layer_interface(self, graph: TargetGraph, layer: Target) -> str:
         """What a function's zip can see of one of its layers: only which distributions the
         layer provides (they are left out of the function). That follows from the layer's
@@ -314,6 +336,15 @@ class Planner:
             if found is None:
                 found = self._strip_filters[key] = StripFilter(rules)
         return found
+
+
+def keys_through(consumer: Target, producer: Target) -> bool:
+    """Whether ``consumer``'s key takes ``producer``'s key. Everything does, but a function's
+    package, which takes only what its layer provides (``Planner._layer_interface``: which
+    distributions, decided by the layer's install and settings, not its code). So a change
+    that re-keys a layer but none of the installs re-keys nothing of its functions' packages;
+    an incremental build need not re-plan them (early cutoff)."""
+    return not (consumer.kind is TargetKind.FUNCTION and producer.kind is TargetKind.LAYER)
 
 
 def _join(base: str, rel: str) -> str:

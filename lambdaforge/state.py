@@ -23,7 +23,6 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +37,40 @@ STATE_VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-@dataclass(frozen=True)
 class BuildRecord:
-    """One target's last successful build: key material and the outputs it left."""
+    """One target's last successful build: its key, the key material and the outputs it left.
 
-    target: str
-    material: KeyMaterial
-    #: free-form, JSON-serialisable: whatever the executor needs to find its output again
-    outputs: Mapping[str, Any] = field(default_factory=dict)
-    #: wall-clock seconds since the epoch when it was recorded (for "last built 2 h ago")
-    recorded_at: float = 0.0
+    Read back from disk, the material stays JSON until something asks for it: deciding
+    "up to date" needs the key only, and a build that plans hundreds of unchanged targets
+    should not rebuild and re-hash hundreds of materials. The key is then the one recorded;
+    the material, wanted only to say *why* a target rebuilds, is ``None`` when it does not
+    parse (a later build simply names no reasons from it).
+    """
+
+    def __init__(self, target: str, material: KeyMaterial | None, outputs: Mapping[str, Any]
+                 | None = None, recorded_at: float = 0.0, *, key: str | None = None,
+                 material_data: Mapping[str, Any] | None = None) -> None:
+        assert material is not None or (key is not None and material_data is not None)
+        self.target = target
+        self._material = material
+        self._material_data = material_data
+        #: the key of that build
+        self.key: str = key if key is not None else material.key  # type: ignore[union-attr]
+        #: free-form, JSON-serialisable: whatever the executor needs to find its output again
+        self.outputs: Mapping[str, Any] = outputs if outputs is not None else {}
+        #: wall-clock seconds since the epoch when it was recorded (for "last built 2 h ago")
+        self.recorded_at = recorded_at
 
     @property
-    def key(self) -> str:
-        """The key of that build."""
-        return self.material.key
+    def material(self) -> KeyMaterial | None:
+        """The key material of that build (parsed on first use; ``None`` if malformed)."""
+        if self._material is None and self._material_data is not None:
+            try:
+                self._material = KeyMaterial.from_dict(self._material_data)
+            except ValueError:
+                pass
+            self._material_data = None
+        return self._material
 
 
 class BuildState:
@@ -97,14 +115,16 @@ class BuildState:
                 return None
             if data.get("target") != target:
                 return None
-            material = KeyMaterial.from_dict(data["material"])
-            if material.key != data.get("key"):
-                # written by a lambdaforge that hashed differently: not comparable
+            key, material = data.get("key"), data.get("material")
+            if not isinstance(key, str) or not isinstance(material, dict):
                 return None
             outputs = data.get("outputs", {})
             if not isinstance(outputs, dict):
                 return None
-            return BuildRecord(target, material, outputs, float(data.get("recorded_at", 0)))
+            # The key is compared, not recomputed: one that another lambdaforge computed
+            # differently simply differs from this build's.
+            return BuildRecord(target, None, outputs, float(data.get("recorded_at", 0)),
+                               key=key, material_data=material)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -144,7 +164,7 @@ class BuildState:
                 "target": target,
                 "key": record.key,
                 "recorded_at": record.recorded_at,
-                "material": record.material.to_dict(),
+                "material": record.material.to_dict(),  # type: ignore[union-attr]
                 "outputs": dict(record.outputs),
             }
             # Not durable: losing a record costs one rebuild, and fsync per target would

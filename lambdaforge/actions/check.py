@@ -10,6 +10,8 @@ was skipped is not final and is not cached.
 
 from __future__ import annotations
 
+import secrets
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -26,21 +28,19 @@ from lambdaforge.packaging.strip import StripFilter
 def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetResult],
         ctx: ActionContext) -> TargetResult:
     """Check one artifact; FAILED with every problem found, or a passed verdict."""
-    from lambdaforge.packaging.checks import check_native_binaries, contributors_from_zip, size_report
+    from lambdaforge.packaging.checks import check_native_binaries
 
     spec = t.spec
     assert spec is not None and t.checks is not None
     entry = None if ctx.force else ctx.cache.get(key, what=t.id)
     cached = CheckOutput.from_json(entry.meta) if entry is not None else None
     if cached is not None and cached.passed and not cached.smoke_skipped:
-        return TargetResult(t.id, Status.CACHED, key=key, output=cached,
-                            warnings=list(cached.warnings), reasons=reasons)
+        return apply_budget(t, TargetResult(t.id, Status.CACHED, key=key, output=cached,
+                                            warnings=list(cached.warnings), reasons=reasons),
+                            upstream, ctx)
     builder = ctx.builder(t)
-    package = upstream[t.checks].output
-    assert isinstance(package, PackageOutput)
+    package, layers = _artifacts(t, upstream, ctx)
     artifact = ctx.project.path(package.path)
-    layers = [(u.name, upstream[u.id].output) for u in ctx.graph.upstream(t.id)
-              if u.kind is TargetKind.LAYER]
     errors: list[str] = []
     warnings: list[str] = []
     kind = package.kind
@@ -51,32 +51,21 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
                                          owners, artifact=kind)
     errors += [str(p) for p in problems]
 
-    def sizes_of(explain: bool):  # type: ignore[no-untyped-def]
-        return size_report(
-            t.name,
-            zipped_size=package.size,
-            unzipped_size=package.unzipped_size,
-            layer_sizes={name: layer.unzipped_size for name, layer in layers},
-            max_size=spec.max_size,
-            contributors=contributors_from_zip(artifact) if explain else (),
-            savings=strip_savings(artifact, spec) if explain else None,
-            artifact=kind,
-        )
-
-    sizes = sizes_of(explain=False)
-    if sizes.errors or sizes.warnings:
-        # Only now is it worth reading the zip again: list the biggest parts and name the
-        # built-in rule set that would save most.
-        sizes = sizes_of(explain=True)
+    sizes = _sizes(t, package, layers, ctx)
     errors += [str(p) for p in sizes.errors]
     warnings += [str(p) for p in sizes.warnings]
     skipped = False
     import_ms: float | None = None
     layer_zips = [ctx.project.path(layer.path) for _, layer in layers]
     if isinstance(spec, FunctionSpec):
-        with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="handler-") as tmp:
+        # Scratch of its own, made only by a builder that needs it (a static check does not:
+        # hundreds of checks would otherwise each make and remove a directory).
+        scratch = ctx.scratch() / f"handler-{secrets.token_hex(8)}"
+        try:
             errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime,
-                                            ctx.build_context(Path(tmp)))
+                                            ctx.build_context(scratch))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         if ctx.smoke and not errors:
             with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="smoke-") as tmp:
                 smoke = builder.smoke_test(artifact, layer_zips, spec, ctx.build_context(Path(tmp)))
@@ -97,6 +86,65 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         ctx.cache.put(key, {}, output.to_json(), durable=False)
     return TargetResult(t.id, Status.BUILT, key=key, output=output, warnings=warnings,
                         reasons=reasons)
+
+
+def apply_budget(t: Target, result: TargetResult, upstream: Mapping[str, TargetResult],
+                 ctx: ActionContext) -> TargetResult:
+    """A verdict kept from an earlier build (up to date, or from the cache) with the size
+    limits applied to the artifact and its layers as they are now.
+
+    A function check's key leaves out the layers whose content its verdict does not read
+    (``Builder.check_reads_layers``), so the verdict may predate the layers' current sizes:
+    the budget (Lambda's unzipped limit with layers, ``max-size``) is arithmetic on the
+    sizes the package results carry, done on every build that has the check in its graph.
+    Over budget: FAILED with the same message a fresh check gives."""
+    if result.status is Status.FAILED or t.checks is None or t.checks not in upstream:
+        return result
+    package, layers = _artifacts(t, upstream, ctx)
+    sizes = _sizes(t, package, layers, ctx)
+    if not sizes.errors:
+        return result
+    return TargetResult(t.id, Status.FAILED, key=result.key, warnings=result.warnings,
+                        error="\n".join(str(p) for p in sizes.errors),
+                        reasons=result.reasons or ["a layer's size changed"])
+
+
+def _artifacts(t: Target, upstream: Mapping[str, TargetResult], ctx: ActionContext
+               ) -> tuple[PackageOutput, list[tuple[str, PackageOutput]]]:
+    """The checked package's output and its layers' (name, output), in layer order."""
+    package = upstream[t.checks].output  # type: ignore[index]
+    assert isinstance(package, PackageOutput)
+    layers = [(u.name, upstream[u.id].output) for u in ctx.graph.upstream(t.id)
+              if u.kind is TargetKind.LAYER]
+    return package, layers
+
+
+def _sizes(t: Target, package: PackageOutput, layers: list[tuple[str, PackageOutput]],
+           ctx: ActionContext):  # type: ignore[no-untyped-def]
+    """The size report of a package with its layers; with the biggest parts and the rule set
+    that would save most when there is something to say (only then is the zip read again)."""
+    from lambdaforge.packaging.checks import contributors_from_zip, size_report
+
+    spec = t.spec
+    assert spec is not None
+    artifact = ctx.project.path(package.path)
+
+    def sizes_of(explain: bool):  # type: ignore[no-untyped-def]
+        return size_report(
+            t.name,
+            zipped_size=package.size,
+            unzipped_size=package.unzipped_size,
+            layer_sizes={name: layer.unzipped_size for name, layer in layers},
+            max_size=spec.max_size,
+            contributors=contributors_from_zip(artifact) if explain else (),
+            savings=strip_savings(artifact, spec) if explain else None,
+            artifact=package.kind,
+        )
+
+    sizes = sizes_of(explain=False)
+    if sizes.errors or sizes.warnings:
+        sizes = sizes_of(explain=True)
+    return sizes
 
 
 def strip_savings(artifact: Path, spec: BuildSettings) -> dict[str, int]:

@@ -11,7 +11,7 @@ archive.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -93,6 +93,8 @@ class BuildContext:
     a tool cache directory shared across builds (for installers' own caches, esbuild…)."""
 
     runner: Runner
+    #: this action's own scratch directory; it may not exist yet (create it on first use:
+    #: ``scratch.mkdir(parents=True, exist_ok=True)``); removed after the action
     scratch: Path
     tool_cache: Path
     project: Project
@@ -225,6 +227,16 @@ class Builder(ABC):
         through ``ctx.runner`` (the one door to the outside world; tests record it). The
         default checks nothing."""
         return []
+
+    def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
+                           smoke: bool) -> bool:
+        """Whether the verdict of a function's check (``check_handler``, and with
+        ``smoke`` the import) depends on its layers' content, given the source files its
+        package holds (``packaged``, paths relative to the zip root). When not, the check
+        is keyed without the layers' keys: a layer code change re-evaluates only the size
+        budget of the functions using it (pure arithmetic), not their checks. The default,
+        ``True``, is always right; a builder answers ``False`` only when it knows."""
+        return True
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext

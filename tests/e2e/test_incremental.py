@@ -62,14 +62,48 @@ def test_editing_a_layers_code_rebuilds_it_and_rechecks_its_dependents(source_pr
     out = source_project.build()
     st = source_project.statuses(out)
     assert st["layer:shared"] == "built"
-    # The function's zip cannot change (the layer's code is not in it): early cutoff. Its
-    # check, which counts the layer's size, runs again.
+    # The function's zip cannot change (the layer's code is not in it): early cutoff. Nor
+    # can its check's verdict: the handler is in its own zip, and without the import smoke
+    # test nothing else of the layer is read but its size, which is applied afresh.
     assert st["function:alpha"] == "up-to-date"
     assert function_zip.stat().st_mtime_ns == mtime
-    assert st["check:function:alpha"] == "built"
+    assert st["check:function:alpha"] == "up-to-date"
+    assert st["function:beta"] == st["check:function:beta"] == "up-to-date"
+
+
+def test_a_layer_growing_over_a_functions_budget_fails_its_up_to_date_check(source_project):
+    text = (source_project.root / "lambdaforge.toml").read_text()
+    source_project.config(text.replace('layers = ["shared"]', 'layers = ["shared"]\nmax-size = "2KB"'))
+    assert source_project.build().ok
+    source_project.write("layers/shared/big.py", "# " + "x" * 4000 + "\n")
+    out = source_project.build()
+    st = source_project.statuses(out)
+    assert st["layer:shared"] == "built" and st["function:alpha"] == "up-to-date"
+    assert st["check:function:alpha"] == "failed"
+    assert "max-size" in out.results["check:function:alpha"].error
+    assert not source_project.zip_path("function", "alpha").exists()  # a blocking check
+    source_project.write("layers/shared/big.py", "# small\n")
+    out = source_project.build()
+    assert out.ok and source_project.zip_path("function", "alpha").exists()
+
+
+def test_a_handler_from_a_layer_is_checked_again_when_the_layer_changes(source_project):
+    text = (source_project.root / "lambdaforge.toml").read_text()
+    source_project.config(text.replace('handler = "app.handler"\nlayers', 'handler = "shared_util.util"\nlayers'))
+    assert source_project.build().ok
+    source_project.write("layers/shared/shared_util.py", "def other():\n    return 43\n")
+    out = source_project.build()
+    assert source_project.statuses(out)["check:function:alpha"] == "failed"
+    assert "defines no `util`" in out.results["check:function:alpha"].error
+
+
+def test_the_import_smoke_test_reads_the_layers_so_it_runs_again(source_project):
+    assert source_project.build(smoke=True).ok
+    source_project.write("layers/shared/shared_util.py", "def util():\n    return 44\n")
+    out = source_project.build(smoke=True)
+    assert source_project.statuses(out)["check:function:alpha"] == "built"
     assert any(r.startswith("upstream changed: layer:shared")
                for r in out.results["check:function:alpha"].reasons)
-    assert st["function:beta"] == st["check:function:beta"] == "up-to-date"
 
 
 def test_reverting_a_change_is_a_cache_hit(source_project):

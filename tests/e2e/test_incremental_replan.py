@@ -72,15 +72,37 @@ def test_one_source_file_changed_replans_only_its_function(built: ProjectDir, tm
         (), smoke=False, checks=True, config="lambdaforge.toml")) == "6 up-to-date"
 
 
-def test_a_layer_code_change_repackages_the_layer_and_rechecks_its_functions(
+def test_a_layer_code_change_repackages_the_layer_only(
         built: ProjectDir, tmp_path: Path) -> None:
     built.write("layers/shared/shared_util.py", "def util():\n    return 43\n")
     code, err, imported = build(built)
     assert code == 0, err
     assert HEAVY.isdisjoint(imported)
-    assert "built  layer:shared" in err and "check:function:alpha" in err
-    assert "built  function:alpha" not in err  # its zip does not change (early cutoff)
+    assert "built  layer:shared" in err
+    # Neither its zip nor its check's verdict can change (early cutoff): only the budget,
+    # which takes the layer's new size, is applied again.
+    assert "built  function:alpha" not in err and "built  check:function:alpha" not in err
     assert_clean_build_agrees(built, tmp_path)
+
+
+def test_a_layer_code_change_does_not_replan_its_functions_packages(built: ProjectDir) -> None:
+    """Early cutoff in the plan: a function's package takes only what its layer provides
+    (its install), so a layer code change re-plans the layer and the checks, not the
+    function packages (no walk of their sources, no read of their records)."""
+    from lambdaforge import incremental
+    from lambdaforge.build import BuildOptions, BuildSession
+
+    built.write("layers/shared/shared_util.py", "def util():\n    return 44\n")
+    identity = replay.build_identity((), smoke=False, checks=True, config="lambdaforge.toml")
+    found = replay.examine(built.root, identity)
+    assert found is not None and set(found.failing) == {"layer:shared"}
+    scope = incremental.scope(built.root, identity, found)
+    assert scope is not None
+    session = BuildSession(scope.project, BuildOptions(jobs=2), scope=scope)
+    outcome = session.run()
+    assert outcome.ok
+    assert session.replanned == {"layer:shared", "check:layer:shared", "check:function:alpha"}
+    assert outcome.results["check:function:alpha"].status.value == "up-to-date"
 
 
 @pytest.mark.parametrize("change", ["new file", "config", "plan cache damaged", "no plan cache"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import ClassVar
@@ -93,11 +93,24 @@ class PythonBuilder(Builder):
         version = RUNTIMES[runtime].version if runtime in RUNTIMES else None
         with ExitStack() as stack:
             function = CodeTree.of_zip(stack.enter_context(zipfile.ZipFile(artifact)))
-            layers = [
-                CodeTree.of_zip(stack.enter_context(zipfile.ZipFile(z)), layer_roots(version))
-                for z in layer_zips
-            ]
+
+            def layers() -> list[CodeTree]:  # only read when the zip root lacks the module
+                return [CodeTree.of_zip(stack.enter_context(zipfile.ZipFile(z)), layer_roots(version))
+                        for z in layer_zips]
+
             return check_python_handler(handler, function, layers, python_version=version)
+
+    def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
+                           smoke: bool) -> bool:
+        """The import reads everything; the static check reads a layer only when the
+        handler's module is not in the function's own sources (the zip root comes first on
+        ``sys.path``, ``check_python_handler`` looks there first). The native-binary check
+        reads the function zip alone."""
+        handler = getattr(spec, "handler", None)
+        if smoke or handler is None:
+            return True
+        rel = handler.replace("/", ".").rpartition(".")[0].replace(".", "/")
+        return not rel or not ({f"{rel}.py", f"{rel}/__init__.py"} & set(packaged))
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -53,13 +53,15 @@ def layer_roots(python_version: str | None) -> tuple[str, ...]:
 def check_python_handler(
     handler: str,
     function: CodeTree,
-    layers: Sequence[CodeTree] = (),
+    layers: Sequence[CodeTree] | Callable[[], Sequence[CodeTree]] = (),
     *,
     python_version: str | None = None,
 ) -> list[str]:
     """Problems with ``handler`` in a function zip and its layers; empty when it is fine.
 
-    Each message starts with ``handler '<handler>':`` and says what to change.
+    Each message starts with ``handler '<handler>':`` and says what to change. ``layers``
+    may be a callable: it is called only when the module is not in the function zip (which
+    comes first on ``sys.path``), so the common case never reads a layer's listing.
     """
     label = f"handler '{handler}'"
     module, dot, func = handler.replace("/", ".").rpartition(".")
@@ -67,13 +69,22 @@ def check_python_handler(
         return [f"{label}: expected `module.function` (e.g. `app.handler`), with Python identifiers"]
     rel = module.replace(".", "/")
     candidates = (f"{rel}.py", f"{rel}/__init__.py")
-    for tree in (function, *layers):
+
+    def trees() -> Iterator[CodeTree]:
+        nonlocal layers
+        yield function
+        if callable(layers):
+            layers = layers()
+        yield from layers
+
+    for tree in trees():
         for root in tree.roots:
             for cand in candidates:
                 if root + cand in tree.names:
                     return _check_module(label, root + cand, tree.read(root + cand), func, python_version)
             if any(n.startswith(root + rel + ".") and n.endswith((".so", ".pyd")) for n in tree.names):
                 return []  # an extension module: nothing to parse, the import smoke test covers it
+    assert not callable(layers)  # trees() ran to the end
     return [_not_found(label, rel, function, layers)]
 
 
