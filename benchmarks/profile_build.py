@@ -29,7 +29,8 @@ from pathlib import Path
 
 #: (label, "module:qualified.name") of the functions timed, in pipeline order
 PHASES = [
-    ("replay check", "lambdaforge.replay:replay"),
+    ("replay check", "lambdaforge.replay:examine"),
+    ("incremental scope (plan cache load)", "lambdaforge.incremental:scope"),
     ("config: load_project", "lambdaforge.config:load_project"),
     ("graph: build_graph", "lambdaforge.build:build_graph"),
     ("graph: select", "lambdaforge.graph:TargetGraph.select"),
@@ -49,6 +50,7 @@ PHASES = [
     ("record state", "lambdaforge.recorder:Recorder.record_state"),
     ("write manifest", "lambdaforge.recorder:Recorder.write_manifest"),
     ("replay record", "lambdaforge.recorder:Recorder.write_replay"),
+    ("plan cache write", "lambdaforge.plancache:write"),
 ]
 
 

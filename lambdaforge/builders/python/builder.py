@@ -79,6 +79,11 @@ class PythonBuilder(Builder):
     ) -> set[str]:
         """boto3 & co. to leave out: not pinned with ``==`` by the user and needed by no
         kept distribution (``dists.runtime_provided_exclusions``)."""
+        from lambdaforge.lambda_facts import runtime_provided
+
+        provided = runtime_provided(settings.runtime)
+        if not any(d.name in provided for d in dists):
+            return set()  # nothing to decide: spare a repackaging the ``packaging`` import
         from lambdaforge.builders.python.dists import runtime_provided_exclusions
         from lambdaforge.builders.python.requirements import RequirementSet
 
