@@ -17,7 +17,7 @@ written (credentials never land in state).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,25 @@ def _deps_to_json(deps: DependencyInputs) -> dict[str, Any]:
             "watched": deps.watched, "file_stats": deps.file_stats}
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value (nested arrays and tables too)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+
+
 def _has_secret(project: Project, graph: TargetGraph) -> bool:
+    """Whether a setting (a builder option such as an index URL) or an install's inputs
+    hold a credential: such a project gets no plan cache."""
     from lambdaforge.redact import has_secret
 
     specs = [*project.functions.values(), *project.layers.values()]
-    urls = [u for s in specs for u in (s.index_url or "", *s.extra_index_urls, *s.find_links)]
-    return (any(has_secret(u) for u in urls)
+    return (any(has_secret(text) for s in specs for text in _strings(s.builder_options))
             or any(t.deps is not None and t.deps.secrets for t in graph.targets()))
 
 

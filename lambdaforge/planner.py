@@ -221,12 +221,18 @@ class Planner:
                 f"{prefix}.max-size": spec.max_size,
                 f"{prefix}.handler": getattr(spec, "handler", None),
                 f"{prefix}.smoke": self.smoke,
-                f"{prefix}.interpreter": spec.interpreter if self.smoke else None,
+                # what only the smoke test reads (the Python interpreter): keyed when it runs
+                **{f"{prefix}.{k}": spec.builder_options.get(k) if self.smoke else None
+                   for k in builder.CHECK_OPTIONS},
             }
             return KeyMaterial(config=config, platform=_platform(spec), **common)
         prefix = f"{t.kind.value}s.{t.name}"
+        # The builder's options by their TOML keys, next to the common settings, so that
+        # `forge explain` names the key a user edits (`functions.api.minify`).
+        options = {k: v for k, v in spec.builder_options.items() if k not in builder.CHECK_OPTIONS}
         config = dict(config_slice(
-            prefix, spec.model_dump(mode="json", exclude={"max_size", "interpreter"})))
+            prefix, {**spec.model_dump(mode="json", exclude={"max_size", "builder_options"}),
+                     **options}))
         for rules in self.strip_rules(spec):
             config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
         sources = self.sources(t)

@@ -10,11 +10,12 @@ archive.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from lambdaforge.config.specs import BuildSettings, Project, StripRules
 from lambdaforge.lambda_facts import RUNTIMES
@@ -25,6 +26,41 @@ if TYPE_CHECKING:
     from lambdaforge.packaging.writers import ArtifactWriter
 
 ArtifactKind = Literal["function", "layer"]
+
+_Values = TypeVar("_Values", bound="OptionValues")
+
+
+def _frozen(value: Any) -> Any:
+    """A JSON option value as a record holds it: arrays as tuples (nested too)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _frozen(v) for k, v in value.items()}
+    return value
+
+
+class OptionValues:
+    """Base of a builder's plain view of its own options: a frozen ``kw_only`` dataclass
+    whose fields are its options model's (snake_case, the same defaults).
+
+    The options model (``Builder.options_model``, Pydantic) validates what users write; the
+    resolved spec carries the result as plain JSON data (``spec.builder_options``, by TOML
+    key), and builders read it back through this record while planning and building, which
+    must not import Pydantic (an incremental build re-plans without it). A key the spec
+    does not hold takes the field's default: a spec of another builder (the command builder
+    delegating a smoke test) or one made by hand reads as the defaults.
+    """
+
+    @classmethod
+    def of(cls: type[_Values], spec: BuildSettings) -> _Values:
+        """The options of a resolved function or layer."""
+        values = spec.builder_options
+        found = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            key = f.name.replace("_", "-")
+            if key in values:
+                found[f.name] = _frozen(values[key])
+        return cls(**found)
 
 
 @dataclass(frozen=True)
@@ -128,6 +164,11 @@ class Builder(ABC):
     VERSION: ClassVar[str]
     #: the runtime families it builds (``lambda_facts.Runtime.family``), for ``serves``
     FAMILIES: ClassVar[frozenset[str]] = frozenset()
+    #: option keys (TOML spelling) that change only what the import smoke test does, not the
+    #: artifact (Python's ``interpreter``): keyed into the check target when it runs the
+    #: smoke test, and left out of the package key, so choosing another interpreter rebuilds
+    #: no zip
+    CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def serves(cls, runtime: str) -> bool:
@@ -156,8 +197,10 @@ class Builder(ABC):
         """The Pydantic model of the builder's own keys in a function, layer, ``[defaults]``
         or ``[[discover]]`` table (a ``config.models.BuilderOptions`` subclass), or ``None``
         when it has none (the default). Validated with the rest of the config; the resolved
-        values reach the builder as ``spec.builder_options`` (by TOML key, JSON values).
-        Import the model inside this method: a no-op build never asks for it."""
+        values reach the builder as ``spec.builder_options`` (by TOML key, JSON values), which
+        an ``OptionValues`` record reads back without Pydantic. Every option is part of the
+        package key (``CHECK_OPTIONS`` are the check's instead). Import the model inside this
+        method: a no-op build never asks for it."""
         return None
 
     @abstractmethod

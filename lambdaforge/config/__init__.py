@@ -53,7 +53,7 @@ def load_project(
     """
     from pydantic import ValidationError
 
-    from lambdaforge.config.builder_options import split_options
+    from lambdaforge.config.builder_options import check_values, split_options
     from lambdaforge.config.loader import load_chain, merge
     from lambdaforge.config.models import ConfigFile
     from lambdaforge.config.resolve import resolve, unique_issues
@@ -75,10 +75,14 @@ def load_project(
     root = config_path.parent
     merged = merge(load_chain(config_path, root, cwd))
     data, options = split_options(merged.data, builders)
+    # Type and unknown-key errors first, the core settings' and the builder options' together.
+    issues = [merged.issue(path, message) for path, message in check_values(options, builders)]
     try:
         config = ConfigFile.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise ConfigError(unique_issues(translate(exc, merged, options.owners))) from None
+        issues += translate(exc, merged, options.owners)
+    if issues:
+        raise ConfigError(unique_issues(issues))
     project, issues = resolve(config, merged, root, config_path, cwd,
                               os.environ if env is None else env, options, builders)
     if project is None:

@@ -6,13 +6,16 @@ The config sits below the builders (design §1) and imports none of them: it ask
 ``load_project`` makes when its caller passes none) about names, defaults, runtimes served
 and options models.
 
-Two steps, both reporting ``FILE:LINE: key: message`` like every other config problem:
+Three steps, each reporting ``FILE:LINE: key: message`` like every other config problem:
 
 1. ``split_options``, before ``ConfigFile`` validation: keys of function, layer,
    ``[defaults]`` and ``[[discover]]`` tables that are some builder's options (a built-in's,
    or a plugin's the config names) are set aside. The core models stay closed: a key nobody
    knows is still "unknown key (did you mean …?)", with builder options among the guesses.
-2. ``resolve_builder``, once a function's or layer's settings are decided: its builder (its
+2. ``check_values``, with ``ConfigFile`` validation: every option value, wherever written,
+   against the models of the builders that declare it, so wrong values are type errors
+   reported with the others (a wrong one in ``[defaults]`` too, used or not).
+3. ``resolve_builder``, once a function's or layer's settings are decided: its builder (its
    own ``builder``, else ``[defaults]``', else its runtime's default), whether that builder
    serves the runtime, and its options (the table's own, else ``[defaults]``', else the
    model's defaults) validated with the builder's model. A key only another builder knows is
@@ -163,6 +166,39 @@ def split_options(
         out["discover"] = tuple(split(t, ("discover", i), DiscoverTable)
                                 for i, t in enumerate(data["discover"]))
     return out, result
+
+
+def check_values(options: OptionTables, catalog: BuilderCatalog) -> list[tuple[KeyPath, str]]:
+    """Wrong option values, wherever they are written, as (key path, message): checked with
+    the rest of the file's types, before any function or layer is resolved. So a bad value
+    is reported with the other type errors, and one in ``[defaults]`` even when nothing
+    uses the builder it belongs to. A key several builders declare is wrong when every one
+    of them rejects it (the first one's words are shown). Which builder a table gets, missing
+    required options and checks across options come later (``resolve_builder``)."""
+    problems: list[tuple[KeyPath, str]] = []
+    for path, table in options.tables.items():
+        # option key → the first owner's problems with its value; a key another owner
+        # accepts is fine
+        rejected: dict[str, list[tuple[KeyPath, str]]] = {}
+        accepted: set[str] = set()
+        for name in dict.fromkeys(n for key in table for n in options.owners[key]):
+            model = catalog.builder_class(name).options_model()
+            assert model is not None  # it declares a key, so it has a model
+            mine = {k: v for k, v in table.items() if name in options.owners[k]}
+            found: dict[str, list[tuple[KeyPath, str]]] = {}
+            try:
+                model.model_validate(mine, strict=True)
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    loc: KeyPath = tuple(err["loc"])
+                    if err["type"] != "missing" and loc and loc[0] in mine:
+                        found.setdefault(str(loc[0]), []).append(
+                            ((*path, *loc), describe_error(dict(err), model)))
+            accepted.update(k for k in mine if k not in found)
+            for key, issues in found.items():
+                rejected.setdefault(key, issues)
+        problems += [p for key, issues in rejected.items() if key not in accepted for p in issues]
+    return problems
 
 
 def _owner_words(owners: list[str]) -> str:

@@ -14,8 +14,9 @@ Two layers, on purpose:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
@@ -39,14 +40,18 @@ class BuilderOptions(_FileModel):
     with a ``description`` (it is shown in editors through the JSON Schema). A field
     without a default is required of every function or layer using the builder."""
 
+    #: option keys whose values (a string, or each string of an array) are paths relative
+    #: to the file that wrote them, with what must exist there (``"file"``, ``"directory"``
+    #: or ``"path"``): the config makes them project-relative POSIX paths and keeps them
+    #: inside the project. A value with ``://`` is a URL, kept as written.
+    PATHS: ClassVar[Mapping[str, Literal["file", "directory", "path"]]] = {}
+
 
 from lambdaforge.config.specs import (  # noqa: E402 - the resolved records, re-exported
     BUILT_IN_DEFAULTS,
     Architecture,
     BuildSettings,
-    Bundler,
     FunctionSpec,
-    Installer,
     LayerSpec,
     Origin,
     Project,
@@ -97,22 +102,8 @@ class BuildSettingsTable(_FileModel):
     )
     exclude_runtime_provided: bool | None = Field(
         None,
-        description="Leave out packages the runtime ships (boto3 & co.) unless pinned with `==`. "
-        "Default: true.",
-    )
-    installer: Installer | None = Field(
-        None, description="Python dependency installer: `uv` (default) or `pip`."
-    )
-    index_url: str | None = Field(None, description="Package index URL replacing PyPI.")
-    extra_index_urls: tuple[str, ...] | None = Field(
-        None, description="Additional package index URLs."
-    )
-    find_links: tuple[str, ...] | None = Field(
-        None,
-        description="Local wheel folders (relative to this file) or URLs to look for packages in.",
-    )
-    no_index: bool | None = Field(
-        None, description="Use only `find-links`, never an index. Default: false."
+        description="Leave out packages the runtime ships (Python: boto3 & co.; Node.js: the AWS "
+        "SDK v3) unless pinned to an exact version. Default: true.",
     )
     max_size: ByteSize | None = Field(
         None,
@@ -123,25 +114,6 @@ class BuildSettingsTable(_FileModel):
         None,
         description="A dependency version that differs between a function and its layer: "
         "`warn` (default) or `error`.",
-    )
-    interpreter: str | None = Field(
-        None,
-        description="Python interpreter for the import smoke test. Default: `pythonX.Y` of the "
-        "runtime found on PATH or in pyenv.",
-    )
-    bundle: Bundler | None = Field(
-        None, description="Node.js: bundle the handler with `esbuild`, or `none` (default)."
-    )
-    minify: bool | None = Field(None, description="Node.js bundling: minify. Default: false.")
-    sourcemap: bool | None = Field(
-        None, description="Node.js bundling: emit and ship a source map. Default: false."
-    )
-    external: tuple[str, ...] | None = Field(
-        None,
-        description="Node.js bundling: modules left out of the bundle. `@aws-sdk/*` is always external.",
-    )
-    allow_scripts: bool | None = Field(
-        None, description="Node.js: run npm install scripts. Default: false."
     )
 
 

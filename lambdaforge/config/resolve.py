@@ -116,8 +116,9 @@ class _Resolver:
         """Decide the target's builder and its options (``builder_options.resolve_builder``)."""
         resolve_builder(target, own_key, self.options, self.builders, self.issue_at)
 
-    def local_path(self, target: Resolved, setting: str, value: str, kind: Literal["directory", "file", "path"]) -> str | None:
-        at = target.at(setting)
+    def local_path(self, at: KeyPath, value: str, kind: Literal["directory", "file", "path"]) -> str | None:
+        """``value``, written at ``at``, as a project-relative path that exists as ``kind``;
+        ``None`` (and an issue) when it does not or leaves the project."""
         try:
             relative = validate.project_path(value, self.base_of(at), self.root)
             validate.require(self.root, relative, value, kind)
@@ -127,24 +128,34 @@ class _Resolver:
         return relative
 
     def paths(self, target: Resolved, source_done: bool = False) -> None:
-        """Make ``source``, ``requirements`` and local ``find-links`` project-relative."""
+        """Make ``source``, ``requirements`` and the builder's path options project-relative."""
         values = target.values
         if values.get("source") is not None and not source_done:
-            values["source"] = self.local_path(target, "source", values["source"], "directory")
+            values["source"] = self.local_path(target.at("source"), values["source"], "directory")
         if values["requirements"] is not None:
             values["requirements"] = self.local_path(
-                target, "requirements", values["requirements"], "file"
+                target.at("requirements"), values["requirements"], "file"
             )
         elif values.get("source") is not None and self.builders.has(values.get("builder") or ""):
             builder = self.builders.builder_class(values["builder"])
             values["requirements"] = builder.default_requirements(values["source"], self.root)
-        links = []
-        for entry in values["find_links"]:
-            if "://" in entry:
-                links.append(entry)
-            else:
-                links.append(self.local_path(target, "find_links", entry, "path") or entry)
-        values["find_links"] = tuple(links)
+        self.option_paths(target)
+
+    def option_paths(self, target: Resolved) -> None:
+        """The builder's path options (``BuilderOptions.PATHS``: the Python builder's
+        ``find-links``), relative to the file that wrote them, made project-relative; URLs
+        (``scheme://…``) are kept as written."""
+        options = target.values.get("builder_options")
+        if not options:
+            return  # no builder decided, or one without options
+        model = self.builders.builder_class(target.values["builder"]).options_model()
+        for key, kind in (model.PATHS.items() if model is not None else ()):
+            at, value = target.options_written.get(key), options.get(key)
+            if at is None or value is None:
+                continue  # the model's default: nobody wrote a path
+            entries = [e if "://" in e else self.local_path(at, e, kind) or e
+                       for e in (value if isinstance(value, list) else [value])]
+            options[key] = entries if isinstance(value, list) else entries[0]
 
     # -- the whole project
     def functions(self) -> list[Resolved]:

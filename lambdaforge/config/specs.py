@@ -20,9 +20,7 @@ from typing import Any, Literal
 from lambdaforge.errors import ConfigIssue
 
 Architecture = Literal["x86_64", "arm64"]
-Installer = Literal["uv", "pip"]
 Severity = Literal["warn", "error"]
-Bundler = Literal["none", "esbuild"]
 
 
 def _jsonable(value: object) -> object:
@@ -73,19 +71,8 @@ BUILT_IN_DEFAULTS: dict[str, object] = {
     "requirements": None,
     "dependencies": (),
     "exclude_runtime_provided": True,
-    "installer": "uv",
-    "index_url": None,
-    "extra_index_urls": (),
-    "find_links": (),
-    "no_index": False,
     "max_size": None,
     "layer_conflicts": "warn",
-    "interpreter": None,
-    "bundle": "none",
-    "minify": False,
-    "sourcemap": False,
-    "external": (),
-    "allow_scripts": False,
 }
 
 
@@ -93,7 +80,8 @@ BUILT_IN_DEFAULTS: dict[str, object] = {
 class BuildSettings(_Spec):
     """Resolved build settings of a function or layer (see ``models.BuildSettingsTable``).
 
-    Paths (``requirements``, local ``find_links``) are relative to the project root, POSIX.
+    Paths (``requirements``, and builder options that are paths, such as the Python
+    builder's local ``find-links``) are relative to the project root, POSIX.
     """
 
     runtime: str
@@ -107,21 +95,12 @@ class BuildSettings(_Spec):
     requirements: str | None
     dependencies: tuple[str, ...]
     exclude_runtime_provided: bool
-    installer: Installer
-    index_url: str | None
-    extra_index_urls: tuple[str, ...]
-    find_links: tuple[str, ...]
-    no_index: bool
     max_size: int | None
     layer_conflicts: Severity
-    interpreter: str | None
-    bundle: Bundler
-    minify: bool
-    sourcemap: bool
-    external: tuple[str, ...]
-    allow_scripts: bool
-    #: the builder's own options (``Builder.options_model``), validated, by TOML key, with
-    #: JSON values: plain data, so keys and the effective config can show them as written
+    #: the builder's own options (``Builder.options_model``: the Python builder's indexes,
+    #: the Node.js builder's bundling, the command builder's command), validated, by TOML
+    #: key, with JSON values: plain data, so keys and the effective config can show them as
+    #: written; a builder reads them through its ``builders.base.OptionValues`` record
     builder_options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -143,7 +143,7 @@ def test_options_in_defaults_apply_to_command_targets_only(tmp_path: Path) -> No
     api, py = project.functions["api"], project.functions["py"]
     assert api.builder_options == {"command": "make", "inputs": None, "output": "out",
                                    "env": {"GOOS": "linux"}, "pass-env": []}
-    assert (py.builder, py.builder_options) == ("python", {})
+    assert py.builder == "python" and not {"command", "env"} & set(py.builder_options)
     origins = {k: (o.file, o.line) for k, o in project.origins.items() if k.startswith("functions.api.")}
     assert origins["functions.api.command"] == ("lambdaforge.toml", 3)
     assert origins["functions.api.env.GOOS"] == ("lambdaforge.toml", 4)

@@ -90,11 +90,11 @@ def test_merge_and_provenance_across_two_levels_of_extends(tmp_path: Path) -> No
 def test_later_extends_entries_override_earlier_ones(project) -> None:
     p = project(
         '[project]\nextends = ["a.toml", "b.toml"]\n' + API,
-        {"a.toml": '[defaults]\nruntime = "python3.11"\nminify = true\n',
+        {"a.toml": '[defaults]\nruntime = "python3.11"\nno-index = true\n',
          "b.toml": '[defaults]\nruntime = "python3.13"\n'},
     )
     assert p.functions["api"].runtime == "python3.13"
-    assert p.functions["api"].minify is True
+    assert p.functions["api"].builder_options["no-index"] is True  # a Python builder option
 
 
 def test_a_standard_reached_twice_is_applied_once_at_its_first_place(project) -> None:

@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 from conftest import API
 
+from lambdaforge.builders.node.options import NodeOptions
+from lambdaforge.builders.python.options import PythonOptions
+from lambdaforge.config.builder_options import option_keys
 from lambdaforge.config.models import BUILT_IN_DEFAULTS, BuildSettingsTable, kebab
 
 SETTINGS = list(BuildSettingsTable.model_fields)
+#: The built-in builders' option keys: set in the same tables as the settings.
+OPTION_KEYS = option_keys(PythonOptions) + option_keys(NodeOptions)
 
 
 def test_every_setting_defaults_to_its_built_in_value(project, tmp_path: Path) -> None:
@@ -27,6 +32,19 @@ def test_every_setting_defaults_to_its_built_in_value(project, tmp_path: Path) -
     assert set(p.strip_rules) >= {"standard", "aggressive"}
 
 
+def test_builder_options_default_to_their_models_defaults(project) -> None:
+    p = project(API + '[functions.js]\nsource = "src/api"\nhandler = "index.handler"\n'
+                'runtime = "nodejs22.x"\n')
+    py, js = p.functions["api"], p.functions["js"]
+    assert py.builder_options == {"installer": "uv", "index-url": None, "extra-index-urls": [],
+                                  "find-links": [], "no-index": False, "interpreter": None}
+    assert js.builder_options == NodeOptions().model_dump(mode="json", by_alias=True)
+    assert js.builder_options["bundle"] == "none"
+    for name, spec in p.functions.items():
+        for key in spec.builder_options:
+            assert p.origins[f"functions.{name}.{key}"].file == "<built-in>", key
+
+
 def test_layer_settings_default_too(project) -> None:
     p = project(API + '[layers.base]\n')
     assert p.layers["base"].source is None
@@ -34,7 +52,8 @@ def test_layer_settings_default_too(project) -> None:
     assert p.origins["layers.base.runtime"].file == "<built-in>"
 
 
-# (key, TOML value, message) for each setting every function, layer and [defaults] has.
+# (key, TOML value, message) for each setting every function, layer and [defaults] has,
+# and for each built-in builder option (a wrong value is a type error wherever it is written).
 SETTING_ERRORS = [
     ("runtime", "3", "expected a string, got integer 3"),
     ("builder", "true", "expected a string, got true"),
@@ -63,7 +82,7 @@ SETTING_ERRORS = [
 
 
 def test_the_error_table_covers_every_setting() -> None:
-    assert sorted(k for k, _, _ in SETTING_ERRORS) == sorted(kebab(f) for f in SETTINGS)
+    assert sorted(k for k, _, _ in SETTING_ERRORS) == sorted([kebab(f) for f in SETTINGS] + OPTION_KEYS)
 
 
 @pytest.mark.parametrize(("key", "value", "message"), SETTING_ERRORS)

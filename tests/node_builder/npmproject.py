@@ -19,7 +19,9 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from lambdaforge.config.models import BUILT_IN_DEFAULTS, FunctionSpec, LayerSpec, Project
+from lambdaforge.builders.node.settings import NodeSettings
+from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
+from tests.support.specs import spec_values
 
 #: Nothing listens there: an accidental registry request fails at once instead of hanging.
 UNREACHABLE_REGISTRY = "http://127.0.0.1:9/"
@@ -88,13 +90,13 @@ def tree_digest(root: Path) -> dict[str, tuple[int, str]]:
 
 def function_spec(name: str, source: str, handler: str = "index.handler", **settings: Any) -> FunctionSpec:
     """A resolved function with the built-in defaults and a Node.js runtime."""
-    values = {**BUILT_IN_DEFAULTS, "runtime": "nodejs22.x", **settings}
+    values = spec_values(NodeSettings, {"runtime": "nodejs22.x", **settings})
     return FunctionSpec(name=name, source=source, handler=handler, layers=(), **values)
 
 
 def layer_spec(name: str, source: str | None, **settings: Any) -> LayerSpec:
     """A resolved layer with the built-in defaults and a Node.js runtime."""
-    values = {**BUILT_IN_DEFAULTS, "runtime": "nodejs22.x", **settings}
+    values = spec_values(NodeSettings, {"runtime": "nodejs22.x", **settings})
     return LayerSpec(name=name, source=source, **values)
 
 

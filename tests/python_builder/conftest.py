@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from lambdaforge.builders.base import BuildContext
-from lambdaforge.config.models import BUILT_IN_DEFAULTS, BuildSettings, Project
+from lambdaforge.builders.python.settings import PythonSettings
+from lambdaforge.config.models import BuildSettings, Project
 from lambdaforge.runner import Runner
+from tests.support.specs import spec_values
 from tests.support.wheels import build_wheelhouse
 
 
@@ -44,8 +46,8 @@ def make_project(root: Path) -> Project:
 
 
 def settings(**overrides: object) -> BuildSettings:
-    """Build settings: the built-in defaults with ``overrides``."""
-    return BuildSettings(**{**BUILT_IN_DEFAULTS, **overrides})
+    """Build settings: the built-in defaults with ``overrides`` (Python options included)."""
+    return BuildSettings(**spec_values(PythonSettings, overrides))
 
 
 def link_wheelhouse(root: Path, wheelhouse: Path) -> str:

@@ -11,6 +11,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from lambdaforge.builders.base import (
     ArtifactKind,
@@ -22,11 +23,15 @@ from lambdaforge.builders.base import (
     SmokeResult,
 )
 from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
+from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
 from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
 from lambdaforge.runner import Runner
+
+if TYPE_CHECKING:
+    from lambdaforge.builders.node.options import NodeOptions
 
 #: An exact npm version (``3.500.0``), as opposed to a range: the Node.js form of the
 #: explicit ``==`` pin that keeps a runtime-provided package (the AWS SDK) in the zip.
@@ -45,6 +50,13 @@ class NodeBuilder(Builder):
         self._runner = runner or Runner()
         self._toolchain: NodeToolchain | None = None
 
+    @classmethod
+    def options_model(cls) -> type[NodeOptions]:
+        """Bundling with esbuild and npm's script policy (``options.NodeOptions``)."""
+        from lambdaforge.builders.node.options import NodeOptions
+
+        return NodeOptions
+
     # ------------------------------------------------------------------ toolchain
 
     def toolchain(self) -> NodeToolchain:
@@ -61,7 +73,8 @@ class NodeBuilder(Builder):
     def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """esbuild's pinned version when the function is bundled (not in the install key:
         a bundled and an unbundled function share one install)."""
-        return {"esbuild": bundle.ESBUILD_VERSION} if settings.bundle == "esbuild" else {}
+        bundled = NodeSettings.of(settings).bundle == "esbuild"
+        return {"esbuild": bundle.ESBUILD_VERSION} if bundled else {}
 
     # ------------------------------------------------------------------ dependencies
 
@@ -104,7 +117,7 @@ class NodeBuilder(Builder):
             "package-lock.json": manifest.lockfile,
             "lockfile-name": manifest.lockfile_name,
             "omit": "dev",
-            "scripts": "allow" if settings.allow_scripts else "ignore",
+            "scripts": "allow" if NodeSettings.of(settings).allow_scripts else "ignore",
             "platform": " ".join(install.platform_flags(settings.architecture)),
         }
         if manifest.base is not None:
@@ -173,14 +186,14 @@ class NodeBuilder(Builder):
         from lambdaforge.packaging.strip import BUILT_IN_RULE_SETS
 
         rules = BUILT_IN_RULE_SETS["node-standard"]
-        if settings.sourcemap:
+        if NodeSettings.of(settings).sourcemap:
             rules = rules.model_copy(update={"exclude": tuple(p for p in rules.exclude if p != "*.map")})
         return [rules]
 
     def ships_install(self, spec: FunctionSpec | LayerSpec) -> bool:
         """Whether the install target's tree goes into the zip. Not for a bundled function:
         its dependencies are inside the bundle, and ``prepare_sources`` adds the externals."""
-        return not (isinstance(spec, FunctionSpec) and spec.bundle == "esbuild")
+        return not (isinstance(spec, FunctionSpec) and NodeSettings.of(spec).bundle == "esbuild")
 
     def prepare_sources(
         self,
@@ -203,7 +216,8 @@ class NodeBuilder(Builder):
         source_dir = project.path(spec.source)
         if isinstance(spec, LayerSpec):
             return layout.prepare_layer_sources(source_dir, spec.name, out_dir)
-        if spec.bundle != "esbuild":
+        options = NodeSettings.of(spec)
+        if options.bundle != "esbuild":
             return layout.prepare_function_sources(source_dir, out_dir)
         own_install: Path | None = None
         try:
@@ -221,20 +235,20 @@ class NodeBuilder(Builder):
                     installed = own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
                     self.install(inputs, installed, ctx)
             out_dir.mkdir(parents=True, exist_ok=True)
-            bundle.bundle_handler(source_dir, spec.handler, spec, spec.runtime, out_dir, ctx,
+            bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir, ctx,
                                   node_modules=installed)
             if installed is not None:
-                self._copy_externals(spec, installed, out_dir / "node_modules")
+                self._copy_externals(options.external, installed, out_dir / "node_modules")
             return out_dir
         finally:
             if own_install is not None:
                 shutil.rmtree(own_install, ignore_errors=True)
 
     @staticmethod
-    def _copy_externals(spec: FunctionSpec, installed: Path, dest: Path) -> None:
+    def _copy_externals(external: tuple[str, ...], installed: Path, dest: Path) -> None:
         dists = install.distributions(installed)
         top_level = [d.name for d in dists if "/node_modules/" not in d.name]
-        roots = bundle.external_packages(spec.external, top_level)
+        roots = bundle.external_packages(external, top_level)
         for dist in install.closure(dists, roots):
             for rel in dist.files:
                 target = dest / rel

@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from lambdaforge.builders.base import BuildContext
 from lambdaforge.builders.node.handler import split_handler
-from lambdaforge.config.specs import BuildSettings
+from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.errors import BuildError, ConfigError
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
@@ -178,7 +178,7 @@ def esbuild_argv(
 def bundle_handler(
     source_dir: Path,
     handler: str,
-    settings: BuildSettings,
+    options: NodeSettings,
     runtime: str,
     out_dir: Path,
     ctx: BuildContext,
@@ -207,8 +207,8 @@ def bundle_handler(
             shutil.copytree(node_modules, src / "node_modules", symlinks=True)
         out_name = module + (".mjs" if esm else ".js")
         argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}",
-                            f"out/{out_name}", runtime, esm, settings.minify, settings.sourcemap,
-                            settings.external)
+                            f"out/{out_name}", runtime, esm, options.minify, options.sourcemap,
+                            options.external)
         # NODE_PATH would let esbuild resolve packages from the build machine.
         result = ctx.runner.run(argv, cwd=work, env={"NODE_PATH": None}, timeout=600)
         if not result.ok:

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from lambdaforge.builders.base import (
     ArtifactKind,
@@ -25,11 +25,15 @@ from lambdaforge.builders.base import (
     SmokeResult,
 )
 from lambdaforge.builders.python.handler import CodeTree, check_python_handler, layer_roots
+from lambdaforge.builders.python.settings import PythonSettings
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import tool_version
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.runner import Runner
+
+if TYPE_CHECKING:
+    from lambdaforge.builders.python.options import PythonOptions
 
 
 class PythonBuilder(Builder):
@@ -43,6 +47,15 @@ class PythonBuilder(Builder):
     #: bump when a change here changes installed trees (cleanup rules, flags, layout)
     VERSION: ClassVar[str] = "1"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
+    #: the interpreter only changes which Python imports the handler, not the zip
+    CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
+
+    @classmethod
+    def options_model(cls) -> type[PythonOptions]:
+        """``installer``, the index settings and ``interpreter`` (``options.PythonOptions``)."""
+        from lambdaforge.builders.python.options import PythonOptions
+
+        return PythonOptions
 
     @classmethod
     def default_requirements(cls, source: str, root: Path) -> str | None:
@@ -66,7 +79,8 @@ class PythonBuilder(Builder):
 
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """``{"uv": "0.13.9"}`` or ``{"pip": "26.3"}``: the installer that will run."""
-        return {settings.installer: tool_version(settings.installer, self.runner)}
+        installer = PythonSettings.of(settings).installer
+        return {installer: tool_version(installer, self.runner)}
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """Install for the target into ``dest`` (see ``install.install_requirements``)."""
@@ -130,7 +144,7 @@ class PythonBuilder(Builder):
         target = PythonTarget.of(spec.runtime, spec.architecture)
         result = smoke_test(
             handler, artifact, layer_zips, target, ctx.runner,
-            interpreter=spec.interpreter, scratch=ctx.scratch,
+            interpreter=PythonSettings.of(spec).interpreter, scratch=ctx.scratch,
         )
         if result.status is SmokeStatus.SKIPPED:
             return SmokeResult(ok=True, skipped=result.message)

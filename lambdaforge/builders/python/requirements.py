@@ -28,6 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.builders.python.settings import PythonSettings
 from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.redact import key_form
@@ -445,19 +446,20 @@ def collect_dependency_inputs(
     if not c.requirements:
         return None
     # Settings override what requirement files say about indexes (the config is the contract).
-    if settings.index_url:
-        c.index_url = settings.index_url
-    for url in settings.extra_index_urls:
+    options = PythonSettings.of(settings)
+    if options.index_url:
+        c.index_url = options.index_url
+    for url in options.extra_index_urls:
         c.add_extra_index(url)
-    for link in settings.find_links:
+    for link in options.find_links:
         c.add_find_links(link, root, "", None, key="find-links")
-    c.no_index = c.no_index or settings.no_index
+    c.no_index = c.no_index or options.no_index
     if c.issues:
         raise ConfigError(c.issues)
     from lambdaforge.builders.python.target import PythonTarget
 
     PythonTarget.of(settings.runtime, settings.architecture)  # validates the runtime early
-    canonical, secrets = _protect(c.canonical(settings.installer))
+    canonical, secrets = _protect(c.canonical(options.installer))
     return DependencyInputs(
         builder=builder,
         runtime=settings.runtime,
