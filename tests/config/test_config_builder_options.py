@@ -90,3 +90,67 @@ def test_the_record_a_builder_reads_has_its_models_keys_and_defaults(
     assert record.of(spec) == record()
     # A spec without the options (another builder's, one made by hand) reads as the defaults.
     assert record.of(dataclasses.replace(spec, builder_options={})) == record()
+
+
+# --------------------------------------------------------------------------- esbuild options
+
+
+def node(option: str) -> str:
+    return NODE_FN + 'bundle = "esbuild"\n' + option + "\n"
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ('target = "node"', "'node' is not an esbuild target: expected esnext, esYYYY or an engine "
+     "and version such as node22 (chrome, deno, edge, firefox, hermes, ie, ios, node, opera, "
+     "rhino, safari), comma-separated"),
+    ('target = "node22,bogus1"', "'bogus1' is not an esbuild target: expected esnext, esYYYY or "
+     "an engine and version such as node22 (chrome, deno, edge, firefox, hermes, ie, ios, node, "
+     "opera, rhino, safari), comma-separated"),
+    ('format = "iife"', "expected 'cjs' or 'esm', got 'iife'"),
+    ('loader = { ".reference" = "jsno" }', "'jsno' is not an esbuild loader (expected one of "
+     "base64, binary, copy, css, dataurl, default, empty, file, global-css, js, json, jsx, "
+     "local-css, text, ts, tsx) (did you mean 'json'?)"),
+    ('loader = { "reference" = "json" }', "'reference' is not a file extension: expected a dot "
+     "and a name, e.g. \".reference\""),
+    ('main-fields = ["module", "main,browser"]', "'main,browser' is not a package.json field name "
+     "(e.g. \"module\", \"main\")"),
+    ('define = { "process.env-STAGE" = "1" }', "'process.env-STAGE' cannot be defined: expected a "
+     "dotted name such as process.env.STAGE"),
+    ('define = { "process.env.STAGE" = "my-stage" }', "the value of process.env.STAGE is code, "
+     "and 'my-stage' is neither a JSON value nor a name: for a string, quote it ('\"my-stage\"')"),
+    ('out-extension = { ".ts" = ".mts" }', "esbuild renames only .js and .css output, not '.ts'"),
+    ('out-extension = { ".js" = "mjs" }', "'mjs' is not a file extension: expected a dot and a "
+     "name, e.g. \".mjs\""),
+    ('out-extension = { ".js" = ".jsx" }', "Lambda loads a Node.js handler from .js, .mjs, .cjs "
+     "files, not '.jsx'"),
+])
+def test_wrong_esbuild_values_are_config_errors(errors, option: str, message: str) -> None:
+    key = option.split(" ", 1)[0]
+    assert errors(node(option)) == [f"lambdaforge.toml:6: functions.js.{key}: {message}"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ('format = "esm"\nout-extension = { ".js" = ".cjs" }',
+     "an ES module bundle must end in .mjs, not .cjs: Lambda loads .cjs files as CommonJS always"),
+    ('format = "esm"\nout-extension = { ".js" = ".js" }',
+     "an ES module bundle must end in .mjs, not .js: Lambda loads .js files as CommonJS unless a "
+     'package.json says "type": "module", and a bundle ships none'),
+    ('format = "cjs"\nout-extension = { ".js" = ".mjs" }',
+     'a CommonJS bundle cannot end in .mjs: Lambda loads .mjs files as ES modules (set format = "esm")'),
+])
+def test_a_format_and_an_extension_lambda_would_load_as_the_other_kind(errors, options, message) -> None:
+    assert errors(node(options)) == [f"lambdaforge.toml:7: functions.js.out-extension: {message}"]
+
+
+def test_esbuild_options_as_sam_writes_them(project) -> None:
+    p = project(node('target = "es2022,node22"\nformat = "esm"\nloader = { ".reference" = "json" }\n'
+                     'main-fields = ["module", "main"]\nbanner = "/* (c) us */"\n'
+                     'define = { "process.env.STAGE" = \'"prod"\', DEBUG = "false" }\n'
+                     'out-extension = { ".js" = ".mjs" }\nkeep-names = true\nminify = true'))
+    options = NodeSettings.of(p.functions["js"])
+    assert options == NodeSettings(
+        bundle="esbuild", target="es2022,node22", format="esm", loader={".reference": "json"},
+        main_fields=("module", "main"), banner="/* (c) us */",
+        define={"process.env.STAGE": '"prod"', "DEBUG": "false"}, out_extension={".js": ".mjs"},
+        keep_names=True, minify=True)
+    assert p.origins["functions.js.define.DEBUG"].line == 11

@@ -78,6 +78,14 @@ SETTING_ERRORS = [
     ("sourcemap", "1", "expected true or false, got integer 1"),
     ("external", '"x"', "expected an array of strings, got 'x'"),
     ("allow-scripts", '"false"', "expected true or false, got 'false'"),
+    ("target", "22", "expected a string, got integer 22"),
+    ("format", '"iife"', "expected 'cjs' or 'esm', got 'iife'"),
+    ("loader", '"json"', "expected a table, got 'json'"),
+    ("main-fields", '"module"', "expected an array of strings, got 'module'"),
+    ("banner", "1", "expected a string, got integer 1"),
+    ("define", "[]", "expected a table, got an array"),
+    ("out-extension", '".mjs"', "expected a table, got '.mjs'"),
+    ("keep-names", '"yes"', "expected true or false, got 'yes'"),
 ]
 
 

@@ -41,10 +41,16 @@ def keys(project: ProjectDir, py: str = "", js: str = "", smoke: bool = False) -
 
 def test_each_option_changes_the_package_key_of_its_function_only(two: ProjectDir) -> None:
     base = keys(two)
+    node_options = ['bundle = "esbuild"', 'target = "es2020"', 'format = "esm"', "minify = true",
+                    "sourcemap = true", 'external = ["x"]', 'loader = { ".txt" = "text" }',
+                    'main-fields = ["main"]', 'banner = "/* x */"', 'define = { X = "1" }',
+                    'out-extension = { ".js" = ".cjs" }', "keep-names = true",
+                    "allow-scripts = true"]
     for py, js, changed in [('installer = "pip"', "", "function:py"),
+                            ('index-url = "https://example.org/simple"', "", "function:py"),
+                            ('extra-index-urls = ["https://example.org/simple"]', "", "function:py"),
                             ('no-index = true', "", "function:py"),
-                            ("", "minify = true", "function:js"),
-                            ("", "allow-scripts = true", "function:js")]:
+                            *(("", option, "function:js") for option in node_options)]:
         now = keys(two, py, js)
         assert now[changed] != base[changed], (py, js)
         other = "function:js" if changed == "function:py" else "function:py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 
@@ -116,6 +117,37 @@ bundle = "esbuild"
     result = subprocess.run(["node", "-e", script], cwd=mixed.root / "unzipped",
                             capture_output=True, text=True, timeout=60)
     assert result.stdout == "hi forge", result.stderr
+
+
+def test_esbuild_options_from_defaults_reach_the_zip_and_its_checks(mixed):
+    if not os.environ.get("FORGE_ESBUILD"):
+        pytest.skip("set FORGE_ESBUILD to an esbuild 0.28.2 binary (.ci/run installs one)")
+    mixed.config("""
+[defaults]
+bundle = "esbuild"
+out-extension = { ".js" = ".cjs" }
+banner = "/* built by forge */"
+define = { "process.env.STAGE" = '"prod"' }
+
+[functions.api]
+source = "functions/api"
+handler = "index.handler"
+runtime = "nodejs22.x"
+
+[functions.py]
+source = "functions/py"
+handler = "app.handler"
+""")
+    mixed.write("functions/api/index.js", "const { greet } = require('greet');\n"
+                "exports.handler = async (event) => greet(process.env.STAGE);\n")
+    out = mixed.build(smoke=True)
+    assert out.ok, [r.error for r in out.failures()]
+    assert mixed.statuses(out)["check:function:api"] == "built"  # found index.cjs
+    with zipfile.ZipFile(mixed.zip_path("function", "api")) as zf:
+        assert [n for n in zf.namelist() if not n.endswith("/")] == ["index.cjs"]
+        text = zf.read("index.cjs").decode()
+    assert text.startswith("/* built by forge */\n") and '"prod"' in text
+    assert mixed.zip_names("function", "py") == {"app.py"}  # Node options do not apply to it
 
 
 def test_node_zips_are_byte_identical_from_two_checkouts(mixed, tmp_path, monkeypatch):

@@ -19,12 +19,37 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from lambdaforge.builders.node.bundle import ESBUILD_ENV, ESBUILD_VERSION
 from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.config.models import FunctionSpec, LayerSpec, Project
 from tests.support.specs import spec_values
 
 #: Nothing listens there: an accidental registry request fails at once instead of hanging.
 UNREACHABLE_REGISTRY = "http://127.0.0.1:9/"
+
+#: Bundling tests need the pinned esbuild: offline, ``FORGE_ESBUILD`` names one.
+needs_esbuild = pytest.mark.skipif(
+    not os.environ.get(ESBUILD_ENV),
+    reason=f"esbuild {ESBUILD_VERSION} is not available offline: set {ESBUILD_ENV} to an esbuild "
+    f"{ESBUILD_VERSION} binary (e.g. `npm install --prefix DIR esbuild@{ESBUILD_VERSION} --ignore-scripts`), "
+    "or run `pytest -m network`",
+)
+
+
+def call(bundle_file: Path, event: dict) -> object:
+    """Load the bundle with node alone (no NODE_PATH, from its own directory) and call the handler."""
+    script = (
+        "const { pathToFileURL } = require('node:url');"
+        f"import(pathToFileURL({json.dumps(str(bundle_file))}).href)"
+        f".then(m => (m.handler || m.default.handler)({json.dumps(event)}))"
+        ".then(r => console.log(JSON.stringify(r)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NODE_PATH", "NODE_OPTIONS")}
+    out = subprocess.run(["node", "-e", script], cwd=bundle_file.parent, env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -20,14 +20,9 @@ from lambdaforge.builders.node import NodeBuilder
 from lambdaforge.builders.node.bundle import ESBUILD_ENV, ESBUILD_VERSION, EsbuildUnavailableError, ensure_esbuild
 from lambdaforge.errors import BuildError
 from tests.node_builder import npmproject as npmp
+from tests.node_builder.npmproject import call, needs_esbuild
 
 BUILDER = NodeBuilder()
-needs_esbuild = pytest.mark.skipif(
-    not os.environ.get(ESBUILD_ENV),
-    reason=f"esbuild {ESBUILD_VERSION} is not available offline: set {ESBUILD_ENV} to an esbuild "
-    f"{ESBUILD_VERSION} binary (e.g. `npm install --prefix DIR esbuild@{ESBUILD_VERSION} --ignore-scripts`), "
-    "or run `pytest -m network`",
-)
 
 
 def bundle(root: Path, make_ctx, out: Path, source: str = "functions/api", **settings) -> list[str]:
@@ -35,20 +30,6 @@ def bundle(root: Path, make_ctx, out: Path, source: str = "functions/api", **set
     project = npmp.project(root, [spec])
     assert BUILDER.prepare_sources(spec, project, make_ctx(project), out) == out
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-
-
-def call(bundle_file: Path, event: dict) -> object:
-    """Load the bundle with node alone (no NODE_PATH, from its own directory) and call the handler."""
-    script = (
-        "const { pathToFileURL } = require('node:url');"
-        f"import(pathToFileURL({json.dumps(str(bundle_file))}).href)"
-        f".then(m => (m.handler || m.default.handler)({json.dumps(event)}))"
-        ".then(r => console.log(JSON.stringify(r)))"
-    )
-    env = {k: v for k, v in os.environ.items() if k not in ("NODE_PATH", "NODE_OPTIONS")}
-    out = subprocess.run(["node", "-e", script], cwd=bundle_file.parent, env=env,
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
 
 
 @needs_esbuild

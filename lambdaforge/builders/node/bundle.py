@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from lambdaforge.builders.base import BuildContext
 from lambdaforge.builders.node.handler import split_handler
-from lambdaforge.builders.node.settings import NodeSettings
+from lambdaforge.builders.node.settings import NodeSettings, bundle_extension
 from lambdaforge.errors import BuildError, ConfigError
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
@@ -44,6 +44,8 @@ ESM_REQUIRE_BANNER = (
     "import { createRequire as __forgeCreateRequire } from 'node:module';"
     "const require = __forgeCreateRequire(import.meta.url);"
 )
+#: A banner that declares ``require`` itself (the hand-written shim): ours is left out.
+_DECLARES_REQUIRE = re.compile(r"\b(?:const|let|var)\s+require\b")
 
 
 class EsbuildUnavailableError(BuildError):
@@ -150,28 +152,48 @@ def is_esm(source_dir: Path, entry: Path) -> bool:
     return False
 
 
-def esbuild_argv(
-    binary: Path, entry: str, outfile: str, runtime: str, esm: bool,
-    minify: bool, sourcemap: bool, external: Sequence[str],
-) -> list[str]:
-    """esbuild's command line; paths are relative to the scratch directory it runs in."""
-    rt = RUNTIMES[runtime]
+def js_banner(options: NodeSettings, esm: bool) -> str | None:
+    """The bundle's banner: the user's ``banner`` first, then, in an ES module, the
+    ``createRequire`` shim, unless the user's banner declares ``require`` itself (the shim
+    SAM users write by hand), which would then be declared twice."""
+    parts = [options.banner] if options.banner else []
+    if esm and not (options.banner and _DECLARES_REQUIRE.search(options.banner)):
+        parts.append(ESM_REQUIRE_BANNER)
+    return "\n".join(parts) or None
+
+
+def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, esm: bool,
+                 extension: str) -> list[str]:
+    """esbuild's command line; paths are relative to the scratch directory it runs in, whose
+    ``src/`` holds the sources and ``out/`` receives the bundle (``src/a/b.ts`` →
+    ``out/a/b<extension>``)."""
+    target = options.target or f"node{RUNTIMES[runtime].version}"
     argv = [
-        str(binary), entry, "--bundle", "--platform=node", f"--target=node{rt.version}",
-        f"--format={'esm' if esm else 'cjs'}", f"--outfile={outfile}",
-        "--log-level=warning", "--charset=utf8", "--legal-comments=eof",
+        str(binary), entry, "--bundle", "--platform=node", f"--target={target}",
+        f"--format={'esm' if esm else 'cjs'}", "--outdir=out", "--outbase=src",
+        f"--out-extension:.js={extension}", "--log-level=warning", "--charset=utf8",
+        "--legal-comments=eof",
     ]
-    if esm:
-        argv.append(f"--banner:js={ESM_REQUIRE_BANNER}")
+    argv += [f"--out-extension:{k}={v}" for k, v in sorted(options.out_extension.items()) if k != ".js"]
+    banner = js_banner(options, esm)
+    if banner:
+        argv.append(f"--banner:js={banner}")
+    if options.main_fields:
+        argv.append(f"--main-fields={','.join(options.main_fields)}")
+    elif esm:
         # Resolve packages' "module" (ESM) entry first, as Node's ESM loader would not, but
         # as bundlers for ESM output do, so tree shaking works.
         argv.append("--main-fields=module,main")
-    if minify:
+    if options.minify:
         argv.append("--minify")
-    if sourcemap:
+    if options.keep_names:
+        argv.append("--keep-names")
+    if options.sourcemap:
         # Sources embedded: the map is self-contained and no path outside the bundle is needed.
         argv += ["--sourcemap", "--sources-content=true"]
-    argv += [f"--external:{name}" for name in sorted(set(ALWAYS_EXTERNAL) | set(external))]
+    argv += [f"--loader:{ext}={loader}" for ext, loader in sorted(options.loader.items())]
+    argv += [f"--define:{name}={value}" for name, value in sorted(options.define.items())]
+    argv += [f"--external:{name}" for name in sorted(set(ALWAYS_EXTERNAL) | set(options.external))]
     return argv
 
 
@@ -189,14 +211,20 @@ def bundle_handler(
     ``node_modules`` is the installed production dependency tree (the install target),
     used instead of any ``node_modules`` in the source directory, which is a developer's
     host install. The output is named after the handler module: ``index.handler`` →
-    ``index.mjs`` (ES module, no package.json needed) or ``index.js`` (CommonJS).
+    ``index.mjs`` (ES module, no package.json needed) or ``index.js`` (CommonJS), or the
+    ``out-extension`` given. ``format`` chooses the module kind, else the handler does
+    (``is_esm``). A TypeScript entry (``index.ts``) is compiled, not type-checked.
     """
     module, _ = split_handler(handler)
     entry = find_entry(source_dir, module)
     if entry is None:
         exts = ", ".join(module + e for e in ENTRY_EXTENSIONS)
         raise ConfigError(f"handler `{handler}`: none of {exts} exists in {source_dir.name}/ to bundle")
-    esm = is_esm(source_dir, entry)
+    esm = options.format == "esm" if options.format else is_esm(source_dir, entry)
+    try:
+        extension = bundle_extension(esm, options.out_extension)
+    except ValueError as exc:  # `format` unset: the handler made it an ES module (or not)
+        raise BuildError(f"handler `{handler}`: {exc} (see `out-extension`)") from None
     binary = ensure_esbuild(ctx)
     ctx.scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="esbuild-", dir=ctx.scratch))
@@ -205,10 +233,8 @@ def bundle_handler(
         shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns("node_modules", ".git"))
         if node_modules is not None and node_modules.is_dir():
             shutil.copytree(node_modules, src / "node_modules", symlinks=True)
-        out_name = module + (".mjs" if esm else ".js")
-        argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}",
-                            f"out/{out_name}", runtime, esm, options.minify, options.sourcemap,
-                            options.external)
+        argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}", runtime,
+                            options, esm, extension)
         # NODE_PATH would let esbuild resolve packages from the build machine.
         result = ctx.runner.run(argv, cwd=work, env={"NODE_PATH": None}, timeout=600)
         if not result.ok:
