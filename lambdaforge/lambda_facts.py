@@ -16,6 +16,11 @@ Sources:
   ``/opt``): https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html
 - glibc: Amazon Linux 2 ships glibc 2.26, Amazon Linux 2023 glibc 2.34
   (https://docs.aws.amazon.com/linux/al2023/ug/compare-with-al2.html).
+- Deprecation dates (``Runtime.deprecation``, ``RETIRED``): the "Supported runtimes" and
+  "Deprecated runtimes" tables of lambda-runtimes.html, as of 2026-11 (cross-checked with
+  tflint-ruleset-aws's ``aws_lambda_function_deprecated_runtime`` rule, which cites it).
+  After its deprecation date a runtime gets no security patches; Lambda then blocks
+  creating, and later updating, functions that use it (runtime-support-policy.html).
 - SDKs bundled with the runtime: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html
   ("The Python runtime includes the AWS SDK for Python (Boto3)") and lambda-nodejs.html
   (Node.js 18+ runtimes include the AWS SDK for JavaScript v3).
@@ -23,8 +28,14 @@ Sources:
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Literal
+
+def current_date() -> datetime.date:
+    """The (UTC) day deprecations are judged on; one function, so tests can pin it."""
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
 
 #: Runtime families: the language a runtime runs, or ``provided`` for the OS-only runtimes
 #: (custom runtimes: the function ships its own ``bootstrap`` executable).
@@ -58,7 +69,13 @@ class Runtime:
     family: Family
     version: str  # "3.12" for Python, "22" for Node.js, the OS ("al2023") for provided
     os: Literal["al2", "al2023"]
-    deprecated: bool = False
+    #: the day Lambda deprecates (or deprecated) it, from the AWS table; ``None``: not announced
+    deprecation: datetime.date | None = None
+
+    def deprecated(self, today: datetime.date | None = None) -> bool:
+        """Whether its deprecation date has come (``today``: the date to judge on)."""
+        day = today or current_date()
+        return self.deprecation is not None and self.deprecation <= day
 
     @property
     def glibc(self) -> tuple[int, int]:
@@ -80,21 +97,53 @@ class Runtime:
 RUNTIMES: dict[str, Runtime] = {
     r.id: r
     for r in (
-        Runtime("python3.10", "python", "3.10", "al2", deprecated=True),
-        Runtime("python3.11", "python", "3.11", "al2"),
-        Runtime("python3.12", "python", "3.12", "al2023"),
-        Runtime("python3.13", "python", "3.13", "al2023"),
-        Runtime("python3.14", "python", "3.14", "al2023"),
-        Runtime("nodejs20.x", "nodejs", "20", "al2023", deprecated=True),
-        Runtime("nodejs22.x", "nodejs", "22", "al2023"),
-        Runtime("nodejs24.x", "nodejs", "24", "al2023"),
+        Runtime("python3.10", "python", "3.10", "al2", datetime.date(2026, 6, 30)),
+        Runtime("python3.11", "python", "3.11", "al2", datetime.date(2026, 6, 30)),
+        Runtime("python3.12", "python", "3.12", "al2023", datetime.date(2028, 10, 31)),
+        Runtime("python3.13", "python", "3.13", "al2023", datetime.date(2029, 6, 30)),
+        Runtime("python3.14", "python", "3.14", "al2023", datetime.date(2029, 6, 30)),
+        Runtime("nodejs20.x", "nodejs", "20", "al2023", datetime.date(2026, 4, 30)),
+        Runtime("nodejs22.x", "nodejs", "22", "al2023", datetime.date(2027, 4, 30)),
+        Runtime("nodejs24.x", "nodejs", "24", "al2023", datetime.date(2028, 4, 30)),
         # OS-only runtimes (lambda-runtimes.html, "OS-only runtimes"; runtimes-custom.html):
-        # Lambda runs the zip's (or a layer's) executable `bootstrap`. AL2's end of support
-        # (mid-2026) will deprecate provided.al2: re-check when runtimes change.
-        Runtime("provided.al2", "provided", "al2", "al2"),
-        Runtime("provided.al2023", "provided", "al2023", "al2023"),
+        # Lambda runs the zip's (or a layer's) executable `bootstrap`; AL2's end of support
+        # deprecates provided.al2.
+        Runtime("provided.al2", "provided", "al2", "al2", datetime.date(2026, 6, 30)),
+        Runtime("provided.al2023", "provided", "al2023", "al2023", datetime.date(2029, 6, 30)),
     )
 }
+
+#: Runtimes lambdaforge no longer builds for, with the day Lambda deprecated them (the AWS
+#: "Deprecated runtimes" table): Lambda blocks creating and updating functions with them,
+#: and they get no security patches. A config naming one gets this date and the nearest
+#: supported runtime, not "unknown runtime".
+RETIRED: dict[str, datetime.date] = {
+    "python3.9": datetime.date(2025, 12, 15),
+    "python3.8": datetime.date(2024, 10, 14),
+    "python3.7": datetime.date(2023, 12, 4),
+    "python3.6": datetime.date(2022, 7, 18),
+    "python2.7": datetime.date(2021, 7, 15),
+    "nodejs18.x": datetime.date(2025, 9, 1),
+    "nodejs16.x": datetime.date(2024, 6, 12),
+    "nodejs14.x": datetime.date(2023, 12, 4),
+    "nodejs12.x": datetime.date(2023, 3, 31),
+    "nodejs10.x": datetime.date(2021, 7, 30),
+    "nodejs8.10": datetime.date(2020, 3, 6),
+    "provided": datetime.date(2024, 1, 8),
+    "go1.x": datetime.date(2024, 1, 8),
+}
+
+
+def replacement(runtime: str, today: datetime.date | None = None) -> str | None:
+    """The runtime to move a retired or deprecated one to: the oldest of its family that is
+    not deprecated on ``today`` (the smallest step up), ``None`` when there is none.
+    ``go1.x`` and ``provided`` move to ``provided.al2023`` (Go ships as a ``bootstrap``)."""
+    family = ("provided" if runtime in ("go1.x", "provided") or runtime.startswith("provided")
+              else "nodejs" if runtime.startswith("nodejs") else
+              "python" if runtime.startswith("python") else None)
+    candidates = [r.id for r in RUNTIMES.values()
+                  if r.family == family and not r.deprecated(today)]
+    return candidates[0] if candidates else None
 
 DEFAULT_PYTHON_RUNTIME = "python3.12"
 

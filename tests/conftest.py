@@ -33,6 +33,17 @@ def _is_local(address: object) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _pinned_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deprecation warnings are judged on the day (``lambda_facts.current_date``): tests
+    see one fixed day, so a runtime reaching its date later does not change their output."""
+    import datetime
+
+    from lambdaforge import lambda_facts
+
+    monkeypatch.setattr(lambda_facts, "current_date", lambda: datetime.date(2026, 12, 1))
+
+
+@pytest.fixture(autouse=True)
 def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail fast on any connection to a non-loopback address from this process."""
     if request.node.get_closest_marker("network"):

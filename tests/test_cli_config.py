@@ -71,7 +71,8 @@ def test_warnings_go_to_stderr_and_do_not_fail(capsys, tmp_path: Path) -> None:
     assert code == 0
     assert err == (
         "lambdaforge.toml:2: defaults.runtime: warning: runtime 'nodejs20.x' is deprecated by "
-        "AWS; consider 'nodejs24.x'\n"
+        "Lambda since 2026-04-30 (no security patches; Lambda will block creating, then "
+        "updating, functions that use it); move to 'nodejs22.x' or later\n"
     )
 
 

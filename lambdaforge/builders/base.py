@@ -193,6 +193,14 @@ class Builder(ABC):
         return None
 
     @classmethod
+    def handler_files(cls, handler: str) -> tuple[str, ...] | None:
+        """Files, relative to a function's source directory, one of which holds the code
+        of ``handler``: a ``[[discover]]`` match without any of them is no function (a
+        state-machine folder, a shared-code folder). ``None`` (the default): the builder
+        cannot tell, and every match counts."""
+        return None
+
+    @classmethod
     def options_model(cls) -> type[BuilderOptions] | None:
         """The Pydantic model of the builder's own keys in a function, layer, ``[defaults]``
         or ``[[discover]]`` table (a ``config.models.BuilderOptions`` subclass), or ``None``

@@ -62,6 +62,9 @@ class BuilderInfo(Protocol):
     def default_requirements(self, source: str, root: Path) -> str | None:
         """The dependency file a target uses when its table names none."""
 
+    def handler_files(self, handler: str) -> tuple[str, ...] | None:
+        """Source files one of which holds the handler's code (``None``: cannot tell)."""
+
 
 class BuilderCatalog(Protocol):
     """The builders that exist (``lambdaforge.builders.BuilderRegistry`` implements it)."""

@@ -78,11 +78,18 @@ def expand(config: ConfigFile, merged: Merged, root: Path) -> tuple[list[Discove
             continue
         base = merged.where((*key, "path"))[0].path.parent
         matches = sorted(glob.glob(entry.path, root_dir=base, recursive=True))
+        excluded = _excluder(entry.exclude or ())
         count = 0
+        excluded_hits: set[str] = set()
         for match in matches:
             rel = PurePosixPath(Path(match).as_posix())
             if rel.name in SKIPPED_DIRS or not (base / match).is_dir():
                 continue
+            if excluded is not None:
+                hit = excluded.check_file(f"{rel}/")
+                if hit.include:
+                    excluded_hits.add(entry.exclude[hit.index] if hit.index is not None else "")  # type: ignore[index]
+                    continue
             count += 1
             try:
                 source = project_path(match, base, root)
@@ -101,8 +108,24 @@ def expand(config: ConfigFile, merged: Merged, root: Path) -> tuple[list[Discove
                 continue
             taken[name] = f"the one from {source} ({dotted(key)})"
             found.append(Discovered(name, index, source))
+        for pattern in entry.exclude or ():
+            if pattern not in excluded_hits and not pattern.startswith("!"):
+                issues.append(merged.issue(
+                    (*key, "exclude"), f"'{pattern}' excludes none of the directories "
+                    f"'{entry.path}' matches (in [[discover]], `exclude` skips directories; "
+                    "files to leave out of the functions go in [defaults])", "warning"))
         if count == 0:
             issues.append(
                 merged.issue((*key, "path"), f"'{entry.path}' matches no directory", "warning")
             )
     return found, issues
+
+
+def _excluder(patterns: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """A gitignore-style matcher of directory paths relative to the entry's file (``None``
+    for no patterns: then pathspec is not even imported)."""
+    if not patterns:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)

@@ -160,8 +160,17 @@ class DiscoverTable(BuildSettingsTable):
         description="Function name template: `{dir}` (directory name), `{parent}` (its parent's "
         "name), `{path}` (relative path with `/` → `-`).",
     )
-    handler: str | None = Field(None, description="Handler of discovered functions.")
+    handler: str | None = Field(
+        None,
+        description="Handler of discovered functions. A matching directory without the "
+        "handler's file (`app.py` for `app.handler`, `index.js`/`.ts`… for Node.js) is not a "
+        "function: it is skipped with a warning.")
     layers: tuple[str, ...] | None = Field(None, description="Layers of discovered functions.")
+    exclude: tuple[str, ...] | None = Field(
+        None,
+        description="gitignore-style patterns, relative to this file, of directories `path` "
+        "matches that are not functions, e.g. `[\"services/statemachine\"]`. (Here `exclude` "
+        "is about discovery; files to leave out of discovered functions go in `[defaults]`.)")
 
 
 class StripRuleTable(_FileModel):

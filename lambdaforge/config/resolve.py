@@ -64,6 +64,8 @@ class _Resolver:
         self.builders = builders
         self.issues: list[ConfigIssue] = []
         self._origins: dict[KeyPath, Origin] = {}
+        #: project-relative handler files whose absence made a discovered directory no function
+        self._skipped_handler_files: list[str] = []
 
     def issue_at(
         self, path: KeyPath, message: str, severity: Literal["error", "warning"] = "error"
@@ -96,12 +98,15 @@ class _Resolver:
         table_key: KeyPath,
         own: tuple[str, ...],
         name_key: KeyPath | None = None,
+        not_settings: tuple[str, ...] = (),
     ) -> Resolved:
-        """Decide each setting: the table's, else ``[defaults]``'s, else built-in."""
+        """Decide each setting: the table's, else ``[defaults]``'s, else built-in.
+        ``not_settings``: keys the table has with another meaning (``[[discover]]``'s
+        ``exclude`` skips directories), which it does not pass on."""
         defaults = self.config.defaults
         resolved = Resolved(kind, name, name_key or table_key)
         for setting in SETTINGS + own:
-            value = getattr(table, setting, None)
+            value = getattr(table, setting, None) if setting not in not_settings else None
             if value is not None:
                 written: KeyPath | None = (*table_key, kebab(setting))
             elif getattr(defaults, setting, None) is not None:
@@ -168,18 +173,41 @@ class _Resolver:
             out.append(target)
         found, issues = discover.expand(self.config, self.merged, self.root)
         self.issues.extend(issues)
+        no_handler: dict[int, list[str]] = {}
         for item in found:
             entry_key = ("discover", item.index)
             entry = self.config.discover[item.index]
             target = self.target(
-                "function", item.name, entry, entry_key, ("handler", "layers"), (*entry_key, "path")
+                "function", item.name, entry, entry_key, ("handler", "layers"),
+                (*entry_key, "path"), not_settings=("exclude",),
             )
             target.values["source"] = item.source
             target.written["source"] = (*entry_key, "path")
             self.builder(target, entry_key)
+            files = self._handler_files(target)
+            if files is not None and not any((self.root / item.source / f).is_file() for f in files):
+                no_handler.setdefault(item.index, []).append(item.source)
+                self._skipped_handler_files += [f"{item.source}/{f}" for f in files]
+                continue
             self.paths(target, source_done=True)
             out.append(target)
+        for index, sources in sorted(no_handler.items()):
+            shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
+            handler = self.config.discover[index].handler or self.config.defaults.handler
+            self.issue_at(("discover", index, "path"),
+                          f"skipped {len(sources)} director{'y' if len(sources) == 1 else 'ies'} "
+                          f"without the file of handler '{handler}': {shown} (add it, or list "
+                          "them in this entry's `exclude`)", "warning")
         return out
+
+    def _handler_files(self, target: Resolved) -> tuple[str, ...] | None:
+        """The files, relative to a discovered directory, one of which its handler's code
+        must be in (its builder says; ``None`` when it cannot tell, or the handler or
+        builder is missing, which is reported elsewhere: then every directory counts)."""
+        handler, name = target.values.get("handler"), target.values.get("builder")
+        if not isinstance(handler, str) or not name or not self.builders.has(name):
+            return None
+        return self.builders.builder_class(name).handler_files(handler)
 
     def discover_globs(self) -> tuple[tuple[str, str], ...]:
         """Each ``[[discover]]`` pattern with the project-relative directory it is relative to."""
@@ -249,6 +277,9 @@ class _Resolver:
         observed += self.discover_observations()
         layers = self.layers()
         functions = self.functions()
+        # A skipped directory's handler file appearing makes it a function: each file that
+        # would have counted is observed absent (an absence holds whenever it was recorded).
+        observed += [["m", f] for f in self._skipped_handler_files]
         validate.check(functions, layers, strip_rules, self.issue_at)
         self.issues = unique_issues(self.issues)
         if any(i.severity == "error" for i in self.issues):

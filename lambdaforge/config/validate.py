@@ -100,15 +100,24 @@ def require(root: Path, relative: str, value: str, kind: Literal["directory", "f
 def _check_runtime(target: Resolved, issue_at: IssueAt) -> lambda_facts.Runtime | None:
     runtime = target.values["runtime"]
     known = lambda_facts.RUNTIMES.get(runtime)
-    if known is None:
+    retired = lambda_facts.RETIRED.get(runtime)
+    if retired is not None:
+        instead = lambda_facts.replacement(runtime)
+        issue_at(target.at("runtime"),
+                 f"runtime '{runtime}' was retired by Lambda (deprecated on {retired:%Y-%m-%d}: "
+                 "no security patches, and Lambda blocks creating and then updating functions "
+                 f"that use it); use '{instead}' or later")
+    elif known is None:
         choices = ", ".join(lambda_facts.RUNTIMES)
         hint = suggest(runtime, lambda_facts.RUNTIMES)
         issue_at(target.at("runtime"), f"unknown runtime '{runtime}' (expected one of {choices}){hint}")
-    elif known.deprecated:
-        newest = [r.id for r in lambda_facts.RUNTIMES.values() if r.family == known.family][-1]
+    elif known.deprecated():
+        instead = lambda_facts.replacement(runtime)
         issue_at(
             target.at("runtime"),
-            f"runtime '{runtime}' is deprecated by AWS; consider '{newest}'",
+            f"runtime '{runtime}' is deprecated by Lambda since {known.deprecation:%Y-%m-%d} "
+            "(no security patches; Lambda will block creating, then updating, functions that "
+            f"use it); move to '{instead}' or later",
             "warning",
         )
     return known

@@ -6,10 +6,14 @@ from conftest import API
 
 from lambdaforge.config.models import Origin
 
+#: a handler file for each handler the tests use (``app.handler``, ``a.b``)
+_CODE = {"app.py": "def handler(e, c): pass\n", "a.py": "def b(e, c): pass\n"}
 TREE = {
-    "services/billing/handlers/invoice/": "",
-    "services/billing/handlers/refund/": "",
-    "services/shipping/handlers/label/": "",
+    **{f"{d}/{f}": text for d in ("services/billing/handlers/invoice",
+                                  "services/billing/handlers/refund",
+                                  "services/shipping/handlers/label",
+                                  "services/billing", "services/shipping")
+       for f, text in _CODE.items()},
     "services/shipping/handlers/__pycache__/": "",
     "services/shipping/handlers/README.md": "not a directory",
 }
@@ -50,7 +54,7 @@ def test_name_templates(project) -> None:
 def test_requirements_txt_in_a_discovered_directory_is_used(project) -> None:
     p = project(
         '[[discover]]\npath = "fns/*"\nhandler = "a.b"\n',
-        {"fns/one/requirements.txt": "attrs\n", "fns/two/": ""},
+        {"fns/one/requirements.txt": "attrs\n", "fns/one/a.py": "", "fns/two/a.py": ""},
     )
     assert p.functions["one"].requirements == "fns/one/requirements.txt"
     assert p.functions["two"].requirements is None
@@ -106,7 +110,7 @@ def test_a_pattern_matching_nothing_is_a_warning(project) -> None:
 
 
 def test_discovered_functions_are_validated_like_tables(errors) -> None:
-    assert errors('[[discover]]\npath = "fns/*"\nhandler = "a.b"\nlayers = ["nope"]\n', {"fns/a b/": ""}) == [
+    assert errors('[[discover]]\npath = "fns/*"\nhandler = "a.b"\nlayers = ["nope"]\n', {"fns/a b/a.py": ""}) == [
         "lambdaforge.toml:2: discover[0].path: function name 'a b' is not valid: use 1-64 "
         "letters, digits, '-' and '_'",
         "lambdaforge.toml:4: discover[0].layers[0]: unknown layer 'nope' (no layers are defined)",
@@ -116,7 +120,33 @@ def test_discovered_functions_are_validated_like_tables(errors) -> None:
 def test_discover_in_a_standards_file_globs_relative_to_that_file(project) -> None:
     p = project(
         '[project]\nextends = ["team/std.toml"]\n',
-        {"team/std.toml": '[[discover]]\npath = "fns/*"\nhandler = "a.b"\n', "team/fns/x/": ""},
+        {"team/std.toml": '[[discover]]\npath = "fns/*"\nhandler = "a.b"\n', "team/fns/x/a.py": ""},
     )
     assert p.functions["x"].source == "team/fns/x"
     assert p.origins["functions.x.source"] == Origin(file="team/std.toml", line=2, key="discover[0].path")
+
+
+def test_exclude_skips_directories_and_a_directory_without_its_handler_is_no_function(project) -> None:
+    p = project(
+        '[[discover]]\npath = "services/*"\nhandler = "app.handler"\n'
+        'exclude = ["services/legacy", "statemachine", "nothing-like-this"]\n',
+        {"services/api/app.py": "", "services/legacy/app.py": "", "services/statemachine/app.py": "",
+         "services/shared/util.py": "", "services/pkg/app/__init__.py": ""},
+    )
+    assert sorted(p.functions) == ["api", "pkg"]
+    assert [str(w) for w in p.warnings] == [
+        "lambdaforge.toml:2: discover[0].path: warning: skipped 1 directory without the file "
+        "of handler 'app.handler': services/shared (add it, or list them in this entry's "
+        "`exclude`)",
+        "lambdaforge.toml:4: discover[0].exclude: warning: 'nothing-like-this' excludes none of "
+        "the directories 'services/*' matches (in [[discover]], `exclude` skips directories; "
+        "files to leave out of the functions go in [defaults])",
+    ]
+    # [[discover]]'s exclude is not a packaging exclude of the functions it finds.
+    assert p.functions["api"].exclude == ()
+
+
+def test_a_node_directory_counts_with_a_typescript_entry(project) -> None:
+    p = project('[[discover]]\npath = "fns/*"\nruntime = "nodejs22.x"\nhandler = "index.handler"\n',
+                {"fns/ts/index.ts": "", "fns/js/index.mjs": "", "fns/none/lib.js": ""})
+    assert sorted(p.functions) == ["js", "ts"]

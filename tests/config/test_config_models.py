@@ -163,6 +163,6 @@ def test_strip_rule_keep_defaults_to_empty(project) -> None:
 
 
 def test_discover_name_defaults_to_the_directory(project) -> None:
-    p = project("[[discover]]\npath = 'fns/*'\nhandler = 'app.handler'\n", {"fns/one/": ""})
+    p = project("[[discover]]\npath = 'fns/*'\nhandler = 'app.handler'\n", {"fns/one/app.py": ""})
     assert list(p.functions) == ["one"]
     assert p.functions["one"].source == "fns/one"

@@ -82,17 +82,47 @@ def test_deprecated_runtime_is_a_warning_on_the_project(project) -> None:
     p = project('[defaults]\nruntime = "python3.10"\n' + API)
     assert [str(w) for w in p.warnings] == [
         "lambdaforge.toml:2: defaults.runtime: warning: runtime 'python3.10' is deprecated by "
-        "AWS; consider 'python3.14'"
+        "Lambda since 2026-06-30 (no security patches; Lambda will block creating, then "
+        "updating, functions that use it); move to 'python3.12' or later"
     ]
     assert p.warnings[0].severity == "warning"
 
 
+@pytest.mark.parametrize("runtime, date, instead", [
+    ("python3.8", "2024-10-14", "python3.12"),
+    ("nodejs18.x", "2025-09-01", "nodejs22.x"),
+    ("go1.x", "2024-01-08", "provided.al2023"),
+])
+def test_a_retired_runtime_names_its_date_and_the_nearest_supported_one(
+        errors, runtime: str, date: str, instead: str) -> None:
+    handler = "bootstrap" if runtime == "go1.x" else "app.handler"
+    assert errors(f'[defaults]\nruntime = "{runtime}"\n'
+                  f'[functions.api]\nsource = "src"\nhandler = "{handler}"\n') == [
+        f"lambdaforge.toml:2: defaults.runtime: runtime '{runtime}' was retired by Lambda "
+        f"(deprecated on {date}: no security patches, and Lambda blocks creating and then "
+        f"updating functions that use it); use '{instead}' or later"
+    ]
+
+
+def test_deprecation_is_judged_on_the_day() -> None:
+    import datetime
+
+    from lambdaforge import lambda_facts
+
+    py312 = lambda_facts.RUNTIMES["python3.12"]
+    assert not py312.deprecated(datetime.date(2028, 10, 30))
+    assert py312.deprecated(datetime.date(2028, 10, 31))
+    # The nearest supported runtime moves with the day too.
+    assert lambda_facts.replacement("python3.8", datetime.date(2026, 1, 1)) == "python3.10"
+    assert lambda_facts.replacement("python3.8", datetime.date(2028, 11, 1)) == "python3.13"
+
+
 def test_a_bad_default_is_reported_once_where_it_was_written(errors) -> None:
     assert errors(
-        '[defaults]\nruntime = "python2.7"\nhandler = "app.handler"\n'
+        '[defaults]\nruntime = "python2.6"\nhandler = "app.handler"\n'
         + fn("a") + fn("b") + fn("c")
     ) == [
-        "lambdaforge.toml:2: defaults.runtime: unknown runtime 'python2.7' (expected one of "
+        "lambdaforge.toml:2: defaults.runtime: unknown runtime 'python2.6' (expected one of "
         "python3.10, python3.11, python3.12, python3.13, python3.14, nodejs20.x, nodejs22.x, nodejs24.x, provided.al2, provided.al2023)"
     ]
 
@@ -206,9 +236,9 @@ def test_every_problem_of_a_run_is_reported_at_once(errors) -> None:
         '[functions.a]\nsource = "src/a"\nhandler = "a.b"\n'
         '[functions.b]\nsource = "src/api"\nlayers = ["x"]\nhandler = "nope"\n'
     ) == [
-        "lambdaforge.toml:2: defaults.runtime: unknown runtime 'python3.9' (expected one of "
-        "python3.10, python3.11, python3.12, python3.13, python3.14, nodejs20.x, nodejs22.x, "
-        "nodejs24.x, provided.al2, provided.al2023)",
+        "lambdaforge.toml:2: defaults.runtime: runtime 'python3.9' was retired by Lambda "
+        "(deprecated on 2025-12-15: no security patches, and Lambda blocks creating and then "
+        "updating functions that use it); use 'python3.12' or later",
         "lambdaforge.toml:4: functions.a.source: directory not found: src/a",
         "lambdaforge.toml:8: functions.b.layers[0]: unknown layer 'x' (no layers are defined)",
     ]

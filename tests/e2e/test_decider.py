@@ -294,3 +294,21 @@ def test_same_size_edit_in_the_same_second_on_a_1_second_file_system(
     # must notice (by stat when it ticked, by content while the stat is racy).
     rebuild_and_compare(project, tmp_path, monkeypatch, expect_up_to_date=False)
     shutil.rmtree(root)
+
+
+def test_a_handler_file_added_to_a_skipped_discover_directory_makes_it_a_function(
+        project, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A directory ``[[discover]]`` skipped (no handler file) is watched: the no-op replay
+    must not answer "up to date" once its handler appears."""
+    from lambdaforge.cli import main
+
+    project.config('[[discover]]\npath = "fns/*"\nhandler = "app.handler"\n')
+    project.write("fns/one/app.py", "def handler(e, c):\n    return 1\n")
+    project.write("fns/two/README.md", "not yet\n")
+    assert main(["-C", str(project.root), "build"]) == 0
+    assert "skipped 1 directory" in capsys.readouterr().err
+    assert main(["-C", str(project.root), "build"]) == 0  # the replayed no-op
+    project.write("fns/two/app.py", "def handler(e, c):\n    return 2\n")
+    assert main(["-C", str(project.root), "build"]) == 0
+    assert "built  function:two" in capsys.readouterr().err
+    assert project.zip_path("function", "two").exists()

@@ -51,6 +51,15 @@ class NodeBuilder(Builder):
         self._toolchain: NodeToolchain | None = None
 
     @classmethod
+    def handler_files(cls, handler: str) -> tuple[str, ...] | None:
+        """``index.handler`` → ``index.js``, ``.mjs``, ``.cjs``, or a TypeScript entry
+        (``.ts``, ``.mts``, ``.cts``) that bundling compiles."""
+        from lambdaforge.builders.node.bundle import ENTRY_EXTENSIONS
+
+        module = handler.rpartition(".")[0]
+        return tuple(module + ext for ext in ENTRY_EXTENSIONS) if module else None
+
+    @classmethod
     def options_model(cls) -> type[NodeOptions]:
         """Bundling with esbuild and npm's script policy (``options.NodeOptions``)."""
         from lambdaforge.builders.node.options import NodeOptions

@@ -64,6 +64,12 @@ class PythonBuilder(Builder):
         default = f"{source}/requirements.txt".removeprefix("./")
         return default if (root / default).is_file() else None
 
+    @classmethod
+    def handler_files(cls, handler: str) -> tuple[str, ...] | None:
+        """``app.handler`` → ``app.py`` or ``app/__init__.py`` (``a.b.h`` → ``a/b.py``…)."""
+        rel = handler.replace("/", ".").rpartition(".")[0].replace(".", "/")
+        return (f"{rel}.py", f"{rel}/__init__.py") if rel else None
+
     def __init__(self, runner: Runner | None = None) -> None:
         self.runner = runner or Runner()
 
