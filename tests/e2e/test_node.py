@@ -73,12 +73,14 @@ def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_pat
     mixed.write("functions/api/node_modules/stray/index.js", "changed\n")
     out = mixed.build()
     assert set(mixed.statuses(out).values()) == {"up-to-date"}
-    # Reformatting the lockfile changes the packaged file, not the install inputs.
+    # Reformatting the lockfile changes neither the install inputs nor the zip (a lockfile
+    # is not packaged).
     lock = mixed.root / "functions/api/package-lock.json"
     lock.write_text(lock.read_text().replace('"lockfileVersion": 3', '"lockfileVersion":   3'))
     out = mixed.build()
     install = next(t for t in out.results if t.startswith("install:"))
     assert mixed.statuses(out)[install] == "up-to-date"
+    assert mixed.statuses(out)["function:api"] == "up-to-date"
     # A real dependency change re-installs.
     pkg = mixed.root / "libs/greet/package.json"
     pkg.write_text(pkg.read_text().replace("1.2.3", "1.2.4"))
@@ -145,3 +147,19 @@ exclude = ["fixtures/"]
     assert "nodejs/node_modules/orders-format/index.js" in names
     assert "nodejs/node_modules/orders-format/package.json" in names
     assert not any("fixtures" in n for n in names)  # the user's exclude still applies
+
+
+def test_node_function_ships_package_json_but_not_lockfile_npmrc_or_secrets(mixed):
+    """Node reads ``"type"`` and ``"main"`` from package.json at run time: it ships. The
+    lockfile was the install's input, and ``.npmrc`` (used by the install, auth and all) is
+    a secret: neither is in the zip."""
+    mixed.write("functions/api/.npmrc", "//registry.acme.invalid/:_authToken=${NPM_TOKEN}\n")
+    mixed.write("functions/api/.env.local", "TOKEN=x\n")
+    mixed.write("functions/api/.serverless/state.json", "{}\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    own = {n for n in mixed.zip_names("function", "api")
+           if not n.startswith("node_modules/") and not n.endswith("/")}
+    assert own == {"index.js", "package.json"}
+    warnings = out.results["function:api"].warnings
+    assert [w.split(":")[0] for w in warnings] == [".env.local", ".npmrc"]
