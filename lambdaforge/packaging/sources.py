@@ -6,7 +6,8 @@ left out with a warning) and the default excludes (``excludes.DEFAULT_EXCLUDES``
 silently), either unless ``include`` names the file (``excludes.IncludeNames``), then strip
 rules (with per-rule accounting). Directories are pruned as early as the rules allow, so a
 ``.git/`` or an excluded ``data/`` is never listed, and a stripped ``tests/`` costs a
-directory listing, not a pattern match per file. The walk reads no file.
+directory listing, not a pattern match per file. Secrets found by content are the package
+action's to withhold (``secrets.screen``): the walk reads no file.
 
 The result is deterministic: sorted by POSIX relative path, independent of the checkout's
 location and of the order the OS lists directories in. Symlinks that stay inside the root

@@ -41,7 +41,6 @@ SECRETS = [
     ("id_ecdsa_sk", "id_ecdsa_sk", "id_ecdsa_sk"),
     ("id_ed25519", "id_ed25519", "id_ed25519"),
     ("id_ed25519_sk", "id_ed25519_sk", "id_ed25519_sk"),
-    ("certs/server.pem", "*.pem", "certs/server.pem"),
     ("tls/server.key", "*.key", "tls/server.key"),
     ("cert.p12", "*.p12", "cert.p12"),
     ("cert.pfx", "*.pfx", "cert.pfx"),
@@ -65,7 +64,7 @@ def test_credential_files_are_withheld_with_a_warning_naming_file_and_rule(
 def test_look_alikes_of_secret_names_ship(tmp_path: Path) -> None:
     shipped = ["environment.py", "env/settings.py", ".envoy.yaml", "keys/id_rsa.pub",
                "keys/id_ed25519.pub", "docker/config.json", "config.json", "keys.py",
-               "aws/credentials.py", "credentials"]
+               "aws/credentials.py", "certs/ca.pem", "credentials"]
     write(tmp_path, {rel: "x" for rel in shipped})
     found = collect_sources(tmp_path)
     assert [f.relpath for f in found.files] == sorted(shipped)
@@ -111,7 +110,7 @@ def test_every_default_exclude_is_tested() -> None:
 
 def test_default_excludes_leave_out_silently_and_unlisted(tmp_path: Path) -> None:
     kept = ["app.py", "package.json", "pyproject.toml", "lib/util.py",
-            "python/dep-1.0.egg-info/PKG-INFO", "certifi/core.py", "docs/requirements.md"]
+            "python/dep-1.0.egg-info/PKG-INFO", "certifi/cacert.pem", "docs/requirements.md"]
     write(tmp_path, {**{rel: "x" for rel in DEFAULT_EXCLUDED}, **{rel: "x" for rel in kept},
                      "lib/sub/.git": "gitdir: ../../.git/modules/sub\n"})  # a submodule's .git file
     found = collect_sources(tmp_path)
