@@ -41,7 +41,7 @@ from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
 
 #: bump when the meaning of a key's material changes without its fields changing
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "7"
 
 #: what a function check's key takes of a layer whose content its verdict does not read
 UNREAD_LAYER = "unread: only its size counts, applied after it is built"
@@ -286,10 +286,33 @@ class Planner:
         if package is None or package.action is Status.FAILED or package.material is None:
             return frozenset()
         assert t.spec is not None
-        if builder.check_reads_layers(t.spec, [f.path for f in package.material.files],
+        if builder.check_reads_layers(t.spec, self._packaged_handler_files(builder, t, package),
                                       smoke=self.smoke):
             return frozenset()
         return frozenset(u.id for u in graph.upstream(t.id) if u.kind is TargetKind.LAYER)
+
+    def _packaged_handler_files(self, builder: Builder, t: Target,
+                                package: PlannedTarget) -> list[str]:
+        """Which of the files that could hold a function's handler (``handler_files``) its
+        zip gets: among its packaged sources, and not withheld as a secret by content (the
+        same ``secrets.screen`` the package action applies; their content is in the key)."""
+        from lambdaforge.packaging.secrets import screen
+        from lambdaforge.packaging.sources import SourceFile
+
+        spec = t.spec
+        assert spec is not None and spec.source is not None
+        handler = getattr(spec, "handler", None)
+        candidates = builder.handler_files(handler) if isinstance(handler, str) else None
+        present = {f.path for f in package.material.files} & set(candidates or ())
+        files = []
+        for rel in sorted(present):
+            path = self.project.path(f"{spec.source}/{rel}")
+            try:
+                files.append(SourceFile(rel, path, path.stat().st_size, False))
+            except OSError:
+                continue  # gone since it was keyed: not packaged then either
+        kept, _ = screen(files, spec.include)
+        return [f.relpath for f in kept]
 
     def _layer_interface(self, graph: TargetGraph, layer: Target) -> str:
         """What a function's zip can see of one of its layers: only which distributions the

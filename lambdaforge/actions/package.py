@@ -1,4 +1,4 @@
-"""The package action: sources + install output − what layers provide → strip → zip.
+"""The package action: sources − secrets + install output − what layers provide → strip → zip.
 
 A function's or layer's zip is restored from the cache when its key is there; otherwise its
 sources (or what the builder prepares from them: a bundle, a layer's layout) and the
@@ -26,6 +26,7 @@ from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
 from lambdaforge.outputs import InstallOutput, PackageOutput, cache_meta
 from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry
+from lambdaforge.packaging.secrets import screen
 from lambdaforge.packaging.sources import collect_sources
 from lambdaforge.packaging.strip import StripReport
 
@@ -107,15 +108,24 @@ def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
     installed = ctx.deps_zip(install.target_id) if install is not None else None
     prepared = builder.prepare_sources(spec, ctx.project, ctx.build_context(tmp_path),
                                        tmp_path / "prepared", installed=installed)
+    exempt = None
     if prepared is not None:
         # The user's include/exclude still hold; the builder's own source excludes do not
         # (a layer's prepared tree is under nodejs/node_modules/ by design).
         sources = collect_sources(prepared, include=(*spec.include,),
                                   exclude=(*spec.exclude,), strip=ctx.strip_filter(spec))
-    top = frozenset(f.relpath.split("/", 1)[0] for f in sources.files)
+        if not builder.ships_install(spec):
+            # What such a builder (a bundler) needs of the install it copies in under its
+            # dependency prefix: installed packages, not the user's code to screen.
+            exempt = builder.dependency_prefix(t.kind.value) or None
+    # Secrets by content: the walk read no file; these are read once more just before the
+    # zip reads them (the page cache serves the second read).
+    files, found = screen(sources.files, spec.include, exempt=exempt)
+    warnings += found
+    top = frozenset(f.relpath.split("/", 1)[0] for f in files)
     prefix = builder.source_prefix(t.kind.value, top)
     stripped.merge(sources.strip_report, prefix)
-    return [FileEntry(prefix + f.relpath, f.path, f.executable) for f in sources.files], warnings
+    return [FileEntry(prefix + f.relpath, f.path, f.executable) for f in files], warnings
 
 
 def _dependency_entries(

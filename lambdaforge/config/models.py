@@ -85,7 +85,8 @@ class BuildSettingsTable(_FileModel):
     include: tuple[str, ...] | None = Field(
         None,
         description="gitignore-style patterns of source files to package, relative to `source`. "
-        "Default: everything.",
+        "Default: everything. A pattern without wildcards also ships a file left out by "
+        "default (a lockfile, `.venv/`) or as a secret (with a warning).",
     )
     exclude: tuple[str, ...] | None = Field(
         None,

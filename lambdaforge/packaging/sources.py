@@ -1,10 +1,13 @@
 """Turn a function's or layer's source directory into the list of files to package.
 
 One walk does everything a source tree needs, in this order per file: ``include`` (empty =
-everything), ``exclude``, secret-looking files (skipped with a warning unless ``include``
-names them), then strip rules (with per-rule accounting). Directories are pruned as early as
-the rules allow, so a stripped ``tests/`` or an excluded ``data/`` costs a directory listing,
-not a pattern match per file.
+everything), ``exclude``, files that look like secrets by name (``secrets.SECRET_NAMES``:
+left out with a warning) and the default excludes (``excludes.DEFAULT_EXCLUDES``: left out
+silently), either unless ``include`` names the file (``excludes.IncludeNames``), then strip
+rules (with per-rule accounting). Directories are pruned as early as the rules allow, so a
+``.git/`` or an excluded ``data/`` is never listed, and a stripped ``tests/`` costs a
+directory listing, not a pattern match per file. Secrets found by content are the package
+action's to withhold (``secrets.screen``): the walk reads no file.
 
 The result is deterministic: sorted by POSIX relative path, independent of the checkout's
 location and of the order the OS lists directories in. Symlinks that stay inside the root
@@ -24,14 +27,20 @@ import pathspec
 
 from lambdaforge.errors import BuildError
 from lambdaforge.observe import listing_of, stat_tuple
-from lambdaforge.packaging.strip import SECRET_PATTERNS, StripFilter, StripHit, StripReport, is_protected
+from lambdaforge.packaging import secrets
+from lambdaforge.packaging.excludes import DEFAULT_EXCLUDES, IncludeNames, PathRules
+from lambdaforge.packaging.strip import StripFilter, StripHit, StripReport, is_protected
 
 __all__ = ["SourceError", "SourceFile", "SourceSet", "check_zip_name", "collect_sources", "SKIPPED_DIRS"]
 
 #: Directory names never packaged from a source tree: lambdaforge's own build output and cache.
 SKIPPED_DIRS = frozenset({".forge"})
 
-_SECRETS = pathspec.GitIgnoreSpec.from_lines(SECRET_PATTERNS)
+_DEFAULTS = PathRules(p for p, _ in DEFAULT_EXCLUDES)
+
+#: Why a path is left out: ``(_SECRET or _DEFAULT, the pattern it matches)``.
+_LeftOut = tuple[str, str]
+_SECRET, _DEFAULT = "secret", "default"
 
 
 class SourceError(BuildError):
@@ -76,27 +85,30 @@ def collect_sources(
     exclude: Sequence[str] = (),
     strip: StripFilter | None = None,
     skip_secrets: bool = True,
+    default_excludes: bool = True,
 ) -> SourceSet:
-    """Walk ``root`` and return the files to package, applying include, exclude, secrets and strip.
+    """Walk ``root`` and return the files to package, applying include, exclude, secret
+    names, default excludes and strip.
 
     ``include``/``exclude`` are gitignore-style patterns relative to ``root``. Pass
-    ``skip_secrets=False`` for trees that are not the user's own sources (installed
-    dependencies legitimately ship ``*.pem`` CA bundles). Raises ``SourceError`` for a missing
-    root, a symlink that leaves it, a broken symlink, or a symlink loop.
+    ``skip_secrets=False`` and ``default_excludes=False`` for a tree that is read rather than
+    packaged (a command build's inputs may need its ``.npmrc`` and ``requirements.txt``).
+    Raises ``SourceError`` for a missing root, a symlink that leaves it, a broken symlink,
+    or a symlink loop.
     """
     root = Path(root)
     if not root.is_dir():
         raise SourceError(f"{root}: source directory does not exist")
-    walker = _Walker(root, include, exclude, strip, skip_secrets)
+    walker = _Walker(root, include, exclude, strip, skip_secrets, default_excludes)
     real_root = os.path.realpath(root)
-    walker.walk(str(root), real_root, "", None, frozenset({real_root}))
+    walker.walk(str(root), real_root, "", None, frozenset({real_root}), None)
     walker.result.files.sort(key=lambda f: f.relpath)
     return walker.result
 
 
 class _Walker:
     def __init__(self, root: Path, include: Sequence[str], exclude: Sequence[str],
-                 strip: StripFilter | None, skip_secrets: bool):
+                 strip: StripFilter | None, skip_secrets: bool, default_excludes: bool):
         self.root = root
         self.real_root = os.path.realpath(root)
         self.include = pathspec.GitIgnoreSpec.from_lines(include) if include else None
@@ -108,14 +120,18 @@ class _Walker:
         )
         self.strip = strip
         self.skip_secrets = skip_secrets
+        self.default_excludes = default_excludes
+        self.names = IncludeNames(include)
         self.result = SourceSet()
 
     def walk(self, directory: str, real: str, prefix: str, stripped: StripHit | None,
-             active: frozenset[str]) -> None:
+             active: frozenset[str], region: _LeftOut | None) -> None:
         """Visit ``directory`` (real path ``real``, relative path ``prefix``); ``stripped`` is
         set below a pruned stripped directory; ``active`` holds the real paths being walked,
-        to catch loops. Real paths are derived, not asked for: only a symlink can lead back,
-        and a symlink is resolved anyway (one ``realpath`` per link, not per directory)."""
+        to catch loops; ``region`` is set inside a left-out directory entered only for what
+        ``include`` names below it. Real paths are derived, not asked for: only a symlink can
+        lead back, and a symlink is resolved anyway (one ``realpath`` per link, not per
+        directory)."""
         before = os.stat(directory)  # before listing: a change after it moves this stat
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -129,9 +145,9 @@ class _Walker:
                 path = entry_real = self._resolve_link(entry.path, rel)
             st = os.stat(path)
             if stat.S_ISDIR(st.st_mode):
-                self._visit_dir(path, entry_real, rel, stripped, active)
+                self._visit_dir(path, entry_real, rel, stripped, active, region)
             elif stat.S_ISREG(st.st_mode):
-                self._visit_file(path, rel, st, stripped)
+                self._visit_file(path, rel, st, stripped, region)
             else:
                 self.result.warnings.append(f"{rel}: not packaged: not a regular file or directory")
 
@@ -148,28 +164,39 @@ class _Walker:
         return target
 
     def _visit_dir(self, path: str, real: str, rel: str, stripped: StripHit | None,
-                   active: frozenset[str]) -> None:
+                   active: frozenset[str], region: _LeftOut | None) -> None:
         if os.path.basename(rel) in SKIPPED_DIRS:
             return
         if real in active:
             raise SourceError(f"{rel}: symlink loop (leads back to {os.path.relpath(real, self.real_root)})")
         if self.exclude_prunes and self.exclude is not None and self.exclude.match_file(rel + "/"):
             return
-        if self.skip_secrets and _SECRETS.match_file(rel + "/") and not self._included(rel + "/"):
-            self.result.warnings.append(self._secret_warning(rel + "/"))
-            return
+        left_out = _first_secret(self._left_out(rel, True), region)
+        if left_out is not None:
+            if self.names.names(rel, is_dir=True):
+                self._warn_overridden(rel + "/", left_out)
+                region = None  # everything below is named
+            elif self.names.names_below(rel):
+                region = left_out  # only what include names below it
+            else:
+                self._warn_withheld(rel + "/", left_out)
+                return
         if stripped is None and self.strip is not None and self.strip.match(rel, is_dir=True):
             stripped = self.strip.explain(rel, is_dir=True)
-        self.walk(path, real, rel + "/", stripped, active | {real})
+        self.walk(path, real, rel + "/", stripped, active | {real}, region)
 
-    def _visit_file(self, path: str, rel: str, st: os.stat_result, stripped: StripHit | None) -> None:
+    def _visit_file(self, path: str, rel: str, st: os.stat_result, stripped: StripHit | None,
+                    region: _LeftOut | None) -> None:
         if self.include is not None and not self.include.match_file(rel):
             return
         if self.exclude is not None and self.exclude.match_file(rel):
             return
-        if self.skip_secrets and _SECRETS.match_file(rel) and not self._included(rel):
-            self.result.warnings.append(self._secret_warning(rel))
-            return
+        left_out = _first_secret(self._left_out(rel, False), region)
+        if left_out is not None:
+            if not self.names.names(rel):
+                self._warn_withheld(rel, left_out)
+                return
+            self._warn_overridden(rel, left_out)
         hit = stripped if stripped is not None and not is_protected(rel) else None
         if stripped is None and self.strip is not None:
             hit = self.strip.explain(rel)
@@ -181,19 +208,33 @@ class _Walker:
             SourceFile(rel, Path(path).absolute(), st.st_size, bool(st.st_mode & 0o111))
         )
 
-    def _included(self, rel: str) -> bool:
-        """True when the user's ``include`` names ``rel``: an explicit opt-in for a secret."""
-        return self.include is not None and self.include.match_file(rel)
+    def _left_out(self, rel: str, is_dir: bool) -> _LeftOut | None:
+        """Why ``rel`` itself is left out by default (a secret's name first), or ``None``."""
+        if self.skip_secrets:
+            pattern = secrets.name_rule(rel, is_dir)
+            if pattern is not None:
+                return _SECRET, pattern
+        if self.default_excludes:
+            pattern = _DEFAULTS.match(rel, is_dir)
+            if pattern is not None:
+                return _DEFAULT, pattern
+        return None
 
-    @staticmethod
-    def _secret_warning(rel: str) -> str:
-        pattern = next(
-            (p for p in SECRET_PATTERNS if pathspec.GitIgnoreSpec.from_lines([p]).match_file(rel)), "?"
-        )
-        return (
-            f"{rel}: not packaged: looks like a secret (matches `{pattern}`); "
-            "name it in `include` to package it anyway"
-        )
+    def _warn_withheld(self, rel: str, left_out: _LeftOut) -> None:
+        if left_out[0] == _SECRET:
+            self.result.warnings.append(secrets.withheld(rel, f"matches `{left_out[1]}`"))
+
+    def _warn_overridden(self, rel: str, left_out: _LeftOut) -> None:
+        if left_out[0] == _SECRET:
+            self.result.warnings.append(secrets.overridden(rel, f"matches `{left_out[1]}`"))
+
+
+def _first_secret(own: _LeftOut | None, region: _LeftOut | None) -> _LeftOut | None:
+    """What leaves a path out: its own rule or its directory's, a secret before a default
+    (a secret is worth a warning)."""
+    if own is None or (region is not None and region[0] == _SECRET and own[0] != _SECRET):
+        return region
+    return own
 
 
 def check_zip_name(rel: str) -> None:

@@ -36,7 +36,6 @@ from lambdaforge.config.specs import StripRules
 __all__ = [
     "BUILT_IN_RULE_SETS",
     "NEVER_STRIP",
-    "SECRET_PATTERNS",
     "StripFilter",
     "StripHit",
     "StripReport",
@@ -77,11 +76,6 @@ BUILT_IN_RULE_SETS: dict[str, StripRules] = {
         ),
     ),
 }
-
-#: Files that look like credentials; source collection skips them (with a warning) unless
-#: an ``include`` pattern names them. Not applied to installed dependencies (``certifi``
-#: ships ``cacert.pem`` on purpose).
-SECRET_PATTERNS: tuple[str, ...] = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "*.p12")
 
 #: (metadata directory suffix, file names) that ``importlib.metadata`` needs at runtime.
 NEVER_STRIP: tuple[tuple[str, frozenset[str]], ...] = (

@@ -44,8 +44,8 @@ requirements = "deps/fn.txt"
 def secret_project(deps_project):
     deps_project.config(config(PASSWORD))
     deps_project.write("fn/app.py", "import purelib\n\ndef handler(event, context):\n    return 1\n")
-    # Outside the function's source: a requirements file inside it is packaged as it is
-    # (the user's own file), token and all.
+    # Outside the function's source, as a team would keep it (one inside is not packaged
+    # either: requirements files are default excludes).
     deps_project.write("deps/fn.txt",
                        f"--extra-index-url https://__token__:{TOKEN}@127.0.0.1:9/extra\n"
                        "purelib==1.0\n")

@@ -108,13 +108,15 @@ def test_edit_through_a_directory_symlink_into_a_venv(project: ProjectDir, tmp_p
 def test_edit_of_a_file_re_included_below_a_skipped_directory(
         project: ProjectDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project.config(SOURCE_ONLY.replace(
-        '[functions.alpha]\n', '[functions.alpha]\nexclude = ["!venv/keep.py"]\n'))
+        '[functions.alpha]\n', '[functions.alpha]\ninclude = ["*", "venv/keep.py"]\n'))
     project.write("layers/shared/shared_util.py", "X = 1\n")
     project.write("functions/beta/app.py", "def handler(event, context):\n    return 1\n")
     project.write("functions/alpha/app.py", "def handler(event, context):\n    return 1\n")
     project.write("functions/alpha/venv/keep.py", "VALUE = 1\n")
+    project.write("functions/alpha/venv/lib/site.py", "VALUE = 1\n")
     assert forge(project, "build") == 0
-    assert "venv/keep.py" in project.zip_names("function", "alpha")
+    names = project.zip_names("function", "alpha")
+    assert "venv/keep.py" in names and "venv/lib/site.py" not in names
     project.write("functions/alpha/venv/keep.py", "VALUE = 2\n")
     rebuild_and_compare(project, tmp_path, monkeypatch, expect_up_to_date=False)
 

@@ -187,3 +187,21 @@ def test_the_stat_cache_forgets_deleted_files(source_project, later_clock):
     (source_project.root / "functions/alpha/helpers.py").unlink()
     source_project.build()
     assert "functions/alpha/helpers.py" not in StatCache.load(state)
+
+
+def test_a_handler_withheld_as_a_secret_keeps_its_check_keyed_on_the_layers(source_project):
+    """The check's key leaves the layers out only when the handler's file is in the zip:
+    one withheld for holding a private key is looked for in the layers, so a layer change
+    must re-check it (here: the layer gains the module, and the verdict changes)."""
+    from tests.support.secrets import private_key
+
+    source_project.write("functions/alpha/app.py",
+                         f"KEY = '''{private_key()}'''\ndef handler(event, context):\n    return 1\n")
+    out = source_project.build()
+    assert source_project.statuses(out)["check:function:alpha"] == "failed"
+    source_project.write("layers/shared/app.py", "def handler(event, context):\n    return 2\n")
+    out = source_project.build()
+    assert source_project.statuses(out)["check:function:alpha"] == "built"
+    source_project.write("layers/shared/app.py", "def other(event, context):\n    return 2\n")
+    out = source_project.build()
+    assert source_project.statuses(out)["check:function:alpha"] == "failed"

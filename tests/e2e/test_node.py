@@ -74,12 +74,14 @@ def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_pat
     mixed.write("functions/api/node_modules/stray/index.js", "changed\n")
     out = mixed.build()
     assert set(mixed.statuses(out).values()) == {"up-to-date"}
-    # Reformatting the lockfile changes the packaged file, not the install inputs.
+    # Reformatting the lockfile changes neither the install inputs nor the zip (a lockfile
+    # is not packaged).
     lock = mixed.root / "functions/api/package-lock.json"
     lock.write_text(lock.read_text().replace('"lockfileVersion": 3', '"lockfileVersion":   3'))
     out = mixed.build()
     install = next(t for t in out.results if t.startswith("install:"))
     assert mixed.statuses(out)[install] == "up-to-date"
+    assert mixed.statuses(out)["function:api"] == "up-to-date"
     # A real dependency change re-installs.
     pkg = mixed.root / "libs/greet/package.json"
     pkg.write_text(pkg.read_text().replace("1.2.3", "1.2.4"))
@@ -91,20 +93,25 @@ def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_pat
     assert mixed.statuses(out)["function:api"] == "built"
 
 
-def test_bundled_function_ships_one_file_that_node_can_call(mixed, monkeypatch):
+def bundled(project: ProjectDir, extra: str = "") -> None:
+    """Configure ``functions/api`` bundled with esbuild (skips the test without esbuild)."""
     import os
-    import subprocess
 
-    esbuild = os.environ.get("FORGE_ESBUILD")
-    if not esbuild:
+    if not os.environ.get("FORGE_ESBUILD"):
         pytest.skip("set FORGE_ESBUILD to an esbuild 0.28.2 binary (.ci/run installs one)")
-    mixed.config("""
+    project.config(f"""
 [functions.api]
 source = "functions/api"
 handler = "index.handler"
 runtime = "nodejs22.x"
 bundle = "esbuild"
-""")
+{extra}""")
+
+
+def test_bundled_function_ships_one_file_that_node_can_call(mixed, monkeypatch):
+    import subprocess
+
+    bundled(mixed)
     out = mixed.build()
     assert out.ok, [r.error for r in out.failures()]
     zp = mixed.zip_path("function", "api")
@@ -177,3 +184,50 @@ exclude = ["fixtures/"]
     assert "nodejs/node_modules/orders-format/index.js" in names
     assert "nodejs/node_modules/orders-format/package.json" in names
     assert not any("fixtures" in n for n in names)  # the user's exclude still applies
+
+
+def test_node_function_ships_package_json_but_not_lockfile_npmrc_or_secrets(mixed):
+    """Node reads ``"type"`` and ``"main"`` from package.json at run time: it ships. The
+    lockfile was the install's input, and ``.npmrc`` (used by the install, auth and all) and
+    a key in the code are secrets: none of them is in the zip."""
+    from lambdaforge.packaging.secrets import PRIVATE_KEY
+    from tests.support.secrets import private_key
+
+    mixed.write("functions/api/.npmrc", "//registry.acme.invalid/:_authToken=${NPM_TOKEN}\n")
+    mixed.write("functions/api/signing.js", f"module.exports = `{private_key('EC')}`;\n")
+    mixed.write("functions/api/.env.local", "TOKEN=x\n")
+    mixed.write("functions/api/.serverless/state.json", "{}\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    own = {n for n in mixed.zip_names("function", "api")
+           if not n.startswith("node_modules/") and not n.endswith("/")}
+    assert own == {"index.js", "package.json"}
+    warnings = out.results["function:api"].warnings
+    assert [w.split(":")[0] for w in warnings] == [".env.local", ".npmrc", "signing.js"]
+    assert f"signing.js: not packaged: looks like a secret ({PRIVATE_KEY})" in warnings[2]
+
+
+def test_a_bundle_is_screened_but_the_externals_copied_into_it_are_not(mixed):
+    """A bundle is the user's code (and a key it imports ends up inside: withheld, so the
+    check fails loudly); the ``external`` packages beside it are installed ones, not
+    screened, as a function's installed dependencies are not."""
+    from lambdaforge.packaging.secrets import PRIVATE_KEY
+    from tests.support.secrets import private_key
+
+    bundled(mixed, 'external = ["greet"]\n')
+    mixed.write("libs/greet/testkey.js", f"module.exports = `{private_key()}`;\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert "node_modules/greet/testkey.js" in mixed.zip_names("function", "api")
+    assert out.results["function:api"].warnings == []
+
+    mixed.write("functions/api/index.js",
+                "const { greet } = require('greet');\nconst KEY = require('./signing.js');\n"
+                "exports.handler = async (event) => greet(event.name) + KEY.length;\n")
+    mixed.write("functions/api/signing.js", f"module.exports = `{private_key('EC')}`;\n")
+    out = mixed.build()
+    assert not out.ok
+    assert out.results["function:api"].warnings[0].startswith(
+        f"index.js: not packaged: looks like a secret ({PRIVATE_KEY})")
+    assert "no index.js, index.mjs or index.cjs at the root" in out.results["check:function:api"].error
+    assert not mixed.zip_path("function", "api").exists()  # a zip that fails its check is removed

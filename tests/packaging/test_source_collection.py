@@ -1,4 +1,6 @@
-"""Collecting a source tree: order, include/exclude, secrets, strip accounting, symlinks."""
+"""Collecting a source tree: order, include/exclude, strip accounting, symlinks.
+
+Secrets and default excludes: ``test_source_secrets.py``."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def tree(tmp_path: Path) -> Path:
     write(root, {
         "app.py": "print(1)\n",
         "lib/util.py": "x = 1\n",
-        "lib/__pycache__/util.cpython-312.pyc": "0123456789",
+        "lib/util.pyc": "0123456789",
         "lib/tests/test_util.py": "def test(): pass\n",
         "lib/tests/data/sample.json": "{}",
         "docs/guide.md": "# guide\n",
@@ -39,8 +41,8 @@ def tree(tmp_path: Path) -> Path:
 def test_sorted_posix_relpaths_exec_bits_and_sizes(tree: Path) -> None:
     found = collect_sources(tree)
     assert [f.relpath for f in found.files] == [
-        "B.txt", "app.py", "docs/guide.md", "lib/__pycache__/util.cpython-312.pyc",
-        "lib/tests/data/sample.json", "lib/tests/test_util.py", "lib/util.py",
+        "B.txt", "app.py", "docs/guide.md", "lib/tests/data/sample.json",
+        "lib/tests/test_util.py", "lib/util.py", "lib/util.pyc",
     ]
     app = found.files[1]
     assert app == SourceFile("app.py", (tree / "app.py").absolute(), 9, True)
@@ -54,9 +56,9 @@ def test_strip_accounting(tree: Path) -> None:
     assert [f.relpath for f in found.files] == ["B.txt", "app.py", "docs/guide.md", "lib/util.py"]
     assert found.strip_report.by_rule == {"standard": RuleTally(files=3, bytes=10 + 17 + 2)}
     assert sorted(found.strip_report.files, key=lambda f: f.path) == [
-        StrippedFile("lib/__pycache__/util.cpython-312.pyc", "standard", "__pycache__/", 10),
         StrippedFile("lib/tests/data/sample.json", "standard", "tests/", 2),
         StrippedFile("lib/tests/test_util.py", "standard", "tests/", 17),
+        StrippedFile("lib/util.pyc", "standard", "*.py[cod]", 10),
     ]
 
 
@@ -80,32 +82,6 @@ def test_keep_below_a_stripped_directory_and_never_strip_metadata(tmp_path: Path
 def test_include_then_exclude(tree: Path) -> None:
     found = collect_sources(tree, include=["*.py", "docs/"], exclude=["lib/tests/", "/app.py"])
     assert [f.relpath for f in found.files] == ["docs/guide.md", "lib/util.py"]
-
-
-def test_secrets_are_skipped_with_a_warning_unless_included(tmp_path: Path) -> None:
-    root = tmp_path / "fn"
-    write(root, {
-        "app.py": "", ".env": "KEY=1", ".env.prod": "KEY=2", "certs/server.pem": "---",
-        "keys/id_rsa": "k", "keys/id_ed25519.pub": "k", "tls.key": "k", "cert.p12": "k",
-        "svc/.env/lib/site.py": "",  # a virtualenv named .env: skipped whole
-        "environment.py": "",
-    })
-    found = collect_sources(root)
-    assert [f.relpath for f in found.files] == ["app.py", "environment.py"]
-    assert found.warnings == [
-        ".env: not packaged: looks like a secret (matches `.env`); name it in `include` to package it anyway",
-        ".env.prod: not packaged: looks like a secret (matches `.env.*`); name it in `include` to package it anyway",
-        "cert.p12: not packaged: looks like a secret (matches `*.p12`); name it in `include` to package it anyway",
-        "certs/server.pem: not packaged: looks like a secret (matches `*.pem`); name it in `include` to package it anyway",
-        "keys/id_ed25519.pub: not packaged: looks like a secret (matches `id_ed25519*`); name it in `include` to package it anyway",
-        "keys/id_rsa: not packaged: looks like a secret (matches `id_rsa*`); name it in `include` to package it anyway",
-        "svc/.env/: not packaged: looks like a secret (matches `.env`); name it in `include` to package it anyway",
-        "tls.key: not packaged: looks like a secret (matches `*.key`); name it in `include` to package it anyway",
-    ]
-    opted_in = collect_sources(root, include=["*.py", "certs/server.pem"])
-    assert "certs/server.pem" in [f.relpath for f in opted_in.files]
-    deps = collect_sources(root, skip_secrets=False)
-    assert "certs/server.pem" in [f.relpath for f in deps.files] and deps.warnings == []
 
 
 def test_symlinks_inside_are_followed(tmp_path: Path) -> None:

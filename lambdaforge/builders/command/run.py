@@ -33,12 +33,12 @@ def list_inputs(root: Path, source: str | None, patterns: Sequence[str] | None) 
     """The files of ``source`` (project-relative) the command reads: those matching the
     gitignore-style ``patterns`` (``None``: every file; ``()``: none). Sorted; symlinks inside
     the source are followed (``collect_sources``); lambdaforge's ``.forge`` is never one.
-    Secrets are not skipped here: a build may need its ``.npmrc``; the output's collection
-    skips them."""
+    Neither secrets nor default excludes are skipped here: a build may need its ``.npmrc``
+    or ``requirements.txt``; the output's collection skips them."""
     if source is None or patterns == ():
         return []
     return collect_sources(root / source, include=tuple(patterns or ()),
-                           skip_secrets=False).files
+                           skip_secrets=False, default_excludes=False).files
 
 
 def project_relative(source: str, relpath: str) -> str:

@@ -164,11 +164,6 @@ class PythonBuilder(Builder):
 
         return {os.path.realpath(uv_binary())}
 
-    def source_excludes(self) -> tuple[str, ...]:
-        """A virtual environment next to the code holds host-built packages: never shipped
-        (dependencies come from the install target, built for Lambda)."""
-        return (".venv/", "venv/")
-
     def dependency_prefix(self, kind: ArtifactKind) -> str:
         """Functions: the zip root (``/var/task`` is on ``sys.path``); layers: ``python/``."""
         return "" if kind == "function" else "python/"
