@@ -284,7 +284,8 @@ class BuildSession:
             return TargetResult(tid, Status.FAILED, error=planned.error, reasons=planned.reasons)
         if planned.action is Status.UP_TO_DATE and planned.previous is not None:
             kept = TargetResult(tid, Status.UP_TO_DATE, key=planned.key, output=planned.previous,
-                                warnings=list(planned.previous.warnings))
+                                warnings=list(planned.previous.warnings),
+                                notes=list(getattr(planned.previous, "notes", ())))
             if t.kind is TargetKind.CHECK:  # its layers may have changed size since
                 return check_action.apply_budget(t, kept, upstream, self._action_context())
             self.cache.touch(planned.key)  # still in use: keep it from LRU pruning

@@ -51,6 +51,8 @@ class TargetResult:
     #: why the target was (re)built, or why it was skipped
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: what the user should know that is no problem (a runtime-provided package kept, and why)
+    notes: list[str] = field(default_factory=list)
     #: the failure message and log, for FAILED
     error: str | None = None
     log: str = ""
@@ -62,6 +64,7 @@ class TargetResult:
             self.error = redact_text(self.error)
         self.log = redact_text(self.log)
         self.warnings = [redact_text(w) for w in self.warnings]
+        self.notes = [redact_text(n) for n in self.notes]
         self.reasons = [redact_text(r) for r in self.reasons]
 
 

@@ -21,6 +21,20 @@ Sources:
   tflint-ruleset-aws's ``aws_lambda_function_deprecated_runtime`` rule, which cites it).
   After its deprecation date a runtime gets no security patches; Lambda then blocks
   creating, and later updating, functions that use it (runtime-support-policy.html).
+- libstdc++ (checked 2026-12-01; see ``LIBSTDCXX``): the highest ``GLIBCXX_``/``CXXABI_``
+  symbol version each release of GCC's libstdc++ defines is listed in the libstdc++ manual,
+  https://gcc.gnu.org/onlinedocs/libstdc++/manual/abi.html ("GCC 7.2.0: GLIBCXX_3.4.24,
+  CXXABI_1.3.11", "GCC 11.1.0: GLIBCXX_3.4.29, CXXABI_1.3.13"). Amazon Linux 2's system
+  compiler is GCC 7.3 (libstdc++.so.6.0.24): Lambda's AL2 images top out at GLIBCXX_3.4.24
+  (https://github.com/aws/aws-lambda-base-images/issues/87, 2023-04-06, asks to move them
+  "to 3.4.26 from 3.4.24"). Amazon Linux 2023's core toolchain is GCC 11
+  (https://docs.aws.amazon.com/linux/al2023/ug/core-glibc.html: "gcc 11.2"). In April 2025
+  AL2023's own images moved their GCC runtime libraries to GCC 14's to accommodate gcc14,
+  and binaries linked there needed GLIBCXX_3.4.30, which Lambda's AL2023 runtimes did not
+  have (https://github.com/amazonlinux/container-images/issues/132, 2025-04-14;
+  https://github.com/duckdb/duckdb-node-neo/issues/302, 2025-09-24: "On Amazon Linux 2023,
+  the latest GLIBCXX version is GLIBCXX_3.4.29"). So the AL2023 figures are GCC 11's, the
+  ones every AL2023 Lambda runtime is known to have; re-check when AWS documents a newer one.
 - SDKs bundled with the runtime: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html
   ("The Python runtime includes the AWS SDK for Python (Boto3)") and lambda-nodejs.html
   (Node.js 18+ runtimes include the AWS SDK for JavaScript v3).
@@ -83,6 +97,16 @@ class Runtime:
         return (2, 34) if self.os == "al2023" else (2, 26)
 
     @property
+    def glibcxx(self) -> tuple[int, ...]:
+        """Highest ``GLIBCXX_x.y.z`` a native binary may need from this runtime's libstdc++."""
+        return LIBSTDCXX[self.os].glibcxx
+
+    @property
+    def cxxabi(self) -> tuple[int, ...]:
+        """Highest ``CXXABI_x.y.z`` a native binary may need from this runtime's libstdc++."""
+        return LIBSTDCXX[self.os].cxxabi
+
+    @property
     def manylinux(self) -> str:
         """The manylinux policy a wheel must satisfy (its tag or an older one)."""
         return "manylinux_2_34" if self.os == "al2023" else "manylinux_2_17"
@@ -92,6 +116,25 @@ class Runtime:
         """Where a layer's modules go so the runtime finds them under ``/opt``."""
         # OS-only runtimes have no module path: a layer's bin/ and lib/ are used as laid out.
         return {"python": "python/", "nodejs": "nodejs/node_modules/"}.get(self.family, "")
+
+
+@dataclass(frozen=True)
+class Libstdcxx:
+    """The C++ runtime library (``libstdc++.so.6``) of one Amazon Linux release: the GCC it
+    comes from and the highest symbol versions it defines (sources in the module docstring).
+    A C++ extension built with a newer GCC needs newer versions and fails to load
+    (``version `GLIBCXX_3.4.30' not found``)."""
+
+    gcc: str
+    glibcxx: tuple[int, ...]
+    cxxabi: tuple[int, ...]
+
+
+#: Runtime OS → its libstdc++ (checked 2026-12-01, see the module docstring).
+LIBSTDCXX: dict[str, Libstdcxx] = {
+    "al2": Libstdcxx("7.3", (3, 4, 24), (1, 3, 11)),
+    "al2023": Libstdcxx("11", (3, 4, 29), (1, 3, 13)),
+}
 
 
 RUNTIMES: dict[str, Runtime] = {

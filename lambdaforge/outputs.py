@@ -75,7 +75,8 @@ class InstallOutput:
 @dataclass(frozen=True)
 class PackageOutput:
     """A function or layer zip: where it is, its sizes and digests, what it provides to
-    the functions using it (a layer's distributions), what it left out and why."""
+    the functions using it (a layer's distributions), what it left out and why, and notes
+    (runtime-provided distributions it kept, and why)."""
 
     kind: str
     name: str
@@ -90,6 +91,7 @@ class PackageOutput:
     #: strip rule → {"files": n, "bytes": n}
     stripped: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     observed: Observed = field(default_factory=Observed)
 
     def to_json(self) -> dict[str, Any]:
@@ -97,7 +99,7 @@ class PackageOutput:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "observed"}
         data.update(provides=dict(self.provides), stripped={k: dict(v) for k, v in self.stripped.items()},
                     excluded_runtime_provided=list(self.excluded_runtime_provided),
-                    warnings=list(self.warnings))
+                    warnings=list(self.warnings), notes=list(self.notes))
         return {**data, **self.observed.to_json()}
 
     @classmethod
@@ -119,6 +121,7 @@ class PackageOutput:
                 stripped={_string(k): {"files": _int(v["files"]), "bytes": _int(v["bytes"])}
                           for k, v in stripped.items()},
                 warnings=_strings(data.get("warnings", [])),
+                notes=_strings(data.get("notes", [])),
                 observed=_observed(data),
             )
         except (AssertionError, KeyError, TypeError, ValueError):

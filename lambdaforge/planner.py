@@ -41,7 +41,7 @@ from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
 
 #: bump when the meaning of a key's material changes without its fields changing
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 #: what a function check's key takes of a layer whose content its verdict does not read
 UNREAD_LAYER = "unread: only its size counts, applied after it is built"

@@ -137,6 +137,7 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
             "import_ms": getattr(r.output, "import_ms", None),
             "reasons": list(r.reasons),
             "warnings": list(r.warnings),
+            "notes": list(r.notes),
             "error": r.error,
         })
     return {
@@ -193,16 +194,19 @@ def print_outcome(results: Mapping[str, TargetResult], seconds: float, warnings:
                   *, verbose: bool = False,
                   strip_listings: Mapping[str, list[str] | None] | None = None,
                   stream: IO[str] | None = None, err: IO[str] | None = None) -> None:
-    """After a build: each target's warnings (once, not for targets left as they were),
-    the run's own warnings, ``--explain-strip`` listings, every failure with its error
-    (and log with ``verbose``), and the summary line."""
+    """After a build: each target's warnings and notes (once, not for targets left as they
+    were), the run's own warnings, ``--explain-strip`` listings, every failure with its
+    error (and log with ``verbose``), and the summary line."""
     out, err = stream or sys.stdout, err or sys.stderr
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for tid, r in sorted(results.items()):
-        for w in r.warnings:
-            if (tid, w) not in seen and r.status is not Status.UP_TO_DATE:
-                seen.add((tid, w))
-                print(f"warning: {tid}: {w}", file=err)
+        if r.status is Status.UP_TO_DATE:
+            continue
+        for label, texts in (("warning", r.warnings), ("note", r.notes)):
+            for text in texts:
+                if (label, tid, text) not in seen:
+                    seen.add((label, tid, text))
+                    print(f"{label}: {tid}: {text}", file=err)
     for w in warnings:
         print(f"warning: {w}", file=err)
     for tid, listing in (strip_listings or {}).items():

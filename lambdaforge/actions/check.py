@@ -1,8 +1,9 @@
 """The check action: is a built zip one Lambda will run?
 
-Native binaries (ELF machine, glibc symbol versions, other OSes' formats), sizes against the
-limits and the user's budget (with the biggest contributors and the rule set that would save
-most, when a size is a problem), the handler, and with ``smoke`` the import of the handler in
+Native binaries (ELF machine, glibc and libstdc++ symbol versions, other OSes' formats, the
+Python an extension module is built for), sizes against the limits and the user's budget
+(with the biggest contributors and the rule set that would save most, when a size is a
+problem), the handler, and with ``smoke`` the import of the handler in
 an isolated interpreter. A passed verdict is cached by its key, which covers the artifact's
 key: a build restored from the cache does not re-run its checks. A verdict whose smoke test
 was skipped is not final and is not cached.
@@ -16,6 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdaforge.actions import ActionContext
 from lambdaforge.config.specs import BuildSettings, FunctionSpec
@@ -24,11 +26,14 @@ from lambdaforge.graph import Target, TargetKind
 from lambdaforge.outputs import CheckOutput, PackageOutput
 from lambdaforge.packaging.strip import StripFilter
 
+if TYPE_CHECKING:
+    from lambdaforge.packaging.native import Provenance
+
 
 def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetResult],
         ctx: ActionContext) -> TargetResult:
     """Check one artifact; FAILED with every problem found, or a passed verdict."""
-    from lambdaforge.packaging.checks import check_native_binaries
+    from lambdaforge.packaging.native import check_native_binaries
 
     spec = t.spec
     assert spec is not None and t.checks is not None
@@ -44,11 +49,11 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     errors: list[str] = []
     warnings: list[str] = []
     kind = package.kind
-    problems = check_native_binaries(artifact, spec.architecture, spec.runtime, artifact=kind)
-    if problems:  # name the distribution each bad binary came from (only now: it costs)
-        owners = _owners(ctx, package.install_key, builder.dependency_prefix(kind))
-        problems = check_native_binaries(artifact, spec.architecture, spec.runtime,
-                                         owners, artifact=kind)
+    # Which distribution each file came from is looked up only when a problem (to name it)
+    # or a stable-ABI module (its wheel's tags) needs it: it costs.
+    problems = check_native_binaries(
+        artifact, spec.architecture, spec.runtime, artifact=kind,
+        provenance=lambda: _provenance(ctx, package.install_key, builder.dependency_prefix(kind)))
     errors += [str(p) for p in problems]
 
     sizes = _sizes(t, package, layers, ctx)
@@ -165,12 +170,23 @@ def strip_savings(artifact: Path, spec: BuildSettings) -> dict[str, int]:
     return savings
 
 
-def _owners(ctx: ActionContext, install_key: str | None, prefix: str) -> dict[str, str]:
-    """Zip member path → ``"name version"`` of the distribution that installed it."""
+def _provenance(ctx: ActionContext, install_key: str | None, prefix: str) -> Provenance:
+    """Zip member path → ``"name version"`` of the distribution that installed it, and →
+    the member path of that distribution's ``WHEEL`` file."""
     from lambdaforge.outputs import InstallOutput
+    from lambdaforge.packaging.native import Provenance
 
     entry = ctx.cache.get(install_key) if install_key else None
     output = InstallOutput.from_json({**entry.meta, "key": install_key}) if entry else None
     if output is None:
-        return {}
-    return {prefix + f: f"{d.name} {d.version}" for d in output.distributions for f in d.files}
+        return Provenance()
+    owners: dict[str, str] = {}
+    wheels: dict[str, str] = {}
+    for d in output.distributions:
+        owner = f"{d.name} {d.version}"
+        wheel = next((f for f in d.files if f.endswith(".dist-info/WHEEL")), None)
+        for f in d.files:
+            owners[prefix + f] = owner
+            if wheel is not None:
+                wheels[prefix + f] = prefix + wheel
+    return Provenance(owners, wheels)

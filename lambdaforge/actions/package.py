@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lambdaforge.actions import ARTIFACT, STRIP_LISTING, ActionContext, observe_outputs
-from lambdaforge.builders.base import select_dependencies
+from lambdaforge.builders.base import layers_conflicts, select_dependencies
+from lambdaforge.config.specs import BuildSettings
 from lambdaforge.errors import BuildError
 from lambdaforge.fsutil import place_file
 from lambdaforge.executor import Status, TargetResult
@@ -49,7 +50,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         place_artifact(entry.path(ARTIFACT), dest)
         output = replace(cached, observed=observe_outputs(ctx.project.root, [(rel, cached.sha256)]))
         return TargetResult(t.id, Status.CACHED, key=key, output=output, reasons=reasons,
-                            warnings=list(output.warnings))
+                            warnings=list(output.warnings), notes=list(output.notes))
 
     installs = [u for u in ctx.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
     install = upstream[installs[0].id] if installs else None
@@ -62,11 +63,14 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         entries, warnings = _source_entries(t, install, tmp_path, stripped, ctx)
         provides: dict[str, str] = {}
         excluded: list[str] = []
+        notes: list[str] = []
+        layers = _layers_provides(t, upstream)
         if install is not None and install_output is not None and ctx.builder(t).ships_install(spec):
-            dep_entries, provides, excluded, dep_warnings = _dependency_entries(
-                t, installs[0], install.target_id, install_output, upstream, stripped, ctx)
+            dep_entries, provides, excluded, dep_warnings, notes = _dependency_entries(
+                t, installs[0], install.target_id, install_output, layers, stripped, ctx)
             entries += dep_entries
             warnings += dep_warnings
+        warnings += _layers_conflicts(t, layers, provides)
         if cancel.is_set():
             raise BuildError("interrupted")
         built = tmp_path / ARTIFACT
@@ -85,6 +89,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
             stripped={rule: {"files": tally.files, "bytes": tally.bytes}
                       for rule, tally in sorted(stripped.by_rule.items())},
             warnings=tuple(warnings),
+            notes=tuple(notes),
         )
         meta = cache_meta(output)
         if ctx.force:
@@ -93,7 +98,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     place_artifact(entry.path(ARTIFACT), dest)
     output = replace(output, observed=observe_outputs(ctx.project.root, [(rel, stats.sha256)]))
     return TargetResult(t.id, Status.BUILT, key=key, output=output, reasons=reasons,
-                        warnings=warnings)
+                        warnings=warnings, notes=notes)
 
 
 def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
@@ -130,23 +135,24 @@ def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
 
 def _dependency_entries(
     t: Target, install_target: Target, install_id: str, install: InstallOutput,
-    upstream: Mapping[str, TargetResult], stripped: StripReport, ctx: ActionContext,
-) -> tuple[list[Entry], dict[str, str], list[str], list[str]]:
+    layers: list[tuple[str, Mapping[str, str]]], stripped: StripReport, ctx: ActionContext,
+) -> tuple[list[Entry], dict[str, str], list[str], list[str], list[str]]:
     """Zip entries of the installed dependencies a package ships (raw copies of the
     install's compressed members), the distributions it provides, those left out because
-    the runtime ships them, and warnings. Raises on a layer conflict the config forbids."""
+    the runtime ships them, warnings, and notes on the runtime-provided ones it keeps (with
+    the reason the builder's rule kept them). Raises on a layer conflict the config forbids."""
     spec = t.spec
     assert spec is not None and install_target.deps is not None
     builder = ctx.builder(t)
     warnings: list[str] = []
     dists = list(install.distributions)
-    selection = select_dependencies(builder, install_target.deps, dists, spec,
-                                    _layer_dists(t, upstream, ctx))
+    layer_dists: dict[str, tuple[str, str]] = {}
+    for layer, layer_provides in layers:  # the first layer in the function's order
+        for name, version in layer_provides.items():
+            layer_dists.setdefault(name, (version, layer))
+    selection = select_dependencies(builder, install_target.deps, dists, spec, layer_dists)
     for conflict in selection.conflicts:
-        message = conflict.message(t.name)
-        if spec.layer_conflicts == "error":
-            raise BuildError(f'layer conflict: {message} (layer-conflicts = "error")')
-        warnings.append(f"layer conflict: {message}")
+        warnings.append(_conflict(spec, conflict.message(t.name)))
     dropped_files: set[str] = set()
     provides: dict[str, str] = {}
     for d in dists:
@@ -157,6 +163,8 @@ def _dependency_entries(
     excluded = sorted(selection.runtime_provided)
     if excluded:
         warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
+    notes = [f"{name} {provides[name]} kept: {why}" for name, why in sorted(selection.kept.items())
+             if name in provides]
     prefix = builder.dependency_prefix(t.kind.value)
     strip = ctx.strip_filter(spec)
     deps_zip = ctx.deps_zip(install_id)
@@ -171,19 +179,37 @@ def _dependency_entries(
                 stripped.add(prefix + name, hit, info.file_size)
                 continue
             entries.append(MemberEntry(prefix + name, deps_zip, name))
-    return entries, provides, excluded, warnings
+    return entries, provides, excluded, warnings, notes
 
 
-def _layer_dists(t: Target, upstream: Mapping[str, TargetResult],
-                 ctx: ActionContext) -> dict[str, tuple[str, str]]:
-    """Distribution name → (version, layer name) of everything ``t``'s layers provide."""
-    found: dict[str, tuple[str, str]] = {}
-    for u in ctx.graph.upstream(t.id):
-        if u.kind is TargetKind.LAYER:
-            layer = upstream[u.id].output
-            assert isinstance(layer, PackageOutput)
-            for name, version in layer.provides.items():
-                found.setdefault(name, (version, u.name))
+def _conflict(spec: BuildSettings, message: str) -> str:
+    """The warning for a version conflict with or between layers; raises when the config
+    makes conflicts errors (``layer-conflicts = "error"``)."""
+    if spec.layer_conflicts == "error":
+        raise BuildError(f'layer conflict: {message} (layer-conflicts = "error")')
+    return f"layer conflict: {message}"
+
+
+def _layers_conflicts(t: Target, layers: list[tuple[str, Mapping[str, str]]],
+                      shipped: Mapping[str, str]) -> list[str]:
+    """Warnings for distributions two of a function's layers provide at different versions
+    (none that the function ships itself: its copy wins over both)."""
+    spec = t.spec
+    assert spec is not None
+    return [_conflict(spec, c.message(t.name)) for c in layers_conflicts(layers, shipped)]
+
+
+def _layers_provides(t: Target, upstream: Mapping[str, TargetResult]
+                     ) -> list[tuple[str, Mapping[str, str]]]:
+    """(layer name, distribution → version it provides) of each of ``t``'s layers, in the
+    order the function lists them (none for a layer)."""
+    names = getattr(t.spec, "layers", ())
+    found = []
+    for name in names:
+        result = upstream.get(f"{TargetKind.LAYER.value}:{name}")
+        layer = result.output if result is not None else None
+        if isinstance(layer, PackageOutput):
+            found.append((name, layer.provides))
     return found
 
 

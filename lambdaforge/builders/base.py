@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -232,10 +232,11 @@ class Builder(ABC):
 
     def runtime_provided(
         self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
-    ) -> set[str]:
-        """Names of installed distributions to leave out because the runtime ships them.
-        The default: none."""
-        return set()
+    ) -> RuntimeProvidedChoice:
+        """Which installed distributions to leave out because the runtime ships them, and
+        why each other one the runtime ships stays (decided by the same rule, so the reason
+        given is the one that decided). The default: none is left out, none noted."""
+        return RuntimeProvidedChoice()
 
     def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """Tools that change a package's bytes but not its install (a bundler): part of the
@@ -320,12 +321,60 @@ class LayerConflict:
         )
 
 
+@dataclass(frozen=True)
+class LayersConflict:
+    """A distribution two layers of one function provide at different versions."""
+
+    name: str
+    layer: str
+    version: str
+    other_layer: str
+    other_version: str
+
+    def message(self, function: str) -> str:
+        """The user-facing text: names both layers and versions, and what it does."""
+        return (
+            f"{self.name}: layer {self.layer} provides {self.version} but layer "
+            f"{self.other_layer} provides {self.other_version}; function {function} uses both, "
+            "and Lambda merges its layers into /opt in the order they are listed, so it may "
+            "import a mix of the two versions: give both layers the same version"
+        )
+
+
+def layers_conflicts(layers: Sequence[tuple[str, Mapping[str, str]]],
+                     shipped: Collection[str] = ()) -> list[LayersConflict]:
+    """Distributions that two of a function's ``layers`` (``(layer name, {distribution:
+    version})`` in layer order) provide at different versions, one per distribution and
+    pair of layers, in layer order. A distribution the function ships itself (``shipped``)
+    is left out: its copy in ``/var/task`` wins over both."""
+    found: list[LayersConflict] = []
+    for i, (layer, provides) in enumerate(layers):
+        for other_layer, other in layers[i + 1:]:
+            for name in sorted(provides):
+                if name in other and other[name] != provides[name] and name not in shipped:
+                    found.append(LayersConflict(name, layer, provides[name], other_layer, other[name]))
+    return found
+
+
+@dataclass(frozen=True)
+class RuntimeProvidedChoice:
+    """A builder's decision on the distributions its runtime provides (``Builder.runtime_provided``)."""
+
+    #: normalized names to leave out: the runtime's copy serves them
+    excluded: frozenset[str] = frozenset()
+    #: normalized name of each other runtime-provided distribution installed → why it stays
+    #: (``pinned with == in its requirements``, ``required by requests 2.32.3``)
+    kept: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class DependencySelection:
     """Which installed distributions a package leaves out, and why."""
 
     #: normalized names left out because the runtime provides them
     runtime_provided: set[str] = field(default_factory=set)
+    #: normalized name of a runtime-provided distribution the package keeps → why
+    kept: dict[str, str] = field(default_factory=dict)
     #: normalized names left out because a layer provides the same version
     from_layers: set[str] = field(default_factory=set)
     conflicts: list[LayerConflict] = field(default_factory=list)
@@ -347,11 +396,14 @@ def select_dependencies(
 
     ``layer_dists`` maps a distribution name to ``(version, layer name)`` for everything the
     function's layers provide. Same version in a layer → left out; another version → a
-    conflict (the function keeps its copy). Runtime-provided ones go when the settings say so.
+    conflict (the function keeps its copy). Runtime-provided ones go when the settings say
+    so, and those that stay carry the builder's reason.
     """
     selection = DependencySelection()
     if settings.exclude_runtime_provided:
-        selection.runtime_provided = set(builder.runtime_provided(inputs, dists, settings))
+        choice = builder.runtime_provided(inputs, dists, settings)
+        selection.runtime_provided = set(choice.excluded)
+        selection.kept = dict(choice.kept)
     for d in dists:
         if d.name in selection.runtime_provided or d.name not in layer_dists:
             continue

@@ -113,8 +113,8 @@ class BuildSettingsTable(_FileModel):
     )
     layer_conflicts: Severity | None = Field(
         None,
-        description="A dependency version that differs between a function and its layer: "
-        "`warn` (default) or `error`.",
+        description="A dependency version that differs between a function and its layer, or "
+        "between two layers of a function: `warn` (default) or `error`.",
     )
 
 

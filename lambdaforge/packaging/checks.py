@@ -1,147 +1,29 @@
-"""Checks of a finished package: native binaries that cannot load on Lambda, and sizes.
+"""Size checks of a finished package: Lambda's limits and the user's budget.
 
-Both run on the zip itself, not on the staging tree, so they see exactly what ships. Each
-problem's message is complete on its own: the file (member path), where it came from (the
-wheel or distribution, when the caller knows it), what is wrong and what to do.
+They run on the zip itself, not on the staging tree, so they see exactly what ships (native
+binaries are ``native``'s). Each problem's message is complete on its own: what is too big,
+by how much, its biggest parts and what would help.
 """
 
 from __future__ import annotations
 
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from lambdaforge import lambda_facts
-from lambdaforge.packaging.elf import MAGIC_LENGTH, BinaryInfo, inspect_binary, looks_binary
 from lambdaforge.sizes import format_limit, format_size
 
 __all__ = [
-    "BinaryProblem",
     "SizeContributor",
     "SizeProblem",
     "SizeReport",
-    "check_native_binaries",
     "contributors_from_zip",
-    "scan_binaries",
     "size_report",
 ]
-
-_OS_NAMES = {"al2": "Amazon Linux 2", "al2023": "Amazon Linux 2023"}
-#: ELF machine name → Lambda ``architecture`` value.
-_LAMBDA_ARCH = {machine: arch for arch, machine in lambda_facts.ARCHITECTURES.items()}
-
-
-@dataclass(frozen=True)
-class BinaryProblem:
-    """A native binary in a package that will not load on the target runtime.
-
-    ``kind`` says what is wrong: ``architecture`` (other machine or 32-bit), ``glibc`` (needs a
-    newer glibc than the runtime has), ``musl``, ``macho`` or ``pe`` (not a Linux binary).
-    """
-
-    path: str
-    kind: Literal["architecture", "glibc", "musl", "macho", "pe"]
-    owner: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-#: Endings of files that are text by definition: not opened when scanning for binaries
-#: (a package holds thousands of them; opening each costs more than the rest of the checks).
-#: Anything else, including unknown endings, is looked at.
-TEXT_ENDINGS: tuple[str, ...] = (
-    ".py", ".pyi", ".txt", ".json", ".md", ".rst", ".html", ".htm", ".css", ".js", ".mjs",
-    ".cjs", ".ts", ".map", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".csv", ".xml", ".svg",
-    "/METADATA", "/RECORD", "/WHEEL", "/top_level.txt", "/entry_points.txt", "py.typed",
-)
-
-
-def scan_binaries(zip_path: Path) -> Iterator[tuple[str, BinaryInfo]]:
-    """Every native binary in the zip, as (member path, what it is built for), in zip order.
-
-    Reads only the first bytes of each member that is not text by its name
-    (``TEXT_ENDINGS``); only members with a binary magic number are read further, and then
-    only their headers (see ``elf.inspect_binary``).
-    """
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            if (info.is_dir() or info.file_size < MAGIC_LENGTH
-                    or info.filename.endswith(TEXT_ENDINGS)):
-                continue
-            with zf.open(info) as member:
-                if not looks_binary(member.read(MAGIC_LENGTH)):
-                    continue
-                found = inspect_binary(member)
-            if found is not None:
-                yield info.filename, found
-
-
-def check_native_binaries(
-    zip_path: Path,
-    architecture: str,
-    runtime: str,
-    owners: Mapping[str, str] | None = None,
-    *,
-    artifact: str = "function",
-) -> list[BinaryProblem]:
-    """Native binaries in ``zip_path`` that cannot load on ``runtime`` and ``architecture``.
-
-    Every ELF object must be built for the architecture's machine (``arm64`` → ``aarch64``),
-    64-bit, against glibc (not musl), needing no newer ``GLIBC_x.y`` than the runtime's OS
-    provides; Mach-O and PE files are always problems. ``owners`` maps member paths to where
-    they came from (``"numpy 2.1.0"``), which the messages name; ``artifact`` (``function``
-    or ``layer``) is how messages refer to the package. One problem per file, the most
-    fundamental one (fixing the architecture usually fixes the glibc need too).
-    """
-    rt = lambda_facts.RUNTIMES[runtime]
-    machine = lambda_facts.ARCHITECTURES[architecture]
-    owners = owners or {}
-    problems = []
-    for path, info in scan_binaries(zip_path):
-        problem = _problem(path, info, owners.get(path), machine, architecture, rt, artifact)
-        if problem is not None:
-            problems.append(problem)
-    return problems
-
-
-def _problem(path: str, info: BinaryInfo, owner: str | None, machine: str, architecture: str,
-             rt: lambda_facts.Runtime, artifact: str) -> BinaryProblem | None:
-    origin = f" (from {owner})" if owner else ""
-    wheels = f"Linux wheels (manylinux, {machine})"
-    if info.format in ("macho", "pe"):
-        system, fmt = ("macOS", "Mach-O") if info.format == "macho" else ("Windows", "PE")
-        return BinaryProblem(path, info.format, owner, (
-            f"{path}: is a {system} ({fmt}) binary, which Lambda (Linux) cannot load{origin}; "
-            f"install {wheels} instead of ones built for {system}"
-        ))
-    if info.machine != machine or info.is_32bit:
-        built = info.machine + (" (32-bit)" if info.is_32bit else "")
-        fix = f"use a build for {machine} (a wheel tagged manylinux_*_{machine})"
-        other_arch = _LAMBDA_ARCH.get(info.machine)
-        if other_arch and not info.is_32bit:
-            fix += f" or set architecture = \"{other_arch}\""
-        return BinaryProblem(path, "architecture", owner, (
-            f"{path}: built for {built} but the {artifact} is {architecture}{origin}; {fix}"
-        ))
-    if info.musl:
-        return BinaryProblem(path, "musl", owner, (
-            f"{path}: linked against musl libc (a musllinux or Alpine build), but Lambda "
-            f"runtimes use glibc{origin}; use a manylinux wheel instead"
-        ))
-    if info.glibc_required is not None and info.glibc_required > rt.glibc:
-        need, have = "%d.%d" % info.glibc_required, "%d.%d" % rt.glibc
-        os_name = _OS_NAMES.get(rt.os, rt.os)
-        return BinaryProblem(path, "glibc", owner, (
-            f"{path}: needs glibc {need} but {rt.id} ({os_name}) has glibc {have}{origin}; "
-            f"use a version with a wheel tagged manylinux_{rt.glibc[0]}_{rt.glibc[1]} or older, "
-            f"or build it on {os_name}"
-        ))
-    return None
 
 
 @dataclass(frozen=True)

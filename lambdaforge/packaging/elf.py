@@ -1,8 +1,9 @@
 """Recognise native binaries (ELF, Mach-O, PE) and read what Lambda compatibility depends on.
 
-No third-party parser: the checks need four facts — format, machine, the highest
-``GLIBC_x.y`` symbol version an ELF object needs, and whether it is linked against musl —
-and reading them takes a few ``struct`` calls. The ELF part follows what the dynamic loader
+No third-party parser: the checks need a few facts — format, machine, the highest
+``GLIBC_x.y`` symbol version an ELF object needs (and ``GLIBCXX_``/``CXXABI_`` from the
+system's ``libstdc++.so.6``), and whether it is linked against musl — and reading them takes
+a few ``struct`` calls. The ELF part follows what the dynamic loader
 does: program headers → ``PT_INTERP`` and ``PT_DYNAMIC`` → ``DT_NEEDED``, ``DT_STRTAB`` and
 ``DT_VERNEED`` (addresses mapped to file offsets through the ``PT_LOAD`` segments). That works
 on stripped objects, whose section headers may be gone, and reads a handful of small pieces
@@ -45,6 +46,12 @@ _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _DT_NULL, _DT_NEEDED, _DT_STRTAB = 0, 1, 5
 _DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 _GLIBC_VERSION = re.compile(rb"^GLIBC_(\d+)\.(\d+)")
+# Only plain numbered versions: libstdc++ also defines CXXABI_TM_1, GLIBCXX_LDBL_3.4 and the
+# like, which are not points on the GCC release line.
+_LIBSTDCXX_VERSION = re.compile(rb"^(GLIBCXX|CXXABI)_(\d+(?:\.\d+)+)$")
+#: The system C++ library's soname. Needs on a private copy (auditwheel names a bundled one
+#: ``libstdc++-<hash>.so.6``) are met by that copy, not by the runtime's.
+LIBSTDCXX_SONAME = b"libstdc++.so.6"
 
 # Guards against malformed or hostile files: real objects are far below these.
 _MAX_PHDRS = 4096
@@ -67,6 +74,9 @@ class BinaryInfo:
     unknown); Mach-O and PE use their own names (``arm64``) and a fat Mach-O is
     ``universal``. ``glibc_required`` is the highest ``GLIBC_x.y`` the object's symbol-version
     needs name (any glibc library, not only ``libc.so.6``: ``libm`` needs count too).
+    ``glibcxx_required`` and ``cxxabi_required`` are the highest ``GLIBCXX_x.y.z`` and
+    ``CXXABI_x.y.z`` it needs from the system's ``libstdc++.so.6`` (``(3, 4, 29)``), for C++
+    code built by a newer GCC than the runtime's.
     """
 
     format: BinaryFormat
@@ -76,6 +86,8 @@ class BinaryInfo:
     musl: bool = False
     interpreter: str | None = None
     needed: tuple[str, ...] = ()
+    glibcxx_required: tuple[int, ...] | None = None
+    cxxabi_required: tuple[int, ...] | None = None
 
     @property
     def is_32bit(self) -> bool:
@@ -267,7 +279,7 @@ def _read_dynamic(r: _Reader, info: BinaryInfo, endian: str) -> BinaryInfo:
 
     strtab = next((to_offset(v) for t, v in entries if t == _DT_STRTAB), None)
     needed: tuple[str, ...] = ()
-    glibc = None
+    needs = _VersionNeeds()
     if strtab is not None:
         needed = tuple(
             r.cstring(strtab + v).decode("utf-8", "replace") for t, v in entries if t == _DT_NEEDED
@@ -275,35 +287,56 @@ def _read_dynamic(r: _Reader, info: BinaryInfo, endian: str) -> BinaryInfo:
         verneed = next((to_offset(v) for t, v in entries if t == _DT_VERNEED), None)
         count = next((v for t, v in entries if t == _DT_VERNEEDNUM), 0)
         if verneed is not None:
-            glibc = _highest_glibc(r, endian, verneed, min(count, _MAX_VERNEED), strtab)
+            _read_version_needs(r, endian, verneed, min(count, _MAX_VERNEED), strtab, needs)
 
     musl = (interpreter is not None and "ld-musl" in interpreter) or any(
         n.startswith("libc.musl") for n in needed
     )
-    return BinaryInfo(info.format, info.machine, info.bits, glibc, musl, interpreter, needed)
+    return BinaryInfo(info.format, info.machine, info.bits, needs.glibc, musl, interpreter, needed,
+                      needs.versions.get(b"GLIBCXX"), needs.versions.get(b"CXXABI"))
 
 
-def _highest_glibc(r: _Reader, endian: str, offset: int, count: int, strtab: int) -> tuple[int, int] | None:
+class _VersionNeeds:
+    """The highest version of each kind among an object's symbol-version needs."""
+
+    def __init__(self) -> None:
+        self.glibc: tuple[int, int] | None = None
+        #: b"GLIBCXX" / b"CXXABI" → highest version needed from the system libstdc++
+        self.versions: dict[bytes, tuple[int, ...]] = {}
+
+    def add(self, library: bytes, name: bytes) -> None:
+        """Count one needed version ``name`` of ``library`` (a soname)."""
+        m = _GLIBC_VERSION.match(name)
+        if m:
+            version = (int(m.group(1)), int(m.group(2)))
+            self.glibc = version if self.glibc is None or version > self.glibc else self.glibc
+            return
+        m = _LIBSTDCXX_VERSION.match(name)
+        if m and library == LIBSTDCXX_SONAME:
+            found = tuple(int(p) for p in m.group(2).split(b"."))
+            kind = m.group(1)
+            if found > self.versions.get(kind, ()):
+                self.versions[kind] = found
+
+
+def _read_version_needs(r: _Reader, endian: str, offset: int, count: int, strtab: int,
+                        needs: _VersionNeeds) -> None:
     """Walk ``Elf_Verneed``/``Elf_Vernaux`` chains (same layout for 32 and 64 bits)."""
-    best: tuple[int, int] | None = None
     seen = 0
     for _ in range(count):
-        _version, cnt, _file, aux, nxt = struct.unpack(endian + "HHIII", r.exact(offset, 16))
+        _version, cnt, file, aux, nxt = struct.unpack(endian + "HHIII", r.exact(offset, 16))
+        library = r.cstring(strtab + file)
         aux_off = offset + aux
         for _ in range(cnt):
             seen += 1
             if seen > _MAX_VERNEED:
-                return best
+                return
             _hash, _flags, _other, name, aux_next = struct.unpack(endian + "IHHII", r.exact(aux_off, 16))
-            m = _GLIBC_VERSION.match(r.cstring(strtab + name))
-            if m:
-                version = (int(m.group(1)), int(m.group(2)))
-                best = version if best is None or version > best else best
+            needs.add(library, r.cstring(strtab + name))
             if not aux_next:
                 break
             aux_off += aux_next
         if not nxt:
             break
         offset += nxt
-    return best
 

@@ -79,19 +79,22 @@ def test_runtime_provided_aws_sdk_unless_pinned_exactly(proj_dir: Path) -> None:
         dist("lodash", "4.17.21"),
     ]
     fn = proj_dir / "functions/sdk"
-    for pins, dropped in (
+    for pins, dropped, kept in (
         ({"@aws-sdk/client-s3": "^3.0.0", "@aws-sdk/client-sqs": "~3.0.0"},
          {"@aws-sdk/client-s3", "@aws-sdk/client-s3/node_modules/@smithy/types", "@aws-sdk/client-sqs",
-          "@smithy/core", "@smithy/sqs-only"}),
-        # An exact version is the user's explicit pin: it ships, with what it requires.
+          "@smithy/core", "@smithy/sqs-only"}, {}),
+        # An exact version is the user's explicit pin: it ships, with what it requires, and says so.
         ({"@aws-sdk/client-s3": "^3.0.0", "@aws-sdk/client-sqs": "3.0.0"},
-         {"@aws-sdk/client-s3", "@aws-sdk/client-s3/node_modules/@smithy/types"}),
+         {"@aws-sdk/client-s3", "@aws-sdk/client-s3/node_modules/@smithy/types"},
+         {"@aws-sdk/client-sqs": "pinned to an exact version in package.json "
+                                 "(with the 2 SDK packages it requires)"}),
     ):
         npmp.write_package(fn, {"name": "sdk", "version": "1.0.0", "dependencies": {**pins, "lodash": "4.17.21"}},
                            {"package-lock.json": '{"lockfileVersion": 3, "packages": {}}'})
         spec = npmp.function_spec("sdk", "functions/sdk")
         inputs = BUILDER.dependency_inputs(spec, spec.source, npmp.project(proj_dir, [spec]))
-        assert BUILDER.runtime_provided(inputs, dists, spec) == dropped
+        choice = BUILDER.runtime_provided(inputs, dists, spec)
+        assert (choice.excluded, choice.kept) == (dropped, kept)
 
 
 def test_closure_follows_nested_copies_first() -> None:

@@ -136,3 +136,24 @@ def test_real_shared_object_built_with_cc(tmp_path: Path) -> None:
     ]
     assert info.glibc_required == (max(versions) if versions else None)
     assert "libm.so.6" in info.needed
+
+
+def test_libstdcxx_needs_are_read_from_the_system_library_only() -> None:
+    info = inspect_binary(make_elf("x86_64", ("GLIBC_2.17",), libstdcxx_versions=(
+        "GLIBCXX_3.4", "GLIBCXX_3.4.9", "GLIBCXX_3.4.21", "CXXABI_1.3.13", "CXXABI_1.3", "CXXABI_TM_1")))
+    assert info is not None
+    assert (info.glibc_required, info.glibcxx_required, info.cxxabi_required) == ((2, 17), (3, 4, 21), (1, 3, 13))
+    assert info.needed == ("libc.so.6", "libstdc++.so.6")
+    # a private, renamed copy (auditwheel's libstdc++-<hash>.so.6) meets its own needs
+    private = inspect_binary(make_elf("x86_64", libstdcxx_versions=("GLIBCXX_3.4.33",),
+                                      libstdcxx="libstdc++-1a2b3c4d.so.6.0.33"))
+    assert private is not None and private.glibcxx_required is None
+
+
+@needs_readelf
+def test_libstdcxx_fixture_parses_cleanly_with_readelf(tmp_path: Path) -> None:
+    so = tmp_path / "libcxx.so"
+    so.write_bytes(make_elf("aarch64", ("GLIBC_2.17",), libstdcxx_versions=("GLIBCXX_3.4.30", "CXXABI_1.3.13")))
+    out = readelf(so, "-d", "-V")
+    assert "Shared library: [libstdc++.so.6]" in out
+    assert "File: libstdc++.so.6  Cnt: 2" in out and "Name: GLIBCXX_3.4.30" in out

@@ -62,9 +62,11 @@ def test_builder_hooks_check_handler_smoke_test_and_runtime_provided(tmp_path) -
 
     inputs = DependencyInputs("python", "python3.12", "x86_64", (("requirement", "boto3==1.0"), ("pinned", "boto3")))
     dists = [Distribution("boto3", "1.0", (), ("botocore",)), Distribution("botocore", "1.0", ())]
-    assert builder.runtime_provided(inputs, dists, spec) == set()
+    pinned = builder.runtime_provided(inputs, dists, spec)
+    assert pinned.excluded == set()
+    assert pinned.kept == {"boto3": "pinned with == in its requirements", "botocore": "required by boto3 1.0"}
     unpinned = DependencyInputs("python", "python3.12", "x86_64", (("requirement", "boto3"),))
-    assert builder.runtime_provided(unpinned, dists, spec) == {"boto3", "botocore"}
+    assert builder.runtime_provided(unpinned, dists, spec).excluded == {"boto3", "botocore"}
 
 
 def test_the_builder_decides_the_default_dependency_file(tmp_path) -> None:

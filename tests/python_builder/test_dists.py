@@ -13,7 +13,7 @@ from lambdaforge.builders.python.dists import (
     finalize_tree,
     read_distributions,
     read_distributions_from_zip,
-    runtime_provided_exclusions,
+    runtime_provided_choice,
 )
 from lambdaforge.builders.python.target import PythonTarget
 
@@ -115,27 +115,40 @@ BOTO = [
 
 
 def test_runtime_provided_are_excluded() -> None:
-    excluded = runtime_provided_exclusions([*BOTO, dist("app-lib")], (), "python3.12")
-    assert excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+    choice = runtime_provided_choice([*BOTO, dist("app-lib")], (), "python3.12")
+    assert choice.excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+    assert choice.kept == {}
 
 
-def test_an_explicit_pin_keeps_boto3_and_what_it_needs() -> None:
-    assert runtime_provided_exclusions(BOTO, {"boto3"}, "python3.12") == set()
-    # Pinning six keeps six only: what needs it (python-dateutil) still comes from the runtime.
-    assert runtime_provided_exclusions(BOTO, {"six"}, "python3.12") == {
-        "boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3",
+def test_an_explicit_pin_keeps_boto3_and_what_it_needs_and_says_why() -> None:
+    choice = runtime_provided_choice(BOTO, {"boto3"}, "python3.12")
+    assert choice.excluded == set()
+    assert choice.kept == {
+        "boto3": "pinned with == in its requirements",
+        "botocore": "required by boto3 1.0, s3transfer 1.0",
+        "jmespath": "required by boto3 1.0, botocore 1.0",
+        "python-dateutil": "required by botocore 1.0",
+        "s3transfer": "required by boto3 1.0",
+        "six": "required by python-dateutil 1.0",
+        "urllib3": "required by botocore 1.0",
     }
+    # Pinning six keeps six only: what needs it (python-dateutil) still comes from the runtime.
+    six = runtime_provided_choice(BOTO, {"six"}, "python3.12")
+    assert six.excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3"}
+    assert six.kept == {"six": "pinned with == in its requirements"}
 
 
 def test_a_runtime_provided_dist_required_by_a_kept_dist_stays() -> None:
     # requests needs urllib3: the runtime's urllib3 may not satisfy the range it was resolved with.
-    excluded = runtime_provided_exclusions([*BOTO, dist("requests", requires=("urllib3",))], (), "python3.12")
-    assert "urllib3" not in excluded
-    assert excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
+    choice = runtime_provided_choice([*BOTO, dist("requests", "2.32.3", requires=("urllib3",))],
+                                     (), "python3.12")
+    assert choice.excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
+    # the reason names only what stays: botocore, which also requires urllib3, is left out
+    assert choice.kept == {"urllib3": "required by requests 2.32.3"}
 
 
 def test_node_runtimes_exclude_nothing_here() -> None:
-    assert runtime_provided_exclusions(BOTO, (), "nodejs22.x") == set()
+    assert runtime_provided_choice(BOTO, (), "nodejs22.x").excluded == set()
 
 
 def test_layer_dedupe_drops_same_version_and_reports_conflicts() -> None:

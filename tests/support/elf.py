@@ -76,6 +76,8 @@ def make_elf(
     *,
     musl: bool = False,
     soname: str = "libdemo.so",
+    libstdcxx_versions: Sequence[str] = (),
+    libstdcxx: str = "libstdc++.so.6",
 ) -> bytes:
     """A minimal valid 64-bit little-endian ELF shared object (``ET_DYN``) for ``machine``.
 
@@ -83,6 +85,8 @@ def make_elf(
     on ``libc.so.6``; an empty sequence writes no version section. With ``musl=True`` the
     object needs ``libc.musl-<arch>.so.1``, has a ``PT_INTERP`` of ``/lib/ld-musl-<arch>.so.1``
     and no version needs (musl has no symbol versioning), whatever ``glibc_versions`` says.
+    ``libstdcxx_versions`` (``("GLIBCXX_3.4.30", "CXXABI_1.3.13")``) become needs on the C++
+    library ``libstdc++`` (named ``libstdc++.so.6`` unless told), a second needed library.
     """
     if machine not in _MACHINES:
         raise ValueError(f"machine must be one of {sorted(_MACHINES)}, not {machine!r}")
@@ -90,9 +94,12 @@ def make_elf(
     libc = f"libc.musl-{machine}.so.1" if musl else "libc.so.6"
     interp = f"/lib/ld-musl-{machine}.so.1".encode() + b"\0" if musl else None
 
+    cxx_versions = () if musl else tuple(libstdcxx_versions)
     dynstr = _StrTab()
     needed_off, soname_off = dynstr.add(libc), dynstr.add(soname)
     version_offs = [dynstr.add(v) for v in versions]
+    cxx_off = dynstr.add(libstdcxx) if cxx_versions else 0
+    cxx_version_offs = [dynstr.add(v) for v in cxx_versions]
 
     n_phdrs = 3 if interp else 2
     body = bytearray(_EHDR_SIZE + _PHDR_SIZE * n_phdrs)  # headers are patched in at the end
@@ -111,18 +118,31 @@ def make_elf(
     dynsym_off = place(".dynsym", b"\0" * 24, _SHT_DYNSYM, 8, ".dynstr", info=1, entsize=24)
     dynstr_off = place(".dynstr", bytes(dynstr.data), _SHT_STRTAB, 1)
 
+    # One Elf_Verneed (16 bytes) per library, each followed by its Elf_Vernaux (16 bytes each).
+    libraries = [(off, vs, offs) for off, vs, offs in (
+        (needed_off, versions, version_offs), (cxx_off, cxx_versions, cxx_version_offs)) if vs]
     verneed_off = 0
-    if versions:
-        vn = bytearray(struct.pack("<HHIII", 1, len(versions), needed_off, 16, 0))
-        for i, (v, name_off) in enumerate(zip(versions, version_offs)):
-            nxt = 16 if i + 1 < len(versions) else 0
-            vn += struct.pack("<IHHII", elf_hash(v.encode()), 0, 2 + i, name_off, nxt)
-        verneed_off = place(".gnu.version_r", bytes(vn), _SHT_GNU_VERNEED, 8, ".dynstr", info=1)
+    if libraries:
+        vn = bytearray()
+        index = 2
+        for n, (file_off, names, name_offs) in enumerate(libraries):
+            size = 16 + 16 * len(names)
+            nxt = size if n + 1 < len(libraries) else 0
+            vn += struct.pack("<HHIII", 1, len(names), file_off, 16, nxt)
+            for i, (v, name_off) in enumerate(zip(names, name_offs)):
+                aux_next = 16 if i + 1 < len(names) else 0
+                vn += struct.pack("<IHHII", elf_hash(v.encode()), 0, index, name_off, aux_next)
+                index += 1
+        verneed_off = place(".gnu.version_r", bytes(vn), _SHT_GNU_VERNEED, 8, ".dynstr",
+                            info=len(libraries))
 
-    dyn = [(_DT_NEEDED, needed_off), (_DT_SONAME, soname_off), (_DT_STRTAB, dynstr_off),
-           (_DT_STRSZ, len(dynstr.data)), (_DT_SYMTAB, dynsym_off), (_DT_SYMENT, 24)]
-    if versions:
-        dyn += [(_DT_VERNEED, verneed_off), (_DT_VERNEEDNUM, 1)]
+    dyn = [(_DT_NEEDED, needed_off)]
+    if cxx_versions:
+        dyn.append((_DT_NEEDED, cxx_off))
+    dyn += [(_DT_SONAME, soname_off), (_DT_STRTAB, dynstr_off),
+            (_DT_STRSZ, len(dynstr.data)), (_DT_SYMTAB, dynsym_off), (_DT_SYMENT, 24)]
+    if libraries:
+        dyn += [(_DT_VERNEED, verneed_off), (_DT_VERNEEDNUM, len(libraries))]
     dyn.append((_DT_NULL, 0))
     dynamic = b"".join(struct.pack("<qQ", tag, val) for tag, val in dyn)
     dynamic_off = place(".dynamic", dynamic, _SHT_DYNAMIC, 8, ".dynstr", entsize=16)

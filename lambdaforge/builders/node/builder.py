@@ -20,6 +20,7 @@ from lambdaforge.builders.base import (
     DependencyInputs,
     Distribution,
     InstallResult,
+    RuntimeProvidedChoice,
     SmokeResult,
 )
 from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
@@ -150,9 +151,10 @@ class NodeBuilder(Builder):
 
     def runtime_provided(
         self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
-    ) -> set[str]:
+    ) -> RuntimeProvidedChoice:
         """The AWS SDK v3 (``@aws-sdk/*``, ``@smithy/*``) the runtime ships, unless the
-        package.json pins it to an exact version, which keeps it and what it requires."""
+        package.json pins it to an exact version, which keeps it and what it requires. Each
+        pinned package kept is noted, with the count of SDK packages it keeps along."""
         declared: dict[str, str] = {}
         package = json.loads(dict(inputs.canonical)["package.json"])
         for key in ("dependencies", "optionalDependencies"):
@@ -163,9 +165,16 @@ class NodeBuilder(Builder):
         dropped = {d.name for d in dists
                    if d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES)
                    and "/node_modules/" not in d.name and d.name not in keep}
+        kept: dict[str, str] = {}
+        for root in sorted(n for n in pinned if n in keep):
+            along = sum(1 for d in install.closure(dists, [root])
+                        if d.name != root and d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES))
+            kept[root] = "pinned to an exact version in package.json" + (
+                f" (with the {along} SDK packages it requires)" if along else "")
         # Nested copies inside a dropped package go with it.
-        return dropped | {d.name for d in dists
-                          if any(d.name.startswith(p + "/node_modules/") for p in dropped)}
+        nested = {d.name for d in dists
+                  if any(d.name.startswith(p + "/node_modules/") for p in dropped)}
+        return RuntimeProvidedChoice(frozenset(dropped | nested), kept)
 
     # ------------------------------------------------------------------ layout
 

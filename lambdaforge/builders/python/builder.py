@@ -22,6 +22,7 @@ from lambdaforge.builders.base import (
     DependencyInputs,
     Distribution,
     InstallResult,
+    RuntimeProvidedChoice,
     SmokeResult,
 )
 from lambdaforge.builders.python.handler import CodeTree, check_python_handler, layer_roots
@@ -96,18 +97,19 @@ class PythonBuilder(Builder):
 
     def runtime_provided(
         self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
-    ) -> set[str]:
+    ) -> RuntimeProvidedChoice:
         """boto3 & co. to leave out: not pinned with ``==`` by the user and needed by no
-        kept distribution (``dists.runtime_provided_exclusions``)."""
+        kept distribution; and why each one kept stays (``dists.runtime_provided_choice``)."""
         from lambdaforge.lambda_facts import runtime_provided
 
         provided = runtime_provided(settings.runtime)
         if not any(d.name in provided for d in dists):
-            return set()  # nothing to decide: spare a repackaging the ``packaging`` import
-        from lambdaforge.builders.python.dists import runtime_provided_exclusions
+            # nothing to decide: spare a repackaging the ``packaging`` import
+            return RuntimeProvidedChoice()
+        from lambdaforge.builders.python.dists import runtime_provided_choice
         from lambdaforge.builders.python.requirements import RequirementSet
 
-        return runtime_provided_exclusions(dists, RequirementSet.of(inputs).pinned, settings.runtime)
+        return runtime_provided_choice(dists, RequirementSet.of(inputs).pinned, settings.runtime)
 
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,

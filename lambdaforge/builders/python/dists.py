@@ -19,7 +19,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from lambdaforge.builders.base import Distribution
+from lambdaforge.builders.base import Distribution, RuntimeProvidedChoice
 from lambdaforge.fsutil import write_atomic
 from lambdaforge.lambda_facts import runtime_provided
 
@@ -300,10 +300,11 @@ def unreachable(
 # --------------------------------------------------------------------------- exclusions
 
 
-def runtime_provided_exclusions(
+def runtime_provided_choice(
     dists: Sequence[Distribution], roots_pinned: Iterable[str], runtime: str
-) -> set[str]:
-    """Names of runtime-provided dists (boto3 & co.) to leave out of a package.
+) -> RuntimeProvidedChoice:
+    """Which runtime-provided dists (boto3 & co.) to leave out of a package, and why each
+    other one stays.
 
     The rule, in order:
 
@@ -315,10 +316,13 @@ def runtime_provided_exclusions(
        range ``requests`` was resolved against; a pinned boto3 needs its own botocore).
 
     So only what nothing kept depends on is left out: the runtime's copy then serves it.
+    A kept candidate's reason is the step that kept it: ``pinned with == in its
+    requirements``, or ``required by`` every kept dist that requires it (name and version).
     """
     provided = runtime_provided(runtime)
     pinned = {canonicalize_name(n) for n in roots_pinned}
-    excluded = {d.name for d in dists if d.name in provided and d.name not in pinned}
+    candidates = {d.name for d in dists if d.name in provided}
+    excluded = candidates - pinned
     by_name = {d.name: d for d in dists}
     changed = True
     while changed:
@@ -330,5 +334,12 @@ def runtime_provided_exclusions(
             if needed:
                 excluded -= needed
                 changed = True
-    return excluded
-
+    kept: dict[str, str] = {}
+    for name in sorted(candidates - excluded):
+        if name in pinned:
+            kept[name] = "pinned with == in its requirements"
+        else:  # step 3 kept it: it is required by a dist that stays, and they stay
+            users = sorted(f"{d.name} {d.version}" for d in by_name.values()
+                           if d.name not in excluded and name in d.requires)
+            kept[name] = "required by " + ", ".join(users)
+    return RuntimeProvidedChoice(frozenset(excluded), kept)

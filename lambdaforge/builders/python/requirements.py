@@ -71,7 +71,7 @@ class RequirementSet:
     no_index: bool
     pre: bool
     #: normalized names the user pinned with ``==`` at the top level (they keep runtime-
-    #: provided packages, see ``dists.runtime_provided_exclusions``)
+    #: provided packages, see ``dists.runtime_provided_choice``)
     pinned: frozenset[str]
 
     @classmethod

@@ -1,0 +1,111 @@
+"""What a build says it ships on purpose, end to end: notes naming why a runtime-provided
+package stays in a zip (text output and ``--json``), and version conflicts between layers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lambdaforge.cli import main
+from tests.e2e.conftest import LOCAL_INDEX
+
+REPO = Path(__file__).resolve().parents[2]
+VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads((REPO / "schemas" / "build-report.schema.json").read_text()))
+HANDLER = "def handler(event, context):\n    return 'ok'\n"
+
+
+def test_kept_runtime_packages_are_noted_in_text_and_json(deps_project, capsys):
+    deps_project.config(LOCAL_INDEX + """
+[functions.pinned]
+source = "pinned"
+handler = "app.handler"
+dependencies = ["boto3==1.0"]
+
+[functions.needs]
+source = "needs"
+handler = "app.handler"
+dependencies = ["requests"]
+""")
+    for fn in ("pinned", "needs"):
+        deps_project.write(f"{fn}/app.py", HANDLER)
+    assert main(["-C", str(deps_project.root), "build"]) == 0
+    err = capsys.readouterr().err
+    assert "note: function:needs: urllib3 2.0 kept: required by requests 1.0\n" in err
+    for line in ("boto3 1.0 kept: pinned with == in its requirements",
+                 "botocore 1.0 kept: required by boto3 1.0",
+                 "jmespath 1.0 kept: required by botocore 1.0",
+                 "urllib3 2.0 kept: required by botocore 1.0"):
+        assert f"note: function:pinned: {line}\n" in err
+
+    # --json, after a clean: restored from the cache, the notes come along
+    assert main(["-C", str(deps_project.root), "clean"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(deps_project.root), "build", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    VALIDATOR.validate(report)
+    targets = {t["id"]: t for t in report["targets"]}
+    assert targets["function:needs"]["status"] == "cached"
+    assert targets["function:needs"]["notes"] == ["urllib3 2.0 kept: required by requests 1.0"]
+    assert targets["function:pinned"]["notes"] == [
+        "boto3 1.0 kept: pinned with == in its requirements",
+        "botocore 1.0 kept: required by boto3 1.0",
+        "jmespath 1.0 kept: required by botocore 1.0",
+        "urllib3 2.0 kept: required by botocore 1.0",
+    ]
+    assert targets["check:function:needs"]["notes"] == []
+
+
+TWO_LAYERS = LOCAL_INDEX + """
+[layers.old]
+dependencies = ["urllib3==1.0"]
+
+[layers.new]
+dependencies = ["urllib3==2.0"]
+
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+layers = ["old", "new"]
+{extra}
+"""
+
+
+@pytest.mark.parametrize("strictness", ["warn", "error"])
+def test_two_layers_with_different_versions(deps_project, strictness):
+    deps_project.config(TWO_LAYERS.format(extra=f'layer-conflicts = "{strictness}"'))
+    deps_project.write("fn/app.py", HANDLER)
+    out = deps_project.build()
+    message = ("urllib3: layer old provides 1.0 but layer new provides 2.0; function fn uses "
+               "both, and Lambda merges its layers into /opt in the order they are listed, so it "
+               "may import a mix of the two versions: give both layers the same version")
+    result = out.results["function:fn"]
+    if strictness == "warn":
+        assert out.ok, [r.error for r in out.failures()]
+        assert result.warnings == [f"layer conflict: {message}"]
+    else:
+        assert result.status.value == "failed"
+        assert result.error == f'layer conflict: {message} (layer-conflicts = "error")'
+
+
+def test_a_functions_own_copy_settles_its_layers_conflict(deps_project):
+    # dependencies of its own, but no urllib3: it imports the layers' mix
+    deps_project.config(TWO_LAYERS.format(extra='dependencies = ["dep-a"]'))
+    deps_project.write("fn/app.py", HANDLER)
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert [w.split(";")[0] for w in out.results["function:fn"].warnings] == [
+        "layer conflict: urllib3: layer old provides 1.0 but layer new provides 2.0",
+    ]
+    # its own urllib3 wins over both layers' (/var/task comes first): only that is reported
+    deps_project.config(TWO_LAYERS.format(extra='dependencies = ["urllib3==2.0"]'))
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert out.results["function:fn"].warnings == [
+        "layer conflict: urllib3: function fn bundles 2.0 but layer old provides 1.0; the "
+        "function's copy wins at runtime (/var/task precedes /opt on the import path)",
+    ]
