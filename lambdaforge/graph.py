@@ -291,7 +291,8 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         return tid
 
     for _, layer in sorted(project.layers.items()):
-        add_artifact(TargetKind.LAYER, layer)
+        if layer.arn is None or layer.check_with:  # a referenced layer builds its stand-in only
+            add_artifact(TargetKind.LAYER, layer)
 
     problems: list[str] = []
     for name, fn in sorted(project.functions.items()):
@@ -299,6 +300,9 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         cid = f"check:{tid}"
         for layer_name in fn.layers:
             lid = f"layer:{layer_name}"
+            referenced = project.layers.get(layer_name)
+            if lid not in g and referenced is not None and referenced.arn is not None:
+                continue  # referenced by ARN, with nothing standing in for it here
             if lid not in g:
                 problems.append(f"functions.{name}.layers: unknown layer {layer_name!r}")
                 continue

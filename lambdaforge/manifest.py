@@ -8,7 +8,7 @@ the zip's SHA-256).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lambdaforge.fsutil import write_atomic
@@ -32,6 +32,8 @@ class ArtifactRecord:
     sha256: str
     code_sha256: str
     key: str
+    #: of ``layers``, those referenced by ARN (deployed as given): name → layer version ARN
+    layer_arns: dict[str, str] = field(default_factory=dict)
 
 
 def read_manifest(path: Path) -> dict[str, ArtifactRecord]:

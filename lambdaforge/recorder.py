@@ -59,8 +59,9 @@ class Recorder:
         blocking check and those no longer in the config. Rewritten only when it changes."""
         path = self.project.build_dir / "manifest.json"
         artifacts = read_manifest(path)
+        # A layer referenced by ARN is deployed by nobody here: its stand-in is no artifact.
         known = ({f"function:{n}" for n in self.project.functions}
-                 | {f"layer:{n}" for n in self.project.layers})
+                 | {f"layer:{n}" for n, spec in self.project.layers.items() if spec.arn is None})
         config = self.project.config_file.name
         if manifest_config(path) in (config, None):
             # Renamed or removed since this config's last build: their zips go too. (Zips
@@ -71,9 +72,10 @@ class Recorder:
         for tid, r in results.items():
             t = planned[tid].target
             output = r.output
-            if not t.is_package or not r.status.ok or not isinstance(output, PackageOutput):
+            if (not t.is_package or not r.status.ok or not isinstance(output, PackageOutput)
+                    or tid not in known):
                 continue
-            artifacts[tid] = _artifact_record(t, output, r.key or "")
+            artifacts[tid] = _artifact_record(t, output, r.key or "", self.project)
         for tid, r in results.items():
             t = planned[tid].target
             if t.kind is TargetKind.CHECK and r.status is Status.FAILED and t.checks:
@@ -89,7 +91,7 @@ class Recorder:
 
     def _remove_zip(self, target_id: str, why: str) -> None:
         kind, _, name = target_id.partition(":")
-        zip_path = self.project.build_dir / f"{kind}s" / f"{name}.zip"
+        zip_path = self.project.artifact_path(kind, name)
         if zip_path.exists():
             zip_path.unlink()
             rel = zip_path.relative_to(self.project.root).as_posix()
@@ -131,20 +133,25 @@ class Recorder:
         return {**groups, "project": project}
 
 
-def _artifact_record(t: Target, output: PackageOutput, key: str) -> ArtifactRecord:
+def _artifact_record(t: Target, output: PackageOutput, key: str,
+                     project: Project) -> ArtifactRecord:
     spec = t.spec
     assert spec is not None
+    layers = list(getattr(spec, "layers", ()))
+    arns = {n: project.layers[n].arn for n in layers
+            if n in project.layers and project.layers[n].arn is not None}
     return ArtifactRecord(
         name=t.name,
         kind=t.kind.value,
         runtime=spec.runtime,
         architecture=spec.architecture,
         handler=getattr(spec, "handler", None),
-        layers=list(getattr(spec, "layers", ())),
+        layers=layers,
         path=output.path,
         size=output.size,
         unzipped_size=output.unzipped_size,
         sha256=output.sha256,
         code_sha256=output.code_sha256,
         key=key,
+        layer_arns=arns,  # type: ignore[arg-type]
     )

@@ -33,8 +33,8 @@ from lambdaforge.packaging.strip import StripReport
 
 
 def artifact_path(ctx: ActionContext, t: Target) -> Path:
-    """Where a function's or layer's zip goes."""
-    return ctx.project.build_dir / f"{t.kind.value}s" / f"{t.name}.zip"
+    """Where a function's or layer's zip goes (``Project.artifact_path``)."""
+    return ctx.project.artifact_path(t.kind.value, t.name)
 
 
 def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetResult],

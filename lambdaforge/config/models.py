@@ -141,6 +141,19 @@ class LayerTable(BuildSettingsTable):
         description="Directory with the layer's own code, relative to this file; placed under "
         "`python/` (or `nodejs/node_modules/`) unless it already starts there.",
     )
+    arn: str | None = Field(
+        None,
+        description="A published layer version to reference, not build: "
+        "`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION` (Powertools, the Parameters and "
+        "Secrets extension…). It counts against the 5-layer limit; without `check-with`, checks "
+        "cannot see its content.",
+    )
+    check_with: tuple[str, ...] | None = Field(
+        None,
+        description="For an `arn` layer: requirements that stand in for its content in checks, "
+        "e.g. `[\"aws-lambda-powertools[tracer]==3.4.0\"]`: installed like a layer's (so the "
+        "import smoke test and the size budget see them), never shipped.",
+    )
 
 
 class DefaultsTable(BuildSettingsTable):

@@ -228,11 +228,35 @@ class _Resolver:
     def layers(self) -> dict[str, Resolved]:
         out = {}
         for name, table in self.config.layers.items():
-            target = self.target("layer", name, table, ("layers", name), ("source",))
+            target = self.target("layer", name, table, ("layers", name),
+                                 ("source", "arn", "check_with"))
+            if target.values["arn"] is not None:
+                self.referenced_layer(target, table)
+            elif target.values["check_with"] is not None:
+                self.issue_at(target.at("check_with"),
+                              "`check-with` stands in for a layer referenced by `arn`; this "
+                              "layer is built (give it `dependencies` instead)")
+            target.values["check_with"] = tuple(target.values["check_with"] or ())
             self.builder(target, ("layers", name))
             self.paths(target)
             out[name] = target
         return out
+
+    def referenced_layer(self, target: Resolved, table: Any) -> None:
+        """A layer given by ARN: nothing of it is built but its ``check-with`` stand-in,
+        which becomes its dependencies; keys that would build it are errors."""
+        arn = target.values["arn"]
+        if not validate.LAYER_ARN.fullmatch(arn):
+            self.issue_at(target.at("arn"), f"'{arn}' is not a layer version ARN (expected "
+                          "arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")
+        for key in ("source", "requirements", "dependencies"):
+            if getattr(table, key, None) is not None:
+                self.issue_at(target.at(key), f"a layer referenced by `arn` is not built: "
+                              f"remove `{key.replace('_', '-')}` (checks can use `check-with`)")
+        target.values["source"] = target.values["requirements"] = None
+        target.values["dependencies"] = tuple(target.values["check_with"] or ())
+        if target.values["check_with"] is not None:
+            target.written["dependencies"] = target.written["check_with"]
 
     def strip_rules(self, origins: dict[str, Origin]) -> dict[str, StripRules]:
         rules = built_in_strip_rules()

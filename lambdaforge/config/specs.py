@@ -116,10 +116,14 @@ class FunctionSpec(BuildSettings):
 
 @dataclass(frozen=True, kw_only=True)
 class LayerSpec(BuildSettings):
-    """A fully resolved layer."""
+    """A fully resolved layer: built from ``source`` and dependencies, or referenced by
+    ``arn`` (then only ``check_with``, as its ``dependencies``, is built: a stand-in for
+    checks, never shipped)."""
 
     name: str
     source: str | None
+    arn: str | None = None
+    check_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +176,14 @@ class Project(_Spec):
     def build_dir(self) -> Path:
         """Where artifacts and the manifest are written."""
         return self.root / ".forge" / "build"
+
+    def artifact_path(self, kind: str, name: str) -> Path:
+        """Where a function's or layer's zip goes: ``.forge/build/{functions,layers}/``,
+        and ``.forge/build/stand-ins/`` for the check-only stand-in of a layer referenced by
+        ARN (kept apart so nothing globbing the layers to deploy picks it up)."""
+        layer = self.layers.get(name) if kind == "layer" else None
+        folder = "stand-ins" if layer is not None and layer.arn is not None else f"{kind}s"
+        return self.build_dir / folder / f"{name}.zip"
 
     @property
     def state_dir(self) -> Path:

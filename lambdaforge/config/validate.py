@@ -34,6 +34,10 @@ _NODE_HANDLER = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_./@-]*\.[A-Za-z_$][A-Za-z0-
 # OS-only runtimes: Lambda hands the handler to the function's own bootstrap as
 # `_HANDLER`, whose meaning is the bootstrap's business ("bootstrap", "main", "x.y"…).
 _FREE_HANDLER = re.compile(r"\S(?:.*\S)?")
+#: A published layer version: arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME:VERSION
+LAYER_ARN = re.compile(
+    r"arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+")
+
 _HANDLER_FORMS = {
     "python": (_PYTHON_HANDLER, "'module.function', e.g. 'app.handler'"),
     "nodejs": (_NODE_HANDLER, "'file.export', e.g. 'index.handler'"),
