@@ -69,6 +69,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         if ctx.smoke and not errors:
             with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="smoke-") as tmp:
                 smoke = builder.smoke_test(artifact, layer_zips, spec, ctx.build_context(Path(tmp)))
+            warnings += [f"import smoke test: {w}" for w in smoke.warnings]
             if smoke.skipped:
                 warnings.append(f"import smoke test skipped: {smoke.skipped}")
                 skipped = True
