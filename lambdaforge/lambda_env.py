@@ -72,6 +72,19 @@ class Sandbox:
         return lambda_path
 
 
+def lambda_names(sandbox: Sandbox, runtime_packages: Sequence[Path], runtime_as: str
+                 ) -> list[tuple[str, str]]:
+    """(local directory, the Lambda path it stands for), longest first, for showing errors
+    as Lambda's own would (``/var/task/app.py``, not the scratch directory);
+    ``runtime_packages`` are named ``runtime_as`` (Python's site-packages,
+    ``/var/runtime/node_modules``)."""
+    names = [(str(sandbox.task), "/var/task"), (str(sandbox.opt), "/opt"),
+             *((str(p), runtime_as) for p in runtime_packages)]
+    if sandbox.lang is not None:
+        names.append((str(sandbox.lang), "/var/lang"))
+    return sorted(names, key=lambda n: -len(n[0]))
+
+
 def check_variables(spec: BuildSettings, project: Project) -> dict[str, str]:
     """The variables a function's checks run with: its ``environment`` (``[defaults]``'s
     and its own) with ``[check] environment`` over it. A layer has none of its own."""

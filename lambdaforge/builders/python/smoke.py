@@ -28,9 +28,9 @@ from pathlib import Path
 
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.lambda_env import (
-    Sandbox,
     interpreter_prefix,
     lambda_environment,
+    lambda_names,
     make_sandbox,
     python_path,
 )
@@ -195,7 +195,8 @@ def smoke_test(
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
             return SmokeResult(SmokeStatus.FAILED, message=f"the interpreter crashed importing '{module}':\n{tail}", interpreter=python)
         data = json.loads(out.read_text())
-        places = _lambda_places(sandbox, target, runtime_paths)
+        places = lambda_names(sandbox, runtime_paths,
+                              f"/var/lang/lib/python{target.python_version}/site-packages")
     missing = (data.get("missing") or "").split(".")[0]
     if missing in RUNTIME_PROVIDED_MODULES and not runtime_paths:
         why = f": {runtime_unavailable}" if runtime_unavailable else ""
@@ -208,18 +209,6 @@ def smoke_test(
     if "error" in data:
         return SmokeResult(SmokeStatus.FAILED, data.get("import_ms"), _failure(data, places), python)
     return SmokeResult(SmokeStatus.OK, round(data["import_ms"], 1), "", python)
-
-
-def _lambda_places(sandbox: Sandbox, target: PythonTarget, runtime_paths: Sequence[Path]
-                   ) -> list[tuple[str, str]]:
-    """(local directory, the Lambda path it stands for), longest first: error messages name
-    files as Lambda's own would (``/var/task/app.py``), not the scratch directory."""
-    places = [(str(sandbox.task), "/var/task"), (str(sandbox.opt), "/opt")]
-    site = f"/var/lang/lib/python{target.python_version}/site-packages"
-    places += [(str(p), site) for p in runtime_paths]
-    if sandbox.lang is not None:
-        places.append((str(sandbox.lang), "/var/lang"))
-    return sorted(places, key=lambda p: -len(p[0]))
 
 
 def _failure(data: dict, places: list[tuple[str, str]]) -> str:
