@@ -156,7 +156,7 @@ class PythonBuilder(Builder):
         runtime_paths: list[Path] = []
         unavailable = None
         try:
-            runtime_paths.append(runtime_site_packages(spec, ctx))
+            runtime_paths.append(runtime_site_packages(spec, ctx, python))
         except ToolCacheError as exc:
             unavailable = str(exc)
         result = smoke_test(
