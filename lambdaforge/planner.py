@@ -147,7 +147,8 @@ class Planner:
             if not output.passed:
                 return "output missing", output
             if output.smoke_skipped:
-                return "the import smoke test was skipped last time: trying again", output
+                return ("the import smoke test was skipped last time or ran without the runtime's "
+                        "packages: trying again"), output
             return None, output
         seen = output.observed
         if not seen.observations:

@@ -149,6 +149,9 @@ class SmokeResult:
     skipped: str | None = None
     #: worth a word although the import passed (it ran without the runtime's packages…)
     warnings: tuple[str, ...] = ()
+    #: the import passed without something Lambda would have given it (the runtime's own
+    #: packages could not be installed): not a final verdict, tried again next build
+    partial: bool = False
 
 
 class Builder(ABC):

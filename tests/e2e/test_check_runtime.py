@@ -109,7 +109,9 @@ handler = "app.handler"
     assert uses.warnings == [
         "import smoke test skipped: the handler imports boto3, which the Lambda runtime "
         "provides, and the runtime's own packages could not be installed here: " + why]
-    assert not plain.output.smoke_skipped and plain.output.import_ms is not None
+    # it imported, but not with what Lambda would give it: passed, not final (tried again)
+    assert plain.status.value == "built" and plain.output.import_ms is not None
+    assert plain.output.smoke_skipped
     assert plain.warnings == [
         "import smoke test: the runtime's own packages could not be installed, the import "
         "ran without them (it did not need them): " + why]

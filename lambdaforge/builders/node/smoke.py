@@ -9,7 +9,7 @@ environment and the function's variables, nothing of this machine's.
 A package the import reports missing that the scan did not see (a computed name) is
 installed and the import tried again, a few rounds at most. When an SDK package cannot be
 installed (offline, no registry), a handler that needs it is skipped with the reason;
-one that does not passes with a warning. A failure shows the error and the top of its
+one that does not passes with a warning, and is tried again next build. A failure shows the error and the top of its
 stack as Lambda would (``/var/task/index.js:3``).
 """
 
@@ -87,8 +87,9 @@ def node_smoke_test(artifact: Path, layer_zips: list[Path], spec: BuildSettings,
                 break
             fetch({missing})
         if outcome.problem is None:
-            return SmokeResult(ok=True, import_ms=outcome.import_ms, warnings=tuple(
-                f"{why}; the import did not need it" for why in unavailable.values()))
+            return SmokeResult(ok=True, import_ms=outcome.import_ms, partial=bool(unavailable),
+                               warnings=tuple(f"{why}; the import did not need it"
+                                              for why in unavailable.values()))
         if missing is not None and missing not in installed:
             why = unavailable.get(missing) or "only @aws-sdk/* packages are installed for checks"
             return SmokeResult(ok=True, skipped=f"the handler imports {missing}, which the Lambda "

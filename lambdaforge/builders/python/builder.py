@@ -139,7 +139,7 @@ class PythonBuilder(Builder):
         (``runtime_install``) after the function and its layers (``smoke.smoke_test``);
         skipped when there is no such interpreter. When the runtime's packages cannot be
         installed the import still runs: a handler that needs them is then skipped with
-        the reason, one that does not passes with a warning."""
+        the reason, one that does not passes with a warning (not final: tried again)."""
         handler = getattr(spec, "handler", None)
         if handler is None:
             return SmokeResult(ok=True, skipped="a layer has no handler to import")
@@ -173,7 +173,8 @@ class PythonBuilder(Builder):
         warnings = () if unavailable is None else (
             f"the runtime's own packages could not be installed, the import ran without them "
             f"(it did not need them): {unavailable}",)
-        return SmokeResult(ok=True, import_ms=result.import_ms, warnings=warnings)
+        return SmokeResult(ok=True, import_ms=result.import_ms, warnings=warnings,
+                           partial=unavailable is not None)
 
     def smoke_material(self, spec: BuildSettings, project: Project) -> Mapping[str, object]:
         """The runtime's own package list the smoke test installs (``[check]
