@@ -170,6 +170,10 @@ class BuildSession:
             }
             return BuildOutcome(self.project, results, self.graph, time.perf_counter() - start,
                                 self.project.build_dir / "manifest.json")
+        if self.options.smoke:  # runtime packages that failed to install: try them again
+            from lambdaforge.toolcache import forget_failures
+
+            forget_failures()
         with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
             self._remove_leftovers()
             # An incremental build keeps the groups of the targets it leaves alone.

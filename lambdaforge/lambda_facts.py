@@ -37,7 +37,12 @@ Sources:
   ones every AL2023 Lambda runtime is known to have; re-check when AWS documents a newer one.
 - SDKs bundled with the runtime: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html
   ("The Python runtime includes the AWS SDK for Python (Boto3)") and lambda-nodejs.html
-  (Node.js 18+ runtimes include the AWS SDK for JavaScript v3).
+  (Node.js 18+ runtimes include the AWS SDK for JavaScript v3). Their versions: see
+  ``PYTHON_RUNTIME_PACKAGES`` and ``NODE_SDK_VERSIONS``.
+- Environment variables (reserved names, what the runtime sets):
+  https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html, read 2026-12-02;
+  the 4 KB limit: gettingstarted-limits.html ("Function environment variables: 4 KB, for all
+  environment variables associated with the function, in aggregate").
 """
 
 from __future__ import annotations
@@ -206,3 +211,85 @@ def runtime_provided(runtime: str) -> frozenset[str]:
     if rt is not None and rt.family == "python":
         return PYTHON_RUNTIME_PROVIDED
     return frozenset()
+
+
+# --------------------------------------------------------------------------- runtime packages
+
+#: The Python runtime's own packages (boto3 and its dependency closure) as requirement lines,
+#: per runtime: what the import smoke test puts after the function and its layers, as
+#: ``/var/lang/lib/pythonX.Y/site-packages`` comes after ``/var/task`` and ``/opt`` on Lambda.
+#:
+#: AWS stopped publishing these versions: lambda-python.html ("Runtime-included SDK
+#: versions", read 2026-12-02) says they depend on the runtime version and the Region and
+#: tells you to print ``boto3.__version__`` from a function. The pins below are the last
+#: reported ones, each with where and when:
+#: - python3.10: boto3 1.26.90 / botocore 1.29.90, lambda-runtimes.html as quoted in
+#:   https://github.com/aws/aws-lambda-base-images/issues/118 (2023-10-17);
+#: - python3.11: boto3 1.27.1 / botocore 1.30.1, lambda-runtimes.html as quoted in
+#:   https://github.com/boto/botocore/issues/3082 (2023-11-29);
+#: - python3.12, python3.13: boto3 / botocore 1.38.36, observed on both runtimes,
+#:   https://github.com/terricain/aioboto3/issues/381 (2025-08-22);
+#: - python3.14: no version reported yet: the newest boto3 the package index has.
+#: s3transfer, jmespath, python-dateutil, six and urllib3 are not pinned: nobody publishes
+#: them, so the installer picks the newest release boto3's and botocore's own requirements
+#: allow (botocore 1.29/1.30 cap urllib3 below 1.27 on the AL2 runtimes, as there). A
+#: ``[check] runtime-packages`` list replaces a runtime's list (re-check with the print).
+_BOTO3_CLOSURE = ("s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+PYTHON_RUNTIME_PACKAGES: dict[str, tuple[str, ...]] = {
+    "python3.10": ("boto3==1.26.90", "botocore==1.29.90", *_BOTO3_CLOSURE),
+    "python3.11": ("boto3==1.27.1", "botocore==1.30.1", *_BOTO3_CLOSURE),
+    "python3.12": ("boto3==1.38.36", "botocore==1.38.36", *_BOTO3_CLOSURE),
+    "python3.13": ("boto3==1.38.36", "botocore==1.38.36", *_BOTO3_CLOSURE),
+    "python3.14": ("boto3", "botocore", *_BOTO3_CLOSURE),
+}
+
+#: Version of the AWS SDK for JavaScript v3 (every ``@aws-sdk/*`` client at one version) a
+#: Node.js runtime ships in ``/var/runtime/node_modules``. AWS removed its table
+#: (https://github.com/aws/aws-sdk-js-v3/issues/6159, 2024-06-04); the last reports:
+#: - nodejs20.x: 3.462.0 (``@aws-sdk/client-s3/package.json`` printed on the runtime,
+#:   https://github.com/nasa-gcn/gcn.nasa.gov/pull/1869, 2024-01-29);
+#: - nodejs22.x, nodejs24.x: none reported: ``None`` means the newest 3.x release.
+NODE_SDK_VERSIONS: dict[str, str | None] = {
+    "nodejs20.x": "3.462.0",
+    "nodejs22.x": None,
+    "nodejs24.x": None,
+}
+
+# --------------------------------------------------------------------------- environment
+
+#: Names the function's configuration may not set: the runtime sets them
+#: (configuration-envvars.html, "Reserved environment variables", read 2026-12-02).
+RESERVED_ENVIRONMENT_VARIABLES: frozenset[str] = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+#: A variable's name: a letter, then at least one letter, digit or underscore (the API's
+#: ``Key Pattern: [a-zA-Z]([a-zA-Z0-9_])+``, API_Environment.html; the console says "keys
+#: start with a letter and are at least two characters", configuration-envvars.html).
+ENVIRONMENT_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9_]+"
+#: All of a function's variables together, counted as Lambda counts them: the UTF-8 bytes of
+#: the variables as one compact JSON object (the API's error quotes it: "exceeded the 4KB
+#: limit. String measured: {"NAME":"value",…}"; LocalStack measures the same way).
+MAX_ENVIRONMENT_BYTES = 4096
+#: Memory of a function without a ``memory`` setting (lambdaforge has none yet), in MB.
+DEFAULT_MEMORY_MB = 128
+#: Region the checks run "in" when the config names none (lambdaforge has no region setting).
+DEFAULT_REGION = "us-east-1"
+#: Node.js experimental features Lambda turns off with ``NODE_OPTIONS`` flags, per major
+#: (lambda-nodejs.html, read 2026-12-02): ``require()`` of ES modules on 20 and 22, module
+#: type detection on 22.
+NODE_DISABLED_EXPERIMENTS: dict[str, tuple[str, ...]] = {
+    "20": ("--no-experimental-require-module",),
+    "22": ("--no-experimental-require-module", "--no-experimental-detect-module"),
+}
+
+
+def environment_size(variables: dict[str, str]) -> int:
+    """Bytes Lambda counts for a function's variables (``MAX_ENVIRONMENT_BYTES``)."""
+    import json
+
+    return len(json.dumps(variables, separators=(",", ":")).encode("utf-8"))

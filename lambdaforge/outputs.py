@@ -135,7 +135,8 @@ class CheckOutput:
 
     passed: bool = True
     warnings: tuple[str, ...] = ()
-    #: the smoke test could not run here: the verdict is not final, it is tried again
+    #: the smoke test could not run here (or ran without the runtime's own packages): the
+    #: verdict is not final, it is tried again
     smoke_skipped: bool = False
     import_ms: float | None = None
 

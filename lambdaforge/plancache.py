@@ -23,7 +23,7 @@ from typing import Any
 
 from lambdaforge import __version__
 from lambdaforge.builders.base import DependencyInputs
-from lambdaforge.config.specs import FunctionSpec, LayerSpec, Project, StripRules
+from lambdaforge.config.specs import CheckSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 
@@ -61,13 +61,16 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _has_secret(project: Project, graph: TargetGraph) -> bool:
-    """Whether a setting (a builder option such as an index URL) or an install's inputs
-    hold a credential: such a project gets no plan cache."""
-    from lambdaforge.redact import has_secret
+    """Whether a setting (a builder option such as an index URL), an install's inputs or an
+    environment variable (``redact.secret_variable``) hold a credential: such a project gets
+    no plan cache."""
+    from lambdaforge.redact import has_secret, secret_variable
 
     specs = [*project.functions.values(), *project.layers.values()]
+    variables = [project.check.environment, *(f.environment for f in project.functions.values())]
     return (any(has_secret(text) for s in specs for text in _strings(s.builder_options))
-            or any(t.deps is not None and t.deps.secrets for t in graph.targets()))
+            or any(t.deps is not None and t.deps.secrets for t in graph.targets())
+            or any(secret_variable(n, v) for env in variables for n, v in env.items()))
 
 
 def write(state_dir: Path, identity: Mapping[str, object], project: Project,
@@ -96,6 +99,7 @@ def write(state_dir: Path, identity: Mapping[str, object], project: Project,
             "discover_globs": project.discover_globs,
             "observed": project.observed,
             "warnings": [[w.file, w.line, w.key, w.message, w.severity] for w in project.warnings],
+            "check": project.check.model_dump(mode="json"),
         },
         "targets": [
             {"id": t.id, "kind": t.kind.value, "name": t.name, "builder": t.builder,
@@ -137,6 +141,8 @@ def load(root: Path, identity: Mapping[str, object]
             discover_globs=tuple(tuple(g) for g in p["discover_globs"]),  # type: ignore[misc]
             observed=tuple(p["observed"]),
             warnings=tuple(ConfigIssue(*w) for w in p["warnings"]),
+            check=CheckSettings(runtime_packages=tuple(p["check"]["runtime_packages"]),
+                                environment=dict(p["check"]["environment"])),
         )
         targets: dict[str, Target] = {}
         for t in data["targets"]:

@@ -27,6 +27,7 @@ from lambdaforge.config.specs import BuildSettings, Project, StripRules
 from lambdaforge.executor import Status
 from lambdaforge.fingerprint import KeyMaterial, config_slice, diff_key_material
 from lambdaforge.graph import Target, TargetGraph, TargetKind
+from lambdaforge.lambda_env import check_variables
 from lambdaforge.outputs import (
     CheckOutput,
     Observed,
@@ -37,6 +38,7 @@ from lambdaforge.outputs import (
 from lambdaforge.packaging.archive import compressor_identity
 from lambdaforge.packaging.sources import SourceError, SourceSet, check_zip_name, collect_sources
 from lambdaforge.packaging.strip import StripFilter
+from lambdaforge.redact import variable_key_form
 from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
 
@@ -145,7 +147,8 @@ class Planner:
             if not output.passed:
                 return "output missing", output
             if output.smoke_skipped:
-                return "the import smoke test was skipped last time: trying again", output
+                return ("the import smoke test was skipped last time or ran without the runtime's "
+                        "packages: trying again"), output
             return None, output
         seen = output.observed
         if not seen.observations:
@@ -225,13 +228,20 @@ class Planner:
                 **{f"{prefix}.{k}": spec.builder_options.get(k) if self.smoke else None
                    for k in builder.CHECK_OPTIONS},
             }
+            if self.smoke:  # the import runs with the function's variables and the runtime's packages
+                config[f"{prefix}.environment"] = {
+                    name: variable_key_form(name, value)
+                    for name, value in check_variables(spec, self.project).items()}
+                config.update({f"{prefix}.{k}": v
+                               for k, v in builder.smoke_material(spec, self.project).items()})
             return KeyMaterial(config=config, platform=_platform(spec), **common)
         prefix = f"{t.kind.value}s.{t.name}"
         # The builder's options by their TOML keys, next to the common settings, so that
         # `forge explain` names the key a user edits (`functions.api.minify`).
         options = {k: v for k, v in spec.builder_options.items() if k not in builder.CHECK_OPTIONS}
         config = dict(config_slice(
-            prefix, {**spec.model_dump(mode="json", exclude={"max_size", "builder_options"}),
+            prefix, {**spec.model_dump(mode="json",
+                                       exclude={"max_size", "builder_options", "environment"}),
                      **options}))
         for rules in self.strip_rules(spec):
             config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}

@@ -15,6 +15,11 @@ error messages.
 - ``key_form`` is the redacted text plus a digest of the original, for cache keys: a changed
   password still changes the key (two passwords never share an entry), while the readable
   material holds no secret. Idempotent, so key material read back from disk hashes the same.
+- Environment variables (``environment = {…}``) may hold secrets without any URL around
+  them. A variable is taken for one when its name says so (``…_TOKEN``, ``…SECRET…``,
+  ``…PASSWORD…``, ``API_KEY``, ``…_KEY``, ``AUTH…``, ``PRIVATE…``, ``CREDENTIAL…``) or its
+  value holds a URL credential: ``shown_variables`` masks it as ``***`` for anything shown,
+  ``variable_key_form`` gives keys its digest instead of the value.
 
 The digest is scrypt (n=2**14, r=8, p=1: ~90 ms and 16 MiB per distinct credential, once per
 process) salted with a fixed domain separator and the redacted URL. Keys are shared across
@@ -112,3 +117,35 @@ def _key_form(text: str, redacted: str) -> str:
     digest = hashlib.scrypt(text.encode("utf-8"), salt=_DOMAIN + redacted.encode("utf-8"),
                             **_SCRYPT)  # type: ignore[arg-type]
     return f"{redacted} (credentials scrypt:{digest.hex()})"
+
+
+_SECRET_NAME = re.compile(
+    r"secret|passw|pwd|token|credential|private|signature|auth|api_?key|access_?key"
+    r"|(?:^|_)key(?:$|_)",
+    re.IGNORECASE,
+)
+
+
+def secret_variable(name: str, value: str) -> bool:
+    """Whether an environment variable is taken for a secret (see the module doc)."""
+    return _SECRET_NAME.search(name) is not None or has_secret(value)
+
+
+def variable_key_form(name: str, value: str) -> str:
+    """An environment variable's value as cache-key material: itself, or for a secret
+    ``*** (secret scrypt:…)``, which changes with the value and shows none of it."""
+    if not secret_variable(name, value):
+        return value
+    return _secret_digest(name, value)
+
+
+@lru_cache(maxsize=256)
+def _secret_digest(name: str, value: str) -> str:
+    digest = hashlib.scrypt(value.encode("utf-8"), salt=_DOMAIN + name.encode("utf-8"),
+                            **_SCRYPT)  # type: ignore[arg-type]
+    return f"{MASK} (secret scrypt:{digest.hex()})"
+
+
+def shown_variables(variables: dict[str, str]) -> dict[str, str]:
+    """Environment variables safe to print: each secret's value replaced by ``***``."""
+    return {n: MASK if secret_variable(n, v) else v for n, v in variables.items()}

@@ -80,13 +80,15 @@ class Runner:
         env: Mapping[str, str | None] | None = None,
         timeout: float | None = None,
         input: str | None = None,
+        inherit_env: bool = True,
     ) -> CommandResult:
         """Run ``argv`` to completion and return its result; never raises on a non-zero exit.
 
         ``env`` entries are added to the current environment; an entry whose value is
-        ``None`` removes that variable.
+        ``None`` removes that variable. With ``inherit_env=False`` the command gets ``env``
+        alone (a Lambda-like process: nothing of the developer's environment).
         """
-        full_env = dict(os.environ)
+        full_env = dict(os.environ) if inherit_env else {}
         for name, value in (env or {}).items():
             if value is None:
                 full_env.pop(name, None)

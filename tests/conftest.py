@@ -45,9 +45,13 @@ def _pinned_day(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail fast on any connection to a non-loopback address from this process."""
+    """Fail fast on any connection to a non-loopback address from this process, and keep
+    uv (a subprocess, beyond the socket guard) off the network: an install that would reach
+    for PyPI (the import smoke test's runtime packages without an index setting) fails at
+    once instead of trying."""
     if request.node.get_closest_marker("network"):
         return
+    monkeypatch.setenv("UV_OFFLINE", "1")
     real_connect = socket.socket.connect
 
     def guarded_connect(self: socket.socket, address: object) -> object:

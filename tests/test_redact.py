@@ -124,3 +124,21 @@ def test_errors_and_results_never_show_credentials():
     result = TargetResult("install:x", Status.FAILED, error="https://a:pw1@h", log="$ uv https://a:pw1@h",
                           warnings=["https://a:pw1@h"], reasons=["https://a:pw1@h"])
     assert "pw1" not in repr(result)
+
+
+@pytest.mark.parametrize(("name", "value", "secret"), [
+    ("API_TOKEN", "abc", True), ("DB_PASSWORD", "x", True), ("STRIPE_SECRET_KEY", "x", True),
+    ("SIGNING_KEY", "x", True), ("AUTH_HEADER", "x", True), ("PRIVATE_PEM", "x", True),
+    ("TABLE_NAME", "orders", False), ("LOG_LEVEL", "debug", False), ("MONKEY", "x", False),
+    ("INDEX", "https://user:pass@host/simple", True),  # the value holds a URL credential
+])
+def test_environment_variables_taken_for_secrets(name: str, value: str, secret: bool) -> None:
+    from lambdaforge.redact import secret_variable, shown_variables, variable_key_form
+
+    assert secret_variable(name, value) is secret
+    assert shown_variables({name: value}) == {name: "***" if secret else value}
+    key = variable_key_form(name, value)
+    assert (value not in key) is secret
+    if secret:  # a digest: stable, and another value gives another key
+        assert key == variable_key_form(name, value) != variable_key_form(name, value + "!")
+        assert key.startswith("*** (secret scrypt:")

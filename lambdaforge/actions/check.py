@@ -6,7 +6,7 @@ Python an extension module is built for), sizes against the limits and the user'
 problem), the handler, and with ``smoke`` the import of the handler in
 an isolated interpreter. A passed verdict is cached by its key, which covers the artifact's
 key: a build restored from the cache does not re-run its checks. A verdict whose smoke test
-was skipped is not final and is not cached.
+was skipped, or passed without the runtime's own packages, is not final and is not cached.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         if ctx.smoke and not errors:
             with tempfile.TemporaryDirectory(dir=ctx.scratch(), prefix="smoke-") as tmp:
                 smoke = builder.smoke_test(artifact, layer_zips, spec, ctx.build_context(Path(tmp)))
+            warnings += [f"import smoke test: {w}" for w in smoke.warnings]
+            skipped = smoke.partial  # passed without the runtime's packages: not final
             if smoke.skipped:
                 warnings.append(f"import smoke test skipped: {smoke.skipped}")
                 skipped = True

@@ -147,6 +147,11 @@ class SmokeResult:
     error: str | None = None
     #: why the test could not run here (no matching interpreter, other architecture…)
     skipped: str | None = None
+    #: worth a word although the import passed (it ran without the runtime's packages…)
+    warnings: tuple[str, ...] = ()
+    #: the import passed without something Lambda would have given it (the runtime's own
+    #: packages could not be installed): not a final verdict, tried again next build
+    partial: bool = False
 
 
 class Builder(ABC):
@@ -289,6 +294,13 @@ class Builder(ABC):
         budget of the functions using it (pure arithmetic), not their checks. The default,
         ``True``, is always right; a builder answers ``False`` only when it knows."""
         return True
+
+    def smoke_material(self, spec: BuildSettings, project: Project) -> Mapping[str, Any]:
+        """What the import smoke test reads besides the artifact, its layers, the
+        ``CHECK_OPTIONS`` and the environment variables (the runtime's own packages it
+        installs: their list, as configured): keyed into the check when the smoke test
+        runs, by TOML-like key (``runtime-packages``). The default: nothing."""
+        return {}
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext

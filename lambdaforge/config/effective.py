@@ -2,6 +2,7 @@
 
 Keys are spelled as in ``lambdaforge.toml`` (kebab-case) so the output reads like a config
 file a user could have written, and so ``--show-origin`` keys match ``Project.origins``.
+Environment variables taken for secrets (``redact.secret_variable``) show as ``***``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from lambdaforge.config.locate import dotted
 from lambdaforge.config.models import Project, kebab
+from lambdaforge.redact import shown_variables
 
 
 def _settings(spec: Any, keep_none: bool) -> dict[str, Any]:
@@ -18,6 +20,8 @@ def _settings(spec: Any, keep_none: bool) -> dict[str, Any]:
     # A builder's options read as the keys the user wrote next to the others (they are
     # stored by TOML key already).
     data.update(data.pop("builder_options", None) or {})
+    if "environment" in data:  # a function's: a secret's value is not printed
+        data["environment"] = shown_variables(data["environment"])
     return {kebab(k): v for k, v in data.items() if keep_none or v is not None}
 
 
@@ -38,6 +42,10 @@ def effective_config(project: Project, keep_none: bool = False) -> dict[str, Any
         },
         "layers": {name: _settings(spec, keep_none) for name, spec in project.layers.items()},
         "functions": {name: _settings(spec, keep_none) for name, spec in project.functions.items()},
+        "check": {
+            "runtime-packages": list(project.check.runtime_packages),
+            "environment": shown_variables(project.check.environment),
+        },
     }
 
 

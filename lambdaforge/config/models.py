@@ -51,6 +51,7 @@ from lambdaforge.config.specs import (  # noqa: E402 - the resolved records, re-
     BUILT_IN_DEFAULTS,
     Architecture,
     BuildSettings,
+    CheckSettings,
     FunctionSpec,
     LayerSpec,
     Origin,
@@ -131,6 +132,13 @@ class FunctionTable(BuildSettingsTable):
     layers: tuple[str, ...] | None = Field(
         None, description="Names of `[layers.NAME]` this function uses (at most 5)."
     )
+    environment: dict[str, str] | None = Field(
+        None,
+        description="The function's environment variables, e.g. `{ TABLE_NAME = \"orders\" }`, "
+        "merged over `[defaults]`'s (its own names win); the import smoke test runs with "
+        "them. Lambda's limits apply: names of letters, digits and `_` starting with a "
+        "letter, no reserved name (`AWS_REGION`, `_HANDLER`, …), 4 KB in all.",
+    )
 
 
 class LayerTable(BuildSettingsTable):
@@ -161,6 +169,12 @@ class DefaultsTable(BuildSettingsTable):
 
     handler: str | None = Field(None, description="Default handler of functions.")
     layers: tuple[str, ...] | None = Field(None, description="Default layers of functions.")
+    environment: dict[str, str] | None = Field(
+        None,
+        description="Environment variables of every function; a function's own table adds to "
+        "them and wins on a shared name. Lambda's limits apply: names of letters, digits "
+        "and `_` starting with a letter, no reserved name (`AWS_REGION`, `_HANDLER`, …).",
+    )
 
 
 class DiscoverTable(BuildSettingsTable):
@@ -185,6 +199,11 @@ class DiscoverTable(BuildSettingsTable):
         description="gitignore-style patterns, relative to this file, of directories `path` "
         "matches that are not functions, e.g. `[\"services/statemachine\"]`. (Here `exclude` "
         "is about discovery; files to leave out of discovered functions go in `[defaults]`.)")
+    environment: dict[str, str] | None = Field(
+        None,
+        description="Environment variables of discovered functions, merged over `[defaults]`'s "
+        "(Lambda's limits apply, as for a function's `environment`).",
+    )
 
 
 class StripRuleTable(_FileModel):
@@ -214,6 +233,25 @@ class ProjectTable(_FileModel):
     )
 
 
+class CheckTable(_FileModel):
+    """The ``[check]`` table: what the import smoke test runs with besides the artifact."""
+
+    runtime_packages: tuple[str, ...] | None = Field(
+        None,
+        description="The Lambda runtime's own packages the import smoke test puts after the "
+        "function and its layers, replacing lambdaforge's list for that language: Python "
+        "requirements (`\"boto3==1.35.0\"`) for python3.x functions, `@aws-sdk/NAME@VERSION` "
+        "(or `@aws-sdk/*@VERSION` for every client) for nodejs functions. Installed for the "
+        "target like the function's dependencies, from its own index settings (Python: "
+        "`index-url`, `find-links`, `no-index`; Node.js: npm's registry configuration).",
+    )
+    environment: dict[str, str] | None = Field(
+        None,
+        description="Environment variables for checks only (never deployed), over the "
+        "functions' own `environment`, e.g. a placeholder for a value your deployment sets.",
+    )
+
+
 class ConfigFile(_FileModel):
     """One ``lambdaforge.toml`` (or a team standards file it extends), as written."""
 
@@ -237,10 +275,17 @@ class ConfigFile(_FileModel):
     discover: tuple[DiscoverTable, ...] = Field(
         (), description="Directory globs that each yield one function per match."
     )
+    check: CheckTable = Field(
+        default_factory=CheckTable,
+        title="Check",
+        description="What `forge check` (the import smoke test) runs with: the runtime's own "
+        "packages and extra environment variables.",
+    )
 
 
 __all__ = [
-    "BUILT_IN_DEFAULTS", "BuildSettings", "BuildSettingsTable", "BuilderOptions", "ConfigFile",
+    "BUILT_IN_DEFAULTS", "BuildSettings", "BuildSettingsTable", "BuilderOptions", "CheckSettings",
+    "CheckTable", "ConfigFile",
     "DefaultsTable", "DiscoverTable", "FunctionSpec", "FunctionTable", "LayerSpec", "LayerTable",
     "Origin", "Project", "ProjectTable", "StripRuleTable", "StripRules", "kebab",
 ]

@@ -27,6 +27,7 @@ from lambdaforge.config.locate import KeyPath, dotted
 from lambdaforge.config.models import (
     BUILT_IN_DEFAULTS,
     BuildSettingsTable,
+    CheckSettings,
     ConfigFile,
     FunctionSpec,
     LayerSpec,
@@ -36,6 +37,7 @@ from lambdaforge.config.models import (
     kebab,
 )
 from lambdaforge.config.validate import PathProblem, Resolved
+from lambdaforge.runtime_packages import runtime_package_problem
 from lambdaforge.errors import ConfigIssue
 
 #: Settings every function and layer has (``BuildSettings`` fields).
@@ -117,6 +119,43 @@ class _Resolver:
             resolved.written[setting] = written
         return resolved
 
+    def environment(self, target: Resolved, table: Any, table_key: KeyPath) -> None:
+        """A function's variables: ``[defaults]``'s, with the table's own over them (a
+        table merges key by key, as ``extends`` does); each name remembers where it was
+        written, for errors and ``--show-origin``."""
+        defaults = self.config.defaults.environment or {}
+        own = getattr(table, "environment", None) or {}
+        target.values["environment"] = {**defaults, **own}
+        target.environment_written = {
+            name: (*table_key, "environment", name) if name in own
+            else ("defaults", "environment", name)
+            for name in target.values["environment"]
+        }
+        target.written["environment"] = ((*table_key, "environment") if own
+                                         else ("defaults", "environment") if defaults else None)
+
+    def check_settings(self, origins: dict[str, Origin]) -> CheckSettings:
+        """The ``[check]`` table: variable names checked as a function's are (no size
+        limit: they are never deployed); runtime package lists as written (each builder
+        reads its language's entries, ``lambdaforge.runtime_packages``)."""
+        table = self.config.check
+        environment = dict(table.environment or {})
+        for name in environment:
+            problem = validate.environment_name_problem(name)
+            if problem is not None:
+                self.issue_at(("check", "environment", name), problem)
+        for i, entry in enumerate(table.runtime_packages or ()):
+            problem = runtime_package_problem(entry)
+            if problem is not None:
+                self.issue_at(("check", "runtime-packages", i), problem)
+        for setting, value in (("runtime-packages", table.runtime_packages),
+                               ("environment", table.environment)):
+            origins[f"check.{setting}"] = self.origin(("check", setting) if value else None)
+        for name in environment:
+            origins[f"check.environment.{name}"] = self.origin(("check", "environment", name))
+        return CheckSettings(runtime_packages=tuple(table.runtime_packages or ()),
+                             environment=environment)
+
     def builder(self, target: Resolved, own_key: KeyPath) -> None:
         """Decide the target's builder and its options (``builder_options.resolve_builder``)."""
         resolve_builder(target, own_key, self.options, self.builders, self.issue_at)
@@ -168,6 +207,7 @@ class _Resolver:
         out = []
         for name, table in self.config.functions.items():
             target = self.target("function", name, table, ("functions", name), own)
+            self.environment(target, table, ("functions", name))
             self.builder(target, ("functions", name))
             self.paths(target)
             out.append(target)
@@ -183,6 +223,7 @@ class _Resolver:
             )
             target.values["source"] = item.source
             target.written["source"] = (*entry_key, "path")
+            self.environment(target, entry, entry_key)
             self.builder(target, entry_key)
             files = self._handler_files(target)
             if files is not None and not any((self.root / item.source / f).is_file() for f in files):
@@ -304,6 +345,7 @@ class _Resolver:
         # A skipped directory's handler file appearing makes it a function: each file that
         # would have counted is observed absent (an absence holds whenever it was recorded).
         observed += [["m", f] for f in self._skipped_handler_files]
+        check = self.check_settings(origins)
         validate.check(functions, layers, strip_rules, self.issue_at)
         self.issues = unique_issues(self.issues)
         if any(i.severity == "error" for i in self.issues):
@@ -313,6 +355,8 @@ class _Resolver:
                 origins[target.effective_key(setting)] = self.origin(written)
             for key, written in option_origins(target).items():
                 origins[key] = self.origin(written)
+            for variable, written in target.environment_written.items():
+                origins[f"{target.effective_key('environment')}.{variable}"] = self.origin(written)
         return Project(
             root=self.root,
             config_file=config_path,
@@ -327,6 +371,7 @@ class _Resolver:
             discover_globs=self.discover_globs(),
             observed=tuple(observed),
             warnings=tuple(self.issues),
+            check=check,
         )
 
 

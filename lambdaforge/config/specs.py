@@ -112,6 +112,9 @@ class FunctionSpec(BuildSettings):
     source: str
     handler: str
     layers: tuple[str, ...]
+    #: the function's environment variables: ``[defaults]``'s with its own over them
+    #: (validated against Lambda's limits); the import smoke test runs with them
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +136,18 @@ class StripRules(_Spec):
     name: str
     exclude: tuple[str, ...]
     keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckSettings(_Spec):
+    """The resolved ``[check]`` table: what the import smoke test runs with besides the
+    artifact and its layers."""
+
+    #: the user's replacement for a runtime's own package list (``lambda_facts``): Python
+    #: requirement lines and ``@aws-sdk/NAME@VERSION`` specs, as written; empty: the table's
+    runtime_packages: tuple[str, ...] = ()
+    #: variables for checks only, over each function's own ``environment``
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +186,8 @@ class Project(_Spec):
     observed: tuple[list, ...] = ()
     #: problems worth a word that do not stop a build (deprecated runtime, …)
     warnings: tuple[ConfigIssue, ...] = ()
+    #: the ``[check]`` table
+    check: CheckSettings = field(default_factory=CheckSettings)
 
     @property
     def build_dir(self) -> Path:

@@ -2,8 +2,9 @@
 
 The models check shapes and types; this module checks meaning: names Lambda accepts,
 handler forms per runtime family (free-form for the OS-only ``provided.*`` runtimes), known (and not deprecated) runtimes, the layer limit,
-references to layers and strip rules that exist, layer/function compatibility, and paths
-that exist and stay inside the project root even through symlinks.
+references to layers and strip rules that exist, layer/function compatibility, environment
+variables Lambda accepts (names, reserved names, 4 KB), and paths that exist and stay inside
+the project root even through symlinks.
 
 Each problem is reported where its value was *written*: a bad ``[defaults] runtime`` is one
 issue at the defaults line, not one per function (the caller removes duplicates).
@@ -58,6 +59,9 @@ class Resolved:
     written: dict[str, KeyPath | None] = field(default_factory=dict)
     #: builder option key → key path it was written at (``None``: the model's default)
     options_written: dict[str, KeyPath | None] = field(default_factory=dict)
+    #: environment variable name → key path it was written at (a function's own table or
+    #: ``[defaults]``)
+    environment_written: dict[str, KeyPath] = field(default_factory=dict)
     _prefix: str | None = field(default=None, repr=False)
 
     def at(self, name: str) -> KeyPath:
@@ -196,6 +200,34 @@ def _check_layer_fit(
             )
 
 
+def environment_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a Lambda environment variable (never mentioning its value,
+    which may be a secret), or ``None``."""
+    if name in lambda_facts.RESERVED_ENVIRONMENT_VARIABLES:
+        return f"'{name}' is reserved: the Lambda runtime sets it, a function cannot"
+    if not re.fullmatch(lambda_facts.ENVIRONMENT_NAME_PATTERN, name):
+        return (f"'{name}' is not a valid environment variable name: a letter, then at least "
+                "one more letter, digit or '_'")
+    return None
+
+
+def _check_environment(function: Resolved, issue_at: IssueAt) -> None:
+    """Names Lambda accepts, and the 4 KB Lambda allows all of them together."""
+    variables = function.values.get("environment") or {}
+    for name in variables:
+        problem = environment_name_problem(name)
+        if problem is not None:
+            issue_at(function.environment_written[name], problem)
+    size = lambda_facts.environment_size(variables)
+    if size > lambda_facts.MAX_ENVIRONMENT_BYTES:
+        issue_at(
+            function.at("environment"),
+            f"the environment variables of function '{function.name}' take {size:,} bytes; "
+            f"Lambda allows {lambda_facts.MAX_ENVIRONMENT_BYTES:,} (4 KB) in total, counted "
+            "as names and values in one JSON object",
+        )
+
+
 def check(
     functions: list[Resolved],
     layers: dict[str, Resolved],
@@ -233,3 +265,4 @@ def check(
         _check_references(function, "strip", "strip rule set", strip_rule_names, issue_at)
         if runtime is not None:
             _check_layer_fit(function, runtime, layers, issue_at)
+        _check_environment(function, issue_at)

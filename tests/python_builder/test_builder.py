@@ -12,7 +12,9 @@ from lambdaforge.builders.python.smoke import find_interpreter
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.config.models import BUILT_IN_DEFAULTS, FunctionSpec
 from lambdaforge.runner import Runner
+from lambdaforge.lambda_facts import PYTHON_RUNTIME_PACKAGES
 from tests.python_builder.conftest import settings
+from tests.support.wheels import build_runtime_wheelhouse
 
 
 def test_registry_builds_the_python_builder() -> None:
@@ -52,13 +54,28 @@ def test_builder_hooks_check_handler_smoke_test_and_runtime_provided(tmp_path) -
         "handler 'app.main': app.py defines no `main` at module level"
     ]
 
-    spec = FunctionSpec(**BUILT_IN_DEFAULTS, name="api", source="fn", handler="app.handler", layers=())
-    ctx = BuildContext(Runner(), tmp_path, tmp_path / "tools", make_project(tmp_path / "p"))
+    spec = FunctionSpec(**BUILT_IN_DEFAULTS, name="api", source="fn", handler="app.handler", layers=(),
+                        builder_options={"no-index": True, "find-links": ["wheels"]})
+    project = make_project(tmp_path / "p")
+    ctx = BuildContext(Runner(), tmp_path, tmp_path / "tools", project)
     if find_interpreter(PythonTarget.of("python3.12", spec.architecture), Runner())[0] is None:
         pytest.skip("no python3.12 interpreter here")
+    (project.root / "wheels").mkdir()
     smoke = builder.smoke_test(fn, [layer], spec, ctx)
-    # boto3 is left out of zips (the runtime ships it): its absence here is no failure.
-    assert (smoke.ok, smoke.skipped) == (True, "the handler imports boto3, which only the Lambda runtime provides here")
+    # boto3 is left out of zips (the runtime ships it): without the runtime's copy the
+    # import cannot be tested, and the check says why instead of passing.
+    assert (smoke.ok, smoke.skipped) == (True, (
+        "the handler imports boto3, which the Lambda runtime provides, and the runtime's own "
+        "packages could not be installed here: installing boto3==1.38.36, botocore==1.38.36, "
+        "s3transfer, jmespath, python-dateutil, six, urllib3 for python3.12 x86_64 failed "
+        "(Because boto3 was not found in the provided package locations and you require "
+        "boto3==1.38.36, we can conclude that your requirements are unsatisfiable.); they are "
+        "fetched with the function's index settings (`index-url`, `find-links`, `no-index`): "
+        "point them at an index or wheel folder that has them, or change the list with "
+        "`[check] runtime-packages`"))
+    build_runtime_wheelhouse(project.root / "wheels", PYTHON_RUNTIME_PACKAGES["python3.12"])
+    ctx = BuildContext(Runner(), tmp_path, tmp_path / "tools2", project)
+    assert builder.smoke_test(fn, [layer], spec, ctx).ok  # with the runtime's boto3: imported
 
     inputs = DependencyInputs("python", "python3.12", "x86_64", (("requirement", "boto3==1.0"), ("pinned", "boto3")))
     dists = [Distribution("boto3", "1.0", (), ("botocore",)), Distribution("botocore", "1.0", ())]

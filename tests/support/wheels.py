@@ -265,3 +265,30 @@ def build_wheelhouse(dest: Path) -> Path:
     build_sdist(w, "sdistonly", "1.0")
     build_sdist(w, "nativesdist", "1.0", wheel_tag="cp311-cp311-linux_x86_64")
     return w
+
+
+#: What the fake runtime packages' modules do at import: enough for a handler that creates
+#: a client at import time (``boto3.client("s3")``) and imports botocore's pieces.
+_FAKE_RUNTIME_MODULES: dict[str, str] = {
+    "boto3": "import botocore, s3transfer\n"
+             "def client(service, **kwargs):\n    return botocore.Client(service)\n",
+    "botocore": "import jmespath, dateutil, urllib3\n"
+                "class Client:\n    def __init__(self, service):\n        self.service = service\n",
+}
+
+
+def build_runtime_wheelhouse(dest: Path, requirements: Iterable[str]) -> Path:
+    """Fake wheels of a Lambda runtime's own packages (``lambda_facts.PYTHON_RUNTIME_PACKAGES``
+    lines or a ``[check] runtime-packages`` list): each at its ``==`` version (``1.0``
+    when unpinned), requiring each other as the real ones do, so an install of the list
+    from this folder resolves, and ``import boto3; boto3.client("s3")`` works."""
+    requires = {"boto3": ["botocore", "s3transfer"], "s3transfer": ["botocore"],
+                "botocore": ["jmespath", "python-dateutil", "urllib3"],
+                "python-dateutil": ["six"]}
+    for line in requirements:
+        name, _, version = line.partition("==")
+        module = "dateutil" if name == "python-dateutil" else _norm(name)
+        body = f"__version__ = {version or '1.0'!r}\n" + _FAKE_RUNTIME_MODULES.get(name, "")
+        build_wheel(dest, name, version or "1.0", requires=requires.get(name, ()),
+                    files={f"{module}/__init__.py": body.encode()})
+    return dest

@@ -170,6 +170,12 @@ class CommandBuilder(Builder):
         delegate = self._runtime_builder(runtime)
         return delegate.check_handler(artifact, layer_zips, handler, runtime, ctx) if delegate else []
 
+    def smoke_material(self, spec: BuildSettings, project: Project) -> Mapping[str, object]:
+        """Language runtimes: what their builder's smoke test reads (the runtime's own
+        packages); OS-only runtimes: nothing (no smoke test)."""
+        delegate = self._runtime_builder(spec.runtime)
+        return delegate.smoke_material(spec, project) if delegate else {}
+
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
     ) -> SmokeResult:

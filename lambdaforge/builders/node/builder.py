@@ -302,15 +302,23 @@ class NodeBuilder(Builder):
         outcome = handlers.import_handler(artifact, layer_zips, handler, major, runner)
         if outcome.problem is None:
             return []
-        if _needs_runtime_sdk(outcome.error):
+        if handlers.missing_runtime_package(outcome.error):
             return [problem]
         return [outcome.problem]
+
+    def smoke_material(self, spec: BuildSettings, project: Project) -> Mapping[str, object]:
+        """The runtime's SDK version (and ``[check] runtime-packages`` pins) the smoke test
+        installs imported ``@aws-sdk/*`` packages at: changing it re-runs the checks."""
+        from lambdaforge.runtime_packages import node_sdk
+
+        return {"runtime-packages": node_sdk(spec.runtime, project.check.runtime_packages).key}
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
     ) -> SmokeResult:
-        """Import the handler with the local ``node`` in isolation, when its major version is
-        the runtime's; otherwise skipped with the reason."""
+        """Import the handler with the local ``node``, as Lambda would: its environment, the
+        layers and the runtime's SDK on ``NODE_PATH`` (``smoke.node_smoke_test``), when the
+        local major version is the runtime's; otherwise skipped with the reason."""
         major = int(RUNTIMES[spec.runtime].version)
         local = self.toolchain().node_major
         if local != major:
@@ -318,17 +326,10 @@ class NodeBuilder(Builder):
         handler = getattr(spec, "handler", None)
         if handler is None:
             return SmokeResult(ok=True, skipped="a layer has no handler to import")
-        outcome = handlers.import_handler(artifact, layer_zips, handler, major, ctx.runner, ctx.scratch)
-        if outcome.problem is not None and _needs_runtime_sdk(outcome.error):
-            missing = _needs_runtime_sdk(outcome.error)
-            return SmokeResult(ok=True, skipped=f"the handler imports {missing}, which only the Lambda runtime provides")
-        return SmokeResult(ok=outcome.problem is None, import_ms=outcome.import_ms,
-                           error=outcome.error or outcome.problem)
+        from lambdaforge.builders.node.smoke import node_smoke_test
 
-
-def _needs_runtime_sdk(error: str | None) -> str | None:
-    """The runtime-provided package (AWS SDK) whose absence made an import fail, if that is why."""
-    if not error:
-        return None
-    m = re.search(r"Cannot find (?:module|package) '((?:@aws-sdk|@smithy)/[^'/]+)", error)
-    return m.group(1) if m else None
+        package_json = self.package_json(spec, spec.source, ctx.project) if spec.source else None
+        npmrc = ctx.project.path(package_json).parent / ".npmrc" if package_json else None
+        return node_smoke_test(artifact, layer_zips, spec, handler,
+                               npmrc if npmrc is not None and npmrc.is_file() else None,
+                               self.toolchain().npm, ctx)

@@ -10,7 +10,9 @@ Two ways to answer, because running the artifact's code needs a Node of the runt
 - **import**: a ``node`` subprocess loads the file the way the runtime does (``require``,
   falling back to ``import()`` for ES modules), from a directory holding only the
   extracted artifact, with ``NODE_PATH`` set to the layers' ``nodejs/node_modules`` as on
-  Lambda, no ``NODE_OPTIONS``, and sockets disabled, then reports what it exports.
+  Lambda (searched by ES module imports too, as Lambda's runtime does), no
+  ``NODE_OPTIONS``, and sockets disabled, then reports what it exports. The smoke test
+  runs it with Lambda's whole environment (``lambda_env``) and the runtime's SDK.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdaforge.runner import Runner
+from lambdaforge.lambda_env import Sandbox, interpreter_prefix, lambda_environment
+from lambdaforge.runner import CommandResult, Runner
 
 #: Lambda's Node.js runtime tries these extensions, in this order, for ``file.export``.
 HANDLER_EXTENSIONS = (".js", ".mjs", ".cjs")
@@ -189,10 +192,45 @@ def static_problem(handler: str, file: str, source: str) -> str | None:
 
 # ----------------------------------------------------------------------------- import
 
+#: the checking script and its ES module resolve hook, written into the work directory
+SCRIPT_NAME = "forge-handler-check.cjs"
+HOOK_NAME = "forge-node-path-hook.mjs"
+
+#: Lambda's Node.js 18+ runtimes search ``NODE_PATH`` for ES module imports too (Node.js
+#: itself does not): a resolve hook that, when a bare specifier is not found the usual way,
+#: resolves it from each ``NODE_PATH`` directory named ``node_modules`` (the layers', the
+#: runtime's SDK), in order.
+_NODE_PATH_HOOK = r"""
+import { pathToFileURL } from 'node:url';
+import { basename, dirname, join } from 'node:path';
+const roots = (process.env.NODE_PATH || '').split(':').filter((d) => basename(d) === 'node_modules');
+const bare = (s) => !/^(\.|\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(s);
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (error) {
+    if (!bare(specifier) || !error || error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    for (const root of roots) {
+      const parentURL = pathToFileURL(join(dirname(root), 'forge-node-path.js')).href;
+      try {
+        return await nextResolve(specifier, { ...context, parentURL });
+      } catch (e) {
+        if (!e || e.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      }
+    }
+    throw error;
+  }
+}
+"""
+
 #: Loads the handler as the Lambda runtime does and prints one JSON line after a marker.
 _IMPORT_SCRIPT = r"""
 'use strict';
 const { pathToFileURL } = require('node:url');
+const nodeModule = require('node:module');
+if (process.argv[4] && typeof nodeModule.register === 'function') {
+  nodeModule.register(pathToFileURL(process.argv[4]).href);
+}
 const net = require('node:net');
 const dns = require('node:dns');
 const blocked = () => { throw new Error('network access is disabled during the lambdaforge handler check'); };
@@ -266,30 +304,36 @@ def import_handler(
 
 def import_handler_dir(
     task: Path, opt: Path, handler: str, runtime_major: int, runner: Runner, work: Path,
-    timeout: float = 60,
+    timeout: float = 60, env: Mapping[str, str] | None = None,
 ) -> ImportOutcome:
-    """Import the handler from an extracted artifact ``task`` with layers merged in ``opt``."""
+    """Import the handler from an extracted artifact ``task`` with layers merged in ``opt``.
+
+    ``env`` is the process's whole environment (``lambda_env.lambda_environment``, nothing
+    inherited): the smoke test's, with the function's variables and the runtime's SDK on
+    ``NODE_PATH``; without it, Lambda's for a function with neither (the handler check)."""
     module, export = split_handler(handler)
     names = {p.relative_to(task).as_posix() for p in task.rglob("*") if p.is_file()}
     file = find_handler_file(names, module)
     if file is None:
         return ImportOutcome(missing_file_message(handler, module))
-    script = work / "forge-handler-check.cjs"
+    script = work / SCRIPT_NAME
     script.write_text(_IMPORT_SCRIPT, encoding="utf-8")
-    # Lambda's NODE_PATH, with /opt replaced by the merged layers (runtime-ship paths omitted:
-    # the AWS SDK is not available here, see DESIGN.md).
-    node_path = [opt / f"nodejs/node{runtime_major}/node_modules", opt / "nodejs/node_modules", task]
-    home = work / "home"
-    home.mkdir(exist_ok=True)
-    env: dict[str, str | None] = {
-        "NODE_PATH": ":".join(str(p) for p in node_path),
-        "NODE_OPTIONS": None,
-        "HOME": str(home),  # no ~/.node_modules or ~/.node_libraries from the build machine
-        "LAMBDA_TASK_ROOT": str(task),
-        "AWS_REGION": "us-east-1",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_nodejs{runtime_major}.x",
-    }
-    result = runner.run(["node", script, str(task / file), export], cwd=task, env=env, timeout=timeout)
+    hook = work / HOOK_NAME
+    hook.write_text(_NODE_PATH_HOOK, encoding="utf-8")
+    node = shutil.which("node") or "node"
+    if env is None:
+        home = work / "home"
+        home.mkdir(exist_ok=True)
+        sandbox = Sandbox(task=task, opt=opt, home=home, lang=interpreter_prefix(node))
+        env = lambda_environment(function_name="handler-check", handler=handler,
+                                 runtime=f"nodejs{runtime_major}.x", sandbox=sandbox)
+    argv = [node, str(script), str(task / file), export, str(hook)]
+    result = runner.run(argv, cwd=task, env=env, timeout=timeout, inherit_env=False)
+    return _outcome(result, handler, file, export)
+
+
+def _outcome(result: CommandResult, handler: str, file: str, export: str) -> ImportOutcome:
+    """What the import script reported (or, without a report, what node printed)."""
     payload = _payload(result.stdout)
     name = export.split(".")[0]
     if payload is None:
@@ -322,3 +366,37 @@ def _payload(stdout: str) -> dict | None:
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+
+
+def condensed_error(error: str, places: Sequence[tuple[str, str]], work: Path) -> str:
+    """A Node error stack as Lambda would show it, short: the message (with its require
+    stack) and the top three frames of code (not Node's internals), local directories
+    named as on Lambda (``places``: (local, Lambda path), longest first, as
+    ``lambda_env.lambda_names`` gives them), the lines of the checking script itself (in
+    ``work``) left out."""
+    ours = (str(work / SCRIPT_NAME), str(work / HOOK_NAME))
+
+    def shown(line: str) -> str:
+        for local, lambda_path in places:
+            line = line.replace(local, lambda_path)
+        return line
+
+    message, frames = [], []
+    for line in error.splitlines():
+        if any(path in line for path in ours):
+            continue
+        if line.lstrip().startswith("at "):
+            if "(node:" not in line and not line.lstrip().startswith("at node:"):
+                frames.append(shown(line))
+        elif not frames:
+            message.append(shown(line))
+    return "\n".join([*message, *frames[:3]]).rstrip()
+
+
+_MISSING = re.compile(r"Cannot find (?:module|package) '((?:@aws-sdk|@smithy)/[^'/]+)")
+
+
+def missing_runtime_package(error: str | None) -> str | None:
+    """The runtime-provided package (AWS SDK) whose absence made an import fail, if that is why."""
+    match = _MISSING.search(error or "")
+    return match.group(1) if match else None

@@ -143,22 +143,54 @@ class PythonBuilder(Builder):
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
     ) -> SmokeResult:
         """Import the handler with an interpreter of the runtime's Python on the target's
-        CPU, isolated, network blocked (``smoke.smoke_test``); skipped when there is none."""
+        CPU, isolated, network blocked, Lambda's environment, the runtime's own packages
+        (``runtime_install``) after the function and its layers (``smoke.smoke_test``);
+        skipped when there is no such interpreter. When the runtime's packages cannot be
+        installed the import still runs: a handler that needs them is then skipped with
+        the reason, one that does not passes with a warning (not final: tried again)."""
         handler = getattr(spec, "handler", None)
         if handler is None:
             return SmokeResult(ok=True, skipped="a layer has no handler to import")
-        from lambdaforge.builders.python.smoke import SmokeStatus, smoke_test
+        from lambdaforge.builders.python.runtime_install import runtime_site_packages
+        from lambdaforge.builders.python.smoke import SmokeStatus, find_interpreter, smoke_test
+        from lambdaforge.lambda_env import check_variables
+        from lambdaforge.toolcache import ToolCacheError
 
         target = PythonTarget.of(spec.runtime, spec.architecture)
+        interpreter = PythonSettings.of(spec).interpreter
+        python, reason = find_interpreter(target, ctx.runner, interpreter)
+        if python is None:  # nothing to install the runtime's packages for
+            return SmokeResult(ok=True, skipped=reason)
+        runtime_paths: list[Path] = []
+        unavailable = None
+        try:
+            runtime_paths.append(runtime_site_packages(spec, ctx, python))
+        except ToolCacheError as exc:
+            unavailable = str(exc)
         result = smoke_test(
             handler, artifact, layer_zips, target, ctx.runner,
-            interpreter=PythonSettings.of(spec).interpreter, scratch=ctx.scratch,
+            interpreter=interpreter, scratch=ctx.scratch,
+            runtime_paths=runtime_paths, runtime_unavailable=unavailable,
+            function_name=getattr(spec, "name", "smoke-test"),
+            variables=check_variables(spec, ctx.project),
         )
         if result.status is SmokeStatus.SKIPPED:
             return SmokeResult(ok=True, skipped=result.message)
         if result.status is SmokeStatus.FAILED:
             return SmokeResult(ok=False, import_ms=result.import_ms, error=result.message)
-        return SmokeResult(ok=True, import_ms=result.import_ms)
+        warnings = () if unavailable is None else (
+            f"the runtime's own packages could not be installed, the import ran without them "
+            f"(it did not need them): {unavailable}",)
+        return SmokeResult(ok=True, import_ms=result.import_ms, warnings=warnings,
+                           partial=unavailable is not None)
+
+    def smoke_material(self, spec: BuildSettings, project: Project) -> Mapping[str, object]:
+        """The runtime's own package list the smoke test installs (``[check]
+        runtime-packages`` or ``lambda_facts``): changing it re-runs the checks."""
+        from lambdaforge.runtime_packages import python_requirements
+
+        return {"runtime-packages": list(python_requirements(spec.runtime,
+                                                             project.check.runtime_packages))}
 
     def tool_paths(self) -> set[str]:
         """The uv binary (pip runs inside lambdaforge's own interpreter, watched already)."""

@@ -445,14 +445,33 @@ def collect_dependency_inputs(
         raise ConfigError(c.issues)
     if not c.requirements:
         return None
-    # Settings override what requirement files say about indexes (the config is the contract).
+    return _inputs(c, settings, builder)
+
+
+def requirement_inputs(
+    requirements: Iterable[str], settings: BuildSettings, project: Project, builder: str = "python"
+) -> DependencyInputs:
+    """Install inputs for the given requirement lines, fetched the way ``settings``'
+    dependencies are (its installer and index options): the Lambda runtime's own packages
+    for the import smoke test. Raises ``ConfigError`` for a line that does not parse."""
+    c = _Collector(project_root=project.root)
+    for text in requirements:
+        c.add_requirement(text, (), project.root, "", None, top_level=False)
+    if c.issues:
+        raise ConfigError(c.issues)
+    return _inputs(c, settings, builder)
+
+
+def _inputs(c: _Collector, settings: BuildSettings, builder: str) -> DependencyInputs:
+    """The collected requirements with the settings' index options over what requirement
+    files said (the config is the contract), as canonical install inputs."""
     options = PythonSettings.of(settings)
     if options.index_url:
         c.index_url = options.index_url
     for url in options.extra_index_urls:
         c.add_extra_index(url)
     for link in options.find_links:
-        c.add_find_links(link, root, "", None, key="find-links")
+        c.add_find_links(link, c.project_root, "", None, key="find-links")
     c.no_index = c.no_index or options.no_index
     if c.issues:
         raise ConfigError(c.issues)

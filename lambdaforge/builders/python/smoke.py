@@ -7,9 +7,11 @@ without one the test is skipped with the reason, never faked with another versio
 
 The child runs ``python -I -S`` (no user site, no site-packages, no ``PYTHON*`` variables)
 with ``sys.path`` set to what Lambda uses: the function zip, then each layer's
-``python/lib/pythonX.Y/site-packages`` and ``python/``, then optional stand-ins for the
-runtime's own packages (``/var/runtime``). Sockets refuse to connect, so an import that
-reaches for the network fails here as it would hang or fail in a VPC.
+``python/lib/pythonX.Y/site-packages`` and ``python/``, then the runtime's own packages
+(boto3 & co., installed for the target by ``runtime_packages``), with Lambda's environment
+variables and nothing of this machine's (``lambdaforge.lambda_env``). Sockets refuse to
+connect, so an import that reaches for the network fails here as it would hang or fail in
+a VPC. A failure reports Lambda's message, the failing line and the exception.
 """
 
 from __future__ import annotations
@@ -19,12 +21,19 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from lambdaforge.builders.python.target import PythonTarget
+from lambdaforge.lambda_env import (
+    interpreter_prefix,
+    lambda_environment,
+    lambda_names,
+    make_sandbox,
+    python_path,
+)
 from lambdaforge.runner import Runner
 
 
@@ -79,7 +88,9 @@ except BaseException as exc:
     result["error"] = "Unable to import module '%s': %s" % (module, exc)
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         result["missing"] = exc.name
-    result["traceback"] = traceback.format_exc()
+    result["frames"] = [[f.filename, f.lineno, f.name, f.line or ""]
+                        for f in traceback.extract_tb(exc.__traceback__)]
+    result["exception"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
 with open(out, "w") as f:
     json.dump(result, f)
 """
@@ -145,62 +156,76 @@ def smoke_test(
     *,
     interpreter: str | None = None,
     runtime_paths: Sequence[Path] = (),
+    runtime_unavailable: str | None = None,
+    function_name: str = "smoke-test",
+    variables: Mapping[str, str] | None = None,
     scratch: Path | None = None,
     timeout: float = 60.0,
 ) -> SmokeResult:
-    """Import ``handler``'s module from the function zip and its layers, in a subprocess.
+    """Import ``handler``'s module from the function zip and its layers, in a subprocess
+    started as Lambda starts one (``lambda_env``: its variables, ``variables`` being the
+    function's own, nothing of this machine's environment; cwd the extracted function).
 
-    ``interpreter`` is the settings' override; ``runtime_paths`` stand in for the
-    runtime's own packages (``/var/runtime``: e.g. the install tree before runtime-provided
-    packages were left out), searched last as on Lambda. Without them, an import that fails
-    only for a runtime-provided module (``boto3``…) is reported as skipped, not failed.
+    ``interpreter`` is the settings' override; ``runtime_paths`` hold the runtime's own
+    packages (boto3 & co., installed for the target), searched last as on Lambda. Without
+    them an import that fails only for a runtime-provided module is reported as skipped,
+    with ``runtime_unavailable`` saying why they could not be installed.
     """
     python, reason = find_interpreter(target, runner, interpreter)
     if python is None:
         return SmokeResult(SmokeStatus.SKIPPED, message=reason)
     module, _, func = handler.replace("/", ".").rpartition(".")
     with tempfile.TemporaryDirectory(prefix="forge-smoke-", dir=scratch) as tmp:
-        task, opt = Path(tmp) / "task", Path(tmp) / "opt"
-        task.mkdir()
-        opt.mkdir()
+        runtime_dir = runtime_paths[0] if runtime_paths else None
+        sandbox = make_sandbox(Path(tmp), lang=interpreter_prefix(python), runtime=runtime_dir)
         with zipfile.ZipFile(function_zip) as zf:
-            zf.extractall(task)
+            zf.extractall(sandbox.task)
         for layer in layer_zips:  # later layers overwrite earlier ones, as on Lambda
             with zipfile.ZipFile(layer) as zf:
-                zf.extractall(opt)
-        path = [
-            str(task),
-            str(opt / "python" / "lib" / f"python{target.python_version}" / "site-packages"),
-            str(opt / "python"),
-            *(str(p) for p in runtime_paths),
-        ]
+                zf.extractall(sandbox.opt)
+        path = python_path(sandbox, target.python_version, runtime_paths)
         out = Path(tmp) / "result.json"
-        env = {
-            "LAMBDA_TASK_ROOT": str(task),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{target.runtime}",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_LAMBDA_FUNCTION_NAME": "smoke-test",
-        }
+        env = lambda_environment(function_name=function_name, runtime=target.runtime,
+                                 handler=handler, sandbox=sandbox, variables=variables or {})
         proc = runner.run(
             [python, "-I", "-S", "-B", "-c", _CHILD, str(out), module, func, json.dumps(path)],
-            cwd=task, env=env, timeout=timeout,
+            cwd=sandbox.task, env=env, timeout=timeout, inherit_env=False,
         )
         if not out.is_file():
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
             return SmokeResult(SmokeStatus.FAILED, message=f"the interpreter crashed importing '{module}':\n{tail}", interpreter=python)
         data = json.loads(out.read_text())
+        places = lambda_names(sandbox, runtime_paths,
+                              f"/var/lang/lib/python{target.python_version}/site-packages")
     missing = (data.get("missing") or "").split(".")[0]
     if missing in RUNTIME_PROVIDED_MODULES and not runtime_paths:
+        why = f": {runtime_unavailable}" if runtime_unavailable else ""
         return SmokeResult(
             SmokeStatus.SKIPPED,
-            message=f"the handler imports {missing}, which only the Lambda runtime provides here",
+            message=f"the handler imports {missing}, which the Lambda runtime provides, and "
+                    f"the runtime's own packages could not be installed here{why}",
             interpreter=python,
         )
     if "error" in data:
-        detail = data["error"]
-        tb = data.get("traceback", "").strip().splitlines()
-        if tb:
-            detail += "\n" + "\n".join(tb[-4:])
-        return SmokeResult(SmokeStatus.FAILED, data.get("import_ms"), detail, python)
+        return SmokeResult(SmokeStatus.FAILED, data.get("import_ms"), _failure(data, places), python)
     return SmokeResult(SmokeStatus.OK, round(data["import_ms"], 1), "", python)
+
+
+def _failure(data: dict, places: list[tuple[str, str]]) -> str:
+    """Lambda's one-line error, then the traceback's last frame outside the import machinery
+    (the line that failed: the handler's ``import``, or deeper in a broken dependency) and
+    the exception as Python prints it."""
+    lines = [data["error"]]
+    frames = [f for f in data.get("frames", []) if not f[0].startswith("<frozen ")]
+    if frames:
+        filename, lineno, name, code = frames[-1]
+        for local, shown in places:
+            if filename == local or filename.startswith(local + os.sep):
+                filename = shown + filename[len(local):]
+                break
+        lines.append(f'  File "{filename}", line {lineno}, in {name}')
+        if code:
+            lines.append(f"    {code}")
+    if data.get("exception"):
+        lines.append(data["exception"].splitlines()[-1])
+    return "\n".join(lines)
