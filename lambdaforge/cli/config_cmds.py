@@ -97,8 +97,51 @@ def add_schema(sub: argparse._SubParsersAction) -> None:
 
 
 #: Registered by ``lambdaforge.cli``, in ``--help`` order.
+
+
+# --------------------------------------------------------------------------- import sam
+
+
+def cmd_import_sam(args: argparse.Namespace) -> int:
+    """Write a lambdaforge.toml from a SAM template, list what was not translated, and
+    validate the result (exit 2 when it does not validate: the comments say what to fix)."""
+    from lambdaforge.cli.common import EXIT_USAGE
+    from lambdaforge.samimport import import_sam
+
+    cwd = Path(args.cwd)
+    template = args.template
+    if template is None:
+        found = [cwd / n for n in ("template.yaml", "template.yml", "template.json")
+                 if (cwd / n).is_file()]
+        if not found:
+            print("forge: no template.yaml here: name the template", file=sys.stderr)
+            return EXIT_USAGE
+        template = found[0]
+    template = template if template.is_absolute() else cwd / template
+    output = args.output or template.parent / "lambdaforge.toml"
+    output = output if output.is_absolute() else cwd / output
+    result = import_sam(template, output, force=args.force)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {output}", file=sys.stderr)
+    args.config = output
+    return cmd_validate(args)
+
+
+def add_import(sub: argparse._SubParsersAction) -> None:
+    """Register ``forge import sam``."""
+    p = sub.add_parser("import", help="write lambdaforge.toml from another tool's config")
+    kinds = p.add_subparsers(dest="import_kind", metavar="KIND", required=True)
+    sam = kinds.add_parser("sam", help="from an AWS SAM template (template.yaml)")
+    sam.add_argument("template", nargs="?", type=Path, help="the template (default: template.yaml here)")
+    sam.add_argument("-o", "--output", type=Path, help="where to write (default: lambdaforge.toml next to the template)")
+    sam.add_argument("--force", action="store_true", help="replace an existing file")
+    sam.set_defaults(run=cmd_import_sam)
+
+
 CONFIG_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_validate,
     add_config,
     add_schema,
+    add_import,
 )

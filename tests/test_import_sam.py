@@ -1,0 +1,189 @@
+"""``forge import sam``: SAM templates (YAML with short tags, or JSON) become a config that
+validates and builds the functions, handlers, runtimes, architectures, layers and
+environment the template declares; what cannot be translated is a comment and a note."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.cli import main
+from lambdaforge.config import load_project
+from lambdaforge.samimport import load_template, translate
+
+POWERTOOLS = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7"
+
+PYTHON_TEMPLATE = f"""
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Architectures: [arm64]
+    Timeout: 3
+Resources:
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello_world/
+      Handler: app.lambda_handler
+      MemorySize: 256
+      Layers:
+        - !Ref SharedLayer
+        - {POWERTOOLS}
+      Environment:
+        Variables:
+          STAGE: dev
+          RETRIES: 3
+          TABLE_NAME: !Ref OrdersTable
+  OldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: old/
+      Handler: app.lambda_handler
+      Runtime: python3.8
+  ImageFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+  SharedLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: shared/
+      CompatibleRuntimes: [python3.12]
+      CompatibleArchitectures: [arm64]
+    Metadata:
+      BuildMethod: python3.12
+  OrdersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${{AWS::StackName}}-orders"
+"""
+
+
+def write_project(root: Path, template: str, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (root / "template.yaml").write_text(textwrap.dedent(template))
+    return root / "template.yaml"
+
+
+@pytest.fixture
+def sam_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "sam-app"
+    write_project(root, PYTHON_TEMPLATE, {
+        "hello_world/app.py": "import shared_util\ndef lambda_handler(event, context):\n    return 1\n",
+        "old/app.py": "def lambda_handler(event, context):\n    return 2\n",
+        "shared/shared_util.py": "X = 1\n",
+    })
+    return root
+
+
+def test_round_trip_import_validate_build(sam_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(sam_project), "import", "sam"]) == 0
+    err = capsys.readouterr().err
+    assert "note: OldFunction: runtime python3.8 is retired: written as python3.12" in err
+    assert "note: ImageFunction: PackageType Image is not built by lambdaforge: skipped" in err
+    assert "note: HelloWorldFunction: environment TABLE_NAME is an intrinsic (!Ref OrdersTable)" in err
+    config = sam_project / "lambdaforge.toml"
+    text = config.read_text()
+    assert "# deploy settings, not part of the build: MemorySize=256, Timeout=3" in text
+    assert "# Runtime was python3.8, retired by Lambda on 2024-10-14: moved to python3.12" in text
+    project = load_project(config)
+    hello, old = project.functions["HelloWorldFunction"], project.functions["OldFunction"]
+    assert (hello.source, hello.handler, hello.runtime, hello.architecture) == (
+        "hello_world", "app.lambda_handler", "python3.12", "arm64")
+    assert hello.layers == ("SharedLayer", "AWSLambdaPowertoolsPythonV3-python312-arm64")
+    assert hello.environment == {"STAGE": "dev", "RETRIES": "3"}
+    assert (old.runtime, old.architecture) == ("python3.12", "arm64")
+    assert project.layers["SharedLayer"].source == "shared"
+    assert project.layers["AWSLambdaPowertoolsPythonV3-python312-arm64"].arn == POWERTOOLS
+    assert set(project.functions) == {"HelloWorldFunction", "OldFunction"}
+    assert main(["-C", str(sam_project), "build"]) == 0
+    assert (sam_project / ".forge/build/functions/HelloWorldFunction.zip").is_file()
+    assert (sam_project / ".forge/build/layers/SharedLayer.zip").is_file()
+
+
+def test_an_existing_config_is_not_replaced_without_force(sam_project: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (sam_project / "lambdaforge.toml").write_text("# mine\n")
+    assert main(["-C", str(sam_project), "import", "sam"]) == 2
+    assert "lambdaforge.toml exists: pass --force to replace it" in capsys.readouterr().err
+    assert (sam_project / "lambdaforge.toml").read_text() == "# mine\n"
+    assert main(["-C", str(sam_project), "import", "sam", "--force"]) == 0
+
+
+def test_esbuild_build_properties_and_a_makefile_build(tmp_path: Path) -> None:
+    template = write_project(tmp_path, """
+        Globals:
+          Function:
+            Runtime: nodejs22.x
+        Resources:
+          Api:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: api/
+              Handler: app.lambdaHandler
+            Metadata:
+              BuildMethod: esbuild
+              BuildProperties:
+                Minify: true
+                Target: es2022
+                Sourcemap: false
+                EntryPoints: [app.ts]
+                External: [sharp]
+                Loader: [".reference=json"]
+                MainFields: module,main
+                Banner: ["js=/* hi */"]
+                OutExtension: [".js=.mjs"]
+                Format: esm
+          Native:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: native/
+              Handler: bootstrap
+              Runtime: provided.al2023
+            Metadata:
+              BuildMethod: makefile
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    data = tomllib.loads(result.text)
+    assert data["functions"]["Api"] == {
+        "source": "api", "handler": "app.lambdaHandler", "runtime": "nodejs22.x", "bundle": "esbuild",
+        "minify": True, "target": "es2022", "sourcemap": False, "external": ["sharp"],
+        "loader": {".reference": "json"}, "main-fields": ["module", "main"], "banner": "/* hi */",
+        "out-extension": {".js": ".mjs"}, "format": "esm",
+    }
+    assert data["functions"]["Native"]["builder"] == "command"
+    assert data["functions"]["Native"]["command"] == "make build-Native ARTIFACTS_DIR=$FORGE_OUTPUT"
+    assert any("BuildMethod makefile" in n for n in result.notes)
+
+
+def test_a_json_template_and_paths_relative_to_another_output(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    template = tmp_path / "infra" / "template.json"
+    template.write_text(json.dumps({"Resources": {"Fn": {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {"CodeUri": "../src", "Handler": "app.handler", "Runtime": "python3.13",
+                       "Layers": [{"Ref": "NotHere"}],
+                       "Environment": {"Variables": {"A": {"Fn::Sub": "${X}"}}}}}}}))
+    result = translate(load_template(template), template.parent, tmp_path)
+    data = tomllib.loads(result.text)
+    assert data["functions"]["Fn"]["source"] == "src"
+    assert "layers" not in data["functions"]["Fn"]
+    assert "# layer !Ref NotHere (not translated: not a layer of this template nor a literal ARN)" in result.text
+    assert "# environment A = !Sub ${X} (not translated: an intrinsic)" in result.text
+
+
+def test_a_broken_template_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "template.yaml").write_text("Resources: [unclosed\n")
+    assert main(["-C", str(tmp_path), "import", "sam"]) == 2
+    assert "not a valid YAML template" in capsys.readouterr().err
+    assert main(["-C", str(tmp_path / "nowhere"), "import", "sam"]) == 2
