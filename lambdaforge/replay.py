@@ -81,7 +81,7 @@ def record(state_dir: Path, identity: Mapping[str, object], reference_ns: int,
 
 
 def _write(path: Path, data: Mapping[str, object]) -> None:
-    from lambdaforge.state import write_atomic
+    from lambdaforge.fsutil import write_atomic
 
     write_atomic(path, json.dumps(data, separators=(",", ":")).encode(), durable=False)
 

@@ -62,21 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    # Imported here, not at the top: dataclasses alone costs --version 10 ms.
-    from lambdaforge.errors import ConfigError, ForgeError, UsageError
-
+    args.cwd = (args.directory or Path(".")).absolute()
     try:
-        args.cwd = (args.directory or Path(".")).absolute()
         if not args.cwd.is_dir():
+            from lambdaforge.errors import UsageError
+
             raise UsageError(f"-C {args.directory}: not a directory")
         return args.run(args)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print_issue(issue)
-        return exc.exit_code
-    except ForgeError as exc:
-        print(f"forge: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `forge config | head`: the reader left; say nothing more
@@ -84,25 +76,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BUILD_FAILED
-    except Exception as exc:  # a bug (or a full disk): say so, and how to see more
-        from lambdaforge.fsutil import is_disk_full, write_failure
+    except Exception as exc:
+        return _failed(exc, verbose=args.verbose)
 
-        if is_disk_full(exc):  # not a bug: the user's to fix, whatever was writing
-            print(f"forge: error: {write_failure(exc)}", file=sys.stderr)  # type: ignore[arg-type]
-            return EXIT_BUILD_FAILED
-        from lambdaforge.redact import redact_text
 
-        if args.verbose:
-            import traceback
+def _failed(exc: Exception, *, verbose: bool) -> int:
+    """Report what stopped a command and return its exit code: a ``ForgeError`` as its
+    message (every issue of a ``ConfigError``), anything else as an internal error.
+    (Imported only now: ``lambdaforge.errors`` needs ``dataclasses``, which a no-op build
+    answered from its replay record never pays for.)"""
+    from lambdaforge.errors import ConfigError, ForgeError
 
-            print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
-        print(
-            redact_text(f"forge: internal error: {type(exc).__name__}: {exc}")
-            + ("" if args.verbose else " (run with --verbose for a traceback)"),
-            file=sys.stderr,
-        )
+    if isinstance(exc, ConfigError):
+        for issue in exc.issues:
+            print_issue(issue)
+        return exc.exit_code
+    if isinstance(exc, ForgeError):
+        print(f"forge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    # A bug (or a full disk): say so, and how to see more.
+    from lambdaforge.fsutil import is_disk_full, write_failure
+
+    if is_disk_full(exc):  # not a bug: the user's to fix, whatever was writing
+        print(f"forge: error: {write_failure(exc)}", file=sys.stderr)  # type: ignore[arg-type]
         return EXIT_BUILD_FAILED
+    from lambdaforge.redact import redact_text
 
+    if verbose:
+        import traceback
+
+        print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
+    print(
+        redact_text(f"forge: internal error: {type(exc).__name__}: {exc}")
+        + ("" if verbose else " (run with --verbose for a traceback)"),
+        file=sys.stderr,
+    )
+    return EXIT_BUILD_FAILED
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
