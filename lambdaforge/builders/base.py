@@ -288,8 +288,9 @@ class Builder(ABC):
     def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
                            smoke: bool) -> bool:
         """Whether the verdict of a function's check (``check_handler``, and with
-        ``smoke`` the import) depends on its layers' content, given the source files its
-        package holds (``packaged``, paths relative to the zip root). When not, the check
+        ``smoke`` the import) depends on its layers' content, given which of the files that
+        could hold its handler (``handler_files``) its zip holds (``packaged``, relative to
+        the source: among its sources and not withheld as secrets). When not, the check
         is keyed without the layers' keys: a layer code change re-evaluates only the size
         budget of the functions using it (pure arithmetic), not their checks. The default,
         ``True``, is always right; a builder answers ``False`` only when it knows."""

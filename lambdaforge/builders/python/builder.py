@@ -133,11 +133,7 @@ class PythonBuilder(Builder):
         handler's module is not in the function's own sources (the zip root comes first on
         ``sys.path``, ``check_python_handler`` looks there first). The native-binary check
         reads the function zip alone."""
-        handler = getattr(spec, "handler", None)
-        if smoke or handler is None:
-            return True
-        rel = handler.replace("/", ".").rpartition(".")[0].replace(".", "/")
-        return not rel or not ({f"{rel}.py", f"{rel}/__init__.py"} & set(packaged))
+        return smoke or getattr(spec, "handler", None) is None or not packaged
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext
