@@ -135,6 +135,13 @@ class BuildContext:
     tool_cache: Path
     project: Project
     offline: bool = False
+    #: the key of the install target whose tree ``prepare_sources`` gets as ``installed``:
+    #: what a builder keeps derived from that tree in ``tool_cache`` is keyed by it (the
+    #: Node.js builder's extracted tree a bundle resolves against); ``None`` otherwise
+    install_key: str | None = None
+    #: problems the builder recovered from (a damaged tree in its tool cache, rebuilt),
+    #: for the action to report with the target's warnings
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

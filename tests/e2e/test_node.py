@@ -91,20 +91,23 @@ def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_pat
     assert mixed.statuses(out)["function:api"] == "built"
 
 
-def test_bundled_function_ships_one_file_that_node_can_call(mixed, monkeypatch):
-    import os
-    import subprocess
-
-    esbuild = os.environ.get("FORGE_ESBUILD")
-    if not esbuild:
+def bundle_api(project: ProjectDir) -> None:
+    """Make ``functions/api`` a bundled function (skipping the test without esbuild)."""
+    if not os.environ.get("FORGE_ESBUILD"):
         pytest.skip("set FORGE_ESBUILD to an esbuild 0.28.2 binary (.ci/run installs one)")
-    mixed.config("""
+    project.config("""
 [functions.api]
 source = "functions/api"
 handler = "index.handler"
 runtime = "nodejs22.x"
 bundle = "esbuild"
 """)
+
+
+def test_bundled_function_ships_one_file_that_node_can_call(mixed, monkeypatch):
+    import subprocess
+
+    bundle_api(mixed)
     out = mixed.build()
     assert out.ok, [r.error for r in out.failures()]
     zp = mixed.zip_path("function", "api")
@@ -117,6 +120,36 @@ bundle = "esbuild"
     result = subprocess.run(["node", "-e", script], cwd=mixed.root / "unzipped",
                             capture_output=True, text=True, timeout=60)
     assert result.stdout == "hi forge", result.stderr
+
+
+def test_a_bundled_function_rebuilds_against_its_install_tree_kept_in_the_tool_cache(mixed, tmp_path):
+    bundle_api(mixed)
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    [install_key] = [r.key for tid, r in out.results.items() if tid.startswith("install:")]
+    tree = tmp_path / "cache" / "tools" / "node-trees" / install_key
+    assert (tree / "node_modules/greet/index.js").is_file()
+    inode = tree.stat().st_ino
+
+    mixed.write("functions/api/index.js", "const { greet } = require('greet');\n"
+                "exports.handler = async (event) => greet(event.name) + '!';\n")
+    out = mixed.build()
+    assert mixed.statuses(out)["function:api"] == "built"
+    assert out.results["function:api"].warnings == []
+    assert tree.stat().st_ino == inode  # the same tree: nothing extracted again
+
+    # A damaged tree is a miss the build recovers from, saying so.
+    (tree / "node_modules/greet/stray.js").write_text("x\n")
+    mixed.write("functions/api/index.js", "const { greet } = require('greet');\n"
+                "exports.handler = async (event) => greet(event.name) + '?';\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert out.results["function:api"].warnings == [
+        f"the extracted dependencies of install {install_key[:12]} changed "
+        "(node_modules/greet was modified); extracting them again"]
+    assert not (tree / "node_modules/greet/stray.js").exists()
+    with zipfile.ZipFile(mixed.zip_path("function", "api")) as zf:
+        assert '"hi " + n' in zf.read("index.js").decode()
 
 
 def test_esbuild_options_from_defaults_reach_the_zip_and_its_checks(mixed):

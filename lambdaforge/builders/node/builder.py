@@ -22,13 +22,14 @@ from lambdaforge.builders.base import (
     InstallResult,
     SmokeResult,
 )
-from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
+from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile, trees
 from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
 from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
 from lambdaforge.runner import Runner
+from lambdaforge.statcache import sha256_file
 
 if TYPE_CHECKING:
     from lambdaforge.builders.node.options import NodeOptions
@@ -209,7 +210,9 @@ class NodeBuilder(Builder):
         Unbundled function: the sources minus their ``node_modules``. Bundled function: the
         bundle, plus ``node_modules/`` holding the ``external`` packages (and what they
         require) from ``installed`` — the install target's tree, as a directory or a zip of
-        it; when not given, this installs by itself. Layer: laid out as ``layout`` describes.
+        it; when not given, this installs by itself. A zip is extracted once per install
+        into the tool cache (``trees``, keyed by ``ctx.install_key``, else by the zip's
+        sha256) and reused by every later bundle. Layer: laid out as ``layout`` describes.
         """
         if spec.source is None:
             return None
@@ -219,41 +222,50 @@ class NodeBuilder(Builder):
         options = NodeSettings.of(spec)
         if options.bundle != "esbuild":
             return layout.prepare_function_sources(source_dir, out_dir)
-        own_install: Path | None = None
+
+        def bundle_with(node_modules: Path | None) -> tuple[Path, list[str]]:
+            shutil.rmtree(out_dir, ignore_errors=True)  # a job may run again (trees)
+            out_dir.mkdir(parents=True)
+            made = bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir,
+                                         ctx, node_modules=node_modules)
+            copied = (self._copy_externals(options.external, node_modules, out_dir / "node_modules")
+                      if node_modules is not None else [])
+            return out_dir, [*made.dependency_inputs, *copied]
+
+        if installed is not None and installed.is_file():
+            # The install target's output stored as a zip of the node_modules content.
+            key = ctx.install_key or sha256_file(installed)
+            return trees.run_with_tree(ctx.tool_cache / trees.STORE, installed, key, bundle_with,
+                                       ctx.warnings.append)
+        if installed is not None:
+            return bundle_with(installed)[0]
+        inputs = self.dependency_inputs(spec, spec.source, project)
+        if inputs is None:
+            return bundle_with(None)[0]
+        ctx.scratch.mkdir(parents=True, exist_ok=True)
+        own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
         try:
-            if installed is not None and installed.is_file():
-                # The install target's output stored as a zip of the node_modules content.
-                ctx.scratch.mkdir(parents=True, exist_ok=True)
-                own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
-                with zipfile.ZipFile(installed) as zf:
-                    zf.extractall(own_install)
-                installed = own_install
-            elif installed is None:
-                inputs = self.dependency_inputs(spec, spec.source, project)
-                if inputs is not None:
-                    ctx.scratch.mkdir(parents=True, exist_ok=True)
-                    installed = own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
-                    self.install(inputs, installed, ctx)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir, ctx,
-                                  node_modules=installed)
-            if installed is not None:
-                self._copy_externals(options.external, installed, out_dir / "node_modules")
-            return out_dir
+            self.install(inputs, own_install, ctx)
+            return bundle_with(own_install)[0]
         finally:
-            if own_install is not None:
-                shutil.rmtree(own_install, ignore_errors=True)
+            shutil.rmtree(own_install, ignore_errors=True)
 
     @staticmethod
-    def _copy_externals(external: tuple[str, ...], installed: Path, dest: Path) -> None:
-        dists = install.distributions(installed)
-        top_level = [d.name for d in dists if "/node_modules/" not in d.name]
-        roots = bundle.external_packages(external, top_level)
-        for dist in install.closure(dists, roots):
+    def _copy_externals(external: tuple[str, ...], installed: Path, dest: Path) -> list[str]:
+        """Copy the installed ``external`` packages and their closure to ``dest``; returns
+        the files copied, relative to ``installed``. The tree is walked only when an
+        external package is installed at all (the AWS SDK never ships)."""
+        roots = bundle.external_packages(external, _top_level_packages(installed))
+        if not roots:
+            return []
+        copied = []
+        for dist in install.closure(install.distributions(installed), roots):
             for rel in dist.files:
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(installed / rel, target)
+                copied.append(rel)
+        return copied
 
     # ------------------------------------------------------------------ checks
 
@@ -306,6 +318,21 @@ class NodeBuilder(Builder):
             return SmokeResult(ok=True, skipped=f"the handler imports {missing}, which only the Lambda runtime provides")
         return SmokeResult(ok=outcome.problem is None, import_ms=outcome.import_ms,
                            error=outcome.error or outcome.problem)
+
+
+def _top_level_packages(node_modules: Path) -> list[str]:
+    """Names of the packages at the top of a node_modules tree (``@scope/x`` included),
+    from two directory listings at most per scope: no package.json is read."""
+    names = []
+    for entry in sorted(os.scandir(node_modules), key=lambda e: e.name):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name.startswith("@"):
+            names += sorted(f"{entry.name}/{e.name}" for e in os.scandir(entry.path)
+                            if e.is_dir(follow_symlinks=False))
+        else:
+            names.append(entry.name)
+    return names
 
 
 def _needs_runtime_sdk(error: str | None) -> str | None:
