@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zipfile
@@ -210,3 +211,16 @@ exclude = ["fixtures/"]
     assert "nodejs/node_modules/orders-format/index.js" in names
     assert "nodejs/node_modules/orders-format/package.json" in names
     assert not any("fixtures" in n for n in names)  # the user's exclude still applies
+
+
+def test_a_files_list_in_package_json_decides_the_function_zip_with_its_dependencies(mixed):
+    package = mixed.root / "functions/api/package.json"
+    manifest = json.loads(package.read_text())
+    package.write_text(json.dumps({**manifest, "files": ["index.js"]}))
+    mixed.write("functions/api/notes.txt", "not for Lambda\n")
+    mixed.write("functions/api/scripts/seed.js", "x\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    names = {n for n in mixed.zip_names("function", "api") if not n.endswith("/")}
+    assert names == {"index.js", "package.json", "node_modules/greet/index.js",
+                     "node_modules/greet/package.json"}

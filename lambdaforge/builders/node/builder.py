@@ -22,7 +22,7 @@ from lambdaforge.builders.base import (
     InstallResult,
     SmokeResult,
 )
-from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile, trees
+from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile, packlist, trees
 from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
 from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
@@ -73,9 +73,11 @@ class NodeBuilder(Builder):
 
     def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """esbuild's pinned version when the function is bundled (not in the install key:
-        a bundled and an unbundled function share one install)."""
-        bundled = NodeSettings.of(settings).bundle == "esbuild"
-        return {"esbuild": bundle.ESBUILD_VERSION} if bundled else {}
+        a bundled and an unbundled function share one install), else npm's: it decides
+        what ships of a source with a ``files`` list or ``.npmignore`` (``packlist``)."""
+        if isinstance(settings, FunctionSpec) and NodeSettings.of(settings).bundle == "esbuild":
+            return {"esbuild": bundle.ESBUILD_VERSION}
+        return {"npm": self.toolchain().npm}
 
     # ------------------------------------------------------------------ dependencies
 
@@ -207,7 +209,9 @@ class NodeBuilder(Builder):
         """A directory whose content replaces the source directory in the zip, or ``None``
         to use the source directory unchanged.
 
-        Unbundled function: the sources minus their ``node_modules``. Bundled function: the
+        Unbundled function: the sources minus their ``node_modules``, or, when package.json
+        has ``files`` or there is a ``.npmignore``, what ``npm pack`` would pack
+        (``packlist``; a package layer and loose layer files too). Bundled function: the
         bundle, plus ``node_modules/`` holding the ``external`` packages (and what they
         require) from ``installed`` — the install target's tree, as a directory or a zip of
         it; when not given, this installs by itself. A zip is extracted once per install
@@ -218,10 +222,12 @@ class NodeBuilder(Builder):
             return None
         source_dir = project.path(spec.source)
         if isinstance(spec, LayerSpec):
-            return layout.prepare_layer_sources(source_dir, spec.name, out_dir)
+            laid_out = (source_dir / "nodejs").is_dir()
+            return layout.prepare_layer_sources(
+                source_dir, spec.name, out_dir, None if laid_out else _packed(source_dir, ctx))
         options = NodeSettings.of(spec)
         if options.bundle != "esbuild":
-            return layout.prepare_function_sources(source_dir, out_dir)
+            return layout.prepare_function_sources(source_dir, out_dir, _packed(source_dir, ctx))
 
         def bundle_with(node_modules: Path | None) -> tuple[Path, list[str]]:
             shutil.rmtree(out_dir, ignore_errors=True)  # a job may run again (trees)
@@ -318,6 +324,11 @@ class NodeBuilder(Builder):
             return SmokeResult(ok=True, skipped=f"the handler imports {missing}, which only the Lambda runtime provides")
         return SmokeResult(ok=outcome.problem is None, import_ms=outcome.import_ms,
                            error=outcome.error or outcome.problem)
+
+
+def _packed(package_dir: Path, ctx: BuildContext) -> list[str] | None:
+    """What ``npm pack`` would pack of a directory that says what it publishes, else ``None``."""
+    return packlist.packed_files(package_dir, ctx) if packlist.declares_contents(package_dir) else None
 
 
 def _top_level_packages(node_modules: Path) -> list[str]:
