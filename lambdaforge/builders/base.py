@@ -23,6 +23,7 @@ from lambdaforge.runner import Runner
 
 if TYPE_CHECKING:
     from lambdaforge.config.models import BuilderOptions
+    from lambdaforge.errors import ConfigIssue
     from lambdaforge.packaging.writers import ArtifactWriter
 
 ArtifactKind = Literal["function", "layer"]
@@ -215,6 +216,23 @@ class Builder(ABC):
         self, settings: BuildSettings, source: str | None, project: Project
     ) -> DependencyInputs | None:
         """The install this function or layer needs, or ``None`` when it has no dependencies."""
+
+    def validate_inputs(
+        self, settings: BuildSettings, source: str | None, project: Project
+    ) -> list[ConfigIssue]:
+        """Every problem with the dependency declaration of a function or layer that can be
+        found without installing (a missing or stale lockfile, a requirement that does not
+        parse), each located in its file (``ConfigIssue``; warnings have
+        ``severity="warning"``). ``forge validate`` asks every function and layer, so a
+        project's problems are reported at once rather than one build at a time. The
+        default: the problems ``dependency_inputs`` raises."""
+        from lambdaforge.errors import ConfigError
+
+        try:
+            self.dependency_inputs(settings, source, project)
+        except ConfigError as exc:
+            return list(exc.issues)
+        return []
 
     @abstractmethod
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:

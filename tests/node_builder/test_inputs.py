@@ -69,9 +69,10 @@ def test_missing_lockfile_names_the_fix(proj_dir: Path) -> None:
     (proj_dir / "functions/api/package-lock.json").unlink()
     with pytest.raises(ConfigError) as err:
         inputs(proj_dir)
+    # its local directory packages must be locked in install form (not links)
     assert str(err.value) == (
         "functions/api/package.json: no package-lock.json beside it; a lockfile is required for a "
-        "reproducible install: run `npm install --package-lock-only` in functions/api"
+        "reproducible install: run `npm install --package-lock-only --install-links` in functions/api"
     )
 
 

@@ -138,6 +138,18 @@ class NodeBuilder(Builder):
                           if (project.root / p).is_file()),
         )
 
+    def validate_inputs(
+        self, settings: BuildSettings, source: str | None, project: Project
+    ) -> list[ConfigIssue]:
+        """Every problem of the package.json and lockfile that define the install (missing
+        or stale lockfile, links, lockfileVersion 1…) and warnings, each with its fix
+        (``lockfile.manifest_issues``)."""
+        try:
+            path = self.package_json(settings, source, project)
+        except ConfigError as exc:
+            return list(exc.issues)
+        return [] if path is None else lockfile.manifest_issues(project.root, path)
+
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """``npm ci --omit=dev`` for the target platform into ``dest`` (node_modules content)."""
         return install.install_tree(inputs, dest, ctx)
