@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import DependencyInputs
 from lambdaforge.config.specs import FunctionSpec, LayerSpec, Project
-from lambdaforge.errors import ConfigError, UsageError
+from lambdaforge.errors import ConfigError, ConfigIssue, UsageError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -261,6 +261,9 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
 
     registry = registry or BuilderRegistry()
     g = nx.DiGraph()
+    # Every function's and layer's dependency problems at once (five functions without a
+    # lockfile are five lines, not five builds).
+    dependency_problems: list[ConfigIssue] = []
 
     def add(t: Target) -> None:
         g.add_node(t.id, target=t)
@@ -268,7 +271,11 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
     def add_install(spec: FunctionSpec | LayerSpec, consumer: str, builder_name: str) -> None:
         builder = registry.for_spec(spec)
         source = spec.source
-        inputs = builder.dependency_inputs(spec, source, project)
+        try:
+            inputs = builder.dependency_inputs(spec, source, project)
+        except ConfigError as exc:
+            dependency_problems.extend(exc.issues)
+            return
         if inputs is None:
             return
         iid = install_id(inputs)
@@ -310,6 +317,8 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
             # The size check of a function counts its layers, so it waits for them too.
             g.add_edge(lid, cid)
 
+    if dependency_problems:
+        raise ConfigError(dependency_problems)
     if problems:
         raise ConfigError("\n".join(problems))
     if not nx.is_directed_acyclic_graph(g):

@@ -165,3 +165,18 @@ def test_version_and_import_stay_free_of_heavy_modules() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_asks_every_builder_about_every_function_at_once(capsys, tmp_path: Path) -> None:
+    """The default ``Builder.validate_inputs``: what ``dependency_inputs`` would refuse."""
+    (tmp_path / "lambdaforge.toml").write_text(
+        '[defaults]\nruntime = "python3.12"\n'
+        '[functions.a]\nsource = "a"\nhandler = "app.handler"\n'
+        '[functions.b]\nsource = "b"\nhandler = "app.handler"\n')
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text("def handler(e, c):\n    return 1\n")
+        (tmp_path / name / "Pipfile").write_text('[packages]\nrequests = "*"\n')
+    code, out, err = forge(capsys, "-C", str(tmp_path), "validate")
+    assert (code, out) == (2, "")
+    assert [line.split(":", 1)[0] for line in err.splitlines()] == ["a/Pipfile", "b/Pipfile"]

@@ -65,10 +65,12 @@ class ActionContext:
         assert t.spec is not None
         return self.registry.for_spec(t.spec)
 
-    def build_context(self, scratch: Path) -> BuildContext:
-        """What a builder gets: this action's runner, its scratch and the tool cache."""
+    def build_context(self, scratch: Path, install_key: str | None = None) -> BuildContext:
+        """What a builder gets: this action's runner, its scratch and the tool cache (and
+        the key of the install whose tree it is given, if any)."""
         return BuildContext(runner=self.runner, scratch=scratch,
-                            tool_cache=self.cache.root / "tools", project=self.project)
+                            tool_cache=self.cache.root / "tools", project=self.project,
+                            install_key=install_key)
 
     def scratch(self) -> Path:
         """The scratch root, created on first use."""

@@ -111,8 +111,10 @@ def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
     sources = ctx.sources(t)
     warnings = list(sources.warnings)
     installed = ctx.deps_zip(install.target_id) if install is not None else None
-    prepared = builder.prepare_sources(spec, ctx.project, ctx.build_context(tmp_path),
-                                       tmp_path / "prepared", installed=installed)
+    build_ctx = ctx.build_context(tmp_path, install.key if install is not None else None)
+    prepared = builder.prepare_sources(spec, ctx.project, build_ctx, tmp_path / "prepared",
+                                       installed=installed)
+    warnings += build_ctx.warnings
     exempt = None
     if prepared is not None:
         # The user's include/exclude still hold; the builder's own source excludes do not

@@ -23,6 +23,7 @@ from lambdaforge.runner import Runner
 
 if TYPE_CHECKING:
     from lambdaforge.config.models import BuilderOptions
+    from lambdaforge.errors import ConfigIssue
     from lambdaforge.packaging.writers import ArtifactWriter
 
 ArtifactKind = Literal["function", "layer"]
@@ -135,6 +136,13 @@ class BuildContext:
     tool_cache: Path
     project: Project
     offline: bool = False
+    #: the key of the install target whose tree ``prepare_sources`` gets as ``installed``:
+    #: what a builder keeps derived from that tree in ``tool_cache`` is keyed by it (the
+    #: Node.js builder's extracted tree a bundle resolves against); ``None`` otherwise
+    install_key: str | None = None
+    #: problems the builder recovered from (a damaged tree in its tool cache, rebuilt),
+    #: for the action to report with the target's warnings
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,23 @@ class Builder(ABC):
         self, settings: BuildSettings, source: str | None, project: Project
     ) -> DependencyInputs | None:
         """The install this function or layer needs, or ``None`` when it has no dependencies."""
+
+    def validate_inputs(
+        self, settings: BuildSettings, source: str | None, project: Project
+    ) -> list[ConfigIssue]:
+        """Every problem with the dependency declaration of a function or layer that can be
+        found without installing (a missing or stale lockfile, a requirement that does not
+        parse), each located in its file (``ConfigIssue``; warnings have
+        ``severity="warning"``). ``forge validate`` asks every function and layer, so a
+        project's problems are reported at once rather than one build at a time. The
+        default: the problems ``dependency_inputs`` raises."""
+        from lambdaforge.errors import ConfigError
+
+        try:
+            self.dependency_inputs(settings, source, project)
+        except ConfigError as exc:
+            return list(exc.issues)
+        return []
 
     @abstractmethod
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:

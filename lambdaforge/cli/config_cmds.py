@@ -11,17 +11,27 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdaforge.cli.common import EXIT_OK, count, load
+from lambdaforge.cli.common import EXIT_OK, count, load, print_issue
 
 
 # --------------------------------------------------------------------------- validate
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check the config; one summary line (plus any warnings) and exit 0 when it is valid."""
+    """Check the config, then every function's and layer's dependency declarations
+    (lockfiles…: ``validation``); one summary line (plus any warnings) and exit 0 when all
+    is valid, else every problem at once (exit 2)."""
     import os
 
+    from lambdaforge.errors import ConfigError
+    from lambdaforge.validation import dependency_issues
+
     project = load(args)
+    issues = dependency_issues(project)
+    if any(i.severity == "error" for i in issues):
+        raise ConfigError(issues)
+    for issue in issues:
+        print_issue(issue)
     shown = Path(os.path.relpath(project.config_file, os.path.realpath(args.cwd))).as_posix()
     print(
         f"{shown}: ok ({count(len(project.functions), 'function')}, "

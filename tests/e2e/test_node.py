@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zipfile
@@ -126,6 +127,36 @@ def test_bundled_function_ships_one_file_that_node_can_call(mixed, monkeypatch):
     assert result.stdout == "hi forge", result.stderr
 
 
+def test_a_bundled_function_rebuilds_against_its_install_tree_kept_in_the_tool_cache(mixed, tmp_path):
+    bundled(mixed)
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    [install_key] = [r.key for tid, r in out.results.items() if tid.startswith("install:")]
+    tree = tmp_path / "cache" / "tools" / "node-trees" / install_key
+    assert (tree / "node_modules/greet/index.js").is_file()
+    inode = tree.stat().st_ino
+
+    mixed.write("functions/api/index.js", "const { greet } = require('greet');\n"
+                "exports.handler = async (event) => greet(event.name) + '!';\n")
+    out = mixed.build()
+    assert mixed.statuses(out)["function:api"] == "built"
+    assert out.results["function:api"].warnings == []
+    assert tree.stat().st_ino == inode  # the same tree: nothing extracted again
+
+    # A damaged tree is a miss the build recovers from, saying so.
+    (tree / "node_modules/greet/stray.js").write_text("x\n")
+    mixed.write("functions/api/index.js", "const { greet } = require('greet');\n"
+                "exports.handler = async (event) => greet(event.name) + '?';\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert out.results["function:api"].warnings == [
+        f"the extracted dependencies of install {install_key[:12]} changed "
+        "(node_modules/greet was modified); extracting them again"]
+    assert not (tree / "node_modules/greet/stray.js").exists()
+    with zipfile.ZipFile(mixed.zip_path("function", "api")) as zf:
+        assert '"hi " + n' in zf.read("index.js").decode()
+
+
 def test_esbuild_options_from_defaults_reach_the_zip_and_its_checks(mixed):
     if not os.environ.get("FORGE_ESBUILD"):
         pytest.skip("set FORGE_ESBUILD to an esbuild 0.28.2 binary (.ci/run installs one)")
@@ -231,3 +262,16 @@ def test_a_bundle_is_screened_but_the_externals_copied_into_it_are_not(mixed):
         f"index.js: not packaged: looks like a secret ({PRIVATE_KEY})")
     assert "no index.js, index.mjs or index.cjs at the root" in out.results["check:function:api"].error
     assert not mixed.zip_path("function", "api").exists()  # a zip that fails its check is removed
+
+
+def test_a_files_list_in_package_json_decides_the_function_zip_with_its_dependencies(mixed):
+    package = mixed.root / "functions/api/package.json"
+    manifest = json.loads(package.read_text())
+    package.write_text(json.dumps({**manifest, "files": ["index.js"]}))
+    mixed.write("functions/api/notes.txt", "not for Lambda\n")
+    mixed.write("functions/api/scripts/seed.js", "x\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    names = {n for n in mixed.zip_names("function", "api") if not n.endswith("/")}
+    assert names == {"index.js", "package.json", "node_modules/greet/index.js",
+                     "node_modules/greet/package.json"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import zipfile
@@ -154,3 +155,94 @@ def test_bundling_reuses_the_install_target_tree_given_as_a_zip(proj_dir: Path, 
     assert [r.argv[1] for r in ctx.runner.log] == ["--version", "src/index.js"]  # esbuild only, no npm
     assert (out / "node_modules/tarpkg/index.js").is_file()
     assert call(out / "index.js", {"name": "di"}) == "> hi di"
+
+
+def install_zip(root: Path, make_ctx, tmp_path: Path, source: str = "functions/api") -> tuple[Path, Path]:
+    """The function's install as the pipeline stores it (deps.zip), and its tree."""
+    spec = npmp.function_spec("f", source)
+    project = npmp.project(root, [spec])
+    tree = tmp_path / "tree"
+    BUILDER.install(BUILDER.dependency_inputs(spec, source, project), tree, make_ctx(project))
+    deps_zip = tmp_path / "deps.zip"
+    with zipfile.ZipFile(deps_zip, "w") as zf:
+        for path in sorted(tree.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(tree).as_posix())
+    return deps_zip, tree
+
+
+def bundle_from_a_copied_tree(source_dir: Path, tree: Path, settings: dict, work: Path) -> dict[str, bytes]:
+    """What bundling did before install trees were kept: sources and a copy of the whole
+    installed tree in src/, esbuild's command line without the link flags."""
+    from lambdaforge.builders.node.bundle import esbuild_argv, is_esm
+    from lambdaforge.builders.node.settings import NodeSettings, bundle_extension
+
+    spec = npmp.function_spec("f", "x", bundle="esbuild", **settings)
+    options = NodeSettings.of(spec)
+    shutil.copytree(source_dir, work / "src", ignore=shutil.ignore_patterns("node_modules"))
+    shutil.copytree(tree, work / "src/node_modules")
+    esm = options.format == "esm" if options.format else is_esm(source_dir, source_dir / "index.js")
+    argv = [a for a in esbuild_argv(Path(os.environ[ESBUILD_ENV]), "src/index.js", "nodejs22.x", options,
+                                    esm, bundle_extension(esm, options.out_extension))
+            if a not in ("--preserve-symlinks", "--metafile=meta.json")]
+    subprocess.run(argv, cwd=work, check=True, capture_output=True)
+    return {p.relative_to(work / "out").as_posix(): p.read_bytes() for p in (work / "out").rglob("*")}
+
+
+@needs_esbuild
+@pytest.mark.parametrize(("source", "settings"), [
+    ("functions/api", {"minify": True, "sourcemap": True}),
+    ("functions/api", {}),  # unminified: esbuild names every module's path in a comment
+    ("functions/esm", {"sourcemap": True, "banner": "/* b */"}),
+])
+def test_a_bundle_through_the_kept_tree_has_the_bytes_a_copied_tree_gives(
+        proj_dir: Path, make_ctx, tmp_path: Path, source: str, settings: dict) -> None:
+    deps_zip, tree = install_zip(proj_dir, make_ctx, tmp_path, source)
+    expected = bundle_from_a_copied_tree(proj_dir / source, tree, settings, tmp_path / "old")
+    spec = npmp.function_spec("f", source, bundle="esbuild", **settings)
+    project = npmp.project(proj_dir, [spec])
+    ctx = make_ctx(project)
+    out = tmp_path / "out"
+    assert BUILDER.prepare_sources(spec, project, ctx, out, installed=deps_zip) == out
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")} == expected
+    assert ctx.warnings == []
+
+
+@needs_esbuild
+def test_functions_sharing_an_install_bundle_against_one_kept_tree(template: Path, make_ctx, tmp_path: Path) -> None:
+    root = npmp.copy_project(template, tmp_path / "proj")
+    shutil.copytree(root / "functions/api", root / "functions/api2")
+    deps_zip, _ = install_zip(root, make_ctx, tmp_path)
+    key = "9f" * 32
+    for n, source in enumerate(("functions/api", "functions/api2")):
+        spec = npmp.function_spec(f"f{n}", source, bundle="esbuild")
+        project = npmp.project(root, [spec])
+        ctx = make_ctx(project)
+        ctx.install_key = key
+        out = tmp_path / f"out{n}"
+        assert BUILDER.prepare_sources(spec, project, ctx, out, installed=deps_zip) == out
+        assert [r.argv[1] for r in ctx.runner.log] == ["--version", "src/index.js"]  # no npm, no unzip
+        assert call(out / "index.js", {"name": "ed"}) == "> hi ed"
+    store = tmp_path / "tools" / "node-trees"
+    assert sorted(p.name for p in store.iterdir()) == [key, f"{key}.lock"]
+
+
+@needs_esbuild
+def test_a_module_edited_in_the_kept_tree_is_caught_and_the_bundle_made_again(
+        proj_dir: Path, make_ctx, tmp_path: Path) -> None:
+    deps_zip, _ = install_zip(proj_dir, make_ctx, tmp_path)
+    spec = npmp.function_spec("f", "functions/api", bundle="esbuild")
+    project = npmp.project(proj_dir, [spec])
+    key = "9f" * 32
+    for attempt in ("first", "after the edit"):
+        ctx = make_ctx(project)
+        ctx.install_key = key
+        out = tmp_path / "out"
+        assert BUILDER.prepare_sources(spec, project, ctx, out, installed=deps_zip) == out
+        assert call(out / "index.js", {"name": "fa"}) == "> hi fa", attempt
+        # Someone debugging edits the extracted copy of a dependency the bundle holds.
+        greet = tmp_path / "tools/node-trees" / key / "node_modules/greet/index.js"
+        greet.chmod(0o644)
+        greet.write_text("exports.greet = () => 'patched';\n")
+    assert ctx.warnings == [f"the extracted dependencies of install {key[:12]} changed "
+                            "(node_modules/greet/index.js was modified); extracting them again"]

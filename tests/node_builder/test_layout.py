@@ -3,6 +3,7 @@ installed packages the runtime already provides."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lambdaforge.builders.base import Distribution
@@ -89,8 +90,10 @@ def test_runtime_provided_aws_sdk_unless_pinned_exactly(proj_dir: Path) -> None:
          {"@aws-sdk/client-sqs": "pinned to an exact version in package.json "
                                  "(with the 2 SDK packages it requires)"}),
     ):
-        npmp.write_package(fn, {"name": "sdk", "version": "1.0.0", "dependencies": {**pins, "lodash": "4.17.21"}},
-                           {"package-lock.json": '{"lockfileVersion": 3, "packages": {}}'})
+        declared = {**pins, "lodash": "4.17.21"}
+        lock = {"lockfileVersion": 3, "packages": {"": {"dependencies": declared}}}
+        npmp.write_package(fn, {"name": "sdk", "version": "1.0.0", "dependencies": declared},
+                           {"package-lock.json": json.dumps(lock)})
         spec = npmp.function_spec("sdk", "functions/sdk")
         inputs = BUILDER.dependency_inputs(spec, spec.source, npmp.project(proj_dir, [spec]))
         choice = BUILDER.runtime_provided(inputs, dists, spec)

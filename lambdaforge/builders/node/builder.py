@@ -23,13 +23,14 @@ from lambdaforge.builders.base import (
     RuntimeProvidedChoice,
     SmokeResult,
 )
-from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile
+from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile, packlist, trees
 from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
 from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
 from lambdaforge.runner import Runner
+from lambdaforge.statcache import sha256_file
 
 if TYPE_CHECKING:
     from lambdaforge.builders.node.options import NodeOptions
@@ -82,9 +83,11 @@ class NodeBuilder(Builder):
 
     def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """esbuild's pinned version when the function is bundled (not in the install key:
-        a bundled and an unbundled function share one install)."""
-        bundled = NodeSettings.of(settings).bundle == "esbuild"
-        return {"esbuild": bundle.ESBUILD_VERSION} if bundled else {}
+        a bundled and an unbundled function share one install), else npm's: it decides
+        what ships of a source with a ``files`` list or ``.npmignore`` (``packlist``)."""
+        if isinstance(settings, FunctionSpec) and NodeSettings.of(settings).bundle == "esbuild":
+            return {"esbuild": bundle.ESBUILD_VERSION}
+        return {"npm": self.toolchain().npm}
 
     # ------------------------------------------------------------------ dependencies
 
@@ -144,6 +147,18 @@ class NodeBuilder(Builder):
                                       str(PurePosixPath(path).parent / ".npmrc"))
                           if (project.root / p).is_file()),
         )
+
+    def validate_inputs(
+        self, settings: BuildSettings, source: str | None, project: Project
+    ) -> list[ConfigIssue]:
+        """Every problem of the package.json and lockfile that define the install (missing
+        or stale lockfile, links, lockfileVersion 1…) and warnings, each with its fix
+        (``lockfile.manifest_issues``)."""
+        try:
+            path = self.package_json(settings, source, project)
+        except ConfigError as exc:
+            return list(exc.issues)
+        return [] if path is None else lockfile.manifest_issues(project.root, path)
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """``npm ci --omit=dev`` for the target platform into ``dest`` (node_modules content)."""
@@ -224,54 +239,69 @@ class NodeBuilder(Builder):
         """A directory whose content replaces the source directory in the zip, or ``None``
         to use the source directory unchanged.
 
-        Unbundled function: the sources minus their ``node_modules``. Bundled function: the
+        Unbundled function: the sources minus their ``node_modules``, or, when package.json
+        has ``files`` or there is a ``.npmignore``, what ``npm pack`` would pack
+        (``packlist``; a package layer and loose layer files too). Bundled function: the
         bundle, plus ``node_modules/`` holding the ``external`` packages (and what they
         require) from ``installed`` — the install target's tree, as a directory or a zip of
-        it; when not given, this installs by itself. Layer: laid out as ``layout`` describes.
+        it; when not given, this installs by itself. A zip is extracted once per install
+        into the tool cache (``trees``, keyed by ``ctx.install_key``, else by the zip's
+        sha256) and reused by every later bundle. Layer: laid out as ``layout`` describes.
         """
         if spec.source is None:
             return None
         source_dir = project.path(spec.source)
         if isinstance(spec, LayerSpec):
-            return layout.prepare_layer_sources(source_dir, spec.name, out_dir)
+            laid_out = (source_dir / "nodejs").is_dir()
+            return layout.prepare_layer_sources(
+                source_dir, spec.name, out_dir, None if laid_out else _packed(source_dir, ctx))
         options = NodeSettings.of(spec)
         if options.bundle != "esbuild":
-            return layout.prepare_function_sources(source_dir, out_dir)
-        own_install: Path | None = None
+            return layout.prepare_function_sources(source_dir, out_dir, _packed(source_dir, ctx))
+
+        def bundle_with(node_modules: Path | None) -> tuple[Path, list[str]]:
+            shutil.rmtree(out_dir, ignore_errors=True)  # a job may run again (trees)
+            out_dir.mkdir(parents=True)
+            made = bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir,
+                                         ctx, node_modules=node_modules)
+            copied = (self._copy_externals(options.external, node_modules, out_dir / "node_modules")
+                      if node_modules is not None else [])
+            return out_dir, [*made.dependency_inputs, *copied]
+
+        if installed is not None and installed.is_file():
+            # The install target's output stored as a zip of the node_modules content.
+            key = ctx.install_key or sha256_file(installed)
+            return trees.run_with_tree(ctx.tool_cache / trees.STORE, installed, key, bundle_with,
+                                       ctx.warnings.append)
+        if installed is not None:
+            return bundle_with(installed)[0]
+        inputs = self.dependency_inputs(spec, spec.source, project)
+        if inputs is None:
+            return bundle_with(None)[0]
+        ctx.scratch.mkdir(parents=True, exist_ok=True)
+        own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
         try:
-            if installed is not None and installed.is_file():
-                # The install target's output stored as a zip of the node_modules content.
-                ctx.scratch.mkdir(parents=True, exist_ok=True)
-                own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
-                with zipfile.ZipFile(installed) as zf:
-                    zf.extractall(own_install)
-                installed = own_install
-            elif installed is None:
-                inputs = self.dependency_inputs(spec, spec.source, project)
-                if inputs is not None:
-                    ctx.scratch.mkdir(parents=True, exist_ok=True)
-                    installed = own_install = Path(tempfile.mkdtemp(prefix="node-deps-", dir=ctx.scratch))
-                    self.install(inputs, installed, ctx)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir, ctx,
-                                  node_modules=installed)
-            if installed is not None:
-                self._copy_externals(options.external, installed, out_dir / "node_modules")
-            return out_dir
+            self.install(inputs, own_install, ctx)
+            return bundle_with(own_install)[0]
         finally:
-            if own_install is not None:
-                shutil.rmtree(own_install, ignore_errors=True)
+            shutil.rmtree(own_install, ignore_errors=True)
 
     @staticmethod
-    def _copy_externals(external: tuple[str, ...], installed: Path, dest: Path) -> None:
-        dists = install.distributions(installed)
-        top_level = [d.name for d in dists if "/node_modules/" not in d.name]
-        roots = bundle.external_packages(external, top_level)
-        for dist in install.closure(dists, roots):
+    def _copy_externals(external: tuple[str, ...], installed: Path, dest: Path) -> list[str]:
+        """Copy the installed ``external`` packages and their closure to ``dest``; returns
+        the files copied, relative to ``installed``. The tree is walked only when an
+        external package is installed at all (the AWS SDK never ships)."""
+        roots = bundle.external_packages(external, _top_level_packages(installed))
+        if not roots:
+            return []
+        copied = []
+        for dist in install.closure(install.distributions(installed), roots):
             for rel in dist.files:
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(installed / rel, target)
+                copied.append(rel)
+        return copied
 
     # ------------------------------------------------------------------ checks
 
@@ -333,3 +363,23 @@ class NodeBuilder(Builder):
         return node_smoke_test(artifact, layer_zips, spec, handler,
                                npmrc if npmrc is not None and npmrc.is_file() else None,
                                self.toolchain().npm, ctx)
+
+def _packed(package_dir: Path, ctx: BuildContext) -> list[str] | None:
+    """What ``npm pack`` would pack of a directory that says what it publishes, else ``None``."""
+    return packlist.packed_files(package_dir, ctx) if packlist.declares_contents(package_dir) else None
+
+
+def _top_level_packages(node_modules: Path) -> list[str]:
+    """Names of the packages at the top of a node_modules tree (``@scope/x`` included),
+    from two directory listings at most per scope: no package.json is read."""
+    names = []
+    for entry in sorted(os.scandir(node_modules), key=lambda e: e.name):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name.startswith("@"):
+            names += sorted(f"{entry.name}/{e.name}" for e in os.scandir(entry.path)
+                            if e.is_dir(follow_symlinks=False))
+        else:
+            names.append(entry.name)
+    return names
+

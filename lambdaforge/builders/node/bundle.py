@@ -6,9 +6,12 @@ under a file lock, so concurrent builds neither race nor see half an install. ``
 names an esbuild binary to use instead (CI images, air-gapped machines); it must be the
 pinned version, since the version is part of every bundled function's key.
 
-The bundle is deterministic: esbuild runs on a scratch copy whose layout is the same on
-every machine (``src/`` with the sources and the installed ``node_modules``, ``out/``), so
-paths in the output and its source map are relative and identical everywhere.
+The bundle is deterministic: esbuild runs in a scratch directory whose layout is the same on
+every machine (``src/`` with a copy of the sources, ``src/node_modules`` a symlink to the
+installed tree, ``out/``), so paths in the output and its source map are relative and
+identical everywhere. The tree is linked, not copied (a real one holds tens of thousands of
+files), and ``--preserve-symlinks`` makes esbuild name its files by the link
+(``src/node_modules/x/index.js``), so the bytes are those a copy would give.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
@@ -48,8 +52,22 @@ ESM_REQUIRE_BANNER = (
 _DECLARES_REQUIRE = re.compile(r"\b(?:const|let|var)\s+require\b")
 
 
+#: where the bundle's ``node_modules`` is, inside the scratch directory esbuild runs in
+SCRATCH_NODE_MODULES = "src/node_modules/"
+
+
 class EsbuildUnavailableError(BuildError):
     """esbuild is not installed and cannot be installed now (offline, no registry)."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What ``bundle_handler`` wrote, and which installed files went into it."""
+
+    #: the files written into the output directory (the bundle, its source map…)
+    files: tuple[Path, ...]
+    #: the installed files esbuild read, relative to ``node_modules`` (POSIX)
+    dependency_inputs: tuple[str, ...]
 
 
 def _binary_in(install_dir: Path) -> Path | None:
@@ -171,6 +189,8 @@ def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, 
     argv = [
         str(binary), entry, "--bundle", "--platform=node", f"--target={target}",
         f"--format={'esm' if esm else 'cjs'}", "--outdir=out", "--outbase=src",
+        # src/node_modules is a link to the installed tree: name files by the link
+        "--preserve-symlinks", "--metafile=meta.json",
         f"--out-extension:.js={extension}", "--log-level=warning", "--charset=utf8",
         "--legal-comments=eof",
     ]
@@ -205,15 +225,16 @@ def bundle_handler(
     out_dir: Path,
     ctx: BuildContext,
     node_modules: Path | None = None,
-) -> list[Path]:
-    """Bundle the handler of ``source_dir`` into ``out_dir``; returns the files written.
+) -> Bundle:
+    """Bundle the handler of ``source_dir`` into ``out_dir``.
 
     ``node_modules`` is the installed production dependency tree (the install target),
     used instead of any ``node_modules`` in the source directory, which is a developer's
-    host install. The output is named after the handler module: ``index.handler`` →
-    ``index.mjs`` (ES module, no package.json needed) or ``index.js`` (CommonJS), or the
-    ``out-extension`` given. ``format`` chooses the module kind, else the handler does
-    (``is_esm``). A TypeScript entry (``index.ts``) is compiled, not type-checked.
+    host install; esbuild reads it through a link and never writes to it. The output is
+    named after the handler module: ``index.handler`` → ``index.mjs`` (ES module, no
+    package.json needed) or ``index.js`` (CommonJS), or the ``out-extension`` given.
+    ``format`` chooses the module kind, else the handler does (``is_esm``). A TypeScript
+    entry (``index.ts``) is compiled, not type-checked.
     """
     module, _ = split_handler(handler)
     entry = find_entry(source_dir, module)
@@ -231,8 +252,11 @@ def bundle_handler(
     try:
         src = work / "src"
         shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        markers = [str(work)]
         if node_modules is not None and node_modules.is_dir():
-            shutil.copytree(node_modules, src / "node_modules", symlinks=True)
+            tree = node_modules.resolve()
+            os.symlink(tree, src / "node_modules", target_is_directory=True)
+            markers.append(str(tree))
         argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}", runtime,
                             options, esm, extension)
         # NODE_PATH would let esbuild resolve packages from the build machine.
@@ -246,18 +270,30 @@ def bundle_handler(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
                 written.append(target)
-        _check_relative(written, work)
-        return written
+        _check_relative(written, markers)
+        return Bundle(tuple(written), _dependency_inputs(work / "meta.json"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _check_relative(files: Sequence[Path], work: Path) -> None:
-    """A bundle that mentions the scratch directory would differ on every build: refuse it."""
-    marker = str(work)
+def _dependency_inputs(metafile: Path) -> tuple[str, ...]:
+    """The installed files esbuild's metafile lists as inputs, relative to node_modules."""
+    try:
+        inputs = json.loads(metafile.read_text(encoding="utf-8"))["inputs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BuildError(f"esbuild wrote no readable metafile ({exc})") from None
+    return tuple(sorted(name[len(SCRATCH_NODE_MODULES):] for name in inputs
+                        if name.startswith(SCRATCH_NODE_MODULES)))
+
+
+def _check_relative(files: Sequence[Path], markers: Sequence[str]) -> None:
+    """A bundle that mentions the scratch directory or the installed tree's place would
+    differ on every machine: refuse it."""
     for path in files:
-        if marker in path.read_text(encoding="utf-8", errors="replace"):
-            raise BuildError(f"esbuild output {path.name} contains the absolute path {marker}")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for marker in markers:
+            if marker in text:
+                raise BuildError(f"esbuild output {path.name} contains the absolute path {marker}")
 
 
 def external_packages(patterns: Sequence[str], installed: Sequence[str]) -> list[str]:

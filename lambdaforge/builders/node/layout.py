@@ -13,11 +13,16 @@
 
 The ``node_modules`` a developer has in the source directory never ships: it was installed
 for the host, with dev dependencies; the install target provides the real one.
+
+A function's sources, a package layer's package and a layer's loose files that say what they
+publish (``files`` in package.json, ``.npmignore``) ship what ``npm pack`` would
+(``packlist``): the builder passes that list as ``packed``.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 from lambdaforge.builders.base import ArtifactKind
@@ -59,16 +64,32 @@ def copy_without(src: Path, dest: Path, drop: frozenset[str]) -> Path:
     return dest
 
 
-def prepare_function_sources(source_dir: Path, out_dir: Path) -> Path | None:
-    """The unbundled function's sources: the source directory minus its ``node_modules``
-    (copied only when there is one to leave out)."""
+def copy_listed(src: Path, dest: Path, files: Collection[str]) -> Path:
+    """Copy the ``files`` (POSIX paths relative to ``src``) to the same places under ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in sorted(files):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / rel, target)
+    return dest
+
+
+def prepare_function_sources(source_dir: Path, out_dir: Path,
+                             packed: Collection[str] | None = None) -> Path | None:
+    """The unbundled function's sources: the ``packed`` files when npm's rules decide
+    (``packlist``), else the source directory minus its ``node_modules`` (copied only when
+    there is one to leave out)."""
+    if packed is not None:
+        return copy_listed(source_dir, out_dir, packed)
     if not (source_dir / "node_modules").exists():
         return None
     return copy_without(source_dir, out_dir, frozenset({"node_modules"}))
 
 
-def prepare_layer_sources(source_dir: Path, layer_name: str, out_dir: Path) -> Path | None:
-    """A layer's own code, laid out so ``source_prefix`` places it right (module docstring)."""
+def prepare_layer_sources(source_dir: Path, layer_name: str, out_dir: Path,
+                          packed: Collection[str] | None = None) -> Path | None:
+    """A layer's own code, laid out so ``source_prefix`` places it right (module docstring);
+    ``packed``, for a package or loose files, is what npm's rules let through."""
     if (source_dir / "nodejs").is_dir():
         drop = frozenset({"nodejs/node_modules"}) if (source_dir / "nodejs/package.json").is_file() else frozenset()
         drop |= {"node_modules"} if (source_dir / "node_modules").exists() else frozenset()
@@ -78,6 +99,10 @@ def prepare_layer_sources(source_dir: Path, layer_name: str, out_dir: Path) -> P
         # The lockfile describes how to install the package's dependencies, which the install
         # target has done; it is no part of the package.
         drop = frozenset({"node_modules", *LOCKFILE_NAMES})
-        copy_without(source_dir, out_dir / LAYER_PREFIX / name, drop)
+        dest = out_dir / LAYER_PREFIX / name
+        if packed is not None:
+            copy_listed(source_dir, dest, [f for f in packed if f not in drop])
+        else:
+            copy_without(source_dir, dest, drop)
         return out_dir
-    return prepare_function_sources(source_dir, out_dir)
+    return prepare_function_sources(source_dir, out_dir, packed)

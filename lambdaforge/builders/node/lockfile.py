@@ -40,6 +40,8 @@ INSTALL_FIELDS = (
 INSTALL_ROOT_NAME = "lambdaforge-install"
 INSTALL_ROOT_VERSION = "0.0.0"
 LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")
+#: the package.json fields whose dependencies npm records in the lock's root entry
+DECLARED_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
 TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
 
 
@@ -95,36 +97,60 @@ def load_manifest(project_root: Path, package_json: str) -> NodeManifest | None:
     """Read and canonicalise ``package_json`` (project-relative POSIX) and its lockfile.
 
     Returns ``None`` when the package declares no production dependencies (nothing to
-    install, so no lockfile is needed). Raises ``ConfigError`` for a missing or unusable
-    lockfile, naming the fix.
+    install, so no lockfile is needed). Raises ``ConfigError`` with every problem that stops
+    a reproducible install (``manifest_issues``), each naming its fix.
     """
+    manifest, issues = _read(project_root, package_json)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ConfigError(errors)
+    return manifest
+
+
+def manifest_issues(project_root: Path, package_json: str) -> list[ConfigIssue]:
+    """Every problem of a package.json and its lockfile, found without running npm: errors
+    (unreadable JSON, workspaces, no lockfile, lockfileVersion 1, links, local packages
+    outside the project, declared dependencies missing from the lock) and warnings (a
+    dependency declared with another spec than the lock was made for)."""
+    return _read(project_root, package_json)[1]
+
+
+def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, list[ConfigIssue]]:
     base = posixpath.dirname(package_json)
     package_dir = project_root / base
-    package = read_json(project_root / package_json, package_json)
+    try:
+        package = read_json(project_root / package_json, package_json)
+    except ConfigError as exc:
+        return None, exc.issues
     if package.get("workspaces"):
-        raise ConfigError(
-            ConfigIssue(
-                package_json, None, "",
-                "npm workspaces are not supported; give each function its own package.json "
-                "and lockfile",
-            )
-        )
+        return None, [ConfigIssue(
+            package_json, None, "",
+            "npm workspaces are not supported; give each function its own package.json "
+            "and lockfile",
+        )]
     if not has_dependencies(package):
-        return None
+        return None, []
     lock_path = find_lockfile(package_dir)
     where = base or "."
+    relock = relock_command(package)
     if lock_path is None:
-        raise ConfigError(
-            ConfigIssue(
-                package_json, None, "",
-                "no package-lock.json beside it; a lockfile is required for a reproducible "
-                f"install: run `npm install --package-lock-only` in {where}",
-            )
-        )
+        return None, [ConfigIssue(
+            package_json, None, "",
+            "no package-lock.json beside it; a lockfile is required for a reproducible "
+            f"install: run `{relock}` in {where}",
+        )]
     lock_shown = posixpath.join(base, lock_path.name)
-    lock = read_json(lock_path, lock_shown)
-    _check_lock_version(lock, lock_shown, where)
-    local_dirs, local_files = _local_references(lock, base, lock_shown, where)
+    try:
+        lock = read_json(lock_path, lock_shown)
+    except ConfigError as exc:
+        return None, exc.issues
+    version_issue = _lock_version_issue(lock, lock_shown, where)
+    if version_issue is not None:
+        return None, [version_issue]
+    issues = _stale_issues(package, lock, project_root / package_json, package_json, lock_path.name,
+                           f"run `{relock}` in {where}")
+    local_dirs, local_files, local_issues = _local_references(lock, base, lock_shown, where)
+    issues += local_issues
     canonical_package = {k: package[k] for k in INSTALL_FIELDS if k in package}
     canonical_package.update(name=INSTALL_ROOT_NAME, version=INSTALL_ROOT_VERSION)
     return NodeManifest(
@@ -134,21 +160,82 @@ def load_manifest(project_root: Path, package_json: str) -> NodeManifest | None:
         base=base if (local_dirs or local_files) else None,
         local_dirs=local_dirs,
         local_files=local_files,
-    )
+    ), issues
 
 
-def _check_lock_version(lock: dict[str, Any], shown: str, where: str) -> None:
+def relock_command(package: dict[str, Any]) -> str:
+    """The command that writes (or refreshes) the lockfile lambdaforge installs from: with
+    ``--install-links`` when a dependency is a local directory, whose default link form a
+    zip cannot hold."""
+    linked = any(isinstance(spec, str) and spec.startswith("file:") and not spec.endswith(TARBALL_SUFFIXES)
+                 for field in DECLARED_FIELDS for spec in (package.get(field) or {}).values())
+    return "npm install --package-lock-only" + (" --install-links" if linked else "")
+
+
+def _stale_issues(package: dict[str, Any], lock: dict[str, Any], package_path: Path, shown: str,
+                  lock_name: str, fix: str) -> list[ConfigIssue]:
+    """Declared dependencies the lock was not made for: missing from its root entry (npm ci
+    fails on them, even ``devDependencies`` with ``--omit=dev``) is an error; declared with
+    another spec is a warning (npm ci accepts the lock while its version still satisfies)."""
+    root = lock["packages"].get("")
+    root = root if isinstance(root, dict) else {}
+    locked: dict[str, object] = {}
+    for field in DECLARED_FIELDS:
+        section = root.get(field)
+        if isinstance(section, dict):
+            for name, spec in section.items():
+                locked.setdefault(name, spec)
+    missing: list[str] = []
+    issues: list[ConfigIssue] = []
+    text = _text(package_path)
+    for field in DECLARED_FIELDS:
+        for name, spec in (package.get(field) or {}).items():
+            if name not in locked:
+                missing.append(f"{field}.{name}")
+            elif spec != locked[name] and not any(
+                    (package.get(f) or {}).get(name) == locked[name] for f in DECLARED_FIELDS):
+                issues.append(ConfigIssue(
+                    shown, _line_of(text, name), f"{field}.{name}",
+                    f"declared as {json.dumps(spec)} but {lock_name} was made for "
+                    f"{json.dumps(locked[name])}; npm installs the locked version while it "
+                    f"still satisfies: {fix}", severity="warning"))
+    if missing:
+        first = missing[0].split(".", 1)[1]
+        names = ", ".join(f"`{m}`" for m in missing)
+        issues.insert(0, ConfigIssue(
+            shown, _line_of(text, first), "",
+            f"{lock_name} is out of date: {names} {'is' if len(missing) == 1 else 'are'} not in "
+            f"it (npm ci would refuse it): {fix}"))
+    return issues
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _line_of(text: str, name: str) -> int | None:
+    """The line of package.json where the dependency ``name`` is declared (first key match)."""
+    needle = json.dumps(name) + ":"
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line.replace('" :', '":'):
+            return number
+    return None
+
+
+def _lock_version_issue(lock: dict[str, Any], shown: str, where: str) -> ConfigIssue | None:
     # lockfileVersion 1 has no "packages" map: npm ci would upgrade it on the fly, which
     # means resolving, which is exactly what a lockfile is meant to prevent.
     version = lock.get("lockfileVersion")
     if not isinstance(version, int) or version < 2 or not isinstance(lock.get("packages"), dict):
-        raise ConfigError(
-            ConfigIssue(
-                shown, None, "",
-                f"lockfileVersion {version} is too old (needs 2 or 3, npm 7+): run "
-                f"`npm install --package-lock-only` in {where} with npm 7 or newer",
-            )
+        return ConfigIssue(
+            shown, None, "",
+            f"lockfileVersion {version} is too old (needs 2 or 3, npm 7+): run "
+            f"`npm install --package-lock-only` in {where} with npm 7 or newer",
         )
+    return None
 
 
 def _anonymise_lock(lock: dict[str, Any]) -> dict[str, Any]:
@@ -169,35 +256,35 @@ def _anonymise_lock(lock: dict[str, Any]) -> dict[str, Any]:
 
 def _local_references(
     lock: dict[str, Any], base: str, shown: str, where: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Project-relative local directories and tarballs the lockfile installs from."""
+) -> tuple[tuple[str, ...], tuple[str, ...], list[ConfigIssue]]:
+    """Project-relative local directories and tarballs the lockfile installs from, and the
+    entries a zip cannot be made from (links, packages outside the project)."""
     dirs: set[str] = set()
     files: set[str] = set()
+    issues: list[ConfigIssue] = []
     for location, entry in sorted(lock["packages"].items()):
         if not location or not isinstance(entry, dict):
             continue
         if entry.get("link"):
             # A link installs as a symlink to a directory outside node_modules, and npm
             # does not install the linked package's own dependencies: broken in a zip.
-            raise ConfigError(
-                ConfigIssue(
-                    shown, None, "",
-                    f"`{location}` is a link to `{entry.get('resolved')}`, which a Lambda zip "
-                    "cannot hold: regenerate the lockfile with "
-                    f"`npm install --package-lock-only --install-links` in {where}",
-                )
-            )
+            issues.append(ConfigIssue(
+                shown, None, "",
+                f"`{location}` is a link to `{entry.get('resolved')}`, which a Lambda zip "
+                "cannot hold: regenerate the lockfile with "
+                f"`npm install --package-lock-only --install-links` in {where}",
+            ))
+            continue
         resolved = entry.get("resolved")
         if not (isinstance(resolved, str) and resolved.startswith("file:")):
             continue
         rel = posixpath.normpath(posixpath.join(base, resolved[len("file:"):]))
         if rel == ".." or rel.startswith("../") or posixpath.isabs(rel):
-            raise ConfigError(
-                ConfigIssue(
-                    shown, None, "",
-                    f"`{location}` comes from `{resolved}`, outside the project root; local "
-                    "packages must live inside the project",
-                )
-            )
+            issues.append(ConfigIssue(
+                shown, None, "",
+                f"`{location}` comes from `{resolved}`, outside the project root; local "
+                "packages must live inside the project",
+            ))
+            continue
         (files if rel.endswith(TARBALL_SUFFIXES) else dirs).add(rel)
-    return tuple(sorted(dirs)), tuple(sorted(files))
+    return tuple(sorted(dirs)), tuple(sorted(files)), issues

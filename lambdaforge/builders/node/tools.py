@@ -6,8 +6,12 @@ change between releases), and the handler import check needs the local Node majo
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from lambdaforge.errors import BuildError
 from lambdaforge.runner import Runner
@@ -44,11 +48,33 @@ def _version(runner: Runner, argv: list[str]) -> str:
     return match.group(1)
 
 
+def npm_version_on_disk() -> str | None:
+    """npm's version from the ``package.json`` of the npm installation that ``npm`` on PATH
+    runs (``…/npm/bin/npm-cli.js`` → ``…/npm/package.json``), or ``None`` where npm is laid
+    out otherwise (a Windows ``npm.cmd``). ``npm --version`` starts Node and loads npm
+    (~0.3 s); every plan of a Node.js package needs the version (``packlist``)."""
+    found = shutil.which("npm")
+    if found is None:
+        return None
+    cli = Path(os.path.realpath(found))
+    try:
+        manifest = json.loads((cli.parent.parent / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if cli.name != "npm-cli.js" or not isinstance(manifest, dict) or manifest.get("name") != "npm":
+        return None
+    version = manifest.get("version")
+    if not isinstance(version, str):
+        return None
+    return version if re.fullmatch(r"\d+\.\d+\.\d+", version) else None
+
+
 def detect_toolchain(runner: Runner) -> NodeToolchain:
-    """Ask the local ``node`` and ``npm`` for their versions; an npm too old to install for
-    another platform is an error rather than a silently wrong tree."""
-    toolchain = NodeToolchain(node=_version(runner, ["node", "--version"]),
-                              npm=_version(runner, ["npm", "--version"]))
+    """Ask the local ``node`` and ``npm`` for their versions (npm's read from its own
+    package.json when it can be); an npm too old to install for another platform is an
+    error rather than a silently wrong tree."""
+    npm = npm_version_on_disk() or _version(runner, ["npm", "--version"])
+    toolchain = NodeToolchain(node=_version(runner, ["node", "--version"]), npm=npm)
     npm = tuple(int(p) for p in toolchain.npm.split(".")[:2])
     if npm < MIN_NPM:
         need = ".".join(map(str, MIN_NPM))

@@ -1,0 +1,136 @@
+"""``forge validate`` reports every missing or stale Node.js lockfile at once, each located
+and with the command that fixes it; ``forge build`` refuses a stale one before npm runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lambdaforge import cli
+from lambdaforge.builders.node import lockfile
+from lambdaforge.errors import ConfigError
+from tests.node_builder import npmproject as npmp
+
+CONFIG = """\
+[defaults]
+runtime = "nodejs22.x"
+
+[layers.fmt]
+source = "layers/fmt"
+
+[functions.api]
+source = "functions/api"
+handler = "index.handler"
+
+[functions.esm]
+source = "functions/esm"
+handler = "index.handler"
+
+[functions.orders]
+source = "functions/orders"
+handler = "index.handler"
+
+[functions.tar]
+source = "functions/tar"
+handler = "index.handler"
+"""
+
+
+def forge(capsys: pytest.CaptureFixture[str], root: Path, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(["-C", str(root), *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def add_dependency(package_dir: Path, field: str, name: str, spec: str) -> None:
+    """Edit package.json as a person does, without locking again."""
+    path = package_dir / "package.json"
+    manifest = json.loads(path.read_text())
+    manifest.setdefault(field, {})[name] = spec
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+@pytest.fixture
+def project(proj_dir: Path) -> Path:
+    """Four Node.js functions and a layer: two locked, two never locked, one layer unlocked."""
+    (proj_dir / "lambdaforge.toml").write_text(CONFIG)
+    npmp.write_package(proj_dir / "functions/orders", {"name": "orders", "version": "1.0.0",
+                                                       "dependencies": {"greet": "file:../../libs/greet"}},
+                       {"index.js": "exports.handler = async () => 1;\n"})
+    npmp.write_package(proj_dir / "functions/tar", {"name": "tar", "version": "1.0.0",
+                                                    "dependencies": {"tarpkg": "file:../../vendor/tarpkg-1.0.0.tgz"}},
+                       {"index.js": "exports.handler = async () => 1;\n"})
+    npmp.write_package(proj_dir / "layers/fmt", {"name": "fmt", "version": "1.0.0",
+                                                 "dependencies": {"tarpkg": "file:../../vendor/tarpkg-1.0.0.tgz"}},
+                       {"index.js": "exports.fmt = String;\n"})
+    return proj_dir
+
+
+def test_validate_reports_every_missing_and_stale_lockfile_at_once(capsys, project: Path) -> None:
+    add_dependency(project / "functions/esm", "dependencies", "leftpad-local", "file:../../libs/leftpad")
+    add_dependency(project / "functions/esm", "devDependencies", "devtool", "file:../../libs/devtool")
+    code, out, err = forge(capsys, project, "validate")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "functions/esm/package.json:7: package-lock.json is out of date: "
+        "`dependencies.leftpad-local`, `devDependencies.devtool` are not in it (npm ci would refuse it): "
+        "run `npm install --package-lock-only --install-links` in functions/esm",
+        "functions/orders/package.json: no package-lock.json beside it; a lockfile is required for a "
+        "reproducible install: run `npm install --package-lock-only --install-links` in functions/orders",
+        "functions/tar/package.json: no package-lock.json beside it; a lockfile is required for a "
+        "reproducible install: run `npm install --package-lock-only` in functions/tar",
+        "layers/fmt/package.json: no package-lock.json beside it; a lockfile is required for a "
+        "reproducible install: run `npm install --package-lock-only` in layers/fmt",
+    ]
+
+
+def test_running_the_commands_it_names_makes_the_project_valid(capsys, project: Path, tmp_path: Path) -> None:
+    add_dependency(project / "functions/esm", "dependencies", "leftpad-local", "file:../../libs/leftpad")
+    forge(capsys, project, "validate")
+    for where in ("functions/esm", "functions/orders", "functions/tar", "layers/fmt"):
+        npmp.lock(project / where, tmp_path / "npm-cache")  # --package-lock-only --install-links
+    code, out, err = forge(capsys, project, "validate")
+    assert (code, err) == (0, "")
+    assert out == "lambdaforge.toml: ok (4 functions, 1 layer)\n"
+
+
+def test_a_changed_spec_the_lock_may_still_satisfy_is_a_warning(capsys, project: Path, tmp_path: Path) -> None:
+    for where in ("functions/orders", "functions/tar", "layers/fmt"):
+        npmp.lock(project / where, tmp_path / "npm-cache")
+    add_dependency(project / "functions/tar", "dependencies", "tarpkg", "file:../../vendor/tarpkg-1.0.1.tgz")
+    code, out, err = forge(capsys, project, "validate")
+    assert code == 0
+    assert err == (
+        "functions/tar/package.json:5: dependencies.tarpkg: warning: declared as "
+        '"file:../../vendor/tarpkg-1.0.1.tgz" but package-lock.json was made for '
+        '"file:../../vendor/tarpkg-1.0.0.tgz"; npm installs the locked version while it still '
+        "satisfies: run `npm install --package-lock-only` in functions/tar\n")
+
+
+def test_the_locks_npm_writes_have_no_issues(proj_dir: Path) -> None:
+    for where in ("functions/api", "functions/esm"):
+        assert lockfile.manifest_issues(proj_dir, f"{where}/package.json") == []
+
+
+def test_a_dependency_missing_from_the_lock_stops_the_build_before_npm_runs(proj_dir: Path) -> None:
+    add_dependency(proj_dir / "functions/api", "optionalDependencies", "leftpad-local", "file:../../libs/leftpad")
+    with pytest.raises(ConfigError) as err:
+        lockfile.load_manifest(proj_dir, "functions/api/package.json")
+    assert [str(i) for i in err.value.issues] == [
+        "functions/api/package.json:11: package-lock.json is out of date: "
+        "`optionalDependencies.leftpad-local` is not in it (npm ci would refuse it): "
+        "run `npm install --package-lock-only --install-links` in functions/api"]
+
+
+def test_build_reports_every_function_without_a_lockfile_at_once(project: Path, monkeypatch) -> None:
+    from lambdaforge.build import BuildOptions, BuildSession
+    from lambdaforge.config import load_project
+
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(project.parent / "cache"))
+    loaded = load_project(project / "lambdaforge.toml")
+    with pytest.raises(ConfigError) as err:
+        BuildSession(loaded, BuildOptions(jobs=1)).run()
+    assert [i.file for i in err.value.issues] == [
+        "layers/fmt/package.json", "functions/orders/package.json", "functions/tar/package.json"]
