@@ -4,6 +4,7 @@ and with the command that fixes it; ``forge build`` refuses a stale one before n
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,42 @@ def test_build_reports_every_function_without_a_lockfile_at_once(project: Path, 
         BuildSession(loaded, BuildOptions(jobs=1)).run()
     assert [i.file for i in err.value.issues] == [
         "layers/fmt/package.json", "functions/orders/package.json", "functions/tar/package.json"]
+
+
+def tar_unlocked(capsys, project: Path, tmp_path: Path, then=lambda: None) -> str:
+    """Lock everything but ``functions/tar``, do ``then``; what ``forge validate`` (exit 2)
+    says of it."""
+    for where in ("functions/orders", "layers/fmt"):
+        npmp.lock(project / where, tmp_path / "npm-cache")
+    then()
+    code, _, err = forge(capsys, project, "validate")
+    assert code == 2
+    return err
+
+
+def test_another_package_managers_lockfile_is_named_with_what_to_run(capsys, project: Path, tmp_path: Path) -> None:
+    (project / "functions/tar/pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    assert tar_unlocked(capsys, project, tmp_path) == (
+        "functions/tar/package.json: no package-lock.json beside it, but a pnpm-lock.yaml: "
+        "lambdaforge installs with npm only, not pnpm (yet); lock it for npm too: run "
+        "`npm install --package-lock-only` in functions/tar\n")
+    (project / "functions/tar/pnpm-lock.yaml").rename(project / "functions/tar/yarn.lock")
+    assert "but a yarn.lock: lambdaforge installs with npm only, not Yarn (yet)" in forge(
+        capsys, project, "validate")[2]
+
+
+def test_a_workspace_member_without_a_lockfile_is_told_how_to_get_one(capsys, project: Path,
+                                                                      tmp_path: Path) -> None:
+    def make_a_workspace() -> None:
+        (project / "package.json").write_text(json.dumps({"name": "mono", "private": True,
+                                                          "workspaces": ["./functions/*"]}))
+
+    assert tar_unlocked(capsys, project, tmp_path, make_a_workspace) == (
+        "functions/tar/package.json: no package-lock.json beside it: it is a member of the npm "
+        "workspace in `.`, whose lockfile lambdaforge does not install members from (yet); give it "
+        "one of its own: run `npm install --package-lock-only --workspaces=false` in functions/tar\n")
+    # What it says to run works: the member gets a lockfile of its own, and validates.
+    subprocess.run(["npm", "install", "--package-lock-only", "--workspaces=false", "--offline",
+                    "--no-audit", "--no-fund"], cwd=project / "functions/tar",
+                   env=npmp.npm_env(tmp_path / "npm-cache"), check=True, capture_output=True)
+    assert forge(capsys, project, "validate")[0] == 0

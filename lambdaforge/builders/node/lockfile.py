@@ -14,10 +14,11 @@ the relative ``file:`` paths still resolve at install time.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import posixpath
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lambdaforge.errors import ConfigError, ConfigIssue
@@ -40,6 +41,8 @@ INSTALL_FIELDS = (
 INSTALL_ROOT_NAME = "lambdaforge-install"
 INSTALL_ROOT_VERSION = "0.0.0"
 LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")
+#: other package managers' lockfiles, which npm does not install from
+OTHER_LOCKFILES = {"pnpm-lock.yaml": "pnpm", "yarn.lock": "Yarn", "bun.lock": "Bun", "bun.lockb": "Bun"}
 #: the package.json fields whose dependencies npm records in the lock's root entry
 DECLARED_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
 TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
@@ -134,11 +137,8 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
     where = base or "."
     relock = relock_command(package)
     if lock_path is None:
-        return None, [ConfigIssue(
-            package_json, None, "",
-            "no package-lock.json beside it; a lockfile is required for a reproducible "
-            f"install: run `{relock}` in {where}",
-        )]
+        return None, [ConfigIssue(package_json, None, "", _missing_lock_message(
+            project_root, base, relock, where))]
     lock_shown = posixpath.join(base, lock_path.name)
     try:
         lock = read_json(lock_path, lock_shown)
@@ -161,6 +161,45 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
         local_dirs=local_dirs,
         local_files=local_files,
     ), issues
+
+
+def _missing_lock_message(project_root: Path, base: str, relock: str, where: str) -> str:
+    """Why there is no lockfile to install from, and the command that makes one: another
+    package manager's lockfile, or an npm workspace whose root lockfile holds the member's
+    dependencies, is not read (yet); npm can lock the member on its own (measured:
+    ``--workspaces=false`` in the member writes a lockfile of its own, in install form)."""
+    package_dir = project_root / base
+    for name, tool in OTHER_LOCKFILES.items():
+        if (package_dir / name).is_file():
+            return (f"no package-lock.json beside it, but a {name}: lambdaforge installs with npm "
+                    f"only, not {tool} (yet); lock it for npm too: run `{relock}` in {where}")
+    workspace = _workspace_root(project_root, base)
+    if workspace is not None:
+        return (f"no package-lock.json beside it: it is a member of the npm workspace in "
+                f"`{workspace or '.'}`, whose lockfile lambdaforge does not install members from "
+                f"(yet); give it one of its own: run `{relock} --workspaces=false` in {where}")
+    return ("no package-lock.json beside it; a lockfile is required for a reproducible "
+            f"install: run `{relock}` in {where}")
+
+
+def _workspace_root(project_root: Path, base: str) -> str | None:
+    """The project-relative directory above ``base`` whose package.json lists ``base`` among
+    its ``workspaces`` (npm's array, or Yarn's ``{"packages": [...]}``), if any."""
+    parts = PurePosixPath(base).parts
+    for depth in range(len(parts) - 1, -1, -1):
+        root = PurePosixPath(*parts[:depth]).as_posix() if depth else ""
+        try:
+            manifest = json.loads((project_root / root / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        patterns = manifest.get("workspaces") if isinstance(manifest, dict) else None
+        if isinstance(patterns, dict):
+            patterns = patterns.get("packages")
+        member = PurePosixPath(*parts[depth:]).as_posix()
+        if isinstance(patterns, list) and any(
+                isinstance(p, str) and fnmatch.fnmatchcase(member, p.removeprefix("./")) for p in patterns):
+            return root
+    return None
 
 
 def relock_command(package: dict[str, Any]) -> str:
