@@ -23,6 +23,7 @@ from lambdaforge.runner import Runner
 
 if TYPE_CHECKING:
     from lambdaforge.config.models import BuilderOptions
+    from lambdaforge.errors import ConfigIssue
     from lambdaforge.packaging.writers import ArtifactWriter
 
 ArtifactKind = Literal["function", "layer"]
@@ -93,6 +94,10 @@ class DependencyInputs:
     #: keys, state and logs may see; the installer's argv alone gets these. No part of the
     #: identity (each key form already differs per credential) and never in a repr.
     secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    #: project-relative file the dependencies were read from (``requirements.txt``, a lock):
+    #: what ``plan`` and ``explain`` name and the install target's id is made of; no part of
+    #: the identity (two files with the same lines share one install)
+    declared_by: str = field(default="", compare=False)
 
     def reveal(self, value: str) -> str:
         """The real text of a ``canonical`` value (itself unless it hides a credential)."""
@@ -210,6 +215,13 @@ class Builder(ABC):
         package key (``CHECK_OPTIONS`` are the check's instead). Import the model inside this
         method: a no-op build never asks for it."""
         return None
+
+    def validate_inputs(self, spec: BuildSettings, project: Project) -> list[ConfigIssue]:
+        """Every problem in the files this builder will read for ``spec`` (dependency
+        declarations that do not parse or are stale, a handler module that does not exist),
+        each located ``FILE:LINE`` where possible: what ``forge validate`` adds to the config
+        checks, so a build does not find them one at a time. The default: none."""
+        return []
 
     @abstractmethod
     def dependency_inputs(

@@ -11,17 +11,28 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdaforge.cli.common import EXIT_OK, count, load
+from lambdaforge.cli.common import EXIT_OK, count, load, print_issue
 
 
 # --------------------------------------------------------------------------- validate
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check the config; one summary line (plus any warnings) and exit 0 when it is valid."""
+    """Check the config and the files builders will read (requirement and lock files,
+    handler modules); one summary line (plus any warnings) and exit 0 when all is valid,
+    else every problem at once (exit 2)."""
     import os
 
+    from lambdaforge.errors import ConfigError
+    from lambdaforge.inputs_check import input_issues
+
     project = load(args)
+    issues = input_issues(project)
+    errors = [i for i in issues if i.severity == "error"]
+    for warning in (i for i in issues if i.severity != "error"):
+        print_issue(warning)
+    if errors:
+        raise ConfigError(errors)
     shown = Path(os.path.relpath(project.config_file, os.path.realpath(args.cwd))).as_posix()
     print(
         f"{shown}: ok ({count(len(project.functions), 'function')}, "
