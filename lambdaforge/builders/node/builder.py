@@ -143,6 +143,8 @@ class NodeBuilder(Builder):
             watched=tuple(p for p in (path, str(PurePosixPath(path).parent / manifest.lockfile_name),
                                       str(PurePosixPath(path).parent / ".npmrc"))
                           if (project.root / p).is_file()),
+            # the lockfile the install follows names the install target (graph.install_id)
+            declared_by=str(PurePosixPath(path).parent / manifest.lockfile_name),
         )
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
