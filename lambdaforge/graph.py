@@ -46,6 +46,8 @@ class Target:
     deps: DependencyInputs | None = field(default=None, compare=False)
     #: for a check target: the package target it checks
     checks: str | None = None
+    #: for an install target: how many functions and layers use it
+    shared_by: int = field(default=0, compare=False)
 
     @property
     def is_package(self) -> bool:
@@ -53,15 +55,35 @@ class Target:
         return self.kind in (TargetKind.FUNCTION, TargetKind.LAYER)
 
 
-def install_id(inputs: DependencyInputs) -> str:
-    """Stable id of an install target, derived from its canonical inputs only."""
+def install_digest(inputs: DependencyInputs) -> str:
+    """Short digest of an install's canonical inputs only: equal inputs, equal digest."""
     blob = json.dumps(
         [inputs.builder, inputs.runtime, inputs.architecture, inputs.canonical, inputs.files,
          inputs.directories],
         sort_keys=True,
         separators=(",", ":"),
     )
-    return "install:" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def install_id(inputs: DependencyInputs, consumer: str = "") -> str:
+    """Readable id of an install target: ``install:FILE@RUNTIME-ARCH``, FILE the file its
+    dependencies were declared in (``inputs.declared_by``; else the consumer's id, for
+    inline ``dependencies`` only). ``install_ids`` makes it unique across a graph."""
+    where = inputs.declared_by or consumer or install_digest(inputs)
+    return f"install:{where}@{inputs.runtime}-{inputs.architecture}"
+
+
+def install_ids(installs: dict[str, tuple[DependencyInputs, str]]) -> dict[str, str]:
+    """Digest → id for every distinct install of a graph (``installs``: digest → inputs and
+    the first consumer's id). Equal inputs share one id; two different installs that would
+    get the same readable id (one file, one platform, other installer settings) both get
+    ``~DIGEST`` appended, so each id is unique and depends only on its own inputs and file."""
+    readable = {d: install_id(inputs, consumer) for d, (inputs, consumer) in installs.items()}
+    taken: dict[str, int] = {}
+    for rid in readable.values():
+        taken[rid] = taken.get(rid, 0) + 1
+    return {d: rid if taken[rid] == 1 else f"{rid}~{d[:8]}" for d, rid in readable.items()}
 
 
 class TargetGraph:
@@ -268,23 +290,24 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
     def add(t: Target) -> None:
         g.add_node(t.id, target=t)
 
+    #: digest → (inputs, first consumer's id, its spec, builder name); consumers per digest
+    installs: dict[str, tuple[DependencyInputs, str, FunctionSpec | LayerSpec, str]] = {}
+    consumers: dict[str, list[str]] = {}
+
     def add_install(spec: FunctionSpec | LayerSpec, consumer: str, builder_name: str) -> None:
         builder = registry.for_spec(spec)
-        source = spec.source
         try:
-            inputs = builder.dependency_inputs(spec, source, project)
+            inputs = builder.dependency_inputs(spec, spec.source, project)
         except ConfigError as exc:
             dependency_problems.extend(exc.issues)
             return
         if inputs is None:
             return
-        iid = install_id(inputs)
-        if iid not in g:
-            # The first consumer's settings stand for all: equal inputs mean equal installer
-            # settings, which is all the install reads from them.
-            add(Target(iid, TargetKind.INSTALL, iid.split(":", 1)[1], builder_name, spec=spec,
-                       deps=inputs))
-        g.add_edge(iid, consumer)
+        digest = install_digest(inputs)
+        # The first consumer's settings stand for all: equal inputs mean equal installer
+        # settings, which is all the install reads from them.
+        installs.setdefault(digest, (inputs, consumer, spec, builder_name))
+        consumers.setdefault(digest, []).append(consumer)
 
     def add_artifact(kind: TargetKind, spec: FunctionSpec | LayerSpec) -> str:
         """A package target, its install (if any) and its check; returns the package id."""
@@ -319,6 +342,14 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
 
     if dependency_problems:
         raise ConfigError(dependency_problems)
+    ids = install_ids({d: (i[0], i[1]) for d, i in installs.items()})
+    for digest, (inputs, _, spec, builder_name) in installs.items():
+        iid = ids[digest]
+        add(Target(iid, TargetKind.INSTALL, iid.split(":", 1)[1], builder_name, spec=spec,
+                   deps=inputs, shared_by=len(consumers[digest])))
+        for consumer in consumers[digest]:
+            g.add_edge(iid, consumer)
+
     if problems:
         raise ConfigError("\n".join(problems))
     if not nx.is_directed_acyclic_graph(g):

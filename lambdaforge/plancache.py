@@ -27,7 +27,7 @@ from lambdaforge.config.specs import CheckSettings, FunctionSpec, LayerSpec, Pro
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 PLAN_NAME = "plan.json"
 
 
@@ -45,7 +45,8 @@ def _spec_values(data: Mapping[str, Any]) -> dict[str, Any]:
 def _deps_to_json(deps: DependencyInputs) -> dict[str, Any]:
     return {"builder": deps.builder, "runtime": deps.runtime, "architecture": deps.architecture,
             "canonical": deps.canonical, "files": deps.files, "directories": deps.directories,
-            "watched": deps.watched, "file_stats": deps.file_stats}
+            "watched": deps.watched, "file_stats": deps.file_stats,
+            "declared_by": deps.declared_by}
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -105,7 +106,8 @@ def write(state_dir: Path, identity: Mapping[str, object], project: Project,
             {"id": t.id, "kind": t.kind.value, "name": t.name, "builder": t.builder,
              "spec": None if t.spec is None else [
                  "function" if isinstance(t.spec, FunctionSpec) else "layer", t.spec.name],
-             "deps": None if t.deps is None else _deps_to_json(t.deps), "checks": t.checks}
+             "deps": None if t.deps is None else _deps_to_json(t.deps), "checks": t.checks,
+             "shared_by": t.shared_by}
             for t in graph.targets()
         ],
         "edges": graph.edges,
@@ -157,9 +159,10 @@ def load(root: Path, identity: Mapping[str, object]
                     builder=d["builder"], runtime=d["runtime"], architecture=d["architecture"],
                     canonical=_tuples(d["canonical"]), files=_tuples(d["files"]),
                     directories=_tuples(d["directories"]), watched=_tuples(d["watched"]),
-                    file_stats=_tuples(d["file_stats"]))
+                    file_stats=_tuples(d["file_stats"]), declared_by=d["declared_by"])
             targets[t["id"]] = Target(t["id"], TargetKind(t["kind"]), t["name"], t["builder"],
-                                      spec=spec, deps=deps, checks=t["checks"])
+                                      spec=spec, deps=deps, checks=t["checks"],
+                                      shared_by=t["shared_by"])
         graph = TargetGraph(targets, [tuple(e) for e in data["edges"]])  # type: ignore[misc]
         keys = data["keys"]
         if not isinstance(keys, dict) or set(keys) != set(targets):

@@ -1,5 +1,6 @@
-"""What ``forge validate`` checks beyond the config: every function's and layer's dependency
-declarations, asked of their builders (``Builder.validate_inputs``).
+"""What ``forge validate`` checks beyond the config: the files builders will read (dependency
+declarations and lockfiles, handler modules), asked of their builders
+(``Builder.validate_inputs``).
 
 A build stops at the first function whose lockfile is missing; a project of five Node.js
 functions without lockfiles would then fail five builds in a row, one folder at a time.
@@ -22,6 +23,6 @@ def dependency_issues(project: Project, registry: BuilderRegistry | None = None)
     found: dict[str, ConfigIssue] = {}
     specs = [*sorted(project.layers.items()), *sorted(project.functions.items())]
     for _, spec in specs:
-        for issue in registry.for_spec(spec).validate_inputs(spec, spec.source, project):
+        for issue in registry.for_spec(spec).validate_inputs(spec, project):
             found.setdefault(str(issue), issue)
     return sorted(found.values(), key=lambda i: (i.file, i.line or 0, i.key, i.message))

@@ -23,6 +23,7 @@ def forge(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
 
 def write(root: Path, text: str) -> Path:
     (root / "src" / "api").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "api" / "app.py").write_text("def handler(event, context):\n    return 1\n")
     (root / "lambdaforge.toml").write_text(text)
     return root
 

@@ -70,3 +70,58 @@ def test_topological_order_is_deterministic(graph):
     order = [t.id for t in graph.targets()]
     assert order == [t.id for t in graph.targets()]
     assert order.index("layer:shared") < order.index("function:a") < order.index("check:function:a")
+
+
+def test_install_ids_name_the_declaring_file_and_platform(tmp_path):
+    (tmp_path / "lambdaforge.toml").write_text(textwrap.dedent("""
+        [defaults]
+        runtime = "python3.12"
+        architecture = "arm64"
+
+        [functions.api]
+        source = "functions/api"
+        handler = "app.handler"
+
+        [functions.api2]
+        source = "functions/api2"
+        handler = "app.handler"
+
+        [functions.api-x86]
+        source = "functions/api"
+        handler = "app.handler"
+        architecture = "x86_64"
+
+        [functions.api-pip]
+        source = "functions/api"
+        handler = "app.handler"
+        installer = "pip"
+
+        [functions.inline]
+        source = "functions/inline"
+        handler = "app.handler"
+        dependencies = ["six"]
+    """))
+    for d in ("api", "api2", "inline"):
+        (tmp_path / "functions" / d).mkdir(parents=True)
+        (tmp_path / "functions" / d / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    for d in ("api", "api2"):  # the same lines in two files: one install
+        (tmp_path / "functions" / d / "requirements.txt").write_text("six==1.16.0\n")
+    graph = build_graph(load_project(tmp_path / "lambdaforge.toml"))
+    installs = {t.id: sorted(graph.graph.successors(t.id))
+                for t in graph.targets() if t.kind is TargetKind.INSTALL}
+    ids = sorted(installs)
+    # api and api-pip differ only in installer settings: both readable ids get their digest
+    assert [i.split("~")[0] for i in ids] == [
+        "install:function:inline@python3.12-arm64",
+        "install:functions/api/requirements.txt@python3.12-arm64",
+        "install:functions/api/requirements.txt@python3.12-arm64",
+        "install:functions/api/requirements.txt@python3.12-x86_64",
+    ]
+    assert "~" not in ids[0] and "~" not in ids[3]
+    assert all(len(i.split("~")[1]) == 8 for i in ids[1:3]) and ids[1] != ids[2]
+    shared = next(i for i, users in installs.items() if "function:api" in users)
+    assert installs[shared] == ["function:api", "function:api2"]
+    assert graph.target(shared).shared_by == 2
+    # the same inputs give the same ids
+    again = build_graph(load_project(tmp_path / "lambdaforge.toml"))
+    assert sorted(t.id for t in again.targets() if t.kind is TargetKind.INSTALL) == ids

@@ -94,6 +94,10 @@ class DependencyInputs:
     #: keys, state and logs may see; the installer's argv alone gets these. No part of the
     #: identity (each key form already differs per credential) and never in a repr.
     secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    #: project-relative file the dependencies were read from (``requirements.txt``, a lock):
+    #: what ``plan`` and ``explain`` name and the install target's id is made of; no part of
+    #: the identity (two files with the same lines share one install)
+    declared_by: str = field(default="", compare=False)
 
     def reveal(self, value: str) -> str:
         """The real text of a ``canonical`` value (itself unless it hides a credential)."""
@@ -230,19 +234,18 @@ class Builder(ABC):
     ) -> DependencyInputs | None:
         """The install this function or layer needs, or ``None`` when it has no dependencies."""
 
-    def validate_inputs(
-        self, settings: BuildSettings, source: str | None, project: Project
-    ) -> list[ConfigIssue]:
-        """Every problem with the dependency declaration of a function or layer that can be
-        found without installing (a missing or stale lockfile, a requirement that does not
-        parse), each located in its file (``ConfigIssue``; warnings have
-        ``severity="warning"``). ``forge validate`` asks every function and layer, so a
-        project's problems are reported at once rather than one build at a time. The
-        default: the problems ``dependency_inputs`` raises."""
+    def validate_inputs(self, spec: BuildSettings, project: Project) -> list[ConfigIssue]:
+        """Every problem in the files this builder will read for ``spec`` that can be found
+        without installing (a missing or stale lockfile, a requirement that does not parse,
+        a handler module that does not exist), each located in its file (``ConfigIssue``;
+        warnings have ``severity="warning"``). ``forge validate`` asks every function and
+        layer (``lambdaforge.validation``), so a project's problems are reported at once
+        rather than one build at a time. The default: the problems ``dependency_inputs``
+        raises."""
         from lambdaforge.errors import ConfigError
 
         try:
-            self.dependency_inputs(settings, source, project)
+            self.dependency_inputs(spec, spec.source, project)
         except ConfigError as exc:
             return list(exc.issues)
         return []

@@ -10,8 +10,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, load, print_issue
+
+if TYPE_CHECKING:
+    from lambdaforge.graph import Target
 
 
 def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **extra: object):
@@ -175,8 +179,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     verbs = {"up-to-date": "up to date", "cached": "restore from cache", "built": "build"}
     for p in plan:
         why = f"  ({'; '.join(p.reasons)})" if p.reasons and p.action.value != "up-to-date" else ""
-        print(f"{verbs[p.action.value]:>18}  {p.target.id}{why}")
+        origin = _declared(p.target)
+        print(f"{verbs[p.action.value]:>18}  {p.target.id}{f'  [{origin}]' if origin else ''}{why}")
     return EXIT_OK
+
+
+def _declared(target: Target) -> str:
+    """``declared in fn/poetry.lock, used by 3``: where an install target's dependencies
+    come from (the declaration chosen by the builder's precedence) and how many share it."""
+    deps = target.deps
+    if deps is None or not deps.declared_by or target.kind.value != "install":
+        return ""  # inline dependencies, or a builder that names no declaring file
+    users = f", used by {target.shared_by}" if target.shared_by > 1 else ""
+    return f"declared in {deps.declared_by}{users}"
 
 
 def add_plan(sub: argparse._SubParsersAction) -> None:
@@ -191,10 +206,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """Which inputs of NAME (and what it needs) changed since its last build."""
     session = _session(args)
     for tid, reasons in session.explain(args.name).items():
+        origin = _declared(session.graph.target(tid))
         if not reasons:
-            print(f"{tid}: up to date")
+            print(f"{tid}: up to date{f' [{origin}]' if origin else ''}")
         else:
-            print(f"{tid}:")
+            print(f"{tid}:{f' [{origin}]' if origin else ''}")
             for r in reasons:
                 print(f"  {r}")
     return EXIT_OK

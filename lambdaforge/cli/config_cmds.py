@@ -18,9 +18,9 @@ from lambdaforge.cli.common import EXIT_OK, count, load, print_issue
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check the config, then every function's and layer's dependency declarations
-    (lockfiles…: ``validation``); one summary line (plus any warnings) and exit 0 when all
-    is valid, else every problem at once (exit 2)."""
+    """Check the config and the files builders will read (requirement and lock files,
+    handler modules); one summary line (plus any warnings) and exit 0 when all is valid,
+    else every problem at once (exit 2)."""
     import os
 
     from lambdaforge.errors import ConfigError
@@ -28,10 +28,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     project = load(args)
     issues = dependency_issues(project)
-    if any(i.severity == "error" for i in issues):
-        raise ConfigError(issues)
-    for issue in issues:
-        print_issue(issue)
+    errors = [i for i in issues if i.severity == "error"]
+    for warning in (i for i in issues if i.severity != "error"):
+        print_issue(warning)
+    if errors:
+        raise ConfigError(errors)
     shown = Path(os.path.relpath(project.config_file, os.path.realpath(args.cwd))).as_posix()
     print(
         f"{shown}: ok ({count(len(project.functions), 'function')}, "

@@ -85,7 +85,7 @@ def test_a_changed_input_reruns_the_command(script_project: ProjectDir, runs: Pa
     # An install target's id is its canonical inputs, file list included: another set of
     # input files is another install target, as another requirements list is.
     assert reasons == ({"input": ["file changed: fn/src/a.txt"],
-                        "new input": ["no previous build"],
+                        "new input": ["file added: fn/src/b.txt"],
                         "script": ["file changed: fn/build.sh"],
                         "exec bit": ["exec bit changed: fn/src/a.txt"]}[change])
 

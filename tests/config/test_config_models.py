@@ -37,7 +37,8 @@ def test_builder_options_default_to_their_models_defaults(project) -> None:
                 'runtime = "nodejs22.x"\n')
     py, js = p.functions["api"], p.functions["js"]
     assert py.builder_options == {"installer": "uv", "index-url": None, "extra-index-urls": [],
-                                  "find-links": [], "no-index": False, "interpreter": None}
+                                  "find-links": [], "no-index": False, "interpreter": None,
+                                  "groups": [], "extras": [], "locked": True}
     assert js.builder_options == NodeOptions().model_dump(mode="json", by_alias=True)
     assert js.builder_options["bundle"] == "none"
     for name, spec in p.functions.items():
@@ -73,6 +74,9 @@ SETTING_ERRORS = [
                            'or "40MB" (10^6 bytes each), got \'lots\''),
     ("layer-conflicts", '"fail"', "expected 'warn' or 'error', got 'fail'"),
     ("interpreter", "1979-05-27", "expected a string, got a date/time (1979-05-27)"),
+    ("groups", '"dev"', "expected an array of strings, got 'dev'"),
+    ("extras", "1", "expected an array of strings, got integer 1"),
+    ("locked", '"yes"', "expected true or false, got 'yes'"),
     ("bundle", '"webpack"', "expected 'none' or 'esbuild', got 'webpack'"),
     ("minify", '"no"', "expected true or false, got 'no'"),
     ("sourcemap", "1", "expected true or false, got integer 1"),

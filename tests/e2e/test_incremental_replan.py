@@ -151,7 +151,7 @@ def test_no_plan_cache_for_a_project_with_credentials(deps_project: ProjectDir) 
 
 def test_the_plan_cache_is_plain_json(built: ProjectDir) -> None:
     data = json.loads((built.root / ".forge/state/plan.json").read_text())
-    assert data["version"] == 1 and set(data["keys"]) == {t["id"] for t in data["targets"]}
+    assert data["version"] == 2 and set(data["keys"]) == {t["id"] for t in data["targets"]}
 
 
 def test_a_build_without_checks_or_of_one_function_is_incremental_too(built: ProjectDir) -> None:

@@ -81,6 +81,7 @@ def test_lockfile_change_rebuilds_and_node_modules_touch_does_not(mixed, tmp_pat
     lock.write_text(lock.read_text().replace('"lockfileVersion": 3', '"lockfileVersion":   3'))
     out = mixed.build()
     install = next(t for t in out.results if t.startswith("install:"))
+    assert install == "install:functions/api/package-lock.json@nodejs22.x-x86_64"
     assert mixed.statuses(out)[install] == "up-to-date"
     assert mixed.statuses(out)["function:api"] == "up-to-date"
     # A real dependency change re-installs.

@@ -196,7 +196,7 @@ def test_unreadable_requirement_sources_are_config_errors_naming_the_file(tmp_pa
 
 def test_credentials_stay_out_of_the_install_identity_but_reach_the_installer(tmp_path: Path) -> None:
     from lambdaforge.fingerprint import canonical_json
-    from lambdaforge.graph import install_id
+    from lambdaforge.graph import install_digest, install_id
 
     project = make_project(tmp_path)
 
@@ -237,8 +237,8 @@ def test_credentials_stay_out_of_the_install_identity_but_reach_the_installer(tm
     # Another password is another install (never one cache entry for both), the same one
     # the same install.
     assert inputs_with("pw-index-2") != inputs
-    assert install_id(inputs_with("pw-index-2")) != install_id(inputs)
-    assert install_id(inputs_with("pw-index")) == install_id(inputs)
+    assert install_digest(inputs_with("pw-index-2")) != install_digest(inputs)
+    assert install_digest(inputs_with("pw-index")) == install_digest(inputs)
 
 
 def test_a_config_error_quoting_a_credential_hides_it(tmp_path: Path) -> None:
@@ -253,50 +253,57 @@ def test_a_config_error_quoting_a_credential_hides_it(tmp_path: Path) -> None:
     assert "pw-index" not in info.value.issues[0].message
 
 
-POETRY = """\
-[tool.poetry]
-name = "fn"
-version = "0.1.0"
-
-[tool.poetry.dependencies]
-python = "^3.12"
-requests = "^2.32"
-boto3 = "*"
-"""
-
-
-def test_poetry_dependencies_are_never_silently_dropped(tmp_path: Path) -> None:
-    project = make_project(tmp_path)
-    write(tmp_path / "fn" / "pyproject.toml", POETRY)
-    with pytest.raises(ConfigError) as err:
-        PythonBuilder().dependency_inputs(settings(), "fn", project)
-    assert str(err.value) == (
-        "fn/pyproject.toml: `tool.poetry.dependencies` declares boto3, requests, which "
-        "lambdaforge does not read yet: export them with `poetry export -f requirements.txt "
-        "--without-hashes -o requirements.txt` and set `requirements` to that file, or list "
-        "them in `[project] dependencies`")
-    # Exported beside it, the requirements file is read and the build goes on.
-    write(tmp_path / "fn" / "requirements.txt", "requests==2.32.3\n")
-    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
-    assert requirement_lines(inputs) == ["requests==2.32.3"]
-
-
 def test_a_poetry_table_with_only_python_is_no_dependency(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     write(tmp_path / "fn" / "pyproject.toml", '[tool.poetry.dependencies]\npython = "^3.12"\n')
     assert PythonBuilder().dependency_inputs(settings(), "fn", project) is None
 
 
-@pytest.mark.parametrize("name", ["Pipfile", "Pipfile.lock"])
-def test_pipenv_dependencies_are_never_silently_dropped(tmp_path: Path, name: str) -> None:
+
+
+def _uv_lock(fn: Path) -> None:
+    import os
+
+    from lambdaforge.builders.python.tools import uv_binary
+
+    env = {k: v for k, v in {**os.environ, **isolated_installer_env()}.items() if v is not None}
+    subprocess.run([uv_binary(), "lock", "--no-index", "--find-links", "../wheels", "--no-progress"],
+                   cwd=fn, check=True, capture_output=True, env=env)
+
+
+def test_a_stale_uv_lock_says_to_run_uv_lock_unless_locked_is_false(tmp_path: Path, wheelhouse: Path) -> None:
     project = make_project(tmp_path)
-    write(tmp_path / "fn" / name, "[packages]\nrequests = '*'\n")
+    link_wheelhouse(tmp_path, wheelhouse)
+    fn = tmp_path / "fn"
+    write(fn / "pyproject.toml", '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
+                                 'dependencies = ["dep-a"]\n')
+    _uv_lock(fn)
+    write(fn / "pyproject.toml", '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
+                                 'dependencies = ["dep-a", "purelib==1.0"]\n')
+    s = settings(find_links=("wheels",), no_index=True)
     with pytest.raises(ConfigError) as err:
-        PythonBuilder().dependency_inputs(settings(), "fn", project)
-    assert str(err.value) == (
-        f"fn/{name}: declares dependencies with Pipenv, which lambdaforge does not read yet: "
-        "write them out with `pipenv requirements > requirements.txt` (requirements.txt "
-        "beside it is then used)")
-    write(tmp_path / "fn" / "requirements.txt", "requests==2.32.3\n")
-    assert requirement_lines(PythonBuilder().dependency_inputs(settings(), "fn", project)) == [
-        "requests==2.32.3"]
+        PythonBuilder().dependency_inputs(s, "fn", project)
+    assert str(err.value) == ("fn/uv.lock: out of date with pyproject.toml: run `uv lock` (or set "
+                              "`locked = false` to build from the lock as it is)")
+    stale = PythonBuilder().dependency_inputs(settings(find_links=("wheels",), no_index=True,
+                                                       locked=False), "fn", project)
+    assert requirement_lines(stale) == ["dep-a==1.0", "dep-b==1.0"]
+    _uv_lock(fn)
+    assert requirement_lines(PythonBuilder().dependency_inputs(s, "fn", project)) == [
+        "dep-a==1.0", "dep-b==1.0", "purelib==1.0"]
+
+
+def test_uv_groups_are_opt_in_even_default_ones(tmp_path: Path, wheelhouse: Path) -> None:
+    project = make_project(tmp_path)
+    link_wheelhouse(tmp_path, wheelhouse)
+    fn = tmp_path / "fn"
+    write(fn / "pyproject.toml", '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
+                                 'dependencies = ["purelib"]\n\n[dependency-groups]\n'
+                                 'dev = ["dep-a"]\ntest = ["dep-b"]\n\n'
+                                 '[tool.uv]\ndefault-groups = ["dev", "test"]\n')
+    _uv_lock(fn)
+    s = dict(find_links=("wheels",), no_index=True)
+    assert requirement_lines(PythonBuilder().dependency_inputs(settings(**s), "fn", project)) == [
+        "purelib==1.0"]
+    assert requirement_lines(PythonBuilder().dependency_inputs(
+        settings(groups=("test",), **s), "fn", project)) == ["dep-b==1.0", "purelib==1.0"]

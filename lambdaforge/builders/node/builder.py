@@ -146,16 +146,16 @@ class NodeBuilder(Builder):
             watched=tuple(p for p in (path, str(PurePosixPath(path).parent / manifest.lockfile_name),
                                       str(PurePosixPath(path).parent / ".npmrc"))
                           if (project.root / p).is_file()),
+            # the lockfile the install follows names the install target (graph.install_id)
+            declared_by=str(PurePosixPath(path).parent / manifest.lockfile_name),
         )
 
-    def validate_inputs(
-        self, settings: BuildSettings, source: str | None, project: Project
-    ) -> list[ConfigIssue]:
+    def validate_inputs(self, spec: BuildSettings, project: Project) -> list[ConfigIssue]:
         """Every problem of the package.json and lockfile that define the install (missing
         or stale lockfile, links, lockfileVersion 1…) and warnings, each with its fix
         (``lockfile.manifest_issues``)."""
         try:
-            path = self.package_json(settings, source, project)
+            path = self.package_json(spec, spec.source, project)
         except ConfigError as exc:
             return list(exc.issues)
         return [] if path is None else lockfile.manifest_issues(project.root, path)

@@ -31,6 +31,7 @@ from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import tool_version
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.config.specs import BuildSettings, Project
+from lambdaforge.errors import ConfigIssue
 from lambdaforge.runner import Runner
 
 if TYPE_CHECKING:
@@ -83,6 +84,31 @@ class PythonBuilder(Builder):
         from lambdaforge.builders.python.requirements import collect_dependency_inputs
 
         return collect_dependency_inputs(settings, source, project, self.runner, builder=self.NAME)
+
+    def validate_inputs(self, spec: BuildSettings, project: Project) -> list[ConfigIssue]:
+        """The dependency declaration read as a build reads it (every bad line, a stale
+        uv.lock, poetry.lock or Pipfile.lock), and the handler's module present in the
+        function's source or one of its layers (``handler.missing_handler_module``)."""
+        from lambdaforge.builders.python.handler import missing_handler_module
+        from lambdaforge.errors import ConfigError
+
+        issues: list[ConfigIssue] = []
+        try:
+            self.dependency_inputs(spec, spec.source, project)
+        except ConfigError as exc:
+            issues += exc.issues
+        handler = getattr(spec, "handler", None)
+        if handler is not None and spec.source is not None:
+            files = self.handler_files(handler) or ()
+            layers = [project.layers[n].source for n in getattr(spec, "layers", ())
+                      if n in project.layers and project.layers[n].source is not None]
+            message = missing_handler_module(handler, files, project.root, spec.source, layers)
+            if message:
+                origin = project.origins.get(f"functions.{spec.name}.handler")
+                issues.append(ConfigIssue(
+                    file=origin.file if origin else "", line=origin.line if origin else None,
+                    key=f"functions.{spec.name}.handler", message=message))
+        return issues
 
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """``{"uv": "0.13.9"}`` or ``{"pip": "26.3"}``: the installer that will run."""

@@ -170,3 +170,15 @@ def _names(target: ast.expr) -> set[str]:
     if isinstance(target, (ast.Tuple, ast.List)):
         return set().union(*(_names(e) for e in target.elts)) if target.elts else set()
     return set()
+
+
+def missing_handler_module(handler: str, files: tuple[str, ...], root: Path, source: str,
+                           layers: list[str]) -> str | None:
+    """Why the module of ``handler`` is in neither the function's ``source`` nor one of its
+    ``layers`` (project-relative; a layer's modules may sit under its ``python/``), or
+    ``None`` when one of ``files`` (``Builder.handler_files``) is there."""
+    places = [root / source] + [d for layer in layers for d in (root / layer, root / layer / "python")]
+    if not files or any((place / f).is_file() for place in places for f in files):
+        return None
+    where = f"`{source}`" + (" or its layers" if layers else "")
+    return f"`{handler}`: no {' or '.join(files)} in {where}"

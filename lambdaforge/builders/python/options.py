@@ -16,8 +16,9 @@ _DEFAULT = PythonSettings()
 
 
 class PythonOptions(BuilderOptions):
-    """``installer``, ``index-url``, ``extra-index-urls``, ``find-links``, ``no-index`` and
-    ``interpreter`` of a function or layer built by the Python builder."""
+    """``installer``, ``index-url``, ``extra-index-urls``, ``find-links``, ``no-index``,
+    ``interpreter``, ``groups``, ``extras`` and ``locked`` of a function or layer built by
+    the Python builder."""
 
     PATHS: ClassVar[dict[str, str]] = {"find-links": "path"}
 
@@ -41,4 +42,19 @@ class PythonOptions(BuilderOptions):
         _DEFAULT.interpreter,
         description="Python interpreter for the import smoke test. Default: `pythonX.Y` of the "
         "runtime found on PATH or in pyenv.",
+    )
+    groups: tuple[str, ...] = Field(
+        _DEFAULT.groups,
+        description="Dependency groups of a poetry.lock or uv.lock shipped besides the main "
+        "one. Default: none (dev and test groups are never shipped unless named).",
+    )
+    extras: tuple[str, ...] = Field(
+        _DEFAULT.extras,
+        description="Extras of the project (poetry.lock, uv.lock) whose optional packages are "
+        "shipped. Default: none.",
+    )
+    locked: bool = Field(
+        _DEFAULT.locked,
+        description="A uv.lock out of date with its pyproject.toml is an error (run `uv lock`). "
+        "`false` uses the lock as it is. Default: true.",
     )

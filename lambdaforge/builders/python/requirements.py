@@ -1,9 +1,9 @@
 """What a Python function or layer depends on, canonicalised into ``DependencyInputs``.
 
-Sources, in the order of discovery (design §2): ``requirements = "…"`` from the settings
-(a requirements.txt, a pyproject.toml or a uv.lock), else ``<source>/requirements.txt``,
-else ``<source>/pyproject.toml`` (its ``uv.lock`` when there is one, via ``uv export``),
-plus inline ``dependencies = [...]``.
+Sources: the one declaring file chosen by ``declarations`` (``requirements = "…"``, else
+``requirements.txt``, ``uv.lock`` via ``uv export``, ``poetry.lock`` and ``Pipfile.lock``
+read directly by ``poetry``/``pipenv``, ``pyproject.toml``), plus inline
+``dependencies = [...]``.
 
 The result is the install target's identity (design §3), so it is canonical: requirement
 lines normalised and sorted, no absolute path (local paths are project-relative, written
@@ -28,11 +28,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.builders.python.declarations import Declaration
+from lambdaforge.builders.python.locked import LockRead
 from lambdaforge.builders.python.settings import PythonSettings
 from lambdaforge.config.specs import BuildSettings, Project
 from lambdaforge.errors import ConfigError, ConfigIssue
 from lambdaforge.redact import key_form
-from lambdaforge.runner import Runner, isolated_installer_env
+from lambdaforge.runner import CommandResult, Runner, isolated_installer_env
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -311,17 +313,23 @@ class _Collector:
 
     # ------------------------------------------------------------------ pyproject / uv.lock
 
-    def read_pyproject(self, path: Path, runner: Runner) -> None:
-        """``[project] dependencies`` of a function's pyproject.toml, or its uv.lock."""
+    def read_toml(self, path: Path) -> dict | None:
+        """A TOML file's content, or ``None`` with the problem recorded."""
         where = self.rel(path)
         self.read.add(where)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            return tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             self.problem(where, None, f"invalid TOML: {exc}")
-            return
         except UnicodeDecodeError as exc:
             self.problem(where, None, f"not UTF-8 text ({exc.reason}); save it as UTF-8")
+        return None
+
+    def read_pyproject(self, path: Path) -> None:
+        """``[project] dependencies`` of a pyproject.toml without a lock beside it."""
+        where = self.rel(path)
+        data = self.read_toml(path)
+        if data is None:
             return
         project = data.get("project", {})
         deps = project.get("dependencies", []) if isinstance(project, dict) else None
@@ -333,45 +341,64 @@ class _Collector:
         if poetry and not deps:
             # Building without them would ship a zip that fails at its first import.
             shown = ", ".join(poetry[:3]) + (", …" if len(poetry) > 3 else "")
-            self.problem(where, None, f"`tool.poetry.dependencies` declares {shown}, which "
-                         "lambdaforge does not read yet: export them with `poetry export -f "
-                         "requirements.txt --without-hashes -o requirements.txt` and set "
-                         "`requirements` to that file, or list them in `[project] "
-                         "dependencies`")
-            return
-        lock = path.parent / "uv.lock"
-        if lock.is_file():
-            # The lock decides the versions; the pyproject only says which were pinned on purpose.
-            for text in deps:
-                try:
-                    req = Requirement(text)
-                except InvalidRequirement:
-                    continue
-                if any(s.operator in ("==", "===") for s in req.specifier):
-                    self.pinned.add(canonicalize_name(req.name))
-            self.read_uv_lock(lock, runner)
+            self.problem(where, None, f"`tool.poetry.dependencies` declares {shown} but there "
+                         "is no poetry.lock beside it: run `poetry lock`")
             return
         for text in deps:
             self.add_requirement(text, (), path.parent, where, None)
 
-    def read_uv_lock(self, lock: Path, runner: Runner) -> None:
-        """The locked set of a uv project, exported as requirement lines (hashes kept)."""
+    def read_uv_project(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
+        """A uv.lock, with the exact pins of the pyproject.toml beside it (the lock decides
+        the versions; the pyproject only says which were pinned on purpose)."""
+        pyproject = lock.parent / "pyproject.toml"
+        if pyproject.is_file():
+            data = self.read_toml(pyproject)
+            if data is None:
+                return
+            from lambdaforge.builders.python.poetry import exact_pins
+
+            self.pinned |= exact_pins({"project": data.get("project", {})})
+        self.read_uv_lock(lock, runner, options)
+
+    def read_uv_lock(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
+        """The locked set of a uv project, exported as requirement lines (hashes kept).
+
+        ``--locked`` makes uv refuse a lock out of date with pyproject.toml (``--frozen``,
+        with ``locked = false``, exports it as it is)."""
         from lambdaforge.builders.python.tools import uv_binary
 
         where = self.rel(lock)
         self.read.add(where)
-        result = runner.run(
-            [
-                uv_binary(), "export", "--frozen", "--format", "requirements-txt",
-                "--no-header", "--no-annotate", "--no-emit-project", "--no-dev",
-                "--no-editable",  # workspace members as plain paths, installable into a zip
-                "--no-progress", "--color", "never",
-            ],
-            cwd=lock.parent,
-            env=isolated_installer_env(),
-        )
+        if (lock.parent / "pyproject.toml").is_file():
+            self.read.add(self.rel(lock.parent / "pyproject.toml"))
+        selection = [f for g in options.groups for f in ("--group", g)]
+        selection += [f for e in options.extras for f in ("--extra", e)]
+
+        def export(*mode: str) -> CommandResult:
+            return runner.run(
+                [
+                    uv_binary(), "export", *mode, "--format", "requirements-txt",
+                    # no default group (dev, or tool.uv.default-groups) unless named
+                    "--no-header", "--no-annotate", "--no-emit-project", "--no-default-groups",
+                    *selection,
+                    "--no-editable",  # workspace members as plain paths, installable into a zip
+                    "--no-progress", "--color", "never",
+                ],
+                cwd=lock.parent,
+                env=isolated_installer_env(),
+            )
+
+        # `--locked` confirms the lock matches pyproject.toml; when it does not, uv
+        # re-resolves to say so, which offline (and without the project's indexes) can also
+        # fail: a lock `--frozen` can export but `--locked` cannot is out of date either way.
+        result = export("--locked", "--offline") if options.locked else export("--frozen")
+        if not result.ok and options.locked:
+            if export("--frozen").ok:
+                self.problem(where, None, "out of date with pyproject.toml: run `uv lock` "
+                             "(or set `locked = false` to build from the lock as it is)")
+                return
         if not result.ok:
-            self.problem(where, None, f"`uv export --frozen` failed: {result.stderr.strip()}")
+            self.problem(where, None, f"`uv export` failed: {result.stderr.strip()}")
             return
         exported = lock.parent / ".uv-export.txt"
         # Parsed like a requirements file so local paths and hashes get the same treatment;
@@ -380,9 +407,77 @@ class _Collector:
             if line.startswith("-"):
                 self.read_option_line(line, exported, where, lineno, False, ())
                 continue
-            spec, options = _split_options(line)
-            hashes = [v for n, v in options if n == "--hash"]
+            spec, options_ = _split_options(line)
+            hashes = [v for n, v in options_ if n == "--hash"]
             self.add_requirement(spec, hashes, lock.parent, where, lineno, top_level=False)
+
+    def read_poetry_lock(self, lock: Path, options: PythonSettings) -> None:
+        """A poetry.lock checked against the pyproject.toml beside it (``poetry.py``)."""
+        from lambdaforge.builders.python.poetry import read_poetry_lock
+
+        pyproject_path = lock.parent / "pyproject.toml"
+        if not pyproject_path.is_file():
+            self.problem(self.rel(lock), None, "no pyproject.toml beside it: a poetry.lock is "
+                         "read with the pyproject.toml it was locked from")
+            return
+        pyproject, data = self.read_toml(pyproject_path), self.read_toml(lock)
+        if pyproject is None or data is None:
+            return
+        self.add_locked(read_poetry_lock(
+            pyproject, data, lock.read_text(encoding="utf-8"), self.rel(lock),
+            groups=options.groups, extras=options.extras), lock)
+
+    def read_pipfile_lock(self, lock: Path) -> None:
+        """A Pipfile.lock checked against the Pipfile beside it (``pipenv.py``)."""
+        import json
+
+        from lambdaforge.builders.python.pipenv import read_pipfile_lock
+
+        where = self.rel(lock)
+        self.read.add(where)
+        pipfile_path = lock.parent / "Pipfile"
+        pipfile = self.read_toml(pipfile_path) if pipfile_path.is_file() else None
+        if pipfile_path.is_file() and pipfile is None:
+            return
+        try:
+            text = lock.read_text(encoding="utf-8")
+            data = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.problem(where, getattr(exc, "lineno", None), f"invalid JSON: {exc}")
+            return
+        self.add_locked(read_pipfile_lock(pipfile, data, text, where), lock)
+
+    def add_locked(self, read: LockRead, lock: Path) -> None:
+        """Take in what a lock reader found (exact pins, indexes, problems)."""
+        self.issues += read.issues
+        self.pinned |= read.pinned
+        if read.index_url:
+            self.index_url = self.index_url or read.index_url
+        for url in read.extra_index_urls:
+            self.add_extra_index(url)
+        for req in read.requirements:
+            self.add_requirement(req.text, req.hashes, lock.parent, self.rel(lock), req.line,
+                                 top_level=False)
+
+    def read_declaration(self, declared: Declaration, runner: Runner, options: PythonSettings) -> None:
+        """Read the declaring file by its kind (``declarations.DeclarationKind``)."""
+        from lambdaforge.builders.python.declarations import DeclarationKind as K
+
+        path = declared.path
+        if declared.kind is K.REQUIREMENTS:
+            self.read_requirements_file(path)
+        elif declared.kind is K.PYPROJECT:
+            self.read_pyproject(path)
+        elif declared.kind is K.UV_LOCK:
+            self.read_uv_project(path, runner, options)
+        elif declared.kind is K.POETRY_LOCK:
+            self.read_poetry_lock(path, options)
+        elif declared.kind is K.PIPFILE_LOCK:
+            self.read_pipfile_lock(path)
+        else:
+            self.read.add(self.rel(path))
+            self.problem(self.rel(path), None, "no Pipfile.lock beside it: run `pipenv lock` "
+                         "(lambdaforge installs the locked versions)")
 
     # ------------------------------------------------------------------ result
 
@@ -414,38 +509,17 @@ def collect_dependency_inputs(
     """
     root = project.root
     c = _Collector(project_root=root)
-    req_path = _requirements_source(settings, source, root)
-    if req_path is not None:
-        if not c.inside(req_path):
-            c.problem("", None, f"`{settings.requirements}` leaves the project root", "requirements")
-        elif not req_path.is_file():
-            c.problem("", None, f"`{settings.requirements}`: no such file", "requirements")
-        elif req_path.name == "pyproject.toml":
-            c.read_pyproject(req_path, runner)
-        elif req_path.name == "uv.lock":
-            pyproject = req_path.parent / "pyproject.toml"
-            if pyproject.is_file():
-                c.read_pyproject(pyproject, runner)
-            else:
-                c.read_uv_lock(req_path, runner)
-        else:
-            c.read_requirements_file(req_path)
-    elif source is not None:
-        for name in PIPENV_FILES:
-            if (root / source / name).is_file():
-                # Not read yet: building without it would ship a zip missing its packages.
-                c.problem(c.rel(root / source / name), None,
-                          "declares dependencies with Pipenv, which lambdaforge does not read "
-                          "yet: write them out with `pipenv requirements > requirements.txt` "
-                          "(requirements.txt beside it is then used)")
-                break
+    options = PythonSettings.of(settings)
+    declared = _declaration(settings, source, root, c)
+    if declared is not None:
+        c.read_declaration(declared, runner, options)
     for text in settings.dependencies:
         c.add_requirement(text, (), root, "", None)
     if c.issues:
         raise ConfigError(c.issues)
     if not c.requirements:
         return None
-    return _inputs(c, settings, builder)
+    return _inputs(c, settings, builder, declared)
 
 
 def requirement_inputs(
@@ -462,9 +536,11 @@ def requirement_inputs(
     return _inputs(c, settings, builder)
 
 
-def _inputs(c: _Collector, settings: BuildSettings, builder: str) -> DependencyInputs:
+def _inputs(c: _Collector, settings: BuildSettings, builder: str,
+            declared: Declaration | None = None) -> DependencyInputs:
     """The collected requirements with the settings' index options over what requirement
-    files said (the config is the contract), as canonical install inputs."""
+    files said (the config is the contract), as canonical install inputs; ``declared``: the
+    declaration they were read from (it names the install)."""
     options = PythonSettings.of(settings)
     if options.index_url:
         c.index_url = options.index_url
@@ -481,6 +557,7 @@ def _inputs(c: _Collector, settings: BuildSettings, builder: str) -> DependencyI
     canonical, secrets = _protect(c.canonical(options.installer))
     return DependencyInputs(
         builder=builder,
+        declared_by=c.rel(declared.path) if declared is not None else "",
         runtime=settings.runtime,
         architecture=settings.architecture,
         canonical=canonical,
@@ -506,11 +583,6 @@ def _protect(
     return tuple(shown), tuple(sorted(secrets.items()))
 
 
-#: Pipenv's declaration files: found in a source directory with nothing else declaring its
-#: dependencies, they are an error rather than a zip silently built without them
-PIPENV_FILES = ("Pipfile.lock", "Pipfile")
-
-
 def _poetry_dependencies(data: dict) -> list[str]:
     """Names under ``[tool.poetry.dependencies]`` (and Poetry 1.2+'s main group), the
     interpreter constraint ``python`` left out."""
@@ -526,17 +598,21 @@ def _poetry_dependencies(data: dict) -> list[str]:
     return sorted(set(names))
 
 
-def _requirements_source(settings: BuildSettings, source: str | None, root: Path) -> Path | None:
-    """The file named by ``requirements`` or found by default discovery in the source dir."""
+def _declaration(settings: BuildSettings, source: str | None, root: Path,
+                 c: _Collector) -> Declaration | None:
+    """The file named by ``requirements`` or found by the precedence in the source dir."""
+    from lambdaforge.builders.python import declarations
+
     if settings.requirements is not None:
-        return root / settings.requirements
-    if source is None:
+        path = root / settings.requirements
+        if not c.inside(path):
+            c.problem("", None, f"`{settings.requirements}` leaves the project root", "requirements")
+        elif not path.is_file():
+            c.problem("", None, f"`{settings.requirements}`: no such file", "requirements")
+        else:
+            return declarations.of_file(path)
         return None
-    src = root / source
-    for name in ("requirements.txt", "pyproject.toml"):
-        if (src / name).is_file():
-            return src / name
-    return None
+    return declarations.in_directory(root / source) if source is not None else None
 
 
 def _normalise(req: Requirement) -> str:

@@ -18,7 +18,8 @@ Installer = Literal["uv", "pip"]
 
 @dataclass(frozen=True, kw_only=True)
 class PythonSettings(OptionValues):
-    """``installer``, the index settings and the smoke test's ``interpreter``.
+    """``installer``, the index settings, the smoke test's ``interpreter``, and which
+    groups and extras of a lock are shipped (``locked``: whether a stale uv.lock is an error).
 
     ``find_links`` entries are project-relative POSIX paths (the config resolves them
     relative to the file that wrote them) or URLs.
@@ -30,3 +31,11 @@ class PythonSettings(OptionValues):
     find_links: tuple[str, ...] = ()
     no_index: bool = False
     interpreter: str | None = None
+    #: dependency groups shipped besides the main one (Poetry ``[tool.poetry.group.X]``,
+    #: uv ``[dependency-groups]``); dev and test groups only when named here
+    groups: tuple[str, ...] = ()
+    #: optional extras of the project to ship (Poetry ``[tool.poetry.extras]``, uv
+    #: ``[project.optional-dependencies]``)
+    extras: tuple[str, ...] = ()
+    #: a uv.lock out of date with its pyproject.toml is an error (``false``: use it as it is)
+    locked: bool = True

@@ -1,0 +1,227 @@
+"""Poetry and Pipenv locks read directly; stale locks and unsupported entries are errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.builders.python import PythonBuilder
+from lambdaforge.builders.python.poetry import decide_extras
+from lambdaforge.builders.python.requirements import RequirementSet
+from lambdaforge.errors import ConfigError
+from tests.python_builder.conftest import make_project, settings
+from tests.support import locks
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def lines(inputs) -> list[str]:
+    return [v.split(" --hash")[0] for k, v in inputs.canonical if k == "requirement"]
+
+
+def project_with(tmp_path: Path, files: dict[str, str]):
+    """A project whose function ``fn`` holds ``files``."""
+    project = make_project(tmp_path)
+    for name, text in files.items():
+        write(tmp_path / "fn" / name, text)
+    return project
+
+
+def poetry_files(wheelhouse: Path, **lock_args) -> dict[str, str]:
+    return {"pyproject.toml": locks.POETRY_PYPROJECT,
+            "poetry.lock": locks.poetry_lock(wheelhouse, **lock_args)}
+
+
+def pipenv_files(wheelhouse: Path, **lock_args) -> dict[str, str]:
+    return {"Pipfile": locks.PIPFILE, "Pipfile.lock": locks.pipfile_lock(wheelhouse, **lock_args)}
+
+
+def test_poetry_lock_ships_the_main_group_with_hashes(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, poetry_files(wheelhouse))
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "purelib==1.0"]
+    assert (f"requirement", f"purelib==1.0 --hash={locks.sha256_of(wheelhouse, 'purelib')}") \
+        in inputs.canonical
+    # "1.0" is an exact pin in Poetry: it keeps a runtime-provided package of that name
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+    assert inputs.declared_by == "fn/poetry.lock"
+
+
+def test_poetry_groups_are_opt_in_with_their_markers(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, poetry_files(wheelhouse))
+    inputs = PythonBuilder().dependency_inputs(settings(groups=("dev",)), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "markered==1.0", "purelib==1.0",
+                             'tomli-like==1.0; python_version < "3.12"']
+
+
+EXTRA = """
+[[package]]
+name = "requests"
+version = "1.0"
+description = ""
+optional = true
+python-versions = "*"
+groups = ["main"]
+markers = "extra == \\"web\\""
+files = []
+
+[extras]
+web = ["requests"]
+"""
+
+
+def test_poetry_extras_select_optional_packages(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, poetry_files(wheelhouse, extra_packages=EXTRA))
+    without = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert "requests==1.0" not in lines(without)
+    with_web = PythonBuilder().dependency_inputs(settings(extras=("web",)), "fn", project)
+    assert "requests==1.0" in lines(with_web)
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(extras=("cli",)), "fn", project)
+    assert str(err.value) == "fn/poetry.lock: extra `cli` is not declared in the lock (known: web)"
+
+
+def test_extra_terms_of_markers_are_decided_by_the_selection() -> None:
+    from packaging.markers import Marker
+
+    m = Marker('python_version < "3.12" and (extra == "web" or sys_platform == "linux")')
+    assert decide_extras(m, {"web"}) == 'python_version < "3.12"'
+    assert decide_extras(m, set()) == 'python_version < "3.12" and (sys_platform == "linux")'
+    assert decide_extras(Marker('extra == "web"'), set()) is False
+    assert decide_extras(Marker('extra != "web"'), set()) is True
+
+
+def error_after_edit(project, name: str, old: str, new: str) -> str:
+    """The ConfigError text of ``fn`` once ``old`` is replaced by ``new`` in ``fn/NAME``."""
+    path = project.root / "fn" / name
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    return str(err.value)
+
+
+def line_with(path: Path, needle: str) -> int:
+    return next(i for i, t in enumerate(path.read_text().splitlines(), 1) if needle in t)
+
+
+def test_a_stale_poetry_lock_says_to_run_poetry_lock(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, poetry_files(wheelhouse))
+    error = error_after_edit(project, "pyproject.toml", 'purelib = "1.0"', 'purelib = "2.0"')
+    line = line_with(tmp_path / "fn" / "poetry.lock", "content-hash")
+    assert error == (f"fn/poetry.lock:{line}: out of date with pyproject.toml (its "
+                              "content-hash differs): run `poetry lock`")
+
+
+def test_the_pep621_layout_of_poetry_2_is_hashed_as_poetry_does(tmp_path: Path, wheelhouse: Path) -> None:
+    import hashlib
+
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "pyproject.toml",
+          '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.12"\n'
+          'dependencies = ["purelib==1.0"]\n\n[tool.poetry]\npackage-mode = false\n')
+    content = {"project": {"requires-python": ">=3.12", "dependencies": ["purelib==1.0"]},
+               "tool": {"poetry": {}}}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    write(tmp_path / "fn" / "poetry.lock", locks.poetry_lock(wheelhouse, content_hash=digest))
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "purelib==1.0"]
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+
+
+PATH_PACKAGE = """
+[[package]]
+name = "mylib"
+version = "0.1"
+description = ""
+optional = false
+python-versions = "*"
+groups = ["main"]
+files = []
+
+[package.source]
+type = "directory"
+url = "../mylib"
+"""
+
+
+def test_path_packages_and_old_lock_formats_are_refused_by_name(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, poetry_files(wheelhouse, extra_packages=PATH_PACKAGE))
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    lock_text = (tmp_path / "fn" / "poetry.lock").read_text().splitlines()
+    line = lock_text.index('name = "mylib"') + 1
+    assert str(err.value) == (
+        f"fn/poetry.lock:{line}: `mylib` is a directory dependency (`../mylib`), which "
+        "lambdaforge does not install from poetry.lock: publish it to an index or a "
+        "`find-links` wheel folder")
+    lock = tmp_path / "fn" / "poetry.lock"
+    lock.write_text(locks.poetry_lock(wheelhouse).replace('lock-version = "2.1"', 'lock-version = "2.0"'))
+    with pytest.raises(ConfigError, match=r"lock format 2.0 predates per-package groups and "
+                                          r"markers \(format 2.1, Poetry 2.0\): run `poetry lock`"):
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+
+
+def test_poetry_without_a_lock_says_to_run_poetry_lock(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "pyproject.toml", locks.POETRY_PYPROJECT)
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(err.value) == ("fn/pyproject.toml: `tool.poetry.dependencies` declares dep-a, "
+                              "purelib but there is no poetry.lock beside it: run `poetry lock`")
+
+
+def test_pipfile_lock_ships_default_never_develop(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, pipenv_files(wheelhouse))
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", 'purelib==1.0; python_version >= "3.8"']
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+    assert inputs.declared_by == "fn/Pipfile.lock"
+    assert not any(k in ("index-url", "extra-index-url") for k, _ in inputs.canonical)
+
+
+def test_a_stale_pipfile_lock_or_a_pipfile_without_lock_says_to_run_pipenv_lock(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    project = project_with(tmp_path, pipenv_files(wheelhouse))
+    error = error_after_edit(project, "Pipfile", 'dep-a = "*"', 'dep-a = "==1.0"')
+    line = line_with(tmp_path / "fn" / "Pipfile.lock", '"sha256"')
+    assert error == (f"fn/Pipfile.lock:{line}: out of date with Pipfile (its "
+                              "_meta.hash differs): run `pipenv lock`")
+    (tmp_path / "fn" / "Pipfile.lock").unlink()
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(err.value) == ("fn/Pipfile: no Pipfile.lock beside it: run `pipenv lock` "
+                              "(lambdaforge installs the locked versions)")
+
+
+def test_pipfile_lock_vcs_entries_are_refused_by_name(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, pipenv_files(wheelhouse, default_extra={
+        "mylib": {"git": "https://example.invalid/mylib.git", "ref": "abc"}}))
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert str(err.value).endswith(
+        ": `mylib` is a git entry (`https://example.invalid/mylib.git`), which lambdaforge "
+        "does not install from Pipfile.lock: publish it to an index or a `find-links` wheel folder")
+    assert str(err.value).startswith("fn/Pipfile.lock:")
+
+
+def test_precedence_requirements_txt_then_locks_then_pyproject(tmp_path: Path, wheelhouse: Path) -> None:
+    project = project_with(tmp_path, pipenv_files(wheelhouse))
+    write(tmp_path / "fn" / "pyproject.toml",
+          '[project]\nname = "fn"\nversion = "0"\ndependencies = ["markered"]\n')
+    assert PythonBuilder().dependency_inputs(settings(), "fn", project).declared_by == "fn/Pipfile.lock"
+    write(tmp_path / "fn" / "poetry.lock", "")  # beside a pyproject: Poetry's lock comes first
+    with pytest.raises(ConfigError, match="fn/poetry.lock"):
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    write(tmp_path / "fn" / "requirements.txt", "purelib\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert (inputs.declared_by, lines(inputs)) == ("fn/requirements.txt", ["purelib"])
+    # a configured file wins over everything
+    inputs = PythonBuilder().dependency_inputs(settings(requirements="fn/Pipfile"), "fn", project)
+    assert inputs.declared_by == "fn/Pipfile.lock"
