@@ -127,6 +127,10 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     name, version, tag, requires = _cfg()
     mod = name.replace("-", "_")
+    # as setuptools does: leftovers written into the tree being built
+    os.makedirs(os.path.join("build", "lib"), exist_ok=True)
+    os.makedirs(mod + ".egg-info", exist_ok=True)
+    open(os.path.join(mod + ".egg-info", "PKG-INFO"), "w").write(_metadata(name, version, requires))
     di = mod + "-" + version + ".dist-info"
     members = {}
     for root, _, names in os.walk(mod):
@@ -147,6 +151,38 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
+def source_tree_files(
+    name: str,
+    version: str,
+    *,
+    wheel_tag: str = "py3-none-any",
+    files: Mapping[str, bytes] | None = None,
+    requires: Iterable[str] = (),
+) -> dict[str, bytes]:
+    """The files of a source tree (a local package folder, an sdist's content) whose in-tree
+    backend builds a wheel tagged ``wheel_tag``, leaving ``build/`` and ``*.egg-info`` behind
+    in the tree as setuptools does."""
+    mod = _norm(name)
+    if not files:
+        files = {f"{mod}/__init__.py": f"__version__ = {version!r}\n".encode()}
+    deps = ", ".join(f'"{r}"' for r in requires)
+    pyproject = (
+        "[build-system]\nrequires = []\n"
+        'build-backend = "backend"\nbackend-path = ["_backend"]\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n\n'
+        f'[tool.fakebackend]\ntag = "{wheel_tag}"\n'
+    )
+    return {**files, "pyproject.toml": pyproject.encode(), "_backend/backend.py": _BACKEND.encode()}
+
+
+def write_source_tree(dest: Path, name: str, version: str, **options: object) -> Path:
+    """Write ``source_tree_files`` into the folder ``dest`` (a local package) and return it."""
+    for rel, data in source_tree_files(name, version, **options).items():  # type: ignore[arg-type]
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(data)
+    return dest
+
+
 def build_sdist(
     dest_dir: Path,
     name: str,
@@ -162,20 +198,9 @@ def build_sdist(
     building it on the host yields a host-only wheel, which the builder must refuse.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
-    mod = _norm(name)
-    stem = f"{mod}-{version}"
-    if not files:
-        files = {f"{mod}/__init__.py": f"__version__ = {version!r}\n".encode()}
-    deps = ", ".join(f'"{r}"' for r in requires)
-    pyproject = (
-        "[build-system]\nrequires = []\n"
-        'build-backend = "backend"\nbackend-path = ["_backend"]\n\n'
-        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n\n'
-        f'[tool.fakebackend]\ntag = "{wheel_tag}"\n'
-    )
-    members: dict[str, bytes] = {f"{stem}/{p}": d for p, d in files.items()}
-    members[f"{stem}/pyproject.toml"] = pyproject.encode()
-    members[f"{stem}/_backend/backend.py"] = _BACKEND.encode()
+    stem = f"{_norm(name)}-{version}"
+    source = source_tree_files(name, version, wheel_tag=wheel_tag, files=files, requires=requires)
+    members: dict[str, bytes] = {f"{stem}/{p}": d for p, d in source.items()}
     members[f"{stem}/PKG-INFO"] = metadata_text(name, version, requires).encode()
 
     path = dest_dir / f"{stem}.tar.gz"

@@ -23,13 +23,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
 from lambdaforge.builders.python.dists import finalize_tree, read_distributions, unreachable
+from lambdaforge.builders.python.localbuild import build_local_packages
 from lambdaforge.builders.python.requirements import RequirementSet, resolve_local
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import pip_command, uv_binary
+from lambdaforge.builders.python.waysout import is_pure, native_sdist_message, wheel_tags
 from lambdaforge.errors import InstallError
 from lambdaforge.runner import CommandResult, Runner, isolated_installer_env
 
@@ -67,6 +69,8 @@ class _Job:
     #: pip: folder of wheels built from sdists, offered as an extra find-links
     built: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: requirement line naming a local package folder → the same line naming its built wheel
+    local_wheels: dict[str, str] = field(default_factory=dict)
 
     @property
     def runner(self) -> Runner:
@@ -94,11 +98,13 @@ class _Job:
         """``-r`` (and ``-c``) flags for the requirement files written into ``work``."""
         root = self.ctx.project.root
         req = self.work / "requirements.txt"
-        req.write_text("".join(resolve_local(r, root) + "\n" for r in self.reqs.requirements))
+        req.write_text("".join((self.local_wheels.get(r) or resolve_local(r, root)) + "\n"
+                               for r in self.reqs.requirements))
         flags = ["-r", str(req)]
         if self.reqs.constraints:
             con = self.work / "constraints.txt"
-            con.write_text("".join(resolve_local(c, root) + "\n" for c in self.reqs.constraints))
+            con.write_text("".join((self.local_wheels.get(c) or resolve_local(c, root)) + "\n"
+                                   for c in self.reqs.constraints))
             flags += ["-c", str(con)]
         return flags
 
@@ -115,6 +121,7 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
     work = Path(tempfile.mkdtemp(prefix="pyinstall-", dir=ctx.scratch))
     job = _Job(reqs, target, dest, work, ctx)
     try:
+        build_local_packages(job, lambda tree, out: _local_wheel_argv(job, tree, out))
         run = _run_uv if reqs.installer == "uv" else _run_pip
         for _ in range(_MAX_SDIST_ROUNDS):
             _empty(dest)
@@ -249,6 +256,22 @@ def _pip_build_wheel(job: _Job, requirement: str) -> bool:
     return True
 
 
+def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
+    """The installer's command building the copied local package ``tree`` into ``out``."""
+    if job.reqs.installer == "uv":
+        argv = [
+            uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", sys.executable,
+            "--cache-dir", str(job.ctx.tool_cache / "uv"),
+            "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
+            *job.source_options(pip=False),
+        ]
+        if job.ctx.offline:
+            argv.append("--offline")
+        return [*argv, str(tree)]
+    return [*pip_command(), "wheel", "--no-deps", "--wheel-dir", str(out), *_pip_common(job),
+            *job.source_options(pip=True), str(tree)]
+
+
 # --------------------------------------------------------------------------- sdists
 
 
@@ -285,15 +308,11 @@ def _refuse_incompatible_build(job: _Job, result: CommandResult) -> None:
 
 def _accept_built_wheel(job: _Job, filename: str) -> None:
     """Note a pure wheel built from an sdist; refuse any other (``InstallError``)."""
-    try:
-        name, version, _, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        raise InstallError(f"building an sdist produced an unreadable wheel name {filename!r}") from None
-    tag_names = sorted(str(t) for t in tags)
-    if tag_names and all(t.endswith("-none-any") for t in tag_names):
+    name, version, tag_names = wheel_tags(filename)
+    if is_pure(tag_names):
         job.notes.append(f"built pure-Python wheel for {canonicalize_name(name)} {version} from its sdist")
     else:
-        raise InstallError(_native_sdist_message(job.target, canonicalize_name(name), str(version), tag_names))
+        raise InstallError(native_sdist_message(job.target, canonicalize_name(name), str(version), tag_names))
 
 
 def _check_uv_built_wheels(job: _Job) -> None:
@@ -307,17 +326,6 @@ def _check_uv_built_wheels(job: _Job) -> None:
             ln.split(":", 1)[1].strip() for ln in wheel_file.read_text().splitlines() if ln.startswith("Tag:")
         ]
         _accept_built_wheel(job, f"{name}-{version}-{'.'.join(tags) or 'unknown-unknown-unknown'}.whl")
-
-
-def _native_sdist_message(target: PythonTarget, name: str, version: str, tags: list[str]) -> str:
-    return (
-        f"{name} {version} has no wheel for {target.describe()}, and building its sdist here "
-        f"produced native code ({', '.join(tags) or 'a platform wheel'}) for this machine, not for "
-        f"Lambda. Ways out: pin a version of {name} that publishes a {target.manylinux} "
-        f"{target.machine} wheel; put a wheel built for the target in a folder and name it in "
-        "`find-links`; or build on a Linux machine (or container) matching the Lambda runtime "
-        "and architecture."
-    )
 
 
 # --------------------------------------------------------------------------- failures
