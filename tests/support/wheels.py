@@ -161,7 +161,7 @@ def source_tree_files(
 ) -> dict[str, bytes]:
     """The files of a source tree (a local package folder, an sdist's content) whose in-tree
     backend builds a wheel tagged ``wheel_tag``, leaving ``build/`` and ``*.egg-info`` behind
-    in the tree as setuptools does."""
+    in the tree as setuptools does. ``files`` may replace the backend too (one that crashes)."""
     mod = _norm(name)
     if not files:
         files = {f"{mod}/__init__.py": f"__version__ = {version!r}\n".encode()}
@@ -172,7 +172,7 @@ def source_tree_files(
         f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n\n'
         f'[tool.fakebackend]\ntag = "{wheel_tag}"\n'
     )
-    return {**files, "pyproject.toml": pyproject.encode(), "_backend/backend.py": _BACKEND.encode()}
+    return {"pyproject.toml": pyproject.encode(), "_backend/backend.py": _BACKEND.encode(), **files}
 
 
 def write_source_tree(dest: Path, name: str, version: str, **options: object) -> Path:
@@ -203,7 +203,68 @@ def build_sdist(
     members: dict[str, bytes] = {f"{stem}/{p}": d for p, d in source.items()}
     members[f"{stem}/PKG-INFO"] = metadata_text(name, version, requires).encode()
 
-    path = dest_dir / f"{stem}.tar.gz"
+    return _write_sdist(dest_dir / f"{stem}.tar.gz", members)
+
+
+# An in-tree backend that compiles a real C extension with gcc for the Python running the
+# build (its headers, its EXT_SUFFIX, its cpXY tag): which interpreter built it shows.
+_C_BACKEND = r'''
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
+
+NAME, VERSION = open("NAME").read().split()
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def _h(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    py = "cp%d%d" % sys.version_info[:2]
+    tag = py + "-" + py + "-linux_" + os.uname().machine
+    so = NAME + "/_ext" + sysconfig.get_config_var("EXT_SUFFIX")
+    os.makedirs("build", exist_ok=True)
+    subprocess.check_call(["gcc", "-shared", "-fPIC", "-O1", "-I" + sysconfig.get_paths()["include"],
+                           "-o", os.path.join("build", "ext.so"), "_ext.c"])
+    di = NAME + "-" + VERSION + ".dist-info"
+    members = {NAME + "/__init__.py": b"from ._ext import answer\n",
+               so: open(os.path.join("build", "ext.so"), "rb").read(),
+               di + "/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n\n" % (NAME, VERSION)).encode(),
+               di + "/WHEEL": ("Wheel-Version: 1.0\nGenerator: cbackend\nRoot-Is-Purelib: false\nTag: "
+                               + tag + "\n\n").encode()}
+    rec = [p + "," + _h(d) + "," + str(len(d)) for p, d in sorted(members.items())]
+    members[di + "/RECORD"] = ("\n".join(rec + [di + "/RECORD,,"]) + "\n").encode()
+    fname = NAME + "-" + VERSION + "-" + tag + ".whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, fname), "w") as zf:
+        for p in sorted(members):
+            zf.writestr(zipfile.ZipInfo(p, (1980, 1, 1, 0, 0, 0)), members[p])
+    return fname
+'''
+
+_C_SOURCE = b"""#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
+"""
+
+
+def build_c_extension_sdist(dest_dir: Path, name: str, version: str) -> Path:
+    """Write an sdist whose in-tree backend compiles a real C extension (``_ext``, with
+    ``answer() == 42``) with gcc for the Python that runs the build."""
+    mod = _norm(name)
+    pyproject = ('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_backend"]\n\n'
+                 f'[project]\nname = "{name}"\nversion = "{version}"\n')
+    stem = f"{mod}-{version}"
+    members = {f"{stem}/pyproject.toml": pyproject.encode(), f"{stem}/_backend/backend.py": _C_BACKEND.encode(),
+               f"{stem}/_ext.c": _C_SOURCE, f"{stem}/NAME": f"{mod} {version}".encode(),
+               f"{stem}/PKG-INFO": metadata_text(name, version).encode()}
+    return _write_sdist(dest_dir / f"{stem}.tar.gz", members)
+
+
+def _write_sdist(path: Path, members: Mapping[str, bytes]) -> Path:
+    """Write ``members`` as a reproducible ``.tar.gz`` at ``path`` and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for arcname in sorted(members):

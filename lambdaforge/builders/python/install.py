@@ -28,10 +28,13 @@ from packaging.utils import canonicalize_name
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
 from lambdaforge.builders.python.dists import finalize_tree, read_distributions, unreachable
 from lambdaforge.builders.python.localbuild import build_local_packages
+from lambdaforge.builders.python.nativebuild import build_native_wheel
 from lambdaforge.builders.python.requirements import RequirementSet, resolve_local
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import pip_command, uv_binary
-from lambdaforge.builders.python.waysout import is_pure, native_sdist_message, wheel_tags
+from lambdaforge.builders.python.waysout import (
+    build_failed_message, is_pure, native_sdist_message, wheel_tags,
+)
 from lambdaforge.errors import InstallError
 from lambdaforge.runner import CommandResult, Runner, isolated_installer_env
 
@@ -69,6 +72,8 @@ class _Job:
     #: pip: folder of wheels built from sdists, offered as an extra find-links
     built: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: packages built from their sdist with the target's interpreter (``nativebuild``)
+    native_built: list[str] = field(default_factory=list)
     #: requirement line naming a local package folder → the same line naming its built wheel
     local_wheels: dict[str, str] = field(default_factory=dict)
 
@@ -128,7 +133,8 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
             result = run(job)
             if result.ok:
                 break
-            _refuse_incompatible_build(job, result)
+            if _rebuild_incompatible_for_target(job, result):
+                continue
             if not _handle_sdist_only(job, result):
                 raise InstallError(_failure_message(job, result))
         else:
@@ -232,6 +238,15 @@ def _run_pip(job: _Job) -> CommandResult:
 
 
 _PIP_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
+#: pip's words for a build backend that failed (rather than "no sdist to build")
+_PIP_BUILD_CRASHED = "subprocess-exited-with-error"
+
+
+def _pip_build_error(output: str) -> str:
+    """The build's own output inside pip's report (between ``╰─>`` and ``[end of output]``),
+    else all of it."""
+    inner = re.search(r"╰─> \[\d+ lines? of output\]\n(.*?)\n\s*\[end of output\]", output, re.S)
+    return inner.group(1) if inner else output
 
 
 def _pip_build_wheel(job: _Job, requirement: str) -> bool:
@@ -249,10 +264,21 @@ def _pip_build_wheel(job: _Job, requirement: str) -> bool:
         *job.source_options(pip=True),
         requirement,
     ]
-    if not job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT).ok:
+    result = job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)
+    if not result.ok:
+        output = result.stdout + "\n" + result.stderr
+        if _PIP_BUILD_CRASHED in output:
+            version = requirement.partition("==")[2] or "(latest)"
+            raise InstallError(build_failed_message(job.target, canonicalize_name(
+                re.split(r"[\[<>=!~;@ ]", requirement, 1)[0]), version, _pip_build_error(output)))
         return False
     for wheel in sorted(set(job.built.iterdir()) - before):
-        _accept_built_wheel(job, wheel.name)
+        name, version, tags = wheel_tags(wheel.name)
+        if is_pure(tags):
+            _accept_built_wheel(job, wheel.name)
+            continue
+        wheel.unlink()  # host code: built again for the target, or refused
+        _build_for_target(job, canonicalize_name(name), version, result.stdout + "\n" + result.stderr)
     return True
 
 
@@ -299,11 +325,30 @@ def _handle_sdist_only(job: _Job, result: CommandResult) -> bool:
 _UV_INCOMPATIBLE_BUILD = re.compile(r"The built wheel `([^`]+)` is not compatible with the target")
 
 
-def _refuse_incompatible_build(job: _Job, result: CommandResult) -> None:
-    """uv refuses a wheel it built for the host: say so with the ways out."""
+def _rebuild_incompatible_for_target(job: _Job, result: CommandResult) -> bool:
+    """uv refused a wheel it built for the host: build it for the target instead
+    (``nativebuild``; raises the ways out when this machine cannot). True: retry."""
     match = _UV_INCOMPATIBLE_BUILD.search(result.stderr)
-    if match:
-        _accept_built_wheel(job, match.group(1))  # raises: an incompatible wheel is not pure
+    if not match:
+        return False
+    name, version, tags = wheel_tags(match.group(1))
+    name = canonicalize_name(name)
+    if is_pure(tags) or name in job.native_built:
+        _accept_built_wheel(job, match.group(1))  # raises for a native one
+        return False
+    _build_for_target(job, name, version, result.stdout + "\n" + result.stderr)
+    job.build_from_sdist = [n for n in job.build_from_sdist if n != name]  # the wheel is there now
+    return True
+
+
+def _build_for_target(job: _Job, name: str, version: str, host_output: str) -> None:
+    """Build ``name==version`` with the target's interpreter into ``job.built``."""
+    if job.built is None:
+        job.built = job.work / "built-wheels"
+        job.built.mkdir()
+    job.native_built.append(name)
+    build_native_wheel(job, name, version, f"{name}=={version}",
+                       [*_pip_common(job), *job.source_options(pip=True)], host_output)
 
 
 def _accept_built_wheel(job: _Job, filename: str) -> None:
@@ -336,9 +381,16 @@ _UV_NO_WHEEL = re.compile(
 )
 
 
+_UV_BUILD_FAILED = re.compile(r"Failed to build `([^`=]+)==([^`]+)`")
+
+
 def _failure_message(job: _Job, result: CommandResult) -> str:
     """A short statement of what went wrong, then the installer's own error lines."""
     output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
+    crashed = _UV_BUILD_FAILED.search(output) if job.reqs.installer == "uv" else None
+    if crashed:  # the backend's own words come after uv's
+        name, version = canonicalize_name(crashed.group(1)), crashed.group(2)
+        return build_failed_message(job.target, name, version, output[crashed.end():])
     installer = job.reqs.installer
     head = f"installing dependencies for {job.target.runtime} {job.target.machine} with {installer} failed"
     if result.returncode == 124:
