@@ -27,11 +27,13 @@ from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
 from lambdaforge.builders.python.dists import finalize_tree, read_distributions, unreachable
+from lambdaforge.builders.python.failures import cause, cause_lines, write_log
 from lambdaforge.builders.python.localbuild import build_local_packages
 from lambdaforge.builders.python.nativebuild import build_native_wheel
 from lambdaforge.builders.python.requirements import RequirementSet, resolve_local
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import pip_command, uv_binary
+from lambdaforge.builders.python.trust import pip_trust_flags, uv_trust
 from lambdaforge.builders.python.waysout import (
     build_failed_message, is_pure, native_sdist_message, wheel_tags,
 )
@@ -196,7 +198,9 @@ def _run_uv(job: _Job) -> CommandResult:
         argv += ["--no-binary", name]  # overrides --only-binary :all: for this package
     if job.ctx.offline:
         argv.append("--offline")
-    return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)
+    flags, env = uv_trust()
+    return job.runner.run([*argv, *flags], env={**isolated_installer_env(), **env},
+                          timeout=_INSTALL_TIMEOUT)
 
 
 _UV_SDIST_ONLY = re.compile(r"Wheels are required for `([^`]+)` because building from source is disabled")
@@ -218,7 +222,7 @@ def _pip_platform_flags(target: PythonTarget) -> list[str]:
 def _pip_common(job: _Job) -> list[str]:
     return [
         "--isolated", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        "--cache-dir", str(job.ctx.tool_cache / "pip"),
+        "--cache-dir", str(job.ctx.tool_cache / "pip"), *pip_trust_flags(),
     ]
 
 
@@ -287,6 +291,7 @@ def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
     if job.reqs.installer == "uv":
         argv = [
             uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", sys.executable,
+            *uv_trust()[0],
             "--cache-dir", str(job.ctx.tool_cache / "uv"),
             "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
             *job.source_options(pip=False),
@@ -385,7 +390,13 @@ _UV_BUILD_FAILED = re.compile(r"Failed to build `([^`=]+)==([^`]+)`")
 
 
 def _failure_message(job: _Job, result: CommandResult) -> str:
-    """A short statement of what went wrong, then the installer's own error lines."""
+    """What went wrong (the cause when the output shows one: TLS, DNS, a refused connection,
+    an HTTP error, a conflict), the installer's lines that say it, its last lines, and the
+    path of the full log (written now, ``failures.write_log``)."""
+    return f"{_failure_text(job, result)}\nfull installer log: {_write_failure_log(job, result)}"
+
+
+def _failure_text(job: _Job, result: CommandResult) -> str:
     output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
     crashed = _UV_BUILD_FAILED.search(output) if job.reqs.installer == "uv" else None
     if crashed:  # the backend's own words come after uv's
@@ -395,17 +406,32 @@ def _failure_message(job: _Job, result: CommandResult) -> str:
     head = f"installing dependencies for {job.target.runtime} {job.target.machine} with {installer} failed"
     if result.returncode == 124:
         head += " (timed out)"
+    found = cause(output)
     no_wheel = _UV_NO_WHEEL.search(output) if installer == "uv" else _PIP_NO_MATCH.search(output)
-    if no_wheel:
+    if found is not None and found[0] not in ("missing", "conflict"):
+        head += f": {found[1]}"  # a "no match" after a network failure is its consequence
+    elif no_wheel:
         name = no_wheel.group(1)
         head += f": no wheel for {name} matching {job.target.describe()}"
         if name in job.build_from_sdist or canonicalize_name(name) in job.build_from_sdist:
             head += " and no source distribution to build"
+    elif found is not None:
+        head += f": {found[1]}"
     lines = [ln for ln in output.splitlines() if ln.strip() and not ln.startswith("Using CPython")]
     if installer == "pip":
         lines = [ln for ln in lines if ln.startswith(("ERROR", "error", "  "))] or lines
-    condensed = "\n".join("  " + ln.rstrip() for ln in lines[-15:])
-    return f"{head}\n{condensed}\n(full installer output is in the target's log)"
+    shown = [ln.rstrip() for ln in lines[-15:]]
+    said = [ln for ln in cause_lines(output, found[0]) if not any(ln in s for s in shown)] if found else []
+    condensed = "\n".join("  " + ln for ln in [*said, *shown])
+    return f"{head}\n{condensed}"
+
+
+def _write_failure_log(job: _Job, result: CommandResult) -> Path:
+    """Every command this install ran, with its output, in ``.forge/logs/``."""
+    commands = [c.describe() for c in getattr(job.runner, "log", None) or [result]]
+    identity = "\0".join([job.target.runtime, job.target.machine, job.reqs.installer,
+                          *job.reqs.requirements, *job.reqs.constraints])
+    return write_log(job.ctx.project.root, identity, commands)
 
 
 def _remove_dists(dest: Path, dists: list) -> None:
