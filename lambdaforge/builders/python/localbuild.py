@@ -16,6 +16,7 @@ from typing import Any
 
 from lambdaforge.builders.python.local import local_wheel
 from lambdaforge.builders.python.requirements import PROJECT_PLACEHOLDER
+from lambdaforge.builders.python.trust import uv_trust
 from lambdaforge.builders.python.waysout import is_pure, native_sdist_message, wheel_tags
 from lambdaforge.errors import InstallError
 from lambdaforge.runner import isolated_installer_env
@@ -55,7 +56,8 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]]
         name, rel, folder = found
 
         def build(tree: Path, out: Path, rel: str = rel) -> Path:
-            result = job.runner.run(wheel_argv(tree, out), env=isolated_installer_env(), timeout=_TIMEOUT)
+            env = {**isolated_installer_env(), **uv_trust()[1]}  # the CA bundle (pip: --cert)
+            result = job.runner.run(wheel_argv(tree, out), env=env, timeout=_TIMEOUT)
             wheels = sorted(out.glob("*.whl"))
             if not result.ok or len(wheels) != 1:
                 output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
