@@ -142,6 +142,17 @@ LIBSTDCXX: dict[str, Libstdcxx] = {
 }
 
 
+#: Shared libraries every Lambda runtime OS (Amazon Linux 2 and 2023) has, which a native
+#: wheel may link against without bundling them: the manylinux policies' allow-list (PEP 600;
+#: auditwheel's ``policy/manylinux-policy.json``) less the X11/GL/GLib desktop libraries, which
+#: Lambda's minimal images lack. Anything else must travel inside the wheel.
+BASE_SHARED_LIBRARIES: frozenset[str] = frozenset({
+    "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
+    "libnsl.so.1", "libresolv.so.2", "libcrypt.so.1", "libgcc_s.so.1", "libstdc++.so.6",
+    "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
+})
+
+
 RUNTIMES: dict[str, Runtime] = {
     r.id: r
     for r in (

@@ -27,7 +27,7 @@ from fnmatch import fnmatchcase
 
 import pathspec
 
-__all__ = ["DEFAULT_EXCLUDES", "IncludeNames", "PathRules"]
+__all__ = ["DEFAULT_EXCLUDES", "BUILD_LEFTOVERS", "IncludeNames", "PathRules"]
 
 #: (gitignore-style pattern, what it is): left out of every source tree unless ``include``
 #: names it. A trailing ``/`` means directories only; a leading ``/`` means at the top of
@@ -64,6 +64,16 @@ DEFAULT_EXCLUDES: tuple[tuple[str, str], ...] = (
     ("npm-shrinkwrap.json", "lockfile"),
     ("yarn.lock", "lockfile"),
     ("pnpm-lock.yaml", "lockfile"),
+)
+
+
+#: What a local package folder (a path requirement, a wheelhouse) holds that is not its
+#: source: what building or installing it in place leaves behind, and tool state. Neither an
+#: input of its install (editing it rebuilds nothing) nor copied when it is built.
+BUILD_LEFTOVERS: tuple[str, ...] = (
+    ".git", ".hg/", ".svn/", ".venv/", "venv/", ".tox/", ".nox/", "__pycache__/", "*.py[cod]",
+    "build/", "dist/", "*.egg-info/", ".eggs/", ".pytest_cache/", ".mypy_cache/",
+    ".ruff_cache/", ".hypothesis/", "htmlcov/", ".coverage", ".coverage.*",
 )
 
 

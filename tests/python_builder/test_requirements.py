@@ -124,8 +124,7 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         PythonBuilder().dependency_inputs(settings(), "fn", project)
     assert str(err.value).splitlines() == [
-        "fn/requirements.txt:1: `-e ./lib`: editable requirements cannot be packaged; "
-        "name the folder without `-e`",
+        "fn/requirements.txt:1: `./lib`: no such file or directory",
         "fn/requirements.txt:2: `../../outside/lib.whl`: local path leaves the project root",
         "fn/requirements.txt:3: `--trusted-host`: option not supported in requirements files",
         "fn/requirements.txt:5: `-r missing.txt`: no such file `missing.txt`",

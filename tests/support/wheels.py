@@ -127,6 +127,10 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     name, version, tag, requires = _cfg()
     mod = name.replace("-", "_")
+    # as setuptools does: leftovers written into the tree being built
+    os.makedirs(os.path.join("build", "lib"), exist_ok=True)
+    os.makedirs(mod + ".egg-info", exist_ok=True)
+    open(os.path.join(mod + ".egg-info", "PKG-INFO"), "w").write(_metadata(name, version, requires))
     di = mod + "-" + version + ".dist-info"
     members = {}
     for root, _, names in os.walk(mod):
@@ -147,6 +151,38 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
+def source_tree_files(
+    name: str,
+    version: str,
+    *,
+    wheel_tag: str = "py3-none-any",
+    files: Mapping[str, bytes] | None = None,
+    requires: Iterable[str] = (),
+) -> dict[str, bytes]:
+    """The files of a source tree (a local package folder, an sdist's content) whose in-tree
+    backend builds a wheel tagged ``wheel_tag``, leaving ``build/`` and ``*.egg-info`` behind
+    in the tree as setuptools does. ``files`` may replace the backend too (one that crashes)."""
+    mod = _norm(name)
+    if not files:
+        files = {f"{mod}/__init__.py": f"__version__ = {version!r}\n".encode()}
+    deps = ", ".join(f'"{r}"' for r in requires)
+    pyproject = (
+        "[build-system]\nrequires = []\n"
+        'build-backend = "backend"\nbackend-path = ["_backend"]\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n\n'
+        f'[tool.fakebackend]\ntag = "{wheel_tag}"\n'
+    )
+    return {"pyproject.toml": pyproject.encode(), "_backend/backend.py": _BACKEND.encode(), **files}
+
+
+def write_source_tree(dest: Path, name: str, version: str, **options: object) -> Path:
+    """Write ``source_tree_files`` into the folder ``dest`` (a local package) and return it."""
+    for rel, data in source_tree_files(name, version, **options).items():  # type: ignore[arg-type]
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(data)
+    return dest
+
+
 def build_sdist(
     dest_dir: Path,
     name: str,
@@ -162,23 +198,73 @@ def build_sdist(
     building it on the host yields a host-only wheel, which the builder must refuse.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
-    mod = _norm(name)
-    stem = f"{mod}-{version}"
-    if not files:
-        files = {f"{mod}/__init__.py": f"__version__ = {version!r}\n".encode()}
-    deps = ", ".join(f'"{r}"' for r in requires)
-    pyproject = (
-        "[build-system]\nrequires = []\n"
-        'build-backend = "backend"\nbackend-path = ["_backend"]\n\n'
-        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n\n'
-        f'[tool.fakebackend]\ntag = "{wheel_tag}"\n'
-    )
-    members: dict[str, bytes] = {f"{stem}/{p}": d for p, d in files.items()}
-    members[f"{stem}/pyproject.toml"] = pyproject.encode()
-    members[f"{stem}/_backend/backend.py"] = _BACKEND.encode()
+    stem = f"{_norm(name)}-{version}"
+    source = source_tree_files(name, version, wheel_tag=wheel_tag, files=files, requires=requires)
+    members: dict[str, bytes] = {f"{stem}/{p}": d for p, d in source.items()}
     members[f"{stem}/PKG-INFO"] = metadata_text(name, version, requires).encode()
 
-    path = dest_dir / f"{stem}.tar.gz"
+    return _write_sdist(dest_dir / f"{stem}.tar.gz", members)
+
+
+# An in-tree backend that compiles a real C extension with gcc for the Python running the
+# build (its headers, its EXT_SUFFIX, its cpXY tag): which interpreter built it shows.
+_C_BACKEND = r'''
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
+
+NAME, VERSION = open("NAME").read().split()
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def _h(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    py = "cp%d%d" % sys.version_info[:2]
+    tag = py + "-" + py + "-linux_" + os.uname().machine
+    so = NAME + "/_ext" + sysconfig.get_config_var("EXT_SUFFIX")
+    os.makedirs("build", exist_ok=True)
+    subprocess.check_call(["gcc", "-shared", "-fPIC", "-O1", "-I" + sysconfig.get_paths()["include"],
+                           "-o", os.path.join("build", "ext.so"), "_ext.c"])
+    di = NAME + "-" + VERSION + ".dist-info"
+    members = {NAME + "/__init__.py": b"from ._ext import answer\n",
+               so: open(os.path.join("build", "ext.so"), "rb").read(),
+               di + "/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n\n" % (NAME, VERSION)).encode(),
+               di + "/WHEEL": ("Wheel-Version: 1.0\nGenerator: cbackend\nRoot-Is-Purelib: false\nTag: "
+                               + tag + "\n\n").encode()}
+    rec = [p + "," + _h(d) + "," + str(len(d)) for p, d in sorted(members.items())]
+    members[di + "/RECORD"] = ("\n".join(rec + [di + "/RECORD,,"]) + "\n").encode()
+    fname = NAME + "-" + VERSION + "-" + tag + ".whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, fname), "w") as zf:
+        for p in sorted(members):
+            zf.writestr(zipfile.ZipInfo(p, (1980, 1, 1, 0, 0, 0)), members[p])
+    return fname
+'''
+
+_C_SOURCE = b"""#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
+"""
+
+
+def build_c_extension_sdist(dest_dir: Path, name: str, version: str) -> Path:
+    """Write an sdist whose in-tree backend compiles a real C extension (``_ext``, with
+    ``answer() == 42``) with gcc for the Python that runs the build."""
+    mod = _norm(name)
+    pyproject = ('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_backend"]\n\n'
+                 f'[project]\nname = "{name}"\nversion = "{version}"\n')
+    stem = f"{mod}-{version}"
+    members = {f"{stem}/pyproject.toml": pyproject.encode(), f"{stem}/_backend/backend.py": _C_BACKEND.encode(),
+               f"{stem}/_ext.c": _C_SOURCE, f"{stem}/NAME": f"{mod} {version}".encode(),
+               f"{stem}/PKG-INFO": metadata_text(name, version).encode()}
+    return _write_sdist(dest_dir / f"{stem}.tar.gz", members)
+
+
+def _write_sdist(path: Path, members: Mapping[str, bytes]) -> Path:
+    """Write ``members`` as a reproducible ``.tar.gz`` at ``path`` and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for arcname in sorted(members):

@@ -23,13 +23,20 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
 from lambdaforge.builders.python.dists import finalize_tree, read_distributions, unreachable
+from lambdaforge.builders.python.failures import cause, cause_lines, write_log
+from lambdaforge.builders.python.localbuild import build_local_packages
+from lambdaforge.builders.python.nativebuild import build_native_wheel
 from lambdaforge.builders.python.requirements import RequirementSet, resolve_local
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.builders.python.tools import pip_command, uv_binary
+from lambdaforge.builders.python.trust import pip_trust_flags, uv_trust
+from lambdaforge.builders.python.waysout import (
+    build_failed_message, is_pure, native_sdist_message, wheel_tags,
+)
 from lambdaforge.errors import InstallError
 from lambdaforge.runner import CommandResult, Runner, isolated_installer_env
 
@@ -67,6 +74,10 @@ class _Job:
     #: pip: folder of wheels built from sdists, offered as an extra find-links
     built: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: packages built from their sdist with the target's interpreter (``nativebuild``)
+    native_built: list[str] = field(default_factory=list)
+    #: requirement line naming a local package folder → the same line naming its built wheel
+    local_wheels: dict[str, str] = field(default_factory=dict)
 
     @property
     def runner(self) -> Runner:
@@ -94,11 +105,13 @@ class _Job:
         """``-r`` (and ``-c``) flags for the requirement files written into ``work``."""
         root = self.ctx.project.root
         req = self.work / "requirements.txt"
-        req.write_text("".join(resolve_local(r, root) + "\n" for r in self.reqs.requirements))
+        req.write_text("".join((self.local_wheels.get(r) or resolve_local(r, root)) + "\n"
+                               for r in self.reqs.requirements))
         flags = ["-r", str(req)]
         if self.reqs.constraints:
             con = self.work / "constraints.txt"
-            con.write_text("".join(resolve_local(c, root) + "\n" for c in self.reqs.constraints))
+            con.write_text("".join((self.local_wheels.get(c) or resolve_local(c, root)) + "\n"
+                                   for c in self.reqs.constraints))
             flags += ["-c", str(con)]
         return flags
 
@@ -115,13 +128,15 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
     work = Path(tempfile.mkdtemp(prefix="pyinstall-", dir=ctx.scratch))
     job = _Job(reqs, target, dest, work, ctx)
     try:
+        build_local_packages(job, lambda tree, out: _local_wheel_argv(job, tree, out))
         run = _run_uv if reqs.installer == "uv" else _run_pip
         for _ in range(_MAX_SDIST_ROUNDS):
             _empty(dest)
             result = run(job)
             if result.ok:
                 break
-            _refuse_incompatible_build(job, result)
+            if _rebuild_incompatible_for_target(job, result):
+                continue
             if not _handle_sdist_only(job, result):
                 raise InstallError(_failure_message(job, result))
         else:
@@ -183,7 +198,9 @@ def _run_uv(job: _Job) -> CommandResult:
         argv += ["--no-binary", name]  # overrides --only-binary :all: for this package
     if job.ctx.offline:
         argv.append("--offline")
-    return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)
+    flags, env = uv_trust()
+    return job.runner.run([*argv, *flags], env={**isolated_installer_env(), **env},
+                          timeout=_INSTALL_TIMEOUT)
 
 
 _UV_SDIST_ONLY = re.compile(r"Wheels are required for `([^`]+)` because building from source is disabled")
@@ -205,7 +222,7 @@ def _pip_platform_flags(target: PythonTarget) -> list[str]:
 def _pip_common(job: _Job) -> list[str]:
     return [
         "--isolated", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        "--cache-dir", str(job.ctx.tool_cache / "pip"),
+        "--cache-dir", str(job.ctx.tool_cache / "pip"), *pip_trust_flags(),
     ]
 
 
@@ -225,6 +242,15 @@ def _run_pip(job: _Job) -> CommandResult:
 
 
 _PIP_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
+#: pip's words for a build backend that failed (rather than "no sdist to build")
+_PIP_BUILD_CRASHED = "subprocess-exited-with-error"
+
+
+def _pip_build_error(output: str) -> str:
+    """The build's own output inside pip's report (between ``╰─>`` and ``[end of output]``),
+    else all of it."""
+    inner = re.search(r"╰─> \[\d+ lines? of output\]\n(.*?)\n\s*\[end of output\]", output, re.S)
+    return inner.group(1) if inner else output
 
 
 def _pip_build_wheel(job: _Job, requirement: str) -> bool:
@@ -242,11 +268,39 @@ def _pip_build_wheel(job: _Job, requirement: str) -> bool:
         *job.source_options(pip=True),
         requirement,
     ]
-    if not job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT).ok:
+    result = job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)
+    if not result.ok:
+        output = result.stdout + "\n" + result.stderr
+        if _PIP_BUILD_CRASHED in output:
+            version = requirement.partition("==")[2] or "(latest)"
+            raise InstallError(build_failed_message(job.target, canonicalize_name(
+                re.split(r"[\[<>=!~;@ ]", requirement, 1)[0]), version, _pip_build_error(output)))
         return False
     for wheel in sorted(set(job.built.iterdir()) - before):
-        _accept_built_wheel(job, wheel.name)
+        name, version, tags = wheel_tags(wheel.name)
+        if is_pure(tags):
+            _accept_built_wheel(job, wheel.name)
+            continue
+        wheel.unlink()  # host code: built again for the target, or refused
+        _build_for_target(job, canonicalize_name(name), version, result.stdout + "\n" + result.stderr)
     return True
+
+
+def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
+    """The installer's command building the copied local package ``tree`` into ``out``."""
+    if job.reqs.installer == "uv":
+        argv = [
+            uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", sys.executable,
+            *uv_trust()[0],
+            "--cache-dir", str(job.ctx.tool_cache / "uv"),
+            "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
+            *job.source_options(pip=False),
+        ]
+        if job.ctx.offline:
+            argv.append("--offline")
+        return [*argv, str(tree)]
+    return [*pip_command(), "wheel", "--no-deps", "--wheel-dir", str(out), *_pip_common(job),
+            *job.source_options(pip=True), str(tree)]
 
 
 # --------------------------------------------------------------------------- sdists
@@ -276,24 +330,39 @@ def _handle_sdist_only(job: _Job, result: CommandResult) -> bool:
 _UV_INCOMPATIBLE_BUILD = re.compile(r"The built wheel `([^`]+)` is not compatible with the target")
 
 
-def _refuse_incompatible_build(job: _Job, result: CommandResult) -> None:
-    """uv refuses a wheel it built for the host: say so with the ways out."""
+def _rebuild_incompatible_for_target(job: _Job, result: CommandResult) -> bool:
+    """uv refused a wheel it built for the host: build it for the target instead
+    (``nativebuild``; raises the ways out when this machine cannot). True: retry."""
     match = _UV_INCOMPATIBLE_BUILD.search(result.stderr)
-    if match:
-        _accept_built_wheel(job, match.group(1))  # raises: an incompatible wheel is not pure
+    if not match:
+        return False
+    name, version, tags = wheel_tags(match.group(1))
+    name = canonicalize_name(name)
+    if is_pure(tags) or name in job.native_built:
+        _accept_built_wheel(job, match.group(1))  # raises for a native one
+        return False
+    _build_for_target(job, name, version, result.stdout + "\n" + result.stderr)
+    job.build_from_sdist = [n for n in job.build_from_sdist if n != name]  # the wheel is there now
+    return True
+
+
+def _build_for_target(job: _Job, name: str, version: str, host_output: str) -> None:
+    """Build ``name==version`` with the target's interpreter into ``job.built``."""
+    if job.built is None:
+        job.built = job.work / "built-wheels"
+        job.built.mkdir()
+    job.native_built.append(name)
+    build_native_wheel(job, name, version, f"{name}=={version}",
+                       [*_pip_common(job), *job.source_options(pip=True)], host_output)
 
 
 def _accept_built_wheel(job: _Job, filename: str) -> None:
     """Note a pure wheel built from an sdist; refuse any other (``InstallError``)."""
-    try:
-        name, version, _, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        raise InstallError(f"building an sdist produced an unreadable wheel name {filename!r}") from None
-    tag_names = sorted(str(t) for t in tags)
-    if tag_names and all(t.endswith("-none-any") for t in tag_names):
+    name, version, tag_names = wheel_tags(filename)
+    if is_pure(tag_names):
         job.notes.append(f"built pure-Python wheel for {canonicalize_name(name)} {version} from its sdist")
     else:
-        raise InstallError(_native_sdist_message(job.target, canonicalize_name(name), str(version), tag_names))
+        raise InstallError(native_sdist_message(job.target, canonicalize_name(name), str(version), tag_names))
 
 
 def _check_uv_built_wheels(job: _Job) -> None:
@@ -309,17 +378,6 @@ def _check_uv_built_wheels(job: _Job) -> None:
         _accept_built_wheel(job, f"{name}-{version}-{'.'.join(tags) or 'unknown-unknown-unknown'}.whl")
 
 
-def _native_sdist_message(target: PythonTarget, name: str, version: str, tags: list[str]) -> str:
-    return (
-        f"{name} {version} has no wheel for {target.describe()}, and building its sdist here "
-        f"produced native code ({', '.join(tags) or 'a platform wheel'}) for this machine, not for "
-        f"Lambda. Ways out: pin a version of {name} that publishes a {target.manylinux} "
-        f"{target.machine} wheel; put a wheel built for the target in a folder and name it in "
-        "`find-links`; or build on a Linux machine (or container) matching the Lambda runtime "
-        "and architecture."
-    )
-
-
 # --------------------------------------------------------------------------- failures
 
 
@@ -328,24 +386,52 @@ _UV_NO_WHEEL = re.compile(
 )
 
 
+_UV_BUILD_FAILED = re.compile(r"Failed to build `([^`=]+)==([^`]+)`")
+
+
 def _failure_message(job: _Job, result: CommandResult) -> str:
-    """A short statement of what went wrong, then the installer's own error lines."""
+    """What went wrong (the cause when the output shows one: TLS, DNS, a refused connection,
+    an HTTP error, a conflict), the installer's lines that say it, its last lines, and the
+    path of the full log (written now, ``failures.write_log``)."""
+    return f"{_failure_text(job, result)}\nfull installer log: {_write_failure_log(job, result)}"
+
+
+def _failure_text(job: _Job, result: CommandResult) -> str:
     output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
+    crashed = _UV_BUILD_FAILED.search(output) if job.reqs.installer == "uv" else None
+    if crashed:  # the backend's own words come after uv's
+        name, version = canonicalize_name(crashed.group(1)), crashed.group(2)
+        return build_failed_message(job.target, name, version, output[crashed.end():])
     installer = job.reqs.installer
     head = f"installing dependencies for {job.target.runtime} {job.target.machine} with {installer} failed"
     if result.returncode == 124:
         head += " (timed out)"
+    found = cause(output)
     no_wheel = _UV_NO_WHEEL.search(output) if installer == "uv" else _PIP_NO_MATCH.search(output)
-    if no_wheel:
+    if found is not None and found[0] not in ("missing", "conflict"):
+        head += f": {found[1]}"  # a "no match" after a network failure is its consequence
+    elif no_wheel:
         name = no_wheel.group(1)
         head += f": no wheel for {name} matching {job.target.describe()}"
         if name in job.build_from_sdist or canonicalize_name(name) in job.build_from_sdist:
             head += " and no source distribution to build"
+    elif found is not None:
+        head += f": {found[1]}"
     lines = [ln for ln in output.splitlines() if ln.strip() and not ln.startswith("Using CPython")]
     if installer == "pip":
         lines = [ln for ln in lines if ln.startswith(("ERROR", "error", "  "))] or lines
-    condensed = "\n".join("  " + ln.rstrip() for ln in lines[-15:])
-    return f"{head}\n{condensed}\n(full installer output is in the target's log)"
+    shown = [ln.rstrip() for ln in lines[-15:]]
+    said = [ln for ln in cause_lines(output, found[0]) if not any(ln in s for s in shown)] if found else []
+    condensed = "\n".join("  " + ln for ln in [*said, *shown])
+    return f"{head}\n{condensed}"
+
+
+def _write_failure_log(job: _Job, result: CommandResult) -> Path:
+    """Every command this install ran, with its output, in ``.forge/logs/``."""
+    commands = [c.describe() for c in getattr(job.runner, "log", None) or [result]]
+    identity = "\0".join([job.target.runtime, job.target.machine, job.reqs.installer,
+                          *job.reqs.requirements, *job.reqs.constraints])
+    return write_log(job.ctx.project.root, identity, commands)
 
 
 def _remove_dists(dest: Path, dists: list) -> None:

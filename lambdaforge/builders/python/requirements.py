@@ -54,6 +54,7 @@ _K_PRE = "pre"
 _K_REQUIREMENT = "requirement"
 _K_CONSTRAINT = "constraint"
 _K_PINNED = "pinned"
+_K_EDITABLE = "editable"
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL_PREFIXES = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
@@ -75,6 +76,8 @@ class RequirementSet:
     #: normalized names the user pinned with ``==`` at the top level (they keep runtime-
     #: provided packages, see ``dists.runtime_provided_choice``)
     pinned: frozenset[str]
+    #: requirement lines the user marked ``-e`` (a note says they are installed normally)
+    editable: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, inputs: DependencyInputs) -> RequirementSet:
@@ -93,6 +96,7 @@ class RequirementSet:
             no_index=one(_K_NO_INDEX) == "true",
             pre=one(_K_PRE) == "true",
             pinned=frozenset(values.get(_K_PINNED, ())),
+            editable=tuple(values.get(_K_EDITABLE, ())),
         )
 
     def root_requirements(self) -> list[Requirement]:
@@ -132,6 +136,8 @@ class _Collector:
     no_index: bool = False
     pre: bool = False
     pinned: set[str] = field(default_factory=set)
+    #: requirement lines given with ``-e`` (installed normally: Lambda has no editable installs)
+    editable: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
     directories: set[str] = field(default_factory=set)
     #: files read (for the no-op fast path; their content is in the canonical lines)
@@ -209,7 +215,16 @@ class _Collector:
             self.problem(where, line, f"`{text}`: no such file or directory")
             return None
         rel = self.rel(path)
-        (self.directories if path.is_dir() else self.files).add(rel)
+        if path.is_dir():
+            # A local package: built to a wheel at install time (``local.py``); its files,
+            # as that build copies them, key the install, and its folders are watched.
+            from lambdaforge.builders.python.local import package_files
+
+            files, dirs = package_files(path)
+            self.files.update(f"{rel}/{f}" for f in files)
+            self.read.update(f"{rel}/{d}".rstrip("/") for d in dirs)
+        else:
+            self.files.add(rel)
         return f"{PROJECT_PLACEHOLDER}/{rel}"
 
     def add_find_links(self, value: str, base: Path, where: str, line: int | None, key: str = "") -> None:
@@ -292,10 +307,14 @@ class _Collector:
                     as_constraint = constraint or name in ("-c", "--constraint")
                     self.read_requirements_file(included, constraint=as_constraint, seen=seen)
             elif name in ("-e", "--editable"):
-                self.problem(
-                    where, lineno,
-                    f"`{line}`: editable requirements cannot be packaged; name the folder without `-e`",
-                )
+                if value.startswith(_URL_PREFIXES) and not value.startswith("file:"):
+                    self.problem(where, lineno, f"`{line}`: an editable VCS requirement cannot be "
+                                 "packaged; name it without `-e` (`name @ git+https://…`)")
+                    continue
+                before = set(self.constraints if constraint else self.requirements)
+                self.add_requirement(value, (), base, where, lineno, constraint=constraint)
+                added = set(self.constraints if constraint else self.requirements) - before
+                self.editable.update(added)
             elif name in ("-i", "--index-url"):
                 self.index_url = self.index_url or value
             elif name == "--extra-index-url" and value:
@@ -496,6 +515,7 @@ class _Collector:
         pairs += [(_K_REQUIREMENT, r) for r in sorted(self.requirements)]
         pairs += [(_K_CONSTRAINT, c) for c in sorted(self.constraints)]
         pairs += [(_K_PINNED, p) for p in sorted(self.pinned)]
+        pairs += [(_K_EDITABLE, e) for e in sorted(self.editable)]
         return tuple(pairs)
 
 

@@ -1,0 +1,76 @@
+"""An install's local package folders, built to wheels and named by them instead.
+
+Runs before the installer: each requirement line that names a folder in the project
+(``{project}/pkg`` or ``name @ {project}/pkg``, ``-e`` ones included) is built by
+``local.local_wheel`` in scratch space with the same installer, and the line handed to the
+installer names the wheel. A wheel with native code is refused with the ways out, as for an
+sdist: it was built for this machine, not for Lambda.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lambdaforge.builders.python.local import local_wheel
+from lambdaforge.builders.python.requirements import PROJECT_PLACEHOLDER
+from lambdaforge.builders.python.trust import uv_trust
+from lambdaforge.builders.python.waysout import is_pure, native_sdist_message, wheel_tags
+from lambdaforge.errors import InstallError
+from lambdaforge.runner import isolated_installer_env
+
+_TIMEOUT = 1800.0
+#: lines of a failed build's output shown in the error
+_TAIL = 15
+
+
+def local_folder(line: str, root: Path) -> tuple[str | None, str, Path] | None:
+    """``(name or None, project-relative path, folder)`` when ``line`` names a local
+    package folder, else ``None`` (a wheel, an sdist, anything from an index)."""
+    spec = line.split(" --hash", 1)[0].strip()
+    name, sep, rest = spec.partition(" @ ")
+    if not sep:
+        name, rest = None, spec
+    if not rest.startswith(PROJECT_PLACEHOLDER + "/"):
+        return None
+    rel = rest[len(PROJECT_PLACEHOLDER) + 1:].split(";", 1)[0].strip()
+    folder = root / rel
+    return (name, rel, folder) if folder.is_dir() else None
+
+
+def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]]) -> None:
+    """Build every local package folder among ``job``'s requirement lines to a wheel and
+    record the rewritten lines in ``job.local_wheels`` (notes say what was built).
+
+    ``wheel_argv(tree, out_dir)`` is the installer's command building ``tree`` into
+    ``out_dir``. Raises ``InstallError`` with the build's last output lines when it fails.
+    """
+    root = job.ctx.project.root
+    salt = f"{job.reqs.installer}\0{job.target.runtime}\0{job.target.machine}\0{sys.version_info[:2]}"
+    for line in (*job.reqs.requirements, *job.reqs.constraints):
+        found = local_folder(line, root)
+        if found is None:
+            continue
+        name, rel, folder = found
+
+        def build(tree: Path, out: Path, rel: str = rel) -> Path:
+            env = {**isolated_installer_env(), **uv_trust()[1]}  # the CA bundle (pip: --cert)
+            result = job.runner.run(wheel_argv(tree, out), env=env, timeout=_TIMEOUT)
+            wheels = sorted(out.glob("*.whl"))
+            if not result.ok or len(wheels) != 1:
+                output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
+                tail = "\n".join("  " + ln.rstrip() for ln in output.splitlines()[-_TAIL:] if ln.strip())
+                raise InstallError(f"building the local package `{rel}` into a wheel failed\n{tail}")
+            return wheels[0]
+
+        wheel = local_wheel(folder, job.ctx.tool_cache / "local-wheels", job.work / "local", salt, build)
+        dist, version, tags = wheel_tags(wheel.path.name)
+        if not is_pure(tags):
+            raise InstallError(native_sdist_message(job.target, dist, version, tags))
+        if wheel.built_now:
+            job.notes.append(f"built wheel for local package {rel} ({dist} {version})")
+        job.local_wheels[line] = (f"{name} @ {wheel.path.as_uri()}" if name else str(wheel.path))
+        if line in job.reqs.editable:
+            job.notes.append(f"`-e {rel}` installed as a regular package: Lambda has no editable installs")

@@ -1,0 +1,78 @@
+"""Local packages (path requirements) are built to wheels off the user's tree, keyed by
+their files, and installed like any wheel; editing one rebuilds exactly its users."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from tests.e2e.conftest import LOCAL_INDEX
+from tests.support.wheels import write_source_tree
+
+HANDLER = "import mylib\n\ndef handler(event, context):\n    return mylib.__version__\n"
+
+
+def listing(root) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def two_functions(project, line: str, installer: str = "uv") -> None:
+    project.config(LOCAL_INDEX + f"""
+installer = "{installer}"
+
+[functions.uses]
+source = "uses"
+handler = "app.handler"
+
+[functions.other]
+source = "other"
+handler = "app.handler"
+dependencies = ["dep-a"]
+""")
+    project.write("uses/app.py", HANDLER)
+    project.write("uses/requirements.txt", line + "\n")
+    project.write("other/app.py", "def handler(event, context):\n    return 1\n")
+    write_source_tree(project.root / "local-package", "mylib", "1.0")
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+@pytest.mark.parametrize("line", ["../local-package", "-e ../local-package",
+                                  "mylib @ file:../local-package"])
+def test_local_package_is_built_off_the_tree_and_shipped(deps_project, installer, line):
+    two_functions(deps_project, line, installer)
+    before = listing(deps_project.root / "local-package")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    shipped = deps_project.zip_names("function", "uses")
+    assert "mylib/__init__.py" in shipped
+    assert not any(n.startswith(("build/", "mylib.egg-info", "_backend")) for n in shipped)
+    assert listing(deps_project.root / "local-package") == before  # nothing written there
+    install = next(r for t, r in out.results.items()
+                   if t.startswith("install:") and any("local package" in w for w in r.warnings))
+    assert any("built wheel for local package local-package (mylib 1.0)" in w for w in install.warnings)
+    if line.startswith("-e"):
+        assert any("Lambda has no editable installs" in w for w in install.warnings)
+    # a second build of an unchanged project is a no-op, leftovers in the tree or not
+    (deps_project.root / "local-package" / "build").mkdir()
+    (deps_project.root / "local-package" / "build" / "junk.py").write_text("x = 1\n")
+    again = deps_project.build()
+    assert {r.status.value for r in again.results.values()} <= {"up-to-date", "cached"}
+
+
+def test_editing_a_local_package_rebuilds_exactly_its_users(deps_project):
+    two_functions(deps_project, "../local-package")
+    assert deps_project.build().ok
+    (deps_project.root / "local-package" / "mylib" / "__init__.py").write_text("__version__ = '2.0'\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    built = sorted(t for t, r in out.results.items() if r.status.value == "built")
+    assert "function:uses" in built and "function:other" not in built
+    assert len([t for t in built if t.startswith("install:")]) == 1
+    with zipfile.ZipFile(deps_project.zip_path("function", "uses")) as zf:
+        assert zf.read("mylib/__init__.py") == b"__version__ = '2.0'\n"
+    # a new file in the package is an input too
+    (deps_project.root / "local-package" / "mylib" / "extra.py").write_text("y = 2\n")
+    out = deps_project.build()
+    assert "mylib/extra.py" in deps_project.zip_names("function", "uses")
+    assert out.results["function:other"].status.value == "up-to-date"
