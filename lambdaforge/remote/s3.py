@@ -65,26 +65,37 @@ class S3Store:
         return _request(lambda: bool(self.client.head_object(Bucket=self.bucket, Key=name)),
                         _MISSING, False)
 
-    def download(self, name: str, dest: Path) -> tuple[str, int] | None:
-        """Write the object to ``dest``; its (sha256, size) as downloaded, or ``None`` when it
-        does not exist. Large objects come down in ranged parts, several at once."""
-        def fetch() -> bool:
+    def download(self, name: str, dest: Path, size: int) -> tuple[str, int] | None:
+        """Write the object to ``dest``, hashing as it arrives; its (sha256, size) as
+        downloaded, or ``None`` when it does not exist. ``size`` is what the entry says:
+        above ``MULTIPART_THRESHOLD`` the object comes down in ranged parts, several at
+        once (and is hashed afterwards); below, in one streamed GET."""
+        h = hashlib.sha256()
+
+        def stream() -> bool:
+            body = self.client.get_object(Bucket=self.bucket, Key=name)["Body"]
+            with open(dest, "wb") as f:
+                for chunk in iter(lambda: body.read(1 << 20), b""):
+                    h.update(chunk)
+                    f.write(chunk)
+            return True
+
+        def ranged() -> bool:
             with open(dest, "wb") as f:
                 self.client.download_fileobj(self.bucket, name, f, Config=self.transfer)
+            with open(dest, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
             return True
 
         try:
-            found = _request(fetch, _MISSING, False)
+            found = _request(stream if size <= MULTIPART_THRESHOLD else ranged, _MISSING, False)
         except RemoteUnavailable:
             dest.unlink(missing_ok=True)
             raise
         if not found:
             dest.unlink(missing_ok=True)
             return None
-        h = hashlib.sha256()
-        with open(dest, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
         return h.hexdigest(), os.path.getsize(dest)
 
     def put_new(self, name: str, data: bytes) -> bool:

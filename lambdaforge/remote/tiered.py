@@ -180,7 +180,7 @@ class RemoteCache:
             got_bytes = 0
             for name, (digest, size) in sorted(entry.files.items()):
                 dest = staging / name
-                got = self.store.download(blob_name(self.settings.prefix, digest), dest)
+                got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
                 if got is None:
                     self._warn(f"remote cache entry {entry.key[:12]} for {label} lists a blob that "
                                f"is missing ({digest[:12]}); building it locally")

@@ -253,6 +253,8 @@ def test_large_blobs_go_up_in_parts_and_come_down_verified(tmp_path, bucket, mon
     head = bucket.client.head_object(Bucket=bucket.name, Key=f"cas/{digest[:2]}/{digest}")
     assert head["ETag"].strip('"').endswith("-3")  # three parts
     assert store.upload_new(f"cas/{digest[:2]}/{digest}", big) is False
-    assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "back") == (digest, big.stat().st_size)
-    assert store.download("cas/00/absent", tmp_path / "none") is None
+    size = big.stat().st_size
+    assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "back", size) == (digest, size)
+    assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "one", 1) == (digest, size)
+    assert store.download("cas/00/absent", tmp_path / "none", 1) is None
     assert not (tmp_path / "none").exists()
