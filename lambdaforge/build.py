@@ -26,7 +26,7 @@ from lambdaforge.actions import package as package_action
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.cache import Cache
 from lambdaforge.config.specs import Project
-from lambdaforge.errors import BuildError, ForgeError
+from lambdaforge.errors import BuildError, ForgeError, UsageError
 from lambdaforge.fsutil import TEMP_SUFFIX
 from lambdaforge.executor import BuildInterrupted, Event, Status, TargetResult, run_graph
 from lambdaforge.graph import TargetGraph, TargetKind, build_graph
@@ -55,6 +55,8 @@ class BuildOptions:
     #: run the import smoke test as part of the checks
     smoke: bool = False
     checks: bool = True
+    #: ``--remote-mode``: ``read`` or ``read-write``, over the config's ``[cache] mode``
+    remote_mode: str | None = None
 
 
 @dataclass
@@ -75,6 +77,23 @@ class BuildOutcome:
     def failures(self) -> list[TargetResult]:
         """Failed targets, in id order."""
         return [r for _, r in sorted(self.results.items()) if r.status is Status.FAILED]
+
+
+def _remote_cache(project: Project, options: BuildOptions):
+    """The remote cache a build of ``project`` uses (``None`` without one): the config's,
+    changed by ``FORGE_REMOTE_CACHE`` and ``--remote-mode``. boto3 is not imported here."""
+    from lambdaforge.remote.settings import SIGNING_KEY_VARIABLE, effective
+
+    try:
+        settings = effective(project.remote_cache, os.environ, options.remote_mode)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if settings is None:
+        return None
+    from lambdaforge.remote.tiered import RemoteCache
+
+    key = os.environ.get(SIGNING_KEY_VARIABLE)
+    return RemoteCache(settings, signing_key=key.encode() if key else None)
 
 
 class BuildSession:
@@ -104,7 +123,7 @@ class BuildSession:
         self.full_graph = scope.graph if scope is not None else build_graph(project, self.registry)
         graph = self.full_graph if self.options.checks else self.full_graph.without_checks()
         self.graph = graph.select(self.options.names, with_checks=self.options.checks)
-        self.cache = Cache(project.cache_dir)
+        self.cache = Cache(project.cache_dir, remote=_remote_cache(project, self.options))
         self.state = BuildState.load(project.state_dir)
         self.stat_cache = StatCache.load(project.state_dir / "statcache")
         self.planner = self._new_planner()
@@ -198,6 +217,7 @@ class BuildSession:
                 self.planner.plan(self.graph, only=self._replanned)
             self.stat_cache.save()
             recorder = Recorder(self.project, self.state)
+            self._prefetch(graph)
             try:
                 results = run_graph(graph, self._run_target,
                                     jobs=self.options.jobs, on_event=self.on_event)
@@ -206,6 +226,9 @@ class BuildSession:
                 recorder.record_state(self._planned, stop.results)
                 self.stat_cache.save()
                 raise
+            finally:
+                if self.cache.remote is not None:
+                    self.cache.remote.close()  # the uploads in flight finish before we return
             recorder.record_state(self._planned, results)
             manifest_path = recorder.write_manifest(self._planned, results)
             outcome = BuildOutcome(self.project, results, graph,
@@ -233,7 +256,30 @@ class BuildSession:
             self.stat_cache.save()
         self.warnings += self.planner.warnings + recorder.notes
         self.warnings += [str(w) for w in self.cache.warnings]
+        if self.cache.remote is not None:
+            self.warnings += self.cache.remote.warnings
         return outcome
+
+    def _prefetch(self, graph: TargetGraph) -> None:
+        """Look up, in parallel and before any local work starts, every target to run that
+        the local cache lacks, downloading what the remote cache has (nothing without a
+        remote, or with ``--force``)."""
+        remote = self.cache.remote
+        if remote is None or self.options.force:
+            return
+        wanted = [(p.key, tid) for tid, p in self._planned.items()
+                  if tid in graph.nodes and p.key and p.action in (Status.BUILT, Status.CACHED)
+                  and not self.cache.contains(p.key)]
+        remote.prefetch(wanted, self.cache)
+
+    @property
+    def remote_stats(self) -> dict[str, object] | None:
+        """What the remote cache did in this build (``None`` without one)."""
+        remote = self.cache.remote
+        if remote is None:
+            return None
+        return {"url": remote.settings.url, "mode": remote.settings.mode,
+                **remote.stats.to_json()}
 
     def _scoped_graph(self, previous: dict) -> TargetGraph | None:
         """The part of the graph an incremental build runs: the changed targets, what
@@ -297,10 +343,16 @@ class BuildSession:
         ctx = self._action_context()
         try:
             if t.kind is TargetKind.INSTALL:
-                return install_action.run(t, planned.key, planned.reasons, ctx, cancel)
-            if t.kind is TargetKind.CHECK:
-                return check_action.run(t, planned.key, planned.reasons, upstream, ctx)
-            return package_action.run(t, planned.key, planned.reasons, upstream, ctx, cancel)
+                result = install_action.run(t, planned.key, planned.reasons, ctx, cancel)
+            elif t.kind is TargetKind.CHECK:
+                result = check_action.run(t, planned.key, planned.reasons, upstream, ctx)
+            else:
+                result = package_action.run(t, planned.key, planned.reasons, upstream, ctx,
+                                            cancel)
+            remote = self.cache.remote
+            if result.status is Status.CACHED and remote is not None and result.key in remote.fetched:
+                result.remote = True
+            return result
         except ForgeError as exc:
             log = "\n\n".join(c.describe() for c in ctx.runner.log)
             return TargetResult(tid, Status.FAILED, key=planned.key, error=str(exc), log=log,

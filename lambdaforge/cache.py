@@ -41,13 +41,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaforge.errors import CacheError
 from lambdaforge.fsutil import fsync_dir, is_disk_full, write_atomic, write_failure
 from lambdaforge.observe import racy
 from lambdaforge.sizes import parse_size
 from lambdaforge.statcache import sha256_file
+
+if TYPE_CHECKING:
+    from lambdaforge.remote.tiered import RemoteCache
 
 __all__ = ["Cache", "CacheEntry", "CacheWarning", "CachedFile", "EntryInfo", "PruneResult",
            "Verify", "parse_size"]
@@ -161,8 +164,11 @@ class Cache:
     corrupt entries found (and evicted) by ``get``.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: RemoteCache | None = None) -> None:
         self.root = Path(root)
+        #: the team's remote cache behind this one (``lambdaforge.remote.tiered``): asked on
+        #: a local miss, and given every entry put here (it uploads in read-write mode)
+        self.remote = remote
         self.warnings: list[CacheWarning] = []
         self._lock = threading.Lock()
         self._cleaned = False
@@ -198,7 +204,17 @@ class Cache:
         is evicted and recorded in ``warnings`` as "cache entry … for ``what`` was corrupt"
         (``what`` defaults to the entry's ``meta["name"]``). An entry of another format
         version is a miss. A hit counts as a use for LRU pruning.
+
+        With a remote cache, a local miss is looked up there: an entry found is downloaded,
+        verified blob by blob and stored locally before it is served.
         """
+        entry = self._get_local(key, verify, what)
+        if entry is None and self.remote is not None and not self.contains(key):
+            if self.remote.fetch(key, self, what):
+                entry = self._get_local(key, verify, what)
+        return entry
+
+    def _get_local(self, key: str, verify: Verify, what: str | None) -> CacheEntry | None:
         d = self.entry_dir(key)
         try:
             raw = (d / ENTRY_FILE).read_bytes()
@@ -308,6 +324,7 @@ class Cache:
         move: bool = True,
         sha256: Mapping[str, str] | None = None,
         durable: bool = True,
+        upload: bool = True,
     ) -> CacheEntry:
         """Store ``files`` (entry name → path) with ``meta`` under ``key``; return the entry.
 
@@ -321,6 +338,9 @@ class Cache:
         If the key is already stored (by us earlier, or by another process racing us), the
         existing entry wins and is returned. Interrupted at any point (Ctrl-C included),
         nothing partial is left in the cache.
+
+        A newly stored entry goes to the remote cache too, when there is one and ``upload``
+        (an entry that came from there is stored with ``upload=False``).
         """
         d = self.entry_dir(key)
         for name in files:
@@ -377,7 +397,10 @@ class Cache:
             current = d
             for attempt in range(3):
                 if self._publish(staging, d, durable=durable):
-                    return CacheEntry(key, d, stored, meta, entry_data["created"])
+                    entry = CacheEntry(key, d, stored, meta, entry_data["created"])
+                    if self.remote is not None and upload:
+                        self.remote.upload(entry)
+                    return entry
                 existing = self._existing(key)
                 if existing is not None:
                     return existing  # another process stored it first: theirs wins

@@ -56,6 +56,8 @@ class TargetResult:
     #: the failure message and log, for FAILED
     error: str | None = None
     log: str = ""
+    #: CACHED from the team's remote cache (downloaded by this build), not the local one
+    remote: bool = False
 
     def __post_init__(self) -> None:
         # Everything here is shown or reported: no credential in a URL survives into it,

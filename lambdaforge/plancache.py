@@ -23,6 +23,7 @@ from typing import Any
 
 from lambdaforge import __version__
 from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.remote.settings import RemoteSettings
 from lambdaforge.config.specs import CheckSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
@@ -101,6 +102,8 @@ def write(state_dir: Path, identity: Mapping[str, object], project: Project,
             "observed": project.observed,
             "warnings": [[w.file, w.line, w.key, w.message, w.severity] for w in project.warnings],
             "check": project.check.model_dump(mode="json"),
+            "remote_cache": (project.remote_cache.to_json()
+                             if project.remote_cache is not None else None),
         },
         "targets": [
             {"id": t.id, "kind": t.kind.value, "name": t.name, "builder": t.builder,
@@ -145,6 +148,8 @@ def load(root: Path, identity: Mapping[str, object]
             warnings=tuple(ConfigIssue(*w) for w in p["warnings"]),
             check=CheckSettings(runtime_packages=tuple(p["check"]["runtime_packages"]),
                                 environment=dict(p["check"]["environment"])),
+            remote_cache=(RemoteSettings(**p["remote_cache"])
+                          if p.get("remote_cache") is not None else None),
         )
         targets: dict[str, Target] = {}
         for t in data["targets"]:

@@ -33,7 +33,8 @@ def human_size(n: int | None) -> str:
 
 def describe(result: TargetResult) -> str:
     """One plain line for a finished target."""
-    parts = [f"{_MARK[result.status]:>10}  {result.target_id}"]
+    mark = "cached (remote)" if result.remote else _MARK[result.status]
+    parts = [f"{mark:>10}  {result.target_id}"]
     size = getattr(result.output, "size", None)
     if size is not None:
         parts.append(f"{human_size(size)} zipped, {human_size(result.output.unzipped_size)} unzipped")
@@ -113,10 +114,12 @@ class RichReporter:
 
 def json_report(project: str, results: Mapping[str, TargetResult], seconds: float,
                 kinds: Mapping[str, tuple[str, str]], *, warnings: Iterable[str] = (),
-                dry_run: bool = False) -> dict[str, Any]:
+                dry_run: bool = False,
+                remote_cache: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The machine-readable build report (``forge build --json``); its shape is documented
     in ``schemas/build-report.schema.json``. ``kinds`` maps target id → (kind, name);
-    ``warnings`` are the run's own (a corrupt cache entry), not any one target's.
+    ``warnings`` are the run's own (a corrupt cache entry), not any one target's;
+    ``remote_cache`` the remote cache's figures, when the build used one.
 
     In a dry run every target that would be built is ``skipped``: that is no failure, so
     ``ok`` then only says that nothing failed."""
@@ -139,8 +142,10 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
             "warnings": list(r.warnings),
             "notes": list(r.notes),
             "error": r.error,
+            "remote": r.remote,
         })
     return {
+        "remote_cache": dict(remote_cache) if remote_cache is not None else None,
         "version": REPORT_VERSION,
         "project": project,
         "ok": (all(r.status is not Status.FAILED for r in results.values()) if dry_run
@@ -164,6 +169,16 @@ def summary_line(results: Mapping[str, TargetResult], seconds: float) -> str:
         counts[r.status] += 1
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
     return f"{', '.join(parts) or 'nothing to do'} in {seconds:.2f}s"
+
+
+def remote_line(stats: Mapping[str, Any]) -> str:
+    """What the remote cache did, after a build's summary: ``remote cache s3://b/p (read):
+    3 hits, 1 miss, 0 refused, 0 corrupt, 1.2 MiB down, 0 uploaded (0 B)``."""
+    state = "unavailable" if stats.get("unavailable") else stats["mode"]
+    return (f"remote cache {stats['url']} ({state}): {stats['hits']} hits, "
+            f"{stats['misses']} misses, {stats['refused']} refused, {stats['corrupt']} corrupt, "
+            f"{human_size(stats['bytes_down'])} down, {stats['uploaded']} uploaded "
+            f"({human_size(stats['bytes_up'])})")
 
 
 def interrupted_line(kept: int, total: int) -> str:

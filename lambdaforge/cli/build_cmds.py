@@ -36,6 +36,7 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **ext
         dry_run=getattr(args, "dry_run", False),
         smoke=smoke or getattr(args, "check", False),
         checks=not getattr(args, "no_check", False),
+        remote_mode=getattr(args, "remote_mode", None),
     )
     return BuildSession(project, options, scope=scope, **extra)
 
@@ -92,7 +93,8 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     if args.json:
         kinds = {t.id: (t.kind.value, t.name) for t in outcome.graph.targets()}
         data = report.json_report(outcome.project.name, outcome.results, outcome.seconds, kinds,
-                                  warnings=session.warnings, dry_run=args.dry_run)
+                                  warnings=session.warnings, dry_run=args.dry_run,
+                                  remote_cache=session.remote_stats)
         report.dump_json(data)
         return EXIT_OK if data["ok"] else EXIT_BUILD_FAILED
     if args.dry_run:
@@ -106,6 +108,8 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
                     if tid.split(":", 1)[0] in ("function", "layer") and r.status.ok}
     report.print_outcome(outcome.results, outcome.seconds, session.warnings,
                          verbose=args.verbose, strip_listings=listings)
+    if session.remote_stats is not None:
+        print(report.remote_line(session.remote_stats), file=sys.stderr)
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
 
 
@@ -148,6 +152,8 @@ def add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the artifact checks")
     p.add_argument("--explain-strip", action="store_true",
                    help="list every file strip rules removed, and the rule that removed it")
+    p.add_argument("--remote-mode", choices=("read", "read-write"),
+                   help="use the remote cache read-only, or also upload what this build makes")
     p.set_defaults(run=cmd_build)
 
 

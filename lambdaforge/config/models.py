@@ -14,11 +14,12 @@ Two layers, on purpose:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
 
 from lambdaforge.errors import ConfigIssue
 
@@ -252,6 +253,51 @@ class CheckTable(_FileModel):
     )
 
 
+#: key names in ``[cache]`` that would hold credentials: refused with their own message
+#: (credentials come from the standard AWS chain, never from a file that is committed)
+CREDENTIAL_KEY = re.compile(r"(access|secret|session|token|password|credential|passwd)", re.I)
+
+
+class CacheTable(_FileModel):
+    """The ``[cache]`` table: the team's remote cache (S3 or an S3-compatible store)."""
+
+    remote: str | None = Field(
+        None,
+        description="Remote cache URL, `s3://BUCKET/PREFIX`; `FORGE_REMOTE_CACHE` overrides. "
+        "Credentials come from the standard AWS chain (environment, profile, SSO, OIDC web "
+        "identity), never from this file.",
+    )
+    region: str | None = Field(None, description="The bucket's AWS region, e.g. `eu-west-1`.")
+    profile: str | None = Field(None, description="An AWS profile name from `~/.aws/config`.")
+    endpoint_url: str | None = Field(
+        None, description="Endpoint of an S3-compatible store (MinIO, Cloudflare R2, …).")
+    mode: Literal["read", "read-write"] | None = Field(
+        None,
+        description="`read` (the default: pull requests, laptops) or `read-write` (CI on "
+        "protected branches); `forge build --remote-mode` overrides.",
+    )
+
+    @field_validator("remote")
+    @classmethod
+    def _remote_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from lambdaforge.remote.settings import url_problem
+
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and re.match(r"^[a-z]+://[^/@]*@", value):
+            raise ValueError("credentials never go in the config: remove them from the URL "
+                             "(the standard AWS chain provides them)")
+        return value
+
+
 class ConfigFile(_FileModel):
     """One ``lambdaforge.toml`` (or a team standards file it extends), as written."""
 
@@ -281,10 +327,16 @@ class ConfigFile(_FileModel):
         description="What `forge check` (the import smoke test) runs with: the runtime's own "
         "packages and extra environment variables.",
     )
+    cache: CacheTable = Field(
+        default_factory=CacheTable,
+        title="Cache",
+        description="The team's remote cache on S3 (or an S3-compatible store).",
+    )
 
 
 __all__ = [
-    "BUILT_IN_DEFAULTS", "BuildSettings", "BuildSettingsTable", "BuilderOptions", "CheckSettings",
+    "BUILT_IN_DEFAULTS", "BuildSettings", "BuildSettingsTable", "BuilderOptions", "CacheTable",
+    "CheckSettings",
     "CheckTable", "ConfigFile",
     "DefaultsTable", "DiscoverTable", "FunctionSpec", "FunctionTable", "LayerSpec", "LayerTable",
     "Origin", "Project", "ProjectTable", "StripRuleTable", "StripRules", "kebab",

@@ -39,6 +39,7 @@ from lambdaforge.config.models import (
 from lambdaforge.config.validate import PathProblem, Resolved
 from lambdaforge.runtime_packages import runtime_package_problem
 from lambdaforge.errors import ConfigIssue
+from lambdaforge.remote.settings import RemoteSettings, parse_url
 
 #: Settings every function and layer has (``BuildSettings`` fields).
 SETTINGS: tuple[str, ...] = tuple(BuildSettingsTable.model_fields)
@@ -155,6 +156,22 @@ class _Resolver:
             origins[f"check.environment.{name}"] = self.origin(("check", "environment", name))
         return CheckSettings(runtime_packages=tuple(table.runtime_packages or ()),
                              environment=environment)
+
+    def remote_cache(self, origins: dict[str, Origin]) -> RemoteSettings | None:
+        """The ``[cache]`` table (its URL was checked by the model): the remote, or ``None``
+        when the table names none (its other settings still apply to
+        ``FORGE_REMOTE_CACHE``)."""
+        table = self.config.cache
+        for setting in ("remote", "region", "profile", "endpoint-url", "mode"):
+            written = getattr(table, setting.replace("-", "_")) is not None
+            origins[f"cache.{setting}"] = self.origin(("cache", setting) if written else None)
+        if table.remote is None and all(
+                v is None for v in (table.region, table.profile, table.endpoint_url, table.mode)):
+            return None
+        bucket, prefix = parse_url(table.remote) if table.remote else ("", "")
+        return RemoteSettings(bucket=bucket, prefix=prefix, region=table.region,
+                              profile=table.profile, endpoint_url=table.endpoint_url,
+                              mode=table.mode or "read")
 
     def builder(self, target: Resolved, own_key: KeyPath) -> None:
         """Decide the target's builder and its options (``builder_options.resolve_builder``)."""
@@ -346,6 +363,7 @@ class _Resolver:
         # would have counted is observed absent (an absence holds whenever it was recorded).
         observed += [["m", f] for f in self._skipped_handler_files]
         check = self.check_settings(origins)
+        remote_cache = self.remote_cache(origins)
         validate.check(functions, layers, strip_rules, self.issue_at)
         self.issues = unique_issues(self.issues)
         if any(i.severity == "error" for i in self.issues):
@@ -363,6 +381,7 @@ class _Resolver:
             name=name,
             cache_dir=cache_dir,
             cache_salt=table.cache_salt or "",
+            remote_cache=remote_cache,
             functions={t.name: FunctionSpec(name=t.name, **t.values) for t in functions},
             layers={n: LayerSpec(name=n, **t.values) for n, t in layers.items()},
             strip_rules=strip_rules,

@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from lambdaforge.errors import ConfigIssue
+from lambdaforge.remote.settings import RemoteSettings
 
 Architecture = Literal["x86_64", "arm64"]
 Severity = Literal["warn", "error"]
@@ -188,6 +189,9 @@ class Project(_Spec):
     warnings: tuple[ConfigIssue, ...] = ()
     #: the ``[check]`` table
     check: CheckSettings = field(default_factory=CheckSettings)
+    #: the ``[cache]`` table's remote (``lambdaforge.remote.settings``); the environment and
+    #: the command line may still change it for one build
+    remote_cache: RemoteSettings | None = None
 
     @property
     def build_dir(self) -> Path:

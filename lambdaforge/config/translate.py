@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from lambdaforge.config.loader import Merged
 from lambdaforge.config.locate import KeyPath
 from lambdaforge.config.models import (
+    CREDENTIAL_KEY,
+    CacheTable,
     BuildSettingsTable,
     ConfigFile,
     DefaultsTable,
@@ -155,6 +157,9 @@ def describe_error(
         )
         if isinstance(parent, type) and issubclass(parent, BuildSettingsTable):
             known |= set(option_keys)
+        if parent is CacheTable and CREDENTIAL_KEY.search(str(loc[-1])):
+            return ("credentials never go in the config: remove it; lambdaforge takes them "
+                    "from the standard AWS chain (environment, profile, SSO, OIDC web identity)")
         elsewhere = [t for t, model in _TABLES.items() if _aliases(model) & {loc[-1]}]
         if elsewhere:
             return f"unknown key ('{loc[-1]}' may be set in {', '.join(elsewhere)})"

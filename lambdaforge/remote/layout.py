@@ -1,0 +1,116 @@
+"""Object names in the remote cache and the action entry's signed envelope.
+
+Layout under the configured prefix (Bazel's split, bazel-remote's sharding)::
+
+    cas/<hh>/<sha256>         a blob: the bytes of one file of an entry, named by its digest
+    ac/<hh>/<key>.json        an action entry: the envelope below, named by the target key
+
+An action entry is the local cache's ``entry.json`` minus what only one machine needs: the
+key, each file's name, size and sha256, and the meta the local cache keeps. Its envelope is
+``{"format": 1, "entry": "<the entry's JSON text>", "hmac-sha256": "<hex>"}``; the entry is
+carried as text so the signed bytes are exactly the bytes read back (no re-serialisation).
+The signature is HMAC-SHA256 with ``FORGE_CACHE_SIGNING_KEY`` over a domain tag, the target
+key and those bytes: an entry cannot be moved to another key, and without the signing key
+nobody (a pull request's CI job included) can write an entry a signing reader accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: version of the envelope and of the entry inside it
+FORMAT = 1
+_DOMAIN = b"lambdaforge-remote-ac-v1\0"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class EntryRefused(Exception):
+    """An action entry that must not be used: malformed, for another key, or (with a
+    signing key) unsigned or mis-signed. ``signature`` says it was the signature."""
+
+    def __init__(self, message: str, *, signature: bool = False) -> None:
+        super().__init__(message)
+        self.signature = signature
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    """An action entry: the files (name → (sha256, size)) and the local cache's meta."""
+
+    key: str
+    files: Mapping[str, tuple[str, int]]
+    meta: Mapping[str, Any]
+
+
+def blob_name(prefix: str, sha256: str) -> str:
+    """The object name of a blob."""
+    return _join(prefix, f"cas/{sha256[:2]}/{sha256}")
+
+
+def entry_name(prefix: str, key: str) -> str:
+    """The object name of an action entry."""
+    return _join(prefix, f"ac/{key[:2]}/{key}.json")
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+def signature(signing_key: bytes, key: str, entry_bytes: bytes) -> str:
+    """HMAC-SHA256 of an entry's bytes for ``key`` (hex)."""
+    return hmac.new(signing_key, _DOMAIN + key.encode() + b"\0" + entry_bytes,
+                    hashlib.sha256).hexdigest()
+
+
+def encode(entry: RemoteEntry, signing_key: bytes | None) -> bytes:
+    """The envelope of ``entry``, signed when a signing key is given."""
+    text = json.dumps({"format": FORMAT, "key": entry.key,
+                       "files": {n: {"sha256": d, "size": s} for n, (d, s) in entry.files.items()},
+                       "meta": dict(entry.meta)}, sort_keys=True, separators=(",", ":"))
+    envelope: dict[str, Any] = {"format": FORMAT, "entry": text}
+    if signing_key is not None:
+        envelope["hmac-sha256"] = signature(signing_key, entry.key, text.encode())
+    return json.dumps(envelope, sort_keys=True).encode()
+
+
+def decode(data: bytes, key: str, signing_key: bytes | None) -> RemoteEntry:
+    """The entry of an envelope read for ``key``; ``EntryRefused`` when it is malformed,
+    names another key, or a signing key is set and its signature is missing or wrong."""
+    try:
+        envelope = json.loads(data)
+        if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
+            raise EntryRefused("not an action entry of this format")
+        text = envelope["entry"]
+        if not isinstance(text, str):
+            raise EntryRefused("malformed envelope")
+    except (ValueError, KeyError, TypeError):
+        raise EntryRefused("not JSON or not an envelope") from None
+    if signing_key is not None:
+        given = envelope.get("hmac-sha256")
+        if not isinstance(given, str):
+            raise EntryRefused("unsigned", signature=True)
+        if not hmac.compare_digest(given, signature(signing_key, key, text.encode())):
+            raise EntryRefused("signature does not match", signature=True)
+    try:
+        body = json.loads(text)
+        if body["format"] != FORMAT or body["key"] != key:
+            raise EntryRefused("entry names another key or format")
+        files = {}
+        for name, info in body["files"].items():
+            digest, size = str(info["sha256"]), int(info["size"])
+            if not _NAME.match(name) or not _DIGEST.match(digest) or size < 0:
+                raise EntryRefused(f"malformed file {name!r}")
+            files[name] = (digest, size)
+        meta = body["meta"]
+        if not isinstance(meta, dict):
+            raise EntryRefused("malformed meta")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise EntryRefused("malformed entry") from None
+    return RemoteEntry(key, files, meta)

@@ -1,0 +1,250 @@
+"""The remote cache behind the local one: fetch on a local miss, upload after a put.
+
+``RemoteCache`` is what ``lambdaforge.cache.Cache`` calls. A fetch reads the action entry,
+checks it (its envelope, its key, its signature when ``FORGE_CACHE_SIGNING_KEY`` is set),
+downloads every blob it lists into the local cache's staging area, verifies each one's sha256
+and size, and only then stores the entry locally: nothing unverified is ever served. An
+upload (read-write mode only) sends the blobs first and the action entry last, each with a
+conditional write, on a bounded pool of threads; ``close`` waits for them.
+
+A remote that fails (unreachable, timing out, throttling after the client's retries, no
+credentials) is switched off for the rest of the build with one warning: the build goes on
+from the local cache and local work. An entry that cannot be used (refused signature, a
+missing or corrupt blob) is a miss with one warning of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdaforge.remote.layout import EntryRefused, RemoteEntry, blob_name, decode, encode, entry_name
+from lambdaforge.remote.settings import SIGNING_KEY_VARIABLE, RemoteSettings
+
+if TYPE_CHECKING:
+    from lambdaforge.cache import Cache, CacheEntry
+    from lambdaforge.remote.s3 import S3Store
+
+#: transfers in flight at once, per build
+MAX_CONCURRENCY = 8
+#: staging directories of fetches live in the local cache's ``tmp/`` under the prefix its
+#: cleanup removes when a killed process leaves one behind
+STAGING_PREFIX = "put-remote-"
+
+
+class RemoteUnavailable(Exception):
+    """The remote cache cannot be used now (unreachable, throttling after retries, no
+    credentials, access denied, boto3 not installed)."""
+
+
+@dataclass
+class RemoteStats:
+    """What the remote cache did in one build (``forge build --json``, the summary line)."""
+
+    hits: int = 0
+    misses: int = 0
+    #: entries refused for their signature (with the signing key set)
+    refused: int = 0
+    #: entries whose envelope, or a blob, was missing or did not match its digest
+    corrupt: int = 0
+    uploaded: int = 0
+    bytes_down: int = 0
+    bytes_up: int = 0
+    #: why the remote was switched off for this build, if it was
+    unavailable: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the JSON report."""
+        return dict(self.__dict__)
+
+
+class RemoteCache:
+    """One build's use of the remote cache described by ``settings``.
+
+    ``store`` is made on first use (importing boto3 then, not before); tests and callers
+    may pass one. Thread-safe: the executor's workers fetch and upload concurrently.
+    """
+
+    def __init__(self, settings: RemoteSettings, *, signing_key: bytes | None = None,
+                 store: S3Store | None = None, workers: int | None = None) -> None:
+        self.settings = settings
+        self.signing_key = signing_key
+        self.stats = RemoteStats()
+        self.warnings: list[str] = []
+        #: keys this build got from the remote (the report says "cached (remote)")
+        self.fetched: set[str] = set()
+        #: keys looked up in vain in this build (a miss is asked once, not by the prefetch
+        #: and again by the action)
+        self._missed: set[str] = set()
+        self._store = store
+        self._lock = threading.Lock()
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def store(self) -> S3Store:
+        """The S3 client (created, and boto3 imported, on first use)."""
+        with self._lock:
+            if self._store is None:
+                try:
+                    from lambdaforge.remote.s3 import S3Store
+                except ImportError as exc:
+                    raise RemoteUnavailable(f"{exc.name or 'boto3'} is not installed: "
+                                            "pip install 'lambdaforge[aws]'") from None
+                self._store = S3Store(self.settings)
+            return self._store
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers or MAX_CONCURRENCY,
+                                                thread_name_prefix="forge-remote")
+            return self._pool
+
+    @property
+    def available(self) -> bool:
+        """False once the remote failed in this build."""
+        return self.stats.unavailable is None
+
+    def _down(self, exc: Exception) -> None:
+        with self._lock:
+            if self.stats.unavailable is None:
+                self.stats.unavailable = str(exc)
+                self.warnings.append(f"remote cache {self.settings.url} unavailable ({exc}); "
+                                     "building locally")
+
+    def _warn(self, message: str, *, refused: bool = False) -> None:
+        with self._lock:
+            self.warnings.append(message)
+            if refused:
+                self.stats.refused += 1
+            else:
+                self.stats.corrupt += 1
+
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+
+    # ------------------------------------------------------------------ reading
+
+    def fetch(self, key: str, local: Cache, what: str | None = None) -> bool:
+        """Bring the entry of ``key`` into ``local`` from the remote; True when it is there
+        now, verified. False on a miss, a refused or corrupt entry (one warning), or an
+        unavailable remote."""
+        if not self.available or key in self._missed:
+            return False
+        label = what or "a target"
+        prefix = self.settings.prefix
+        try:
+            raw = self.store.get_bytes(entry_name(prefix, key))
+            if raw is None:
+                self._count(misses=1)
+                return False
+            try:
+                entry = decode(raw, key, self.signing_key)
+            except EntryRefused as exc:
+                if exc.signature:
+                    self._warn(f"remote cache entry {key[:12]} for {label} refused: {exc} "
+                               f"(${SIGNING_KEY_VARIABLE} is set); building it locally",
+                               refused=True)
+                else:
+                    self._warn(f"remote cache entry {key[:12]} for {label} is unusable ({exc}); "
+                               "building it locally")
+                return False
+            return self._download(entry, local, label)
+        except RemoteUnavailable as exc:
+            self._down(exc)
+            return False
+        finally:
+            if key not in self.fetched:
+                with self._lock:
+                    self._missed.add(key)
+
+    def _download(self, entry: RemoteEntry, local: Cache, label: str) -> bool:
+        tmp_root = local.root / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=tmp_root, prefix=STAGING_PREFIX))
+        try:
+            files: dict[str, Path] = {}
+            digests: dict[str, str] = {}
+            got_bytes = 0
+            for name, (digest, size) in sorted(entry.files.items()):
+                dest = staging / name
+                got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
+                if got is None:
+                    self._warn(f"remote cache entry {entry.key[:12]} for {label} lists a blob that "
+                               f"is missing ({digest[:12]}); building it locally")
+                    return False
+                if got != (digest, size):
+                    self._warn(f"remote cache blob {digest[:12]} of {label} does not match its "
+                               "digest (corrupt); not used, building it locally")
+                    return False
+                files[name] = dest
+                digests[name] = digest
+                got_bytes += size
+            local.put(entry.key, files, entry.meta, move=True, sha256=digests, upload=False)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self._count(hits=1, bytes_down=got_bytes)
+        with self._lock:
+            self.fetched.add(entry.key)
+        return True
+
+    def prefetch(self, wanted: Iterable[tuple[str, str]], local: Cache) -> set[str]:
+        """Fetch the entries of several (key, target id) pairs at once, on the bounded pool:
+        a fully cached build is bound by download bandwidth, not by round trips. Returns
+        the keys now in ``local``."""
+        wanted = list(wanted)
+        if not wanted or not self.available:
+            return set()
+        pool = self._executor()
+        futures = {key: pool.submit(self.fetch, key, local, what) for key, what in wanted}
+        return {key for key, f in futures.items() if f.result()}
+
+    # ------------------------------------------------------------------ writing
+
+    def upload(self, entry: CacheEntry) -> None:
+        """In read-write mode, send a locally stored entry to the remote in the background
+        (blobs first, the action entry last). ``close`` waits for it."""
+        if not self.settings.writes or not self.available:
+            return
+        future = self._executor().submit(self._upload, entry)
+        with self._lock:
+            self._pending.append(future)
+
+    def _upload(self, entry: CacheEntry) -> None:
+        prefix = self.settings.prefix
+        try:
+            sent = 0
+            for f in sorted(entry.files.values(), key=lambda f: f.name):
+                if self.store.upload_new(blob_name(prefix, f.sha256), f.path):
+                    sent += f.size
+            remote = RemoteEntry(entry.key, {f.name: (f.sha256, f.size)
+                                             for f in entry.files.values()}, entry.meta)
+            created = self.store.put_new(entry_name(prefix, entry.key),
+                                         encode(remote, self.signing_key))
+            self._count(bytes_up=sent, uploaded=1 if created else 0)
+        except RemoteUnavailable as exc:
+            self._down(exc)
+        except FileNotFoundError:
+            pass  # the local entry was evicted meanwhile: nothing to send
+
+    def close(self) -> None:
+        """Wait for the uploads in flight, then stop the pool."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            pool, self._pool = self._pool, None
+        for future in pending:
+            future.result()
+        if pool is not None:
+            pool.shutdown(wait=True)

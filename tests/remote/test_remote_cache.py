@@ -1,0 +1,260 @@
+"""The remote cache against a real S3 API (moto's server on loopback, boto3's own client):
+a fresh checkout builds by downloading, read mode never writes, and nothing unverified,
+unsigned or mis-signed is ever served."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambdaforge.build import BuildOptions, BuildSession
+from lambdaforge.cli import main
+from lambdaforge.config import load_project
+from lambdaforge.executor import Status
+from tests.e2e.conftest import SOURCE_ONLY, ProjectDir
+from tests.remote.faults import Forwarder
+
+ZIPS = [("function", "alpha"), ("function", "beta"), ("layer", "shared")]
+
+
+def make_project(root: Path, cache_table: str) -> ProjectDir:
+    """The e2e suite's source-only project (two functions, one layer), with a remote."""
+    project = ProjectDir(root)
+    root.mkdir(parents=True)
+    project.config(SOURCE_ONLY + cache_table)
+    project.write("layers/shared/shared_util.py", "def util():\n    return 42\n")
+    project.write("functions/alpha/app.py", "def handler(event, context):\n    return 'alpha'\n")
+    project.write("functions/alpha/helpers.py", "X = 1\n")
+    project.write("functions/beta/app.py", "def handler(event, context):\n    return 'beta'\n")
+    return project
+
+
+def build(project: ProjectDir, cache_dir: Path, monkeypatch, **options):
+    """Build with its own local cache; the session too, for its warnings and figures."""
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(cache_dir))
+    session = BuildSession(load_project(project.root / "lambdaforge.toml"),
+                           BuildOptions(jobs=2, **options))
+    return session.run(), session
+
+
+@pytest.fixture
+def warm(tmp_path, bucket, monkeypatch):
+    """A CI checkout that built everything in read-write mode: the bucket is warm."""
+    writer = make_project(tmp_path / "ci", bucket.config(mode="read-write"))
+    outcome, session = build(writer, tmp_path / "ci-cache", monkeypatch)
+    assert outcome.ok and session.remote_stats["uploaded"] == len(outcome.results)
+    return writer
+
+
+def fresh_clone(tmp_path: Path, bucket, name: str = "laptop", mode: str = "read") -> ProjectDir:
+    return make_project(tmp_path / name, bucket.config(mode=mode))
+
+
+def test_fresh_clone_builds_by_downloading_and_read_mode_writes_nothing(
+        tmp_path, bucket, warm, monkeypatch, capsys):
+    layout = bucket.keys()
+    assert layout and all(k.startswith(("team/cas/", "team/ac/")) for k in layout)
+    assert any(k.endswith(".json") and k.startswith("team/ac/") for k in layout)
+    laptop = fresh_clone(tmp_path, bucket)
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "laptop-cache"))
+    assert main(["-C", str(laptop.root), "build"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("cached (remote)") == 6, err  # 3 packages, 3 checks: nothing built
+    assert "remote cache s3://" in err and "6 hits" in err
+    for kind, name in ZIPS:
+        assert laptop.zip_path(kind, name).read_bytes() == warm.zip_path(kind, name).read_bytes()
+    assert bucket.keys() == layout  # read mode: not one write
+
+
+def test_read_mode_on_an_empty_bucket_builds_locally_and_uploads_nothing(
+        tmp_path, bucket, monkeypatch):
+    laptop = fresh_clone(tmp_path, bucket)
+    outcome, session = build(laptop, tmp_path / "c", monkeypatch)
+    assert outcome.ok
+    assert {r.status for r in outcome.results.values()} == {Status.BUILT}
+    assert session.remote_stats["misses"] == len(outcome.results)
+    assert bucket.keys() == [] and session.warnings == []
+
+
+def _artifact_blob(bucket, warm_project) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(warm_project.zip_path("function", "beta").read_bytes()).hexdigest()
+    name = f"team/cas/{digest[:2]}/{digest}"
+    assert name in bucket.keys()
+    return name
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+def test_a_corrupt_or_missing_blob_is_a_miss_with_one_warning(
+        tmp_path, bucket, warm, monkeypatch, damage):
+    blob = _artifact_blob(bucket, warm)
+    if damage == "corrupt":
+        original = bucket.get(blob)
+        bucket.put(blob, original[:-1] + bytes([original[-1] ^ 1]))  # same size, one bit
+    else:
+        bucket.client.delete_object(Bucket=bucket.name, Key=blob)
+    laptop = fresh_clone(tmp_path, bucket)
+    outcome, session = build(laptop, tmp_path / "c", monkeypatch)
+    assert outcome.ok
+    assert outcome.results["function:beta"].status is Status.BUILT  # never served
+    assert outcome.results["function:alpha"].remote
+    remote_warnings = [w for w in session.warnings if "remote cache" in w]
+    assert len(remote_warnings) == 1, session.warnings
+    assert ("does not match its digest" if damage == "corrupt" else "missing") in remote_warnings[0]
+    assert session.remote_stats["corrupt"] == 1
+    assert laptop.zip_path("function", "beta").read_bytes() == \
+        warm.zip_path("function", "beta").read_bytes()
+
+
+def test_signed_entries_are_served_and_mis_signed_or_unsigned_ones_refused(
+        tmp_path, bucket, monkeypatch):
+    monkeypatch.setenv("FORGE_CACHE_SIGNING_KEY", "main-branch-secret")
+    writer = make_project(tmp_path / "ci", bucket.config(mode="read-write"))
+    assert build(writer, tmp_path / "ci-cache", monkeypatch)[0].ok
+    # The same key: served.
+    outcome, session = build(fresh_clone(tmp_path, bucket, "a"), tmp_path / "ca", monkeypatch)
+    assert all(r.remote for r in outcome.results.values()) and session.warnings == []
+    # Another key (a pull request's forged entries look like this): refused, built locally.
+    monkeypatch.setenv("FORGE_CACHE_SIGNING_KEY", "not-the-key")
+    outcome, session = build(fresh_clone(tmp_path, bucket, "b"), tmp_path / "cb", monkeypatch)
+    assert outcome.ok and not any(r.remote for r in outcome.results.values())
+    assert session.remote_stats["refused"] == len(outcome.results)
+    assert all("FORGE_CACHE_SIGNING_KEY" in w and "refused" in w for w in session.warnings)
+
+
+def test_unsigned_entries_are_refused_when_a_signing_key_is_set(tmp_path, bucket, warm,
+                                                                monkeypatch):
+    monkeypatch.setenv("FORGE_CACHE_SIGNING_KEY", "main-branch-secret")
+    outcome, session = build(fresh_clone(tmp_path, bucket), tmp_path / "c", monkeypatch)
+    assert outcome.ok and not any(r.remote for r in outcome.results.values())
+    assert session.remote_stats["refused"] == len(outcome.results)
+    assert "unsigned" in session.warnings[0]
+
+
+def test_an_entry_moved_to_another_key_is_refused(tmp_path, bucket, monkeypatch):
+    """A signature covers the key: a signed entry copied under another target's key is
+    refused, so a writer cannot make one target's zip stand in for another's."""
+    monkeypatch.setenv("FORGE_CACHE_SIGNING_KEY", "k")
+    writer = make_project(tmp_path / "ci", bucket.config(mode="read-write"))
+    outcome, _ = build(writer, tmp_path / "ci-cache", monkeypatch)
+    alpha = outcome.results["function:alpha"].key
+    beta = outcome.results["function:beta"].key
+    bucket.put(f"team/ac/{beta[:2]}/{beta}.json", bucket.get(f"team/ac/{alpha[:2]}/{alpha}.json"))
+    outcome, session = build(fresh_clone(tmp_path, bucket), tmp_path / "c", monkeypatch)
+    assert outcome.results["function:beta"].status is Status.BUILT
+    assert outcome.results["function:alpha"].remote
+    assert session.remote_stats["refused"] == 1
+
+
+def test_the_remote_going_down_mid_build_leaves_a_local_build_and_one_warning(
+        tmp_path, bucket, moto_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # refused connections: no backoff to wait out
+    proxy = Forwarder(moto_endpoint)
+    ci = make_project(tmp_path / "ci", bucket.config(endpoint=proxy.url, mode="read-write"))
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "c"))
+    session = BuildSession(load_project(ci.root / "lambdaforge.toml"), BuildOptions(jobs=2))
+
+    def on_event(event):
+        if event.kind == "finished":
+            proxy.cut()  # after the lookups, before the uploads are done
+
+    session.on_event = on_event
+    outcome = session.run()
+    assert outcome.ok and {r.status for r in outcome.results.values()} == {Status.BUILT}
+    assert len(session.warnings) == 1 and "unavailable" in session.warnings[0]
+    assert session.remote_stats["unavailable"]
+    for kind, name in ZIPS:
+        assert ci.zip_path(kind, name).is_file()
+
+
+def test_an_unreachable_remote_costs_one_warning(tmp_path, bucket, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    proxy = Forwarder(("127.0.0.1", 9))
+    proxy.cut()
+    laptop = make_project(tmp_path / "p", bucket.config(endpoint=proxy.url))
+    outcome, session = build(laptop, tmp_path / "c", monkeypatch)
+    assert outcome.ok and len(session.warnings) == 1
+    assert "unavailable" in session.warnings[0]
+
+
+def test_two_writers_racing_on_one_key_never_overwrite(tmp_path, bucket, warm, monkeypatch):
+    """The second writer of an action entry finds it there (If-None-Match: *) and leaves
+    it alone: the first entry stays, byte for byte."""
+    from lambdaforge.remote.s3 import S3Store
+    from lambdaforge.remote.settings import RemoteSettings
+
+    entry = next(k for k in bucket.keys() if k.startswith("team/ac/"))
+    before = bucket.get(entry)
+    store = S3Store(RemoteSettings(bucket.name, "team", endpoint_url=bucket.endpoint))
+    assert store.put_new(entry, b"{}") is False
+    assert bucket.get(entry) == before
+    assert store.put_new("team/ac/00/new.json", b"1") is True
+
+
+def test_remote_mode_flag_and_environment_override_the_config(tmp_path, bucket, monkeypatch,
+                                                              capsys):
+    laptop = make_project(tmp_path / "p", "")
+    monkeypatch.setenv("FORGE_REMOTE_CACHE", f"s3://{bucket.name}/team")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", bucket.endpoint)
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "c"))
+    assert main(["-C", str(laptop.root), "build", "--remote-mode", "read-write"]) == 0
+    assert any(k.startswith("team/ac/") for k in bucket.keys())
+    assert "(read-write)" in capsys.readouterr().err
+
+
+def test_a_no_op_build_with_a_remote_configured_imports_no_boto3(tmp_path, bucket, monkeypatch):
+    """The no-op answer needs no remote: boto3 (133 ms to import) stays unloaded."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    laptop = fresh_clone(tmp_path, bucket)
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "c"))
+    time.sleep(0.15)  # files written within the racy window are never trusted by the replay
+    assert main(["-C", str(laptop.root), "build"]) == 0
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lambdaforge", "-C", str(laptop.root), "build"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "up-to-date in" in proc.stderr
+    assert {"boto3", "botocore"}.isdisjoint(imported)
+
+
+def test_without_boto3_a_configured_remote_is_one_warning(tmp_path, monkeypatch):
+    """``lambdaforge[aws]`` not installed: the build goes on locally and says what to install."""
+    monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 now raises ImportError
+    monkeypatch.setitem(sys.modules, "lambdaforge.remote.s3", None)
+    laptop = make_project(tmp_path / "p", '\n[cache]\nremote = "s3://some-team-cache"\n')
+    outcome, session = build(laptop, tmp_path / "c", monkeypatch)
+    assert outcome.ok and len(session.warnings) == 1
+    assert "pip install 'lambdaforge[aws]'" in session.warnings[0]
+
+
+def test_large_blobs_go_up_in_parts_and_come_down_verified(tmp_path, bucket, monkeypatch):
+    """Above the threshold a blob is a multipart upload (after a HEAD finds it absent) and a
+    ranged download; what comes down is hashed before anyone uses it."""
+    import hashlib
+    import os
+
+    from lambdaforge.remote import s3
+    from lambdaforge.remote.settings import RemoteSettings
+
+    monkeypatch.setattr(s3, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)  # S3's smallest part
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(11 * 1024 * 1024))
+    digest = hashlib.sha256(big.read_bytes()).hexdigest()
+    store = s3.S3Store(RemoteSettings(bucket.name, endpoint_url=bucket.endpoint))
+    assert store.upload_new(f"cas/{digest[:2]}/{digest}", big) is True
+    head = bucket.client.head_object(Bucket=bucket.name, Key=f"cas/{digest[:2]}/{digest}")
+    assert head["ETag"].strip('"').endswith("-3")  # three parts
+    assert store.upload_new(f"cas/{digest[:2]}/{digest}", big) is False
+    size = big.stat().st_size
+    assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "back", size) == (digest, size)
+    assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "one", 1) == (digest, size)
+    assert store.download("cas/00/absent", tmp_path / "none", 1) is None
+    assert not (tmp_path / "none").exists()
