@@ -81,8 +81,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
         return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
-    if outcome.timed_out:
-        sys.stderr.write(outcome.logs.splitlines(keepends=True)[-1])
+    if outcome.timeout_line is not None:
+        print(outcome.timeout_line, file=sys.stderr)
     print(f"END RequestId: {outcome.invocation.request_id}", file=sys.stderr)
     print(outcome.report_line(), file=sys.stderr, flush=True)
     print(json.dumps(outcome.result if outcome.ok else outcome.error))

@@ -85,10 +85,15 @@ async function load() {
   try {
     mod = await load();
   } catch (e) {
+    // as Lambda's runtime names them: a module not found, a syntax error, anything else
     const shape = errorShape(e);
-    const missing = e && e.code === 'MODULE_NOT_FOUND' && !String(e.message).includes(file);
-    finish({ error: { errorType: missing ? 'Runtime.ImportModuleError' : shape.errorType,
-      errorMessage: missing ? `Error: ${e.message}` : shape.errorMessage, trace: shape.trace } });
+    const missing = e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND');
+    const syntax = e instanceof SyntaxError;
+    const kind = missing ? 'Runtime.ImportModuleError'
+      : syntax ? 'Runtime.UserCodeSyntaxError' : shape.errorType;
+    finish({ error: { errorType: kind,
+      errorMessage: missing || syntax ? `${e.name}: ${e.message}` : shape.errorMessage,
+      trace: shape.trace } });
     return;
   }
   initMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -116,6 +121,10 @@ async function load() {
     pending = err != null ? { error: errorShape(err) } : { result: result === undefined ? null : result };
     if (!context.callbackWaitsForEmptyEventLoop) finish(pending);
   };
+  // the runtime's legacy completion methods, still offered by Lambda's Node.js runtimes
+  context.done = callback;
+  context.succeed = (result) => callback(null, result);
+  context.fail = (err) => callback(err);
   fs.writeSync(Number(controlFd), 'start\n');
   started = process.hrtime.bigint();
   let returned;

@@ -74,9 +74,11 @@ def _setup_logging(request_id):
 
 def _frames(tb):
     """The traceback as Lambda's ``stackTrace``: one formatted entry per frame, this
-    bootstrap's own frames left out."""
+    bootstrap's own frames and the import machinery's left out."""
     here = os.path.abspath(__file__)
-    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) != here]
+    machinery = os.path.dirname(importlib.__file__) + os.sep
+    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) != here
+              and not f.filename.startswith(("<frozen ", machinery))]
     return traceback.format_list(frames)
 
 

@@ -54,6 +54,8 @@ class InvokeOutcome:
     init_ms: float | None = None
     max_memory_mb: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: the line Lambda logs when it kills a timed-out invocation (also the last of ``logs``)
+    timeout_line: str | None = None
 
     @property
     def billed_ms(self) -> int:
@@ -160,6 +162,7 @@ def _outcome(invocation: Invocation, launch: Launch, child: ChildRun,
         return InvokeOutcome(invocation, False, timed_out=True, duration_ms=limit * 1000,
                              error={"errorType": "Sandbox.Timedout",
                                     "errorMessage": f"RequestId: {rid} Error: {message}"},
+                             timeout_line=f"{stamp}Z {rid} {message}",
                              **{**common, "logs": child.logs + f"{stamp}Z {rid} {message}\n"})
     if written is None:  # it exited without a word: sys.exit, os._exit, a crash
         why = (f"signal {-child.exit_code}" if child.exit_code < 0

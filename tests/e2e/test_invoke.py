@@ -229,6 +229,8 @@ def test_an_import_error_is_lambdas_init_error(api, capsys) -> None:
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert error["errorMessage"] == ("Unable to import module 'app': No module named "
                                      "'not_installed_anywhere'")
+    assert error["stackTrace"] == [
+        '  File "/var/task/app.py", line 1, in <module>\n    import not_installed_anywhere\n']
 
 
 def test_without_an_interpreter_for_the_architecture_it_says_so(api, capsys) -> None:
@@ -238,3 +240,23 @@ def test_without_an_interpreter_for_the_architecture_it_says_so(api, capsys) -> 
     code, out, err = invoke(api, capsys, "api")
     assert code == 1 and out == ""
     assert "forge: error: cannot invoke api here: no Python 3.12 interpreter for aarch64 Linux" in err
+
+
+def test_a_result_that_is_no_json_and_an_exiting_process(api, capsys) -> None:
+    api.write("api/app.py", textwrap.dedent('''
+        import sys
+        def handler(event, context):
+            if event.get("exit"):
+                sys.exit(3)
+            return {1, 2}
+    '''))
+    code, out, _ = invoke(api, capsys, "api")
+    error = json.loads(out)
+    assert code == 1 and error["errorType"] == "Runtime.MarshalError"
+    assert error["errorMessage"] == ("Unable to marshal response: Object of type set is not "
+                                     "JSON serializable")
+    api.write("exit.json", '{"exit": true}')
+    code, out, _ = invoke(api, capsys, "api", "--event", "exit.json")
+    error = json.loads(out)
+    assert code == 1 and error["errorType"] == "Runtime.ExitError"
+    assert error["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")

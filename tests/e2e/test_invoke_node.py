@@ -41,6 +41,14 @@ handler = "index.noWait"
 source = "fn"
 handler = "index.promised"
 
+[functions.legacy]
+source = "fn"
+handler = "index.legacy"
+
+[functions.missing]
+source = "fn"
+handler = "needs.handler"
+
 [functions.esm]
 source = "fn"
 handler = "mod.handler"
@@ -56,6 +64,9 @@ exports.noWait = function (event, context, callback) {
   context.callbackWaitsForEmptyEventLoop = false;
   setTimeout(() => console.log('never printed'), 600000);
   callback(null, 'done early');
+};
+exports.legacy = function (event, context) {
+  context.succeed({ legacy: true });
 };
 exports.promised = function (event) {
   return Promise.resolve({ got: event });
@@ -83,6 +94,8 @@ def node_project(project: ProjectDir) -> ProjectDir:
     project.config(CONFIG)
     project.write("fn/index.js", INDEX)
     project.write("fn/mod.mjs", MODULE)
+    project.write("fn/needs.js", "const x = require('not-installed-anywhere');\n"
+                                 "exports.handler = async () => x;\n")
     return project
 
 
@@ -149,3 +162,18 @@ def test_a_node_timeout_is_killed_and_reported(node_project, capsys) -> None:
     error = json.loads(out)
     assert error["errorType"] == "Sandbox.Timedout"
     assert error["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+
+
+def test_context_succeed_still_answers(node_project, capsys) -> None:
+    code, out, err = invoke(node_project, capsys, "legacy")
+    assert code == 0, err
+    assert json.loads(out) == {"legacy": True}
+
+
+def test_a_missing_module_is_lambdas_import_error(node_project, capsys) -> None:
+    code, out, err = invoke(node_project, capsys, "missing")
+    assert code == 1
+    error = json.loads(out)
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"].startswith(
+        "Error: Cannot find module 'not-installed-anywhere'\nRequire stack:\n- /var/task/needs.js")
