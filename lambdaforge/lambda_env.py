@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +194,14 @@ def interpreter_prefix(executable: str) -> Path:
     """The prefix an interpreter is installed under (``…/bin/python3.12`` → ``…``): what
     stands in for ``/var/lang``."""
     return Path(os.path.realpath(executable)).parent.parent
+
+
+def extract_artifacts(sandbox: Sandbox, function_zip: Path, layer_zips: Sequence[Path]) -> None:
+    """Unpack a function zip into the sandbox's task root and its layers over each other
+    under its ``/opt``, in order: a later layer's file replaces an earlier one's, as Lambda
+    merges them."""
+    with zipfile.ZipFile(function_zip) as zf:
+        zf.extractall(sandbox.task)
+    for layer in layer_zips:
+        with zipfile.ZipFile(layer) as zf:
+            zf.extractall(sandbox.opt)

@@ -200,7 +200,7 @@ HOOK_NAME = "forge-node-path-hook.mjs"
 #: itself does not): a resolve hook that, when a bare specifier is not found the usual way,
 #: resolves it from each ``NODE_PATH`` directory named ``node_modules`` (the layers', the
 #: runtime's SDK), in order.
-_NODE_PATH_HOOK = r"""
+NODE_PATH_HOOK = r"""
 import { pathToFileURL } from 'node:url';
 import { basename, dirname, join } from 'node:path';
 const roots = (process.env.NODE_PATH || '').split(':').filter((d) => basename(d) === 'node_modules');
@@ -319,7 +319,7 @@ def import_handler_dir(
     script = work / SCRIPT_NAME
     script.write_text(_IMPORT_SCRIPT, encoding="utf-8")
     hook = work / HOOK_NAME
-    hook.write_text(_NODE_PATH_HOOK, encoding="utf-8")
+    hook.write_text(NODE_PATH_HOOK, encoding="utf-8")
     node = shutil.which("node") or "node"
     if env is None:
         home = work / "home"

@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdaforge.builders.base import BuildContext
@@ -105,6 +106,54 @@ def install_sdk_package(package: str, sdk: NodeSdk, runtime: str, architecture: 
     slug = package.removeprefix("@aws-sdk/")
     name = digest_name(f"node-{runtime}-{architecture}-{slug}", material)
     return published(ctx.tool_cache / "runtime-packages", name, install) / "node_modules"
+
+
+@dataclass
+class SdkSupply:
+    """The runtime's SDK packages for one extracted function: each ``fetch``ed package the
+    function and its layers do not ship is installed (``install_sdk_package``) or, when it
+    cannot be, remembered with the reason. Shared by the smoke test and ``forge invoke``."""
+
+    sdk: NodeSdk
+    runtime: str
+    architecture: str
+    npmrc: Path | None
+    npm_version: str
+    ctx: BuildContext
+    #: the packages the function or its layers ship themselves (their copy wins anyway)
+    own: set[str] = field(default_factory=set)
+    #: package → its installed ``node_modules`` directory
+    installed: dict[str, Path] = field(default_factory=dict)
+    #: package → why it could not be installed
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def fetch(self, packages: Iterable[str]) -> None:
+        """Install those of ``packages`` not shipped, installed or given up on already."""
+        for package in sorted(set(packages) - self.own - self.installed.keys()
+                              - self.unavailable.keys()):
+            try:
+                self.installed[package] = install_sdk_package(
+                    package, self.sdk, self.runtime, self.architecture, self.npmrc,
+                    self.npm_version, self.ctx)
+            except ToolCacheError as exc:
+                self.unavailable[package] = str(exc)
+
+    def modules(self) -> list[Path]:
+        """The installed packages' ``node_modules`` directories, by package name (what
+        ``NODE_PATH`` takes where Lambda has ``/var/runtime/node_modules``)."""
+        return [self.installed[p] for p in sorted(self.installed)]
+
+
+def sdk_supply(sandbox_task: Path, sandbox_opt: Path, sdk: NodeSdk, runtime: str,
+               architecture: str, major: str, npmrc: Path | None, npm_version: str,
+               ctx: BuildContext) -> SdkSupply:
+    """The SDK supply of an extracted function, with the ``@aws-sdk/*`` packages its code
+    imports already fetched."""
+    own = shipped_packages([sandbox_task / "node_modules", sandbox_opt / "nodejs/node_modules",
+                            sandbox_opt / f"nodejs/node{major}/node_modules"])
+    supply = SdkSupply(sdk, runtime, architecture, npmrc, npm_version, ctx, own=own)
+    supply.fetch(imported_sdk_packages([sandbox_task, sandbox_opt]))
+    return supply
 
 
 #: npm's error lines that name a code, not a reason

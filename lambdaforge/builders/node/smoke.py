@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 from lambdaforge.builders.base import BuildContext, SmokeResult
 from lambdaforge.builders.node import handler as handlers
-from lambdaforge.builders.node.runtime_sdk import (
-    imported_sdk_packages,
-    install_sdk_package,
-    shipped_packages,
-)
+from lambdaforge.builders.node.runtime_sdk import sdk_supply
 from lambdaforge.config.specs import BuildSettings
 from lambdaforge.lambda_env import (
     check_variables,
+    extract_artifacts,
     interpreter_prefix,
     lambda_environment,
     lambda_names,
@@ -37,7 +33,6 @@ from lambdaforge.lambda_env import (
 )
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runtime_packages import node_sdk
-from lambdaforge.toolcache import ToolCacheError
 
 #: imports retried after installing a package the scan missed
 _MAX_ROUNDS = 3
@@ -53,29 +48,14 @@ def node_smoke_test(artifact: Path, layer_zips: list[Path], spec: BuildSettings,
     try:
         node = shutil.which("node") or "node"
         sandbox = make_sandbox(work / "lambda", lang=interpreter_prefix(node))
-        with zipfile.ZipFile(artifact) as zf:
-            zf.extractall(sandbox.task)
-        for layer in layer_zips:  # later layers overwrite earlier ones, as on Lambda
-            with zipfile.ZipFile(layer) as zf:
-                zf.extractall(sandbox.opt)
-        sdk = node_sdk(spec.runtime, ctx.project.check.runtime_packages)
-        own = shipped_packages([sandbox.task / "node_modules", sandbox.opt / "nodejs/node_modules",
-                                sandbox.opt / f"nodejs/node{major}/node_modules"])
-        installed: dict[str, Path] = {}
-        unavailable: dict[str, str] = {}
-
-        def fetch(packages: set[str]) -> None:
-            for package in sorted(packages - own - installed.keys() - unavailable.keys()):
-                try:
-                    installed[package] = install_sdk_package(
-                        package, sdk, spec.runtime, spec.architecture, npmrc, npm_version, ctx)
-                except ToolCacheError as exc:
-                    unavailable[package] = str(exc)
-
-        fetch(imported_sdk_packages([sandbox.task, sandbox.opt]))
+        extract_artifacts(sandbox, artifact, layer_zips)
+        supply = sdk_supply(sandbox.task, sandbox.opt,
+                            node_sdk(spec.runtime, ctx.project.check.runtime_packages),
+                            spec.runtime, spec.architecture, major, npmrc, npm_version, ctx)
+        installed, unavailable = supply.installed, supply.unavailable
         variables = check_variables(spec, ctx.project)
         for _ in range(_MAX_ROUNDS):
-            modules = [installed[p] for p in sorted(installed)]
+            modules = supply.modules()
             env = lambda_environment(function_name=getattr(spec, "name", "smoke-test"),
                                      runtime=spec.runtime, handler=handler, sandbox=sandbox,
                                      variables=variables, node_modules=modules)
@@ -85,7 +65,7 @@ def node_smoke_test(artifact: Path, layer_zips: list[Path], spec: BuildSettings,
             if missing is None or not missing.startswith("@aws-sdk/") or missing in installed \
                     or missing in unavailable:
                 break
-            fetch({missing})
+            supply.fetch({missing})
         if outcome.problem is None:
             return SmokeResult(ok=True, import_ms=outcome.import_ms, partial=bool(unavailable),
                                warnings=tuple(f"{why}; the import did not need it"

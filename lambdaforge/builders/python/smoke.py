@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.lambda_env import (
+    extract_artifacts,
     interpreter_prefix,
     lambda_environment,
     lambda_names,
@@ -178,11 +178,7 @@ def smoke_test(
     with tempfile.TemporaryDirectory(prefix="forge-smoke-", dir=scratch) as tmp:
         runtime_dir = runtime_paths[0] if runtime_paths else None
         sandbox = make_sandbox(Path(tmp), lang=interpreter_prefix(python), runtime=runtime_dir)
-        with zipfile.ZipFile(function_zip) as zf:
-            zf.extractall(sandbox.task)
-        for layer in layer_zips:  # later layers overwrite earlier ones, as on Lambda
-            with zipfile.ZipFile(layer) as zf:
-                zf.extractall(sandbox.opt)
+        extract_artifacts(sandbox, function_zip, layer_zips)
         path = python_path(sandbox, target.python_version, runtime_paths)
         out = Path(tmp) / "result.json"
         env = lambda_environment(function_name=function_name, runtime=target.runtime,
