@@ -77,9 +77,10 @@ def describe(exc: BaseException) -> str | None:
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".rstrip(": ")
     if isinstance(exc, bce.WaiterError):
-        reason = (exc.last_response or {}).get("Configuration", exc.last_response or {})
-        detail = reason.get("LastUpdateStatusReason") or reason.get("StateReason") or exc.kwargs
-        return f"WaiterError: {exc.name} did not succeed ({detail})"
+        last = exc.last_response or {}
+        state = last.get("Configuration", last)
+        reason = state.get("LastUpdateStatusReason") or state.get("StateReason")
+        return f"WaiterError: {exc}" + (f" (Lambda says: {reason})" if reason else "")
     if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
         return f"NoCredentials: {exc} (configure the AWS chain: AWS_PROFILE, ~/.aws, SSO…)"
     if isinstance(exc, bce.BotoCoreError):

@@ -25,6 +25,19 @@ class Fault:
 
 
 @dataclass
+class Rewrite:
+    """Once a request whose path contains ``after`` was seen, change the ``Configuration`` of
+    the next ``times`` answers to ``GET path`` (what the waiters poll) with ``fields``: how a
+    test shows Lambda still busy (``LastUpdateStatus: InProgress``), which moto never is."""
+
+    path: str
+    after: str
+    fields: dict
+    times: int = 1
+    armed: bool = False
+
+
+@dataclass
 class Proxy:
     """The running proxy: ``url`` to point boto3 at, ``requests`` seen, ``faults`` to inject."""
 
@@ -32,6 +45,7 @@ class Proxy:
     server: ThreadingHTTPServer | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    rewrites: list[Rewrite] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -47,10 +61,21 @@ class Proxy:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.rewrites.clear()
+
+    def rewrite_for(self, method: str, path: str) -> Rewrite | None:
+        with self.lock:
+            for rewrite in self.rewrites:
+                if rewrite.armed and rewrite.times > 0 and method == "GET" and path == rewrite.path:
+                    rewrite.times -= 1
+                    return rewrite
+        return None
 
     def fault_for(self, method: str, path: str) -> Fault | None:
         with self.lock:
             self.requests.append((method, path))
+            for rewrite in self.rewrites:
+                rewrite.armed = rewrite.armed or rewrite.after in path
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and fault.path_part in path:
                     fault.times -= 1
@@ -85,6 +110,11 @@ def start_proxy(upstream: tuple[str, int]) -> Proxy:
             conn.request(self.command, self.path, body=body, headers=headers)
             answer = conn.getresponse()
             data = answer.read()
+            rewrite = proxy.rewrite_for(self.command, self.path)
+            if rewrite is not None and answer.status == 200:
+                document = json.loads(data)
+                document["Configuration"].update(rewrite.fields)
+                data = json.dumps(document).encode()
             self.send_response(answer.status)
             for key, value in answer.getheaders():
                 if key.lower() not in ("transfer-encoding", "content-length", "connection"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.deploy.aws_proxy import Fault
+from tests.deploy.aws_proxy import Fault, Rewrite
 from tests.deploy.conftest import ROLE, lambda_client
 
 
@@ -194,3 +194,46 @@ def test_throttling_is_retried_by_the_aws_chains_attempts(aws, deploy_project, m
     assert code == 0, err
     assert aws.writes().count(("PUT", f"/2015-03-31/functions/{prefix}-api/code")) == 2
 
+
+def test_stage_names_the_functions_and_a_missing_one_is_a_usage_error(aws, deploy_project) -> None:
+    toml = deploy_project.root / "lambdaforge.toml"
+    toml.write_text(toml.read_text().replace('name = "{project}-{function}"',
+                                             'name = "{project}-{function}-{stage}"'))
+    code, _, err = deploy_project.forge("deploy", "--dry-run")
+    assert code == 2
+    assert "forge: error: [deploy] name: '{project}-{function}-{stage}' uses {stage}: give " \
+           "--stage or [deploy] stage" in err
+    code, _, err = deploy_project.forge("deploy", "--dry-run", "--stage", "a b")
+    assert code == 2 and "--stage: 'a b' is not a stage name" in err
+    code, out, err = deploy_project.forge("deploy", "--stage", "prod", "worker")
+    assert code == 0, err
+    assert f"function worker ({deploy_project.prefix}-worker-prod): create" in out
+    live = lambda_client().get_function(FunctionName=f"{deploy_project.prefix}-worker-prod")
+    assert live["Configuration"]["Timeout"] == 3
+    assert aws.writes() == [("POST", "/2015-03-31/functions")]
+
+
+def test_each_write_waits_until_lambda_is_done(aws, deploy_project) -> None:
+    prefix = deployed(aws, deploy_project)
+    deploy_project.write("functions/api/app.py", "def handler(event, context):\n    return 8\n")
+    path = f"/2015-03-31/functions/{prefix}-api"
+    aws.rewrites.append(Rewrite(path, f"{path}/code", {"LastUpdateStatus": "InProgress"}, times=2))
+    code, _, err = deploy_project.forge("deploy")
+    assert code == 0, err
+    after = aws.requests[aws.requests.index(("PUT", f"{path}/code")) + 1:]
+    # the waiter polled through both "InProgress" answers to the "Successful" one
+    assert after == [("GET", path)] * 3
+
+
+def test_a_failed_update_is_a_failure_not_a_success(aws, deploy_project) -> None:
+    prefix = deployed(aws, deploy_project)
+    deploy_project.write("functions/api/app.py", "def handler(event, context):\n    return 9\n")
+    path = f"/2015-03-31/functions/{prefix}-api"
+    aws.rewrites.append(Rewrite(path, f"{path}/code", {
+        "LastUpdateStatus": "Failed", "LastUpdateStatusReason": "disk quota"}))
+    code, _, err = deploy_project.forge("deploy")
+    assert code == 1
+    line = next(x for x in err.splitlines() if x.startswith(f"function api ({prefix}-api)"))
+    assert line.startswith(f"function api ({prefix}-api): failed: function 'api' ({prefix}-api): "
+                           "WaiterError: Waiter FunctionUpdatedV2 failed: ")
+    assert "(Lambda says: disk quota)" in line and "Traceback" not in err
