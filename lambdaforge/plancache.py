@@ -23,8 +23,8 @@ from typing import Any
 
 from lambdaforge import __version__
 from lambdaforge.builders.base import DependencyInputs
+from lambdaforge.config.specs import CheckSettings, FunctionDeploy, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.remote.settings import RemoteSettings
-from lambdaforge.config.specs import CheckSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 
@@ -40,7 +40,8 @@ def _tuples(value: Any) -> Any:
 
 
 def _spec_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (v if k == "builder_options" else _tuples(v)) for k, v in data.items()}
+    return {k: (v if k == "builder_options" else FunctionDeploy(**v) if k == "deploy"
+                else _tuples(v)) for k, v in data.items()}
 
 
 def _deps_to_json(deps: DependencyInputs) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Thin on purpose (design §1, §5). Each subcommand is one ``cmd_*`` function plus one
 ``add_*`` function registering its parser, in ``config_cmds`` (validate, config, schema) or
-``build_cmds`` (build, check, plan, explain, graph, clean, cache) or ``invoke_cmd``
-(invoke); ``common`` holds what they share; heavy modules (pydantic,
+``build_cmds`` (build, check, plan, explain, graph, clean, cache), ``invoke_cmd``
+(invoke) or ``deploy_cmds`` (deploy); ``common`` holds what they share; heavy modules (pydantic,
 networkx, rich) are imported inside the ``cmd_*`` functions so ``forge --version`` and
 ``--help`` stay fast.
 
@@ -26,6 +26,7 @@ from lambdaforge import __version__
 from lambdaforge.cli.build_cmds import BUILD_SUBCOMMANDS
 from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, load, print_issue
 from lambdaforge.cli.config_cmds import CONFIG_SUBCOMMANDS
+from lambdaforge.cli.deploy_cmds import add_deploy
 from lambdaforge.cli.invoke_cmd import add_invoke
 
 __all__ = ["EXIT_BUILD_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "load", "main"]
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="say more; show a traceback for internal errors"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (*BUILD_SUBCOMMANDS[:1], *CONFIG_SUBCOMMANDS, *BUILD_SUBCOMMANDS[1:], add_invoke):
+    for add in (*BUILD_SUBCOMMANDS[:1], *CONFIG_SUBCOMMANDS, *BUILD_SUBCOMMANDS[1:], add_invoke,
+                add_deploy):
         add(sub)
     return parser
 

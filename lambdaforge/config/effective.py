@@ -20,6 +20,7 @@ def _settings(spec: Any, keep_none: bool) -> dict[str, Any]:
     # A builder's options read as the keys the user wrote next to the others (they are
     # stored by TOML key already).
     data.update(data.pop("builder_options", None) or {})
+    data.update(data.pop("deploy", None) or {})  # a function's role, memory…: keys of its table
     if "environment" in data:  # a function's: a secret's value is not printed
         data["environment"] = shown_variables(data["environment"])
     return {kebab(k): v for k, v in data.items() if keep_none or v is not None}
@@ -46,6 +47,8 @@ def effective_config(project: Project, keep_none: bool = False) -> dict[str, Any
             "runtime-packages": list(project.check.runtime_packages),
             "environment": shown_variables(project.check.environment),
         },
+        "deploy": {k: v for k, v in project.deploy.model_dump().items()
+                   if keep_none or v is not None},
     }
 
 

@@ -53,6 +53,8 @@ from lambdaforge.config.specs import (  # noqa: E402 - the resolved records, re-
     Architecture,
     BuildSettings,
     CheckSettings,
+    DeploySettings,
+    FunctionDeploy,
     FunctionSpec,
     LayerSpec,
     Origin,
@@ -120,7 +122,30 @@ class BuildSettingsTable(_FileModel):
     )
 
 
-class FunctionTable(BuildSettingsTable):
+class FunctionDeployTable(_FileModel):
+    """What only ``forge deploy`` reads of a function (its table or ``[defaults]``): never
+    part of a build key."""
+
+    role: str | None = Field(
+        None,
+        description="`forge deploy`: the IAM role ARN the function runs as "
+        "(`arn:aws:iam::ACCOUNT:role/NAME`); needed to create it. Default: `[deploy] role`.",
+    )
+    memory: int | None = Field(
+        None, ge=128, le=10240,
+        description="`forge deploy`: memory in MB, 128-10240. Default: Lambda's 128.",
+    )
+    timeout: int | None = Field(
+        None, ge=1, le=900,
+        description="`forge deploy`: timeout in seconds, 1-900. Default: Lambda's 3.",
+    )
+    description: str | None = Field(
+        None, max_length=256,
+        description="`forge deploy`: the function's description (at most 256 characters).",
+    )
+
+
+class FunctionTable(BuildSettingsTable, FunctionDeployTable):
     """A ``[functions.NAME]`` table: one Lambda function."""
 
     source: str = Field(description="Directory with the function's code, relative to this file.")
@@ -165,7 +190,7 @@ class LayerTable(BuildSettingsTable):
     )
 
 
-class DefaultsTable(BuildSettingsTable):
+class DefaultsTable(BuildSettingsTable, FunctionDeployTable):
     """The ``[defaults]`` table: settings every function and layer inherits."""
 
     handler: str | None = Field(None, description="Default handler of functions.")
@@ -296,6 +321,28 @@ class CacheTable(_FileModel):
             raise ValueError("credentials never go in the config: remove them from the URL "
                              "(the standard AWS chain provides them)")
         return value
+class DeployTable(_FileModel):
+    """The ``[deploy]`` table: where and under which names ``forge deploy`` ships. Credentials
+    come only from the standard AWS chain (environment, ``~/.aws``, SSO, instance roles)."""
+
+    region: str | None = Field(
+        None, description="AWS region, e.g. `eu-west-1`. Default: the AWS configuration's.")
+    profile: str | None = Field(
+        None, description="Profile of `~/.aws/config` to use. Default: the AWS chain's.")
+    bucket: str | None = Field(
+        None,
+        description="S3 bucket for packages over Lambda's 50 MB direct upload: each is "
+        "uploaded once, under its SHA-256.")
+    name: str = Field(
+        "{function}",
+        description="Lambda name of each function (and layer): `{function}` (its name in this "
+        "file), `{project}`, `{stage}`, e.g. `\"{project}-{function}-{stage}\"`.")
+    stage: str | None = Field(
+        None, description="The `{stage}` of `name` (`--stage` overrides), e.g. `dev`.")
+    role: str | None = Field(
+        None,
+        description="IAM role ARN of functions that set none (`arn:aws:iam::ACCOUNT:role/NAME`); "
+        "needed to create a function.")
 
 
 class ConfigFile(_FileModel):
@@ -332,12 +379,17 @@ class ConfigFile(_FileModel):
         title="Cache",
         description="The team's remote cache on S3 (or an S3-compatible store).",
     )
+    deploy: DeployTable = Field(
+        default_factory=DeployTable,
+        title="Deploy",
+        description="Where and as what `forge deploy` ships the functions and layers.",
+    )
 
 
 __all__ = [
     "BUILT_IN_DEFAULTS", "BuildSettings", "BuildSettingsTable", "BuilderOptions", "CacheTable",
     "CheckSettings",
     "CheckTable", "ConfigFile",
-    "DefaultsTable", "DiscoverTable", "FunctionSpec", "FunctionTable", "LayerSpec", "LayerTable",
+    "DefaultsTable", "DeploySettings", "FunctionDeployTable", "DeployTable", "DiscoverTable", "FunctionDeploy", "FunctionSpec", "FunctionTable", "LayerSpec", "LayerTable",
     "Origin", "Project", "ProjectTable", "StripRuleTable", "StripRules", "kebab",
 ]

@@ -29,6 +29,8 @@ from lambdaforge.config.models import (
     BuildSettingsTable,
     CheckSettings,
     ConfigFile,
+    DeploySettings,
+    FunctionDeploy,
     FunctionSpec,
     LayerSpec,
     Origin,
@@ -43,6 +45,8 @@ from lambdaforge.remote.settings import RemoteSettings, parse_url
 
 #: Settings every function and layer has (``BuildSettings`` fields).
 SETTINGS: tuple[str, ...] = tuple(BuildSettingsTable.model_fields)
+#: A function's deploy-only settings (``FunctionDeploy``), inherited from ``[defaults]``.
+DEPLOY_SETTINGS: tuple[str, ...] = ("role", "memory", "timeout", "description")
 #: ``Origin.file`` of a value nobody wrote.
 BUILT_IN = Origin(file="<built-in>", line=None)
 #: The environment variable that overrides the cache directory.
@@ -173,6 +177,25 @@ class _Resolver:
                               profile=table.profile, endpoint_url=table.endpoint_url,
                               mode=table.mode or "read")
 
+    def function_role(self, target: Resolved) -> None:
+        """A function's ``role``, when set, must be an IAM role ARN (refused before any call)."""
+        role = target.values.get("role")
+        if role is not None and not validate.ROLE_ARN.fullmatch(role):
+            self.issue_at(target.at("role"), validate.role_arn_problem(role))
+
+    def deploy_settings(self, origins: dict[str, Origin]) -> DeploySettings:
+        """The ``[deploy]`` table, each value's shape checked where it was written: region,
+        bucket name, role ARN, stage, and the name template's placeholders."""
+        table = self.config.deploy
+        for key, problem in validate.deploy_problems(table.model_dump()).items():
+            self.issue_at(("deploy", key), problem)
+        values = table.model_dump()
+        for key in values:
+            written = ("deploy", kebab(key))
+            origins[f"deploy.{kebab(key)}"] = self.origin(
+                written if written in self.merged.owner else None)
+        return DeploySettings(**values)
+
     def builder(self, target: Resolved, own_key: KeyPath) -> None:
         """Decide the target's builder and its options (``builder_options.resolve_builder``)."""
         resolve_builder(target, own_key, self.options, self.builders, self.issue_at)
@@ -220,10 +243,11 @@ class _Resolver:
 
     # -- the whole project
     def functions(self) -> list[Resolved]:
-        own = ("source", "handler", "layers")
+        own = ("source", "handler", "layers", *DEPLOY_SETTINGS)
         out = []
         for name, table in self.config.functions.items():
             target = self.target("function", name, table, ("functions", name), own)
+            self.function_role(target)
             self.environment(target, table, ("functions", name))
             self.builder(target, ("functions", name))
             self.paths(target)
@@ -235,9 +259,10 @@ class _Resolver:
             entry_key = ("discover", item.index)
             entry = self.config.discover[item.index]
             target = self.target(
-                "function", item.name, entry, entry_key, ("handler", "layers"),
+                "function", item.name, entry, entry_key, ("handler", "layers", *DEPLOY_SETTINGS),
                 (*entry_key, "path"), not_settings=("exclude",),
             )
+            self.function_role(target)
             target.values["source"] = item.source
             target.written["source"] = (*entry_key, "path")
             self.environment(target, entry, entry_key)
@@ -364,6 +389,7 @@ class _Resolver:
         observed += [["m", f] for f in self._skipped_handler_files]
         check = self.check_settings(origins)
         remote_cache = self.remote_cache(origins)
+        deploy = self.deploy_settings(origins)
         validate.check(functions, layers, strip_rules, self.issue_at)
         self.issues = unique_issues(self.issues)
         if any(i.severity == "error" for i in self.issues):
@@ -382,7 +408,7 @@ class _Resolver:
             cache_dir=cache_dir,
             cache_salt=table.cache_salt or "",
             remote_cache=remote_cache,
-            functions={t.name: FunctionSpec(name=t.name, **t.values) for t in functions},
+            functions={t.name: _function_spec(t) for t in functions},
             layers={n: LayerSpec(name=n, **t.values) for n, t in layers.items()},
             strip_rules=strip_rules,
             origins=origins,
@@ -391,7 +417,15 @@ class _Resolver:
             observed=tuple(observed),
             warnings=tuple(self.issues),
             check=check,
+            deploy=deploy,
         )
+
+
+def _function_spec(target: Resolved) -> FunctionSpec:
+    """The resolved function, its deploy-only settings set apart (no build key sees them)."""
+    values = dict(target.values)
+    deploy = FunctionDeploy(**{k: values.pop(k) for k in DEPLOY_SETTINGS})
+    return FunctionSpec(name=target.name, deploy=deploy, **values)
 
 
 def unique_issues(issues: list[ConfigIssue]) -> list[ConfigIssue]:

@@ -106,6 +106,18 @@ class BuildSettings(_Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FunctionDeploy(_Spec):
+    """A function's deploy-only settings (``forge deploy``; never part of a build key):
+    ``None`` is Lambda's default (128 MB, 3 s, no description) or, for ``role``, the
+    ``[deploy]`` table's."""
+
+    role: str | None = None
+    memory: int | None = None
+    timeout: int | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class FunctionSpec(BuildSettings):
     """A fully resolved function: what the graph builds one package target from."""
 
@@ -116,6 +128,8 @@ class FunctionSpec(BuildSettings):
     #: the function's environment variables: ``[defaults]``'s with its own over them
     #: (validated against Lambda's limits); the import smoke test runs with them
     environment: dict[str, str] = field(default_factory=dict)
+    #: what only ``forge deploy`` reads (role, memory, timeout, description)
+    deploy: FunctionDeploy = field(default_factory=FunctionDeploy)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +163,19 @@ class CheckSettings(_Spec):
     runtime_packages: tuple[str, ...] = ()
     #: variables for checks only, over each function's own ``environment``
     environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploySettings(_Spec):
+    """The resolved ``[deploy]`` table (``forge deploy``'s account, region and naming)."""
+
+    region: str | None = None
+    profile: str | None = None
+    bucket: str | None = None
+    #: Lambda name template: ``{project}``, ``{function}``, ``{stage}``
+    name: str = "{function}"
+    stage: str | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +219,8 @@ class Project(_Spec):
     #: the ``[cache]`` table's remote (``lambdaforge.remote.settings``); the environment and
     #: the command line may still change it for one build
     remote_cache: RemoteSettings | None = None
+    #: the ``[deploy]`` table
+    deploy: DeploySettings = field(default_factory=DeploySettings)
 
     @property
     def build_dir(self) -> Path:

@@ -38,6 +38,14 @@ _FREE_HANDLER = re.compile(r"\S(?:.*\S)?")
 #: A published layer version: arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME:VERSION
 LAYER_ARN = re.compile(
     r"arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+")
+#: An IAM role: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+# S3's bucket naming rules (general purpose buckets), without the IP-address exception
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_STAGE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+#: What a ``[deploy] name`` template may hold.
+NAME_PLACEHOLDERS = ("project", "function", "stage")
 
 _HANDLER_FORMS = {
     "python": (_PYTHON_HANDLER, "'module.function', e.g. 'app.handler'"),
@@ -198,6 +206,52 @@ def _check_layer_fit(
                 f"'{function.name}' runs {runtime.id}: compiled packages in the layer may not import",
                 "warning",
             )
+
+
+def role_arn_problem(role: str) -> str:
+    """The message for a role that is not an IAM role ARN."""
+    return f"'{role}' is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)"
+
+
+def name_template_problem(template: str) -> str | None:
+    """Why ``template`` cannot name Lambda functions: an unknown or malformed placeholder."""
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return f"'{template}' is not a name template ({exc})"
+    unknown = [f for f in fields if f not in NAME_PLACEHOLDERS]
+    if unknown:
+        return (f"unknown placeholder '{{{unknown[0]}}}' in '{template}' (use "
+                + ", ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS) + ")")
+    if "function" not in fields:
+        return f"'{template}' has no {{function}}: every function would get the same name"
+    return None
+
+
+def stage_problem(stage: str) -> str | None:
+    """Why ``stage`` cannot be part of a Lambda name (``[deploy] stage`` or ``--stage``)."""
+    if _STAGE.fullmatch(stage):
+        return None
+    return f"'{stage}' is not a stage name: 1-32 letters, digits, '-' or '_'"
+
+
+def deploy_problems(table: dict[str, Any]) -> dict[str, str]:
+    """The ``[deploy]`` table's bad values by TOML key, checked before any AWS call."""
+    problems: dict[str, str] = {}
+    if table.get("region") is not None and not _REGION.fullmatch(table["region"]):
+        problems["region"] = f"'{table['region']}' is not an AWS region (e.g. 'eu-west-1')"
+    if table.get("bucket") is not None and not _BUCKET.fullmatch(table["bucket"]):
+        problems["bucket"] = (f"'{table['bucket']}' is not an S3 bucket name (3-63 lowercase "
+                              "letters, digits, '.' or '-')")
+    if table.get("role") is not None and not ROLE_ARN.fullmatch(table["role"]):
+        problems["role"] = role_arn_problem(table["role"])
+    if table.get("stage") is not None and (problem := stage_problem(table["stage"])):
+        problems["stage"] = problem
+    if (problem := name_template_problem(table.get("name") or "{function}")) is not None:
+        problems["name"] = problem
+    return problems
 
 
 def environment_name_problem(name: str) -> str | None:

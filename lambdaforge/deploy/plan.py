@@ -1,0 +1,359 @@
+"""What ``forge deploy`` would change, read from the live state before anything is written.
+
+The desired state is the project (each function's settings, and its ``[deploy]`` table) plus
+the build manifest (each zip's ``code_sha256``, as Lambda reports ``CodeSha256``); the live
+state is what Lambda answers to GetFunction and ListLayerVersions/GetLayerVersion. The plan
+is their difference, field by field: code (old → new CodeSha256), each configuration field
+that differs, layer versions to publish, functions to create. Lambda's own answer decides,
+so a change made behind forge's back shows up like any other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdaforge import lambda_facts
+from lambdaforge.config.specs import FunctionSpec, Project
+from lambdaforge.config.validate import name_template_problem, stage_problem
+from lambdaforge.deploy.aws import Clients, DeployError, call, error_code
+from lambdaforge.errors import UsageError
+from lambdaforge.manifest import ArtifactRecord
+from lambdaforge.redact import shown_variables
+
+#: What Lambda uses for a setting the config leaves out: a removed setting goes back to it.
+LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Description": ""}
+_LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """One entry of a function's ``Layers``: a layer forge builds (by name) or an ARN."""
+
+    name: str
+    arn: str | None = None  # given in the config (``[layers.X] arn``)
+
+
+@dataclass
+class _Package:
+    """A built zip to deploy: forge's name, Lambda's name, and the manifest's figures."""
+
+    name: str
+    lambda_name: str
+    path: Path
+    code_sha256: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class LayerPlan(_Package):
+    """A built layer: its zip against the latest published version."""
+
+    runtimes: list[str]
+    architectures: list[str]
+    latest_version: int | None = None
+    latest_arn: str | None = None
+    live_code_sha256: str | None = None
+
+    @property
+    def publish(self) -> bool:
+        """A new version is needed: none exists, or the latest holds other code."""
+        return self.live_code_sha256 != self.code_sha256
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One setting that differs: Lambda's name for it, the live value and the wanted one."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class FunctionPlan(_Package):
+    """A function: what it should be, what Lambda has, and what differs."""
+
+    architecture: str
+    #: the wanted configuration by Lambda's field names (``Layers`` as ``LayerRef``s)
+    config: dict[str, Any]
+    exists: bool = False
+    live_code_sha256: str | None = None
+    #: configuration fields that differ (``UpdateFunctionConfiguration``)
+    changes: list[FieldChange] = field(default_factory=list)
+    #: the live architecture differs (it changes with the code, ``UpdateFunctionCode``)
+    architecture_change: FieldChange | None = None
+
+    @property
+    def code_changed(self) -> bool:
+        """The code (or its architecture) must be uploaded to an existing function."""
+        return self.exists and (self.live_code_sha256 != self.code_sha256
+                                or self.architecture_change is not None)
+
+    @property
+    def action(self) -> str:
+        """``create``, ``update`` or ``unchanged``."""
+        if not self.exists:
+            return "create"
+        return "update" if self.code_changed or self.changes else "unchanged"
+
+
+@dataclass
+class DeployPlan:
+    """Everything a deploy would do, in order: layers first, then functions."""
+
+    project: str
+    stage: str | None
+    region: str | None
+    layers: list[LayerPlan]
+    functions: list[FunctionPlan]
+    #: the S3 bucket for packages over ``direct_upload_limit`` bytes
+    bucket: str | None = None
+    direct_upload_limit: int = lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD
+
+    @property
+    def changes(self) -> int:
+        """How many writes groups the plan has (layer versions, functions to touch)."""
+        return (sum(1 for layer in self.layers if layer.publish)
+                + sum(1 for f in self.functions if f.action != "unchanged"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (``forge deploy --json``)."""
+        return {
+            "project": self.project, "stage": self.stage, "region": self.region,
+            "layers": [{"name": lp.name, "lambda_name": lp.lambda_name,
+                        "action": "publish" if lp.publish else "unchanged",
+                        "latest_version": lp.latest_version,
+                        "code_sha256": {"old": lp.live_code_sha256, "new": lp.code_sha256}}
+                       for lp in self.layers],
+            "functions": [{"name": fp.name, "lambda_name": fp.lambda_name, "action": fp.action,
+                           "code_sha256": {"old": fp.live_code_sha256, "new": fp.code_sha256},
+                           "changes": [{"field": c.field, "old": _shown(c.field, c.old),
+                                        "new": _shown(c.field, c.new)}
+                                       for c in _all_changes(fp)]}
+                          for fp in self.functions],
+            "changes": self.changes,
+        }
+
+    def lines(self) -> list[str]:
+        """The plan as text, one line per layer and function and one per differing field."""
+        out: list[str] = []
+        for lp in self.layers:
+            head = f"layer {lp.name} ({lp.lambda_name})"
+            if not lp.publish:
+                out.append(f"{head}: unchanged (version {lp.latest_version})")
+                continue
+            version = "version 1" if lp.latest_version is None else f"version {lp.latest_version + 1}"
+            out.append(f"{head}: publish {version}")
+            out.append(f"    code: {lp.live_code_sha256 or '(none)'} -> {lp.code_sha256}")
+        for fp in self.functions:
+            head = f"function {fp.name} ({fp.lambda_name})"
+            if fp.action == "create":
+                out.append(f"{head}: create")
+                out.append(f"    code: {fp.code_sha256}")
+                for key in ("Runtime", "Handler", "MemorySize", "Timeout", "Role"):
+                    if fp.config.get(key) is not None:
+                        out.append(f"    {key}: {fp.config[key]}")
+                if fp.config["Layers"]:
+                    out.append(f"    Layers: {_shown('Layers', fp.config['Layers'])}")
+                continue
+            out.append(f"{head}: {fp.action}")
+            if fp.live_code_sha256 != fp.code_sha256:
+                out.append(f"    code: {fp.live_code_sha256} -> {fp.code_sha256}")
+            for change in _all_changes(fp):
+                out.append(f"    {change.field}: {_shown(change.field, change.old)} -> "
+                           f"{_shown(change.field, change.new)}")
+        counts = [
+            _count(sum(lp.publish for lp in self.layers), "layer version", "to publish"),
+            _count(sum(fp.action == "create" for fp in self.functions), "function", "to create"),
+            _count(sum(fp.action == "update" for fp in self.functions), "function", "to update"),
+            _count(sum(fp.action == "unchanged" for fp in self.functions), "function", "unchanged"),
+        ]
+        out.append("plan: " + ", ".join(counts))
+        return out
+
+
+def _count(n: int, noun: str, what: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'} {what}"
+
+
+def _all_changes(fp: FunctionPlan) -> list[FieldChange]:
+    return ([fp.architecture_change] if fp.architecture_change else []) + fp.changes
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A value as the plan prints it: secrets masked, layers as ARNs or 'NAME (new version)'."""
+    if name == "Environment.Variables" and isinstance(value, dict):
+        return shown_variables(value)
+    if name == "Layers" and isinstance(value, list):
+        return [v if isinstance(v, str) else v.arn or f"{v.name} (new version)" for v in value]
+    return value
+
+
+def lambda_name(project: Project, name: str, stage: str | None) -> str:
+    """The Lambda name of function or layer ``name`` from the ``[deploy] name`` template."""
+    template = project.deploy.name
+    problem = name_template_problem(template)
+    if problem is None and "{stage}" in template and not stage:
+        problem = f"'{template}' uses {{stage}}: give --stage or [deploy] stage"
+    if problem is not None:
+        raise UsageError(f"[deploy] name: {problem}")
+    return template.format(project=project.name, function=name, stage=stage or "")
+
+
+def select(project: Project, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The functions and built layers to deploy: ``names`` (functions or layers) or every
+    function, with the built layers the chosen functions use."""
+    unknown = [n for n in names if n not in project.functions and n not in project.layers]
+    if unknown:
+        raise UsageError(f"no function or layer named {', '.join(repr(n) for n in unknown)}")
+    functions = [n for n in (names or project.functions) if n in project.functions]
+    layers = [n for n in names if n in project.layers]
+    for name in functions:
+        layers += project.functions[name].layers
+    layers = [n for n in dict.fromkeys(layers) if project.layers[n].arn is None]
+    return functions, layers
+
+
+def make_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
+              names: Sequence[str] = (), stage: str | None = None,
+              direct_upload_limit: int = lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD) -> DeployPlan:
+    """Read the live state of the selected functions and layers and compare it with the
+    project and its build (``artifacts``, the manifest's records). Only reads."""
+    stage = stage if stage is not None else project.deploy.stage
+    if stage is not None and (problem := stage_problem(stage)):
+        raise UsageError(f"--stage: {problem}")
+    function_names, layer_names = select(project, names)
+    plan = DeployPlan(project=project.name, stage=stage, region=project.deploy.region,
+                      layers=[], functions=[], bucket=project.deploy.bucket,
+                      direct_upload_limit=direct_upload_limit)
+    for name in layer_names:
+        plan.layers.append(_layer_plan(project, artifacts, clients, name, stage, plan))
+    layers = {lp.name: lp for lp in plan.layers}
+    for name in function_names:
+        plan.functions.append(_function_plan(project, artifacts, clients, name, stage, plan, layers))
+    return plan
+
+
+def _artifact(artifacts: dict[str, ArtifactRecord], project: Project, kind: str, name: str,
+              plan: DeployPlan) -> tuple[ArtifactRecord, Path]:
+    record = artifacts.get(f"{kind}:{name}")
+    if record is None:
+        raise DeployError(f"{kind} '{name}': not in the build manifest (build it first)")
+    if record.size > plan.direct_upload_limit and plan.bucket is None:
+        raise DeployError(
+            f"{kind} '{name}': its zip is {record.size:,} bytes, over Lambda's direct upload "
+            f"limit ({plan.direct_upload_limit:,}): set [deploy] bucket to upload it through S3")
+    return record, project.root / record.path
+
+
+def _layer_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
+                name: str, stage: str | None, plan: DeployPlan) -> LayerPlan:
+    record, path = _artifact(artifacts, project, "layer", name, plan)
+    spec = project.layers[name]
+    users = [f for f in project.functions.values() if name in f.layers]
+    lname = lambda_name(project, name, stage)
+    if not _LAYER_NAME.fullmatch(lname):
+        raise UsageError(f"layer '{name}': '{lname}' is not a Lambda layer name")
+    layer = LayerPlan(
+        name=name, lambda_name=lname, path=path, code_sha256=record.code_sha256,
+        sha256=record.sha256, size=record.size,
+        runtimes=sorted({spec.runtime, *(f.runtime for f in users)}),
+        architectures=sorted({spec.architecture, *(f.architecture for f in users)}))
+    what = f"layer '{name}' ({lname})"
+    try:
+        versions = clients.lambda_.list_layer_versions(LayerName=lname)["LayerVersions"]
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            call(what, _raise, exc)  # the same one-line error as every other call
+        versions = []
+    if versions:
+        latest = max(versions, key=lambda v: v["Version"])
+        detail = call(what, clients.lambda_.get_layer_version, LayerName=lname,
+                      VersionNumber=latest["Version"])
+        layer.latest_version = latest["Version"]
+        layer.latest_arn = latest["LayerVersionArn"]
+        layer.live_code_sha256 = detail.get("Content", {}).get("CodeSha256")
+    return layer
+
+
+def _function_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
+                   name: str, stage: str | None, plan: DeployPlan,
+                   layers: dict[str, LayerPlan]) -> FunctionPlan:
+    record, path = _artifact(artifacts, project, "function", name, plan)
+    spec = project.functions[name]
+    fname = lambda_name(project, name, stage)
+    if not re.fullmatch(lambda_facts.FUNCTION_NAME_PATTERN, fname):
+        raise UsageError(f"function '{name}': '{fname}' is not a Lambda function name "
+                         "(1-64 letters, digits, '-' or '_')")
+    fp = FunctionPlan(name=name, lambda_name=fname, path=path, code_sha256=record.code_sha256,
+                      sha256=record.sha256, size=record.size, architecture=spec.architecture,
+                      config=desired_config(project, spec))
+    what = f"function '{name}' ({fname})"
+    try:
+        live = clients.lambda_.get_function(FunctionName=fname)["Configuration"]
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            call(what, _raise, exc)  # the same one-line error as every other call
+        live = None
+    if live is None:
+        if fp.config["Role"] is None:
+            raise DeployError(f"{what}: does not exist, and creating it needs a role: set "
+                              f"functions.{name}.role or [deploy] role (an IAM role ARN)")
+        return fp
+    fp.exists = True
+    fp.live_code_sha256 = live.get("CodeSha256")
+    live_arch = (live.get("Architectures") or ["x86_64"])[0]
+    if live_arch != spec.architecture:
+        fp.architecture_change = FieldChange("Architectures", [live_arch], [spec.architecture])
+    fp.changes = config_changes(fp.config, live, layers)
+    return fp
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def desired_config(project: Project, spec: FunctionSpec) -> dict[str, Any]:
+    """The configuration ``spec`` asks for, by Lambda's field names; ``Role`` is ``None``
+    when neither the function nor ``[deploy]`` sets one (an existing function keeps its own)."""
+    deploy = spec.deploy
+    return {
+        "Role": deploy.role or project.deploy.role,
+        "Handler": spec.handler,
+        "Runtime": spec.runtime,
+        "MemorySize": deploy.memory if deploy.memory is not None else LAMBDA_DEFAULTS["MemorySize"],
+        "Timeout": deploy.timeout if deploy.timeout is not None else LAMBDA_DEFAULTS["Timeout"],
+        "Description": deploy.description if deploy.description is not None
+        else LAMBDA_DEFAULTS["Description"],
+        "Environment.Variables": dict(spec.environment),
+        "Layers": [LayerRef(n, project.layers[n].arn) for n in spec.layers],
+    }
+
+
+def config_changes(config: dict[str, Any], live: dict[str, Any],
+                   layers: dict[str, LayerPlan]) -> list[FieldChange]:
+    """The fields of ``config`` that differ from ``live`` (GetFunction's ``Configuration``);
+    a layer to be published always differs, its new version ARN being unknown yet."""
+    changes = []
+    for key, wanted in config.items():
+        if key == "Role" and wanted is None:
+            continue  # nothing configured: the function keeps its role
+        if key == "Environment.Variables":
+            have: Any = (live.get("Environment") or {}).get("Variables") or {}
+        elif key == "Layers":
+            have = [layer["Arn"] for layer in live.get("Layers") or []]
+            resolved = [ref.arn or (None if layers[ref.name].publish else layers[ref.name].latest_arn)
+                        for ref in wanted]
+            if resolved != have:
+                changes.append(FieldChange(key, have, wanted))
+            continue
+        else:
+            have = live.get(key)
+        if have != wanted:
+            changes.append(FieldChange(key, have, wanted))
+    return changes

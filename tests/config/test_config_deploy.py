@@ -1,0 +1,105 @@
+"""``[deploy]`` and the functions' deploy settings: resolved apart from build settings (no
+build key sees them), shapes and ranges refused where written, before any AWS call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import API
+
+from lambdaforge.config.specs import FunctionDeploy
+
+ROLE = "arn:aws:iam::123456789012:role/app"
+
+
+def test_deploy_settings_resolve_from_defaults_and_the_function(project) -> None:
+    p = project(f"""
+        [deploy]
+        region = "eu-west-1"
+        bucket = "my-packages"
+        name = "{{project}}-{{function}}-{{stage}}"
+        stage = "dev"
+        role = "{ROLE}"
+
+        [defaults]
+        timeout = 30
+
+        [functions.api]
+        source = "src/api"
+        handler = "app.handler"
+        memory = 512
+        description = "the API"
+        """)
+    assert p.functions["api"].deploy == FunctionDeploy(memory=512, timeout=30, description="the API")
+    assert (p.deploy.region, p.deploy.bucket, p.deploy.stage, p.deploy.role) == (
+        "eu-west-1", "my-packages", "dev", ROLE)
+    assert p.origins["functions.api.timeout"].line == 9
+    assert p.origins["deploy.name"].line == 4
+
+
+def test_bad_deploy_values_are_reported_where_written(errors) -> None:
+    assert errors(f"""
+        [deploy]
+        region = "Europe"
+        bucket = "My_Bucket"
+        name = "{{function}}-{{env}}"
+        role = "arn:aws:iam::123:role/x"
+        stage = "a b"
+        {API}
+        role = "admin"
+        """) == [
+        "lambdaforge.toml:2: deploy.region: 'Europe' is not an AWS region (e.g. 'eu-west-1')",
+        "lambdaforge.toml:3: deploy.bucket: 'My_Bucket' is not an S3 bucket name (3-63 "
+        "lowercase letters, digits, '.' or '-')",
+        "lambdaforge.toml:4: deploy.name: unknown placeholder '{env}' in '{function}-{env}' "
+        "(use {project}, {function}, {stage})",
+        "lambdaforge.toml:5: deploy.role: 'arn:aws:iam::123:role/x' is not an IAM role ARN "
+        "(expected arn:aws:iam::ACCOUNT:role/NAME)",
+        "lambdaforge.toml:6: deploy.stage: 'a b' is not a stage name: 1-32 letters, digits, "
+        "'-' or '_'",
+        "lambdaforge.toml:12: functions.api.role: 'admin' is not an IAM role ARN (expected "
+        "arn:aws:iam::ACCOUNT:role/NAME)",
+    ]
+
+
+def test_memory_and_timeout_ranges(errors) -> None:
+    assert errors(f"""
+        [defaults]
+        memory = 64
+        {API}
+        timeout = 901
+        """) == [
+        "lambdaforge.toml:2: defaults.memory: expected greater than or equal to 128",
+        "lambdaforge.toml:8: functions.api.timeout: expected less than or equal to 900",
+    ]
+
+
+def test_a_name_template_without_function_is_refused(errors) -> None:
+    assert errors(f"""
+        [deploy]
+        name = "{{project}}"
+        {API}
+        """) == ["lambdaforge.toml:2: deploy.name: '{project}' has no {function}: every "
+                 "function would get the same name"]
+
+
+def test_deploy_settings_are_not_build_inputs(project) -> None:
+    from lambdaforge.build import BuildOptions, BuildSession
+
+    keys = []
+    for memory in (128, 1024):
+        p = project(f"{API}\nmemory = {memory}\ndescription = 'd{memory}'\n")
+        keys.append({pl.target.id: pl.key for pl in BuildSession(p, BuildOptions()).plan()})
+    assert keys[0] == keys[1] and keys[0]
+
+
+def test_only_forge_deploy_imports_boto3(tmp_path) -> None:
+    (tmp_path / "src" / "api").mkdir(parents=True)
+    (tmp_path / "src" / "api" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "lambdaforge.toml").write_text(API)
+    code = ("import sys; from lambdaforge.cli import main; "
+            f"rc = main(['-C', {str(tmp_path)!r}, 'build']); "
+            "assert rc == 0, rc; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                   env={"FORGE_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"})

@@ -1,0 +1,132 @@
+"""A test-only HTTP proxy in front of the moto server: it records every request (so a test can
+assert which writes the server saw) and answers chosen requests itself with an injected
+error (``ResourceConflictException``, throttling, AccessDenied), before passing the rest on."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Fault:
+    """Answer the next ``times`` requests matching ``method`` and ``path_part`` with
+    ``status`` and an AWS error ``code``."""
+
+    method: str
+    path_part: str
+    code: str
+    status: int = 409
+    times: int = 1
+    message: str = "injected by the test proxy"
+
+
+@dataclass
+class Rewrite:
+    """Once a request whose path contains ``after`` was seen, change the ``Configuration`` of
+    the next ``times`` answers to ``GET path`` (what the waiters poll) with ``fields``: how a
+    test shows Lambda still busy (``LastUpdateStatus: InProgress``), which moto never is."""
+
+    path: str
+    after: str
+    fields: dict
+    times: int = 1
+    armed: bool = False
+
+
+@dataclass
+class Proxy:
+    """The running proxy: ``url`` to point boto3 at, ``requests`` seen, ``faults`` to inject."""
+
+    upstream: tuple[str, int]
+    server: ThreadingHTTPServer | None = None
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    rewrites: list[Rewrite] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def writes(self) -> list[tuple[str, str]]:
+        """The requests that change something (not GET/HEAD)."""
+        return [(m, p) for m, p in self.requests if m not in ("GET", "HEAD")]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.faults.clear()
+            self.rewrites.clear()
+
+    def rewrite_for(self, method: str, path: str) -> Rewrite | None:
+        with self.lock:
+            for rewrite in self.rewrites:
+                if rewrite.armed and rewrite.times > 0 and method == "GET" and path == rewrite.path:
+                    rewrite.times -= 1
+                    return rewrite
+        return None
+
+    def fault_for(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            self.requests.append((method, path))
+            for rewrite in self.rewrites:
+                rewrite.armed = rewrite.armed or rewrite.after in path
+            for fault in self.faults:
+                if fault.times > 0 and fault.method == method and fault.path_part in path:
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+def start_proxy(upstream: tuple[str, int]) -> Proxy:
+    """Start a proxy to ``upstream`` (host, port) on a free loopback port, in a thread."""
+    proxy = Proxy(upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            fault = proxy.fault_for(self.command, self.path)
+            if fault is not None:
+                data = json.dumps({"Type": "User", "message": fault.message}).encode()
+                self.send_response(fault.status)
+                self.send_header("x-amzn-ErrorType", fault.code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            headers["Host"] = self.headers.get("Host", "")
+            conn.request(self.command, self.path, body=body, headers=headers)
+            answer = conn.getresponse()
+            data = answer.read()
+            rewrite = proxy.rewrite_for(self.command, self.path)
+            if rewrite is not None and answer.status == 200:
+                document = json.loads(data)
+                document["Configuration"].update(rewrite.fields)
+                data = json.dumps(document).encode()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _any
+
+    proxy.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=proxy.server.serve_forever, daemon=True).start()
+    return proxy
