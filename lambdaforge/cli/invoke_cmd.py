@@ -52,7 +52,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.name is None:
         raise UsageError("forge invoke: name the function to invoke")
-    if args.timeout <= 0:
+    if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout}: expected a number of seconds above 0")
     from lambdaforge.invoke.session import InvokeBuildFailed, invoke
 
@@ -95,8 +95,9 @@ def add_invoke(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", metavar="NAME", help="the function")
     p.add_argument("--event", metavar="FILE|-|SAMPLE",
                    help="the event: a JSON file, - for stdin, or a sample (--list-events); default {}")
-    p.add_argument("--timeout", type=float, default=3.0, metavar="S",
-                   help="seconds before the invocation is killed (default 3, as Lambda's)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="seconds before the invocation is killed (default: the function's "
+                   "`timeout`, else 3, as Lambda's)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: result or error, logs, duration, memory")
     p.add_argument("--list-events", action="store_true", help="list the sample events")

@@ -26,6 +26,7 @@ from lambdaforge.config.specs import Project
 from lambdaforge.errors import ForgeError, UsageError
 from lambdaforge.invoke.launch import InvokeUnavailable, Launch
 from lambdaforge.invoke.process import INIT_TIMEOUT_S, ChildRun, run_child
+from lambdaforge.invoke import request
 from lambdaforge.invoke.request import Invocation
 from lambdaforge.runner import Runner
 
@@ -83,7 +84,7 @@ class InvokeOutcome:
                 "max_memory_used_mb": self.max_memory_mb, "warnings": self.warnings}
 
 
-def invoke(project: Project, name: str, event: object, *, timeout_s: float,
+def invoke(project: Project, name: str, event: object, *, timeout_s: float | None = None,
            on_log: Callable[[str], None] | None = None,
            on_start: Callable[[Invocation, list[str]], None] | None = None) -> InvokeOutcome:
     """Build function ``name`` (and what it needs) and invoke it once with ``event``.
@@ -104,6 +105,12 @@ def invoke(project: Project, name: str, event: object, *, timeout_s: float,
     if family not in ("python", "nodejs"):
         raise InvokeUnavailable(f"cannot invoke {name}: forge invoke runs Python and Node.js "
                                 f"functions, not {spec.runtime}")
+    # As Lambda would run it: the function's own timeout and memory, the project's region
+    # (the deploy settings), Lambda's defaults where none is set.
+    if timeout_s is None:
+        timeout_s = float(spec.deploy.timeout or request.DEFAULT_TIMEOUT_S)
+    memory_mb = spec.deploy.memory or lambda_facts.DEFAULT_MEMORY_MB
+    region = project.deploy.region or lambda_facts.DEFAULT_REGION
     session = BuildSession(project, BuildOptions(names=(name,)))
     outcome = session.run()
     if not outcome.ok:
@@ -120,10 +127,8 @@ def invoke(project: Project, name: str, event: object, *, timeout_s: float,
         request_file, result_file = work / "request.json", work / "result.json"
         prepare = _preparer(family)
         launch = prepare(spec, project.path(package.path), layer_zips, work / "sandbox",
-                            request_file, result_file, lambda_facts.DEFAULT_MEMORY_MB,
-                            lambda_facts.DEFAULT_REGION, ctx)
-        invocation = Invocation.new(name, region=lambda_facts.DEFAULT_REGION,
-                                    memory_mb=lambda_facts.DEFAULT_MEMORY_MB,
+                            request_file, result_file, memory_mb, region, ctx)
+        invocation = Invocation.new(name, region=region, memory_mb=memory_mb,
                                     timeout_s=timeout_s,
                                     log_stream_name=launch.env["AWS_LAMBDA_LOG_STREAM_NAME"])
         request_file.write_text(json.dumps({

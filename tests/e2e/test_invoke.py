@@ -111,6 +111,22 @@ def test_result_on_stdout_logs_and_report_on_stderr_with_lambdas_context(api, ca
     assert "handling" not in out
 
 
+def test_the_functions_timeout_memory_and_the_projects_region_apply(api, capsys) -> None:
+    """Without ``--timeout``, the function's own settings (the ones ``forge deploy`` sets)
+    decide, as on Lambda."""
+    text = (api.root / "lambdaforge.toml").read_text()
+    api.config(text.replace('[functions.api]\n', '[functions.api]\ntimeout = 7\nmemory = 512\n')
+               + '\n[deploy]\nregion = "eu-west-1"\n')
+    code, out, err = invoke(api, capsys, "api")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["memory"] == "512"
+    assert result["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:api"
+    first, second = result["remaining"]
+    assert 5000 < second <= first <= 7000
+    assert "Memory Size: 512 MB" in err
+
+
 def test_an_exception_is_lambdas_error_shape_and_exit_1(api, capsys) -> None:
     api.write("event.json", '{"action": "boom"}')
     code, out, err = invoke(api, capsys, "api", "--event", "event.json")
