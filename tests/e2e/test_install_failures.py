@@ -60,6 +60,9 @@ def failing_install(project, index_url: str, installer: str):
     import os
 
     os.environ.pop("UV_OFFLINE", None)  # the autouse fixture's monkeypatch restores it
+    # pip retries a dead index 5 times with back-off by default (~15 s a test): the cause
+    # it reports is the same after one try.
+    os.environ["PIP_RETRIES"] = "0"
     project.config(f"""
 [defaults]
 runtime = "python3.12"
@@ -72,7 +75,10 @@ handler = "app.handler"
 dependencies = ["requests==2.32.3"]
 """)
     project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
-    out = project.build()
+    try:
+        out = project.build()
+    finally:
+        os.environ.pop("PIP_RETRIES", None)
     install = next(r for t, r in out.results.items() if t.startswith("install:"))
     assert install.status.value == "failed"
     log = re.search(r"full installer log: (\S+)", install.error)
