@@ -219,9 +219,7 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
     elif isinstance(runtimes, list) and runtimes:
         _runtime(runtimes[0], table, logical, notes)
     if method == "makefile":
-        table.values.update(builder="command", command=f"make build-{logical} ARTIFACTS_DIR=$FORGE_OUTPUT")
-        table.comments.append("a Makefile build in SAM: check `inputs` and `output`")
-        notes.append(f"{logical}: BuildMethod makefile → builder = \"command\" (check it)")
+        _makefile(logical, table, notes)
     _architecture(props.get("CompatibleArchitectures"), table)
     return table
 
@@ -301,9 +299,15 @@ def _build_method(logical: str, metadata: Mapping[str, Any], table: Table, notes
                 continue
             table.values[key] = _esbuild_value(key, value)
     elif method == "makefile":
-        table.values.update(builder="command", command=f"make build-{logical} ARTIFACTS_DIR=$FORGE_OUTPUT")
-        table.comments.append("a Makefile build in SAM: check `inputs` and `output`")
-        notes.append(f"{logical}: BuildMethod makefile → builder = \"command\" (check it)")
+        _makefile(logical, table, notes)
+
+
+def _makefile(logical: str, table: Table, notes: list[str]) -> None:
+    """SAM's ``BuildMethod: makefile`` (``make build-<LogicalId>`` into ``$ARTIFACTS_DIR``)
+    as the ``command`` builder, whose output directory is ``$FORGE_OUTPUT``."""
+    table.values.update(builder="command", command=f"make build-{logical} ARTIFACTS_DIR=$FORGE_OUTPUT")
+    table.comments.append("a Makefile build in SAM: check `inputs` and `output`")
+    notes.append(f"{logical}: BuildMethod makefile → builder = \"command\" (check it)")
 
 
 def _esbuild_value(key: str, value: Any) -> Any:
