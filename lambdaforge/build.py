@@ -240,12 +240,15 @@ class BuildSession:
                 builders = list({t.builder: self.planner.builder(t)
                                  for t in self.graph.targets() if t.spec}.values())
                 kept = self._kept_groups(previous_record)
-                groups = recorder.write_replay(self.selection(), reference_ns, self._planned,
-                                               results, builders, manifest_path, kept=kept)
+                groups = recorder.write_replay(
+                    self.selection(), reference_ns, self._planned, results, builders,
+                    manifest_path, kept=kept,
+                    kept_project=previous_record["project"] if kept is not None else None)
                 keys = {**(self.scope.keys if self.scope else {}),
                         **{tid: p.key for tid, p in self._planned.items()}}
                 plancache.write(self.project.state_dir, self.selection(), self.project,
-                                self.graph, keys)
+                                self.graph, keys,
+                                generation=self.scope.generation if self.scope else None)
             else:
                 plancache.forget(self.project.state_dir)
                 groups = {tid: list(p.observed) for tid, p in self._planned.items()}
