@@ -161,4 +161,8 @@ def isolated_installer_env() -> dict[str, str | None]:
     env.update({name: None for name in os.environ
                 if name.startswith("UV_") and not _kept_uv(name)})
     env.update({"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    # uv wraps its messages at $COLUMNS (when set, as in CI runners and pytest-xdist), which
+    # breaks the sentences forge reads in them ("The built wheel … is not compatible"):
+    # unset, it writes each on one line.
+    env.update({"COLUMNS": None, "LINES": None})
     return env
