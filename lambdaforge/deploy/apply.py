@@ -198,10 +198,9 @@ def _write_function(plan: DeployPlan, clients: Clients, fp: FunctionPlan,
     if fp.alias is not None and (fp.publish or fp.alias_moves):
         if _move_alias(client, fp, outcome.version or "", what):
             outcome.alias = fp.alias
-    if outcome.status != "created" and (outcome.did or outcome.alias):
-        outcome.status = "updated"
-    elif outcome.status == "unchanged" and outcome.published:
-        outcome.status = "published"
+    if outcome.status != "created":
+        outcome.status = ("updated" if outcome.did else "published" if outcome.published
+                          else "updated" if outcome.alias else "unchanged")
 
 
 def _retag(client: Any, fp: FunctionPlan, what: str) -> None:
