@@ -28,6 +28,7 @@ from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, load,
 from lambdaforge.cli.config_cmds import CONFIG_SUBCOMMANDS
 from lambdaforge.cli.deploy_cmds import add_deploy
 from lambdaforge.cli.invoke_cmd import add_invoke
+from lambdaforge.cli.watch_cmd import add_watch
 
 __all__ = ["EXIT_BUILD_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "load", "main"]
 
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (*BUILD_SUBCOMMANDS[:1], *CONFIG_SUBCOMMANDS, *BUILD_SUBCOMMANDS[1:], add_invoke,
-                add_deploy):
+                add_deploy, add_watch):
         add(sub)
     return parser
 
