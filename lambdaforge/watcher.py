@@ -164,7 +164,7 @@ class Watcher:
         self.out.flush()
         self._rewatch(root, identity, reference_ns, self._session_observations(session))
         if outcome.ok and opts.deploy:
-            self._deploy(outcome.project, outcome.manifest_path)
+            self._deploy(outcome.manifest_path)
         return CycleResult(built=True, ok=outcome.ok)
 
     @staticmethod
@@ -190,9 +190,11 @@ class Watcher:
 
     # ------------------------------------------------------------------ deploy
 
-    def _deploy(self, project: Any = None, manifest_path: Path | None = None) -> None:
+    def _deploy(self, manifest_path: Path | None = None) -> None:
         """Ship the code of the selected functions whose zip changed since the last sync
-        (at the start: every selected function, against its live ``CodeSha256``)."""
+        (at the start: every selected function, against its live ``CodeSha256``). The
+        config is loaded afresh: an incremental build's cached project carries only what
+        builds read, not ``[deploy]``."""
         from lambdaforge.config import load_project
         from lambdaforge.deploy.aws import DeployError, make_clients
         from lambdaforge.deploy.plan import select
@@ -201,8 +203,7 @@ class Watcher:
 
         opts = self.options
         try:
-            if project is None:
-                project = load_project(opts.config, cwd=opts.cwd)
+            project = load_project(opts.config, cwd=opts.cwd)
             functions, layers = select(project, opts.names)
             artifacts = read_manifest(manifest_path or project.build_dir / "manifest.json")
             changed = [n for n in functions if f"function:{n}" in artifacts
@@ -241,6 +242,7 @@ class Watcher:
         notify: Any = None
         watched: WatchSet | None = None
         cycles = 0
+        building = True  # a stop now interrupts a cycle (130), not the waiting (0)
         try:
             self.cycle()
             while not self.stop_event.is_set() and (max_cycles is None or cycles < max_cycles):
@@ -253,6 +255,7 @@ class Watcher:
                     notify = RustNotify(ws.dirs, False, False, 300, False, True)
                     watched = ws
                     changes = ws.changed(self.reference_ns)  # what the gap saw
+                building = False
                 self.say(f"watching {_count(len(ws), 'input')} in "
                          f"{_count(len(ws.dirs), 'directory', 'directories')} (Ctrl-C to stop)")
                 while not changes:
@@ -261,6 +264,7 @@ class Watcher:
                     if isinstance(answer, str):  # "signal" (Ctrl-C, SIGTERM), "stop"
                         return STOPPED
                     changes = sorted({p for _, p in answer if ws.concerns(p)})
+                building = True
                 cycles += 1
                 self.say(f"changed: {_listed(ws.shown(p) for p in changes)}")
                 self.cycle()
@@ -272,8 +276,8 @@ class Watcher:
 
             self.say(interrupted_line(len(stop.results), stop.total))
             return INTERRUPTED
-        except KeyboardInterrupt:
-            return INTERRUPTED
+        except KeyboardInterrupt:  # outside the executor: while planning, or while waiting
+            return INTERRUPTED if building else STOPPED
         finally:
             if notify is not None:
                 notify.close()

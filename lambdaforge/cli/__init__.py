@@ -4,8 +4,8 @@ Thin on purpose (design §1, §5). Each subcommand is one ``cmd_*`` function plu
 ``add_*`` function registering its parser, in ``config_cmds`` (validate, config, schema) or
 ``build_cmds`` (build, check, plan, explain, graph, clean, cache), ``invoke_cmd``
 (invoke), ``deploy_cmds`` (deploy), ``watch_cmd`` (watch) or ``export_cmd`` (export);
-``common`` holds what they share; heavy modules (pydantic, networkx, rich) are imported inside the ``cmd_*`` functions so ``forge --version`` and
-``--help`` stay fast.
+``common`` holds what they share; heavy modules (pydantic, networkx, rich) are imported
+inside the ``cmd_*`` functions so ``forge --version`` and ``--help`` stay fast.
 
 Exit codes: 0 success, 1 a build failed (or a bug), 2 bad config or usage. Errors lambdaforge
 raises on purpose (``ForgeError``) are printed without a traceback; anything else is a bug
