@@ -154,7 +154,7 @@ def sam_resources(project: Project, artifacts: Mapping[str, ArtifactRecord],
         runtimes, architectures = layer_compatibility(project, name)
         resources[ids[("layer", name)]] = {
             "Type": "AWS::Serverless::LayerVersion",
-            "Properties": {"LayerName": name, "ContentUri": _zip_path(project, record, base),
+            "Properties": {"ContentUri": _zip_path(project, record, base),
                            "CompatibleRuntimes": runtimes,
                            "CompatibleArchitectures": architectures}}
     for name in names:

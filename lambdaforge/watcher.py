@@ -122,7 +122,7 @@ class Watcher:
                                          config=self._config_name)
         found = replay.examine(root, identity)
         if found is not None and found.up_to_date:
-            self.say(f"up to date: {found.data.get('summary', '')} in "
+            self.say(f"nothing to rebuild: {found.data.get('summary', '')} in "
                      f"{time.perf_counter() - start:.2f}s")
             if first:  # watch what the record says; ship what Lambda lacks
                 self._rewatch(root, identity, reference_ns, [])
@@ -235,9 +235,13 @@ class Watcher:
         """Build, then watch and rebuild until stopped; ``max_cycles`` bounds the rebuild
         cycles after the first build (for callers and tests). Returns ``STOPPED`` (0) or
         ``INTERRUPTED`` (130)."""
-        from watchfiles._rust_notify import RustNotify
+        from watchfiles import Change, DefaultFilter
 
         from lambdaforge.executor import BuildInterrupted
+
+        #: editors' swap and backup files, bytecode, VCS directories: an event on one of
+        #: those in a watched directory is no reason for a cycle (one on an input file is)
+        noise = DefaultFilter()
 
         notify: Any = None
         watched: WatchSet | None = None
@@ -252,7 +256,7 @@ class Watcher:
                 if not ws.same_watch(watched):
                     if notify is not None:
                         notify.close()
-                    notify = RustNotify(ws.dirs, False, False, 300, False, True)
+                    notify = _notifier(ws)
                     watched = ws
                     changes = ws.changed(self.reference_ns)  # what the gap saw
                 building = False
@@ -263,7 +267,8 @@ class Watcher:
                                           self.stop_event)
                     if isinstance(answer, str):  # "signal" (Ctrl-C, SIGTERM), "stop"
                         return STOPPED
-                    changes = sorted({p for _, p in answer if ws.concerns(p)})
+                    changes = sorted({p for change, p in answer if ws.concerns(p) and (
+                        p in ws.files or noise(Change(change), p))})
                 building = True
                 cycles += 1
                 self.say(f"changed: {_listed(ws.shown(p) for p in changes)}")
@@ -281,6 +286,22 @@ class Watcher:
         finally:
             if notify is not None:
                 notify.close()
+
+
+def _notifier(ws: WatchSet) -> Any:
+    """A ``RustNotify`` watching ``ws.dirs`` (each non-recursively); its watches exist
+    when this returns. A directory removed meanwhile is left out (it is no input now)."""
+    from watchfiles._rust_notify import RustNotify
+
+    dirs = ws.dirs
+    while True:
+        try:
+            return RustNotify(dirs, False, False, 300, False, True)
+        except FileNotFoundError:
+            existing = [d for d in dirs if os.path.isdir(d)]
+            if existing == dirs:
+                raise
+            dirs = existing
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:
