@@ -180,8 +180,10 @@ class Watcher:
                  fallback: list) -> None:
         """The watch set after a cycle: the replay record's inputs when the build left one,
         else the last set with what this cycle read over it; the config file always."""
-        observations = recorded_observations(root, identity)
-        if observations is None:
+        recorded = recorded_observations(root, identity)
+        if recorded is not None:
+            observations, reference_ns = recorded
+        else:  # judged against this cycle's start: no later than anything it read
             previous = self.watchset
             observations = (previous.union(fallback) if previous is not None
                             else input_observations([fallback]))

@@ -56,14 +56,16 @@ def input_observations(groups: Iterable[Iterable[observe.Observation]]) -> list[
     return out
 
 
-def recorded_observations(root: Path, identity: dict[str, object]) -> list[observe.Observation] | None:
+def recorded_observations(root: Path, identity: dict[str, object]
+                          ) -> tuple[list[observe.Observation], int] | None:
     """The input observations of the replay record a build of ``identity`` left in ``root``
-    (every target's, carried-over groups included, and the project's); ``None`` when there
-    is no record (the last build failed)."""
+    (every target's, carried-over groups included, and the project's) with the moment they
+    are judged against (the racy rule's reference); ``None`` when there is no record (the
+    last build failed)."""
     data = replay.load(root, identity)
     if data is None:
         return None
-    return input_observations([data["project"], *data["targets"].values()])
+    return input_observations([data["project"], *data["targets"].values()]), data["reference_ns"]
 
 
 class WatchSet:

@@ -166,3 +166,13 @@ def test_a_failed_build_exports_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     assert "nothing was exported" in err
     code, _, err = forge(tmp_path, "export", "terraform", "nope")
     assert code == 2 and "no function named 'nope'" in err
+
+
+def test_logical_ids_are_alphanumeric_and_unique() -> None:
+    from lambdaforge.export import logical_ids
+
+    ids = logical_ids([("function", "orders-api"), ("function", "orders_api"),
+                       ("layer", "orders-api"), ("function", "x")])
+    assert ids[("function", "orders-api")] == "ordersApi"
+    assert len(set(ids.values())) == 4
+    assert all(v.isalnum() for v in ids.values())
