@@ -81,7 +81,6 @@ class Watcher:
         self.reference_ns = 0
         #: builds that ran (not the up-to-date answers), for callers and tests
         self.builds = 0
-        self._root: Path | None = None
         self._clients: Any = None
         #: function → the code_sha256 last synced to Lambda (``deploy``)
         self._synced: dict[str, str] = {}
@@ -116,8 +115,11 @@ class Watcher:
         first = self.watchset is None
         root = replay.find_project_root(opts.cwd, opts.config)
         if root is None:
-            raise UsageError(f"no {self._config_name} in {opts.cwd} or its parents")
-        self._root = root
+            problem = f"no {self._config_name} in {opts.cwd} or its parents"
+            if first:
+                raise UsageError(problem)
+            self.say(f"forge: error: {problem}")  # removed meanwhile: wait for it to return
+            return CycleResult(built=False, ok=False)
         identity = replay.build_identity(opts.names, smoke=False, checks=True,
                                          config=self._config_name)
         found = replay.examine(root, identity)
