@@ -13,7 +13,8 @@ Linux, FSEvents on macOS, ReadDirectoryChangesW on Windows), imported only here.
 re-aimed after a build and must know the moment the new watches exist: anything that changed
 between the build reading an input and that moment is found by re-checking the observations
 (``WatchSet.changed``), so no edit falls into the gap. Events are coalesced: a cycle starts
-once nothing new has arrived for ``quiet_ms`` (at most ``max_delay_ms`` after the first).
+once a ``quiet_ms`` step passed without a new event (at most ``max_delay_ms`` after the
+first of a burst).
 
 Stopping: ``stop_event`` (a ``threading.Event``), ``max_cycles``, or Ctrl-C / SIGTERM. A stop
 while waiting is a normal end (0); one that interrupts a build stops it as ``forge build``

@@ -36,6 +36,13 @@ def test_an_edit_updates_only_that_functions_code(aws, deploy_project) -> None:
         (deploy_project.root / "functions/worker/app.py").touch()
         cycle = w.next_cycle()
         assert built(cycle, "function:worker") == [] and aws.writes() == [], cycle
+        # A layer's new code is forge deploy's (a new version, then the functions' Layers):
+        # the watcher rebuilds it, says so, and writes nothing.
+        deploy_project.write("layers/shared/shared.py", "VALUE = 2\n")
+        cycle = w.next_cycle()
+        assert len(built(cycle, "layer:shared")) == 1, cycle
+        assert any(line.startswith("layer shared: changed") for line in cycle), cycle
+        assert aws.writes() == []
         code, rest = w.stop(signal.SIGINT)
         assert code == 0 and not any("Traceback" in line for line in w.seen)
     finally:
