@@ -29,7 +29,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"no function named {', '.join(repr(n) for n in unknown)} "
                          f"(export takes function names; their layers come with them)")
     functions = tuple(args.names) or tuple(project.functions)
-    session = BuildSession(project, BuildOptions(names=functions),
+    # No names: the whole project, as `forge build` (whose no-op record this keeps valid).
+    session = BuildSession(project, BuildOptions(names=tuple(args.names)),
                            on_event=report.PlainReporter(sys.stderr))
     outcome = session.run()
     if not outcome.ok or any(r.status.value != "up-to-date" for r in outcome.results.values()):
