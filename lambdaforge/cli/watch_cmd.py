@@ -13,12 +13,14 @@ import sys
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Build, then rebuild whenever an input changes, until Ctrl-C or SIGTERM."""
-    try:
-        import watchfiles  # noqa: F401 - the backend the watcher needs
-    except ImportError:
-        from lambdaforge.errors import UsageError
+    from importlib.util import find_spec
 
-        raise UsageError("forge watch needs watchfiles: pip install 'lambdaforge[watch]'") from None
+    from lambdaforge.errors import UsageError
+
+    if find_spec("watchfiles") is None:
+        raise UsageError("forge watch needs watchfiles: pip install 'lambdaforge[watch]'")
+    if args.deploy and find_spec("boto3") is None:
+        raise UsageError("forge watch --deploy needs boto3: pip install 'lambdaforge[aws]'")
     from lambdaforge.cli.build_cmds import _stop_on_sigterm
     from lambdaforge.watcher import WatchOptions, watch
 
