@@ -3,6 +3,7 @@ nothing else (counted through the recording proxy); a touch ships nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -31,6 +32,9 @@ def test_an_edit_updates_only_that_functions_code(aws, deploy_project) -> None:
         live = lambda_client().get_function(FunctionName=f"{prefix}-worker")["Configuration"]
         manifest = (deploy_project.root / ".forge/build/manifest.json").read_text()
         assert live["CodeSha256"] in manifest
+        # forge deploy's record knows the watcher's upload
+        record = json.loads((deploy_project.root / ".forge/deploy/default.json").read_text())
+        assert record["functions"]["worker"]["code_sha256"] == live["CodeSha256"]
 
         aws.reset()
         (deploy_project.root / "functions/worker/app.py").touch()
@@ -47,3 +51,9 @@ def test_an_edit_updates_only_that_functions_code(aws, deploy_project) -> None:
         assert code == 0 and not any("Traceback" in line for line in w.seen)
     finally:
         w.kill()
+    # An edit after the watcher stopped is a change, not drift: the live code is what forge
+    # (the watcher) deployed last.
+    deploy_project.write("functions/worker/app.py", "def handler(event, context):\n    return 4\n")
+    code, out, err = deploy_project.forge("deploy", "--dry-run")
+    assert code == 0, err
+    assert f"function worker ({prefix}-worker): update" in out and "drift" not in out, out
