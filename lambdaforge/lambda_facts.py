@@ -85,6 +85,8 @@ EPHEMERAL_STORAGE_MAX = 10_240
 #: ``+ - = . _ : / @``; keys starting with ``aws:`` (any case) are AWS's own (it sets them,
 #: nobody can set or remove them, and they do not count against the 50).
 MAX_TAGS = 50
+#: ``CompatibleRuntimes`` of a layer version: at most 15 (API_PublishLayerVersion.html)
+MAX_LAYER_RUNTIMES = 15
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
 TAG_CHARACTERS = r"[\w +=.:/@-]*"

@@ -251,7 +251,8 @@ class Planner:
         options = {k: v for k, v in spec.builder_options.items() if k not in builder.CHECK_OPTIONS}
         config = dict(config_slice(
             prefix, {**spec.model_dump(mode="json",
-                                       exclude={"max_size", "builder_options", "environment", "deploy"}),
+                                       exclude={"max_size", "builder_options", "environment", "deploy",
+                                                "compatible_runtimes", "compatible_architectures"}),
                      **options}))
         for rules in self.strip_rules(spec):
             config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}

@@ -206,6 +206,16 @@ class LayerTable(BuildSettingsTable):
         "e.g. `[\"aws-lambda-powertools[tracer]==3.4.0\"]`: installed like a layer's (so the "
         "import smoke test and the size budget see them), never shipped.",
     )
+    compatible_runtimes: tuple[str, ...] | None = Field(
+        None,
+        description="Runtimes `forge deploy` publishes the layer for (Lambda's "
+        "`CompatibleRuntimes`, at most 15). Default: the layer's runtime and its functions'.",
+    )
+    compatible_architectures: tuple[Architecture, ...] | None = Field(
+        None,
+        description="Architectures `forge deploy` publishes the layer for (Lambda's "
+        "`CompatibleArchitectures`). Default: the layer's architecture and its functions'.",
+    )
 
 
 class DefaultsTable(BuildSettingsTable, FunctionDeployTable):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from lambdaforge import lambda_facts
 from lambdaforge.config import discover, validate
 from lambdaforge.config.builder_options import (
     BuilderCatalog,
@@ -38,6 +39,7 @@ from lambdaforge.config.models import (
     StripRules,
     kebab,
 )
+from lambdaforge.config.translate import suggest
 from lambdaforge.config.validate import PathProblem, Resolved
 from lambdaforge.runtime_packages import runtime_package_problem
 from lambdaforge.errors import ConfigIssue
@@ -48,6 +50,8 @@ SETTINGS: tuple[str, ...] = tuple(BuildSettingsTable.model_fields)
 #: A function's deploy-only settings (``FunctionDeploy``), inherited from ``[defaults]``.
 DEPLOY_SETTINGS: tuple[str, ...] = ("role", "memory", "timeout", "description",
                                      "ephemeral_storage", "tags", "alias")
+#: A layer's deploy-only settings (not in any build key).
+LAYER_DEPLOY_SETTINGS: tuple[str, ...] = ("compatible_runtimes", "compatible_architectures")
 #: ``Origin.file`` of a value nobody wrote.
 BUILT_IN = Origin(file="<built-in>", line=None)
 #: The environment variable that overrides the cache directory.
@@ -334,7 +338,8 @@ class _Resolver:
         out = {}
         for name, table in self.config.layers.items():
             target = self.target("layer", name, table, ("layers", name),
-                                 ("source", "arn", "check_with"))
+                                 ("source", "arn", "check_with", *LAYER_DEPLOY_SETTINGS))
+            self.layer_compatibility(target)
             if target.values["arn"] is not None:
                 self.referenced_layer(target, table)
             elif target.values["check_with"] is not None:
@@ -346,6 +351,42 @@ class _Resolver:
             self.paths(target)
             out[name] = target
         return out
+
+    def layer_compatibility(self, target: Resolved) -> None:
+        """``compatible-runtimes``/``-architectures``: Lambda's rules, checked before any
+        call (known runtimes, at most 15, no repeats; a non-empty list)."""
+        runtimes = target.values["compatible_runtimes"]
+        if runtimes is not None:
+            if not runtimes:
+                self.issue_at(target.at("compatible_runtimes"),
+                              "an empty list (leave the key out to derive it from the layer "
+                              "and its functions)")
+            if len(runtimes) > lambda_facts.MAX_LAYER_RUNTIMES:
+                self.issue_at(target.at("compatible_runtimes"),
+                              f"{len(runtimes)} runtimes (Lambda allows at most "
+                              f"{lambda_facts.MAX_LAYER_RUNTIMES})")
+            for runtime in runtimes:
+                if runtime in lambda_facts.RETIRED:
+                    self.issue_at(target.at("compatible_runtimes"),
+                                  f"runtime '{runtime}' was retired by Lambda; use "
+                                  f"'{lambda_facts.replacement(runtime)}' or later")
+                elif runtime not in lambda_facts.RUNTIMES:
+                    hint = suggest(runtime, lambda_facts.RUNTIMES)
+                    self.issue_at(target.at("compatible_runtimes"),
+                                  f"unknown runtime '{runtime}' (expected one of "
+                                  f"{', '.join(lambda_facts.RUNTIMES)}){hint}")
+            if len(set(runtimes)) != len(runtimes):
+                self.issue_at(target.at("compatible_runtimes"), "a runtime is listed twice")
+            target.values["compatible_runtimes"] = tuple(runtimes)
+        architectures = target.values["compatible_architectures"]
+        if architectures is not None:
+            if not architectures:
+                self.issue_at(target.at("compatible_architectures"),
+                              "an empty list (leave the key out to derive it)")
+            if len(set(architectures)) != len(architectures):
+                self.issue_at(target.at("compatible_architectures"),
+                              "an architecture is listed twice")
+            target.values["compatible_architectures"] = tuple(architectures)
 
     def referenced_layer(self, target: Resolved, table: Any) -> None:
         """A layer given by ARN: nothing of it is built but its ``check-with`` stand-in,

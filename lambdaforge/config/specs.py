@@ -148,6 +148,10 @@ class LayerSpec(BuildSettings):
     source: str | None
     arn: str | None = None
     check_with: tuple[str, ...] = ()
+    #: what ``forge deploy`` publishes it for (``None``: derived from it and its functions);
+    #: deploy settings, not in any build key
+    compatible_runtimes: tuple[str, ...] | None = None
+    compatible_architectures: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,11 +61,25 @@ class LayerPlan(_Package):
     latest_version: int | None = None
     latest_arn: str | None = None
     live_code_sha256: str | None = None
+    #: the latest version's ``CompatibleRuntimes``/``CompatibleArchitectures`` (sorted)
+    live_runtimes: list[str] | None = None
+    live_architectures: list[str] | None = None
 
     @property
     def publish(self) -> bool:
-        """A new version is needed: none exists, or the latest holds other code."""
-        return self.live_code_sha256 != self.code_sha256
+        """A new version is needed: none exists, the latest holds other code, or it was
+        published for other runtimes or architectures (a version cannot be changed)."""
+        return (self.live_code_sha256 != self.code_sha256
+                or self.live_runtimes != self.runtimes
+                or self.live_architectures != self.architectures)
+
+    def compatibility_changes(self) -> list[FieldChange]:
+        """The compatibility lists the latest version has otherwise (none for a first one)."""
+        if self.latest_version is None:
+            return []
+        pairs = (("CompatibleRuntimes", self.live_runtimes, self.runtimes),
+                 ("CompatibleArchitectures", self.live_architectures, self.architectures))
+        return [FieldChange(name, old, new) for name, old, new in pairs if old != new]
 
 
 @dataclass(frozen=True)
@@ -163,7 +177,9 @@ class DeployPlan:
             "layers": [{"name": lp.name, "lambda_name": lp.lambda_name,
                         "action": "publish" if lp.publish else "unchanged",
                         "latest_version": lp.latest_version,
-                        "code_sha256": {"old": lp.live_code_sha256, "new": lp.code_sha256}}
+                        "code_sha256": {"old": lp.live_code_sha256, "new": lp.code_sha256},
+                        "changes": [{"field": c.field, "old": c.old, "new": c.new}
+                                    for c in lp.compatibility_changes()]}
                        for lp in self.layers],
             "functions": [{"name": fp.name, "lambda_name": fp.lambda_name, "action": fp.action,
                            "code_sha256": {"old": fp.live_code_sha256, "new": fp.code_sha256},
@@ -191,7 +207,11 @@ class DeployPlan:
                 continue
             version = "version 1" if lp.latest_version is None else f"version {lp.latest_version + 1}"
             out.append(f"{head}: publish {version}")
-            out.append(f"    code: {lp.live_code_sha256 or '(none)'} -> {lp.code_sha256}")
+            if lp.live_code_sha256 != lp.code_sha256:
+                out.append(f"    code: {lp.live_code_sha256 or '(none)'} -> {lp.code_sha256}")
+            for change in lp.compatibility_changes():
+                out.append(f"    {change.field}: {', '.join(change.old) or '(none)'} -> "
+                           f"{', '.join(change.new)}")
         for fp in self.functions:
             head = f"function {fp.name} ({fp.lambda_name})"
             if fp.action == "create":
@@ -345,8 +365,10 @@ def _layer_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients:
     layer = LayerPlan(
         name=name, lambda_name=lname, path=path, code_sha256=record.code_sha256,
         sha256=record.sha256, size=record.size,
-        runtimes=sorted({spec.runtime, *(f.runtime for f in users)}),
-        architectures=sorted({spec.architecture, *(f.architecture for f in users)}))
+        runtimes=sorted(spec.compatible_runtimes
+                        or {spec.runtime, *(f.runtime for f in users)}),
+        architectures=sorted(spec.compatible_architectures
+                             or {spec.architecture, *(f.architecture for f in users)}))
     what = f"layer '{name}' ({lname})"
     try:
         versions = clients.lambda_.list_layer_versions(LayerName=lname)["LayerVersions"]
@@ -361,6 +383,8 @@ def _layer_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients:
         layer.latest_version = latest["Version"]
         layer.latest_arn = latest["LayerVersionArn"]
         layer.live_code_sha256 = detail.get("Content", {}).get("CodeSha256")
+        layer.live_runtimes = sorted(detail.get("CompatibleRuntimes") or [])
+        layer.live_architectures = sorted(detail.get("CompatibleArchitectures") or [])
     return layer
 
 

@@ -153,3 +153,39 @@ def test_lambdas_tag_alias_and_storage_rules_are_reported_where_written(errors) 
     many = ", ".join(f"t{i} = \"v\"" for i in range(51))
     assert errors(f"{API}\ntags = {{ {many} }}\n") == [
         "lambdaforge.toml:5: functions.api.tags: 51 tags; Lambda allows at most 50 per function"]
+
+
+def test_layer_compatibility_lists_are_checked_where_written(errors) -> None:
+    assert errors("""
+        [layers.shared]
+        source = "src/api"
+        compatible-runtimes = ["python3.12", "python3.8", "pyton3.13", "python3.12"]
+        compatible-architectures = ["arm64", "arm64"]
+        """) == [
+        "lambdaforge.toml:3: layers.shared.compatible-runtimes: runtime 'python3.8' was retired "
+        "by Lambda; use 'python3.12' or later",
+        "lambdaforge.toml:3: layers.shared.compatible-runtimes: unknown runtime 'pyton3.13' "
+        "(expected one of python3.10, python3.11, python3.12, python3.13, python3.14, "
+        "nodejs20.x, nodejs22.x, nodejs24.x, provided.al2, provided.al2023) (did you mean "
+        "'python3.13'?)",
+        "lambdaforge.toml:3: layers.shared.compatible-runtimes: a runtime is listed twice",
+        "lambdaforge.toml:4: layers.shared.compatible-architectures: an architecture is listed "
+        "twice",
+    ]
+    assert errors("""
+        [layers.shared]
+        source = "src/api"
+        compatible-architectures = ["arm64", "sparc"]
+        """) == ["lambdaforge.toml:3: layers.shared.compatible-architectures[1]: expected "
+                 "'x86_64' or 'arm64', got 'sparc'"]
+
+
+def test_layer_compatibility_is_not_a_build_input(project) -> None:
+    from lambdaforge.build import BuildOptions, BuildSession
+
+    keys = []
+    for runtimes in ('["python3.12"]', '["python3.12", "python3.13"]'):
+        p = project(f'[layers.shared]\nsource = "src/api"\ncompatible-runtimes = {runtimes}\n')
+        assert p.layers["shared"].compatible_runtimes == tuple(eval(runtimes))
+        keys.append({pl.target.id: pl.key for pl in BuildSession(p, BuildOptions()).plan()})
+    assert keys[0] == keys[1] and keys[0]

@@ -90,6 +90,35 @@ def test_a_layer_change_publishes_a_version_and_moves_its_functions(aws, deploy_
         f"arn:aws:lambda:eu-west-1:123456789012:layer:{prefix}-shared:2"]
 
 
+def test_layer_compatibility_is_derived_or_as_configured_and_a_change_publishes(
+        aws, deploy_project) -> None:
+    prefix = deployed(aws, deploy_project)
+    layer = f"{prefix}-shared"
+    first = lambda_client().get_layer_version(LayerName=layer, VersionNumber=1)
+    # derived: the layer's runtime and architecture, and its functions'
+    assert first["CompatibleRuntimes"] == ["python3.12"]
+    assert first["CompatibleArchitectures"] == ["x86_64"]
+    toml = deploy_project.root / "lambdaforge.toml"
+    toml.write_text(toml.read_text().replace(
+        'source = "layers/shared"\n',
+        'source = "layers/shared"\ncompatible-runtimes = ["python3.12", "python3.13"]\n'
+        'compatible-architectures = ["x86_64", "arm64"]\n', 1))
+    code, out, err = deploy_project.forge("deploy")
+    assert code == 0, err
+    # the code is the same, yet a version cannot change: a new one is published
+    assert f"layer shared ({layer}): publish version 2" in out
+    assert "    CompatibleRuntimes: python3.12 -> python3.12, python3.13" in out
+    assert "    CompatibleArchitectures: x86_64 -> arm64, x86_64" in out
+    assert "    code:" not in out.split("function ")[0]
+    second = lambda_client().get_layer_version(LayerName=layer, VersionNumber=2)
+    assert sorted(second["CompatibleRuntimes"]) == ["python3.12", "python3.13"]
+    assert sorted(second["CompatibleArchitectures"]) == ["arm64", "x86_64"]
+    before = len(aws.writes())
+    code, out, err = deploy_project.forge("deploy")
+    assert code == 0, err
+    assert len(aws.writes()) == before  # as configured now: nothing to publish
+
+
 def test_drift_shows_in_a_dry_run_which_writes_nothing(aws, deploy_project) -> None:
     prefix = deployed(aws, deploy_project)
     client = lambda_client()
