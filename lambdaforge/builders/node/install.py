@@ -79,6 +79,8 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
         package_dir = _stage(canonical, work / "tree", ctx.project.root, inputs)
         allow = canonical["scripts"] == "allow"
         argv, env, tool = _command(installer, canonical, inputs, ctx, work, package_dir, allow)
+        if installer == "yarn-berry":
+            _check_berry_lock(argv[0], package_dir, env, ctx)
         result = ctx.runner.run(argv, cwd=package_dir, env=env, timeout=1800)
         if not result.ok:
             hint = f" (offline: is every package in the {tool} cache?)" if ctx.offline else ""
@@ -86,11 +88,6 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
         if "Unknown cli config" in result.stderr:
             # An npm that ignores --os/--cpu/--libc would install for the host.
             raise InstallError(f"npm ignored a platform flag\n{result.describe()}")
-        if installer == "yarn-berry" and (package_dir / "yarn.lock").read_text(
-                encoding="utf-8") != canonical["package-lock.json"]:
-            raise InstallError(
-                "yarn.lock is out of date: yarn had to change it to install (run `yarn install "
-                "--mode=update-lockfile` in the package's directory and commit the lockfile)")
         node_modules = package_dir / "node_modules"
         if installer == "npm-workspace":
             _inline_workspace_links(node_modules, package_dir, canonical["member"])
@@ -128,6 +125,26 @@ def _command(installer: str, canonical: dict[str, str], inputs: DependencyInputs
     if manager is managers.YARN_CLASSIC:
         return otherinstall.yarn_classic_argv(executable, allow, ctx.tool_cache, ctx.offline), env, "yarn"
     return otherinstall.yarn_berry_argv(executable), env, "yarn"
+
+
+def _check_berry_lock(executable: str, package_dir: Path, env: dict[str, str | None],
+                      ctx: BuildContext) -> None:
+    """Yarn berry's ``focus`` has no ``--immutable`` and uses a stale lockfile silently:
+    ``yarn install --mode=update-lockfile`` first (it only resolves: no link step, no
+    fetch of locked packages; ``--immutable`` cannot go with it), and a lockfile it
+    rewrote in scratch is out of date."""
+    from lambdaforge.builders.node import otherinstall
+
+    lock = package_dir / "yarn.lock"
+    before = lock.read_bytes()
+    result = ctx.runner.run(otherinstall.yarn_berry_check_argv(executable), cwd=package_dir, env=env,
+                            timeout=1800)
+    if not result.ok:
+        raise InstallError(f"yarn could not resolve yarn.lock\n{result.describe()}")
+    if lock.read_bytes() != before:
+        raise InstallError(
+            "yarn.lock is out of date: yarn would have to change it (run `yarn install "
+            "--mode=update-lockfile` in the package's directory and commit the lockfile)")
 
 
 def _npm_env(work: Path) -> dict[str, str | None]:

@@ -43,9 +43,10 @@ INSTALL_ROOT_VERSION = "0.0.0"
 LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")
 #: every lockfile a Node.js package may carry (none is shipped in a layer's ``nodejs/``)
 ALL_LOCKFILE_NAMES = (*LOCKFILE_NAMES, "pnpm-lock.yaml", "yarn.lock")
-#: package.json fields pnpm and Yarn also read when installing (overrides, patches)
+#: package.json fields pnpm and Yarn also read when installing (overrides, patches; berry
+#: names the root workspace in its lockfile)
 OTHER_MANAGER_FIELDS = {"pnpm": ("pnpm",), "yarn-classic": ("resolutions",),
-                        "yarn-berry": ("resolutions", "dependenciesMeta")}
+                        "yarn-berry": ("name", "resolutions", "dependenciesMeta")}
 #: registry configuration each tool reads beside package.json (staged, never shipped)
 CONFIG_FILES = {"npm": (".npmrc",), "pnpm": (".npmrc", "pnpm-workspace.yaml"),
                 "yarn-classic": (".npmrc", ".yarnrc"), "yarn-berry": (".yarnrc.yml",)}

@@ -17,6 +17,7 @@ error: Yarn 1 cannot read a berry lockfile, and berry rewrites a classic one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -120,6 +121,9 @@ def find_tool(manager: Manager) -> str:
     for var in manager.env:
         value = os.environ.get(var)
         if value:
+            if not Path(value).is_file():
+                raise BuildError(f"{var}={value} names no file: point it at a {manager.shown} "
+                                 f"executable, or unset it to use `{manager.tool}` on PATH")
             return str(Path(value).absolute())
     found = shutil.which(manager.tool)
     if found is None:
@@ -130,15 +134,37 @@ def find_tool(manager: Manager) -> str:
     return found
 
 
+#: the npm packages whose ``bin`` the tools are: their package.json says the version
+_TOOL_PACKAGES = {"pnpm": ("pnpm",), "yarn": ("yarn", "@yarnpkg/cli-dist")}
+
+
+def version_on_disk(manager: Manager, executable: str) -> str | None:
+    """The version in the package.json of the npm package the executable belongs to
+    (``…/pnpm/bin/pnpm.cjs`` → ``…/pnpm/package.json``), ``None`` when it is laid out
+    otherwise (a Corepack shim, a standalone binary). ``--version`` costs a Node start
+    (~0.6 s of CPU), paid by every plan of a pnpm or Yarn package."""
+    real = Path(os.path.realpath(executable))
+    try:
+        manifest = json.loads((real.parent.parent / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("name") not in _TOOL_PACKAGES[manager.tool]:
+        return None
+    version = manifest.get("version")
+    return version if isinstance(version, str) and re.fullmatch(r"\d+\.\d+\.\d+", version) else None
+
+
 def tool_version(manager: Manager, executable: str, runner: Runner) -> str:
     """The tool's version (``10.34.8``), part of the install key; for Yarn, an error when
     its major does not match the lockfile's kind."""
-    result = runner.run([executable, "--version"], timeout=60)
-    match = re.search(r"(\d+\.\d+\.\d+)", result.stdout) if result.ok else None
-    if match is None:
-        raise BuildError(f"`{executable} --version` failed: {manager.shown} is needed to install "
-                         f"from {manager.lockfile}\n{result.describe()}")
-    version = match.group(1)
+    version = version_on_disk(manager, executable)
+    if version is None:
+        result = runner.run([executable, "--version"], timeout=60)
+        match = re.search(r"(\d+\.\d+\.\d+)", result.stdout) if result.ok else None
+        if match is None:
+            raise BuildError(f"`{executable} --version` failed: {manager.shown} is needed to install "
+                             f"from {manager.lockfile}\n{result.describe()}")
+        version = match.group(1)
     major = int(version.split(".")[0])
     if manager is YARN_CLASSIC and major != 1:
         raise BuildError(

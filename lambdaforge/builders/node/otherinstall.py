@@ -17,9 +17,11 @@ node_modules tree Lambda loads without a loader:
   ``nodeLinker: node-modules`` and ``nmMode: classic`` (copies, no hard links) and the
   target's ``supportedArchitectures``, written into the staged ``.yarnrc.yml`` over the
   user's own settings (whose registry and auth settings stay). Plug'n'Play is never used:
-  Lambda's Node.js cannot load a PnP tree without its loader. ``focus`` ignores
-  ``--immutable`` (yarnpkg/berry#6277), so the lockfile is compared after the install
-  and a changed one fails it, as ``--immutable`` would.
+  Lambda's Node.js cannot load a PnP tree without its loader. ``focus`` has no
+  ``--immutable`` (yarnpkg/berry#6277) and, measured, neither fails on nor writes a stale
+  lockfile, so ``yarn install --mode=update-lockfile`` runs first in scratch: it only
+  resolves (no link step, no fetch of locked packages), and a lockfile it rewrote is out
+  of date (``--immutable`` cannot go with that mode).
 
 ``yarnPath`` (a project's pinned Yarn release, not staged) is ignored through
 ``YARN_IGNORE_PATH``: the tool found (``managers.find_tool``) runs, and its version is
@@ -68,6 +70,11 @@ def yarn_classic_argv(executable: str, allow_scripts: bool, tool_cache: Path, of
 def yarn_berry_argv(executable: str) -> list[str]:
     """Berry's production install of the staged package (its root workspace)."""
     return [executable, "workspaces", "focus", "--production"]
+
+
+def yarn_berry_check_argv(executable: str) -> list[str]:
+    """Berry's lockfile check: resolve only, writing the lockfile where it would change."""
+    return [executable, "install", "--mode=update-lockfile"]
 
 
 def yarn_env(manager: managers.Manager, allow_scripts: bool, tool_cache: Path, offline: bool) -> dict[str, str]:
