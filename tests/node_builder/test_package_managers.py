@@ -208,6 +208,7 @@ def test_the_install_key_names_the_tool_and_the_workspace_inputs(built) -> None:
 
 
 def forge_validate(capsys, root: Path) -> tuple[int, str]:
+    capsys.readouterr()  # what building the shared project printed
     code = cli.main(["-C", str(root), "validate"])
     return code, capsys.readouterr().err
 
@@ -255,6 +256,7 @@ def test_yarn_berry_lockfile_changed_by_the_install_fails_the_build(built, tmp_p
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
         mp.delenv("npm_config_registry")
+        capsys.readouterr()
         code = cli.main(["-C", str(root), "build"])
     err = capsys.readouterr().err
     assert code != 0
@@ -276,6 +278,12 @@ def test_a_missing_tool_is_named_with_how_to_install_it(built, tmp_path: Path, c
     assert err == ("functions/fn/pnpm-lock.yaml: pnpm is needed to install from pnpm-lock.yaml, but "
                    "`pnpm` is not on PATH (or set FORGE_PNPM to one): install it with "
                    "`npm install -g pnpm@10` or `corepack enable pnpm`\n")
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
+    capsys.readouterr()
+    code = cli.main(["-C", str(root), "build"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "pnpm is needed to install from pnpm-lock.yaml, but `pnpm` is not on PATH" in err
 
 
 def test_a_yarn_of_the_wrong_major_is_refused(built, capsys, monkeypatch) -> None:

@@ -199,7 +199,9 @@ class NodeBuilder(Builder):
         package.json pins it to an exact version, which keeps it and what it requires. Each
         pinned package kept is noted, with the count of SDK packages it keeps along."""
         declared: dict[str, str] = {}
-        package = json.loads(dict(inputs.canonical)["package.json"])
+        canonical = dict(inputs.canonical)
+        # a workspace member's own declarations, not the workspace root's
+        package = json.loads(canonical.get("member-package.json", canonical["package.json"]))
         for key in ("dependencies", "optionalDependencies"):
             declared.update(package.get(key) or {})
         pinned = [n for n, spec in declared.items()
@@ -230,8 +232,10 @@ class NodeBuilder(Builder):
         return layout.source_prefix(kind, source_names)
 
     def tool_paths(self) -> set[str]:
-        """``node`` and ``npm`` as found on PATH (PATH itself is watched too)."""
-        found = (shutil.which(tool) for tool in ("node", "npm"))
+        """``node`` and ``npm`` as found on PATH (PATH itself is watched too), and the pnpm
+        and yarn an install would run (``FORGE_PNPM``… or PATH)."""
+        found = [shutil.which(tool) for tool in ("node", "npm", "pnpm", "yarn")]
+        found += [os.environ.get(var) for m in managers.MANAGERS.values() for var in m.env]
         return {os.path.realpath(p) for p in found if p}
 
     def source_excludes(self) -> tuple[str, ...]:
