@@ -40,6 +40,13 @@ runtime = "nodejs22.x"
 source = "{source}"
 handler = "index.handler"
 """
+#: the same function for arm64 (not with Yarn 1: it installs the build machine's platform)
+ARM = """
+[functions.fn-arm]
+source = "{source}"
+handler = "index.handler"
+architecture = "arm64"
+"""
 
 
 def tool(kind: str) -> str:
@@ -53,12 +60,18 @@ def tool(kind: str) -> str:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory):
-    """ms@2.1.3, leftpad@1.0.0 (requires ms ^2.1.0) and devonly@1.0.0 on loopback."""
+    """ms@2.1.3, leftpad@1.0.0 (requires ms ^2.1.0), devonly@1.0.0, and native@1.0.0 with
+    optional plat-x64/plat-arm64 (``cpu`` fields) on loopback."""
     with LocalRegistry(tmp_path_factory.mktemp("registry")) as reg:
         reg.publish("ms", "2.1.3", {"index.js": "module.exports = 'ms 2.1.3';\n"}, main="index.js")
         reg.publish("leftpad", "1.0.0", {"index.js": "module.exports = 'leftpad ' + require('ms');\n"},
                     {"ms": "^2.1.0"}, main="index.js")
         reg.publish("devonly", "1.0.0", {"index.js": "module.exports = 'dev';\n"}, main="index.js")
+        for cpu in ("x64", "arm64"):
+            reg.publish(f"plat-{cpu}", "1.0.0", {"index.js": f"module.exports = '{cpu}';\n"},
+                        os=["linux"], cpu=[cpu])
+        reg.publish("native", "1.0.0", {"index.js": "module.exports = 1;\n"},
+                    optionalDependencies={"plat-x64": "1.0.0", "plat-arm64": "1.0.0"})
         yield reg
 
 
@@ -83,13 +96,13 @@ def _function(directory: Path, manifest: dict) -> None:
 def make_project(kind: str, root: Path, url: str) -> str:
     """Write and lock the project of ``kind``; returns the function's source directory."""
     env = _tool_env(root.parent / "home")
-    deps = {"dependencies": {"leftpad": "1.0.0"}, "devDependencies": {"devonly": "1.0.0"}}
+    deps = {"dependencies": {"leftpad": "1.0.0", "native": "1.0.0"}, "devDependencies": {"devonly": "1.0.0"}}
     fn = root / "functions/fn"
     if kind == "npm-workspace":
         npmp.write_json(root / "package.json", {"name": "mono", "private": True,
                                                 "workspaces": ["functions/*", "libs/*"]})
         (root / ".npmrc").write_text(f"registry={url}\n")
-        _function(fn, {"dependencies": {"leftpad": "1.0.0", "shared": "*"},
+        _function(fn, {"dependencies": {"leftpad": "1.0.0", "native": "1.0.0", "shared": "*"},
                        "devDependencies": {"devonly": "1.0.0"}})
         (fn / "index.js").write_text("const shared = require('shared');\n"
                                      "exports.handler = async () => ({ shared, ms: require('ms') });\n")
@@ -131,7 +144,8 @@ def built(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory) -> 
             root = tmp_path_factory.mktemp(kind) / "proj"
             root.mkdir()
             source = make_project(kind, root, registry.url)
-            (root / "lambdaforge.toml").write_text(CONFIG.format(source=source))
+            config = CONFIG + (ARM if kind != "yarn-classic" else "")
+            (root / "lambdaforge.toml").write_text(config.format(source=source))
             with pytest.MonkeyPatch.context() as mp:
                 for name in [n for n in os.environ if n.lower().startswith("npm_config_registry")]:
                     mp.delenv(name)  # the project's own registry configuration must do
@@ -147,8 +161,8 @@ def built(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory) -> 
 KINDS = ["npm-workspace", "pnpm", "yarn-classic", "yarn-berry"]
 
 
-def _members(root: Path) -> dict[str, zipfile.ZipInfo]:
-    with zipfile.ZipFile(root / ".forge/build/functions/fn.zip") as zf:
+def _members(root: Path, name: str = "fn") -> dict[str, zipfile.ZipInfo]:
+    with zipfile.ZipFile(root / f".forge/build/functions/{name}.zip") as zf:
         return {i.filename: i for i in zf.infolist()}
 
 
@@ -184,6 +198,15 @@ def test_each_manager_ships_production_dependencies_as_plain_files(kind: str, bu
         assert not [n for n in names if n.startswith(("node_modules/fn/", "node_modules/other/", "functions/"))]
         expected = {"shared": "shared+leftpad ms 2.1.3", "ms": "ms 2.1.3"}
     assert _call(root, tmp_path) == expected
+    assert {"node_modules/native/index.js", "node_modules/plat-x64/index.js"} <= names
+    assert not [n for n in names if n.startswith("node_modules/plat-arm64/")]
+
+
+@pytest.mark.parametrize("kind", ["npm-workspace", "pnpm", "yarn-berry"])
+def test_optional_platform_packages_follow_the_target_architecture(kind: str, built) -> None:
+    names = set(_members(built(kind), "fn-arm"))
+    assert {"node_modules/native/index.js", "node_modules/plat-arm64/index.js"} <= names
+    assert not [n for n in names if n.startswith("node_modules/plat-x64/")]
 
 
 def test_the_install_key_names_the_tool_and_the_workspace_inputs(built) -> None:
@@ -193,7 +216,8 @@ def test_the_install_key_names_the_tool_and_the_workspace_inputs(built) -> None:
     inputs = builder.dependency_inputs(spec, spec.source, npmp.project(ws, [spec]))
     canonical = dict(inputs.canonical)
     assert (canonical["installer"], canonical["member"]) == ("npm-workspace", "functions/fn")
-    assert json.loads(canonical["member-package.json"])["dependencies"] == {"leftpad": "1.0.0", "shared": "*"}
+    assert json.loads(canonical["member-package.json"])["dependencies"] == {
+        "leftpad": "1.0.0", "native": "1.0.0", "shared": "*"}
     assert inputs.directories == ("libs/shared",)  # its content is in the key
     assert inputs.declared_by == "package-lock.json"
     assert {"package.json", "package-lock.json", ".npmrc", "functions/fn/package.json"} <= set(inputs.watched)
@@ -240,7 +264,7 @@ def test_validate_names_a_stale_lockfile_and_the_command_that_fixes_it(kind: str
     add_dependency(root / "functions/fn", "ms", "^2.1.3")
     code, err = forge_validate(capsys, root)
     assert code == 2
-    line = 7 if kind == "npm-workspace" else 6  # "ms" in the package.json as written
+    line = 8 if kind == "npm-workspace" else 7  # "ms" in the package.json as written
     assert err == f"functions/fn/package.json:{line}: {FIXES[kind]}\n"
 
 
