@@ -207,12 +207,8 @@ def _read_member(project_root: Path, package_json: str, package: dict[str, Any],
     npm_locks = [p for m, p in found if m is managers.NPM]
     if not npm_locks:
         if found:
-            tool = found[0][0]
-            return None, [ConfigIssue(package_json, None, "", (
-                f"no lockfile beside it, and the workspace in `{where}` is locked by {tool.shown} "
-                f"({found[0][1].name}), which lambdaforge installs workspace members with only for "
-                f"npm: give the function a lockfile of its own (`{tool.relock}` in {base} with the "
-                "workspace ignored), or lock the workspace with npm"))]
+            return None, [ConfigIssue(package_json, None, "", _foreign_workspace_message(
+                found[0][0], found[0][1], where, base))]
         return None, [ConfigIssue(package_json, None, "", (
             f"no lockfile beside it or at the root of its npm workspace (`{where}`), and a "
             f"lockfile is required for a reproducible install: run `npm install "
@@ -325,6 +321,15 @@ def _read_other(project_root: Path, package_json: str, package: dict[str, Any], 
     ), issues
 
 
+def _foreign_workspace_message(manager: managers.Manager, lock: Path, root: str, where: str) -> str:
+    """A package in a pnpm or Yarn workspace, whose root lockfile is not installed from."""
+    own = (f"`{manager.relock} --ignore-workspace`" if manager is managers.PNPM
+           else f"`{manager.relock}` with the directory outside the workspace")
+    return (f"no lockfile beside it, but a {lock.name} in `{root}`: members of {manager.shown} "
+            f"workspaces are not installed from the workspace's lockfile (npm's only): give "
+            f"it a lockfile of its own ({own} in {where}), or lock the workspace with npm")
+
+
 def _missing_lock_message(project_root: Path, package: dict[str, Any], base: str, where: str) -> str:
     """Why there is no lockfile to install from, and the command that makes one: the tool
     ``packageManager`` names, npm otherwise; the tools lambdaforge does not drive are named."""
@@ -333,6 +338,12 @@ def _missing_lock_message(project_root: Path, package: dict[str, Any], base: str
         if (package_dir / name).is_file():
             return (f"no lockfile lambdaforge installs from beside it, but a {name}: {tool} is not "
                     f"supported; lock it with npm, pnpm or Yarn: run `{relock_command(package)}` in {where}")
+    parts = PurePosixPath(base).parts
+    for depth in range(len(parts) - 1, -1, -1):  # a pnpm or Yarn workspace's root lockfile
+        root = PurePosixPath(*parts[:depth]).as_posix() if depth else ""
+        found = [(m, p) for m, p in managers.lockfiles_in(project_root / root) if m is not managers.NPM]
+        if found:
+            return _foreign_workspace_message(found[0][0], found[0][1], root or ".", where)
     tool = managers.declared_manager(package)
     if tool in ("pnpm", "yarn"):
         relock = managers.PNPM.relock if tool == "pnpm" else "yarn install"
