@@ -40,6 +40,12 @@ runtime = "nodejs22.x"
 source = "{source}"
 handler = "index.handler"
 """
+#: a workspace member whose ms cannot be hoisted (another version is, at the root)
+OLD = """
+[functions.old]
+source = "functions/old"
+handler = "index.handler"
+"""
 #: the same function for arm64 (not with Yarn 1: it installs the build machine's platform)
 ARM = """
 [functions.fn-arm]
@@ -60,10 +66,11 @@ def tool(kind: str) -> str:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory):
-    """ms@2.1.3, leftpad@1.0.0 (requires ms ^2.1.0), devonly@1.0.0, and native@1.0.0 with
+    """ms@2.0.0 and 2.1.3, leftpad@1.0.0 (requires ms ^2.1.0), devonly@1.0.0, and native@1.0.0 with
     optional plat-x64/plat-arm64 (``cpu`` fields) on loopback."""
     with LocalRegistry(tmp_path_factory.mktemp("registry")) as reg:
-        reg.publish("ms", "2.1.3", {"index.js": "module.exports = 'ms 2.1.3';\n"}, main="index.js")
+        for version in ("2.0.0", "2.1.3"):
+            reg.publish("ms", version, {"index.js": f"module.exports = 'ms {version}';\n"}, main="index.js")
         reg.publish("leftpad", "1.0.0", {"index.js": "module.exports = 'leftpad ' + require('ms');\n"},
                     {"ms": "^2.1.0"}, main="index.js")
         reg.publish("devonly", "1.0.0", {"index.js": "module.exports = 'dev';\n"}, main="index.js")
@@ -99,8 +106,11 @@ def make_project(kind: str, root: Path, url: str) -> str:
     deps = {"dependencies": {"leftpad": "1.0.0", "native": "1.0.0"}, "devDependencies": {"devonly": "1.0.0"}}
     fn = root / "functions/fn"
     if kind == "npm-workspace":
+        # the root's own ms claims node_modules/ms for 2.1.3 (root dependencies are not
+        # installed for a member: include-workspace-root is off)
         npmp.write_json(root / "package.json", {"name": "mono", "private": True,
-                                                "workspaces": ["functions/*", "libs/*"]})
+                                                "workspaces": ["functions/*", "libs/*"],
+                                                "dependencies": {"ms": "2.1.3"}})
         (root / ".npmrc").write_text(f"registry={url}\n")
         _function(fn, {"dependencies": {"leftpad": "1.0.0", "native": "1.0.0", "shared": "*"},
                        "devDependencies": {"devonly": "1.0.0"}})
@@ -112,6 +122,10 @@ def make_project(kind: str, root: Path, url: str) -> str:
                             ".npmrc": "//registry.example/:_authToken=secret\n"})
         npmp.write_package(root / "functions/other", {"name": "other", "version": "1.0.0",
                                                       "dependencies": {"devonly": "1.0.0"}}, {})
+        # another version of ms than the one hoisted for leftpad: npm nests it in the member
+        npmp.write_package(root / "functions/old", {"name": "old", "version": "1.0.0",
+                                                    "dependencies": {"ms": "2.0.0"}},
+                           {"index.js": "exports.handler = async () => require('ms');\n"})
         _run(["npm", "install", "--package-lock-only", "--no-audit", "--no-fund"], root, env)
         return "functions/fn"
     _function(fn, deps)
@@ -144,7 +158,7 @@ def built(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory) -> 
             root = tmp_path_factory.mktemp(kind) / "proj"
             root.mkdir()
             source = make_project(kind, root, registry.url)
-            config = CONFIG + (ARM if kind != "yarn-classic" else "")
+            config = CONFIG + (ARM if kind != "yarn-classic" else "") + (OLD if kind == "npm-workspace" else "")
             (root / "lambdaforge.toml").write_text(config.format(source=source))
             with pytest.MonkeyPatch.context() as mp:
                 for name in [n for n in os.environ if n.lower().startswith("npm_config_registry")]:
@@ -166,9 +180,9 @@ def _members(root: Path, name: str = "fn") -> dict[str, zipfile.ZipInfo]:
         return {i.filename: i for i in zf.infolist()}
 
 
-def _call(root: Path, tmp_path: Path) -> object:
+def _call(root: Path, tmp_path: Path, name: str = "fn") -> object:
     out = tmp_path / "unzipped"
-    with zipfile.ZipFile(root / ".forge/build/functions/fn.zip") as zf:
+    with zipfile.ZipFile(root / f".forge/build/functions/{name}.zip") as zf:
         zf.extractall(out)
     script = "require('./index.js').handler().then(r => console.log(JSON.stringify(r)))"
     env = {k: v for k, v in os.environ.items() if k not in ("NODE_PATH", "NODE_OPTIONS")}
@@ -200,6 +214,17 @@ def test_each_manager_ships_production_dependencies_as_plain_files(kind: str, bu
     assert _call(root, tmp_path) == expected
     assert {"node_modules/native/index.js", "node_modules/plat-x64/index.js"} <= names
     assert not [n for n in names if n.startswith("node_modules/plat-arm64/")]
+
+
+def test_a_workspace_members_nested_dependencies_are_its_node_modules(built, tmp_path: Path) -> None:
+    root = built("npm-workspace")
+    lock = json.loads((root / "package-lock.json").read_text())
+    assert lock["packages"]["functions/old/node_modules/ms"]["version"] == "2.0.0"  # nested by npm
+    assert lock["packages"]["node_modules/ms"]["version"] == "2.1.3"
+    names = set(_members(root, "old"))
+    assert "node_modules/ms/index.js" in names
+    assert not [n for n in names if n.startswith(("node_modules/leftpad/", "functions/"))]
+    assert _call(root, tmp_path, "old") == "ms 2.0.0"
 
 
 @pytest.mark.parametrize("kind", ["npm-workspace", "pnpm", "yarn-berry"])
