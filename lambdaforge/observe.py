@@ -49,7 +49,8 @@ RACY_WINDOW_NS = 100_000_000
 COARSE_RACY_WINDOW_NS = 2_000_000_000
 
 #: Environment variables that change what a build produces or where it looks.
-WATCHED_ENV = ("FORGE_CACHE_DIR", "SOURCE_DATE_EPOCH", "PATH", "FORGE_ESBUILD")
+WATCHED_ENV = ("FORGE_CACHE_DIR", "SOURCE_DATE_EPOCH", "PATH", "FORGE_ESBUILD", "FORGE_PNPM", "FORGE_YARN",
+               "FORGE_YARN_CLASSIC", "FORGE_YARN_BERRY")
 
 Observation = list  # see the module docstring
 Stat = list[int]

@@ -64,6 +64,7 @@ SECRET_NAMES: tuple[tuple[str, str], ...] = (
     (".envrc", "direnv file"),
     (".npmrc", "npm configuration (registry tokens)"),
     (".yarnrc.yml", "Yarn configuration (registry tokens)"),
+    (".yarnrc", "Yarn 1 configuration (registry tokens)"),
     (".netrc", "netrc login file"),
     ("_netrc", "netrc login file"),
     (".pypirc", "PyPI upload credentials"),

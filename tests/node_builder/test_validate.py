@@ -148,29 +148,36 @@ def tar_unlocked(capsys, project: Path, tmp_path: Path, then=lambda: None) -> st
     return err
 
 
-def test_another_package_managers_lockfile_is_named_with_what_to_run(capsys, project: Path, tmp_path: Path) -> None:
-    (project / "functions/tar/pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+def test_a_lockfile_of_an_unsupported_tool_is_named_with_what_to_run(capsys, project: Path, tmp_path: Path) -> None:
+    (project / "functions/tar/bun.lock").write_text("{}\n")
     assert tar_unlocked(capsys, project, tmp_path) == (
-        "functions/tar/package.json: no package-lock.json beside it, but a pnpm-lock.yaml: "
-        "lambdaforge installs with npm only, not pnpm (yet); lock it for npm too: run "
+        "functions/tar/package.json: no lockfile lambdaforge installs from beside it, but a bun.lock: "
+        "Bun is not supported; lock it with npm, pnpm or Yarn: run "
         "`npm install --package-lock-only` in functions/tar\n")
-    (project / "functions/tar/pnpm-lock.yaml").rename(project / "functions/tar/yarn.lock")
-    assert "but a yarn.lock: lambdaforge installs with npm only, not Yarn (yet)" in forge(
-        capsys, project, "validate")[2]
 
 
-def test_a_workspace_member_without_a_lockfile_is_told_how_to_get_one(capsys, project: Path,
-                                                                      tmp_path: Path) -> None:
+def test_package_manager_field_names_the_tool_to_lock_with(capsys, project: Path, tmp_path: Path) -> None:
+    def declare_pnpm() -> None:
+        manifest = json.loads((project / "functions/tar/package.json").read_text())
+        (project / "functions/tar/package.json").write_text(json.dumps({**manifest, "packageManager": "pnpm@10.34.8"}))
+
+    assert tar_unlocked(capsys, project, tmp_path, declare_pnpm) == (
+        "functions/tar/package.json: no lockfile beside it (package.json's packageManager names pnpm); "
+        "a lockfile is required for a reproducible install: run `pnpm install --lockfile-only` in "
+        "functions/tar\n")
+
+
+def test_a_workspace_member_without_any_lockfile_is_told_to_lock_the_workspace(capsys, project: Path,
+                                                                              tmp_path: Path) -> None:
     def make_a_workspace() -> None:
         (project / "package.json").write_text(json.dumps({"name": "mono", "private": True,
-                                                          "workspaces": ["./functions/*"]}))
+                                                          "workspaces": ["./functions/tar"]}))
 
     assert tar_unlocked(capsys, project, tmp_path, make_a_workspace) == (
-        "functions/tar/package.json: no package-lock.json beside it: it is a member of the npm "
-        "workspace in `.`, whose lockfile lambdaforge does not install members from (yet); give it "
-        "one of its own: run `npm install --package-lock-only --workspaces=false` in functions/tar\n")
-    # What it says to run works: the member gets a lockfile of its own, and validates.
-    subprocess.run(["npm", "install", "--package-lock-only", "--workspaces=false", "--offline",
-                    "--no-audit", "--no-fund"], cwd=project / "functions/tar",
-                   env=npmp.npm_env(tmp_path / "npm-cache"), check=True, capture_output=True)
+        "functions/tar/package.json: no lockfile beside it or at the root of its npm workspace (`.`), "
+        "and a lockfile is required for a reproducible install: run `npm install --package-lock-only` "
+        "in .\n")
+    # What it says to run works: the workspace gets a lockfile, which installs the member.
+    subprocess.run(["npm", "install", "--package-lock-only", "--offline", "--no-audit", "--no-fund"],
+                   cwd=project, env=npmp.npm_env(tmp_path / "npm-cache"), check=True, capture_output=True)
     assert forge(capsys, project, "validate")[0] == 0

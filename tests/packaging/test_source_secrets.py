@@ -27,6 +27,7 @@ SECRETS = [
     (".envrc", ".envrc", ".envrc"),
     (".npmrc", ".npmrc", ".npmrc"),
     (".yarnrc.yml", ".yarnrc.yml", ".yarnrc.yml"),
+    ("app/.yarnrc", ".yarnrc", "app/.yarnrc"),
     (".netrc", ".netrc", ".netrc"),
     ("_netrc", "_netrc", "_netrc"),
     (".pypirc", ".pypirc", ".pypirc"),

@@ -23,6 +23,9 @@ from urllib.parse import unquote
 
 from tests.node_builder.npmproject import write_tarball
 
+#: when every package was "published"
+PUBLISHED = "2020-01-01T00:00:00.000Z"
+
 
 class LocalRegistry:
     """``with LocalRegistry(folder) as registry:``, ``registry.url`` for npm, and
@@ -80,8 +83,11 @@ class LocalRegistry:
         if versions is None:
             return None
         latest = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+        # Publication times, long past: Yarn 4 quarantines versions it cannot date
+        # (npmMinimalAgeGate), as it would ones published minutes ago.
+        times = {"created": PUBLISHED, "modified": PUBLISHED, **{v: PUBLISHED for v in versions}}
         return json.dumps({"name": path.lstrip("/"), "dist-tags": {"latest": latest},
-                           "versions": versions}).encode()
+                           "versions": versions, "time": times}).encode()
 
     def __enter__(self) -> LocalRegistry:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -23,11 +23,13 @@ from lambdaforge.builders.base import (
     RuntimeProvidedChoice,
     SmokeResult,
 )
-from lambdaforge.builders.node import bundle, handler as handlers, install, layout, lockfile, packlist, trees
+from lambdaforge.builders.node import (
+    bundle, handler as handlers, install, layout, lockfile, managers, packlist, trees,
+)
 from lambdaforge.builders.node.settings import NodeSettings
 from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
 from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
-from lambdaforge.errors import ConfigError, ConfigIssue
+from lambdaforge.errors import BuildError, ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
 from lambdaforge.runner import Runner
 from lambdaforge.statcache import sha256_file
@@ -51,6 +53,7 @@ class NodeBuilder(Builder):
         # Version probes only; installs and bundles use the build context's runner.
         self._runner = runner or Runner()
         self._toolchain: NodeToolchain | None = None
+        self._tools: dict[tuple[str, str], tuple[str, str]] = {}
 
     @classmethod
     def handler_files(cls, handler: str) -> tuple[str, ...] | None:
@@ -125,16 +128,24 @@ class NodeBuilder(Builder):
         if manifest is None:
             return None
         canonical = {
-            "installer": "npm",
+            "installer": manifest.manager,
             "package.json": manifest.package_json,
             "package-lock.json": manifest.lockfile,
             "lockfile-name": manifest.lockfile_name,
             "omit": "dev",
             "scripts": "allow" if NodeSettings.of(settings).allow_scripts else "ignore",
             "platform": " ".join(install.platform_flags(settings.architecture)),
+            **dict(manifest.extra),
         }
+        if manifest.manager in managers.MANAGERS and manifest.manager != "npm":
+            # the tool's identity: another pnpm or yarn may lay out another tree
+            manager = managers.MANAGERS[manifest.manager]
+            canonical["tool"] = f"{manager.tool} {self._tool(manager)[1]}"
         if manifest.base is not None:
             canonical["base"] = manifest.base
+        here = PurePosixPath(path).parent
+        read = (path, manifest.lockfile_path or str(here / manifest.lockfile_name),
+                str(here / ".npmrc"), *manifest.watched)
         return DependencyInputs(
             builder=self.NAME,
             runtime=settings.runtime,
@@ -143,22 +154,39 @@ class NodeBuilder(Builder):
             files=manifest.local_files,
             directories=manifest.local_dirs,
             # read to make `canonical`: the no-op fast path watches them wherever they live
-            watched=tuple(p for p in (path, str(PurePosixPath(path).parent / manifest.lockfile_name),
-                                      str(PurePosixPath(path).parent / ".npmrc"))
-                          if (project.root / p).is_file()),
+            watched=tuple(sorted({p for p in read if (project.root / p).is_file()})),
             # the lockfile the install follows names the install target (graph.install_id)
-            declared_by=str(PurePosixPath(path).parent / manifest.lockfile_name),
+            declared_by=manifest.lockfile_path or str(here / manifest.lockfile_name),
         )
+
+    def _tool(self, manager: managers.Manager) -> tuple[str, str]:
+        """The executable and version of pnpm or yarn for ``manager`` (probed once per
+        executable); an error naming the tool and how to install it when it is missing."""
+        executable = managers.find_tool(manager)
+        key = (manager.name, executable)
+        if key not in self._tools:
+            self._tools[key] = (executable, managers.tool_version(manager, executable, self._runner))
+        return self._tools[key]
 
     def validate_inputs(self, spec: BuildSettings, project: Project) -> list[ConfigIssue]:
         """Every problem of the package.json and lockfile that define the install (missing
         or stale lockfile, links, lockfileVersion 1…) and warnings, each with its fix
-        (``lockfile.manifest_issues``)."""
+        (``lockfile.manifest_issues``); a pnpm or Yarn lockfile whose tool is missing (or
+        is the wrong Yarn) too."""
         try:
             path = self.package_json(spec, spec.source, project)
         except ConfigError as exc:
             return list(exc.issues)
-        return [] if path is None else lockfile.manifest_issues(project.root, path)
+        if path is None:
+            return []
+        manifest, issues = lockfile.inspect(project.root, path)
+        manager = managers.MANAGERS.get(manifest.manager) if manifest is not None else None
+        if manager is not None and manager is not managers.NPM:
+            try:
+                self._tool(manager)
+            except BuildError as exc:
+                issues.append(ConfigIssue(manifest.lockfile_path, None, "", str(exc)))
+        return issues
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """``npm ci --omit=dev`` for the target platform into ``dest`` (node_modules content)."""
@@ -171,7 +199,9 @@ class NodeBuilder(Builder):
         package.json pins it to an exact version, which keeps it and what it requires. Each
         pinned package kept is noted, with the count of SDK packages it keeps along."""
         declared: dict[str, str] = {}
-        package = json.loads(dict(inputs.canonical)["package.json"])
+        canonical = dict(inputs.canonical)
+        # a workspace member's own declarations, not the workspace root's
+        package = json.loads(canonical.get("member-package.json", canonical["package.json"]))
         for key in ("dependencies", "optionalDependencies"):
             declared.update(package.get(key) or {})
         pinned = [n for n, spec in declared.items()
@@ -202,14 +232,17 @@ class NodeBuilder(Builder):
         return layout.source_prefix(kind, source_names)
 
     def tool_paths(self) -> set[str]:
-        """``node`` and ``npm`` as found on PATH (PATH itself is watched too)."""
-        found = (shutil.which(tool) for tool in ("node", "npm"))
+        """``node`` and ``npm`` as found on PATH (PATH itself is watched too), and the pnpm
+        and yarn an install would run (``FORGE_PNPM``… or PATH)."""
+        found = [shutil.which(tool) for tool in ("node", "npm", "pnpm", "yarn")]
+        found += [os.environ.get(var) for m in managers.MANAGERS.values() for var in m.env]
         return {os.path.realpath(p) for p in found if p}
 
     def source_excludes(self) -> tuple[str, ...]:
         """The developer's own ``node_modules/`` never counts: dependencies come from the
-        install target, built for Lambda from the lockfile."""
-        return ("node_modules/",)
+        install target, built for Lambda from the lockfile; nor does Yarn berry's install
+        state (``.yarn/`` cache and releases, Plug'n'Play files)."""
+        return ("node_modules/", ".yarn/", ".pnp.cjs", ".pnp.loader.mjs")
 
     def extra_strip_rules(self, settings: BuildSettings) -> list[StripRules]:
         """The ``standard`` preset gains the Node.js flavour (``*.md``, ``*.d.ts``,

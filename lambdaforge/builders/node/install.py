@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ NPM_LIBC = "glibc"
 #: lockfile is npm's own cache of the tree, and ``.bin`` holds symlinks to CLI scripts no
 #: Lambda handler runs (symlinks also do not survive every zip tool).
 NPM_DROPPINGS = (".package-lock.json", ".bin")
+#: configuration files that may hold registry tokens: never copied with a local package
+SECRET_CONFIG = (".npmrc", ".yarnrc", ".yarnrc.yml")
 
 
 def platform_flags(architecture: str) -> tuple[str, ...]:
@@ -65,24 +68,31 @@ def npm_ci_argv(architecture: str, allow_scripts: bool, cache: Path, offline: bo
 
 
 def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
-    """Run ``npm ci`` for ``inputs`` and move the resulting node_modules content into ``dest``."""
+    """Run the lockfile's package manager for ``inputs`` (``npm ci``; for an npm workspace
+    member ``npm ci --workspace``; pnpm or Yarn: ``otherinstall``) and move the resulting
+    node_modules content into ``dest``."""
     canonical = dict(inputs.canonical)
+    installer = canonical.get("installer", "npm")
     ctx.scratch.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="npm-ci-", dir=ctx.scratch))
+    work = Path(tempfile.mkdtemp(prefix="node-install-", dir=ctx.scratch))
     try:
         package_dir = _stage(canonical, work / "tree", ctx.project.root, inputs)
-        cache = ctx.tool_cache / "npm-cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        argv = npm_ci_argv(inputs.architecture, canonical["scripts"] == "allow", cache, ctx.offline)
-        result = ctx.runner.run(argv, cwd=package_dir, env=_npm_env(work), timeout=1800)
+        allow = canonical["scripts"] == "allow"
+        argv, env, tool = _command(installer, canonical, inputs, ctx, work, package_dir, allow)
+        if installer == "yarn-berry":
+            _check_berry_lock(argv[0], package_dir, env, ctx)
+        result = ctx.runner.run(argv, cwd=package_dir, env=env, timeout=1800)
         if not result.ok:
-            hint = " (offline: is every package in the npm cache?)" if ctx.offline else ""
-            raise InstallError(f"npm ci failed{hint}\n{result.describe()}")
+            hint = f" (offline: is every package in the {tool} cache?)" if ctx.offline else ""
+            raise InstallError(f"{' '.join(argv[:2])} failed{hint}\n{result.describe()}")
         if "Unknown cli config" in result.stderr:
             # An npm that ignores --os/--cpu/--libc would install for the host.
             raise InstallError(f"npm ignored a platform flag\n{result.describe()}")
         node_modules = package_dir / "node_modules"
-        notes = _notes(json.loads(canonical["package-lock.json"]), node_modules, inputs)
+        if installer == "npm-workspace":
+            _inline_workspace_links(node_modules, package_dir, canonical["member"])
+        notes = _notes(json.loads(canonical["package-lock.json"]), node_modules, inputs) \
+            if installer.startswith("npm") else _other_notes(installer, inputs)
         _tidy(node_modules)
         dest.mkdir(parents=True, exist_ok=True)
         if node_modules.is_dir():
@@ -93,6 +103,50 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _command(installer: str, canonical: dict[str, str], inputs: DependencyInputs, ctx: BuildContext,
+             work: Path, package_dir: Path, allow: bool) -> tuple[list[str], dict[str, str | None], str]:
+    """The install's command line, environment additions and the tool's name."""
+    from lambdaforge.builders.node import managers, otherinstall
+
+    if installer in ("npm", "npm-workspace"):
+        cache = ctx.tool_cache / "npm-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        argv = npm_ci_argv(inputs.architecture, allow, cache, ctx.offline)
+        if installer == "npm-workspace":
+            argv.append(f"--workspace={canonical['member']}")
+        return argv, _npm_env(work), "npm"
+    manager = managers.MANAGERS[installer]
+    executable = managers.find_tool(manager)
+    ctx.tool_cache.mkdir(parents=True, exist_ok=True)
+    if manager is managers.PNPM:
+        argv = otherinstall.pnpm_argv(executable, inputs.architecture, allow, ctx.tool_cache, ctx.offline)
+        return argv, {"npm_config_update_notifier": "false"}, "pnpm"
+    env: dict[str, str | None] = dict(otherinstall.yarn_env(manager, allow, ctx.tool_cache, ctx.offline))
+    if manager is managers.YARN_CLASSIC:
+        return otherinstall.yarn_classic_argv(executable, allow, ctx.tool_cache, ctx.offline), env, "yarn"
+    return otherinstall.yarn_berry_argv(executable), env, "yarn"
+
+
+def _check_berry_lock(executable: str, package_dir: Path, env: dict[str, str | None],
+                      ctx: BuildContext) -> None:
+    """Yarn berry's ``focus`` has no ``--immutable`` and uses a stale lockfile silently:
+    ``yarn install --mode=update-lockfile`` first (it only resolves: no link step, no
+    fetch of locked packages; ``--immutable`` cannot go with it), and a lockfile it
+    rewrote in scratch is out of date."""
+    from lambdaforge.builders.node import otherinstall
+
+    lock = package_dir / "yarn.lock"
+    before = lock.read_bytes()
+    result = ctx.runner.run(otherinstall.yarn_berry_check_argv(executable), cwd=package_dir, env=env,
+                            timeout=1800)
+    if not result.ok:
+        raise InstallError(f"yarn could not resolve yarn.lock\n{result.describe()}")
+    if lock.read_bytes() != before:
+        raise InstallError(
+            "yarn.lock is out of date: yarn would have to change it (run `yarn install "
+            "--mode=update-lockfile` in the package's directory and commit the lockfile)")
+
+
 def _npm_env(work: Path) -> dict[str, str | None]:
     # The user's npm configuration (registry, auth) stays: private registries need it, and
     # every setting that shapes the tree is passed explicitly on the command line, which wins.
@@ -101,23 +155,41 @@ def _npm_env(work: Path) -> dict[str, str | None]:
 
 
 def _stage(canonical: dict[str, str], tree: Path, project_root: Path, inputs: DependencyInputs) -> Path:
-    """Lay out the scratch tree: manifest and lockfile, plus local packages at their
-    project-relative places so relative ``file:`` specs resolve as in the project."""
+    """Lay out the scratch tree: manifest and lockfile, the tool's registry configuration
+    from beside the lockfile, a workspace member's package.json, and local packages at their
+    project-relative places so relative ``file:`` specs (and workspace paths) resolve as in
+    the project."""
+    from lambdaforge.builders.node import lockfile, otherinstall
+
+    installer = canonical.get("installer", "npm")
     package_dir = tree / canonical["base"] if "base" in canonical else tree / "app"
     package_dir.mkdir(parents=True, exist_ok=True)
     (package_dir / "package.json").write_text(canonical["package.json"], encoding="utf-8")
     (package_dir / canonical["lockfile-name"]).write_text(canonical["package-lock.json"], encoding="utf-8")
-    # A project .npmrc carries registry and auth settings (`@org:registry=…`): how packages
-    # are fetched, not which ones (the lockfile's integrity hashes decide that).
-    npmrc = [project_root / w for w in inputs.watched if w.endswith(".npmrc")]
-    if npmrc:
-        shutil.copyfile(npmrc[0], package_dir / ".npmrc")
+    if installer == "npm-workspace":
+        member = package_dir / canonical["member"]
+        member.mkdir(parents=True, exist_ok=True)
+        (member / "package.json").write_text(canonical["member-package.json"], encoding="utf-8")
+    # Registry and auth settings (`@org:registry=…`, `npmRegistryServer`, tokens) beside the
+    # lockfile: how packages are fetched, not which ones (the lockfile's hashes decide that).
+    config_dir = posixpath.dirname(inputs.declared_by)
+    names = lockfile.CONFIG_FILES["npm" if installer == "npm-workspace" else installer]
+    for name in names:
+        rel = posixpath.join(config_dir, name)
+        if rel in inputs.watched and name != ".yarnrc.yml":
+            shutil.copyfile(project_root / rel, package_dir / name)
+    if installer == "yarn-berry":
+        rel = posixpath.join(config_dir, ".yarnrc.yml")
+        user = (project_root / rel).read_text(encoding="utf-8") if rel in inputs.watched else None
+        (package_dir / ".yarnrc.yml").write_text(otherinstall.berry_rc(user, inputs.architecture),
+                                                 encoding="utf-8")
     for rel in inputs.directories:
         src = project_root / rel
         if not src.is_dir():
-            raise InstallError(f"local package `{rel}` (a file: dependency) is not a directory")
+            raise InstallError(f"local package `{rel}` (a file: dependency or workspace member) "
+                               "is not a directory")
         # The package's own node_modules is a developer's install, never part of the package.
-        shutil.copytree(src, tree / rel, ignore=shutil.ignore_patterns("node_modules", ".git"),
+        shutil.copytree(src, tree / rel, ignore=shutil.ignore_patterns("node_modules", ".git", *SECRET_CONFIG),
                         dirs_exist_ok=True)
     for rel in inputs.files:
         src = project_root / rel
@@ -128,26 +200,83 @@ def _stage(canonical: dict[str, str], tree: Path, project_root: Path, inputs: De
     return package_dir
 
 
+def _inline_workspace_links(node_modules: Path, root: Path, member: str) -> None:
+    """Replace npm's links to workspace members by copies of their staged content (which
+    has their own nested node_modules, installed there by npm): a zip never holds a link
+    out of itself. The member's link to itself goes: its code is the function's own."""
+    if not node_modules.is_dir():
+        return
+    tree = root.resolve()
+    own = (root / member).resolve()
+    for link in sorted(_links(node_modules)):
+        target = link.resolve()
+        if target == own:
+            link.unlink()
+            continue
+        if not target.is_dir() or not target.is_relative_to(tree):
+            raise InstallError(f"npm linked {link.relative_to(node_modules).as_posix()} to "
+                               f"{os.readlink(link)}, outside the workspace")
+        link.unlink()
+        shutil.copytree(target, link, symlinks=True)
+    # The member's own dependencies that could not be hoisted (another version is at the
+    # root) sit in its node_modules, which is the function's node_modules in the zip.
+    nested = root / member / "node_modules"
+    if nested.is_dir():
+        for entry in sorted(p for p in _top_entries(nested)):
+            rel = entry.relative_to(nested)
+            if (node_modules / rel).exists():
+                raise InstallError(
+                    f"the workspace member {member} needs its own {rel.as_posix()} while another "
+                    "version is hoisted to the workspace root for its dependencies: one "
+                    "node_modules cannot hold both; align the versions in the workspace")
+            (node_modules / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(entry), str(node_modules / rel))
+
+
+def _top_entries(node_modules: Path) -> list[Path]:
+    """The package directories at the top of a node_modules directory (scopes opened)."""
+    out = []
+    for entry in node_modules.iterdir():
+        if entry.name.startswith("."):
+            continue
+        out += list(entry.iterdir()) if entry.name.startswith("@") and entry.is_dir() else [entry]
+    return out
+
+
+def _links(node_modules: Path) -> list[Path]:
+    """The symlinked packages at the top of a node_modules directory (scoped ones too)."""
+    found = []
+    for entry in node_modules.iterdir():
+        if entry.is_symlink():
+            found.append(entry)
+        elif entry.name.startswith("@") and entry.is_dir():
+            found += [p for p in entry.iterdir() if p.is_symlink()]
+    return found
+
+
 def _tidy(node_modules: Path) -> None:
-    """Remove npm's droppings (at every nesting level) and refuse any remaining symlink."""
+    """Remove the package managers' droppings at every nesting level (every dot entry of a
+    node_modules directory: no package name starts with a dot) and refuse any remaining
+    symlink."""
     if not node_modules.is_dir():
         return
     for root, dirs, files in os.walk(node_modules):
         here = Path(root)
         if here.name == "node_modules":
-            for name in NPM_DROPPINGS:
+            for name in [n for n in dirs + files if n.startswith(".")]:
                 target = here / name
                 if target.is_symlink() or target.is_file():
                     target.unlink()
                 elif target.is_dir():
                     shutil.rmtree(target)
-            dirs[:] = [d for d in dirs if d not in NPM_DROPPINGS]
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            files = [f for f in files if not f.startswith(".")]
         for name in dirs + files:
             path = here / name
             if path.is_symlink():
                 raise InstallError(
-                    f"npm left a symlink in node_modules: {path.relative_to(node_modules).as_posix()} "
-                    f"-> {os.readlink(path)}"
+                    f"the install left a symlink in node_modules: "
+                    f"{path.relative_to(node_modules).as_posix()} -> {os.readlink(path)}"
                 )
 
 
@@ -220,6 +349,23 @@ def _notes(lock: dict, node_modules: Path, inputs: DependencyInputs) -> list[str
             "a native addon they build is built for this machine, not for Lambda)"
         )
     return notes
+
+
+def _other_notes(installer: str, inputs: DependencyInputs) -> list[str]:
+    """What a pnpm or Yarn install leaves to say: the script policy, and Yarn 1's platform."""
+    notes = []
+    if installer == "yarn-classic" and NPM_CPU[inputs.architecture] != _host_cpu():
+        notes.append(f"Yarn 1 chose optional platform packages for this machine ({_host_cpu()}), "
+                     f"not for linux/{NPM_CPU[inputs.architecture]}: it has no setting for another "
+                     "platform (pnpm, npm and Yarn berry have)")
+    return notes
+
+
+def _host_cpu() -> str:
+    import platform
+
+    machine = platform.machine().lower()
+    return {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def closure(dists: list[Distribution], roots: list[str]) -> list[Distribution]:

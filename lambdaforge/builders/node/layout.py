@@ -26,7 +26,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from lambdaforge.builders.base import ArtifactKind
-from lambdaforge.builders.node.lockfile import LOCKFILE_NAMES, read_json
+from lambdaforge.builders.node.lockfile import ALL_LOCKFILE_NAMES, read_json
 
 FUNCTION_DEPENDENCY_PREFIX = "node_modules/"
 LAYER_PREFIX = "nodejs/node_modules/"
@@ -98,7 +98,7 @@ def prepare_layer_sources(source_dir: Path, layer_name: str, out_dir: Path,
         name = read_json(source_dir / "package.json", "package.json").get("name") or layer_name
         # The lockfile describes how to install the package's dependencies, which the install
         # target has done; it is no part of the package.
-        drop = frozenset({"node_modules", *LOCKFILE_NAMES})
+        drop = frozenset({"node_modules", *ALL_LOCKFILE_NAMES})
         dest = out_dir / LAYER_PREFIX / name
         if packed is not None:
             copy_listed(source_dir, dest, [f for f in packed if f not in drop])

@@ -14,13 +14,13 @@ the relative ``file:`` paths still resolve at install time.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from lambdaforge.builders.node import managers, otherlocks, workspace
 from lambdaforge.errors import ConfigError, ConfigIssue
 
 #: package.json fields that change what ``npm ci`` installs (or refuses to install).
@@ -41,8 +41,15 @@ INSTALL_FIELDS = (
 INSTALL_ROOT_NAME = "lambdaforge-install"
 INSTALL_ROOT_VERSION = "0.0.0"
 LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")
-#: other package managers' lockfiles, which npm does not install from
-OTHER_LOCKFILES = {"pnpm-lock.yaml": "pnpm", "yarn.lock": "Yarn", "bun.lock": "Bun", "bun.lockb": "Bun"}
+#: every lockfile a Node.js package may carry (none is shipped in a layer's ``nodejs/``)
+ALL_LOCKFILE_NAMES = (*LOCKFILE_NAMES, "pnpm-lock.yaml", "yarn.lock")
+#: package.json fields pnpm and Yarn also read when installing (overrides, patches; berry
+#: names the root workspace in its lockfile)
+OTHER_MANAGER_FIELDS = {"pnpm": ("pnpm",), "yarn-classic": ("resolutions",),
+                        "yarn-berry": ("name", "resolutions", "dependenciesMeta")}
+#: registry configuration each tool reads beside package.json (staged, never shipped)
+CONFIG_FILES = {"npm": (".npmrc",), "pnpm": (".npmrc", "pnpm-workspace.yaml"),
+                "yarn-classic": (".npmrc", ".yarnrc"), "yarn-berry": (".yarnrc.yml",)}
 #: the package.json fields whose dependencies npm records in the lock's root entry
 DECLARED_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
 TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
@@ -65,6 +72,14 @@ class NodeManifest:
     local_dirs: tuple[str, ...]
     #: project-relative local tarballs (``file:`` tarball dependencies)
     local_files: tuple[str, ...]
+    #: the lockfile, project-relative
+    lockfile_path: str = ""
+    #: ``npm``, ``npm-workspace``, ``pnpm``, ``yarn-classic``, ``yarn-berry`` (``managers``)
+    manager: str = "npm"
+    #: more canonical inputs of the install (a workspace member's path and package.json)
+    extra: tuple[tuple[str, str], ...] = ()
+    #: project-relative files read besides the package.json and lockfile (configuration)
+    watched: tuple[str, ...] = ()
 
 
 def canonical_json(data: Any) -> str:
@@ -118,6 +133,12 @@ def manifest_issues(project_root: Path, package_json: str) -> list[ConfigIssue]:
     return _read(project_root, package_json)[1]
 
 
+def inspect(project_root: Path, package_json: str) -> tuple[NodeManifest | None, list[ConfigIssue]]:
+    """The canonical manifest (``None`` when there is nothing to install or it cannot be
+    made) and every issue of ``manifest_issues``."""
+    return _read(project_root, package_json)
+
+
 def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, list[ConfigIssue]]:
     base = posixpath.dirname(package_json)
     package_dir = project_root / base
@@ -128,17 +149,26 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
     if package.get("workspaces"):
         return None, [ConfigIssue(
             package_json, None, "",
-            "npm workspaces are not supported; give each function its own package.json "
-            "and lockfile",
+            "a workspace root is not a function or layer (its `workspaces` are): make the "
+            "function's directory a member, whose dependencies install from this lockfile",
         )]
     if not has_dependencies(package):
         return None, []
-    lock_path = find_lockfile(package_dir)
     where = base or "."
-    relock = relock_command(package)
-    if lock_path is None:
+    found = managers.lockfiles_in(package_dir)
+    choice = managers.choose(found, package)
+    if isinstance(choice, str) and found:
+        return None, [ConfigIssue(package_json, None, "", choice)]
+    if isinstance(choice, str):
+        root = workspace.find_root(project_root, base)
+        if root is not None:
+            return _read_member(project_root, package_json, package, *root)
         return None, [ConfigIssue(package_json, None, "", _missing_lock_message(
-            project_root, base, relock, where))]
+            project_root, package, base, where))]
+    manager, lock_path = choice
+    if manager is not managers.NPM:
+        return _read_other(project_root, package_json, package, manager, lock_path)
+    relock = relock_command(package)
     lock_shown = posixpath.join(base, lock_path.name)
     try:
         lock = read_json(lock_path, lock_shown)
@@ -147,8 +177,8 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
     version_issue = _lock_version_issue(lock, lock_shown, where)
     if version_issue is not None:
         return None, [version_issue]
-    issues = _stale_issues(package, lock, project_root / package_json, package_json, lock_path.name,
-                           f"run `{relock}` in {where}")
+    issues = _stale_issues(package, lock["packages"].get(""), project_root / package_json, package_json,
+                           lock_path.name, f"run `{relock}` in {where}")
     local_dirs, local_files, local_issues = _local_references(lock, base, lock_shown, where)
     issues += local_issues
     canonical_package = {k: package[k] for k in INSTALL_FIELDS if k in package}
@@ -160,46 +190,167 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
         base=base if (local_dirs or local_files) else None,
         local_dirs=local_dirs,
         local_files=local_files,
+        lockfile_path=lock_shown,
     ), issues
 
 
-def _missing_lock_message(project_root: Path, base: str, relock: str, where: str) -> str:
-    """Why there is no lockfile to install from, and the command that makes one: another
-    package manager's lockfile, or an npm workspace whose root lockfile holds the member's
-    dependencies, is not read (yet); npm can lock the member on its own (measured:
-    ``--workspaces=false`` in the member writes a lockfile of its own, in install form)."""
+def _read_member(project_root: Path, package_json: str, package: dict[str, Any], root: str,
+                 root_package: dict[str, Any]) -> tuple[NodeManifest | None, list[ConfigIssue]]:
+    """A member of the npm workspace at ``root``, installed from the root's lockfile
+    (``workspace``): its entry in the lock is checked against its package.json like a
+    root entry, and the members it links to become directories of the install."""
+    base = posixpath.dirname(package_json)
+    where = root or "."
+    member = PurePosixPath(base).relative_to(PurePosixPath(root or ".")).as_posix() if root else base
+    root_dir = project_root / root
+    found = managers.lockfiles_in(root_dir)
+    npm_locks = [p for m, p in found if m is managers.NPM]
+    if not npm_locks:
+        if found:
+            return None, [ConfigIssue(package_json, None, "", _foreign_workspace_message(
+                found[0][0], found[0][1], where, base))]
+        return None, [ConfigIssue(package_json, None, "", (
+            f"no lockfile beside it or at the root of its npm workspace (`{where}`), and a "
+            f"lockfile is required for a reproducible install: run `npm install "
+            f"--package-lock-only` in {where}"))]
+    lock_path = npm_locks[0]
+    lock_shown = posixpath.join(root, lock_path.name)
+    try:
+        lock = read_json(lock_path, lock_shown)
+    except ConfigError as exc:
+        return None, exc.issues
+    version_issue = _lock_version_issue(lock, lock_shown, where)
+    if version_issue is not None:
+        return None, [version_issue]
+    links = workspace.workspace_links(lock)
+    others = {k: v for k, v in lock["packages"].items() if k not in links}
+    linked_dirs = any(isinstance(e, dict) and e.get("link") for e in others.values())
+    relock = relock_command(package)
+    if linked_dirs and "--install-links" not in relock:
+        relock += " --install-links"
+    fix = f"run `{relock}` in {where}"
+    entry = lock["packages"].get(member)
+    if not isinstance(entry, dict):
+        return None, [ConfigIssue(package_json, None, "", (
+            f"{lock_shown} has no entry for the workspace member `{member}` (it was locked before "
+            f"the member existed): {fix}"))]
+    issues = _stale_issues(package, entry, project_root / package_json, package_json, lock_shown, fix)
+    local_dirs, local_files, local_issues = _local_references({"packages": others}, root, lock_shown, where)
+    issues += local_issues
+    linked = tuple(posixpath.join(root, m) if root else m for m in workspace.linked_members(lock, member))
+    canonical_root = {k: root_package[k] for k in (*INSTALL_FIELDS, "workspaces") if k in root_package}
+    canonical_root.update(name=INSTALL_ROOT_NAME, version=INSTALL_ROOT_VERSION)
+    member_json = canonical_json(workspace.member_package(package, INSTALL_FIELDS))
+    return NodeManifest(
+        package_json=canonical_json(canonical_root),
+        lockfile=canonical_json(_anonymise_lock(lock)),
+        lockfile_name=lock_path.name,
+        base=root,
+        local_dirs=tuple(sorted({*local_dirs, *linked})),
+        local_files=local_files,
+        lockfile_path=lock_shown,
+        manager="npm-workspace",
+        extra=(("member", member), ("member-package.json", member_json)),
+        watched=(posixpath.join(root, "package.json"), lock_shown, posixpath.join(root, ".npmrc")),
+    ), issues
+
+
+def _read_other(project_root: Path, package_json: str, package: dict[str, Any], manager: managers.Manager,
+                lock_path: Path) -> tuple[NodeManifest | None, list[ConfigIssue]]:
+    """A package locked by pnpm or Yarn: the lockfile's text as it is (those tools' own
+    formats, which they check themselves), checked here for dependencies it was not made
+    for; local packages are refused (pnpm and Yarn link them)."""
+    base = posixpath.dirname(package_json)
+    where = base or "."
+    lock_shown = posixpath.join(base, lock_path.name)
+    fix = f"run `{manager.relock}` in {where}"
+    try:
+        text = lock_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [ConfigIssue(lock_shown, None, "", f"cannot read it: {exc}")]
+    declared = {name: spec for field in DECLARED_FIELDS[:3] for name, spec in (package.get(field) or {}).items()}
+    issues: list[ConfigIssue] = []
+    local = sorted(n for n, s in declared.items()
+                   if isinstance(s, str) and s.startswith(("file:", "link:", "portal:", "workspace:")))
+    if local:
+        issues.append(ConfigIssue(package_json, None, "", (
+            f"{', '.join(f'`{n}`' for n in local)}: local packages are installed from npm "
+            f"lockfiles only ({manager.shown} links them, and a zip cannot hold a link): publish "
+            "them to a registry, or lock the function with npm")))
+    if manager is managers.PNPM:
+        version = otherlocks.pnpm_lock_version(text)
+        if version is None or version < 6:
+            return None, [ConfigIssue(lock_shown, None, "", (
+                f"lockfileVersion {version} is not one pnpm 8+ writes (6.0 or 9.0): {fix} with pnpm 9 or newer"))]
+        locked = otherlocks.pnpm_specifiers(text)
+        missing = [n for n, spec in declared.items() if locked.get(n) != spec]
+        why = "pnpm install --frozen-lockfile would refuse it"
+    else:
+        missing = otherlocks.yarn_missing(declared, otherlocks.yarn_patterns(text),
+                                          berry=manager is managers.YARN_BERRY)
+        why = ("yarn install --frozen-lockfile would refuse it" if manager is managers.YARN_CLASSIC
+               else "yarn would have to change it")
+    if missing:
+        text_pkg = _text(project_root / package_json)
+        names = ", ".join(f"`{n}@{declared[n]}`" for n in missing)
+        issues.insert(0, ConfigIssue(
+            package_json, _line_of(text_pkg, missing[0]), "",
+            f"{lock_path.name} is out of date: {names} {'is' if len(missing) == 1 else 'are'} not "
+            f"in it ({why}): {fix}"))
+    fields = (*INSTALL_FIELDS, *OTHER_MANAGER_FIELDS[manager.name])
+    canonical_package = {k: package[k] for k in fields if k in package}
+    if manager is not managers.YARN_BERRY:  # berry's lockfile names the root workspace
+        canonical_package.update(name=INSTALL_ROOT_NAME, version=INSTALL_ROOT_VERSION)
+    config = CONFIG_FILES[manager.name]
+    extra: tuple[tuple[str, str], ...] = ()
+    settings = project_root / base / "pnpm-workspace.yaml"
+    if manager is managers.PNPM and settings.is_file():
+        # pnpm 10 keeps install settings (overrides, onlyBuiltDependencies…) there
+        extra = (("pnpm-workspace.yaml", _text(settings)),)
+    return NodeManifest(
+        package_json=canonical_json(canonical_package),
+        lockfile=text,
+        lockfile_name=lock_path.name,
+        base=None,
+        local_dirs=(),
+        local_files=(),
+        lockfile_path=lock_shown,
+        manager=manager.name,
+        extra=extra,
+        watched=tuple(posixpath.join(base, name) for name in config),
+    ), issues
+
+
+def _foreign_workspace_message(manager: managers.Manager, lock: Path, root: str, where: str) -> str:
+    """A package in a pnpm or Yarn workspace, whose root lockfile is not installed from."""
+    own = (f"`{manager.relock} --ignore-workspace`" if manager is managers.PNPM
+           else f"`{manager.relock}` with the directory outside the workspace")
+    return (f"no lockfile beside it, but a {lock.name} in `{root}`: members of {manager.shown} "
+            f"workspaces are not installed from the workspace's lockfile (npm's only): give "
+            f"it a lockfile of its own ({own} in {where}), or lock the workspace with npm")
+
+
+def _missing_lock_message(project_root: Path, package: dict[str, Any], base: str, where: str) -> str:
+    """Why there is no lockfile to install from, and the command that makes one: the tool
+    ``packageManager`` names, npm otherwise; the tools lambdaforge does not drive are named."""
     package_dir = project_root / base
-    for name, tool in OTHER_LOCKFILES.items():
+    for name, tool in managers.UNSUPPORTED_LOCKFILES.items():
         if (package_dir / name).is_file():
-            return (f"no package-lock.json beside it, but a {name}: lambdaforge installs with npm "
-                    f"only, not {tool} (yet); lock it for npm too: run `{relock}` in {where}")
-    workspace = _workspace_root(project_root, base)
-    if workspace is not None:
-        return (f"no package-lock.json beside it: it is a member of the npm workspace in "
-                f"`{workspace or '.'}`, whose lockfile lambdaforge does not install members from "
-                f"(yet); give it one of its own: run `{relock} --workspaces=false` in {where}")
-    return ("no package-lock.json beside it; a lockfile is required for a reproducible "
-            f"install: run `{relock}` in {where}")
-
-
-def _workspace_root(project_root: Path, base: str) -> str | None:
-    """The project-relative directory above ``base`` whose package.json lists ``base`` among
-    its ``workspaces`` (npm's array, or Yarn's ``{"packages": [...]}``), if any."""
+            return (f"no lockfile lambdaforge installs from beside it, but a {name}: {tool} is not "
+                    f"supported; lock it with npm, pnpm or Yarn: run `{relock_command(package)}` in {where}")
     parts = PurePosixPath(base).parts
-    for depth in range(len(parts) - 1, -1, -1):
+    for depth in range(len(parts) - 1, -1, -1):  # a pnpm or Yarn workspace's root lockfile
         root = PurePosixPath(*parts[:depth]).as_posix() if depth else ""
-        try:
-            manifest = json.loads((project_root / root / "package.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        patterns = manifest.get("workspaces") if isinstance(manifest, dict) else None
-        if isinstance(patterns, dict):
-            patterns = patterns.get("packages")
-        member = PurePosixPath(*parts[depth:]).as_posix()
-        if isinstance(patterns, list) and any(
-                isinstance(p, str) and fnmatch.fnmatchcase(member, p.removeprefix("./")) for p in patterns):
-            return root
-    return None
+        found = [(m, p) for m, p in managers.lockfiles_in(project_root / root) if m is not managers.NPM]
+        if found:
+            return _foreign_workspace_message(found[0][0], found[0][1], root or ".", where)
+    tool = managers.declared_manager(package)
+    if tool in ("pnpm", "yarn"):
+        relock = managers.PNPM.relock if tool == "pnpm" else "yarn install"
+        return (f"no lockfile beside it (package.json's packageManager names {tool}); a lockfile is "
+                f"required for a reproducible install: run `{relock}` in {where}")
+    return ("no package-lock.json beside it; a lockfile is required for a reproducible "
+            f"install: run `{relock_command(package)}` in {where}")
 
 
 def relock_command(package: dict[str, Any]) -> str:
@@ -211,12 +362,13 @@ def relock_command(package: dict[str, Any]) -> str:
     return "npm install --package-lock-only" + (" --install-links" if linked else "")
 
 
-def _stale_issues(package: dict[str, Any], lock: dict[str, Any], package_path: Path, shown: str,
+def _stale_issues(package: dict[str, Any], root: object, package_path: Path, shown: str,
                   lock_name: str, fix: str) -> list[ConfigIssue]:
-    """Declared dependencies the lock was not made for: missing from its root entry (npm ci
-    fails on them, even ``devDependencies`` with ``--omit=dev``) is an error; declared with
-    another spec is a warning (npm ci accepts the lock while its version still satisfies)."""
-    root = lock["packages"].get("")
+    """Declared dependencies the lock was not made for: missing from its entry for the
+    package, ``root`` (``packages[""]``, or a workspace member's), where npm records the
+    declared specs (npm ci fails on them, even ``devDependencies`` with ``--omit=dev``), is
+    an error; declared with another spec is a warning (npm ci accepts the lock while its
+    version still satisfies)."""
     root = root if isinstance(root, dict) else {}
     locked: dict[str, object] = {}
     for field in DECLARED_FIELDS:

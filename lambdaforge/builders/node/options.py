@@ -101,7 +101,9 @@ class NodeOptions(BuilderOptions):
         "Default: false.",
     )
     allow_scripts: bool = Field(
-        _DEFAULT.allow_scripts, description="Node.js: run npm install scripts. Default: false."
+        _DEFAULT.allow_scripts,
+        description="Node.js: run install scripts (npm, pnpm or Yarn, whichever the lockfile "
+        "belongs to). Default: false."
     )
 
     @field_validator("target")
