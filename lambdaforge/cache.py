@@ -214,6 +214,14 @@ class Cache:
                 entry = self._get_local(key, verify, what)
         return entry
 
+    def remote_meta(self, key: str) -> dict[str, Any] | None:
+        """The meta of an entry the remote cache has and this build chose not to download
+        (an install whose consumers were all hits), counted as a remote hit; ``None`` when
+        there is no such entry (then ``get`` as usual)."""
+        if self.remote is None or self.contains(key):
+            return None
+        return self.remote.take_deferred(key)
+
     def _get_local(self, key: str, verify: Verify, what: str | None) -> CacheEntry | None:
         d = self.entry_dir(key)
         try:
