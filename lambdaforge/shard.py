@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 #: a shard's load may exceed the average by this fraction before units spill to the next
 #: shard in their ranking
-SLACK = 0.15
+SLACK = 0.05
 
 
 @dataclass(frozen=True)

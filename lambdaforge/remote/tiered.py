@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: transfers in flight at once, per build
 MAX_CONCURRENCY = 8
+#: the digest of no bytes: such a blob is never downloaded
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #: staging directories of fetches live in the local cache's ``tmp/`` under the prefix its
 #: cleanup removes when a killed process leaves one behind
 STAGING_PREFIX = "put-remote-"
@@ -222,6 +224,11 @@ class RemoteCache:
             got_bytes = 0
             for name, (digest, size) in sorted(entry.files.items()):
                 dest = staging / name
+                if size == 0 and digest == EMPTY_SHA256:
+                    dest.touch()  # nothing to download (an empty strip listing, mostly)
+                    files[name] = dest
+                    digests[name] = digest
+                    continue
                 got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
                 if got is None:
                     self._warn(f"remote cache entry {entry.key[:12]} for {label} lists a blob that "
@@ -234,7 +241,10 @@ class RemoteCache:
                 files[name] = dest
                 digests[name] = digest
                 got_bytes += size
-            local.put(entry.key, files, entry.meta, move=True, sha256=digests, upload=False)
+            # Not durable: a copy of the remote's, cheaper to fetch again than to fsync; after
+            # a power loss a torn entry is caught by ``get`` and evicted.
+            local.put(entry.key, files, entry.meta, move=True, sha256=digests, upload=False,
+                      durable=False)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self._count(hits=1, bytes_down=got_bytes)

@@ -258,3 +258,29 @@ def test_large_blobs_go_up_in_parts_and_come_down_verified(tmp_path, bucket, mon
     assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "one", 1) == (digest, size)
     assert store.download("cas/00/absent", tmp_path / "none", 1) is None
     assert not (tmp_path / "none").exists()
+
+
+def test_cache_stats_reports_the_last_build_in_text_and_json(tmp_path, bucket, warm, monkeypatch,
+                                                              capsys):
+    import json
+
+    laptop = fresh_clone(tmp_path, bucket)
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "laptop-cache"))
+    assert main(["-C", str(laptop.root), "cache", "stats"]) == 0
+    assert "no build recorded" in capsys.readouterr().out
+    assert main(["-C", str(laptop.root), "build", "--json"]) == 0
+    in_report = json.loads(capsys.readouterr().out)["cache_stats"]
+    assert main(["-C", str(laptop.root), "cache", "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats == in_report
+    assert (stats["remote_hits"], stats["local_hits"], stats["misses"]) == (6, 0, 0)
+    assert stats["bytes_down"] == stats["remote"]["bytes_down"] > 0 and stats["bytes_up"] == 0
+    assert stats["time_saved"] > 0  # the build times the warm writer's entries recorded
+    # A second build after a clean: the local cache serves everything now.
+    assert main(["-C", str(laptop.root), "clean"]) == 0
+    assert main(["-C", str(laptop.root), "build"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(laptop.root), "cache", "stats"]) == 0
+    text = capsys.readouterr().out
+    assert "local hits:   6" in text and "remote hits:  0" in text and "misses:       0" in text
+    assert "0 B down" in text and "remote cache: s3://" in text
