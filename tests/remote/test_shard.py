@@ -148,3 +148,20 @@ def test_weights_come_from_recorded_times_when_there_are_any():
     parts = partition(heavy, 2)
     loads = [sum(w for u, w in heavy.items() if parts[u] == s) for s in (1, 2)]
     assert max(loads) <= 11  # LPT-like: the small ones fill the other shard
+
+
+def test_an_install_is_downloaded_when_a_consumer_has_to_be_built(
+        tmp_path, bucket: Bucket, session_wheelhouse, monkeypatch, capsys):
+    writer = make_project(tmp_path / "ci", session_wheelhouse, bucket.config(mode="read-write"))
+    forge_json(writer, tmp_path / "ci-cache", monkeypatch, capsys)
+    laptop = make_project(tmp_path / "laptop", session_wheelhouse, bucket.config())
+    laptop.write("functions/alpha/app.py", "def handler(event, context):\n    return 'edited'\n")
+    report = forge_json(laptop, tmp_path / "laptop-cache", monkeypatch, capsys)
+    status = {t["id"]: (t["status"], t["remote"]) for t in report["targets"]}
+    assert status["function:alpha"] == ("built", False)
+    assert status["function:gamma"] == ("cached", True)
+    installs = {tid: s for tid, s in status.items() if tid.startswith("install:")}
+    assert set(installs.values()) == {("cached", True)}  # none installed again
+    # alpha's install came down (its deps ship in alpha's new zip); beta's did not.
+    assert len(list((tmp_path / "laptop-cache").rglob("deps.zip"))) == 1
+    assert any(n.startswith("dep_a") for n in laptop.zip_names("function", "alpha"))
