@@ -16,7 +16,6 @@ missing or corrupt blob) is a miss with one warning of its own.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -215,9 +214,13 @@ class RemoteCache:
         return dict(entry.meta)
 
     def _download(self, entry: RemoteEntry, local: Cache, label: str) -> bool:
-        tmp_root = local.root / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=tmp_root, prefix=STAGING_PREFIX))
+        if not entry.files:  # a check's verdict: the entry is all there is
+            local.put(entry.key, {}, entry.meta, upload=False, durable=False)
+            self._count(hits=1)
+            with self._lock:
+                self.fetched.add(entry.key)
+            return True
+        staging = local.staging_dir(STAGING_PREFIX)
         try:
             files: dict[str, Path] = {}
             digests: dict[str, str] = {}
