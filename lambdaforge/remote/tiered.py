@@ -15,6 +15,7 @@ missing or corrupt blob) is a miss with one warning of its own.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 from collections.abc import Iterable
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdaforge.remote.layout import EntryRefused, RemoteEntry, blob_name, decode, encode, entry_name
+from lambdaforge.remote.layout import (INLINE_MAX, EntryRefused, RemoteEntry, blob_name, decode,
+                                       encode, entry_name)
 from lambdaforge.remote.settings import SIGNING_KEY_VARIABLE, RemoteSettings
 
 if TYPE_CHECKING:
@@ -227,12 +229,13 @@ class RemoteCache:
             got_bytes = 0
             for name, (digest, size) in sorted(entry.files.items()):
                 dest = staging / name
-                if size == 0 and digest == EMPTY_SHA256:
-                    dest.touch()  # nothing to download (an empty strip listing, mostly)
-                    files[name] = dest
-                    digests[name] = digest
-                    continue
-                got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
+                carried = entry.inline.get(name, b"" if digest == EMPTY_SHA256 else None)
+                if carried is not None:  # in the entry: nothing to download
+                    dest.write_bytes(carried)
+                    got: tuple[str, int] | None = (hashlib.sha256(carried).hexdigest(),
+                                                   len(carried))
+                else:
+                    got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
                 if got is None:
                     self._warn(f"remote cache entry {entry.key[:12]} for {label} lists a blob that "
                                f"is missing ({digest[:12]}); building it locally")
@@ -292,7 +295,9 @@ class RemoteCache:
                 if self.store.upload_new(blob_name(prefix, f.sha256), f.path):
                     sent += f.size
             remote = RemoteEntry(entry.key, {f.name: (f.sha256, f.size)
-                                             for f in entry.files.values()}, entry.meta)
+                                             for f in entry.files.values()}, entry.meta,
+                                 {f.name: f.path.read_bytes() for f in entry.files.values()
+                                  if f.size <= INLINE_MAX})
             created = self.store.put_new(entry_name(prefix, entry.key),
                                          encode(remote, self.signing_key))
             self._count(bytes_up=sent, uploaded=1 if created else 0)
