@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate
-from run import JOBS, REPO_ROOT, Sample, machine, measure
+from run import JOBS, Sample, machine, measure
 
 
 def free_port() -> int:

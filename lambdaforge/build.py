@@ -41,6 +41,7 @@ from lambdaforge.shard import Shard
 from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
 
+
 class RemoteRequiredError(BuildError):
     """``--remote-required`` and the remote cache could not be used."""
 

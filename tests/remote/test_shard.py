@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from lambdaforge.cli import main
-from lambdaforge.executor import Status
 from lambdaforge.shard import SLACK, Shard, parse_shard, partition, unit_weights
 from tests.e2e.conftest import LOCAL_INDEX, ProjectDir, session_wheelhouse  # noqa: F401
 from tests.remote.conftest import Bucket
