@@ -294,12 +294,15 @@ class BuildSession:
                 builders = list({t.builder: self.planner.builder(t)
                                  for t in self.graph.targets() if t.spec}.values())
                 kept = self._kept_groups(previous_record)
-                groups = recorder.write_replay(self.selection(), reference_ns, self._planned,
-                                               results, builders, manifest_path, kept=kept)
+                groups = recorder.write_replay(
+                    self.selection(), reference_ns, self._planned, results, builders,
+                    manifest_path, kept=kept,
+                    kept_project=previous_record["project"] if kept is not None else None)
                 keys = {**(self.scope.keys if self.scope else {}),
                         **{tid: p.key for tid, p in self._planned.items()}}
                 plancache.write(self.project.state_dir, self.selection(), self.project,
-                                self.graph, keys)
+                                self.graph, keys,
+                                generation=self.scope.generation if self.scope else None)
             else:
                 plancache.forget(self.project.state_dir)
                 groups = {tid: list(p.observed) for tid, p in self._planned.items()}
@@ -397,11 +400,14 @@ class BuildSession:
             record = self.state.get(tid)
             t = graph.target(tid)
             output = output_from_json(t.kind.value, record.outputs) if record else None
+            paths = record.file_paths() if record is not None else None
             if (record is None or output is None or record.key != self.scope.keys.get(tid)
-                    or record.material is None):
+                    or paths is None):
                 return None  # nothing seeded: the full plan decides every target itself
-            seeded[tid] = PlannedTarget(t, record.key, record.material, Status.UP_TO_DATE,
-                                        previous=output)
+            # The material stays unparsed: a seeded input is not planned, only its key and
+            # its files' paths (a check asks which of them hold the handler) are read.
+            seeded[tid] = PlannedTarget(t, record.key, None, Status.UP_TO_DATE,
+                                        previous=output, packaged=paths)
         self._planned.update(seeded)
         self._replanned = replan
         return graph.subgraph(replan | inputs)

@@ -42,6 +42,8 @@ class Scope:
     graph: object  # graph.TargetGraph
     keys: Mapping[str, str]
     stale: set[str] = field(default_factory=set)
+    #: the plan cache's generation token: the build rewrites only its keys
+    generation: str | None = None
 
 
 def scope(root: Path, identity: Mapping[str, object], found: replay.Replayed) -> Scope | None:
@@ -63,7 +65,7 @@ def scope(root: Path, identity: Mapping[str, object], found: replay.Replayed) ->
     cached = plancache.load(root, identity)
     if cached is None:
         return None
-    project, graph, keys = cached
+    project, graph, keys, generation = cached
     stale = set(found.failing)
     for tid in stale:
         try:
@@ -72,4 +74,4 @@ def scope(root: Path, identity: Mapping[str, object], found: replay.Replayed) ->
             return None
         if kind == "install":  # its inputs decide its identity (the graph's shape)
             return None
-    return Scope(project, graph, keys, stale)
+    return Scope(project, graph, keys, stale, generation)

@@ -76,6 +76,23 @@ FUNCTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 #: Layer names: 1-140 characters of letters, digits, hyphens and underscores.
 LAYER_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,140}$"
 
+#: A function's ``/tmp`` (``EphemeralStorage.Size``), in MiB: 512 (the default) to 10,240
+#: (API_EphemeralStorage.html).
+EPHEMERAL_STORAGE_MIN = 512
+EPHEMERAL_STORAGE_MAX = 10_240
+#: Tags on a function (tagging.html, the AWS tagging rules Lambda follows): at most 50 per
+#: resource; keys 1-128 characters, values 0-256, of letters, digits, spaces and
+#: ``+ - = . _ : / @``; keys starting with ``aws:`` (any case) are AWS's own (it sets them,
+#: nobody can set or remove them, and they do not count against the 50).
+MAX_TAGS = 50
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+TAG_CHARACTERS = r"[\w +=.:/@-]*"
+RESERVED_TAG_PREFIX = "aws:"
+#: Alias names (API_CreateAlias.html): 1-128 letters, digits, ``-`` or ``_``, not all digits
+#: (that would read as a version number).
+ALIAS_NAME_PATTERN = r"(?!^[0-9]+$)[A-Za-z0-9_-]{1,128}"
+
 #: Lambda ``architecture`` → ELF machine name used in wheel tags and ``uname -m``.
 ARCHITECTURES: dict[str, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
 

@@ -206,6 +206,41 @@ def check(obs: Observation, root: str, reference_ns: int) -> Observation | None:
         return None
 
 
+def check_many(observations: list[Observation], root: str,
+               reference_ns: int) -> list[Observation | None]:
+    """``check`` of each observation, in order: the same answers, faster for a long list.
+
+    The common case of a no-op (a file, directory or tool whose stat is exactly as recorded,
+    and not racy) is decided inline on the stat, by the very comparison ``check`` makes first;
+    every other observation (a stat that moved, a racy one, an output, an environment
+    variable, anything malformed) goes through ``check`` itself. At 2,000 functions a no-op
+    replays ~16,000 observations: the per-call overhead was most of its time."""
+    out: list[Observation | None] = []
+    append, stat, join, isabs = out.append, os.stat, os.path.join, os.path.isabs
+    fine, coarse = RACY_WINDOW_NS, COARSE_RACY_WINDOW_NS
+    for obs in observations:
+        try:
+            kind = obs[0]
+            if kind == "f" or kind == "d" or kind == "t":
+                path, recorded = obs[1], obs[2]
+                if type(path) is str and type(recorded) is list and len(recorded) == 5:
+                    st = stat(path if isabs(path) else join(root, path))
+                    mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+                    if (recorded[0] == st.st_size and recorded[1] == mtime
+                            and recorded[2] == st.st_ino and recorded[3] == ctime
+                            and recorded[4] == st.st_mode):
+                        # ``racy(newest(st), reference_ns)``, inline; tools never are
+                        last = mtime if mtime > ctime else ctime
+                        window = coarse if last % 1_000_000_000 == 0 else fine
+                        if kind == "t" or last < reference_ns - window:
+                            append(obs)
+                            continue
+        except (OSError, ValueError, TypeError, IndexError):
+            pass
+        append(check(obs, root, reference_ns))
+    return out
+
+
 def is_well_formed(obs: object) -> bool:
     """A cheap shape check of one stored observation (state on disk may be anything)."""
     if not isinstance(obs, list) or not obs or not isinstance(obs[0], str):

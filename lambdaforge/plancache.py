@@ -1,6 +1,10 @@
 """The plan cache: the resolved project, its target graph and every target's key, as JSON.
 
-A full build writes it beside the replay record (``.forge/state/plan.json``). When a later
+A full build writes it beside the replay record: ``.forge/state/plan.json`` holds the project
+and the graph, ``plan-keys.json`` the keys, tied together by a random generation token (a
+keys file of another generation is no plan cache). An incremental build, whose project and
+graph are the cached ones, rewrites only the keys: its bookkeeping does not grow with the
+size of the project's settings. When a later
 build's replay finds that only some targets' inputs changed, and nothing that shapes the
 project or the graph did (the replay's ``project`` group held: config files, discover
 listings, tools, environment, lambdaforge itself), that build loads this instead of the
@@ -17,6 +21,7 @@ written (credentials never land in state).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,8 +33,9 @@ from lambdaforge.remote.settings import RemoteSettings
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 PLAN_NAME = "plan.json"
+KEYS_NAME = "plan-keys.json"
 
 
 def _tuples(value: Any) -> Any:
@@ -77,17 +83,23 @@ def _has_secret(project: Project, graph: TargetGraph) -> bool:
 
 
 def write(state_dir: Path, identity: Mapping[str, object], project: Project,
-          graph: TargetGraph, keys: Mapping[str, str]) -> None:
+          graph: TargetGraph, keys: Mapping[str, str], *, generation: str | None = None) -> None:
     """Write the plan cache of a fully successful build (or remove a stale one when the
-    project holds a credential)."""
-    from lambdaforge.state import write_atomic
+    project holds a credential). ``generation``: the token of the plan file this build's
+    project and graph were loaded from (an incremental build): only the keys are written."""
+    from lambdaforge.fsutil import write_atomic
 
+    if generation is not None:
+        _write_keys(state_dir, generation, keys)
+        return
     path = state_dir / PLAN_NAME
     if _has_secret(project, graph):
-        path.unlink(missing_ok=True)
+        forget(state_dir)
         return
+    generation = os.urandom(8).hex()
     data = {
         "version": PLAN_VERSION,
+        "generation": generation,
         "lambdaforge": __version__,
         "identity": dict(identity),
         "project": {
@@ -115,25 +127,40 @@ def write(state_dir: Path, identity: Mapping[str, object], project: Project,
             for t in graph.targets()
         ],
         "edges": graph.edges,
-        "keys": dict(keys),
     }
     write_atomic(path, json.dumps(data, separators=(",", ":")).encode(), durable=False)
+    _write_keys(state_dir, generation, keys)
+
+
+def _write_keys(state_dir: Path, generation: str, keys: Mapping[str, str]) -> None:
+    from lambdaforge.fsutil import write_atomic
+
+    data = {"version": PLAN_VERSION, "generation": generation, "keys": dict(keys)}
+    write_atomic(state_dir / KEYS_NAME, json.dumps(data, separators=(",", ":")).encode(),
+                 durable=False)
 
 
 def forget(state_dir: Path) -> None:
     """Drop the plan cache."""
     (state_dir / PLAN_NAME).unlink(missing_ok=True)
+    (state_dir / KEYS_NAME).unlink(missing_ok=True)
 
 
 def load(root: Path, identity: Mapping[str, object]
-         ) -> tuple[Project, TargetGraph, dict[str, str]] | None:
-    """The cached project, the graph that build ran (its selection, with or without checks)
-    and every target's key, for ``root``; ``None`` when there is none usable (missing,
-    another version or identity, any shape problem)."""
+         ) -> tuple[Project, TargetGraph, dict[str, str], str] | None:
+    """The cached project, the graph that build ran (its selection, with or without checks),
+    every target's key and the plan's generation token, for ``root``; ``None`` when there is
+    none usable (missing, another version, identity or generation, any shape problem)."""
     try:
-        data = json.loads((root / ".forge" / "state" / PLAN_NAME).read_bytes())
+        state_dir = root / ".forge" / "state"
+        data = json.loads((state_dir / PLAN_NAME).read_bytes())
         if (data.get("version") != PLAN_VERSION or data.get("lambdaforge") != __version__
                 or data.get("identity") != json.loads(json.dumps(dict(identity)))):
+            return None
+        stored = json.loads((state_dir / KEYS_NAME).read_bytes())
+        generation = data["generation"]
+        if (stored.get("version") != PLAN_VERSION or not isinstance(generation, str)
+                or stored.get("generation") != generation):
             return None
         p = data["project"]
         functions = {n: FunctionSpec(**_spec_values(v)) for n, v in p["functions"].items()}
@@ -170,9 +197,9 @@ def load(root: Path, identity: Mapping[str, object]
                                       spec=spec, deps=deps, checks=t["checks"],
                                       shared_by=t["shared_by"])
         graph = TargetGraph(targets, [tuple(e) for e in data["edges"]])  # type: ignore[misc]
-        keys = data["keys"]
+        keys = stored["keys"]
         if not isinstance(keys, dict) or set(keys) != set(targets):
             return None
-        return project, graph, {str(k): str(v) for k, v in keys.items()}
+        return project, graph, {str(k): str(v) for k, v in keys.items()}, generation
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None

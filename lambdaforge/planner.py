@@ -55,7 +55,8 @@ class PlannedTarget:
 
     target: Target
     key: str
-    material: KeyMaterial
+    #: ``None`` only for an input an incremental build seeds from its record (``packaged``)
+    material: KeyMaterial | None
     action: Status  # UP_TO_DATE, CACHED, BUILT (= would build) or FAILED (cannot plan)
     reasons: list[str] = field(default_factory=list)
     #: what the planner read to key it (``observe``): the target's share of the replay record
@@ -64,6 +65,15 @@ class PlannedTarget:
     error: str | None = None
     #: the last build's output, for ``action`` UP_TO_DATE
     previous: TargetOutput | None = None
+    #: the paths of the input files its key covers, for a target seeded from its record
+    #: without its material (``BuildRecord.file_paths``)
+    packaged: frozenset[str] | None = None
+
+    def file_paths(self) -> frozenset[str] | None:
+        """The paths of the input files its key covers (``None``: unknown)."""
+        if self.packaged is not None:
+            return self.packaged
+        return None if self.material is None else frozenset(f.path for f in self.material.files)
 
 
 class Planner:
@@ -293,7 +303,7 @@ class Planner:
         if t.kind is not TargetKind.CHECK or t.checks is None or not t.checks.startswith("function:"):
             return frozenset()
         package = self.planned.get(t.checks)
-        if package is None or package.action is Status.FAILED or package.material is None:
+        if package is None or package.action is Status.FAILED or package.file_paths() is None:
             return frozenset()
         assert t.spec is not None
         if builder.check_reads_layers(t.spec, self._packaged_handler_files(builder, t, package),
@@ -313,7 +323,7 @@ class Planner:
         assert spec is not None and spec.source is not None
         handler = getattr(spec, "handler", None)
         candidates = builder.handler_files(handler) if isinstance(handler, str) else None
-        present = {f.path for f in package.material.files} & set(candidates or ())
+        present = (package.file_paths() or frozenset()) & set(candidates or ())
         files = []
         for rel in sorted(present):
             path = self.project.path(f"{spec.source}/{rel}")

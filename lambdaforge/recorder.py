@@ -100,14 +100,17 @@ class Recorder:
     def write_replay(self, identity: Mapping[str, object], reference_ns: int,
                      planned: Mapping[str, PlannedTarget], results: Mapping[str, TargetResult],
                      builders: list[Builder], manifest: Path,
-                     kept: Mapping[str, list] | None = None) -> dict[str, list]:
+                     kept: Mapping[str, list] | None = None,
+                     kept_project: list | None = None) -> dict[str, list]:
         """Write the replay record of a fully successful build; returns its groups.
 
         Per target: what the planner read to key it and the outputs it found or wrote;
         ``"project"``: what every target depends on (config files and discover listings as
         loaded, the environment, the tools and lambdaforge's own modules: an upgrade or an
         edited editable install may change outputs) and the manifest. ``kept``: groups an
-        incremental build carries over unchanged (every target it did not re-plan)."""
+        incremental build carries over unchanged (every target it did not re-plan);
+        ``kept_project``: the last record's project group, which an incremental build found
+        holding (only the manifest's observation is taken afresh)."""
         groups: dict[str, list] = dict(kept or {})
         root = os.fspath(self.project.root)
         for tid, p in planned.items():
@@ -119,13 +122,17 @@ class Recorder:
             if p.action is not Status.UP_TO_DATE:  # UP_TO_DATE: the planner's has them
                 group += observations_of(results[tid].output)
             groups[tid] = group
-        tools = {os.path.realpath(sys.executable)}
-        for builder in builders:  # once per builder: tool_paths scans PATH
-            tools.update(builder.tool_paths())
-        tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
-        project = [*self.project.observed, *observe.watched_env()]
-        project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
-        manifest_obs = observe.output_obs(manifest.relative_to(self.project.root).as_posix(), root)
+        manifest_path = manifest.relative_to(self.project.root).as_posix()
+        if kept_project is not None:
+            project = [o for o in kept_project if not (o[0] == "o" and o[1] == manifest_path)]
+        else:
+            tools = {os.path.realpath(sys.executable)}
+            for builder in builders:  # once per builder: tool_paths scans PATH
+                tools.update(builder.tool_paths())
+            tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
+            project = [*self.project.observed, *observe.watched_env()]
+            project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
+        manifest_obs = observe.output_obs(manifest_path, root)
         if manifest_obs is not None:
             project.append(manifest_obs)
         replay.record(self.project.state_dir, identity, reference_ns, project, groups,

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lambdaforge import __version__
-from lambdaforge.observe import Observation, check
+from lambdaforge.observe import Observation, check_many
 
 RECORD_VERSION = 3
 RECORD_NAME = "replay.json"
@@ -141,7 +141,7 @@ def examine(root: Path, identity: Mapping[str, object]) -> Replayed | None:
     found = Replayed(data)
     checked: dict[str, list[Observation]] = {}
     for name, group in groups.items():
-        results = [check(o, base, reference) for o in group]
+        results = check_many(group, base, reference)
         failing = [o for o, r in zip(group, results) if r is None]
         if failing:
             found.failing[name] = failing

@@ -128,8 +128,25 @@ def _text(data: bytes | str | None) -> str:
 #: uv variables a build may keep: credentials and network plumbing, which change how
 #: packages are fetched, never which ones. Every other ``UV_*`` (``UV_RESOLUTION``,
 #: ``UV_EXCLUDE_NEWER``, ``UV_PRERELEASE``…) could change the result and is removed.
-UV_KEPT = ("UV_KEYRING_PROVIDER", "UV_NATIVE_TLS", "UV_HTTP_TIMEOUT", "UV_CONCURRENT_DOWNLOADS",
-           "UV_INSECURE_HOST", "UV_OFFLINE")
+UV_KEPT = ("UV_KEYRING_PROVIDER", "UV_NATIVE_TLS", "UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES",
+           "UV_CONCURRENT_DOWNLOADS", "UV_INSECURE_HOST", "UV_OFFLINE")
+
+#: pip variables that are network plumbing like ``UV_KEPT`` (how often and how long to try,
+#: never what is installed). pip runs ``--isolated``, which ignores every ``PIP_*`` variable:
+#: these are passed on as the options they stand for.
+PIP_KEPT = {"PIP_RETRIES": "--retries", "PIP_TIMEOUT": "--timeout",
+            "PIP_DEFAULT_TIMEOUT": "--timeout"}
+
+
+def pip_network_flags() -> list[str]:
+    """``--retries``/``--timeout`` from the user's ``PIP_RETRIES``/``PIP_TIMEOUT`` (which
+    ``pip --isolated`` would ignore), so a flaky network is tuned the same way for forge."""
+    flags: dict[str, str] = {}
+    for name, option in PIP_KEPT.items():
+        value = os.environ.get(name, "").strip()
+        if value and option not in flags:
+            flags[option] = value
+    return [part for option, value in flags.items() for part in (option, value)]
 
 
 def _kept_uv(name: str) -> bool:
@@ -144,4 +161,8 @@ def isolated_installer_env() -> dict[str, str | None]:
     env.update({name: None for name in os.environ
                 if name.startswith("UV_") and not _kept_uv(name)})
     env.update({"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    # uv wraps its messages at $COLUMNS (when set, as in CI runners and pytest-xdist), which
+    # breaks the sentences forge reads in them ("The built wheel … is not compatible"):
+    # unset, it writes each on one line.
+    env.update({"COLUMNS": None, "LINES": None})
     return env

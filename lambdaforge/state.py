@@ -61,6 +61,21 @@ class BuildRecord:
         #: wall-clock seconds since the epoch when it was recorded (for "last built 2 h ago")
         self.recorded_at = recorded_at
 
+    def file_paths(self) -> frozenset[str] | None:
+        """The paths of the input files that build keyed, without parsing the whole material
+        (an incremental build seeds hundreds of unchanged inputs and needs only these);
+        ``None`` when the record does not say."""
+        if self._material is not None:
+            return frozenset(f.path for f in self._material.files)
+        files = self._material_data.get("files") if self._material_data is not None else None
+        if not isinstance(files, list):
+            return None
+        try:
+            paths = frozenset(entry[0] for entry in files)
+        except (TypeError, IndexError, KeyError):
+            return None
+        return paths if all(isinstance(p, str) for p in paths) else None
+
     @property
     def material(self) -> KeyMaterial | None:
         """The key material of that build (parsed on first use; ``None`` if malformed)."""

@@ -3,9 +3,9 @@
 Thin on purpose (design §1, §5). Each subcommand is one ``cmd_*`` function plus one
 ``add_*`` function registering its parser, in ``config_cmds`` (validate, config, schema) or
 ``build_cmds`` (build, check, plan, explain, graph, clean, cache), ``invoke_cmd``
-(invoke) or ``deploy_cmds`` (deploy); ``common`` holds what they share; heavy modules (pydantic,
-networkx, rich) are imported inside the ``cmd_*`` functions so ``forge --version`` and
-``--help`` stay fast.
+(invoke), ``deploy_cmds`` (deploy), ``watch_cmd`` (watch) or ``export_cmd`` (export);
+``common`` holds what they share; heavy modules (pydantic, networkx, rich) are imported
+inside the ``cmd_*`` functions so ``forge --version`` and ``--help`` stay fast.
 
 Exit codes: 0 success, 1 a build failed (or a bug), 2 bad config or usage. Errors lambdaforge
 raises on purpose (``ForgeError``) are printed without a traceback; anything else is a bug
@@ -27,7 +27,9 @@ from lambdaforge.cli.build_cmds import BUILD_SUBCOMMANDS
 from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, load, print_issue
 from lambdaforge.cli.config_cmds import CONFIG_SUBCOMMANDS
 from lambdaforge.cli.deploy_cmds import add_deploy
+from lambdaforge.cli.export_cmd import add_export
 from lambdaforge.cli.invoke_cmd import add_invoke
+from lambdaforge.cli.watch_cmd import add_watch
 
 __all__ = ["EXIT_BUILD_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "load", "main"]
 
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (*BUILD_SUBCOMMANDS[:1], *CONFIG_SUBCOMMANDS, *BUILD_SUBCOMMANDS[1:], add_invoke,
-                add_deploy):
+                add_deploy, add_watch, add_export):
         add(sub)
     return parser
 

@@ -143,6 +143,24 @@ class FunctionDeployTable(_FileModel):
         None, max_length=256,
         description="`forge deploy`: the function's description (at most 256 characters).",
     )
+    ephemeral_storage: int | None = Field(
+        None, ge=512, le=10240,
+        description="`forge deploy`: the function's `/tmp` in MiB, 512-10240. Default: "
+        "Lambda's 512.",
+    )
+    tags: dict[str, str] | None = Field(
+        None,
+        description="`forge deploy`: the function's tags, e.g. `{ team = \"orders\" }`, merged "
+        "over `[defaults]`'s (its own keys win). Lambda's rules apply: at most 50, keys 1-128 "
+        "and values 0-256 letters, digits, spaces or `+ - = . _ : / @`, no `aws:` key. "
+        "Set, they are the function's tags (others are removed); unset, forge leaves the "
+        "function's tags alone.",
+    )
+    alias: str | None = Field(
+        None,
+        description="`forge deploy --publish`: the alias moved to each version it publishes, "
+        "e.g. `live` (1-128 letters, digits, `-` or `_`, not all digits).",
+    )
 
 
 class FunctionTable(BuildSettingsTable, FunctionDeployTable):

@@ -46,7 +46,8 @@ from lambdaforge.remote.settings import RemoteSettings, parse_url
 #: Settings every function and layer has (``BuildSettings`` fields).
 SETTINGS: tuple[str, ...] = tuple(BuildSettingsTable.model_fields)
 #: A function's deploy-only settings (``FunctionDeploy``), inherited from ``[defaults]``.
-DEPLOY_SETTINGS: tuple[str, ...] = ("role", "memory", "timeout", "description")
+DEPLOY_SETTINGS: tuple[str, ...] = ("role", "memory", "timeout", "description",
+                                     "ephemeral_storage", "tags", "alias")
 #: ``Origin.file`` of a value nobody wrote.
 BUILT_IN = Origin(file="<built-in>", line=None)
 #: The environment variable that overrides the cache directory.
@@ -128,16 +129,27 @@ class _Resolver:
         """A function's variables: ``[defaults]``'s, with the table's own over them (a
         table merges key by key, as ``extends`` does); each name remembers where it was
         written, for errors and ``--show-origin``."""
-        defaults = self.config.defaults.environment or {}
-        own = getattr(table, "environment", None) or {}
-        target.values["environment"] = {**defaults, **own}
-        target.environment_written = {
-            name: (*table_key, "environment", name) if name in own
-            else ("defaults", "environment", name)
-            for name in target.values["environment"]
-        }
-        target.written["environment"] = ((*table_key, "environment") if own
-                                         else ("defaults", "environment") if defaults else None)
+        target.environment_written = self.merged_table(target, table, table_key, "environment")
+        if target.values["environment"] is None:
+            target.values["environment"] = {}
+
+    def merged_table(self, target: Resolved, table: Any, table_key: KeyPath,
+                     setting: str) -> dict[str, KeyPath]:
+        """``[defaults]``'s table ``setting`` (``environment``, ``tags``) with the function's
+        own keys over it; ``None`` when neither writes one. Returns where each key was
+        written."""
+        defaults = getattr(self.config.defaults, setting, None)
+        own = getattr(table, setting, None)
+        if defaults is None and own is None:
+            target.values[setting] = None
+            target.written[setting] = None
+            return {}
+        defaults, own = defaults or {}, own or {}
+        target.values[setting] = {**defaults, **own}
+        target.written[setting] = ((*table_key, setting) if own
+                                   else ("defaults", setting) if defaults else None)
+        return {name: (*table_key, setting, name) if name in own else ("defaults", setting, name)
+                for name in target.values[setting]}
 
     def check_settings(self, origins: dict[str, Origin]) -> CheckSettings:
         """The ``[check]`` table: variable names checked as a function's are (no size
@@ -177,11 +189,21 @@ class _Resolver:
                               profile=table.profile, endpoint_url=table.endpoint_url,
                               mode=table.mode or "read")
 
-    def function_role(self, target: Resolved) -> None:
-        """A function's ``role``, when set, must be an IAM role ARN (refused before any call)."""
+    def function_deploy(self, target: Resolved, table: Any, table_key: KeyPath) -> None:
+        """A function's deploy settings, refused before any call when Lambda would refuse
+        them: a ``role`` that is no IAM role ARN, an ``alias`` name Lambda does not accept,
+        tags breaking Lambda's rules (each reported at the key that wrote it)."""
         role = target.values.get("role")
         if role is not None and not validate.ROLE_ARN.fullmatch(role):
             self.issue_at(target.at("role"), validate.role_arn_problem(role))
+        alias = target.values.get("alias")
+        if alias is not None and (problem := validate.alias_problem(alias)):
+            self.issue_at(target.at("alias"), problem)
+        written = self.merged_table(target, table, table_key, "tags")
+        for key, problem in validate.tag_problems(target.values["tags"] or {}).items():
+            self.issue_at(written.get(key) or target.at("tags"), problem)
+        for key, at in written.items():
+            target.extra_origins[f"{target.effective_key('tags')}.{key}"] = at
 
     def deploy_settings(self, origins: dict[str, Origin]) -> DeploySettings:
         """The ``[deploy]`` table, each value's shape checked where it was written: region,
@@ -247,7 +269,7 @@ class _Resolver:
         out = []
         for name, table in self.config.functions.items():
             target = self.target("function", name, table, ("functions", name), own)
-            self.function_role(target)
+            self.function_deploy(target, table, ("functions", name))
             self.environment(target, table, ("functions", name))
             self.builder(target, ("functions", name))
             self.paths(target)
@@ -262,7 +284,7 @@ class _Resolver:
                 "function", item.name, entry, entry_key, ("handler", "layers", *DEPLOY_SETTINGS),
                 (*entry_key, "path"), not_settings=("exclude",),
             )
-            self.function_role(target)
+            self.function_deploy(target, entry, entry_key)
             target.values["source"] = item.source
             target.written["source"] = (*entry_key, "path")
             self.environment(target, entry, entry_key)
@@ -401,6 +423,8 @@ class _Resolver:
                 origins[key] = self.origin(written)
             for variable, written in target.environment_written.items():
                 origins[f"{target.effective_key('environment')}.{variable}"] = self.origin(written)
+            for key, written in target.extra_origins.items():
+                origins[key] = self.origin(written)
         return Project(
             root=self.root,
             config_file=config_path,

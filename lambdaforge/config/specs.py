@@ -108,13 +108,19 @@ class BuildSettings(_Spec):
 @dataclass(frozen=True, kw_only=True)
 class FunctionDeploy(_Spec):
     """A function's deploy-only settings (``forge deploy``; never part of a build key):
-    ``None`` is Lambda's default (128 MB, 3 s, no description) or, for ``role``, the
-    ``[deploy]`` table's."""
+    ``None`` is Lambda's default (128 MB, 3 s, no description, 512 MiB of ``/tmp``) or, for
+    ``role``, the ``[deploy]`` table's."""
 
     role: str | None = None
     memory: int | None = None
     timeout: int | None = None
     description: str | None = None
+    #: ``/tmp`` in MiB (``None``: Lambda's 512)
+    ephemeral_storage: int | None = None
+    #: the function's tags (``None``: not managed, the live tags stay as they are)
+    tags: dict[str, str] | None = None
+    #: the alias ``forge deploy --publish`` moves to the version it publishes
+    alias: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

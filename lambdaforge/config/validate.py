@@ -70,6 +70,8 @@ class Resolved:
     #: environment variable name → key path it was written at (a function's own table or
     #: ``[defaults]``)
     environment_written: dict[str, KeyPath] = field(default_factory=dict)
+    #: further effective keys (``functions.api.tags.team``) → key path they were written at
+    extra_origins: dict[str, KeyPath] = field(default_factory=dict)
     _prefix: str | None = field(default=None, repr=False)
 
     def at(self, name: str) -> KeyPath:
@@ -251,6 +253,36 @@ def deploy_problems(table: dict[str, Any]) -> dict[str, str]:
         problems["stage"] = problem
     if (problem := name_template_problem(table.get("name") or "{function}")) is not None:
         problems["name"] = problem
+    return problems
+
+
+def alias_problem(alias: str) -> str | None:
+    """Why ``alias`` cannot name a Lambda alias, or ``None``."""
+    if re.fullmatch(lambda_facts.ALIAS_NAME_PATTERN, alias):
+        return None
+    return (f"'{alias}' is not an alias name (expected 1-128 letters, digits, '-' or '_', "
+            "not all digits, e.g. 'live')")
+
+
+def tag_problems(tags: dict[str, str]) -> dict[str, str]:
+    """What breaks Lambda's tag rules in ``tags``, by key ("" for the whole table)."""
+    problems: dict[str, str] = {}
+    chars = "letters, digits, spaces or '+ - = . _ : / @'"
+    for key, value in tags.items():
+        if key.lower().startswith(lambda_facts.RESERVED_TAG_PREFIX):
+            problems[key] = (f"tag '{key}': keys starting with 'aws:' are reserved for AWS "
+                             "(it sets them; nobody else can)")
+        elif not 1 <= len(key) <= lambda_facts.MAX_TAG_KEY \
+                or not re.fullmatch(lambda_facts.TAG_CHARACTERS, key):
+            problems[key] = (f"tag key '{key}' is not valid (expected 1-"
+                             f"{lambda_facts.MAX_TAG_KEY} {chars})")
+        elif len(value) > lambda_facts.MAX_TAG_VALUE \
+                or not re.fullmatch(lambda_facts.TAG_CHARACTERS, value):
+            problems[key] = (f"tag '{key}': its value is not valid (expected 0-"
+                             f"{lambda_facts.MAX_TAG_VALUE} {chars})")
+    if len(tags) > lambda_facts.MAX_TAGS:
+        problems[""] = (f"{len(tags)} tags; Lambda allows at most {lambda_facts.MAX_TAGS} "
+                        "per function")
     return problems
 
 

@@ -1,4 +1,5 @@
-"""Carry out a ``DeployPlan``: publish changed layers, then create or update functions.
+"""Carry out a ``DeployPlan``: publish changed layers, then create or update functions,
+``jobs`` at a time (a function starts as soon as the layers it uses are published).
 
 Each write is followed by the waiter Lambda documents for it (``function_active_v2`` after a
 create, ``function_updated_v2`` after an update), so the next write never meets "an update is
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_any
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdaforge.deploy.aws import Clients, DeployError, call, error_code, wait
+from lambdaforge.deploy.aws import Clients, DeployError, call, describe, error_code, wait
 from lambdaforge.deploy.plan import DeployPlan, FunctionPlan, LayerPlan
 
 #: Prefix of the S3 keys packages are uploaded under (then ``<sha256>.zip``).
@@ -24,8 +27,10 @@ S3_PREFIX = "lambdaforge/"
 @dataclass
 class Outcome:
     """What happened to one layer or function: ``status`` is ``published``, ``created``,
-    ``updated`` (``did`` says what: code, configuration), ``unchanged``, ``failed`` or
-    ``skipped``; ``error`` the one-line reason of a failure."""
+    ``updated`` (``did`` says what: code, configuration, tags), ``unchanged``, ``failed`` or
+    ``skipped``; ``error`` the one-line reason of a failure. With ``--publish``,
+    ``published`` is the version published now, ``version`` the one the function's alias
+    (``alias``, when it was moved) and record point to."""
 
     kind: str
     name: str
@@ -35,6 +40,12 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     arn: str | None = None
+    published: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    #: what Lambda holds now: a function's ``CodeSha256`` and its layers' ARNs (the record)
+    code_sha256: str | None = None
+    layers: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -42,10 +53,22 @@ class Outcome:
         return self.status not in ("failed", "skipped")
 
     def line(self) -> str:
-        """``function api (orders-api): updated code, configuration  0.41s``."""
-        what = self.status if not self.did else f"{self.status} {', '.join(self.did)}"
+        """``function api (orders-api): updated code, tags; published version 3; alias
+        live -> 3  0.41s``."""
+        parts = []
+        if self.status == "created":
+            parts.append("created")
+        if self.did:
+            parts.append(f"updated {', '.join(self.did)}")
+        if self.published:
+            parts.append(f"published version {self.published}")
+        if self.alias:
+            parts.append(f"alias {self.alias} -> {self.version}")
+        what = "; ".join(parts) or self.status
+        if self.kind == "layer" and self.status == "published":
+            what = f"published {', '.join(self.did)}"
         if self.error:
-            what = f"{what}: {self.error}"
+            what = f"{self.status}: {self.error}"
         return f"{self.kind} {self.name} ({self.lambda_name}): {what}  {self.seconds:.2f}s"
 
 
@@ -90,6 +113,8 @@ def publish_layer(plan: DeployPlan, clients: Clients, layer: LayerPlan) -> Outco
                               f"{layer.code_sha256}")
         outcome.status, outcome.arn = "published", answer["LayerVersionArn"]
         outcome.did = [f"version {answer['Version']}"]
+    outcome.version = str(answer["Version"]) if layer.publish else str(layer.latest_version)
+    outcome.code_sha256 = layer.code_sha256
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -104,6 +129,8 @@ def _config_arguments(fp: FunctionPlan, fields: list[str], layer_arns: dict[str,
     for name in fields:
         if name == "Environment.Variables":
             out["Environment"] = {"Variables": fp.config[name]}
+        elif name == "EphemeralStorage":
+            out["EphemeralStorage"] = {"Size": fp.config[name]}
         elif name == "Layers":
             out["Layers"] = _layers_argument(fp, layer_arns)
         elif name != "Architectures":
@@ -113,17 +140,21 @@ def _config_arguments(fp: FunctionPlan, fields: list[str], layer_arns: dict[str,
 
 def deploy_function(plan: DeployPlan, clients: Clients, fp: FunctionPlan,
                     layer_arns: dict[str, str]) -> Outcome:
-    """Create ``fp`` or update what differs (code, then configuration), waiting after each
-    write. A failure is the outcome ``failed``, its ``did`` saying what was done before it."""
+    """Create ``fp`` or update what differs (code, configuration, tags), waiting after each
+    write; with ``--publish``, publish a version pinned to its ``CodeSha256`` and move its
+    alias there. A failure is the outcome ``failed``, its error saying what was done first."""
     start = time.perf_counter()
-    outcome = Outcome("function", fp.name, fp.lambda_name, "unchanged")
+    outcome = Outcome("function", fp.name, fp.lambda_name, "unchanged", arn=fp.arn,
+                      version=fp.current_version)
     try:
         _write_function(plan, clients, fp, layer_arns, outcome)
     except DeployError as exc:
+        done = (["creating it"] if outcome.status == "created" else []) + \
+            [f"updating its {d}" for d in outcome.did]
         outcome.status, outcome.error = "failed", str(exc)
-        if outcome.did:
-            outcome.error += f" (after updating its {' and '.join(outcome.did)})"
-            outcome.did = []
+        if done:
+            outcome.error += f" (after {' and '.join(done)})"
+        outcome.did, outcome.published, outcome.alias = [], None, None
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -135,10 +166,12 @@ def _write_function(plan: DeployPlan, clients: Clients, fp: FunctionPlan,
     if fp.action == "create":
         code = code_argument(plan, clients, fp.path, fp.sha256, fp.size, what)
         fields = [k for k in fp.config if k != "Role"]
+        tags = {"Tags": fp.tags} if fp.tags else {}
         answer = call(what, client.create_function, FunctionName=fp.lambda_name,
                       Role=fp.config["Role"], Code=code, Architectures=[fp.architecture],
-                      PackageType="Zip", **_config_arguments(fp, fields, layer_arns))
+                      PackageType="Zip", **_config_arguments(fp, fields, layer_arns), **tags)
         _verify(what, answer, fp)
+        outcome.arn = answer.get("FunctionArn")
         wait(clients, "function_active_v2", fp.lambda_name, what)
         outcome.status = "created"
     if fp.code_changed:
@@ -147,7 +180,6 @@ def _write_function(plan: DeployPlan, clients: Clients, fp: FunctionPlan,
                       Architectures=[fp.architecture], **code)
         _verify(what, answer, fp)
         wait(clients, "function_updated_v2", fp.lambda_name, what)
-        outcome.status = "updated"
         outcome.did.append("code")
     if fp.exists and fp.changes:
         arguments = _config_arguments(fp, [c.field for c in fp.changes], layer_arns)
@@ -155,8 +187,80 @@ def _write_function(plan: DeployPlan, clients: Clients, fp: FunctionPlan,
             call(what, client.update_function_configuration, FunctionName=fp.lambda_name,
                  **arguments)
             wait(clients, "function_updated_v2", fp.lambda_name, what)
-            outcome.status = "updated"
             outcome.did.append("configuration")
+    if fp.tags_change is not None:
+        _retag(client, fp, what)
+        outcome.did.append("tags")
+    outcome.code_sha256 = fp.code_sha256
+    outcome.layers = _layers_argument(fp, layer_arns)
+    if fp.publish:
+        outcome.published = outcome.version = _publish(client, fp, what)
+    if fp.alias is not None and (fp.publish or fp.alias_moves):
+        if _move_alias(client, fp, outcome.version or "", what):
+            outcome.alias = fp.alias
+    if outcome.status != "created":
+        outcome.status = ("updated" if outcome.did else "published" if outcome.published
+                          else "updated" if outcome.alias else "unchanged")
+
+
+def _retag(client: Any, fp: FunctionPlan, what: str) -> None:
+    """Only the difference: TagResource for new and changed tags, UntagResource for tags
+    the config no longer has (AWS's own ``aws:`` tags are never touched)."""
+    old, new = fp.tags_change.old, fp.tags_change.new
+    added = {k: v for k, v in new.items() if old.get(k) != v}
+    removed = sorted(k for k in old if k not in new)
+    if added:
+        call(what, client.tag_resource, Resource=fp.arn, Tags=added)
+    if removed:
+        call(what, client.untag_resource, Resource=fp.arn, TagKeys=removed)
+
+
+def _publish(client: Any, fp: FunctionPlan, what: str) -> str:
+    """PublishVersion pinned to the code forge deployed (``CodeSha256``): Lambda refuses it
+    if the function's code changed in between; a version holding other code (a server that
+    does not check the pin) is refused here. Returns the version."""
+    def publish() -> dict[str, Any]:
+        try:
+            return client.publish_version(FunctionName=fp.lambda_name,
+                                          CodeSha256=fp.code_sha256)
+        except Exception as exc:
+            if error_code(exc) in ("InvalidParameterValueException", "PreconditionFailedException"):
+                raise DeployError(
+                    f"{what}: publishing refused: the function's code is no longer the "
+                    f"{fp.code_sha256} forge uploaded (another deploy at the same time?): "
+                    f"{describe(exc)}") from None
+            raise
+
+    answer = call(what, publish)
+    version = str(answer.get("Version"))
+    if answer.get("CodeSha256") != fp.code_sha256:
+        raise DeployError(
+            f"{what}: publishing refused: version {version} holds CodeSha256 "
+            f"{answer.get('CodeSha256')}, not the {fp.code_sha256} forge uploaded (the code "
+            "changed in between: another deploy at the same time?); no alias was moved")
+    return version
+
+
+def _move_alias(client: Any, fp: FunctionPlan, version: str, what: str) -> bool:
+    """Create the function's alias at ``version`` or move it there; ``False`` when it is
+    there already (a publish that found nothing new returns the version it had)."""
+    if fp.live_alias_version == version:
+        return False
+    arguments = {"FunctionName": fp.lambda_name, "Name": fp.alias, "FunctionVersion": version}
+    if fp.live_alias_version is not None:
+        call(what, client.update_alias, **arguments)
+        return True
+
+    def create() -> None:
+        try:
+            client.create_alias(**arguments)
+        except Exception as exc:  # created by someone since the plan: move it instead
+            if error_code(exc) not in ("ResourceConflictException", "ConflictException"):
+                raise
+            client.update_alias(**arguments)
+
+    call(what, create)
+    return True
 
 
 def _verify(what: str, answer: dict[str, Any], fp: FunctionPlan) -> None:
@@ -166,32 +270,59 @@ def _verify(what: str, answer: dict[str, Any], fp: FunctionPlan) -> None:
                           f"expected {fp.code_sha256}")
 
 
+def _layer_outcome(plan: DeployPlan, clients: Clients, layer: LayerPlan) -> Outcome:
+    try:
+        return publish_layer(plan, clients, layer)
+    except DeployError as exc:
+        return Outcome("layer", layer.name, layer.lambda_name, "failed", error=str(exc))
+
+
 def apply_plan(plan: DeployPlan, clients: Clients,
-               on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Carry out ``plan``: layers first (their version ARNs go to the functions), then
-    functions. Returns every outcome in order; ``on_outcome`` sees each as it happens."""
-    outcomes: list[Outcome] = []
+               on_outcome: Callable[[Outcome], None] | None = None,
+               jobs: int = 4) -> list[Outcome]:
+    """Carry out ``plan``, ``jobs`` writes groups at a time: every layer at once, each
+    function as soon as the layers it uses are published (their version ARNs go to it);
+    a function whose layer failed is skipped. ``on_outcome`` sees each outcome as it
+    happens (in this thread); the list returned is in plan order."""
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    layer_arns: dict[str, str] = {}
+    failed_layers: set[str] = set()
+    built = {lp.name for lp in plan.layers}
+    waiting = list(plan.functions)
 
     def record(outcome: Outcome) -> None:
-        outcomes.append(outcome)
+        outcomes[(outcome.kind, outcome.name)] = outcome
         if on_outcome is not None:
             on_outcome(outcome)
 
-    layer_arns: dict[str, str] = {}
-    failed_layers: set[str] = set()
-    for layer in plan.layers:
-        try:
-            outcome = publish_layer(plan, clients, layer)
-            layer_arns[layer.name] = outcome.arn or ""
-        except DeployError as exc:
-            failed_layers.add(layer.name)
-            outcome = Outcome("layer", layer.name, layer.lambda_name, "failed", error=str(exc))
-        record(outcome)
-    for fp in plan.functions:
-        blocked = [ref.name for ref in fp.config["Layers"] if ref.name in failed_layers]
-        if blocked:
-            record(Outcome("function", fp.name, fp.lambda_name, "skipped",
-                           error=f"layer {', '.join(blocked)} failed"))
-            continue
-        record(deploy_function(plan, clients, fp, layer_arns))
-    return outcomes
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="forge-deploy") as pool:
+        running: dict[Future[Outcome], str] = {
+            pool.submit(_layer_outcome, plan, clients, lp): "layer" for lp in plan.layers}
+        while waiting or running:
+            for fp in list(waiting):
+                needs = [ref.name for ref in fp.config["Layers"] if ref.arn is None
+                         and ref.name in built]
+                blocked = [n for n in needs if n in failed_layers]
+                if blocked:
+                    waiting.remove(fp)
+                    record(Outcome("function", fp.name, fp.lambda_name, "skipped",
+                                   error=f"layer {', '.join(blocked)} failed"))
+                elif all(n in layer_arns for n in needs):
+                    waiting.remove(fp)
+                    running[pool.submit(deploy_function, plan, clients, fp,
+                                        dict(layer_arns))] = "function"
+            if not running:
+                break
+            done, _ = wait_any(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                kind = running.pop(future)
+                outcome = future.result()
+                if kind == "layer":
+                    if outcome.ok:
+                        layer_arns[outcome.name] = outcome.arn or ""
+                    else:
+                        failed_layers.add(outcome.name)
+                record(outcome)
+    order = [("layer", lp.name) for lp in plan.layers] + \
+        [("function", fp.name) for fp in plan.functions]
+    return [outcomes[key] for key in order if key in outcomes]

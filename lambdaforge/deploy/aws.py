@@ -8,9 +8,10 @@ boto3 is imported here only, inside functions, so no command but ``forge deploy`
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from lambdaforge.errors import ForgeError
@@ -35,33 +36,40 @@ class Clients:
 
     session: Any
     lambda_: Any
+    #: connections per client: at least as many as the deploy's threads
+    pool: int = 10
     _s3: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def s3(self) -> Any:
-        """The S3 client, for packages over the direct upload limit."""
-        if self._s3 is None:
-            self._s3 = self.session.client("s3", config=_client_config())
+        """The S3 client, for packages over the direct upload limit (made once: a boto3
+        session is not thread-safe, its clients are)."""
+        with self._lock:
+            if self._s3 is None:
+                self._s3 = self.session.client("s3", config=_client_config(self.pool))
         return self._s3
 
 
-def _client_config() -> Any:
+def _client_config(pool: int) -> Any:
     from botocore.config import Config
 
     # "standard" retries throttling and transient errors with backoff; the number of attempts
     # stays the AWS chain's (AWS_MAX_ATTEMPTS, the profile's max_attempts; 3 by default).
-    return Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=120)
+    return Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=120,
+                  max_pool_connections=max(10, pool))
 
 
-def make_clients(region: str | None, profile: str | None) -> Clients:
-    """Clients for ``region`` and ``profile`` (``None``: the AWS chain decides); a missing
-    profile or region is a ``DeployError``."""
+def make_clients(region: str | None, profile: str | None, pool: int = 10) -> Clients:
+    """Clients for ``region`` and ``profile`` (``None``: the AWS chain decides) sized for
+    ``pool`` threads; a missing profile or region is a ``DeployError``."""
     import boto3
     import botocore.exceptions as bce
 
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-        return Clients(session=session, lambda_=session.client("lambda", config=_client_config()))
+        return Clients(session=session, pool=pool,
+                       lambda_=session.client("lambda", config=_client_config(pool)))
     except bce.ProfileNotFound as exc:
         raise DeployError(f"[deploy] profile: {exc}") from None
     except bce.NoRegionError:

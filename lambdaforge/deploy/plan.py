@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,14 @@ from lambdaforge import lambda_facts
 from lambdaforge.config.specs import FunctionSpec, Project
 from lambdaforge.config.validate import name_template_problem, stage_problem
 from lambdaforge.deploy.aws import Clients, DeployError, call, error_code
+from lambdaforge.deploy.record import DeployRecord
 from lambdaforge.errors import UsageError
 from lambdaforge.manifest import ArtifactRecord
 from lambdaforge.redact import shown_variables
 
 #: What Lambda uses for a setting the config leaves out: a removed setting goes back to it.
-LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Description": ""}
+LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Description": "",
+                                   "EphemeralStorage": lambda_facts.EPHEMERAL_STORAGE_MIN}
 _LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
 
 
@@ -87,6 +90,20 @@ class FunctionPlan(_Package):
     changes: list[FieldChange] = field(default_factory=list)
     #: the live architecture differs (it changes with the code, ``UpdateFunctionCode``)
     architecture_change: FieldChange | None = None
+    #: the function's ARN (unqualified), as GetFunction answered
+    arn: str | None = None
+    #: the wanted tags (``None``: not managed) and, when they differ, the live ones
+    tags: dict[str, str] | None = None
+    tags_change: FieldChange | None = None
+    #: the ``CodeSha256`` the deploy record says forge deployed last (same function ARN)
+    recorded_code_sha256: str | None = None
+    #: ``--publish``: a version is to be published (none holds this code and configuration)
+    publish: bool = False
+    #: ``--publish``: the published version that already holds it, when none is needed
+    current_version: str | None = None
+    #: ``--publish``: the alias to move, and the version it points to now (``None``: absent)
+    alias: str | None = None
+    live_alias_version: str | None = None
 
     @property
     def code_changed(self) -> bool:
@@ -95,11 +112,27 @@ class FunctionPlan(_Package):
                                 or self.architecture_change is not None)
 
     @property
+    def drift(self) -> bool:
+        """The live code is neither what forge deployed last (the record) nor the new zip:
+        someone changed it behind forge's back."""
+        return (self.exists and self.recorded_code_sha256 is not None
+                and self.live_code_sha256 not in (self.recorded_code_sha256, self.code_sha256))
+
+    @property
+    def alias_moves(self) -> bool:
+        """``--publish`` with an ``alias``: it must be created or moved."""
+        if self.alias is None:
+            return False
+        return self.publish or self.live_alias_version != self.current_version
+
+    @property
     def action(self) -> str:
         """``create``, ``update`` or ``unchanged``."""
         if not self.exists:
             return "create"
-        return "update" if self.code_changed or self.changes else "unchanged"
+        writes = (self.code_changed or self.changes or self.tags_change is not None
+                  or self.publish or self.alias_moves)
+        return "update" if writes else "unchanged"
 
 
 @dataclass
@@ -114,6 +147,8 @@ class DeployPlan:
     #: the S3 bucket for packages over ``direct_upload_limit`` bytes
     bucket: str | None = None
     direct_upload_limit: int = lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD
+    #: ``--publish``: publish a version of each changed function, move its alias to it
+    publish: bool = False
 
     @property
     def changes(self) -> int:
@@ -132,10 +167,17 @@ class DeployPlan:
                        for lp in self.layers],
             "functions": [{"name": fp.name, "lambda_name": fp.lambda_name, "action": fp.action,
                            "code_sha256": {"old": fp.live_code_sha256, "new": fp.code_sha256},
+                           "drift": {"recorded": fp.recorded_code_sha256,
+                                     "live": fp.live_code_sha256} if fp.drift else None,
                            "changes": [{"field": c.field, "old": _shown(c.field, c.old),
                                         "new": _shown(c.field, c.new)}
-                                       for c in _all_changes(fp)]}
+                                       for c in _all_changes(fp)],
+                           "publish": fp.publish,
+                           "alias": {"name": fp.alias, "old": fp.live_alias_version,
+                                     "new": None if fp.publish else fp.current_version}
+                           if fp.alias_moves else None}
                           for fp in self.functions],
+            "publish": self.publish,
             "changes": self.changes,
         }
 
@@ -155,26 +197,52 @@ class DeployPlan:
             if fp.action == "create":
                 out.append(f"{head}: create")
                 out.append(f"    code: {fp.code_sha256}")
-                for key in ("Runtime", "Handler", "MemorySize", "Timeout", "Role"):
-                    if fp.config.get(key) is not None:
+                for key in ("Runtime", "Handler", "MemorySize", "Timeout", "EphemeralStorage",
+                            "Role"):
+                    if fp.config.get(key) is not None and fp.config[key] != LAMBDA_DEFAULTS.get(key):
                         out.append(f"    {key}: {fp.config[key]}")
                 if fp.config["Layers"]:
                     out.append(f"    Layers: {_shown('Layers', fp.config['Layers'])}")
+                if fp.tags:
+                    out.append(f"    Tags: {fp.tags}")
+                out.extend(_publish_lines(fp))
                 continue
             out.append(f"{head}: {fp.action}")
             if fp.live_code_sha256 != fp.code_sha256:
                 out.append(f"    code: {fp.live_code_sha256} -> {fp.code_sha256}")
+            if fp.drift:
+                out.append(f"    drift: Lambda has {fp.live_code_sha256}, forge deployed "
+                           f"{fp.recorded_code_sha256}: changed outside forge (this deploy "
+                           "replaces it)")
             for change in _all_changes(fp):
                 out.append(f"    {change.field}: {_shown(change.field, change.old)} -> "
                            f"{_shown(change.field, change.new)}")
+            out.extend(_publish_lines(fp))
         counts = [
             _count(sum(lp.publish for lp in self.layers), "layer version", "to publish"),
             _count(sum(fp.action == "create" for fp in self.functions), "function", "to create"),
             _count(sum(fp.action == "update" for fp in self.functions), "function", "to update"),
             _count(sum(fp.action == "unchanged" for fp in self.functions), "function", "unchanged"),
         ]
+        if self.publish:
+            counts.append(_count(sum(fp.publish for fp in self.functions), "version",
+                                 "to publish"))
+        drifted = sum(fp.drift for fp in self.functions)
+        if drifted:
+            counts.append(_count(drifted, "function", "drifted"))
         out.append("plan: " + ", ".join(counts))
         return out
+
+
+def _publish_lines(fp: FunctionPlan) -> list[str]:
+    """``publish: a new version`` and ``alias live: 3 -> the new version`` lines."""
+    out = []
+    if fp.publish:
+        out.append(f"    publish: a new version with CodeSha256 {fp.code_sha256}")
+    if fp.alias_moves:
+        target = "the new version" if fp.publish else f"version {fp.current_version}"
+        out.append(f"    alias {fp.alias}: {fp.live_alias_version or '(none)'} -> {target}")
+    return out
 
 
 def _count(n: int, noun: str, what: str) -> str:
@@ -182,7 +250,8 @@ def _count(n: int, noun: str, what: str) -> str:
 
 
 def _all_changes(fp: FunctionPlan) -> list[FieldChange]:
-    return ([fp.architecture_change] if fp.architecture_change else []) + fp.changes
+    return (([fp.architecture_change] if fp.architecture_change else []) + fp.changes
+            + ([fp.tags_change] if fp.tags_change else []))
 
 
 def _shown(name: str, value: Any) -> Any:
@@ -219,23 +288,37 @@ def select(project: Project, names: Sequence[str]) -> tuple[list[str], list[str]
     return functions, layers
 
 
-def make_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
-              names: Sequence[str] = (), stage: str | None = None,
-              direct_upload_limit: int = lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD) -> DeployPlan:
-    """Read the live state of the selected functions and layers and compare it with the
-    project and its build (``artifacts``, the manifest's records). Only reads."""
+def resolve_stage(project: Project, stage: str | None) -> str | None:
+    """``--stage`` or ``[deploy] stage``, checked (a bad one is a usage error)."""
     stage = stage if stage is not None else project.deploy.stage
     if stage is not None and (problem := stage_problem(stage)):
         raise UsageError(f"--stage: {problem}")
+    return stage
+
+
+def make_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
+              names: Sequence[str] = (), stage: str | None = None,
+              direct_upload_limit: int = lambda_facts.MAX_ZIPPED_DIRECT_UPLOAD,
+              publish: bool = False, record: DeployRecord | None = None,
+              jobs: int = 4) -> DeployPlan:
+    """Read the live state of the selected functions and layers and compare it with the
+    project and its build (``artifacts``, the manifest's records) and, for drift, with the
+    deploy ``record``. Only reads, ``jobs`` functions at a time; the first failure (in plan
+    order) is raised once every read has ended."""
+    stage = resolve_stage(project, stage)
     function_names, layer_names = select(project, names)
     plan = DeployPlan(project=project.name, stage=stage, region=project.deploy.region,
                       layers=[], functions=[], bucket=project.deploy.bucket,
-                      direct_upload_limit=direct_upload_limit)
-    for name in layer_names:
-        plan.layers.append(_layer_plan(project, artifacts, clients, name, stage, plan))
-    layers = {lp.name: lp for lp in plan.layers}
-    for name in function_names:
-        plan.functions.append(_function_plan(project, artifacts, clients, name, stage, plan, layers))
+                      direct_upload_limit=direct_upload_limit, publish=publish)
+    record = record or DeployRecord(path=Path(), stage=stage)
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="forge-plan") as pool:
+        plan.layers = list(pool.map(
+            lambda name: _layer_plan(project, artifacts, clients, name, stage, plan),
+            layer_names))
+        layers = {lp.name: lp for lp in plan.layers}
+        plan.functions = list(pool.map(
+            lambda name: _function_plan(project, artifacts, clients, name, stage, plan, layers,
+                                        record), function_names))
     return plan
 
 
@@ -283,7 +366,7 @@ def _layer_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients:
 
 def _function_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
                    name: str, stage: str | None, plan: DeployPlan,
-                   layers: dict[str, LayerPlan]) -> FunctionPlan:
+                   layers: dict[str, LayerPlan], deployed: DeployRecord) -> FunctionPlan:
     record, path = _artifact(artifacts, project, "function", name, plan)
     spec = project.functions[name]
     fname = lambda_name(project, name, stage)
@@ -292,26 +375,73 @@ def _function_plan(project: Project, artifacts: dict[str, ArtifactRecord], clien
                          "(1-64 letters, digits, '-' or '_')")
     fp = FunctionPlan(name=name, lambda_name=fname, path=path, code_sha256=record.code_sha256,
                       sha256=record.sha256, size=record.size, architecture=spec.architecture,
-                      config=desired_config(project, spec))
+                      config=desired_config(project, spec), tags=spec.deploy.tags,
+                      alias=spec.deploy.alias if plan.publish else None)
     what = f"function '{name}' ({fname})"
-    try:
-        live = clients.lambda_.get_function(FunctionName=fname)["Configuration"]
-    except Exception as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            call(what, _raise, exc)  # the same one-line error as every other call
-        live = None
-    if live is None:
+    answer = _get(what, clients.lambda_.get_function, FunctionName=fname)
+    if answer is None:
         if fp.config["Role"] is None:
             raise DeployError(f"{what}: does not exist, and creating it needs a role: set "
                               f"functions.{name}.role or [deploy] role (an IAM role ARN)")
+        fp.publish = plan.publish
         return fp
+    live = answer["Configuration"]
     fp.exists = True
+    fp.arn = live.get("FunctionArn")
     fp.live_code_sha256 = live.get("CodeSha256")
+    entry = deployed.function(name, fp.arn)
+    fp.recorded_code_sha256 = entry.get("code_sha256") if entry else None
     live_arch = (live.get("Architectures") or ["x86_64"])[0]
     if live_arch != spec.architecture:
         fp.architecture_change = FieldChange("Architectures", [live_arch], [spec.architecture])
     fp.changes = config_changes(fp.config, live, layers)
+    if fp.tags is not None:
+        have = answer.get("Tags")
+        if have is None:  # none, or no lambda:ListTags permission: ListTags tells which
+            have = call(what, clients.lambda_.list_tags, Resource=fp.arn).get("Tags") or {}
+        have = {k: v for k, v in have.items()
+                if not k.lower().startswith(lambda_facts.RESERVED_TAG_PREFIX)}
+        if have != fp.tags:
+            fp.tags_change = FieldChange("Tags", have, fp.tags)
+    if plan.publish:
+        _publish_plan(clients, fp, entry, layers, what)
     return fp
+
+
+def _get(what: str, fn: Any, **kwargs: Any) -> Any:
+    """``fn(**kwargs)``'s answer, ``None`` when AWS says there is no such resource; any other
+    failure is the usual one-line ``DeployError``."""
+    try:
+        return fn(**kwargs)
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            call(what, _raise, exc)  # the same one-line error as every other call
+        return None
+
+
+def _publish_plan(clients: Clients, fp: FunctionPlan, entry: dict[str, Any] | None,
+                  layers: dict[str, LayerPlan], what: str) -> None:
+    """Whether ``--publish`` must publish a version of an existing function: yes when this
+    deploy changes it, or when the version its alias (else the record) points to does not
+    hold the wanted code and configuration; otherwise that version stays, and the alias
+    moves to it if it points elsewhere."""
+    if fp.alias is not None:
+        alias = _get(what, clients.lambda_.get_alias, FunctionName=fp.lambda_name, Name=fp.alias)
+        fp.live_alias_version = alias.get("FunctionVersion") if alias else None
+    if fp.code_changed or fp.changes:
+        fp.publish = True
+        return
+    version = fp.live_alias_version or (entry or {}).get("version")
+    if version in (None, "$LATEST"):
+        fp.publish = True
+        return
+    answer = _get(what, clients.lambda_.get_function_configuration,
+                  FunctionName=fp.lambda_name, Qualifier=str(version))
+    if (answer is None or answer.get("CodeSha256") != fp.code_sha256
+            or config_changes(fp.config, answer, layers)):
+        fp.publish = True
+        return
+    fp.current_version = str(version)
 
 
 def _raise(exc: BaseException) -> None:
@@ -330,6 +460,8 @@ def desired_config(project: Project, spec: FunctionSpec) -> dict[str, Any]:
         "Timeout": deploy.timeout if deploy.timeout is not None else LAMBDA_DEFAULTS["Timeout"],
         "Description": deploy.description if deploy.description is not None
         else LAMBDA_DEFAULTS["Description"],
+        "EphemeralStorage": deploy.ephemeral_storage if deploy.ephemeral_storage is not None
+        else LAMBDA_DEFAULTS["EphemeralStorage"],
         "Environment.Variables": dict(spec.environment),
         "Layers": [LayerRef(n, project.layers[n].arn) for n in spec.layers],
     }
@@ -345,6 +477,9 @@ def config_changes(config: dict[str, Any], live: dict[str, Any],
             continue  # nothing configured: the function keeps its role
         if key == "Environment.Variables":
             have: Any = (live.get("Environment") or {}).get("Variables") or {}
+        elif key == "EphemeralStorage":
+            have = (live.get("EphemeralStorage") or {}).get("Size",
+                                                           LAMBDA_DEFAULTS["EphemeralStorage"])
         elif key == "Layers":
             have = [layer["Arn"] for layer in live.get("Layers") or []]
             resolved = [ref.arn or (None if layers[ref.name].publish else layers[ref.name].latest_arn)

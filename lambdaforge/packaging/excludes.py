@@ -87,6 +87,8 @@ class _Rule:
         # gitignore: a slash at the start or in the middle anchors the pattern at the root.
         self.anchored = body.startswith("/") or ("/" in body and not body.startswith("**/"))
         self.parts = body.lstrip("/").removeprefix("**/").split("/")
+        # most rules name a file or folder literally: equality, no pattern to compile
+        self.literal = not any(c in self.parts[-1] for c in "*?[")
 
     def fits_name(self, name: str, is_dir: bool, depth: int) -> bool:
         """Whether a path of ``depth`` components ending in ``name`` may match (the memoised part)."""
@@ -94,6 +96,8 @@ class _Rule:
             return False
         if self.anchored and depth != len(self.parts):
             return False
+        if self.literal:
+            return name == self.parts[-1]
         return fnmatchcase(name, self.parts[-1])
 
     def fits_parents(self, parents: Sequence[str]) -> bool:

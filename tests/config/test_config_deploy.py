@@ -103,3 +103,53 @@ def test_only_forge_deploy_imports_boto3(tmp_path) -> None:
             "assert rc == 0, rc; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                    env={"FORGE_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"})
+
+
+def test_tags_merge_over_defaults_and_storage_and_alias_resolve(project) -> None:
+    p = project(f"""
+        [defaults]
+        tags = {{ team = "orders", cost = "shared" }}
+        alias = "live"
+        {API}
+        ephemeral-storage = 2048
+        tags = {{ cost = "api", "app:tier" = "web / edge" }}
+        """)
+    deploy = p.functions["api"].deploy
+    assert deploy.tags == {"team": "orders", "cost": "api", "app:tier": "web / edge"}
+    assert (deploy.ephemeral_storage, deploy.alias) == (2048, "live")
+    assert p.origins["functions.api.tags.team"].line == 2
+    assert p.origins["functions.api.tags.cost"].line == 10
+
+
+def test_no_tags_anywhere_means_tags_are_not_managed(project) -> None:
+    assert project(API).functions["api"].deploy.tags is None
+    assert project(f"{API}\ntags = {{}}\n").functions["api"].deploy.tags == {}
+
+
+def test_lambdas_tag_alias_and_storage_rules_are_reported_where_written(errors) -> None:
+    assert errors(f"""
+        [defaults]
+        tags = {{ "aws:owner" = "me" }}
+        {API}
+        alias = "42"
+        tags = {{ "bad key!" = "x", ok = "line\\nbreak", {"long" + "x" * 130!r} = "" }}
+        """) == [
+        "lambdaforge.toml:2: defaults.tags.\"aws:owner\": tag 'aws:owner': keys starting with "
+        "'aws:' are reserved for AWS (it sets them; nobody else can)",
+        "lambdaforge.toml:8: functions.api.alias: '42' is not an alias name (expected 1-128 "
+        "letters, digits, '-' or '_', not all digits, e.g. 'live')",
+        "lambdaforge.toml:9: functions.api.tags.\"bad key!\": tag key 'bad key!' is not valid "
+        "(expected 1-128 letters, digits, spaces or '+ - = . _ : / @')",
+        "lambdaforge.toml:9: functions.api.tags.ok: tag 'ok': its value is not valid "
+        "(expected 0-256 letters, digits, spaces or '+ - = . _ : / @')",
+        f"lambdaforge.toml:9: functions.api.tags.long{'x' * 130}: tag key 'long{'x' * 130}' "
+        "is not valid (expected 1-128 letters, digits, spaces or '+ - = . _ : / @')",
+    ]
+    assert errors(f"""
+        {API}
+        ephemeral-storage = 256
+        """) == ["lambdaforge.toml:5: functions.api.ephemeral-storage: expected greater than "
+                 "or equal to 512"]
+    many = ", ".join(f"t{i} = \"v\"" for i in range(51))
+    assert errors(f"{API}\ntags = {{ {many} }}\n") == [
+        "lambdaforge.toml:5: functions.api.tags: 51 tags; Lambda allows at most 50 per function"]

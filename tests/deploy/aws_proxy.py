@@ -1,13 +1,17 @@
 """A test-only HTTP proxy in front of the moto server: it records every request (so a test can
 assert which writes the server saw) and answers chosen requests itself with an injected
 error (``ResourceConflictException``, throttling, AccessDenied), before passing the rest on.
-Lambda's errors are JSON; S3's (``xml=True``: ``SlowDown``, 503) are an XML document."""
+It can also hold requests at a gate until several are in flight (proof of parallel calls
+without timing anything) and run a hook before passing one on (a change made by someone
+else at that very moment). Lambda's errors are JSON; S3's (``xml=True``: ``SlowDown``, 503)
+are an XML document."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,14 +46,45 @@ class Rewrite:
 
 
 @dataclass
+class Gate:
+    """Hold each request matching ``method`` and ``path_part`` until ``parties`` of them are
+    waiting together (``threading.Barrier``); one kept waiting past ``timeout`` seconds (the
+    calls were not concurrent) is answered 500 ``GateTimeout``."""
+
+    method: str
+    path_part: str
+    parties: int
+    timeout: float = 30.0
+    barrier: threading.Barrier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.barrier = threading.Barrier(self.parties, timeout=self.timeout)
+
+
+@dataclass
+class Hook:
+    """Run ``action()`` before passing on the next ``times`` requests matching ``method``
+    and ``path_part``."""
+
+    method: str
+    path_part: str
+    action: Callable[[], None]
+    times: int = 1
+
+
+@dataclass
 class Proxy:
     """The running proxy: ``url`` to point boto3 at, ``requests`` seen, ``faults`` to inject."""
 
     upstream: tuple[str, int]
     server: ThreadingHTTPServer | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)
+    #: the body of every write request, by (method, path), in order
+    bodies: list[tuple[str, str, bytes]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     rewrites: list[Rewrite] = field(default_factory=list)
+    gates: list[Gate] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -64,8 +99,11 @@ class Proxy:
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.bodies.clear()
             self.faults.clear()
             self.rewrites.clear()
+            self.gates.clear()
+            self.hooks.clear()
 
     def rewrite_for(self, method: str, path: str) -> Rewrite | None:
         with self.lock:
@@ -89,6 +127,20 @@ class Proxy:
         return None
 
 
+    def gate_for(self, method: str, path: str) -> Gate | None:
+        with self.lock:
+            return next((g for g in self.gates if g.method == method and g.path_part in path),
+                        None)
+
+    def hook_for(self, method: str, path: str) -> Hook | None:
+        with self.lock:
+            for hook in self.hooks:
+                if hook.times > 0 and hook.method == method and hook.path_part in path:
+                    hook.times -= 1
+                    return hook
+        return None
+
+
 def start_proxy(upstream: tuple[str, int]) -> Proxy:
     """Start a proxy to ``upstream`` (host, port) on a free loopback port, in a thread."""
     proxy = Proxy(upstream)
@@ -100,7 +152,20 @@ def start_proxy(upstream: tuple[str, int]) -> Proxy:
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.command not in ("GET", "HEAD"):
+                with proxy.lock:
+                    proxy.bodies.append((self.command, self.path, body))
             fault = proxy.fault_for(self.command, self.path)
+            gate = proxy.gate_for(self.command, self.path)
+            if gate is not None and fault is None:
+                try:
+                    gate.barrier.wait()
+                except threading.BrokenBarrierError:
+                    fault = Fault(self.command, self.path, "GateTimeout", status=500,
+                                  message="the gate's other requests never came")
+            hook = proxy.hook_for(self.command, self.path)
+            if hook is not None and fault is None:
+                hook.action()
             if fault is not None:
                 if fault.xml:
                     data = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{fault.code}'

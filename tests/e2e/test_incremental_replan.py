@@ -105,7 +105,8 @@ def test_a_layer_code_change_does_not_replan_its_functions_packages(built: Proje
     assert outcome.results["check:function:alpha"].status.value == "up-to-date"
 
 
-@pytest.mark.parametrize("change", ["new file", "config", "plan cache damaged", "no plan cache"])
+@pytest.mark.parametrize("change", ["new file", "config", "plan cache damaged", "no plan cache",
+                                    "keys of another plan"])
 def test_anything_else_is_the_full_planners(built: ProjectDir, tmp_path: Path, change: str) -> None:
     built.write("functions/beta/app.py", "def handler(event, context):\n    return 'B2'\n")
     if change == "new file":
@@ -115,6 +116,10 @@ def test_anything_else_is_the_full_planners(built: ProjectDir, tmp_path: Path, c
         built.config(text.replace("[functions.beta]\n", '[functions.beta]\nexclude = ["x"]\n'))
     elif change == "plan cache damaged":
         (built.root / ".forge/state/plan.json").write_text('{"version": 1, "targets": 3}')
+    elif change == "keys of another plan":
+        keys = built.root / ".forge/state/plan-keys.json"
+        data = json.loads(keys.read_text())
+        keys.write_text(json.dumps({**data, "generation": "0" * 16}))
     else:
         (built.root / ".forge/state/plan.json").unlink()
     code, err, imported = build(built)
@@ -151,7 +156,31 @@ def test_no_plan_cache_for_a_project_with_credentials(deps_project: ProjectDir) 
 
 def test_the_plan_cache_is_plain_json(built: ProjectDir) -> None:
     data = json.loads((built.root / ".forge/state/plan.json").read_text())
-    assert data["version"] == 2 and set(data["keys"]) == {t["id"] for t in data["targets"]}
+    keys = json.loads((built.root / ".forge/state/plan-keys.json").read_text())
+    assert data["version"] == 3 and set(keys["keys"]) == {t["id"] for t in data["targets"]}
+    assert keys["generation"] == data["generation"]
+
+
+def test_an_incremental_build_rewrites_only_the_keys(built: ProjectDir) -> None:
+    """The project and graph an incremental build ran are the cached ones: plan.json stays
+    as it was (its bookkeeping does not grow with the project), the keys move on."""
+    plan = built.root / ".forge/state/plan.json"
+    keys = built.root / ".forge/state/plan-keys.json"
+    plan_before, keys_before = plan.read_bytes(), json.loads(keys.read_text())
+    built.write("functions/beta/app.py", "def handler(event, context):\n    return 'KEYS'\n")
+    code, err, imported = build(built)
+    assert code == 0, err
+    assert HEAVY.isdisjoint(imported)
+    assert plan.read_bytes() == plan_before
+    keys_after = json.loads(keys.read_text())
+    assert keys_after["generation"] == keys_before["generation"]
+    changed = {t for t in keys_after["keys"] if keys_after["keys"][t] != keys_before["keys"][t]}
+    assert changed == {"function:beta", "check:function:beta"}
+    # and the next edit is incremental again, from the keys this build wrote
+    built.write("functions/beta/app.py", "def handler(event, context):\n    return 'KEYS2'\n")
+    code, err, imported = build(built)
+    assert code == 0, err
+    assert HEAVY.isdisjoint(imported) and "built  function:beta" in err
 
 
 def test_a_build_without_checks_or_of_one_function_is_incremental_too(built: ProjectDir) -> None:

@@ -60,9 +60,10 @@ def failing_install(project, index_url: str, installer: str):
     import os
 
     os.environ.pop("UV_OFFLINE", None)  # the autouse fixture's monkeypatch restores it
-    # pip retries a dead index 5 times with back-off by default (~15 s a test): the cause
-    # it reports is the same after one try.
+    # pip and uv retry a dead index with back-off by default (~15 s a test): the cause they
+    # report is the same after one try. (forge passes both on: they are network plumbing.)
     os.environ["PIP_RETRIES"] = "0"
+    os.environ["UV_HTTP_RETRIES"] = "0"
     project.config(f"""
 [defaults]
 runtime = "python3.12"
@@ -79,6 +80,7 @@ dependencies = ["requests==2.32.3"]
         out = project.build()
     finally:
         os.environ.pop("PIP_RETRIES", None)
+        os.environ.pop("UV_HTTP_RETRIES", None)
     install = next(r for t, r in out.results.items() if t.startswith("install:"))
     assert install.status.value == "failed"
     log = re.search(r"full installer log: (\S+)", install.error)

@@ -132,7 +132,13 @@ def test_same_inputs_from_two_checkouts_give_identical_trees(installer: Installe
     assert tree(dest_a) == tree(dest_b)
 
 
-def test_native_sdist_fails_with_the_ways_out(installer: Installer) -> None:
+@pytest.mark.parametrize("columns", [None, "60"])
+def test_native_sdist_fails_with_the_ways_out(installer: Installer, columns: str | None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # $COLUMNS set (CI runners, pytest-xdist) made uv wrap the lines forge reads: the raw
+    # error came out instead of the ways out.
+    if columns is not None:
+        monkeypatch.setenv("COLUMNS", columns)
     with pytest.raises(InstallError) as err:
         installer.install("native-sdist", "nativesdist\n")
     message = str(err.value)

@@ -26,3 +26,20 @@ def test_ssl_cert_file_wins_and_dev_null_config_means_none(tmp_path: Path) -> No
     assert pip_cert({"PIP_CONFIG_FILE": os.devnull, "HOME": str(tmp_path)}) is None
     assert ca_bundle({"PIP_CONFIG_FILE": os.devnull, "SSL_CERT_FILE": str(other)}) == str(other)
     assert uv_trust({"PIP_CONFIG_FILE": os.devnull, "HOME": str(tmp_path)}) == (["--system-certs"], {})
+
+
+def test_network_plumbing_variables_reach_the_isolated_installers(monkeypatch) -> None:
+    """pip runs ``--isolated`` (every ``PIP_*`` ignored) and forge clears ``UV_*``: the
+    retry and timeout settings a user tuned for a flaky network are passed on, nothing else."""
+    from lambdaforge.runner import isolated_installer_env, pip_network_flags
+
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "7")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "99")  # the older spelling: PIP_TIMEOUT wins
+    monkeypatch.setenv("PIP_PRE", "1")  # changes what is installed: not passed
+    assert pip_network_flags() == ["--retries", "0", "--timeout", "7"]
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    monkeypatch.setenv("UV_PRERELEASE", "allow")
+    env = isolated_installer_env()
+    assert "UV_HTTP_RETRIES" not in env  # kept: not overridden
+    assert env["UV_PRERELEASE"] is None  # removed

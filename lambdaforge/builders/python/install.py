@@ -38,7 +38,7 @@ from lambdaforge.builders.python.waysout import (
     build_failed_message, is_pure, native_sdist_message, wheel_tags,
 )
 from lambdaforge.errors import InstallError
-from lambdaforge.runner import CommandResult, Runner, isolated_installer_env
+from lambdaforge.runner import CommandResult, Runner, isolated_installer_env, pip_network_flags
 
 #: Rounds of "build the sdist-only packages the installer named, try again": each failure
 #: names at least one new package, so this only bounds a pathological chain.
@@ -223,6 +223,7 @@ def _pip_common(job: _Job) -> list[str]:
     return [
         "--isolated", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
         "--cache-dir", str(job.ctx.tool_cache / "pip"), *pip_trust_flags(),
+        *pip_network_flags(),
     ]
 
 
