@@ -37,8 +37,14 @@ from lambdaforge.outputs import output_from_json
 from lambdaforge.planner import PIPELINE_VERSION, PlannedTarget, Planner, archive_tools, keys_through
 from lambdaforge.recorder import Recorder
 from lambdaforge.runner import Runner
+from lambdaforge.shard import Shard
 from lambdaforge.state import BuildState
 from lambdaforge.statcache import StatCache
+
+
+class RemoteRequiredError(BuildError):
+    """``--remote-required`` and the remote cache could not be used."""
+
 
 __all__ = ["BuildOptions", "BuildOutcome", "BuildSession", "PIPELINE_VERSION", "PlannedTarget",
            "archive_tools"]
@@ -57,6 +63,11 @@ class BuildOptions:
     checks: bool = True
     #: ``--remote-mode``: ``read`` or ``read-write``, over the config's ``[cache] mode``
     remote_mode: str | None = None
+    #: ``--remote-required``: an unavailable remote cache fails the build instead of a
+    #: warning and a local build
+    remote_required: bool = False
+    #: ``--shard I/N``: build only part I of N of the selection (``lambdaforge.shard``)
+    shard: Shard | None = None
 
 
 @dataclass
@@ -89,6 +100,9 @@ def _remote_cache(project: Project, options: BuildOptions):
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if settings is None:
+        if options.remote_required:
+            raise UsageError("--remote-required: no remote cache is configured (set [cache] "
+                             "remote in lambdaforge.toml or $FORGE_REMOTE_CACHE)")
         return None
     from lambdaforge.remote.tiered import RemoteCache
 
@@ -123,6 +137,14 @@ class BuildSession:
         self.full_graph = scope.graph if scope is not None else build_graph(project, self.registry)
         graph = self.full_graph if self.options.checks else self.full_graph.without_checks()
         self.graph = graph.select(self.options.names, with_checks=self.options.checks)
+        #: with ``--shard``: the functions and layers this shard was given, and whether the
+        #: partition was balanced by recorded build times (else by target count)
+        self.shard_units: list[str] | None = None
+        self.shard_by_times = False
+        if self.options.shard is not None:
+            self._select_shard(self.options.shard)
+        #: what the caches did in the last ``run`` (``lambdaforge.cachestats``)
+        self.cache_stats: dict[str, object] | None = None
         self.cache = Cache(project.cache_dir, remote=_remote_cache(project, self.options))
         self.state = BuildState.load(project.state_dir)
         self.stat_cache = StatCache.load(project.state_dir / "statcache")
@@ -130,6 +152,30 @@ class BuildSession:
         self._replanned: set[str] = set()
         self.warnings: list[str] = []
         self._install_lock = threading.Lock()
+
+    def _select_shard(self, shard: Shard) -> None:
+        """Narrow the selection to this shard's functions and layers and what they need."""
+        from lambdaforge import timings
+        from lambdaforge.shard import partition, unit_weights
+
+        graph = self.graph
+        units: dict[str, list[tuple[str, float]]] = {}
+        for t in graph.targets():
+            if not t.is_package:
+                continue
+            pairs = [(t.id, 1.0)]
+            pairs += [(s, 1.0) for s in graph.successors(t.id)
+                      if graph.target(s).kind is TargetKind.CHECK and graph.target(s).checks == t.id]
+            for u in graph.predecessors(t.id):
+                if graph.target(u).kind is TargetKind.INSTALL:
+                    consumers = [c for c in graph.successors(u) if graph.target(c).is_package]
+                    pairs.append((u, 1.0 / max(1, len(consumers))))
+            units[t.id] = pairs
+        weights, self.shard_by_times = unit_weights(units, timings.load(self.project.state_dir))
+        assigned = partition(weights, shard.count)
+        self.shard_units = sorted(u for u, s in assigned.items() if s == shard.index)
+        self.graph = graph.select(self.shard_units, with_checks=self.options.checks) \
+            if self.shard_units else graph.subgraph(())
 
     def _new_planner(self) -> Planner:
         return Planner(self.project, self.registry, self.cache, self.state, self.stat_cache,
@@ -218,6 +264,7 @@ class BuildSession:
             self.stat_cache.save()
             recorder = Recorder(self.project, self.state)
             self._prefetch(graph)
+            self._require_remote()
             try:
                 results = run_graph(graph, self._run_target,
                                     jobs=self.options.jobs, on_event=self.on_event)
@@ -233,8 +280,15 @@ class BuildSession:
             manifest_path = recorder.write_manifest(self._planned, results)
             outcome = BuildOutcome(self.project, results, graph,
                                    time.perf_counter() - start, manifest_path)
+            self._record_figures(results, outcome.seconds)
             smoke_skipped = any(getattr(r.output, "smoke_skipped", False) for r in results.values())
-            if outcome.ok and not smoke_skipped:
+            if self.options.shard is not None:
+                # Part of a selection chosen by recorded times: no replay record (the fast
+                # path could not tell when the partition changes) and no plan cache.
+                replay.forget(self.project.state_dir)
+                plancache.forget(self.project.state_dir)
+                groups = {}
+            elif outcome.ok and not smoke_skipped:
                 # The next identical build may be answered by replaying what this one saw.
                 # (A skipped smoke test is tried again: no record.)
                 builders = list({t.builder: self.planner.builder(t)
@@ -252,7 +306,7 @@ class BuildSession:
             else:
                 plancache.forget(self.project.state_dir)
                 groups = {tid: list(p.observed) for tid, p in self._planned.items()}
-            if not self.options.names and self.scope is None:
+            if not self.options.names and self.scope is None and self.options.shard is None:
                 # A whole-project build saw every input: forget digests of deleted files.
                 self.stat_cache.retain(o[1] for group in groups.values() for o in group
                                        if o[0] == "f")
@@ -261,7 +315,29 @@ class BuildSession:
         self.warnings += [str(w) for w in self.cache.warnings]
         if self.cache.remote is not None:
             self.warnings += self.cache.remote.warnings
+        self._require_remote()
         return outcome
+
+    def _require_remote(self) -> None:
+        """With ``--remote-required``, a remote cache that became unavailable fails the
+        build (before any local work when it failed during the lookups)."""
+        remote = self.cache.remote
+        if self.options.remote_required and remote is not None and not remote.available:
+            raise RemoteRequiredError(
+                f"remote cache {remote.settings.url} unavailable ({remote.stats.unavailable}) "
+                "and --remote-required is set")
+
+    def _record_figures(self, results: Mapping[str, TargetResult], seconds: float) -> None:
+        """Keep the build times of what this build ran (the next ``--shard`` balances by
+        them) and the caches' figures (``forge cache stats``)."""
+        from lambdaforge import cachestats, timings
+
+        times = {tid: r.seconds for tid, r in results.items() if r.status is Status.BUILT}
+        times.update({tid: r.saved for tid, r in results.items()
+                      if r.status is Status.CACHED and r.saved > 0})
+        timings.save(self.project.state_dir, times)
+        self.cache_stats = cachestats.compute(results, self.remote_stats, seconds)
+        cachestats.save(self.project.state_dir, self.cache_stats)
 
     def _prefetch(self, graph: TargetGraph) -> None:
         """Look up, in parallel and before any local work starts, every target to run that
@@ -270,10 +346,23 @@ class BuildSession:
         remote = self.cache.remote
         if remote is None or self.options.force:
             return
+        nodes = set(graph.nodes)
         wanted = [(p.key, tid) for tid, p in self._planned.items()
-                  if tid in graph.nodes and p.key and p.action in (Status.BUILT, Status.CACHED)
+                  if tid in nodes and p.key and p.action in (Status.BUILT, Status.CACHED)
                   and not self.cache.contains(p.key)]
-        remote.prefetch(wanted, self.cache)
+        installs = {tid for _, tid in wanted if graph.target(tid).kind is TargetKind.INSTALL}
+        # An install's deps.zip is needed only by consumers that are built here: for the
+        # others, the action entry (what it installed) is enough.
+        remote.prefetch(wanted, self.cache, lazy={self._planned[tid].key for tid in installs})
+        needed = []
+        for tid in sorted(installs):
+            for succ in graph.successors(tid):
+                p = self._planned.get(succ)
+                if (p is not None and p.target.is_package and p.action is not Status.UP_TO_DATE
+                        and not self.cache.contains(p.key)):
+                    needed.append((self._planned[tid].key, tid))
+                    break
+        remote.download_deferred(needed, self.cache)
 
     @property
     def remote_stats(self) -> dict[str, object] | None:

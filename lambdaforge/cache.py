@@ -214,6 +214,14 @@ class Cache:
                 entry = self._get_local(key, verify, what)
         return entry
 
+    def remote_meta(self, key: str) -> dict[str, Any] | None:
+        """The meta of an entry the remote cache has and this build chose not to download
+        (an install whose consumers were all hits), counted as a remote hit; ``None`` when
+        there is no such entry (then ``get`` as usual)."""
+        if self.remote is None or self.contains(key):
+            return None
+        return self.remote.take_deferred(key)
+
     def _get_local(self, key: str, verify: Verify, what: str | None) -> CacheEntry | None:
         d = self.entry_dir(key)
         try:
@@ -352,9 +360,7 @@ class Cache:
         if existing is not None:
             return existing
         try:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-            prefix = f"{_STAGING_PREFIX}{key[:16]}-"
-            staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix=prefix))
+            staging = self.staging_dir(f"{_STAGING_PREFIX}{key[:16]}-")
         except OSError as exc:
             if is_disk_full(exc):
                 raise write_failure(exc, self._tmp, hint=self._full_hint()) from exc
@@ -417,6 +423,16 @@ class Cache:
             # ours, unless it was renamed into place
             shutil.rmtree(staging, ignore_errors=True)
 
+    def staging_dir(self, prefix: str) -> Path:
+        """A new directory in the cache's ``tmp/`` (on the cache's file system, so its files
+        can be renamed into an entry); ``tmp/`` is created on first use, or again if it was
+        removed meanwhile, rather than checked on every put."""
+        try:
+            return Path(tempfile.mkdtemp(dir=self._tmp, prefix=prefix))
+        except FileNotFoundError:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(dir=self._tmp, prefix=prefix))
+
     def _full_hint(self) -> str:
         return (f"the cache is in `{self.root}`: free some space there, or prune the cache "
                 "(`forge cache prune --max-size SIZE`)")
@@ -428,12 +444,13 @@ class Cache:
 
     def _publish(self, staging: Path, d: Path, *, durable: bool = True) -> bool:
         """Rename the staged entry into place; False when another put got there first."""
-        for _attempt in range(3):
+        for attempt in range(4):
             try:
-                d.parent.mkdir(parents=True, exist_ok=True)
+                if attempt:  # the shard directory is new, or was removed under us (clear/prune)
+                    d.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staging, d)
             except FileNotFoundError:
-                continue  # the shard directory was removed under us (clear/prune): retry
+                continue
             except OSError as exc:
                 if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
                     return False

@@ -58,6 +58,9 @@ class TargetResult:
     log: str = ""
     #: CACHED from the team's remote cache (downloaded by this build), not the local one
     remote: bool = False
+    #: for a result served from a cache: how long building it took when it was built (the
+    #: entry records it), i.e. the time this hit saved
+    saved: float = 0.0
 
     def __post_init__(self) -> None:
         # Everything here is shown or reported: no credential in a URL survives into it,

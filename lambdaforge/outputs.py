@@ -9,6 +9,8 @@ target is rebuilt, never an internal error (house style 3).
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
@@ -163,10 +165,26 @@ class CheckOutput:
 TargetOutput = Union[InstallOutput, PackageOutput, CheckOutput]
 
 
-def cache_meta(output: InstallOutput | PackageOutput) -> dict[str, Any]:
+#: the cache entry's meta key for how long the target took to build (seconds)
+BUILD_SECONDS = "build_seconds"
+
+
+def cache_meta(output: InstallOutput | PackageOutput | CheckOutput,
+               started: float | None = None) -> dict[str, Any]:
     """What a cache entry keeps of an output: everything but its observations, which belong
-    to one checkout and are taken anew wherever the entry is used."""
-    return {k: v for k, v in output.to_json().items() if k not in ("observed", "observed_ns")}
+    to one checkout and are taken anew wherever the entry is used; with ``started`` (a
+    ``time.perf_counter()`` reading), how long building it took, so that a hit on any
+    machine knows the time it saved (``forge cache stats``)."""
+    meta = {k: v for k, v in output.to_json().items() if k not in ("observed", "observed_ns")}
+    if started is not None:
+        meta[BUILD_SECONDS] = round(time.perf_counter() - started, 4)
+    return meta
+
+
+def build_seconds(meta: Mapping[str, Any]) -> float:
+    """The build time a cache entry's meta records (0 for an entry without one)."""
+    value = meta.get(BUILD_SECONDS)
+    return float(value) if isinstance(value, (int, float)) and value >= 0 else 0.0
 
 
 def observations_of(output: object) -> list[Observation]:

@@ -115,11 +115,15 @@ class RichReporter:
 def json_report(project: str, results: Mapping[str, TargetResult], seconds: float,
                 kinds: Mapping[str, tuple[str, str]], *, warnings: Iterable[str] = (),
                 dry_run: bool = False,
-                remote_cache: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                remote_cache: Mapping[str, Any] | None = None,
+                cache_stats: Mapping[str, Any] | None = None,
+                shard: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The machine-readable build report (``forge build --json``); its shape is documented
     in ``schemas/build-report.schema.json``. ``kinds`` maps target id → (kind, name);
     ``warnings`` are the run's own (a corrupt cache entry), not any one target's;
-    ``remote_cache`` the remote cache's figures, when the build used one.
+    ``remote_cache`` the remote cache's figures, when the build used one; ``cache_stats``
+    what the caches did (``lambdaforge.cachestats``); ``shard`` the part of a ``--shard``
+    build.
 
     In a dry run every target that would be built is ``skipped``: that is no failure, so
     ``ok`` then only says that nothing failed."""
@@ -146,6 +150,8 @@ def json_report(project: str, results: Mapping[str, TargetResult], seconds: floa
         })
     return {
         "remote_cache": dict(remote_cache) if remote_cache is not None else None,
+        "cache_stats": dict(cache_stats) if cache_stats is not None else None,
+        "shard": dict(shard) if shard is not None else None,
         "version": REPORT_VERSION,
         "project": project,
         "ok": (all(r.status is not Status.FAILED for r in results.values()) if dry_run

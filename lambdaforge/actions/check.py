@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from lambdaforge.actions import ActionContext
 from lambdaforge.config.specs import BuildSettings, FunctionSpec
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
-from lambdaforge.outputs import CheckOutput, PackageOutput
+from lambdaforge.outputs import CheckOutput, PackageOutput, build_seconds, cache_meta
 from lambdaforge.packaging.strip import StripFilter
 
 if TYPE_CHECKING:
@@ -35,13 +36,15 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     """Check one artifact; FAILED with every problem found, or a passed verdict."""
     from lambdaforge.packaging.native import check_native_binaries
 
+    started = time.perf_counter()
     spec = t.spec
     assert spec is not None and t.checks is not None
     entry = None if ctx.force else ctx.cache.get(key, what=t.id)
     cached = CheckOutput.from_json(entry.meta) if entry is not None else None
     if cached is not None and cached.passed and not cached.smoke_skipped:
         return apply_budget(t, TargetResult(t.id, Status.CACHED, key=key, output=cached,
-                                            warnings=list(cached.warnings), reasons=reasons),
+                                            warnings=list(cached.warnings), reasons=reasons,
+                                            saved=build_seconds(entry.meta)),
                             upstream, ctx)
     builder = ctx.builder(t)
     package, layers = _artifacts(t, upstream, ctx)
@@ -90,7 +93,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     if not skipped:
         # A verdict: cheap to recompute, so no fsync. A skipped smoke test is not cached:
         # the interpreter it lacked may be installed by the next build.
-        ctx.cache.put(key, {}, output.to_json(), durable=False)
+        ctx.cache.put(key, {}, cache_meta(output, started), durable=False)
     return TargetResult(t.id, Status.BUILT, key=key, output=output, warnings=warnings,
                         reasons=reasons)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,19 +20,27 @@ from lambdaforge.cache import ENTRY_FILE
 from lambdaforge.errors import BuildError
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target
-from lambdaforge.outputs import InstallOutput, cache_meta
+from lambdaforge.outputs import InstallOutput, build_seconds, cache_meta
 from lambdaforge.packaging.archive import FileEntry, write_zip
 
 
 def run(t: Target, key: str, reasons: list[str], ctx: ActionContext,
         cancel: threading.Event) -> TargetResult:
     """Restore the install from the cache, or run it and store it there."""
+    started = time.perf_counter()
+    meta = None if ctx.force else ctx.cache.remote_meta(key)
+    remembered = InstallOutput.from_json({**meta, "key": key}) if meta is not None else None
+    if remembered is not None and meta is not None:
+        # Every consumer came from the cache: what was installed is known, the deps.zip is
+        # not needed (``ctx.deps_zip`` fetches it should that change).
+        return TargetResult(t.id, Status.CACHED, key=key, reasons=reasons,
+                            output=_observed(remembered, ctx), saved=build_seconds(meta))
     entry = None if ctx.force else ctx.cache.get(key, what=t.id)
     if entry is not None:
         output = InstallOutput.from_json({**entry.meta, "key": key})
         if output is not None:
             return TargetResult(t.id, Status.CACHED, key=key, reasons=reasons,
-                                output=_observed(output, ctx))
+                                output=_observed(output, ctx), saved=build_seconds(entry.meta))
         ctx.cache.discard(key)  # a well-formed entry with a meta of the wrong shape
     builder = ctx.builder(t)
     assert t.deps is not None
@@ -48,7 +57,7 @@ def run(t: Target, key: str, reasons: list[str], ctx: ActionContext,
         deps_zip = tmp_path / DEPS
         write_zip(deps_zip, entries)
         output = InstallOutput(key, tuple(result.distributions), tuple(result.notes))
-        meta = cache_meta(output)
+        meta = cache_meta(output, started)
         if ctx.force:
             ctx.cache.discard(key)
         ctx.cache.put(key, {DEPS: deps_zip}, meta)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 import zipfile
 from dataclasses import replace
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from lambdaforge.errors import BuildError
 from lambdaforge.fsutil import place_file
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
-from lambdaforge.outputs import InstallOutput, PackageOutput, cache_meta
+from lambdaforge.outputs import InstallOutput, PackageOutput, build_seconds, cache_meta
 from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry
 from lambdaforge.packaging.secrets import screen
 from lambdaforge.packaging.sources import collect_sources
@@ -40,6 +41,7 @@ def artifact_path(ctx: ActionContext, t: Target) -> Path:
 def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetResult],
         ctx: ActionContext, cancel: threading.Event) -> TargetResult:
     """Restore the zip from the cache, or build and store it."""
+    started = time.perf_counter()
     spec = t.spec
     assert spec is not None
     dest = artifact_path(ctx, t)
@@ -50,7 +52,8 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         place_artifact(entry.path(ARTIFACT), dest)
         output = replace(cached, observed=observe_outputs(ctx.project.root, [(rel, cached.sha256)]))
         return TargetResult(t.id, Status.CACHED, key=key, output=output, reasons=reasons,
-                            warnings=list(output.warnings), notes=list(output.notes))
+                            warnings=list(output.warnings), notes=list(output.notes),
+                            saved=build_seconds(entry.meta))
 
     installs = [u for u in ctx.graph.upstream(t.id) if u.kind is TargetKind.INSTALL]
     install = upstream[installs[0].id] if installs else None
@@ -91,7 +94,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
             warnings=tuple(warnings),
             notes=tuple(notes),
         )
-        meta = cache_meta(output)
+        meta = cache_meta(output, started)
         if ctx.force:
             ctx.cache.discard(key)
         entry = ctx.cache.put(key, {ARTIFACT: built, STRIP_LISTING: listing}, meta)

@@ -37,6 +37,8 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **ext
         smoke=smoke or getattr(args, "check", False),
         checks=not getattr(args, "no_check", False),
         remote_mode=getattr(args, "remote_mode", None),
+        remote_required=getattr(args, "remote_required", False),
+        shard=getattr(args, "shard", None),
     )
     return BuildSession(project, options, scope=scope, **extra)
 
@@ -44,7 +46,8 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **ext
 def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     """Build the selected targets; report progress, warnings and failures."""
     scope = None
-    if not (args.force or args.dry_run or args.json or args.verbose or args.explain_strip):
+    if not (args.force or args.dry_run or args.json or args.verbose or args.explain_strip
+            or getattr(args, "shard", None) is not None):
         # Answer a no-op build from file stats alone, before importing anything heavy.
         import time
 
@@ -94,7 +97,8 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         kinds = {t.id: (t.kind.value, t.name) for t in outcome.graph.targets()}
         data = report.json_report(outcome.project.name, outcome.results, outcome.seconds, kinds,
                                   warnings=session.warnings, dry_run=args.dry_run,
-                                  remote_cache=session.remote_stats)
+                                  remote_cache=session.remote_stats,
+                                  cache_stats=session.cache_stats, shard=_shard_json(session))
         report.dump_json(data)
         return EXIT_OK if data["ok"] else EXIT_BUILD_FAILED
     if args.dry_run:
@@ -110,7 +114,38 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
                          verbose=args.verbose, strip_listings=listings)
     if session.remote_stats is not None:
         print(report.remote_line(session.remote_stats), file=sys.stderr)
+    if session.shard_units is not None:
+        print(_shard_line(session), file=sys.stderr)
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
+
+
+def _shard_json(session) -> dict[str, object] | None:
+    """The ``shard`` part of the JSON report: which part, its functions and layers, and
+    what balanced the partition."""
+    shard = session.options.shard
+    if shard is None:
+        return None
+    return {"index": shard.index, "count": shard.count, "units": session.shard_units,
+            "balanced_by": "recorded build times" if session.shard_by_times else "target count"}
+
+
+def _shard_line(session) -> str:
+    """``shard 2/4: 50 functions and layers (balanced by target count)``."""
+    info = _shard_json(session)
+    assert info is not None
+    return (f"shard {info['index']}/{info['count']}: {len(info['units'])} functions and layers "
+            f"(balanced by {info['balanced_by']})")
+
+
+def _shard(text: str):
+    """``--shard I/N``: part I of N (``lambdaforge.shard.parse_shard``); a malformed value
+    is a usage error (exit 2)."""
+    from lambdaforge.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _stop_on_sigterm() -> None:
@@ -154,6 +189,12 @@ def add_build(sub: argparse._SubParsersAction) -> None:
                    help="list every file strip rules removed, and the rule that removed it")
     p.add_argument("--remote-mode", choices=("read", "read-write"),
                    help="use the remote cache read-only, or also upload what this build makes")
+    p.add_argument("--remote-required", action="store_true",
+                   help="fail (exit 1) when the remote cache cannot be used, instead of one "
+                        "warning and a local build")
+    p.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="build only part I of N of the functions and layers (CI matrices; "
+                        "a final forge build assembles everything from the remote cache)")
     p.set_defaults(run=cmd_build)
 
 
@@ -283,11 +324,25 @@ def add_clean(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    """``forge cache size`` and ``forge cache prune --max-size SIZE``."""
+    """``forge cache size``, ``forge cache prune --max-size SIZE`` and ``forge cache stats``."""
     from lambdaforge.cache import Cache
     from lambdaforge.report import human_size
 
-    cache = Cache(load(args).cache_dir)
+    project = load(args)
+    if args.action == "stats":
+        import json
+
+        from lambdaforge import cachestats
+
+        stats = cachestats.load(project.state_dir)
+        if args.json:
+            print(json.dumps(stats, indent=2, sort_keys=True))
+        elif stats is None:
+            print(f"no build recorded cache figures in {project.state_dir} yet: run forge build")
+        else:
+            print(cachestats.text(stats))
+        return EXIT_OK
+    cache = Cache(project.cache_dir)
     if args.action == "prune":
         result = cache.prune(args.max_size)
         print(f"removed {len(result.removed)} entries ({human_size(result.freed)}); "
@@ -300,8 +355,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 def add_cache(sub: argparse._SubParsersAction) -> None:
     """Register ``forge cache``."""
-    p = sub.add_parser("cache", help="cache size and pruning")
-    p.add_argument("action", choices=("size", "prune"))
+    p = sub.add_parser("cache", help="cache size, pruning, and what the caches did in the last build")
+    p.add_argument("action", choices=("size", "prune", "stats"))
+    p.add_argument("--json", action="store_true", help="stats: print them as JSON")
     p.add_argument("--max-size", default="5GiB",
                    help="prune least recently used entries down to this size: bytes, or e.g. "
                         "5GiB (5 * 2^30 bytes) or 5GB (5 * 10^9 bytes); default 5GiB")

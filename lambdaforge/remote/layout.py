@@ -9,6 +9,10 @@ An action entry is the local cache's ``entry.json`` minus what only one machine 
 key, each file's name, size and sha256, and the meta the local cache keeps. Its envelope is
 ``{"format": 1, "entry": "<the entry's JSON text>", "hmac-sha256": "<hex>"}``; the entry is
 carried as text so the signed bytes are exactly the bytes read back (no re-serialisation).
+A file of at most ``INLINE_MAX`` bytes (a strip listing) is also carried inline, base64 in
+its ``inline`` field, so a reader needs no request for it (Bazel's inlined outputs); its blob
+is uploaded all the same, for readers that do not look inline. Inline bytes are checked
+against the file's sha256 and size like a downloaded blob.
 The signature is HMAC-SHA256 with ``FORGE_CACHE_SIGNING_KEY`` over a domain tag, the target
 key and those bytes: an entry cannot be moved to another key, and without the signing key
 nobody (a pull request's CI job included) can write an entry a signing reader accepts.
@@ -16,12 +20,14 @@ nobody (a pull request's CI job included) can write an entry a signing reader ac
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: version of the envelope and of the entry inside it
@@ -29,6 +35,8 @@ FORMAT = 1
 _DOMAIN = b"lambdaforge-remote-ac-v1\0"
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: files up to this size travel inside the action entry too
+INLINE_MAX = 4096
 
 
 class EntryRefused(Exception):
@@ -42,11 +50,13 @@ class EntryRefused(Exception):
 
 @dataclass(frozen=True)
 class RemoteEntry:
-    """An action entry: the files (name → (sha256, size)) and the local cache's meta."""
+    """An action entry: the files (name → (sha256, size)), the local cache's meta, and the
+    bytes of the small files carried inline (name → bytes, not yet verified)."""
 
     key: str
     files: Mapping[str, tuple[str, int]]
     meta: Mapping[str, Any]
+    inline: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def blob_name(prefix: str, sha256: str) -> str:
@@ -71,8 +81,12 @@ def signature(signing_key: bytes, key: str, entry_bytes: bytes) -> str:
 
 def encode(entry: RemoteEntry, signing_key: bytes | None) -> bytes:
     """The envelope of ``entry``, signed when a signing key is given."""
-    text = json.dumps({"format": FORMAT, "key": entry.key,
-                       "files": {n: {"sha256": d, "size": s} for n, (d, s) in entry.files.items()},
+    files: dict[str, dict[str, Any]] = {}
+    for name, (digest, size) in entry.files.items():
+        files[name] = {"sha256": digest, "size": size}
+        if name in entry.inline:
+            files[name]["inline"] = base64.b64encode(entry.inline[name]).decode()
+    text = json.dumps({"format": FORMAT, "key": entry.key, "files": files,
                        "meta": dict(entry.meta)}, sort_keys=True, separators=(",", ":"))
     envelope: dict[str, Any] = {"format": FORMAT, "entry": text}
     if signing_key is not None:
@@ -103,14 +117,17 @@ def decode(data: bytes, key: str, signing_key: bytes | None) -> RemoteEntry:
         if body["format"] != FORMAT or body["key"] != key:
             raise EntryRefused("entry names another key or format")
         files = {}
+        inline = {}
         for name, info in body["files"].items():
             digest, size = str(info["sha256"]), int(info["size"])
             if not _NAME.match(name) or not _DIGEST.match(digest) or size < 0:
                 raise EntryRefused(f"malformed file {name!r}")
             files[name] = (digest, size)
+            if "inline" in info:
+                inline[name] = base64.b64decode(info["inline"], validate=True)
         meta = body["meta"]
         if not isinstance(meta, dict):
             raise EntryRefused("malformed meta")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise EntryRefused("malformed entry") from None
-    return RemoteEntry(key, files, meta)
+    return RemoteEntry(key, files, meta, inline)

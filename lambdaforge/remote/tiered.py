@@ -15,8 +15,8 @@ missing or corrupt blob) is a miss with one warning of its own.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdaforge.remote.layout import EntryRefused, RemoteEntry, blob_name, decode, encode, entry_name
+from lambdaforge.remote.layout import (INLINE_MAX, EntryRefused, RemoteEntry, blob_name, decode,
+                                       encode, entry_name)
 from lambdaforge.remote.settings import SIGNING_KEY_VARIABLE, RemoteSettings
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 #: transfers in flight at once, per build
 MAX_CONCURRENCY = 8
+#: the digest of no bytes: such a blob is never downloaded
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #: staging directories of fetches live in the local cache's ``tmp/`` under the prefix its
 #: cleanup removes when a killed process leaves one behind
 STAGING_PREFIX = "put-remote-"
@@ -82,6 +85,9 @@ class RemoteCache:
         #: keys looked up in vain in this build (a miss is asked once, not by the prefetch
         #: and again by the action)
         self._missed: set[str] = set()
+        #: entries read and checked, whose blobs were not downloaded (``prefetch``'s
+        #: ``lazy`` keys): key → entry, until ``download_deferred`` or ``take_deferred``
+        self._deferred: dict[str, RemoteEntry] = {}
         self._store = store
         self._lock = threading.Lock()
         self._workers = workers
@@ -141,46 +147,95 @@ class RemoteCache:
         """Bring the entry of ``key`` into ``local`` from the remote; True when it is there
         now, verified. False on a miss, a refused or corrupt entry (one warning), or an
         unavailable remote."""
+        return self._fetch(key, local, what, lazy=False)
+
+    def _fetch(self, key: str, local: Cache, what: str | None, *, lazy: bool) -> bool:
+        """``fetch``; with ``lazy``, only read and check the action entry and keep it for
+        ``download_deferred`` / ``take_deferred`` (True when it is usable)."""
         if not self.available or key in self._missed:
             return False
         label = what or "a target"
         prefix = self.settings.prefix
+        deferred = False
         try:
-            raw = self.store.get_bytes(entry_name(prefix, key))
-            if raw is None:
-                self._count(misses=1)
+            with self._lock:
+                entry = self._deferred.pop(key, None)
+            if entry is None:
+                entry = self._read_entry(key, label)
+            if entry is None:
                 return False
-            try:
-                entry = decode(raw, key, self.signing_key)
-            except EntryRefused as exc:
-                if exc.signature:
-                    self._warn(f"remote cache entry {key[:12]} for {label} refused: {exc} "
-                               f"(${SIGNING_KEY_VARIABLE} is set); building it locally",
-                               refused=True)
-                else:
-                    self._warn(f"remote cache entry {key[:12]} for {label} is unusable ({exc}); "
-                               "building it locally")
-                return False
+            if lazy:
+                with self._lock:
+                    self._deferred[key] = entry
+                deferred = True
+                return True
             return self._download(entry, local, label)
         except RemoteUnavailable as exc:
             self._down(exc)
             return False
         finally:
-            if key not in self.fetched:
+            if key not in self.fetched and not deferred:
                 with self._lock:
                     self._missed.add(key)
 
+    def _read_entry(self, key: str, label: str) -> RemoteEntry | None:
+        """The checked action entry of ``key``; ``None`` on a miss or a refused entry."""
+        raw = self.store.get_bytes(entry_name(self.settings.prefix, key))
+        if raw is None:
+            self._count(misses=1)
+            return None
+        try:
+            return decode(raw, key, self.signing_key)
+        except EntryRefused as exc:
+            if exc.signature:
+                self._warn(f"remote cache entry {key[:12]} for {label} refused: {exc} "
+                           f"(${SIGNING_KEY_VARIABLE} is set); building it locally",
+                           refused=True)
+            else:
+                self._warn(f"remote cache entry {key[:12]} for {label} is unusable ({exc}); "
+                           "building it locally")
+            return None
+
+    def download_deferred(self, wanted: Iterable[tuple[str, str]], local: Cache) -> set[str]:
+        """Download the blobs of entries ``prefetch`` only read (``lazy``) after all, for
+        the (key, target id) pairs given, on the bounded pool; the keys now in ``local``."""
+        with self._lock:
+            todo = [(k, w) for k, w in wanted if k in self._deferred]
+        return self._batch(todo, local, lazy=False)
+
+    def take_deferred(self, key: str) -> dict[str, Any] | None:
+        """The meta of an entry read but not downloaded (an install whose consumers were
+        all hits: its ``deps.zip`` is not needed), counted as a hit; ``None`` if there is
+        none. Should the blobs be needed later, ``fetch`` reads the entry again."""
+        with self._lock:
+            entry = self._deferred.pop(key, None)
+            if entry is None:
+                return None
+            self.stats.hits += 1
+            self.fetched.add(key)
+        return dict(entry.meta)
+
     def _download(self, entry: RemoteEntry, local: Cache, label: str) -> bool:
-        tmp_root = local.root / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=tmp_root, prefix=STAGING_PREFIX))
+        if not entry.files:  # a check's verdict: the entry is all there is
+            local.put(entry.key, {}, entry.meta, upload=False, durable=False)
+            self._count(hits=1)
+            with self._lock:
+                self.fetched.add(entry.key)
+            return True
+        staging = local.staging_dir(STAGING_PREFIX)
         try:
             files: dict[str, Path] = {}
             digests: dict[str, str] = {}
             got_bytes = 0
             for name, (digest, size) in sorted(entry.files.items()):
                 dest = staging / name
-                got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
+                carried = entry.inline.get(name, b"" if digest == EMPTY_SHA256 else None)
+                if carried is not None:  # in the entry: nothing to download
+                    dest.write_bytes(carried)
+                    got: tuple[str, int] | None = (hashlib.sha256(carried).hexdigest(),
+                                                   len(carried))
+                else:
+                    got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
                 if got is None:
                     self._warn(f"remote cache entry {entry.key[:12]} for {label} lists a blob that "
                                f"is missing ({digest[:12]}); building it locally")
@@ -192,7 +247,10 @@ class RemoteCache:
                 files[name] = dest
                 digests[name] = digest
                 got_bytes += size
-            local.put(entry.key, files, entry.meta, move=True, sha256=digests, upload=False)
+            # Not durable: a copy of the remote's, cheaper to fetch again than to fsync; after
+            # a power loss a torn entry is caught by ``get`` and evicted.
+            local.put(entry.key, files, entry.meta, move=True, sha256=digests, upload=False,
+                      durable=False)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self._count(hits=1, bytes_down=got_bytes)
@@ -200,15 +258,22 @@ class RemoteCache:
             self.fetched.add(entry.key)
         return True
 
-    def prefetch(self, wanted: Iterable[tuple[str, str]], local: Cache) -> set[str]:
+    def prefetch(self, wanted: Iterable[tuple[str, str]], local: Cache,
+                 lazy: Iterable[str] = ()) -> set[str]:
         """Fetch the entries of several (key, target id) pairs at once, on the bounded pool:
         a fully cached build is bound by download bandwidth, not by round trips. Returns
-        the keys now in ``local``."""
-        wanted = list(wanted)
+        the keys now in ``local``; for the ``lazy`` keys only the action entry is read and
+        checked (their blobs may not be needed) and they are returned when usable."""
+        return self._batch(list(wanted), local, lazy=set(lazy))
+
+    def _batch(self, wanted: list[tuple[str, str]], local: Cache, *,
+               lazy: set[str] | bool) -> set[str]:
         if not wanted or not self.available:
             return set()
         pool = self._executor()
-        futures = {key: pool.submit(self.fetch, key, local, what) for key, what in wanted}
+        futures = {key: pool.submit(self._fetch, key, local, what,
+                                    lazy=key in lazy if isinstance(lazy, set) else lazy)
+                   for key, what in wanted}
         return {key for key, f in futures.items() if f.result()}
 
     # ------------------------------------------------------------------ writing
@@ -230,7 +295,9 @@ class RemoteCache:
                 if self.store.upload_new(blob_name(prefix, f.sha256), f.path):
                     sent += f.size
             remote = RemoteEntry(entry.key, {f.name: (f.sha256, f.size)
-                                             for f in entry.files.values()}, entry.meta)
+                                             for f in entry.files.values()}, entry.meta,
+                                 {f.name: f.path.read_bytes() for f in entry.files.values()
+                                  if f.size <= INLINE_MAX})
             created = self.store.put_new(entry_name(prefix, entry.key),
                                          encode(remote, self.signing_key))
             self._count(bytes_up=sent, uploaded=1 if created else 0)

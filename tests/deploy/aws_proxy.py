@@ -3,7 +3,8 @@ assert which writes the server saw) and answers chosen requests itself with an i
 error (``ResourceConflictException``, throttling, AccessDenied), before passing the rest on.
 It can also hold requests at a gate until several are in flight (proof of parallel calls
 without timing anything) and run a hook before passing one on (a change made by someone
-else at that very moment)."""
+else at that very moment). Lambda's errors are JSON; S3's (``xml=True``: ``SlowDown``, 503)
+are an XML document."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Fault:
-    """Answer the next ``times`` requests matching ``method`` and ``path_part`` with
-    ``status`` and an AWS error ``code``."""
+    """Answer the next ``times`` requests matching ``method`` (``"*"``: any) and
+    ``path_part`` with ``status`` and an AWS error ``code`` (as S3's XML with ``xml``)."""
 
     method: str
     path_part: str
@@ -26,6 +27,9 @@ class Fault:
     status: int = 409
     times: int = 1
     message: str = "injected by the test proxy"
+    xml: bool = False
+    #: how many requests this fault answered
+    answered: int = 0
 
 
 @dataclass
@@ -115,8 +119,10 @@ class Proxy:
             for rewrite in self.rewrites:
                 rewrite.armed = rewrite.armed or rewrite.after in path
             for fault in self.faults:
-                if fault.times > 0 and fault.method == method and fault.path_part in path:
+                if (fault.times > 0 and fault.method in (method, "*")
+                        and fault.path_part in path):
                     fault.times -= 1
+                    fault.answered += 1
                     return fault
         return None
 
@@ -161,10 +167,15 @@ def start_proxy(upstream: tuple[str, int]) -> Proxy:
             if hook is not None and fault is None:
                 hook.action()
             if fault is not None:
-                data = json.dumps({"Type": "User", "message": fault.message}).encode()
+                if fault.xml:
+                    data = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{fault.code}'
+                            f'</Code><Message>{fault.message}</Message></Error>').encode()
+                else:
+                    data = json.dumps({"Type": "User", "message": fault.message}).encode()
                 self.send_response(fault.status)
                 self.send_header("x-amzn-ErrorType", fault.code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/xml" if fault.xml
+                                 else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

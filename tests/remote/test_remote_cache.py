@@ -14,6 +14,7 @@ from lambdaforge.cli import main
 from lambdaforge.config import load_project
 from lambdaforge.executor import Status
 from tests.e2e.conftest import SOURCE_ONLY, ProjectDir
+from lambdaforge.remote.layout import INLINE_MAX
 from tests.remote.faults import Forwarder
 
 ZIPS = [("function", "alpha"), ("function", "beta"), ("layer", "shared")]
@@ -28,7 +29,19 @@ def make_project(root: Path, cache_table: str) -> ProjectDir:
     project.write("functions/alpha/app.py", "def handler(event, context):\n    return 'alpha'\n")
     project.write("functions/alpha/helpers.py", "X = 1\n")
     project.write("functions/beta/app.py", "def handler(event, context):\n    return 'beta'\n")
+    # beta's zip is larger than what an action entry carries inline: it is a blob of its own
+    project.write("functions/beta/data.txt", _incompressible(3 * INLINE_MAX))
     return project
+
+
+def _incompressible(size: int) -> str:
+    import hashlib
+
+    chunks, h = [], b"beta"
+    while sum(map(len, chunks)) < size:
+        h = hashlib.sha256(h).digest()
+        chunks.append(h.hex())
+    return "".join(chunks)[:size]
 
 
 def build(project: ProjectDir, cache_dir: Path, monkeypatch, **options):
@@ -258,3 +271,62 @@ def test_large_blobs_go_up_in_parts_and_come_down_verified(tmp_path, bucket, mon
     assert store.download(f"cas/{digest[:2]}/{digest}", tmp_path / "one", 1) == (digest, size)
     assert store.download("cas/00/absent", tmp_path / "none", 1) is None
     assert not (tmp_path / "none").exists()
+
+
+def test_cache_stats_reports_the_last_build_in_text_and_json(tmp_path, bucket, warm, monkeypatch,
+                                                              capsys):
+    import json
+
+    laptop = fresh_clone(tmp_path, bucket)
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "laptop-cache"))
+    assert main(["-C", str(laptop.root), "cache", "stats"]) == 0
+    assert "no build recorded" in capsys.readouterr().out
+    assert main(["-C", str(laptop.root), "build", "--json"]) == 0
+    in_report = json.loads(capsys.readouterr().out)["cache_stats"]
+    assert main(["-C", str(laptop.root), "cache", "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats == in_report
+    assert (stats["remote_hits"], stats["local_hits"], stats["misses"]) == (6, 0, 0)
+    assert stats["bytes_down"] == stats["remote"]["bytes_down"] > 0 and stats["bytes_up"] == 0
+    assert stats["time_saved"] > 0  # the build times the warm writer's entries recorded
+    # A second build after a clean: the local cache serves everything now.
+    assert main(["-C", str(laptop.root), "clean"]) == 0
+    assert main(["-C", str(laptop.root), "build"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(laptop.root), "cache", "stats"]) == 0
+    text = capsys.readouterr().out
+    assert "local hits:   6" in text and "remote hits:  0" in text and "misses:       0" in text
+    assert "0 B down" in text and "remote cache: s3://" in text
+
+
+def test_small_files_travel_inside_the_entry_and_are_verified_there(tmp_path, bucket, warm,
+                                                                    monkeypatch):
+    """alpha's zip and every strip listing fit inline: a fresh clone downloads only beta's
+    and the layer's blobs; an inline file edited in the bucket is not served."""
+    import base64
+    import json
+
+    alpha_key = None
+    for name in bucket.keys("team/ac/"):
+        body = json.loads(json.loads(bucket.get(name))["entry"])
+        if body["meta"].get("name") == "alpha" and body["meta"].get("kind") == "function":
+            alpha_key, alpha_entry = name, json.loads(bucket.get(name))
+    assert alpha_key is not None
+    body = json.loads(alpha_entry["entry"])
+    assert all("inline" in info for info in body["files"].values())
+    laptop = fresh_clone(tmp_path, bucket)
+    outcome, session = build(laptop, tmp_path / "c", monkeypatch)
+    assert all(r.remote for r in outcome.results.values()) and session.warnings == []
+    assert laptop.zip_path("function", "alpha").read_bytes() == \
+        warm.zip_path("function", "alpha").read_bytes()
+    # Tamper with the inline zip (same size): refused by its digest, alpha built locally.
+    info = body["files"]["artifact.zip"]
+    data = bytearray(base64.b64decode(info["inline"]))
+    data[-1] ^= 1
+    info["inline"] = base64.b64encode(bytes(data)).decode()
+    alpha_entry["entry"] = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    bucket.put(alpha_key, json.dumps(alpha_entry).encode())
+    outcome, session = build(fresh_clone(tmp_path, bucket, "other"), tmp_path / "c2", monkeypatch)
+    assert outcome.results["function:alpha"].status is Status.BUILT
+    assert [w for w in session.warnings if "does not match its digest" in w]
+    assert session.remote_stats["corrupt"] == 1
