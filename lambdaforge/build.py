@@ -57,6 +57,8 @@ class BuildOptions:
     checks: bool = True
     #: ``--remote-mode``: ``read`` or ``read-write``, over the config's ``[cache] mode``
     remote_mode: str | None = None
+    #: ``--use-container``: native code is built in the runtime's build image (docker/podman)
+    use_container: bool = False
 
 
 @dataclass
@@ -366,6 +368,7 @@ class BuildSession:
             force=self.options.force, smoke=self.options.smoke,
             sources=self.planner.sources, strip_filter=self.planner.strip_filter,
             rekey=lambda t: self.planner.rekey(self.graph, t), deps_zip=self._deps_zip,
+            use_container=self.options.use_container,
         )
 
     def _deps_zip(self, install_id: str) -> Path:

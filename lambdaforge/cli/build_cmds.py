@@ -37,6 +37,7 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **ext
         smoke=smoke or getattr(args, "check", False),
         checks=not getattr(args, "no_check", False),
         remote_mode=getattr(args, "remote_mode", None),
+        use_container=getattr(args, "use_container", False),
     )
     return BuildSession(project, options, scope=scope, **extra)
 
@@ -152,6 +153,10 @@ def add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the artifact checks")
     p.add_argument("--explain-strip", action="store_true",
                    help="list every file strip rules removed, and the rule that removed it")
+    p.add_argument("--use-container", action="store_true",
+                   help="build native code (sdists, local packages with C extensions) inside the "
+                        "runtime's build image with docker or podman (FORGE_CONTAINER_ENGINE); "
+                        "installs already cached are kept: add --force to rebuild them")
     p.add_argument("--remote-mode", choices=("read", "read-write"),
                    help="use the remote cache read-only, or also upload what this build makes")
     p.set_defaults(run=cmd_build)

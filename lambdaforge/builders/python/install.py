@@ -128,7 +128,8 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
     work = Path(tempfile.mkdtemp(prefix="pyinstall-", dir=ctx.scratch))
     job = _Job(reqs, target, dest, work, ctx)
     try:
-        build_local_packages(job, lambda tree, out: _local_wheel_argv(job, tree, out))
+        build_local_packages(job, lambda tree, out: _local_wheel_argv(job, tree, out),
+                             [*_pip_common(job), *job.source_options(pip=True)])
         run = _run_uv if reqs.installer == "uv" else _run_pip
         for _ in range(_MAX_SDIST_ROUNDS):
             _empty(dest)

@@ -55,6 +55,7 @@ _K_REQUIREMENT = "requirement"
 _K_CONSTRAINT = "constraint"
 _K_PINNED = "pinned"
 _K_EDITABLE = "editable"
+_K_CONTAINER = "use-container"
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL_PREFIXES = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
@@ -78,6 +79,8 @@ class RequirementSet:
     pinned: frozenset[str]
     #: requirement lines the user marked ``-e`` (a note says they are installed normally)
     editable: tuple[str, ...] = ()
+    #: native code is built in the runtime's build image (``use-container``)
+    use_container: bool = False
 
     @classmethod
     def of(cls, inputs: DependencyInputs) -> RequirementSet:
@@ -97,6 +100,7 @@ class RequirementSet:
             pre=one(_K_PRE) == "true",
             pinned=frozenset(values.get(_K_PINNED, ())),
             editable=tuple(values.get(_K_EDITABLE, ())),
+            use_container=one(_K_CONTAINER) == "true",
         )
 
     def root_requirements(self) -> list[Requirement]:
@@ -500,9 +504,12 @@ class _Collector:
 
     # ------------------------------------------------------------------ result
 
-    def canonical(self, installer: str) -> tuple[tuple[str, str], ...]:
-        """The sorted, machine-independent description of the install."""
+    def canonical(self, installer: str, use_container: bool = False) -> tuple[tuple[str, str], ...]:
+        """The sorted, machine-independent description of the install (``use-container``
+        only when set: native code built in a container is other bytes)."""
         pairs: list[tuple[str, str]] = [(_K_INSTALLER, installer)]
+        if use_container:
+            pairs.append((_K_CONTAINER, "true"))
         if self.index_url:
             pairs.append((_K_INDEX, self.index_url))
         # Index and find-links order is the installers' priority order: kept as given.
@@ -574,7 +581,7 @@ def _inputs(c: _Collector, settings: BuildSettings, builder: str,
     from lambdaforge.builders.python.target import PythonTarget
 
     PythonTarget.of(settings.runtime, settings.architecture)  # validates the runtime early
-    canonical, secrets = _protect(c.canonical(options.installer))
+    canonical, secrets = _protect(c.canonical(options.installer, options.use_container))
     return DependencyInputs(
         builder=builder,
         declared_by=c.rel(declared.path) if declared is not None else "",
