@@ -128,7 +128,7 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
     work = Path(tempfile.mkdtemp(prefix="pyinstall-", dir=ctx.scratch))
     job = _Job(reqs, target, dest, work, ctx)
     try:
-        build_local_packages(job, lambda tree, out: _local_wheel_argv(job, tree, out),
+        build_local_packages(job, lambda tree, out, python: _local_wheel_argv(job, tree, out, python),
                              [*_pip_common(job), *job.source_options(pip=True)])
         run = _run_uv if reqs.installer == "uv" else _run_pip
         for _ in range(_MAX_SDIST_ROUNDS):
@@ -287,11 +287,12 @@ def _pip_build_wheel(job: _Job, requirement: str) -> bool:
     return True
 
 
-def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
-    """The installer's command building the copied local package ``tree`` into ``out``."""
+def _local_wheel_argv(job: _Job, tree: Path, out: Path, python: str | None) -> list[str]:
+    """The installer's command building the copied local package ``tree`` into ``out``, with
+    ``python`` (the target's interpreter, when this machine has one) or lambdaforge's."""
     if job.reqs.installer == "uv":
         argv = [
-            uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", sys.executable,
+            uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", python or sys.executable,
             *uv_trust()[0],
             "--cache-dir", str(job.ctx.tool_cache / "uv"),
             "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
@@ -300,7 +301,8 @@ def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
         if job.ctx.offline:
             argv.append("--offline")
         return [*argv, str(tree)]
-    return [*pip_command(), "wheel", "--no-deps", "--wheel-dir", str(out), *_pip_common(job),
+    pip = [python, "-m", "pip"] if python else pip_command()
+    return [*pip, "wheel", "--no-deps", "--wheel-dir", str(out), *_pip_common(job),
             *job.source_options(pip=True), str(tree)]
 
 

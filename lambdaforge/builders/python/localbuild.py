@@ -44,19 +44,28 @@ def local_folder(line: str, root: Path) -> tuple[str | None, str, Path] | None:
     return (name, rel, folder) if folder.is_dir() else None
 
 
-def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]],
+def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None], list[str]],
                          native_flags: list[str]) -> None:
     """Build every local package folder among ``job``'s requirement lines to a wheel and
     record the rewritten lines in ``job.local_wheels`` (notes say what was built).
 
-    ``wheel_argv(tree, out_dir)`` is the installer's command building ``tree`` into
-    ``out_dir``; ``native_flags`` the pip options of a build for the target. Raises
+    ``wheel_argv(tree, out_dir, python)`` is the installer's command building ``tree`` into
+    ``out_dir`` with ``python``: the target's interpreter when this machine matches the
+    target (so a native package is built once, for the target, and only checked), else
+    ``None`` (lambdaforge's own; a native result is then built again for the target).
+    ``native_flags`` are the pip options of a build for the target. Raises
     ``InstallError`` with the build's last output lines when it fails.
     """
-    from lambdaforge.builders.python.nativebuild import build_native_wheel, wants_container
+    from lambdaforge.builders.python.nativebuild import (
+        accept_local_wheel, build_native_wheel, host_interpreter, wants_container,
+    )
 
     root = job.ctx.project.root
-    salt = f"{job.reqs.installer}\0{job.target.runtime}\0{job.target.machine}\0{sys.version_info[:2]}\0{wants_container(job)}"
+    python = None
+    if any(local_folder(line, root) for line in (*job.reqs.requirements, *job.reqs.constraints)):
+        python = host_interpreter(job)
+    salt = (f"{job.reqs.installer}\0{job.target.runtime}\0{job.target.machine}\0"
+            f"{sys.version_info[:2] if python is None else job.target.python_version}\0{wants_container(job)}")
     for line in (*job.reqs.requirements, *job.reqs.constraints):
         found = local_folder(line, root)
         if found is None:
@@ -65,7 +74,7 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]]
 
         def build(tree: Path, out: Path, rel: str = rel) -> Path:
             env = {**isolated_installer_env(), **uv_trust()[1]}  # the CA bundle (pip: --cert)
-            result = job.runner.run(wheel_argv(tree, out), env=env, timeout=_TIMEOUT)
+            result = job.runner.run(wheel_argv(tree, out, python), env=env, timeout=_TIMEOUT)
             wheels = sorted(out.glob("*.whl"))
             if not result.ok or len(wheels) != 1:
                 output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
@@ -75,6 +84,10 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]]
             if is_pure(tags):
                 return wheels[0]
             output = result.stdout + "\n" + result.stderr
+            if python is not None:
+                accepted = accept_local_wheel(job, canonicalize_name(dist), version, wheels[0], python)
+                if accepted is not None:
+                    return accepted
             return build_native_wheel(job, canonicalize_name(dist), version, tree, native_flags,
                                       output, what="source folder")
 

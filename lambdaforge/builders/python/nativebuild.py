@@ -91,6 +91,25 @@ def build_native_wheel(job: Any, name: str, version: str, requirement: str | Pat
     raise InstallError(ways_out(target, name, version, "; ".join(reasons), said))
 
 
+def host_interpreter(job: Any) -> str | None:
+    """The target's interpreter when this machine matches the target and ``use-container``
+    is off (a local package is then built with it from the start), else ``None``."""
+    from lambdaforge.builders.python.smoke import find_interpreter
+
+    if wants_container(job) or host_machine() != job.target.machine:
+        return None
+    return find_interpreter(job.target, job.runner)[0]
+
+
+def accept_local_wheel(job: Any, name: str, version: str, wheel: Path, python: str) -> Path | None:
+    """A native wheel built from a local package with the target's interpreter ``python``:
+    checked and retagged into ``job.built`` as a native sdist's is; ``None`` when it fails
+    the checks (then it is built again another way, ``build_native_wheel``)."""
+    if wheel_problems(wheel, job.target):
+        return None
+    return _place(job, name, version, wheel, f"with {python}", "source folder")
+
+
 def _host_build(job: Any, name: str, version: str, requirement: str | Path,
                 pip_flags: list[str], what: str) -> tuple[Path | None, str, str]:
     """(placed wheel, "", "") or (None, why not, the build's output)."""
@@ -130,13 +149,18 @@ def _accept(job: Any, name: str, version: str, result: Any, out: Path,
     problems = wheel_problems(wheels[0], target)
     if problems:
         return None, f"the wheel built {how} fails the native checks: " + "; ".join(problems), ""
+    return _place(job, name, version, wheels[0], how, what), "", ""
+
+
+def _place(job: Any, name: str, version: str, wheel: Path, how: str, what: str) -> Path:
+    """Retag a checked wheel into ``job.built`` (the retry's find-links) with a note."""
     if job.built is None:
         job.built = job.work / "built-wheels"
         job.built.mkdir(exist_ok=True)
-    placed = retag(wheels[0], target, job.built)
+    placed = retag(wheel, job.target, job.built)
     job.notes.append(f"built {name} {version} from its {what} {how} "
-                     f"(native checks passed for {target.runtime} {target.machine})")
-    return placed, "", ""
+                     f"(native checks passed for {job.target.runtime} {job.target.machine})")
+    return placed
 
 
 def _fresh(job: Any, prefix: str) -> Path:
