@@ -147,6 +147,9 @@ class _Collector:
     #: files read (for the no-op fast path; their content is in the canonical lines)
     read: set[str] = field(default_factory=set)
     issues: list[ConfigIssue] = field(default_factory=list)
+    #: (runtime, architecture) the dependencies are read for: a Poetry 1.x lock is walked
+    #: with the target's markers (``poetry_legacy``)
+    target: tuple[str, str] = ("python3.12", "x86_64")
 
     # ------------------------------------------------------------------ helpers
 
@@ -446,9 +449,15 @@ class _Collector:
         pyproject, data = self.read_toml(pyproject_path), self.read_toml(lock)
         if pyproject is None or data is None:
             return
+        from lambdaforge.builders.python.target import PythonTarget
+
+        try:
+            environment = PythonTarget.of(*self.target).marker_environment()
+        except Exception:  # an unknown runtime is reported by the config's own checks
+            environment = PythonTarget.of("python3.12", "x86_64").marker_environment()
         self.add_locked(read_poetry_lock(
             pyproject, data, lock.read_text(encoding="utf-8"), self.rel(lock),
-            groups=options.groups, extras=options.extras), lock)
+            groups=options.groups, extras=options.extras, environment=environment), lock)
 
     def read_pipfile_lock(self, lock: Path) -> None:
         """A Pipfile.lock checked against the Pipfile beside it (``pipenv.py``)."""
@@ -535,7 +544,7 @@ def collect_dependency_inputs(
     requirements, unsupported options), each with its file and line.
     """
     root = project.root
-    c = _Collector(project_root=root)
+    c = _Collector(project_root=root, target=(settings.runtime, settings.architecture))
     options = PythonSettings.of(settings)
     declared = _declaration(settings, source, root, c)
     if declared is not None:
