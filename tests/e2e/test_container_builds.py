@@ -140,3 +140,40 @@ def test_use_container_flag_without_an_engine_fails_the_build(deps_project, tmp_
             "(`use-container`), but no container engine answers: podman is on PATH") in err
     assert "but its engine is not reachable" in err
     assert not deps_project.zip_path("function", "fn").exists()
+
+
+#: builds (a host wheel tagged cp311) with Python 3.11, fails to compile with 3.12
+_CRASHES_ON_312 = """
+import sys as _sys
+if _sys.version_info[:2] == (3, 12):
+    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        print("speedups.c:12:5: error: 'PyUnicode_AS_UNICODE' undeclared", file=_sys.stderr)
+        raise SystemExit("error: command '/usr/bin/gcc' failed with exit code 1")
+"""
+
+
+def test_a_crashing_container_build_shows_its_own_error(deps_project, tmp_path, monkeypatch):
+    from tests.support.wheels import _BACKEND, build_sdist
+
+    needs_python312()
+    engine_on_path(tmp_path, monkeypatch)
+    build_sdist(deps_project.root / "wheels", "crashy", "1.0", wheel_tag="cp311-cp311-linux_x86_64",
+                files={"crashy/__init__.py": b"",
+                       "_backend/backend.py": (_BACKEND + _CRASHES_ON_312).encode()})
+    deps_project.config(LOCAL_INDEX + """
+use-container = true
+
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+dependencies = ["crashy==1.0"]
+""")
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    install = install_result(deps_project.build())
+    assert install.status.value == "failed"
+    assert ("crashy 1.0 has no wheel for manylinux_2_34_x86_64 / cp312 and its sdist builds native "
+            "code, which cannot be built for the target here: building it in "
+            "public.ecr.aws/sam/build-python3.12:latest-x86_64 with docker 99.0-fake failed. "
+            "Ways out:") in install.error
+    assert "error: 'PyUnicode_AS_UNICODE' undeclared" in install.error.split("last lines", 1)[1]
+    assert "Traceback" not in install.error
