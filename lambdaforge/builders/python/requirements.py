@@ -453,7 +453,7 @@ class _Collector:
 
         try:
             environment = PythonTarget.of(*self.target).marker_environment()
-        except Exception:  # an unknown runtime is reported by the config's own checks
+        except ConfigError:  # an unknown runtime is reported when the inputs are made
             environment = PythonTarget.of("python3.12", "x86_64").marker_environment()
         self.add_locked(read_poetry_lock(
             pyproject, data, lock.read_text(encoding="utf-8"), self.rel(lock),
