@@ -19,6 +19,20 @@ from tests.support.wheels import setuptools_wheel, write_setuptools_c_package
 SO = "nativelib/_speed.cpython-312-x86_64-linux-gnu.so"
 
 
+def configure(project, extra: str = "", architecture: str = "x86_64") -> None:
+    project.config(LOCAL_INDEX + extra + f"""
+[functions.uses]
+source = "uses"
+handler = "app.handler"
+architecture = "{architecture}"
+
+[functions.other]
+source = "other"
+handler = "app.handler"
+dependencies = ["dep-a"]
+""")
+
+
 @pytest.fixture
 def native_local(deps_project):
     if shutil.which("gcc") is None:
@@ -30,16 +44,7 @@ def native_local(deps_project):
     if wheel is None:
         pytest.skip("no setuptools wheel on this machine to build a setuptools package offline")
     shutil.copy(wheel, deps_project.root / "wheels")
-    deps_project.config(LOCAL_INDEX + """
-[functions.uses]
-source = "uses"
-handler = "app.handler"
-
-[functions.other]
-source = "other"
-handler = "app.handler"
-dependencies = ["dep-a"]
-""")
+    configure(deps_project)
     deps_project.write("uses/app.py", "import nativelib\n\ndef handler(event, context):\n"
                                       "    return nativelib.answer()\n")
     deps_project.write("uses/requirements.txt", "../nativelib\n")
@@ -75,3 +80,35 @@ def test_a_native_local_package_is_built_for_the_target_checked_and_rebuilt_on_e
     assert again.results["function:other"].status.value == "up-to-date"
     with zipfile.ZipFile(project.zip_path("function", "uses")) as zf:
         assert zf.read(SO) != first
+
+
+def test_a_native_local_package_for_another_machine_gets_the_local_ways_out(native_local):
+    project, _ = native_local
+    configure(project, architecture="arm64")
+    out = project.build()
+    install = next(r for t, r in out.results.items() if r.status.value == "failed")
+    assert install.error.startswith(
+        "the local package nativelib 1.0 holds native code, which cannot be built for "
+        "manylinux_2_34_aarch64 / cp312 here: this machine is x86_64, the function aarch64; "
+        "no container build: FORGE_CONTAINER_ENGINE=")
+    assert "start docker or podman" in install.error and "pin a version" not in install.error
+    assert out.results["function:other"].status.ok
+
+
+def test_a_native_local_package_is_built_in_the_container_from_a_scratch_copy(
+        native_local, tmp_path, monkeypatch):
+    from tests.e2e.test_container_builds import engine_on_path
+    from tests.support.fake_engine import calls, option_values
+
+    project, _ = native_local
+    log = engine_on_path(tmp_path, monkeypatch)
+    configure(project, "use-container = true\n")
+    before = listing(project.root / "nativelib")
+    out = project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    (run,) = calls(log)
+    (src,) = [m for m in option_values(run, "--mount") if m.endswith("target=/forge/src")]
+    assert "readonly" not in src and f"{project.root / '.forge' / 'tmp'}" in src
+    assert run[-1] == "/forge/src"
+    assert listing(project.root / "nativelib") == before
+    assert SO in project.zip_names("function", "uses")

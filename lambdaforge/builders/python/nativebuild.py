@@ -78,17 +78,20 @@ def build_native_wheel(job: Any, name: str, version: str, requirement: str | Pat
     engine, why = find_engine(job.runner)
     if engine is None:
         if forced:
-            raise InstallError(f"{name} {version} must be built for {target.describe()} in a "
+            source = "" if what == "sdist" else "the local package "
+            raise InstallError(f"{source}{name} {version} must be built for {target.describe()} in a "
                                f"container (`use-container`), but no container engine answers: "
                                f"{why}. Start docker or podman, or name one with "
                                "FORGE_CONTAINER_ENGINE.")
         reasons.append(f"no container build: {why}")
-        raise InstallError(ways_out(target, name, version, "; ".join(reasons), output))
+        raise InstallError(ways_out(target, name, version, "; ".join(reasons), output,
+                                    local=what != "sdist"))
     wheel, why, said = _container_build(job, engine, name, version, requirement, what)
     if wheel is not None:
         return wheel
     reasons.append(why)
-    raise InstallError(ways_out(target, name, version, "; ".join(reasons), said))
+    raise InstallError(ways_out(target, name, version, "; ".join(reasons), said,
+                                local=what != "sdist"))
 
 
 def host_interpreter(job: Any) -> str | None:
