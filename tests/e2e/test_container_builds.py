@@ -177,3 +177,34 @@ dependencies = ["crashy==1.0"]
             "Ways out:") in install.error
     assert "error: 'PyUnicode_AS_UNICODE' undeclared" in install.error.split("last lines", 1)[1]
     assert "Traceback" not in install.error
+
+
+def test_a_host_wheel_failing_the_checks_is_built_again_in_the_container(
+        deps_project, tmp_path, monkeypatch):
+    """The order: this machine first; its wheel needs a newer glibc than the runtime's, so
+    the build image is tried next, and its wheel goes through the same checks (the fake
+    engine builds the same bytes here, so both reasons are given)."""
+    from tests.support.wheels import build_sdist, elf_shared_object
+
+    needs_python312()
+    log = engine_on_path(tmp_path, monkeypatch)
+    build_sdist(deps_project.root / "wheels", "newglibc", "1.0", wheel_tag="cp312-cp312-linux_x86_64",
+                files={"newglibc/__init__.py": b"",
+                       "newglibc/_speedups.cpython-312-x86_64-linux-gnu.so":
+                           elf_shared_object("x86_64", ("GLIBC_2.17", "GLIBC_2.99"))})
+    deps_project.config(LOCAL_INDEX + """
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+dependencies = ["newglibc==1.0"]
+""")
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    install = install_result(deps_project.build())
+    assert install.status.value == "failed"
+    host, container = install.error.split("Ways out:")[0].split("; the wheel built in ")
+    assert "the wheel built with " in host and "fails the native checks: " in host
+    assert "needs glibc 2.99 but python3.12 (Amazon Linux 2023) has glibc 2.34" in host
+    assert "needs glibc 2.99" in container
+    assert container.startswith("public.ecr.aws/sam/build-python3.12:latest-x86_64 with docker "
+                                "99.0-fake fails the native checks: ")
+    assert len(calls(log)) == 1
