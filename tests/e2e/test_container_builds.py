@@ -84,6 +84,7 @@ def test_use_container_builds_in_the_runtime_image_then_checks_and_installs(
     envs = option_values(run, "--env")
     assert "HOME=/tmp" in envs and "PIP_CONFIG_FILE=/dev/null" in envs
     assert not any(e.startswith(("PIP_INDEX_URL", "AWS_")) for e in envs)
+    assert "PIP_FIND_LINKS" in envs  # by name: its value is in the engine's environment only
     install = install_result(out)
     assert any(w.startswith(f"built cext 1.0 from its sdist in {image} with docker 99.0-fake "
                             "(native checks passed for python3.12 x86_64)") for w in install.warnings)

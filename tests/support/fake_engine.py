@@ -68,7 +68,7 @@ if command[0].startswith("python3"):
     found = sorted(glob.glob(f"{{root}}/versions/{{version}}.*/bin/{{command[0]}}"))
     if found:
         command[0] = found[-1]
-env = {{k: host(v) for k, v in env.items()}}
+env = {{k: " ".join(host(t) for t in v.split(" ")) for k, v in env.items()}}
 env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 sys.exit(subprocess.run(command, cwd=host(workdir), env=env).returncode)
 '''

@@ -13,7 +13,7 @@ Python, its glibc and a compiler, as ``sam build --use-container`` uses. The con
 
 No network when the install uses only local folders (``no-index``); otherwise the default
 network, with the index URLs passed as ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL`` by name only,
-so a URL holding a password is never in argv or the log. Nothing else of this machine's
+(``PIP_FIND_LINKS`` too), so a URL holding a password is never in argv or the log. Nothing else of this machine's
 environment goes in. The container runs as this user (``containers.run_argv``), so the
 wheel it writes is not root's. The wheel is then checked exactly as a host-built one.
 """
@@ -55,19 +55,23 @@ def container_wheel(job: Any, engine: ContainerEngine, name: str, source: str | 
     links = [resolve_local(link, job.ctx.project.root) for link in reqs.find_links]
     if job.built is not None:
         links.append(str(job.built))
+    find_links = []
     for i, link in enumerate(links):
         if link.startswith(("http://", "https://")):
-            flags += ["--find-links", link]
+            find_links.append(link)
             network = True
         elif Path(link).is_dir():
             mounts.append(Mount(Path(link), f"/forge/links/{i}"))
-            flags += ["--find-links", f"/forge/links/{i}"]
+            find_links.append(f"/forge/links/{i}")
     if reqs.no_index:
         flags.append("--no-index")
     if reqs.pre:
         flags.append("--pre")
     env: dict[str, str | None] = {"PIP_CONFIG_FILE": "/dev/null", "PYTHONDONTWRITEBYTECODE": "1"}
     engine_env: dict[str, str | None] = {}
+    if find_links:  # by name too: a find-links URL may hold a token
+        env["PIP_FIND_LINKS"] = None
+        engine_env["PIP_FIND_LINKS"] = " ".join(find_links)
     if network:
         if reqs.index_url:
             env["PIP_INDEX_URL"] = None
