@@ -61,7 +61,7 @@ def build_native_wheel(job: Any, name: str, version: str, requirement: str | Pat
     ``InstallError`` with every reason and the ways out when none works.
     ``pip_flags`` are the host's pip options (cache, indexes, find-links); ``host_output``
     the output of the build that produced host code, shown when nothing else ran; ``what``
-    the source's name in notes (``sdist``, ``local package``).
+    the source's name in notes (``sdist``, ``source folder``: a local package).
     """
     from lambdaforge.containers import find_engine
 
