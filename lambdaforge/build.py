@@ -68,6 +68,8 @@ class BuildOptions:
     remote_required: bool = False
     #: ``--shard I/N``: build only part I of N of the selection (``lambdaforge.shard``)
     shard: Shard | None = None
+    #: ``--use-container``: native code is built in the runtime's build image (docker/podman)
+    use_container: bool = False
 
 
 @dataclass
@@ -461,6 +463,7 @@ class BuildSession:
             force=self.options.force, smoke=self.options.smoke,
             sources=self.planner.sources, strip_filter=self.planner.strip_filter,
             rekey=lambda t: self.planner.rekey(self.graph, t), deps_zip=self._deps_zip,
+            use_container=self.options.use_container,
         )
 
     def _deps_zip(self, install_id: str) -> Path:

@@ -18,6 +18,10 @@ os.environ["PIP_CONFIG_FILE"] = os.devnull
 os.environ["UV_NO_CONFIG"] = "1"
 os.environ.pop("FORGE_CACHE_DIR", None)
 os.environ.pop("SOURCE_DATE_EPOCH", None)
+# No real container engine: a machine whose docker answers would otherwise pull SAM's build
+# images in tests that expect "no container build". Tests of container builds put a fake
+# engine (tests/support/fake_engine.py) on PATH and unset this.
+os.environ["FORGE_CONTAINER_ENGINE"] = "forge-tests-have-no-container-engine"
 
 
 def _is_local(address: object) -> bool:

@@ -59,6 +59,8 @@ class ActionContext:
     #: ``deps.zip`` of an install target, installed again in this run when its cache entry
     #: is gone or turned out corrupt
     deps_zip: Callable[[str], Path]
+    #: ``--use-container``: builders build native code in the runtime's build image
+    use_container: bool = False
 
     def builder(self, t: Target) -> Builder:
         """The builder of a target."""
@@ -70,7 +72,7 @@ class ActionContext:
         the key of the install whose tree it is given, if any)."""
         return BuildContext(runner=self.runner, scratch=scratch,
                             tool_cache=self.cache.root / "tools", project=self.project,
-                            install_key=install_key)
+                            install_key=install_key, use_container=self.use_container)
 
     def scratch(self) -> Path:
         """The scratch root, created on first use."""

@@ -140,6 +140,9 @@ class BuildContext:
     tool_cache: Path
     project: Project
     offline: bool = False
+    #: ``forge build --use-container``: native code is built in the runtime's build image
+    #: (how, not what: not in any key; the ``use-container`` option is)
+    use_container: bool = False
     #: the key of the install target whose tree ``prepare_sources`` gets as ``installed``:
     #: what a builder keeps derived from that tree in ``tool_cache`` is keyed by it (the
     #: Node.js builder's extracted tree a bundle resolves against); ``None`` otherwise

@@ -39,6 +39,7 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **ext
         remote_mode=getattr(args, "remote_mode", None),
         remote_required=getattr(args, "remote_required", False),
         shard=getattr(args, "shard", None),
+        use_container=getattr(args, "use_container", False),
     )
     return BuildSession(project, options, scope=scope, **extra)
 
@@ -187,6 +188,7 @@ def add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the artifact checks")
     p.add_argument("--explain-strip", action="store_true",
                    help="list every file strip rules removed, and the rule that removed it")
+    _add_use_container(p)
     p.add_argument("--remote-mode", choices=("read", "read-write"),
                    help="use the remote cache read-only, or also upload what this build makes")
     p.add_argument("--remote-required", action="store_true",
@@ -204,12 +206,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return cmd_build(args, smoke=True)
 
 
+def _add_use_container(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--use-container", action="store_true",
+                   help="build native code (sdists, local packages with C extensions) inside the "
+                        "runtime's build image with docker or podman (FORGE_CONTAINER_ENGINE); "
+                        "installs already cached are kept: add --force to rebuild them")
+
+
 def add_check(sub: argparse._SubParsersAction) -> None:
     """Register ``forge check``."""
     p = sub.add_parser("check", help="build if needed and run every check, import smoke test included")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N")
     p.add_argument("--json", action="store_true")
+    _add_use_container(p)
     p.set_defaults(run=cmd_check)
 
 

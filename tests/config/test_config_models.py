@@ -38,7 +38,8 @@ def test_builder_options_default_to_their_models_defaults(project) -> None:
     py, js = p.functions["api"], p.functions["js"]
     assert py.builder_options == {"installer": "uv", "index-url": None, "extra-index-urls": [],
                                   "find-links": [], "no-index": False, "interpreter": None,
-                                  "groups": [], "extras": [], "locked": True}
+                                  "groups": [], "extras": [], "locked": True,
+                                  "use-container": False}
     assert js.builder_options == NodeOptions().model_dump(mode="json", by_alias=True)
     assert js.builder_options["bundle"] == "none"
     for name, spec in p.functions.items():
@@ -77,6 +78,7 @@ SETTING_ERRORS = [
     ("groups", '"dev"', "expected an array of strings, got 'dev'"),
     ("extras", "1", "expected an array of strings, got integer 1"),
     ("locked", '"yes"', "expected true or false, got 'yes'"),
+    ("use-container", "1", "expected true or false, got integer 1"),
     ("bundle", '"webpack"', "expected 'none' or 'esbuild', got 'webpack'"),
     ("minify", '"no"', "expected true or false, got 'no'"),
     ("sourcemap", "1", "expected true or false, got integer 1"),

@@ -143,7 +143,7 @@ def test_native_sdist_fails_with_the_ways_out(installer: Installer, columns: str
         installer.install("native-sdist", "nativesdist\n")
     message = str(err.value)
     assert "nativesdist" in message and "manylinux_2_34_x86_64 / cp312" in message
-    assert "find-links" in message and "matching the Lambda runtime" in message
+    assert "find-links" in message and "start docker or podman" in message
 
 
 def test_native_sdist_is_refused_with_pip_too(installer: Installer) -> None:

@@ -161,9 +161,9 @@ def test_path_packages_and_old_lock_formats_are_refused_by_name(tmp_path: Path, 
         "lambdaforge does not install from poetry.lock: publish it to an index or a "
         "`find-links` wheel folder")
     lock = tmp_path / "fn" / "poetry.lock"
-    lock.write_text(locks.poetry_lock(wheelhouse).replace('lock-version = "2.1"', 'lock-version = "2.0"'))
-    with pytest.raises(ConfigError, match=r"lock format 2.0 predates per-package groups and "
-                                          r"markers \(format 2.1, Poetry 2.0\): run `poetry lock`"):
+    lock.write_text(locks.poetry_lock(wheelhouse).replace('lock-version = "2.1"', 'lock-version = "0.9"'))
+    with pytest.raises(ConfigError, match=r"lock format 0.9 is not one Poetry 1.x or 2.x writes "
+                                          r"\(1.0 to 2.1\): run `poetry lock`"):
         PythonBuilder().dependency_inputs(settings(), "fn", project)
 
 
@@ -225,3 +225,34 @@ def test_precedence_requirements_txt_then_locks_then_pyproject(tmp_path: Path, w
     # a configured file wins over everything
     inputs = PythonBuilder().dependency_inputs(settings(requirements="fn/Pipfile"), "fn", project)
     assert inputs.declared_by == "fn/Pipfile.lock"
+
+
+@pytest.mark.parametrize("lock_version", ["1.1", "2.0"])
+def test_poetry_1_locks_ship_main_for_the_target_and_never_dev(tmp_path: Path, wheelhouse: Path,
+                                                               lock_version: str) -> None:
+    """Poetry 1.x formats: categories (1.1) or none (2.0 of Poetry 1.5+), hashes in
+    [metadata.files] or per package; the walk from pyproject decides, for the target."""
+    project = project_with(tmp_path, {"pyproject.toml": locks.POETRY1_PYPROJECT,
+                                      "poetry.lock": locks.poetry1_lock(wheelhouse, lock_version=lock_version)})
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "purelib==1.0"]  # tomli-like: python < 3.12
+    assert ("requirement", f"dep-b==1.0 --hash={locks.sha256_of(wheelhouse, 'dep_b')}") in inputs.canonical
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+    older = PythonBuilder().dependency_inputs(settings(runtime="python3.11"), "fn", project)
+    assert lines(older) == ["dep-a==1.0", "dep-b==1.0", "purelib==1.0", "tomli-like==1.0"]
+    with_dev = PythonBuilder().dependency_inputs(settings(groups=("dev",)), "fn", project)
+    assert "markered==1.0" in lines(with_dev)
+    # still checked against pyproject.toml
+    error = error_after_edit(project, "pyproject.toml", 'purelib = "1.0"', 'purelib = "2.0"')
+    assert error.endswith("out of date with pyproject.toml (its content-hash differs): run `poetry lock`")
+
+
+def test_poetry_constraints_on_python_are_read_as_poetry_means_them() -> None:
+    from lambdaforge.builders.python.poetry_legacy import python_allows
+
+    assert python_allows("^3.8", "3.12.0") and not python_allows("^3.8", "4.0.0")
+    assert python_allows("~3.11", "3.11.0") and not python_allows("~3.11", "3.12.0")
+    assert python_allows(">=3.7,<3.13", "3.12.0") and not python_allows(">=3.7,<3.12", "3.12.0")
+    assert python_allows("<3.8 || >=3.12", "3.12.0") and not python_allows("<3.8 || >=3.13", "3.12.0")
+    assert python_allows("3.12.*", "3.12.0") and python_allows("*", "3.12.0")
+    assert not python_allows("^0.2", "0.3.0") and python_allows("^0.2", "0.2.5")

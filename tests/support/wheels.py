@@ -378,3 +378,66 @@ def build_runtime_wheelhouse(dest: Path, requirements: Iterable[str]) -> Path:
         build_wheel(dest, name, version or "1.0", requires=requires.get(name, ()),
                     files={f"{module}/__init__.py": body.encode()})
     return dest
+
+
+# --------------------------------------------------------------------------- setuptools
+
+
+def setuptools_wheel() -> Path | None:
+    """A setuptools wheel already on this machine (the local folders pip's configuration
+    names: ``find-links`` and ``file://`` indexes with their ``files/`` beside them), for a
+    setuptools-built local package to be built offline; ``None`` when there is none."""
+    import configparser
+    import os
+
+    from lambdaforge.builders.python.trust import pip_config_files
+
+    folders: list[Path] = []
+    # the suite sets PIP_CONFIG_FILE=/dev/null for hermetic installs: read the files it hides
+    for path in pip_config_files({k: v for k, v in os.environ.items() if k != "PIP_CONFIG_FILE"}):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (OSError, configparser.Error, UnicodeDecodeError):
+            continue
+        for key in ("find-links", "extra-index-url", "index-url"):
+            if parser.has_option("global", key):
+                for value in parser.get("global", key).split():
+                    local = Path(value.removeprefix("file://"))
+                    folders += [local, local.parent / "files"]
+    found = sorted((w for d in folders if d.is_dir() for w in d.glob("setuptools-*-py3-none-any.whl")),
+                   key=lambda w: [int(p) if p.isdigit() else 0 for p in w.name.split("-")[1].split(".")])
+    return found[-1] if found else None
+
+
+_SETUP_PY = """\
+from setuptools import Extension, setup
+
+setup(name={name!r}, version={version!r}, packages=[{mod!r}],
+      ext_modules=[Extension({mod!r} + "._speed", ["src/speed.c"])])
+"""
+
+_SPEED_C = """\
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) {{ return PyLong_FromLong({answer}); }}
+static PyMethodDef methods[] = {{{{"answer", answer, METH_NOARGS, ""}}, {{NULL, NULL, 0, NULL}}}};
+static struct PyModuleDef module = {{PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods}};
+PyMODINIT_FUNC PyInit__speed(void) {{ return PyModule_Create(&module); }}
+"""
+
+
+def write_setuptools_c_package(dest: Path, name: str, version: str, answer: int = 42) -> Path:
+    """A local package folder built by setuptools (``setup.py`` + ``pyproject.toml``) with a
+    C extension ``<mod>._speed`` whose ``answer()`` returns ``answer``."""
+    mod = _norm(name)
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n'
+                          'build-backend = "setuptools.build_meta"\n',
+        "setup.py": _SETUP_PY.format(name=name, version=version, mod=mod),
+        f"{mod}/__init__.py": "from ._speed import answer\n",
+        "src/speed.c": _SPEED_C.format(answer=answer),
+    }
+    for rel, text in files.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    return dest

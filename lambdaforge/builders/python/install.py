@@ -128,21 +128,22 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
     work = Path(tempfile.mkdtemp(prefix="pyinstall-", dir=ctx.scratch))
     job = _Job(reqs, target, dest, work, ctx)
     try:
-        build_local_packages(job, lambda tree, out: _local_wheel_argv(job, tree, out))
+        build_local_packages(job, lambda tree, out, python: _local_wheel_argv(job, tree, out, python),
+                             [*_pip_common(job), *job.source_options(pip=True)])
         run = _run_uv if reqs.installer == "uv" else _run_pip
         for _ in range(_MAX_SDIST_ROUNDS):
             _empty(dest)
             result = run(job)
-            if result.ok:
+            if result.ok and not (reqs.installer == "uv" and _rebuild_native_uv_builds(job)):
                 break
+            if result.ok:  # uv installed native code it built for this machine: built again
+                continue
             if _rebuild_incompatible_for_target(job, result):
                 continue
             if not _handle_sdist_only(job, result):
                 raise InstallError(_failure_message(job, result))
         else:
             raise InstallError(_failure_message(job, result))
-        if reqs.installer == "uv":
-            _check_uv_built_wheels(job)
         finalize_tree(dest)
         env = target.marker_environment()
         roots = reqs.root_requirements()
@@ -287,11 +288,12 @@ def _pip_build_wheel(job: _Job, requirement: str) -> bool:
     return True
 
 
-def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
-    """The installer's command building the copied local package ``tree`` into ``out``."""
+def _local_wheel_argv(job: _Job, tree: Path, out: Path, python: str | None) -> list[str]:
+    """The installer's command building the copied local package ``tree`` into ``out``, with
+    ``python`` (the target's interpreter, when this machine has one) or lambdaforge's."""
     if job.reqs.installer == "uv":
         argv = [
-            uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", sys.executable,
+            uv_binary(), "build", "--wheel", "--out-dir", str(out), "--python", python or sys.executable,
             *uv_trust()[0],
             "--cache-dir", str(job.ctx.tool_cache / "uv"),
             "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
@@ -300,7 +302,8 @@ def _local_wheel_argv(job: _Job, tree: Path, out: Path) -> list[str]:
         if job.ctx.offline:
             argv.append("--offline")
         return [*argv, str(tree)]
-    return [*pip_command(), "wheel", "--no-deps", "--wheel-dir", str(out), *_pip_common(job),
+    pip = [python, "-m", "pip"] if python else pip_command()
+    return [*pip, "wheel", "--no-deps", "--wheel-dir", str(out), *_pip_common(job),
             *job.source_options(pip=True), str(tree)]
 
 
@@ -366,17 +369,28 @@ def _accept_built_wheel(job: _Job, filename: str) -> None:
         raise InstallError(native_sdist_message(job.target, canonicalize_name(name), str(version), tag_names))
 
 
-def _check_uv_built_wheels(job: _Job) -> None:
-    """uv installed what it built: each sdist-built package's WHEEL tags must be pure."""
+def _rebuild_native_uv_builds(job: _Job) -> bool:
+    """uv installed what it built from sdists: a pure wheel is noted; a native one was built
+    for this machine (uv takes a ``linux_x86_64`` wheel of the target's Python as compatible)
+    and is built again for the target (``nativebuild``; raises the ways out when it cannot).
+    True: install again, with that wheel."""
+    rebuilt = False
     for di in sorted(job.dest.glob("*.dist-info")):
         name, _, version = di.name[: -len(".dist-info")].rpartition("-")
         wheel_file = di / "WHEEL"
-        if canonicalize_name(name) not in job.build_from_sdist or not wheel_file.is_file():
+        name = canonicalize_name(name)
+        if name not in job.build_from_sdist or not wheel_file.is_file():
             continue
-        tags = [
+        tags = sorted(
             ln.split(":", 1)[1].strip() for ln in wheel_file.read_text().splitlines() if ln.startswith("Tag:")
-        ]
-        _accept_built_wheel(job, f"{name}-{version}-{'.'.join(tags) or 'unknown-unknown-unknown'}.whl")
+        )
+        if is_pure(tags):
+            _accept_built_wheel(job, f"{name}-{version}-{'.'.join(tags)}.whl")
+            continue
+        _build_for_target(job, name, version, "")
+        job.build_from_sdist = [n for n in job.build_from_sdist if n != name]  # the wheel is there now
+        rebuilt = True
+    return rebuilt
 
 
 # --------------------------------------------------------------------------- failures

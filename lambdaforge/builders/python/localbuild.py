@@ -3,8 +3,10 @@
 Runs before the installer: each requirement line that names a folder in the project
 (``{project}/pkg`` or ``name @ {project}/pkg``, ``-e`` ones included) is built by
 ``local.local_wheel`` in scratch space with the same installer, and the line handed to the
-installer names the wheel. A wheel with native code is refused with the ways out, as for an
-sdist: it was built for this machine, not for Lambda.
+installer names the wheel. A wheel with native code was built for this machine, not for
+Lambda: the package is built again for the target as a native sdist is
+(``nativebuild.build_native_wheel``: the runtime's interpreter on a matching host, else its
+build image with docker/podman), checked, and that wheel is the one cached and installed.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from lambdaforge.builders.python.local import local_wheel
 from lambdaforge.builders.python.requirements import PROJECT_PLACEHOLDER
 from lambdaforge.builders.python.trust import uv_trust
-from lambdaforge.builders.python.waysout import is_pure, native_sdist_message, wheel_tags
+from lambdaforge.builders.python.waysout import is_pure, wheel_tags
 from lambdaforge.errors import InstallError
 from lambdaforge.runner import isolated_installer_env
 
@@ -40,15 +44,28 @@ def local_folder(line: str, root: Path) -> tuple[str | None, str, Path] | None:
     return (name, rel, folder) if folder.is_dir() else None
 
 
-def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]]) -> None:
+def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None], list[str]],
+                         native_flags: list[str]) -> None:
     """Build every local package folder among ``job``'s requirement lines to a wheel and
     record the rewritten lines in ``job.local_wheels`` (notes say what was built).
 
-    ``wheel_argv(tree, out_dir)`` is the installer's command building ``tree`` into
-    ``out_dir``. Raises ``InstallError`` with the build's last output lines when it fails.
+    ``wheel_argv(tree, out_dir, python)`` is the installer's command building ``tree`` into
+    ``out_dir`` with ``python``: the target's interpreter when this machine matches the
+    target (so a native package is built once, for the target, and only checked), else
+    ``None`` (lambdaforge's own; a native result is then built again for the target).
+    ``native_flags`` are the pip options of a build for the target. Raises
+    ``InstallError`` with the build's last output lines when it fails.
     """
+    from lambdaforge.builders.python.nativebuild import (
+        accept_local_wheel, build_native_wheel, host_interpreter, wants_container,
+    )
+
     root = job.ctx.project.root
-    salt = f"{job.reqs.installer}\0{job.target.runtime}\0{job.target.machine}\0{sys.version_info[:2]}"
+    python = None
+    if any(local_folder(line, root) for line in (*job.reqs.requirements, *job.reqs.constraints)):
+        python = host_interpreter(job)
+    salt = (f"{job.reqs.installer}\0{job.target.runtime}\0{job.target.machine}\0"
+            f"{sys.version_info[:2] if python is None else job.target.python_version}\0{wants_container(job)}")
     for line in (*job.reqs.requirements, *job.reqs.constraints):
         found = local_folder(line, root)
         if found is None:
@@ -57,19 +74,26 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path], list[str]]
 
         def build(tree: Path, out: Path, rel: str = rel) -> Path:
             env = {**isolated_installer_env(), **uv_trust()[1]}  # the CA bundle (pip: --cert)
-            result = job.runner.run(wheel_argv(tree, out), env=env, timeout=_TIMEOUT)
+            result = job.runner.run(wheel_argv(tree, out, python), env=env, timeout=_TIMEOUT)
             wheels = sorted(out.glob("*.whl"))
             if not result.ok or len(wheels) != 1:
                 output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
                 tail = "\n".join("  " + ln.rstrip() for ln in output.splitlines()[-_TAIL:] if ln.strip())
                 raise InstallError(f"building the local package `{rel}` into a wheel failed\n{tail}")
-            return wheels[0]
+            dist, version, tags = wheel_tags(wheels[0].name)
+            if is_pure(tags):
+                return wheels[0]
+            output = result.stdout + "\n" + result.stderr
+            if python is not None:
+                accepted = accept_local_wheel(job, canonicalize_name(dist), version, wheels[0], python)
+                if accepted is not None:
+                    return accepted
+            return build_native_wheel(job, canonicalize_name(dist), version, tree, native_flags,
+                                      output, what="source folder")
 
         wheel = local_wheel(folder, job.ctx.tool_cache / "local-wheels", job.work / "local", salt, build)
         dist, version, tags = wheel_tags(wheel.path.name)
-        if not is_pure(tags):
-            raise InstallError(native_sdist_message(job.target, dist, version, tags))
-        if wheel.built_now:
+        if wheel.built_now and is_pure(tags):
             job.notes.append(f"built wheel for local package {rel} ({dist} {version})")
         job.local_wheels[line] = (f"{name} @ {wheel.path.as_uri()}" if name else str(wheel.path))
         if line in job.reqs.editable:

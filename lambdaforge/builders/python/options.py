@@ -17,7 +17,7 @@ _DEFAULT = PythonSettings()
 
 class PythonOptions(BuilderOptions):
     """``installer``, ``index-url``, ``extra-index-urls``, ``find-links``, ``no-index``,
-    ``interpreter``, ``groups``, ``extras`` and ``locked`` of a function or layer built by
+    ``interpreter``, ``groups``, ``extras``, ``locked`` and ``use-container`` of a function or layer built by
     the Python builder."""
 
     PATHS: ClassVar[dict[str, str]] = {"find-links": "path"}
@@ -57,4 +57,11 @@ class PythonOptions(BuilderOptions):
         _DEFAULT.locked,
         description="A uv.lock out of date with its pyproject.toml is an error (run `uv lock`). "
         "`false` uses the lock as it is. Default: true.",
+    )
+    use_container: bool = Field(
+        _DEFAULT.use_container,
+        description="Build native code (sdists without a matching wheel, local packages with C "
+        "extensions) inside the runtime's build image (public.ecr.aws/sam/build-pythonX.Y) with "
+        "docker or podman, even when this machine could build it. Default: false (this machine "
+        "when it matches the target, else a container when an engine answers).",
     )

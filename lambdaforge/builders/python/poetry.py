@@ -9,8 +9,9 @@ groups with ``extra == …`` terms decided by the selection.
 The lock must be current: Poetry stores a ``content-hash`` of the dependency-relevant part
 of ``pyproject.toml`` in ``[metadata]``; it is recomputed here the way Poetry's
 ``Locker._get_content_hash`` does, and a mismatch is an error saying to run ``poetry lock``.
-Lock files older than format 2.1 (Poetry < 2.0) carry no per-package groups and markers
-and are refused with the same advice; so are path, file, URL and VCS packages, by name.
+Lock files older than format 2.1 (Poetry 1.x: 1.0, 1.1, 2.0) carry no per-package groups
+and markers: ``poetry_legacy`` walks them from the pyproject for the target. Path, file,
+URL and VCS packages are refused by name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
@@ -34,6 +35,8 @@ _PROJECT_KEYS = ("requires-python", "dependencies", "optional-dependencies")
 
 #: lock formats carrying ``groups`` and ``markers`` per package (Poetry 2.0 writes 2.1)
 _MIN_LOCK_VERSION = (2, 1)
+#: the oldest format read (Poetry 1.0 wrote 1.0; 1.1–1.2 wrote 1.1; 1.3–1.8 wrote 2.0)
+_OLDEST_LOCK_VERSION = (1, 0)
 _EXACT = re.compile(r"^\s*(==\s*)?[0-9][A-Za-z0-9.+!-]*\s*$")
 
 
@@ -88,21 +91,33 @@ def exact_pins(pyproject: dict[str, Any]) -> set[str]:
 def read_poetry_lock(
     pyproject: dict[str, Any], lock: dict[str, Any], lock_text: str, where: str,
     *, groups: Iterable[str] = (), extras: Iterable[str] = (),
+    environment: Mapping[str, str] | None = None,
 ) -> LockRead:
     """The packages ``poetry.lock`` (parsed ``lock``, its text ``lock_text`` for line
-    numbers, shown as ``where``) locks for the main group, ``groups`` and ``extras``."""
+    numbers, shown as ``where``) locks for the main group, ``groups`` and ``extras``.
+
+    Formats before 2.1 (Poetry 1.x) are walked from the pyproject's dependencies for the
+    target whose marker ``environment`` is given (``poetry_legacy``)."""
     out = LockRead(pinned=exact_pins(pyproject))
     metadata = lock.get("metadata", {})
-    version = _version_tuple(str(metadata.get("lock-version", "0")))
-    if version < _MIN_LOCK_VERSION:
+    text = str(metadata.get("lock-version", ""))
+    version = _version_tuple(text or "0")
+    if version < _OLDEST_LOCK_VERSION or version[0] > _MIN_LOCK_VERSION[0]:
         out.problem(where, line_of(lock_text, "lock-version"),
-                    f"lock format {metadata.get('lock-version', 'unknown')} predates per-package "
-                    "groups and markers (format 2.1, Poetry 2.0): run `poetry lock` with Poetry 2")
+                    f"lock format {text or 'unknown'} is not one Poetry 1.x or 2.x writes "
+                    "(1.0 to 2.1): run `poetry lock`")
         return out
     if metadata.get("content-hash") not in content_hashes(pyproject):
         out.problem(where, line_of(lock_text, "content-hash"),
                     "out of date with pyproject.toml (its content-hash differs): run `poetry lock`")
         return out
+    if version < _MIN_LOCK_VERSION:
+        from lambdaforge.builders.python.poetry_legacy import read_legacy_lock
+        from lambdaforge.builders.python.target import PythonTarget
+
+        env = environment or PythonTarget.of("python3.12", "x86_64").marker_environment()
+        return read_legacy_lock(pyproject, lock, lock_text, where, out, environment=env,
+                                groups=groups, extras=extras)
     wanted_groups = {"main", *groups}
     wanted_extras = {canonicalize_name(e) for e in extras}
     declared_extras = {canonicalize_name(k): v for k, v in lock.get("extras", {}).items()}

@@ -55,6 +55,7 @@ _K_REQUIREMENT = "requirement"
 _K_CONSTRAINT = "constraint"
 _K_PINNED = "pinned"
 _K_EDITABLE = "editable"
+_K_CONTAINER = "use-container"
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL_PREFIXES = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
@@ -78,6 +79,8 @@ class RequirementSet:
     pinned: frozenset[str]
     #: requirement lines the user marked ``-e`` (a note says they are installed normally)
     editable: tuple[str, ...] = ()
+    #: native code is built in the runtime's build image (``use-container``)
+    use_container: bool = False
 
     @classmethod
     def of(cls, inputs: DependencyInputs) -> RequirementSet:
@@ -97,6 +100,7 @@ class RequirementSet:
             pre=one(_K_PRE) == "true",
             pinned=frozenset(values.get(_K_PINNED, ())),
             editable=tuple(values.get(_K_EDITABLE, ())),
+            use_container=one(_K_CONTAINER) == "true",
         )
 
     def root_requirements(self) -> list[Requirement]:
@@ -143,6 +147,9 @@ class _Collector:
     #: files read (for the no-op fast path; their content is in the canonical lines)
     read: set[str] = field(default_factory=set)
     issues: list[ConfigIssue] = field(default_factory=list)
+    #: (runtime, architecture) the dependencies are read for: a Poetry 1.x lock is walked
+    #: with the target's markers (``poetry_legacy``)
+    target: tuple[str, str] = ("python3.12", "x86_64")
 
     # ------------------------------------------------------------------ helpers
 
@@ -442,9 +449,15 @@ class _Collector:
         pyproject, data = self.read_toml(pyproject_path), self.read_toml(lock)
         if pyproject is None or data is None:
             return
+        from lambdaforge.builders.python.target import PythonTarget
+
+        try:
+            environment = PythonTarget.of(*self.target).marker_environment()
+        except ConfigError:  # an unknown runtime is reported when the inputs are made
+            environment = PythonTarget.of("python3.12", "x86_64").marker_environment()
         self.add_locked(read_poetry_lock(
             pyproject, data, lock.read_text(encoding="utf-8"), self.rel(lock),
-            groups=options.groups, extras=options.extras), lock)
+            groups=options.groups, extras=options.extras, environment=environment), lock)
 
     def read_pipfile_lock(self, lock: Path) -> None:
         """A Pipfile.lock checked against the Pipfile beside it (``pipenv.py``)."""
@@ -500,9 +513,12 @@ class _Collector:
 
     # ------------------------------------------------------------------ result
 
-    def canonical(self, installer: str) -> tuple[tuple[str, str], ...]:
-        """The sorted, machine-independent description of the install."""
+    def canonical(self, installer: str, use_container: bool = False) -> tuple[tuple[str, str], ...]:
+        """The sorted, machine-independent description of the install (``use-container``
+        only when set: native code built in a container is other bytes)."""
         pairs: list[tuple[str, str]] = [(_K_INSTALLER, installer)]
+        if use_container:
+            pairs.append((_K_CONTAINER, "true"))
         if self.index_url:
             pairs.append((_K_INDEX, self.index_url))
         # Index and find-links order is the installers' priority order: kept as given.
@@ -528,7 +544,7 @@ def collect_dependency_inputs(
     requirements, unsupported options), each with its file and line.
     """
     root = project.root
-    c = _Collector(project_root=root)
+    c = _Collector(project_root=root, target=(settings.runtime, settings.architecture))
     options = PythonSettings.of(settings)
     declared = _declaration(settings, source, root, c)
     if declared is not None:
@@ -574,7 +590,7 @@ def _inputs(c: _Collector, settings: BuildSettings, builder: str,
     from lambdaforge.builders.python.target import PythonTarget
 
     PythonTarget.of(settings.runtime, settings.architecture)  # validates the runtime early
-    canonical, secrets = _protect(c.canonical(options.installer))
+    canonical, secrets = _protect(c.canonical(options.installer, options.use_container))
     return DependencyInputs(
         builder=builder,
         declared_by=c.rel(declared.path) if declared is not None else "",

@@ -39,3 +39,6 @@ class PythonSettings(OptionValues):
     extras: tuple[str, ...] = ()
     #: a uv.lock out of date with its pyproject.toml is an error (``false``: use it as it is)
     locked: bool = True
+    #: native code (sdists, local packages) built in the runtime's build image with
+    #: docker/podman even when this machine could build it (``containerbuild``)
+    use_container: bool = False

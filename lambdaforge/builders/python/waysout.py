@@ -48,19 +48,27 @@ def tail(output: str, count: int = _TAIL) -> str:
 
 
 def ways_out(target: PythonTarget, name: str, version: str, why: str, output: str = "",
-             *, native: bool = True) -> str:
-    """The error for an sdist that cannot be built for ``target`` here (``native``: because
-    it compiles code this machine cannot build for the target): why, the ways out, and the
-    build's last output lines when there was one."""
-    sdist = ("its sdist builds native code, which cannot be built for the target here"
-             if native else "its sdist could not be built")
-    message = (
-        f"{name} {version} has no wheel for {target.describe()} and {sdist}: {why}. Ways out: pin a version of "
-        f"{name} that publishes a {target.manylinux} {target.machine} wheel; put a wheel built "
-        "for the target in a folder and name it in `find-links`; or build on a Linux "
-        f"{target.machine} machine with Python {target.python_version} (or a container "
-        f"matching the Lambda runtime and architecture)."
-    )
+             *, native: bool = True, local: bool = False) -> str:
+    """The error for an sdist (``local``: a local package folder) that cannot be built for
+    ``target`` here (``native``: because it compiles code this machine cannot build for the
+    target): why, the ways out, and the build's last output lines when there was one."""
+    machine = (f"build on a Linux {target.machine} machine with Python {target.python_version}, "
+               "or start docker or podman (the runtime's build image is then used; "
+               "FORGE_CONTAINER_ENGINE names one)")
+    if local:
+        message = (
+            f"the local package {name} {version} holds native code, which cannot be built for "
+            f"{target.describe()} here: {why}. Ways out: {machine}; or build its wheel for the "
+            "target elsewhere, put it in a `find-links` folder and require it by name."
+        )
+    else:
+        sdist = ("its sdist builds native code, which cannot be built for the target here"
+                 if native else "its sdist could not be built")
+        message = (
+            f"{name} {version} has no wheel for {target.describe()} and {sdist}: {why}. Ways out: "
+            f"pin a version of {name} that publishes a {target.manylinux} {target.machine} wheel; "
+            f"put a wheel built for the target in a folder and name it in `find-links`; or {machine}."
+        )
     if output.strip():
         message += f"\nlast lines of the build's output:\n{tail(output)}"
     return message
