@@ -12,7 +12,7 @@ import hashlib
 import heapq
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -306,8 +306,17 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         digest = install_digest(inputs)
         # The first consumer's settings stand for all: equal inputs mean equal installer
         # settings, which is all the install reads from them.
-        installs.setdefault(digest, (inputs, consumer, spec, builder_name))
+        first = installs.setdefault(digest, (inputs, consumer, spec, builder_name))[0]
         consumers.setdefault(digest, []).append(consumer)
+        if first is not inputs:
+            # Every consumer's own declaration files were read to find that it shares this
+            # install: they are watched with it (not keyed: the lines are the identity), so
+            # an edit to any one of them is seen and re-plans the graph. With only the first
+            # consumer's watched, a shared requirements.txt edited in another function was
+            # a green no-op.
+            read = (set(first.watched) | set(inputs.files) | set(inputs.watched)) - set(first.files)
+            merged = replace(first, watched=tuple(sorted(read)))
+            installs[digest] = (merged, *installs[digest][1:])
 
     def add_artifact(kind: TargetKind, spec: FunctionSpec | LayerSpec) -> str:
         """A package target, its install (if any) and its check; returns the package id."""

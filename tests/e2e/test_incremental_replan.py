@@ -192,3 +192,31 @@ def test_a_build_without_checks_or_of_one_function_is_incremental_too(built: Pro
              "build", *args], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "pydantic" not in proc.stderr and "built  function:beta" in proc.stderr
+
+
+@pytest.mark.parametrize("which", ["first", "second"])
+def test_an_edit_to_a_shared_requirements_file_is_seen_whichever_function_has_it(
+        deps_project: ProjectDir, which: str) -> None:
+    """Two functions with equal requirements share one install, named after the first.
+    Editing the other one's file once gave "up-to-date": only the first's was watched."""
+    deps_project.config(LOCAL_INDEX + "".join(
+        f'[functions.{n}]\nsource = "{n}"\nhandler = "app.handler"\n\n' for n in ("fa", "fb")))
+    for n in ("fa", "fb"):
+        deps_project.write(f"{n}/app.py", "def handler(event, context):\n    return 1\n")
+        deps_project.write(f"{n}/requirements.txt", "dep-a\n")
+    code, err, _ = build(deps_project)
+    assert code == 0, err
+    assert err.count("built  install:") == 1, err  # one install for both
+    edited = "fa" if which == "first" else "fb"
+    deps_project.write(f"{edited}/requirements.txt", "dep-b\n")
+    code, err, _ = build(deps_project)
+    assert code == 0, err
+    assert f"built  function:{edited}" in err, err
+    names = deps_project.zip_names("function", edited)
+    assert "dep_b/__init__.py" in names and "dep_a/__init__.py" not in names
+    other = "fb" if edited == "fa" else "fa"
+    assert "dep_a/__init__.py" in deps_project.zip_names("function", other)
+    # and a touch of the other file (same content) rebuilds nothing
+    os.utime(deps_project.root / other / "requirements.txt")
+    code, err, _ = build(deps_project)
+    assert code == 0 and "built" not in err.replace("up-to-date", ""), err
