@@ -96,3 +96,38 @@ def test_the_builder_decides_the_default_dependency_file(tmp_path) -> None:
     assert PythonBuilder.default_requirements("fn", tmp_path) == "fn/requirements.txt"
     assert PythonBuilder.default_requirements(".", tmp_path) is None  # none at the root
     assert Builder.default_requirements("fn", tmp_path) is None  # others find their own
+
+
+@pytest.mark.parametrize("runtime", ["python3.12", "python3.13"])
+def test_a_handler_this_hosts_python_cannot_parse_is_judged_by_the_targets(tmp_path, runtime) -> None:
+    """On a host whose Python is older than the runtime's, a module this host cannot parse
+    may use newer syntax: the runtime's own Python decides (a syntax error used to pass)."""
+    import sys
+    import zipfile
+
+    from lambdaforge.builders.base import BuildContext
+    from lambdaforge.lambda_facts import RUNTIMES
+    from tests.python_builder.conftest import make_project
+
+    version = tuple(int(p) for p in RUNTIMES[runtime].version.split("."))
+    if version <= sys.version_info[:2]:
+        pytest.skip(f"this host's Python parses {runtime}'s grammar itself")
+    if find_interpreter(PythonTarget.of(runtime, "x86_64"), Runner())[0] is None:
+        pytest.skip(f"no {runtime} interpreter here")
+    ctx = BuildContext(Runner(), tmp_path, tmp_path / "tools", make_project(tmp_path / "p"))
+    builder = PythonBuilder()
+
+    def check(source: str) -> list[str]:
+        path = tmp_path / "fn.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("app.py", source)
+        return builder.check_handler(path, [], "app.handler", runtime, ctx)
+
+    assert check("def handler(:\n    return 1\n") == [
+        f"handler 'app.handler': app.py does not parse with Python {RUNTIMES[runtime].version}: "
+        "invalid syntax (line 1)"]
+    # 3.12 syntax (a `type` statement): fine for the runtime, whatever this host says
+    assert check("type Point = tuple[int, int]\n\ndef handler(e, c):\n    return 1\n") == []
+    # without a runner (no build context) there is no one to ask: the smoke test decides
+    check("def handler(:\n    return 1\n")
+    assert builder.check_handler(tmp_path / "fn.zip", [], "app.handler", runtime) == []

@@ -46,8 +46,10 @@ class PythonBuilder(Builder):
     """
 
     NAME: ClassVar[str] = "python"
-    #: bump when a change here changes installed trees (cleanup rules, flags, layout)
-    VERSION: ClassVar[str] = "1"
+    #: bump when a change here changes installed trees (cleanup rules, flags, layout) or
+    #: the checks' verdicts (2: a handler that does not parse with the target's Python, on a
+    #: host whose Python is older, fails its check; it passed and was cached before)
+    VERSION: ClassVar[str] = "2"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
@@ -151,7 +153,8 @@ class PythonBuilder(Builder):
                 return [CodeTree.of_zip(stack.enter_context(zipfile.ZipFile(z)), layer_roots(version))
                         for z in layer_zips]
 
-            return check_python_handler(handler, function, layers, python_version=version)
+            return check_python_handler(handler, function, layers, python_version=version,
+                                        reparse=_reparser(runtime, ctx))
 
     def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
                            smoke: bool) -> bool:
@@ -230,3 +233,32 @@ class PythonBuilder(Builder):
         if kind == "function" or "python" in source_names:
             return ""
         return "python/"
+
+
+_PARSE = ("import ast, sys\n"
+          "try:\n"
+          "    ast.parse(sys.stdin.buffer.read(), filename=sys.argv[1])\n"
+          "except SyntaxError as exc:\n"
+          "    print(f'{exc.msg} (line {exc.lineno})')\n")
+
+
+def _reparser(runtime: str, ctx: BuildContext | None):  # type: ignore[no-untyped-def]
+    """``handler.Reparse`` with an interpreter of the runtime's Python (found as the smoke
+    test finds one, any CPU: parsing is the same everywhere); ``None`` without a runner."""
+    if ctx is None or runtime not in RUNTIMES:
+        return None
+
+    def reparse(source: bytes, path: str) -> str | None:
+        import platform
+
+        from lambdaforge.builders.python.smoke import find_interpreter
+
+        host = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+        python, _ = find_interpreter(PythonTarget.of(runtime, host), ctx.runner)
+        if python is None:
+            return None
+        result = ctx.runner.run([python, "-I", "-S", "-c", _PARSE, path],
+                                input=source.decode("utf-8", "surrogateescape"), timeout=60)
+        return result.stdout.strip() if result.ok else None
+
+    return reparse

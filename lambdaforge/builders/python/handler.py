@@ -50,18 +50,25 @@ def layer_roots(python_version: str | None) -> tuple[str, ...]:
     return tuple(roots)
 
 
+#: ``reparse(source, path)`` with the target's own Python: ``""`` when it parses there,
+#: the error (``"invalid syntax (line 3)"``) when not, ``None`` when no such Python is here
+Reparse = Callable[[bytes, str], "str | None"]
+
+
 def check_python_handler(
     handler: str,
     function: CodeTree,
     layers: Sequence[CodeTree] | Callable[[], Sequence[CodeTree]] = (),
     *,
     python_version: str | None = None,
+    reparse: Reparse | None = None,
 ) -> list[str]:
     """Problems with ``handler`` in a function zip and its layers; empty when it is fine.
 
     Each message starts with ``handler '<handler>':`` and says what to change. ``layers``
     may be a callable: it is called only when the module is not in the function zip (which
     comes first on ``sys.path``), so the common case never reads a layer's listing.
+    ``reparse`` parses with the target's Python a module this host's grammar refuses.
     """
     label = f"handler '{handler}'"
     module, dot, func = handler.replace("/", ".").rpartition(".")
@@ -81,7 +88,8 @@ def check_python_handler(
         for root in tree.roots:
             for cand in candidates:
                 if root + cand in tree.names:
-                    return _check_module(label, root + cand, tree.read(root + cand), func, python_version)
+                    return _check_module(label, root + cand, tree.read(root + cand), func,
+                                         python_version, reparse)
             if any(n.startswith(root + rel + ".") and n.endswith((".so", ".pyd")) for n in tree.names):
                 return []  # an extension module: nothing to parse, the import smoke test covers it
     assert not callable(layers)  # trees() ran to the end
@@ -104,12 +112,19 @@ def _not_found(label: str, rel: str, function: CodeTree, layers: Sequence[CodeTr
     return msg
 
 
-def _check_module(label: str, path: str, source: bytes, func: str, python_version: str | None) -> list[str]:
+def _check_module(label: str, path: str, source: bytes, func: str, python_version: str | None,
+                  reparse: Reparse | None = None) -> list[str]:
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
         if python_version and _newer_than_host(python_version):
-            return []  # the target's grammar may be newer than this host's: the smoke test decides
+            # The target's grammar may be newer than this host's (3.12's `type` statements,
+            # PEP 695 generics): its own Python decides, when there is one. Without it, the
+            # import smoke test (`forge check`) is what can tell.
+            verdict = reparse(source, path) if reparse is not None else None
+            if not verdict:
+                return []
+            return [f"{label}: {path} does not parse with Python {python_version}: {verdict}"]
         return [f"{label}: {path} does not parse: {exc.msg} (line {exc.lineno})"]
     kind = _binding(tree.body, func)
     if kind is None:
