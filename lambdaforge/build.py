@@ -283,6 +283,7 @@ class BuildSession:
             outcome = BuildOutcome(self.project, results, graph,
                                    time.perf_counter() - start, manifest_path)
             self._record_figures(results, outcome.seconds)
+            self._publish_bundle(outcome)
             smoke_skipped = any(getattr(r.output, "smoke_skipped", False) for r in results.values())
             if self.options.shard is not None:
                 # Part of a selection chosen by recorded times: no replay record (the fast
@@ -341,6 +342,20 @@ class BuildSession:
         self.cache_stats = cachestats.compute(results, self.remote_stats, seconds)
         cachestats.save(self.project.state_dir, self.cache_stats)
 
+    def _publish_bundle(self, outcome: BuildOutcome) -> None:
+        """After a successful read-write build that made or fetched something, the action
+        bundle of every key of its graph (``RemoteCache.publish_bundle``): a fresh checkout
+        of the same commit then reads one object, not one per target."""
+        remote = self.cache.remote
+        if (remote is None or not outcome.ok or self.options.shard is not None
+                or not any(r.status in (Status.BUILT, Status.CACHED)
+                           for r in outcome.results.values())):
+            return
+        keys = {**(self.scope.keys if self.scope else {}),
+                **{tid: p.key for tid, p in self._planned.items()}}
+        nodes = set(self.graph.nodes)
+        remote.publish_bundle([k for tid, k in keys.items() if k and tid in nodes], self.cache)
+
     def _prefetch(self, graph: TargetGraph) -> None:
         """Look up, in parallel and before any local work starts, every target to run that
         the local cache lacks, downloading what the remote cache has (nothing without a
@@ -355,7 +370,10 @@ class BuildSession:
         installs = {tid for _, tid in wanted if graph.target(tid).kind is TargetKind.INSTALL}
         # An install's deps.zip is needed only by consumers that are built here: for the
         # others, the action entry (what it installed) is enough.
-        remote.prefetch(wanted, self.cache, lazy={self._planned[tid].key for tid in installs})
+        every = [p.key for tid, p in self._planned.items()
+                 if tid in nodes and p.key and p.action is not Status.FAILED]
+        remote.prefetch(wanted, self.cache, lazy={self._planned[tid].key for tid in installs},
+                        every=every)
         needed = []
         for tid in sorted(installs):
             for succ in graph.successors(tid):

@@ -4,6 +4,8 @@ Layout under the configured prefix (Bazel's split, bazel-remote's sharding)::
 
     cas/<hh>/<sha256>         a blob: the bytes of one file of an entry, named by its digest
     ac/<hh>/<key>.json        an action entry: the envelope below, named by the target key
+    ab/<hh>/<digest>.json     an action bundle: the envelopes of every target of one build,
+                              named by the digest of their sorted keys
 
 An action entry is the local cache's ``entry.json`` minus what only one machine needs: the
 key, each file's name, size and sha256, and the meta the local cache keeps. Its envelope is
@@ -13,6 +15,11 @@ A file of at most ``INLINE_MAX`` bytes (a strip listing) is also carried inline,
 its ``inline`` field, so a reader needs no request for it (Bazel's inlined outputs); its blob
 is uploaded all the same, for readers that do not look inline. Inline bytes are checked
 against the file's sha256 and size like a downloaded blob.
+An action bundle saves a build whose every key matches a finished build's (a fresh CI
+runner, a new checkout) one request per target: it carries the same envelopes, each decoded
+and verified exactly as if read from ``ac/`` (so the bundle itself needs no signature); a
+bundle that is missing, malformed, or lacks or refuses an entry costs nothing but the
+per-target reads it would have saved.
 The signature is HMAC-SHA256 with ``FORGE_CACHE_SIGNING_KEY`` over a domain tag, the target
 key and those bytes: an entry cannot be moved to another key, and without the signing key
 nobody (a pull request's CI job included) can write an entry a signing reader accepts.
@@ -26,7 +33,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +74,41 @@ def blob_name(prefix: str, sha256: str) -> str:
 def entry_name(prefix: str, key: str) -> str:
     """The object name of an action entry."""
     return _join(prefix, f"ac/{key[:2]}/{key}.json")
+
+
+def bundle_name(prefix: str, keys: Iterable[str]) -> str:
+    """The object name of the action bundle of exactly ``keys``."""
+    digest = hashlib.sha256("\n".join(sorted(set(keys))).encode()).hexdigest()
+    return _join(prefix, f"ab/{digest[:2]}/{digest}.json")
+
+
+def encode_bundle(envelopes: Mapping[str, bytes]) -> bytes:
+    """An action bundle: each key's envelope (as ``encode`` made it), carried as text."""
+    return json.dumps({"format": FORMAT, "entries": {k: v.decode() for k, v in envelopes.items()}},
+                      sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_bundle(data: bytes, keys: Iterable[str],
+                  signing_key: bytes | None) -> dict[str, RemoteEntry]:
+    """The entries of a bundle for ``keys``, each checked by ``decode`` (a refused or
+    malformed one is simply left out: its ``ac/`` object is read instead)."""
+    try:
+        bundle = json.loads(data)
+        entries = bundle["entries"] if bundle.get("format") == FORMAT else {}
+        if not isinstance(entries, dict):
+            return {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    out: dict[str, RemoteEntry] = {}
+    for key in keys:
+        text = entries.get(key)
+        if not isinstance(text, str):
+            continue
+        try:
+            out[key] = decode(text.encode(), key, signing_key)
+        except EntryRefused:
+            continue
+    return out
 
 
 def _join(prefix: str, name: str) -> str:

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdaforge.remote.layout import (INLINE_MAX, EntryRefused, RemoteEntry, blob_name, decode,
-                                       encode, entry_name)
+from lambdaforge.remote.layout import (INLINE_MAX, EntryRefused, RemoteEntry, blob_name,
+                                       bundle_name, decode, decode_bundle, encode,
+                                       encode_bundle, entry_name)
 from lambdaforge.remote.settings import SIGNING_KEY_VARIABLE, RemoteSettings
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class RemoteCache:
         #: entries read and checked, whose blobs were not downloaded (``prefetch``'s
         #: ``lazy`` keys): key → entry, until ``download_deferred`` or ``take_deferred``
         self._deferred: dict[str, RemoteEntry] = {}
+        #: entries read from an action bundle, used instead of reading their ``ac/`` objects
+        self._bundled: dict[str, RemoteEntry] = {}
         self._store = store
         self._lock = threading.Lock()
         self._workers = workers
@@ -159,7 +162,7 @@ class RemoteCache:
         deferred = False
         try:
             with self._lock:
-                entry = self._deferred.pop(key, None)
+                entry = self._deferred.pop(key, None) or self._bundled.pop(key, None)
             if entry is None:
                 entry = self._read_entry(key, label)
             if entry is None:
@@ -259,12 +262,53 @@ class RemoteCache:
         return True
 
     def prefetch(self, wanted: Iterable[tuple[str, str]], local: Cache,
-                 lazy: Iterable[str] = ()) -> set[str]:
+                 lazy: Iterable[str] = (), every: Iterable[str] = ()) -> set[str]:
         """Fetch the entries of several (key, target id) pairs at once, on the bounded pool:
         a fully cached build is bound by download bandwidth, not by round trips. Returns
         the keys now in ``local``; for the ``lazy`` keys only the action entry is read and
-        checked (their blobs may not be needed) and they are returned when usable."""
-        return self._batch(list(wanted), local, lazy=set(lazy))
+        checked (their blobs may not be needed) and they are returned when usable.
+        ``every``: the keys of the whole build, whose action bundle (one request) stands
+        in for the wanted keys' entries when a finished build had exactly those keys."""
+        wanted = list(wanted)
+        every = sorted(set(every))
+        if len(wanted) > 1 and every and self.available:
+            self._read_bundle(every, {key for key, _ in wanted})
+        return self._batch(wanted, local, lazy=set(lazy))
+
+    def _read_bundle(self, every: list[str], wanted: set[str]) -> None:
+        try:
+            raw = self.store.get_bytes(bundle_name(self.settings.prefix, every))
+        except RemoteUnavailable as exc:
+            self._down(exc)
+            return
+        if raw is not None:
+            entries = decode_bundle(raw, wanted, self.signing_key)
+            with self._lock:
+                self._bundled.update(entries)
+
+    def publish_bundle(self, every: Iterable[str], local: Cache) -> bool:
+        """In read-write mode, after a build whose every target is in ``local``: write the
+        action bundle of ``every`` key (their envelopes, signed as their entries are), so
+        the next build with exactly these keys reads one object instead of one per target.
+        Call after ``close`` (the blobs it points to are uploaded by then). True when this
+        call created it."""
+        if not self.settings.writes or not self.available:
+            return False
+        every = sorted(set(every))
+        if len(every) < 2:
+            return False
+        envelopes: dict[str, bytes] = {}
+        for key in every:
+            entry = local.get(key)
+            if entry is None:
+                return False  # not all of it is here: no bundle (it would only be partial)
+            envelopes[key] = encode(_remote_entry(entry), self.signing_key)
+        try:
+            return self.store.put_new(bundle_name(self.settings.prefix, every),
+                                      encode_bundle(envelopes))
+        except RemoteUnavailable as exc:
+            self._down(exc)
+            return False
 
     def _batch(self, wanted: list[tuple[str, str]], local: Cache, *,
                lazy: set[str] | bool) -> set[str]:
@@ -294,12 +338,8 @@ class RemoteCache:
             for f in sorted(entry.files.values(), key=lambda f: f.name):
                 if self.store.upload_new(blob_name(prefix, f.sha256), f.path):
                     sent += f.size
-            remote = RemoteEntry(entry.key, {f.name: (f.sha256, f.size)
-                                             for f in entry.files.values()}, entry.meta,
-                                 {f.name: f.path.read_bytes() for f in entry.files.values()
-                                  if f.size <= INLINE_MAX})
             created = self.store.put_new(entry_name(prefix, entry.key),
-                                         encode(remote, self.signing_key))
+                                         encode(_remote_entry(entry), self.signing_key))
             self._count(bytes_up=sent, uploaded=1 if created else 0)
         except RemoteUnavailable as exc:
             self._down(exc)
@@ -315,3 +355,10 @@ class RemoteCache:
             future.result()
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+def _remote_entry(entry: CacheEntry) -> RemoteEntry:
+    """The action entry of a local cache entry (small files carried inline)."""
+    return RemoteEntry(entry.key, {f.name: (f.sha256, f.size) for f in entry.files.values()},
+                       entry.meta, {f.name: f.path.read_bytes() for f in entry.files.values()
+                                    if f.size <= INLINE_MAX})

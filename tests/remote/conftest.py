@@ -62,6 +62,13 @@ class Bucket:
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.name, Key=key, Body=data)
 
+    def drop_bundles(self) -> None:
+        """Remove the action bundles, so readers fetch each target's ``ac/`` entry (what a
+        test that tampers with those entries is about)."""
+        for key in self.keys():
+            if "/ab/" in f"/{key}":
+                self.client.delete_object(Bucket=self.name, Key=key)
+
     def config(self, endpoint: str | None = None, mode: str = "read") -> str:
         """A ``[cache]`` table for this bucket."""
         return (f'\n[cache]\nremote = "s3://{self.name}/team"\nregion = "us-east-1"\n'
