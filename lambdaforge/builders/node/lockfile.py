@@ -170,13 +170,9 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
         return _read_other(project_root, package_json, package, manager, lock_path)
     relock = relock_command(package)
     lock_shown = posixpath.join(base, lock_path.name)
-    try:
-        lock = read_json(lock_path, lock_shown)
-    except ConfigError as exc:
-        return None, exc.issues
-    version_issue = _lock_version_issue(lock, lock_shown, where)
-    if version_issue is not None:
-        return None, [version_issue]
+    lock, problems = _read_npm_lock(lock_path, lock_shown, where)
+    if lock is None:
+        return None, problems
     issues = _stale_issues(package, lock["packages"].get(""), project_root / package_json, package_json,
                            lock_path.name, f"run `{relock}` in {where}")
     local_dirs, local_files, local_issues = _local_references(lock, base, lock_shown, where)
@@ -192,6 +188,17 @@ def _read(project_root: Path, package_json: str) -> tuple[NodeManifest | None, l
         local_files=local_files,
         lockfile_path=lock_shown,
     ), issues
+
+
+def _read_npm_lock(lock_path: Path, lock_shown: str, where: str
+                   ) -> tuple[dict[str, Any] | None, list[ConfigIssue]]:
+    """An npm lockfile read and of a version forge installs from, or the problem with it."""
+    try:
+        lock = read_json(lock_path, lock_shown)
+    except ConfigError as exc:
+        return None, exc.issues
+    version_issue = _lock_version_issue(lock, lock_shown, where)
+    return (None, [version_issue]) if version_issue is not None else (lock, [])
 
 
 def _read_member(project_root: Path, package_json: str, package: dict[str, Any], root: str,
@@ -215,13 +222,9 @@ def _read_member(project_root: Path, package_json: str, package: dict[str, Any],
             f"--package-lock-only` in {where}"))]
     lock_path = npm_locks[0]
     lock_shown = posixpath.join(root, lock_path.name)
-    try:
-        lock = read_json(lock_path, lock_shown)
-    except ConfigError as exc:
-        return None, exc.issues
-    version_issue = _lock_version_issue(lock, lock_shown, where)
-    if version_issue is not None:
-        return None, [version_issue]
+    lock, problems = _read_npm_lock(lock_path, lock_shown, where)
+    if lock is None:
+        return None, problems
     links = workspace.workspace_links(lock)
     others = {k: v for k, v in lock["packages"].items() if k not in links}
     linked_dirs = any(isinstance(e, dict) and e.get("link") for e in others.values())
