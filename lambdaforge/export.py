@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lambdaforge.config.specs import FunctionSpec, Project
+from lambdaforge.config.specs import FunctionSpec, Project, layer_compatibility
 from lambdaforge.errors import ForgeError
 from lambdaforge.manifest import ArtifactRecord
 
@@ -51,15 +51,6 @@ def _record(artifacts: Mapping[str, ArtifactRecord], kind: str, name: str) -> Ar
     if record is None:
         raise ExportError(f"{kind} '{name}': not in the build manifest (its build failed?)")
     return record
-
-
-def layer_compatibility(project: Project, name: str) -> tuple[list[str], list[str]]:
-    """A built layer's compatible runtimes and architectures: its own and those of the
-    functions using it (what ``forge deploy`` publishes it with)."""
-    spec = project.layers[name]
-    users = [f for f in project.functions.values() if name in f.layers]
-    return (sorted({spec.runtime, *(f.runtime for f in users)}),
-            sorted({spec.architecture, *(f.architecture for f in users)}))
 
 
 def selected(project: Project, functions: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -253,3 +253,15 @@ class Project(_Spec):
     def path(self, relative: str) -> Path:
         """Absolute path of a project-relative POSIX path from a spec."""
         return self.root / relative
+
+
+def layer_compatibility(project: Project, name: str) -> tuple[list[str], list[str]]:
+    """A built layer's compatible runtimes and architectures (sorted), what ``forge deploy``
+    publishes it with and ``forge export`` writes: as configured
+    (``compatible-runtimes``/``-architectures``), else its own and those of the functions
+    using it."""
+    spec = project.layers[name]
+    users = [f for f in project.functions.values() if name in f.layers]
+    return (sorted(spec.compatible_runtimes or {spec.runtime, *(f.runtime for f in users)}),
+            sorted(spec.compatible_architectures
+                   or {spec.architecture, *(f.architecture for f in users)}))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdaforge import lambda_facts
-from lambdaforge.config.specs import FunctionSpec, Project
+from lambdaforge.config.specs import FunctionSpec, Project, layer_compatibility
 from lambdaforge.config.validate import name_template_problem, stage_problem
 from lambdaforge.deploy.aws import Clients, DeployError, call, error_code
 from lambdaforge.deploy.record import DeployRecord
@@ -357,18 +357,14 @@ def _artifact(artifacts: dict[str, ArtifactRecord], project: Project, kind: str,
 def _layer_plan(project: Project, artifacts: dict[str, ArtifactRecord], clients: Clients,
                 name: str, stage: str | None, plan: DeployPlan) -> LayerPlan:
     record, path = _artifact(artifacts, project, "layer", name, plan)
-    spec = project.layers[name]
-    users = [f for f in project.functions.values() if name in f.layers]
     lname = lambda_name(project, name, stage)
+    runtimes, architectures = layer_compatibility(project, name)
     if not _LAYER_NAME.fullmatch(lname):
         raise UsageError(f"layer '{name}': '{lname}' is not a Lambda layer name")
     layer = LayerPlan(
         name=name, lambda_name=lname, path=path, code_sha256=record.code_sha256,
         sha256=record.sha256, size=record.size,
-        runtimes=sorted(spec.compatible_runtimes
-                        or {spec.runtime, *(f.runtime for f in users)}),
-        architectures=sorted(spec.compatible_architectures
-                             or {spec.architecture, *(f.architecture for f in users)}))
+        runtimes=runtimes, architectures=architectures)
     what = f"layer '{name}' ({lname})"
     try:
         versions = clients.lambda_.list_layer_versions(LayerName=lname)["LayerVersions"]

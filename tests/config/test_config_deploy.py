@@ -189,3 +189,15 @@ def test_layer_compatibility_is_not_a_build_input(project) -> None:
         assert p.layers["shared"].compatible_runtimes == tuple(eval(runtimes))
         keys.append({pl.target.id: pl.key for pl in BuildSession(p, BuildOptions()).plan()})
     assert keys[0] == keys[1] and keys[0]
+
+
+def test_layer_compatibility_is_configured_or_derived_for_deploy_and_export(project) -> None:
+    from lambdaforge.config.specs import layer_compatibility
+
+    p = project('[layers.shared]\nsource = "src/api"\narchitecture = "arm64"\n'
+                '[functions.api]\nsource = "src/api"\nhandler = "app.handler"\n'
+                'runtime = "python3.13"\nlayers = ["shared"]\n')
+    assert layer_compatibility(p, "shared") == (["python3.12", "python3.13"], ["arm64", "x86_64"])
+    p = project('[layers.shared]\nsource = "src/api"\ncompatible-runtimes = ["python3.13"]\n'
+                'compatible-architectures = ["arm64"]\n')
+    assert layer_compatibility(p, "shared") == (["python3.13"], ["arm64"])
