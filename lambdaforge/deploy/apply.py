@@ -147,7 +147,11 @@ def deploy_function(plan: DeployPlan, clients: Clients, fp: FunctionPlan,
     outcome = Outcome("function", fp.name, fp.lambda_name, "unchanged", arn=fp.arn,
                       version=fp.current_version)
     try:
-        _write_function(plan, clients, fp, layer_arns, outcome)
+        try:
+            _write_function(plan, clients, fp, layer_arns, outcome)
+        except OSError as exc:  # its zip went away or cannot be read since the build
+            raise DeployError(f"function '{fp.name}': cannot read {exc.filename or fp.path}: "
+                              f"{exc.strerror or exc} (run forge build again)") from exc
     except DeployError as exc:
         done = (["creating it"] if outcome.status == "created" else []) + \
             [f"updating its {d}" for d in outcome.did]
@@ -275,6 +279,10 @@ def _layer_outcome(plan: DeployPlan, clients: Clients, layer: LayerPlan) -> Outc
         return publish_layer(plan, clients, layer)
     except DeployError as exc:
         return Outcome("layer", layer.name, layer.lambda_name, "failed", error=str(exc))
+    except OSError as exc:  # its zip went away or cannot be read since the build
+        return Outcome("layer", layer.name, layer.lambda_name, "failed",
+                       error=f"layer '{layer.name}': cannot read {exc.filename or layer.path}: "
+                             f"{exc.strerror or exc} (run forge build again)")
 
 
 def apply_plan(plan: DeployPlan, clients: Clients,

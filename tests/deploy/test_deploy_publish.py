@@ -252,3 +252,18 @@ def test_the_record_is_per_stage(aws, deploy_project) -> None:
     assert (deploy_project.root / ".forge/deploy/dev.json").stat().st_mtime_ns == before
     assert list((deploy_project.root / ".forge/deploy").iterdir()) == [
         deploy_project.root / ".forge/deploy/dev.json"]  # no temp file left behind
+
+
+def test_a_zip_gone_between_plan_and_upload_fails_that_function_only(aws, deploy_project) -> None:
+    """Bad state on disk is a failure with a message, never a traceback: worker's zip is
+    removed while forge reads the live state (after its build and plan)."""
+    prefix = deploy_project.prefix
+    zip_path = deploy_project.root / ".forge/build/functions/worker.zip"
+    aws.hooks.append(Hook("GET", f"/functions/{prefix}-worker", lambda: zip_path.unlink()))
+    code, _, err = deploy_project.forge("deploy")
+    assert code == 1
+    assert "Traceback" not in err
+    line = next(x for x in err.splitlines() if x.startswith(f"function worker ({prefix}-worker)"))
+    assert "failed: function 'worker': cannot read " in line and "worker.zip" in line
+    assert "(run forge build again)" in line
+    assert f"function api ({prefix}-api): created" in err
