@@ -89,9 +89,10 @@ def encode_bundle(envelopes: Mapping[str, bytes]) -> bytes:
 
 
 def decode_bundle(data: bytes, keys: Iterable[str],
-                  signing_key: bytes | None) -> dict[str, RemoteEntry]:
-    """The entries of a bundle for ``keys``, each checked by ``decode`` (a refused or
-    malformed one is simply left out: its ``ac/`` object is read instead)."""
+                  signing_key: bytes | None) -> dict[str, tuple[RemoteEntry, bytes]]:
+    """The entries of a bundle for ``keys`` with their envelopes' bytes, each checked by
+    ``decode`` (a refused or malformed one is simply left out: its ``ac/`` object is read
+    instead)."""
     try:
         bundle = json.loads(data)
         entries = bundle["entries"] if bundle.get("format") == FORMAT else {}
@@ -99,13 +100,14 @@ def decode_bundle(data: bytes, keys: Iterable[str],
             return {}
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}
-    out: dict[str, RemoteEntry] = {}
+    out: dict[str, tuple[RemoteEntry, bytes]] = {}
     for key in keys:
         text = entries.get(key)
         if not isinstance(text, str):
             continue
+        raw = text.encode()
         try:
-            out[key] = decode(text.encode(), key, signing_key)
+            out[key] = (decode(raw, key, signing_key), raw)
         except EntryRefused:
             continue
     return out

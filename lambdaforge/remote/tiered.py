@@ -91,6 +91,8 @@ class RemoteCache:
         self._deferred: dict[str, RemoteEntry] = {}
         #: entries read from an action bundle, used instead of reading their ``ac/`` objects
         self._bundled: dict[str, RemoteEntry] = {}
+        #: the envelope bytes of every entry this build read and accepted (for its bundle)
+        self._envelopes: dict[str, bytes] = {}
         self._store = store
         self._lock = threading.Lock()
         self._workers = workers
@@ -188,7 +190,7 @@ class RemoteCache:
             self._count(misses=1)
             return None
         try:
-            return decode(raw, key, self.signing_key)
+            entry = decode(raw, key, self.signing_key)
         except EntryRefused as exc:
             if exc.signature:
                 self._warn(f"remote cache entry {key[:12]} for {label} refused: {exc} "
@@ -198,6 +200,9 @@ class RemoteCache:
                 self._warn(f"remote cache entry {key[:12]} for {label} is unusable ({exc}); "
                            "building it locally")
             return None
+        with self._lock:
+            self._envelopes[key] = raw
+        return entry
 
     def download_deferred(self, wanted: Iterable[tuple[str, str]], local: Cache) -> set[str]:
         """Download the blobs of entries ``prefetch`` only read (``lazy``) after all, for
@@ -284,7 +289,8 @@ class RemoteCache:
         if raw is not None:
             entries = decode_bundle(raw, wanted, self.signing_key)
             with self._lock:
-                self._bundled.update(entries)
+                self._bundled.update({k: entry for k, (entry, _) in entries.items()})
+                self._envelopes.update({k: envelope for k, (_, envelope) in entries.items()})
 
     def publish_bundle(self, every: Iterable[str], local: Cache) -> bool:
         """In read-write mode, after a build whose every target is in ``local``: write the
@@ -299,10 +305,16 @@ class RemoteCache:
             return False
         envelopes: dict[str, bytes] = {}
         for key in every:
-            entry = local.get(key)
-            if entry is None:
-                return False  # not all of it is here: no bundle (it would only be partial)
-            envelopes[key] = encode(_remote_entry(entry), self.signing_key)
+            # Local entries (``contains`` first: ``get`` would fetch a miss from the remote),
+            # else the envelope this build read there and accepted (an install it did not
+            # need to download); neither: no bundle (it would only be partial).
+            entry = local.get(key) if local.contains(key) else None
+            if entry is not None:
+                envelopes[key] = encode(_remote_entry(entry), self.signing_key)
+            elif key in self._envelopes:
+                envelopes[key] = self._envelopes[key]
+            else:
+                return False
         try:
             return self.store.put_new(bundle_name(self.settings.prefix, every),
                                       encode_bundle(envelopes))

@@ -164,3 +164,29 @@ def test_an_install_is_downloaded_when_a_consumer_has_to_be_built(
     # alpha's install came down (its deps ship in alpha's new zip); beta's did not.
     assert len(list((tmp_path / "laptop-cache").rglob("deps.zip"))) == 1
     assert any(n.startswith("dep_a") for n in laptop.zip_names("function", "alpha"))
+
+
+def test_a_read_write_build_that_did_not_download_an_install_still_writes_its_bundle(
+        tmp_path, bucket: Bucket, session_wheelhouse, monkeypatch, capsys):
+    """beta's install is served from its action entry alone (its consumer is a hit): the
+    bundle carries that entry as read, and writing the bundle downloads nothing more."""
+    writer = make_project(tmp_path / "ci", session_wheelhouse, bucket.config(mode="read-write"))
+    forge_json(writer, tmp_path / "ci-cache", monkeypatch, capsys)
+    runner = make_project(tmp_path / "main", session_wheelhouse, bucket.config(mode="read-write"))
+    runner.write("functions/alpha/app.py", "def handler(event, context):\n    return 'next'\n")
+    forge_json(runner, tmp_path / "main-cache", monkeypatch, capsys)
+    assert len(list((tmp_path / "main-cache").rglob("deps.zip"))) == 1  # alpha's only
+    assert len([k for k in bucket.keys() if k.startswith("team/ab/")]) == 2
+    # A fresh checkout of that commit reads the new bundle and no action entry.
+    from tests.deploy.aws_proxy import start_proxy
+    host, port = bucket.endpoint.removeprefix("http://").split(":")
+    proxy = start_proxy((host, int(port)))
+    try:
+        laptop = make_project(tmp_path / "laptop", session_wheelhouse,
+                              bucket.config(endpoint=proxy.url))
+        laptop.write("functions/alpha/app.py", "def handler(event, context):\n    return 'next'\n")
+        report = forge_json(laptop, tmp_path / "laptop-cache", monkeypatch, capsys)
+    finally:
+        proxy.server.shutdown()
+    assert all(t["status"] == "cached" and t["remote"] for t in report["targets"]), report
+    assert not [p for m, p in proxy.requests if m == "GET" and "/team/ac/" in p]
