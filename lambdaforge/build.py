@@ -15,8 +15,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge import plancache, replay
 from lambdaforge.actions import DEPS, STRIP_LISTING, ActionContext
@@ -50,8 +51,7 @@ __all__ = ["BuildOptions", "BuildOutcome", "BuildSession", "PIPELINE_VERSION", "
            "archive_tools"]
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(Struct, frozen=True):
     """What the user asked ``forge build`` for."""
 
     names: tuple[str, ...] = ()
@@ -72,8 +72,7 @@ class BuildOptions:
     use_container: bool = False
 
 
-@dataclass
-class BuildOutcome:
+class BuildOutcome(Struct):
     """Everything a build produced, for the CLI or a Python caller."""
 
     project: Project

@@ -13,10 +13,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from msgspec import Struct, field
 
 from lambdaforge.fsutil import is_disk_full, write_failure
 from lambdaforge.redact import redact_text
@@ -37,8 +37,7 @@ class Status(str, Enum):
         return self in (Status.UP_TO_DATE, Status.CACHED, Status.BUILT)
 
 
-@dataclass
-class TargetResult:
+class TargetResult(Struct):
     """What running one target produced."""
 
     target_id: str
@@ -77,7 +76,8 @@ Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResu
 
 
 class Graph(Protocol):
-    """What the executor asks of a DAG (a ``graph.TargetGraph``, or a networkx ``DiGraph``)."""
+    """What the executor asks of a DAG (a ``graph.TargetGraph``; networkx's names, so a
+    networkx ``DiGraph`` would do too)."""
 
     @property
     def nodes(self) -> Iterable[str]: ...
@@ -101,8 +101,7 @@ class BuildInterrupted(KeyboardInterrupt):
         self.total = total
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Struct, frozen=True):
     """Progress notification: a target started or finished."""
 
     kind: str  # "started" | "finished"

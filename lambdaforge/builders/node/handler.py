@@ -23,8 +23,9 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from lambdaforge.lambda_env import Sandbox, interpreter_prefix, lambda_environment
 from lambdaforge.runner import CommandResult, Runner
@@ -64,8 +65,7 @@ def missing_file_message(handler: str, module: str) -> str:
 # ----------------------------------------------------------------------------- static
 
 
-@dataclass
-class StaticExports:
+class StaticExports(Struct):
     """Export names found by pattern, and whether the file may export more than that."""
 
     names: set[str] = field(default_factory=set)
@@ -262,8 +262,7 @@ const report = (o) => { process.stdout.write('\n@@FORGE-HANDLER@@' + JSON.string
 """
 
 
-@dataclass(frozen=True)
-class ImportOutcome:
+class ImportOutcome(Struct, frozen=True):
     """What importing the handler in isolation found."""
 
     #: the problem, or None when the handler is an exported function

@@ -13,12 +13,12 @@ import ast
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from msgspec import Struct
 
-@dataclass(frozen=True)
-class CodeTree:
+
+class CodeTree(Struct, frozen=True):
     """The files of one artifact as the checks see them: member names and a reader.
 
     ``roots`` are the prefixes Lambda puts on ``sys.path`` for it: ``("",)`` for a function
