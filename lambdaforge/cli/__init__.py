@@ -18,6 +18,7 @@ process's directory, so ``main()`` can be called in-process by tests.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -26,7 +27,8 @@ from pathlib import Path
 from lambdaforge import __version__
 from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, load, print_issue
 
-__all__ = ["COMMANDS", "EXIT_BUILD_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "load", "main"]
+__all__ = ["COMMANDS", "EXIT_BUILD_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "entry", "load",
+           "main"]
 
 #: Every subcommand, in ``--help`` order: name -> (module in ``lambdaforge.cli``, the
 #: function in it that adds the command's arguments to its parser, one-line help). Only the
@@ -106,6 +108,7 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``forge`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
+    _collect_garbage_less_often()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     try:
@@ -131,6 +134,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUILD_FAILED
     except Exception as exc:
         return _failed(exc, verbose=args.verbose)
+
+
+def entry() -> int:
+    """The ``forge`` executable (and ``python -m lambdaforge``): ``main`` on this process's
+    arguments. The objects left when it returns are frozen out of the collector's reach
+    first: at exit it would otherwise walk every one of them (~25 ms of an incremental
+    build at 200 functions); they are freed as before. (Not in ``main``, which tests call
+    in their own long-lived process.)"""
+    code = main()
+    gc.freeze()
+    return code
+
+
+def _collect_garbage_less_often() -> None:
+    """Run the cyclic garbage collector's young generation every 50,000 allocations, not
+    700: a short-lived process that loads records and plans allocates many objects that
+    all live to its end, and re-scanning them was ~15 ms of an incremental build at 200
+    functions. What cycles there are (exceptions, frames) wait a little longer; nothing is
+    collected later than that."""
+    young, *older = gc.get_threshold()
+    if 0 < young < 50_000:
+        gc.set_threshold(50_000, *older)
 
 
 def _failed(exc: Exception, *, verbose: bool) -> int:
@@ -167,4 +192,4 @@ def _failed(exc: Exception, *, verbose: bool) -> int:
     return EXIT_BUILD_FAILED
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit(entry())
