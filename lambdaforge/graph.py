@@ -7,7 +7,6 @@ requirements install once), one ``package`` target per function and per layer, a
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import heapq
 import json
@@ -224,6 +223,8 @@ class TargetGraph:
                 wanted.update(by_name[name])
             else:
                 known = sorted(by_name)
+                import difflib  # only to suggest a name: not on every build's path
+
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UsageError(f"no function or layer named {name!r}{hint}")
