@@ -1,6 +1,6 @@
 """Typed results of the three actions, and their JSON form for state and cache entries.
 
-Actions return these dataclasses (house style 11: no loose ``outputs`` dicts between
+Actions return these typed records (msgspec Structs; house style 11: no loose ``outputs`` dicts between
 stages); the recorder stores them as JSON in the last-build state and in cache entries, and
 reads them back with ``from_json``, which checks the shape field by field. A record of the
 wrong shape (hand-edited, written by another version, damaged) reads as ``None``: the

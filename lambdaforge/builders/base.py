@@ -41,7 +41,7 @@ def _frozen(value: Any) -> Any:
 
 
 class OptionValues:
-    """Base of a builder's plain view of its own options: a frozen ``kw_only`` dataclass
+    """Base of a builder's plain view of its own options: a frozen ``kw_only`` Struct
     whose fields are its options model's (snake_case, the same defaults).
 
     The options model (``Builder.options_model``, Pydantic) validates what users write; the

@@ -161,7 +161,7 @@ def _collect_garbage_less_often() -> None:
 def _failed(exc: Exception, *, verbose: bool) -> int:
     """Report what stopped a command and return its exit code: a ``ForgeError`` as its
     message (every issue of a ``ConfigError``), anything else as an internal error.
-    (Imported only now: ``lambdaforge.errors`` needs ``dataclasses``, which a no-op build
+    (Imported only now: ``lambdaforge.errors`` needs ``msgspec``, which a no-op build
     answered from its replay record never pays for.)"""
     from lambdaforge.errors import ConfigError, ForgeError
 

@@ -1,10 +1,10 @@
-"""The resolved project: plain frozen dataclasses, every value decided.
+"""The resolved project: plain frozen records (msgspec Structs), every value decided.
 
 What the loader produces after ``extends``, ``[defaults]`` and ``[[discover]]`` are applied
 (``lambdaforge.config.resolve``): every value concrete, every path relative to the project root
 (POSIX form), so later stages never re-read TOML and cache keys never see an absolute path.
 
-Plain dataclasses on purpose: the file models (``lambdaforge.config.models``) validate with
+Plain records on purpose: the file models (``lambdaforge.config.models``) validate with
 Pydantic, but what they resolve to is data a build can load, copy, pickle and compare without
 importing Pydantic (a build that re-plans one target should not pay for the validator).
 ``model_dump`` and ``model_copy`` keep the shape callers know from the file models.
