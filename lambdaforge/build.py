@@ -35,7 +35,14 @@ from lambdaforge.incremental import Scope
 from lambdaforge.locking import project_build_lock
 from lambdaforge.outputs import InstallOutput
 from lambdaforge.outputs import output_from_json
-from lambdaforge.planner import PIPELINE_VERSION, PlannedTarget, Planner, archive_tools, keys_through
+from lambdaforge.planner import (
+    PIPELINE_VERSION,
+    UNREAD_LAYER,
+    PlannedTarget,
+    Planner,
+    archive_tools,
+    keys_through,
+)
 from lambdaforge.recorder import Recorder
 from lambdaforge.runner import Runner
 from lambdaforge.shard import Shard
@@ -404,18 +411,24 @@ class BuildSession:
         graph = self.graph
         nodes = set(graph.nodes)
         replan = self.scope.stale & nodes
+        budget_only: set[str] = set()
         todo = list(replan)
         while todo:
             tid = todo.pop()
             for succ in graph.successors(tid):
-                if succ not in replan and keys_through(graph.target(succ), graph.target(tid)):
-                    replan.add(succ)
-                    todo.append(succ)
-        inputs = {u for t in replan for u in graph.predecessors(t)} - replan
+                if succ in replan or not keys_through(graph.target(succ), graph.target(tid)):
+                    continue
+                if self._keyed_without(succ, tid):
+                    budget_only.add(succ)
+                    continue
+                replan.add(succ)
+                todo.append(succ)
+        budget_only -= replan  # reached through another input too: planned after all
+        inputs = {u for t in replan | budget_only for u in graph.predecessors(t)} - replan
         if not nodes - replan <= set(previous["targets"]):
             return None
         seeded: dict[str, PlannedTarget] = {}
-        for tid in sorted(inputs):
+        for tid in sorted(inputs | budget_only):
             record = self.state.get(tid)
             t = graph.target(tid)
             output = output_from_json(t.kind.value, record.outputs) if record else None
@@ -429,7 +442,25 @@ class BuildSession:
                                         previous=output, packaged=paths)
         self._planned.update(seeded)
         self._replanned = replan
-        return graph.subgraph(replan | inputs)
+        return graph.subgraph(replan | inputs | budget_only)
+
+    def _keyed_without(self, check_id: str, layer_id: str) -> bool:
+        """Whether a function's check was keyed without the layer's key last time
+        (``planner.UNREAD_LAYER``: its verdict reads only the layer's size): a layer code
+        change then leaves its key as it was, so it is not planned again; it runs with its
+        last verdict, to which the executor applies the budget with the layer's new size
+        (``actions.check.apply_budget``)."""
+        assert self.scope is not None
+        graph = self.graph
+        if (graph.target(check_id).kind is not TargetKind.CHECK
+                or graph.target(layer_id).kind is not TargetKind.LAYER):
+            return False
+        record = self.state.get(check_id)
+        return (record is not None and record.key == self.scope.keys.get(check_id)
+                and record.upstream_key(layer_id) == UNREAD_LAYER
+                # a verdict the planner would take again as it is (not one to retry)
+                and record.outputs.get("passed") is True
+                and not record.outputs.get("smoke_skipped"))
 
     def _kept_groups(self, previous: dict | None) -> dict[str, list] | None:
         """Replay groups of the targets an incremental build did not re-plan (inputs it

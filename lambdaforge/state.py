@@ -76,6 +76,16 @@ class BuildRecord:
             return None
         return paths if all(isinstance(p, str) for p in paths) else None
 
+    def upstream_key(self, target_id: str) -> str | None:
+        """What that build keyed for upstream ``target_id`` (its key, or a stand-in such as
+        ``planner.UNREAD_LAYER``), without parsing the whole material; ``None`` when the
+        record does not say."""
+        if self._material is not None:
+            return dict(self._material.upstream).get(target_id)
+        upstream = self._material_data.get("upstream") if self._material_data is not None else None
+        value = upstream.get(target_id) if isinstance(upstream, dict) else None
+        return value if isinstance(value, str) else None
+
     @property
     def material(self) -> KeyMaterial | None:
         """The key material of that build (parsed on first use; ``None`` if malformed)."""

@@ -21,7 +21,7 @@ import pytest
 from lambdaforge import replay
 from lambdaforge.cli import main
 
-from .conftest import LOCAL_INDEX, ProjectDir
+from .conftest import LOCAL_INDEX, SOURCE_ONLY, ProjectDir
 
 
 def build(project: ProjectDir) -> tuple[int, str, set[str]]:
@@ -88,8 +88,10 @@ def test_a_layer_code_change_repackages_the_layer_only(
 
 def test_a_layer_code_change_does_not_replan_its_functions_packages(built: ProjectDir) -> None:
     """Early cutoff in the plan: a function's package takes only what its layer provides
-    (its install), so a layer code change re-plans the layer and the checks, not the
-    function packages (no walk of their sources, no read of their records)."""
+    (its install), and its check, whose verdict does not read the layer, was keyed without
+    the layer's key; so a layer code change re-plans the layer and its own check only (no
+    walk of the functions' sources). The function's check still runs, with its last
+    verdict and the budget applied to the layer's new size."""
     from lambdaforge import incremental
     from lambdaforge.build import BuildOptions, BuildSession
 
@@ -102,8 +104,9 @@ def test_a_layer_code_change_does_not_replan_its_functions_packages(built: Proje
     session = BuildSession(scope.project, BuildOptions(jobs=2), scope=scope)
     outcome = session.run()
     assert outcome.ok
-    assert session.replanned == {"layer:shared", "check:layer:shared", "check:function:alpha"}
+    assert session.replanned == {"layer:shared", "check:layer:shared"}
     assert outcome.results["check:function:alpha"].status.value == "up-to-date"
+    assert "function:beta" not in outcome.results  # no layer: not in this build at all
 
 
 @pytest.mark.parametrize("change", ["new file", "config", "plan cache damaged", "no plan cache",
@@ -253,3 +256,36 @@ def test_an_edit_to_a_shared_requirements_file_is_seen_whichever_function_has_it
     os.utime(deps_project.root / other / "requirements.txt")
     code, err, _ = build(deps_project)
     assert code == 0 and "built" not in err.replace("up-to-date", ""), err
+
+
+def test_a_layer_growing_past_a_functions_budget_fails_its_check_incrementally(
+        project: ProjectDir, tmp_path: Path) -> None:
+    """A function's check is keyed without its layers' content (its verdict does not read
+    them), so a layer code edit does not re-plan it; but the budget (max-size, with the
+    layers) is applied again with the layer's new size, and the zip goes when it fails."""
+    project.config(SOURCE_ONLY.replace('layers = ["shared"]\n', 'layers = ["shared"]\nmax-size = "20kB"\n'))
+    project.write("layers/shared/shared_util.py", "def util():\n    return 42\n")
+    project.write("functions/alpha/app.py", "def handler(event, context):\n    return 'alpha'\n")
+    project.write("functions/beta/app.py", "def handler(event, context):\n    return 'beta'\n")
+    code, err, _ = build(project)
+    assert code == 0, err
+    alpha_zip = project.zip_path("function", "alpha")
+    assert alpha_zip.exists()
+    padding = "".join(f"# {i:06d} {'x' * 70}\n" for i in range(400))  # ~32 kB unzipped
+    project.write("layers/shared/shared_util.py", "def util():\n    return 42\n" + padding)
+    code, err, imported = build(project)
+    assert code == 1, err
+    assert HEAVY.isdisjoint(imported), HEAVY & imported  # incremental, not a full plan
+    assert "check:function:alpha" in err and "max-size" in err, err
+    assert not alpha_zip.exists()
+    manifest = json.loads((project.root / ".forge/build/manifest.json").read_text())
+    assert "alpha" not in {a["name"] for a in manifest["artifacts"] if a["kind"] == "function"}
+    assert project.zip_path("function", "beta").exists()
+    # the next build does not call it up to date, and shrinking the layer brings it back
+    code, err, _ = build(project)
+    assert code == 1 and "max-size" in err, err
+    project.write("layers/shared/shared_util.py", "def util():\n    return 43\n")
+    code, err, _ = build(project)
+    assert code == 0, err
+    assert alpha_zip.exists()
+    assert_clean_build_agrees(project, tmp_path)
