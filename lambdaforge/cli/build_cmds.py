@@ -184,7 +184,7 @@ def _jobs(text: str) -> int:
 
 
 def add_build(p: argparse.ArgumentParser) -> None:
-    """Register ``forge build``."""
+    """The arguments of ``forge build``."""
     p.add_argument("names", nargs="*", metavar="NAME", help="function or layer names")
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="parallel targets (default: CPU count)")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date or cached")
@@ -220,7 +220,7 @@ def _add_use_container(p: argparse.ArgumentParser) -> None:
 
 
 def add_check(p: argparse.ArgumentParser) -> None:
-    """Register ``forge check``."""
+    """The arguments of ``forge check``."""
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N")
     p.add_argument("--json", action="store_true")
@@ -257,7 +257,7 @@ def _declared(target: Target) -> str:
 
 
 def add_plan(p: argparse.ArgumentParser) -> None:
-    """Register ``forge plan``."""
+    """The arguments of ``forge plan``."""
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_plan)
@@ -278,7 +278,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def add_explain(p: argparse.ArgumentParser) -> None:
-    """Register ``forge explain``."""
+    """The arguments of ``forge explain``."""
     p.add_argument("name", metavar="NAME")
     p.set_defaults(run=cmd_explain)
 
@@ -298,7 +298,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def add_graph(p: argparse.ArgumentParser) -> None:
-    """Register ``forge graph``."""
+    """The arguments of ``forge graph``."""
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot")
     p.set_defaults(run=cmd_graph)
@@ -329,7 +329,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def add_clean(p: argparse.ArgumentParser) -> None:
-    """Register ``forge clean``."""
+    """The arguments of ``forge clean``."""
     p.add_argument("--cache", action="store_true", help="also clear the local cache")
     p.set_defaults(run=cmd_clean)
 
@@ -365,7 +365,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def add_cache(p: argparse.ArgumentParser) -> None:
-    """Register ``forge cache``."""
+    """The arguments of ``forge cache``."""
     p.add_argument("action", choices=("size", "prune", "stats"))
     p.add_argument("--json", action="store_true", help="stats: print them as JSON")
     p.add_argument("--max-size", default="5GiB",

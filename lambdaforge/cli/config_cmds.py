@@ -41,7 +41,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def add_validate(p: argparse.ArgumentParser) -> None:
-    """Register ``forge validate``."""
+    """The arguments of ``forge validate``."""
     p.set_defaults(run=cmd_validate)
 
 
@@ -79,7 +79,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def add_config(p: argparse.ArgumentParser) -> None:
-    """Register ``forge config``."""
+    """The arguments of ``forge config``."""
     p.add_argument(
         "--show-origin", action="store_true", help="show the file and line each value came from"
     )
@@ -99,7 +99,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def add_schema(p: argparse.ArgumentParser) -> None:
-    """Register ``forge schema``."""
+    """The arguments of ``forge schema``."""
     p.set_defaults(run=cmd_schema)
 
 
@@ -136,7 +136,7 @@ def cmd_import_sam(args: argparse.Namespace) -> int:
 
 
 def add_import(p: argparse.ArgumentParser) -> None:
-    """Register ``forge import sam``."""
+    """The arguments of ``forge import sam``."""
     kinds = p.add_subparsers(dest="import_kind", metavar="KIND", required=True)
     sam = kinds.add_parser("sam", help="from an AWS SAM template (template.yaml)")
     sam.add_argument("template", nargs="?", type=Path, help="the template (default: template.yaml here)")

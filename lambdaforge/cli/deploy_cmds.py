@@ -96,7 +96,7 @@ def summary_line(outcomes: list, seconds: float) -> str:
 
 
 def add_deploy(p: argparse.ArgumentParser) -> None:
-    """Register ``forge deploy``."""
+    """The arguments of ``forge deploy``."""
     from lambdaforge.cli.build_cmds import _jobs
 
     p.add_argument("names", nargs="*", metavar="NAME", help="functions or layers (default: all)")

@@ -56,7 +56,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_export(p: argparse.ArgumentParser) -> None:
-    """Register ``forge export``."""
+    """The arguments of ``forge export``."""
     p.add_argument("format", choices=("terraform", "sam"))
     p.add_argument("names", nargs="*", metavar="NAME", help="functions (default: all)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE",

@@ -90,7 +90,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def add_invoke(p: argparse.ArgumentParser) -> None:
-    """Register ``forge invoke``."""
+    """The arguments of ``forge invoke``."""
     p.add_argument("name", nargs="?", metavar="NAME", help="the function")
     p.add_argument("--event", metavar="FILE|-|SAMPLE",
                    help="the event: a JSON file, - for stdin, or a sample (--list-events); default {}")

@@ -32,7 +32,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def add_watch(p: argparse.ArgumentParser) -> None:
-    """Register ``forge watch``."""
+    """The arguments of ``forge watch``."""
     from lambdaforge.cli.build_cmds import _jobs
 
     p.add_argument("names", nargs="*", metavar="NAME", help="function or layer names (default: all)")
