@@ -48,8 +48,10 @@ class PythonBuilder(Builder):
     NAME: ClassVar[str] = "python"
     #: bump when a change here changes installed trees (cleanup rules, flags, layout) or
     #: the checks' verdicts (2: a handler that does not parse with the target's Python, on a
-    #: host whose Python is older, fails its check; it passed and was cached before)
-    VERSION: ClassVar[str] = "2"
+    #: host whose Python is older, fails its check; it passed and was cached before; 3: the
+    #: handler's module is found as Python's import system finds it, so a package
+    #: ``app/`` shadowing ``app.py`` fails the check)
+    VERSION: ClassVar[str] = "3"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
