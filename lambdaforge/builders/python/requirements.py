@@ -54,6 +54,7 @@ _K_PRE = "pre"
 _K_REQUIREMENT = "requirement"
 _K_CONSTRAINT = "constraint"
 _K_PINNED = "pinned"
+_K_PROVIDED_RANGE = "provided-range"
 _K_EDITABLE = "editable"
 _K_CONTAINER = "use-container"
 
@@ -77,6 +78,9 @@ class RequirementSet:
     #: normalized names the user pinned with ``==`` at the top level (they keep runtime-
     #: provided packages, see ``dists.runtime_provided_choice``)
     pinned: frozenset[str]
+    #: the user's own top-level requirements on a runtime-provided package with a version
+    #: range (``boto3>=1.28.57``): a range the runtime's copy does not satisfy keeps it
+    provided_ranges: tuple[str, ...] = ()
     #: requirement lines the user marked ``-e`` (a note says they are installed normally)
     editable: tuple[str, ...] = ()
     #: native code is built in the runtime's build image (``use-container``)
@@ -99,6 +103,7 @@ class RequirementSet:
             no_index=one(_K_NO_INDEX) == "true",
             pre=one(_K_PRE) == "true",
             pinned=frozenset(values.get(_K_PINNED, ())),
+            provided_ranges=tuple(values.get(_K_PROVIDED_RANGE, ())),
             editable=tuple(values.get(_K_EDITABLE, ())),
             use_container=one(_K_CONTAINER) == "true",
         )
@@ -140,6 +145,8 @@ class _Collector:
     no_index: bool = False
     pre: bool = False
     pinned: set[str] = field(default_factory=set)
+    #: top-level ranges on runtime-provided packages (``RequirementSet.provided_ranges``)
+    provided_ranges: set[str] = field(default_factory=set)
     #: requirement lines given with ``-e`` (installed normally: Lambda has no editable installs)
     editable: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
@@ -206,9 +213,20 @@ class _Collector:
             self.problem(where, line, f"`{text}`: not a valid requirement")
             return
         target.add(_normalise(req) + suffix)
-        if top_level and not constraint and any(s.operator in ("==", "===") for s in req.specifier):
-            if not any(ch in str(req.specifier) for ch in "*"):
-                self.pinned.add(canonicalize_name(req.name))
+        if top_level and not constraint:
+            self.note_user_requirement(req)
+
+    def note_user_requirement(self, req: Requirement) -> None:
+        """What the user's own top-level requirement says about runtime-provided packages:
+        an exact pin keeps the package; a range is kept for the package action to hold
+        against the runtime's version (``dists.runtime_provided_choice``)."""
+        if any(s.operator in ("==", "===") for s in req.specifier) and "*" not in str(req.specifier):
+            self.pinned.add(canonicalize_name(req.name))
+        elif req.specifier and not req.url:
+            from lambdaforge.lambda_facts import PYTHON_RUNTIME_PROVIDED
+
+            if canonicalize_name(req.name) in PYTHON_RUNTIME_PROVIDED:
+                self.provided_ranges.add(_normalise(req))
 
     def local_requirement(
         self, text: str, base: Path, where: str, line: int | None, *, absolute: bool = False
@@ -384,7 +402,21 @@ class _Collector:
             from lambdaforge.builders.python.poetry import exact_pins
 
             self.pinned |= exact_pins({"project": data.get("project", {})})
+            self.note_project_ranges(data)
         self.read_uv_lock(lock, runner, options)
+
+    def note_project_ranges(self, data: dict) -> None:
+        """The ranges ``[project] dependencies`` put on runtime-provided packages, for a lock
+        whose exported lines are all exact (``note_user_requirement``)."""
+        project = data.get("project", {})
+        deps = project.get("dependencies", []) if isinstance(project, dict) else []
+        for text in deps if isinstance(deps, list) else ():
+            try:
+                req = Requirement(text) if isinstance(text, str) else None
+            except InvalidRequirement:
+                req = None
+            if req is not None and not any(s.operator in ("==", "===") for s in req.specifier):
+                self.note_user_requirement(req)
 
     def read_uv_lock(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
         """The locked set of a uv project, exported as requirement lines (hashes kept).
@@ -449,6 +481,7 @@ class _Collector:
         pyproject, data = self.read_toml(pyproject_path), self.read_toml(lock)
         if pyproject is None or data is None:
             return
+        self.note_project_ranges(pyproject)
         from lambdaforge.builders.python.target import PythonTarget
 
         try:
@@ -531,6 +564,7 @@ class _Collector:
         pairs += [(_K_REQUIREMENT, r) for r in sorted(self.requirements)]
         pairs += [(_K_CONSTRAINT, c) for c in sorted(self.constraints)]
         pairs += [(_K_PINNED, p) for p in sorted(self.pinned)]
+        pairs += [(_K_PROVIDED_RANGE, r) for r in sorted(self.provided_ranges)]
         pairs += [(_K_EDITABLE, e) for e in sorted(self.editable)]
         return tuple(pairs)
 
