@@ -46,7 +46,10 @@ class NodeBuilder(Builder):
     """Builds ``nodejs20.x``/``22.x``/``24.x`` functions and layers with npm (and esbuild)."""
 
     NAME = "node"
-    VERSION = "1"
+    #: bump when a change here changes installed trees or the checks' verdicts (2: a handler
+    #: file whose module system is not the one Lambda loads it with fails its check: CommonJS
+    #: exports under "type": "module", ES module syntax in a file loaded as CommonJS)
+    VERSION = "2"
     FAMILIES = frozenset({"nodejs"})
 
     def __init__(self, runner: Runner | None = None) -> None:
@@ -354,10 +357,12 @@ class NodeBuilder(Builder):
             if file is None:
                 return [handlers.missing_file_message(handler, module)]
             source = zf.read(file).decode("utf-8", errors="replace")
-        problem = handlers.static_problem(handler, file, source)
+            system = handlers.module_system(file, names, zf.read)
+        major = int(RUNTIMES[runtime].version)
+        problem = (handlers.module_system_problem(handler, file, source, system, major)
+                   or handlers.static_problem(handler, file, source))
         if problem is None:
             return []
-        major = int(RUNTIMES[runtime].version)
         if self.toolchain().node_major != major:
             return [problem]
         # Patterns can miss an export that exists (generated code): Node has the last word.
