@@ -1,6 +1,7 @@
 """``forge import sam``: a ``lambdaforge.toml`` from an AWS SAM template.
 
-What SAM users hand-translate today, done once: ``Globals.Function``, every
+What SAM users hand-translate today, done once: ``Globals.Function`` (merged into each
+function as SAM merges it, ``sam_merge``: variables key by key, ``Layers`` concatenated), every
 ``AWS::Serverless::Function`` (``CodeUri``, ``Handler``, ``Runtime``, ``Architectures``,
 ``Layers``, ``Environment.Variables``, ``Metadata`` ``BuildMethod``/``BuildProperties``) and
 every ``AWS::Serverless::LayerVersion`` (``ContentUri``, ``CompatibleRuntimes``,
@@ -227,7 +228,12 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
 def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, Any],
               layer_names: set[str], arn_layers: dict[str, str], notes: list[str],
               rebase: Callable[[str], str]) -> Table | None:
-    props = {**globals_, **(resource.get("Properties") or {})}
+    own = resource.get("Properties") or {}
+    props = sam_merge(globals_, own)
+    if isinstance(own.get("Architectures"), list):
+        # SAM concatenates the two lists, which Lambda refuses (one architecture per
+        # function): the function's own choice is what its author meant
+        props["Architectures"] = own["Architectures"]
     if props.get("PackageType") == "Image":
         notes.append(f"{logical}: PackageType Image is not built by lambdaforge: skipped")
         return None
@@ -261,6 +267,21 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
         table.comments.append(f"deploy settings, not part of the build: {', '.join(deploy)}")
     _build_method(logical, resource.get("Metadata") or {}, table, notes)
     return table
+
+
+def sam_merge(global_value: Any, local_value: Any) -> Any:
+    """A function's properties over ``Globals.Function`` as SAM merges them
+    (samtranslator's globals plugin): maps merge key by key (the function's value wins,
+    recursively), lists concatenate (Globals' entries first: ``Layers`` from both), anything
+    else, an intrinsic included, is the function's."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = sam_merge(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
 
 
 def _layers(logical: str, entries: list[Any], layer_names: set[str], arn_layers: dict[str, str],

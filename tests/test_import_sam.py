@@ -166,6 +166,60 @@ def test_esbuild_build_properties_and_a_makefile_build(tmp_path: Path) -> None:
     assert any("BuildMethod makefile" in n for n in result.notes)
 
 
+def test_globals_merge_as_sam_merges_them(tmp_path: Path) -> None:
+    """SAM merges a function's properties over ``Globals.Function``: environment variables
+    key by key, ``Layers`` concatenated (Globals' first). A function with its own
+    variables or layers lost the Globals' ones (SAM's documented example, TABLE_NAME)."""
+    template = write_project(tmp_path, """
+        Globals:
+          Function:
+            Runtime: python3.12
+            CodeUri: src/
+            Architectures: [arm64]
+            Layers: [!Ref Common]
+            Environment:
+              Variables:
+                TABLE_NAME: data-table
+                STAGE: !Ref Stage
+        Resources:
+          Common:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: common/
+          Extra:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: extra/
+          HelloWorldFunction:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: app.hello
+              Layers: [!Ref Extra]
+              Environment:
+                Variables:
+                  MESSAGE: Hello From SAM
+          ThumbnailFunction:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: app.thumb
+              Architectures: [x86_64]
+              Environment:
+                Variables:
+                  TABLE_NAME: thumbs
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    data = tomllib.loads(result.text)
+    hello, thumb = data["functions"]["HelloWorldFunction"], data["functions"]["ThumbnailFunction"]
+    assert hello["layers"] == ["Common", "Extra"]
+    assert hello["environment"] == {"TABLE_NAME": "data-table", "MESSAGE": "Hello From SAM"}
+    assert thumb.get("layers", data.get("defaults", {}).get("layers")) == ["Common"]
+    assert thumb["environment"] == {"TABLE_NAME": "thumbs"}
+    # the function's own architecture, not SAM's concatenation of both lists
+    assert (hello["architecture"], thumb["architecture"]) == ("arm64", "x86_64")
+    # the intrinsic from Globals is noted for both functions
+    assert sum("environment STAGE is an intrinsic" in n for n in result.notes) == 2
+
+
 def test_a_json_template_and_paths_relative_to_another_output(tmp_path: Path) -> None:
     (tmp_path / "infra").mkdir()
     template = tmp_path / "infra" / "template.json"
