@@ -48,7 +48,8 @@ class NodeBuilder(Builder):
     NAME = "node"
     #: bump when a change here changes installed trees or the checks' verdicts (2: a handler
     #: file whose module system is not the one Lambda loads it with fails its check: CommonJS
-    #: exports under "type": "module", ES module syntax in a file loaded as CommonJS)
+    #: exports under "type": "module", ES module syntax in a file loaded as CommonJS; and an
+    #: @aws-sdk/* range the runtime's SDK version is outside of keeps the package)
     VERSION = "2"
     FAMILIES = frozenset({"nodejs"})
 
@@ -199,16 +200,30 @@ class NodeBuilder(Builder):
         self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
     ) -> RuntimeProvidedChoice:
         """The AWS SDK v3 (``@aws-sdk/*``, ``@smithy/*``) the runtime ships, unless the
-        package.json pins it to an exact version, which keeps it and what it requires. Each
-        pinned package kept is noted, with the count of SDK packages it keeps along."""
+        package.json pins it to an exact version, or declares a range the runtime's SDK
+        version (``lambda_facts.NODE_SDK_VERSIONS``, where one is known) is outside of
+        (``^3.600.0`` on nodejs20.x, which has 3.462.0: a client newer than the runtime's is
+        not there at all), which keeps it and what it requires. Each package kept is noted,
+        with the count of SDK packages it keeps along."""
+        from lambdaforge.builders.node.semver import allows
+        from lambdaforge.lambda_facts import NODE_SDK_VERSIONS
+
         declared: dict[str, str] = {}
         canonical = dict(inputs.canonical)
         # a workspace member's own declarations, not the workspace root's
         package = json.loads(canonical.get("member-package.json", canonical["package.json"]))
         for key in ("dependencies", "optionalDependencies"):
             declared.update(package.get(key) or {})
-        pinned = [n for n, spec in declared.items()
-                  if n.startswith(NODE_RUNTIME_PROVIDED_PREFIXES) and _EXACT_VERSION.match(str(spec))]
+        shipped = NODE_SDK_VERSIONS.get(settings.runtime)
+        why: dict[str, str] = {}
+        for name, spec in declared.items():
+            if not name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES):
+                continue
+            if _EXACT_VERSION.match(str(spec)):
+                why[name] = "pinned to an exact version in package.json"
+            elif shipped and name.startswith("@aws-sdk/") and allows(str(spec), shipped) is False:
+                why[name] = f"package.json requires {spec}; the {settings.runtime} runtime has {shipped}"
+        pinned = list(why)
         keep = {d.name for d in install.closure(dists, pinned)}
         dropped = {d.name for d in dists
                    if d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES)
@@ -217,7 +232,7 @@ class NodeBuilder(Builder):
         for root in sorted(n for n in pinned if n in keep):
             along = sum(1 for d in install.closure(dists, [root])
                         if d.name != root and d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES))
-            kept[root] = "pinned to an exact version in package.json" + (
+            kept[root] = why[root] + (
                 f" (with the {along} SDK packages it requires)" if along else "")
         # Nested copies inside a dropped package go with it.
         nested = {d.name for d in dists
