@@ -118,6 +118,37 @@ def test_es_module_syntax_in_a_typeless_js_loads_from_node_22_on() -> None:
     assert module_system_problem("index.handler", "index.mjs", bundle, esm, 20) is None
 
 
+def test_a_folder_named_like_the_handler_file_is_what_lambda_requires_first(tmp_path: Path) -> None:
+    """Lambda's runtime (Node.js 20, 22) requires ``/var/task/app`` before it tries
+    ``app.mjs``: a folder ``app/`` makes that fail, or load the folder's ``index.js``
+    (aws-lambda-nodejs-runtime-interface-client issue 93). ``app.js`` is found first."""
+    runtime = "nodejs22.x" if LOCAL_MAJOR != 22 else "nodejs20.x"
+    helpers = make_zip(tmp_path / "a.zip", {"app.mjs": ESM, "app/greet.mjs": ESM})
+    assert BUILDER.check_handler(helpers, [], "app.handler", runtime) == [
+        "handler `app.handler`: the folder app/ beside app.mjs fails it on Lambda: the runtime "
+        "requires 'app' without an extension before it tries app.mjs, and the folder has no "
+        "index.js (Cannot find module '/var/task/app'); rename the folder or the handler file"
+    ]
+    indexed = make_zip(tmp_path / "b.zip", {"app.cjs": CJS, "app/index.js": "exports.other = 1;\n"})
+    assert BUILDER.check_handler(indexed, [], "app.handler", runtime) == [
+        "handler `app.handler`: Lambda's runtime loads app/index.js, not app.cjs: it requires "
+        "'app' without an extension first, and the folder app/ resolves to that file; rename "
+        "the folder or the handler file"
+    ]
+    js_first = make_zip(tmp_path / "c.zip", {"app.js": CJS, "app/util.js": ""})
+    assert BUILDER.check_handler(js_first, [], "app.handler", runtime) == []
+
+
+@needs_same_node
+def test_the_import_requires_the_extensionless_path_first_as_lambda_does(tmp_path: Path) -> None:
+    helpers = make_zip(tmp_path / "a.zip", {"app.mjs": ESM, "app/greet.mjs": ESM})
+    problems = BUILDER.check_handler(helpers, [], "app.handler", SAME_RUNTIME)
+    if LOCAL_MAJOR >= 24:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and "Cannot find module" in problems[0]
+
+
 @needs_same_node
 def test_export_that_is_not_a_function_fails_the_import(tmp_path: Path) -> None:
     not_function = make_zip(tmp_path / "nf.zip", {"index.js": "exports.handler = 42;\n"})

@@ -373,8 +373,9 @@ class NodeBuilder(Builder):
                 return [handlers.missing_file_message(handler, module)]
             source = zf.read(file).decode("utf-8", errors="replace")
             system = handlers.module_system(file, names, zf.read)
-        major = int(RUNTIMES[runtime].version)
-        problem = (handlers.module_system_problem(handler, file, source, system, major)
+            major = int(RUNTIMES[runtime].version)
+            folder = handlers.folder_problem(handler, module, file, names, zf.read, major)
+        problem = (folder or handlers.module_system_problem(handler, file, source, system, major)
                    or handlers.static_problem(handler, file, source))
         if problem is None:
             return []

@@ -55,6 +55,46 @@ def find_handler_file(names: Collection[str], module: str) -> str | None:
     return None
 
 
+def folder_problem(handler: str, module: str, file: str, names: Collection[str],
+                   read: Callable[[str], bytes], runtime_major: int) -> str | None:
+    """Why a folder named like the handler file (``app/`` beside ``app.mjs``) breaks the
+    handler, or ``None``: Lambda's runtime (Node.js 20 and 22) first requires the path
+    without an extension, so ``require('/var/task/app')`` runs before ``app.mjs`` is tried,
+    and loads ``app.js``, else the folder's ``package.json`` ``main`` or ``index.js``, else
+    fails with "Cannot find module" (aws-lambda-nodejs-runtime-interface-client issue 93)."""
+    prefix = module + "/"
+    if runtime_major >= 24 or not any(n.startswith(prefix) for n in names):
+        return None
+    if f"{module}.js" in names or f"{module}.json" in names or f"{module}.node" in names:
+        return None  # require resolves the file first: the one find_handler_file chose
+    loaded = _folder_main(module, names, read)
+    if loaded is not None:
+        return (f"handler `{handler}`: Lambda's runtime loads {loaded}, not {file}: it requires "
+                f"'{module}' without an extension first, and the folder {prefix} resolves to "
+                f"that file; rename the folder or the handler file")
+    return (f"handler `{handler}`: the folder {prefix} beside {file} fails it on Lambda: the "
+            f"runtime requires '{module}' without an extension before it tries {file}, and "
+            f"the folder has no index.js (Cannot find module '/var/task/{module}'); rename "
+            "the folder or the handler file")
+
+
+def _folder_main(folder: str, names: Collection[str], read: Callable[[str], bytes]) -> str | None:
+    """The file ``require`` of a folder loads (its package.json ``main``, else
+    ``index.js``/``.json``/``.node``), or ``None``."""
+    candidates: list[str] = []
+    if f"{folder}/package.json" in names:
+        try:
+            main = json.loads(read(f"{folder}/package.json")).get("main")
+        except (ValueError, AttributeError):
+            main = None
+        if isinstance(main, str) and main.strip():
+            target = (PurePosixPath(folder) / main).as_posix()
+            candidates += [target, *(target + ext for ext in (".js", ".json", ".node")),
+                           *(f"{target}/index{ext}" for ext in (".js", ".json", ".node"))]
+    candidates += [f"{folder}/index{ext}" for ext in (".js", ".json", ".node")]
+    return next((c for c in candidates if c in names), None)
+
+
 def missing_file_message(handler: str, module: str) -> str:
     """The problem reported when no handler file exists at the artifact root."""
     files = ", ".join(module + ext for ext in HANDLER_EXTENSIONS[:-1])
@@ -336,7 +376,11 @@ const report = (o) => { process.stdout.write('\n@@FORGE-HANDLER@@' + JSON.string
   const t0 = process.hrtime.bigint();
   let mod;
   try {
-    if (file.endsWith('.mjs')) mod = await import(pathToFileURL(file).href);
+    // Lambda's runtime (up to Node.js 22) first requires the path without an extension: a
+    // folder named like the handler file is loaded, or fails, before the file is tried
+    const base = file.replace(/\.(?:c|m)?js$/, '');
+    if (Number(process.versions.node.split('.')[0]) < 24 && require('node:fs').existsSync(base)) mod = require(base);
+    else if (file.endsWith('.mjs')) mod = await import(pathToFileURL(file).href);
     else {
       try { mod = require(file); }
       catch (e) {
