@@ -201,9 +201,19 @@ def _runtime(value: Any, table: Table, logical: str, notes: list[str]) -> None:
     table.values["runtime"] = value
 
 
-def _architecture(value: Any, table: Table) -> None:
+def _architecture(value: Any, table: Table, logical: str, notes: list[str]) -> None:
     if isinstance(value, list) and value and isinstance(value[0], str):
         table.values["architecture"] = value[0]
+    elif value is not None and value != []:
+        # an intrinsic (`!Ref Arch`), or one inside the list: x86_64 would be a guess
+        table.comments.append(f"Architectures: {_shown(value)} (not translated: an intrinsic)")
+        notes.append(f"{logical}: Architectures {_shown(value)} is an intrinsic: set architecture by hand")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
@@ -221,7 +231,7 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
         _runtime(runtimes[0], table, logical, notes)
     if method == "makefile":
         _makefile(logical, table, notes)
-    _architecture(props.get("CompatibleArchitectures"), table)
+    _architecture(props.get("CompatibleArchitectures"), table, logical, notes)
     return table
 
 
@@ -248,7 +258,7 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
     elif handler is not None:
         table.comments.append(f"Handler: {handler} (not translated: an intrinsic)")
     _runtime(props.get("Runtime"), table, logical, notes)
-    _architecture(props.get("Architectures"), table)
+    _architecture(props.get("Architectures"), table, logical, notes)
     refs = _layers(logical, props.get("Layers") or [], layer_names, arn_layers, table, notes)
     if refs:
         table.values["layers"] = refs

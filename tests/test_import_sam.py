@@ -220,6 +220,23 @@ def test_globals_merge_as_sam_merges_them(tmp_path: Path) -> None:
     assert sum("environment STAGE is an intrinsic" in n for n in result.notes) == 2
 
 
+def test_an_architecture_given_by_an_intrinsic_is_noted_not_guessed(tmp_path: Path) -> None:
+    template = write_project(tmp_path, """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+              Architectures: [!Ref Arch]
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    assert "architecture" not in tomllib.loads(result.text)["functions"]["Fn"]
+    assert "# Architectures: [!Ref Arch] (not translated: an intrinsic)" in result.text
+    assert result.notes == ["Fn: Architectures [!Ref Arch] is an intrinsic: set architecture by hand"]
+
+
 def test_a_json_template_and_paths_relative_to_another_output(tmp_path: Path) -> None:
     (tmp_path / "infra").mkdir()
     template = tmp_path / "infra" / "template.json"
