@@ -259,10 +259,16 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
         table.comments.append(f"Handler: {handler} (not translated: an intrinsic)")
     _runtime(props.get("Runtime"), table, logical, notes)
     _architecture(props.get("Architectures"), table, logical, notes)
-    refs = _layers(logical, props.get("Layers") or [], layer_names, arn_layers, table, notes)
+    refs = _layers(logical, _listed(props.get("Layers"), "Layers", logical, table, notes),
+                   layer_names, arn_layers, table, notes)
     if refs:
         table.values["layers"] = refs
-    env = ((props.get("Environment") or {}).get("Variables")) or {}
+    environment = props.get("Environment") or {}
+    env = environment.get("Variables") if isinstance(environment, Mapping) else environment
+    if env is not None and not isinstance(env, Mapping):
+        table.comments.append(f"environment {env} (not translated: an intrinsic)")
+        notes.append(f"{logical}: Environment {env} is an intrinsic: set environment by hand")
+        env = {}
     literal = {}
     for name, value in env.items():
         if isinstance(value, (str, int, float, bool)) and not isinstance(value, Intrinsic):
@@ -292,6 +298,16 @@ def sam_merge(global_value: Any, local_value: Any) -> Any:
     if isinstance(global_value, list) and isinstance(local_value, list):
         return global_value + local_value
     return local_value
+
+
+def _listed(value: Any, what: str, logical: str, table: Table, notes: list[str]) -> list[Any]:
+    """A property that should be a list, as one; an intrinsic in its place (``!Split``,
+    ``!If``) is a comment and a note, and no entries."""
+    if value is None or isinstance(value, list):
+        return value or []
+    table.comments.append(f"{what}: {value} (not translated: an intrinsic)")
+    notes.append(f"{logical}: {what} {value} is an intrinsic: set it by hand")
+    return []
 
 
 def _layers(logical: str, entries: list[Any], layer_names: set[str], arn_layers: dict[str, str],

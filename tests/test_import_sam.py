@@ -220,6 +220,30 @@ def test_globals_merge_as_sam_merges_them(tmp_path: Path) -> None:
     assert sum("environment STAGE is an intrinsic" in n for n in result.notes) == 2
 
 
+def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
+    """``Layers: !Split [...]`` and ``Environment: !If [...]`` (legal CloudFormation) were an
+    internal error (iterating an intrinsic); they are comments and notes."""
+    template = write_project(tmp_path, """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+              Layers: !Split [",", !Ref LayerArns]
+              Environment:
+                Variables: !If [IsProd, {A: "1"}, {A: "2"}]
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    fn = tomllib.loads(result.text)["functions"]["Fn"]
+    assert "layers" not in fn and "environment" not in fn
+    assert [n.split(" is an intrinsic")[0] for n in result.notes] == [
+        'Fn: Layers !Split [",", "!Ref LayerArns"]',
+        'Fn: Environment !If ["IsProd", {"A": "1"}, {"A": "2"}]',
+    ]
+
+
 def test_an_architecture_given_by_an_intrinsic_is_noted_not_guessed(tmp_path: Path) -> None:
     template = write_project(tmp_path, """
         Resources:
