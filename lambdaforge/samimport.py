@@ -265,7 +265,9 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
         table.values["layers"] = refs
     environment = props.get("Environment") or {}
     env = environment.get("Variables") if isinstance(environment, Mapping) else environment
-    if env is not None and not isinstance(env, Mapping):
+    if env is None:
+        env = {}
+    elif not isinstance(env, Mapping):
         table.comments.append(f"environment {env} (not translated: an intrinsic)")
         notes.append(f"{logical}: Environment {env} is an intrinsic: set environment by hand")
         env = {}

@@ -220,9 +220,9 @@ def test_globals_merge_as_sam_merges_them(tmp_path: Path) -> None:
     assert sum("environment STAGE is an intrinsic" in n for n in result.notes) == 2
 
 
-def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
-    """``Layers: !Split [...]`` and ``Environment: !If [...]`` (legal CloudFormation) were an
-    internal error (iterating an intrinsic); they are comments and notes."""
+def translate_one(tmp_path: Path, properties: str):
+    """The translation of a template with one python3.12 function ``Fn`` in ``src/`` with
+    ``properties`` (YAML lines) besides its code, handler and runtime."""
     template = write_project(tmp_path, """
         Resources:
           Fn:
@@ -231,11 +231,18 @@ def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
               CodeUri: src/
               Handler: app.handler
               Runtime: python3.12
-              Layers: !Split [",", !Ref LayerArns]
-              Environment:
-                Variables: !If [IsProd, {A: "1"}, {A: "2"}]
-    """, {})
-    result = translate(load_template(template), tmp_path, tmp_path)
+    """.rstrip() + "\n" + textwrap.indent(textwrap.dedent(properties), " " * 14), {})
+    return translate(load_template(template), tmp_path, tmp_path)
+
+
+def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
+    """``Layers: !Split [...]`` and ``Environment: !If [...]`` (legal CloudFormation) were an
+    internal error (iterating an intrinsic); they are comments and notes."""
+    result = translate_one(tmp_path, """
+        Layers: !Split [",", !Ref LayerArns]
+        Environment:
+          Variables: !If [IsProd, {A: "1"}, {A: "2"}]
+    """)
     fn = tomllib.loads(result.text)["functions"]["Fn"]
     assert "layers" not in fn and "environment" not in fn
     assert [n.split(" is an intrinsic")[0] for n in result.notes] == [
@@ -245,17 +252,7 @@ def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
 
 
 def test_an_architecture_given_by_an_intrinsic_is_noted_not_guessed(tmp_path: Path) -> None:
-    template = write_project(tmp_path, """
-        Resources:
-          Fn:
-            Type: AWS::Serverless::Function
-            Properties:
-              CodeUri: src/
-              Handler: app.handler
-              Runtime: python3.12
-              Architectures: [!Ref Arch]
-    """, {})
-    result = translate(load_template(template), tmp_path, tmp_path)
+    result = translate_one(tmp_path, "Architectures: [!Ref Arch]\n")
     assert "architecture" not in tomllib.loads(result.text)["functions"]["Fn"]
     assert "# Architectures: [!Ref Arch] (not translated: an intrinsic)" in result.text
     assert result.notes == ["Fn: Architectures [!Ref Arch] is an intrinsic: set architecture by hand"]
