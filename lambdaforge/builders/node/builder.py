@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdaforge.builders.base import (
     ArtifactKind,
@@ -40,6 +40,49 @@ if TYPE_CHECKING:
 #: An exact npm version (``3.500.0``), as opposed to a range: the Node.js form of the
 #: explicit ``==`` pin that keeps a runtime-provided package (the AWS SDK) in the zip.
 _EXACT_VERSION = re.compile(r"^=?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+def _declared(package: Mapping[str, Any]) -> dict[str, str]:
+    """The ``dependencies`` and ``optionalDependencies`` of a parsed package.json."""
+    declared: dict[str, str] = {}
+    for key in ("dependencies", "optionalDependencies"):
+        value = package.get(key)
+        if isinstance(value, Mapping):
+            declared.update({str(k): str(v) for k, v in value.items()})
+    return declared
+
+
+def sdk_ranges_unmet(package: Mapping[str, Any], runtime: str) -> dict[str, str]:
+    """Each ``@aws-sdk/*`` package whose declared range the SDK version the runtime ships
+    (``lambda_facts.NODE_SDK_VERSIONS``, where one is known) is outside of, with why: the
+    runtime's copy is not what the function asked for (one newer than it is not there at
+    all), so it must ship (unbundled) or be bundled."""
+    from lambdaforge.builders.node.semver import allows
+    from lambdaforge.lambda_facts import NODE_SDK_VERSIONS
+
+    shipped = NODE_SDK_VERSIONS.get(runtime)
+    if not shipped:
+        return {}
+    return {name: f"package.json requires {spec}; the {runtime} runtime has {shipped}"
+            for name, spec in _declared(package).items()
+            if name.startswith("@aws-sdk/") and not _EXACT_VERSION.match(spec)
+            and allows(spec, shipped) is False}
+
+
+def _bundles_sdk(source_dir: Path, runtime: str, ctx: BuildContext) -> bool:
+    """Whether a bundle takes the AWS SDK in rather than leaving ``@aws-sdk/*`` to the
+    runtime: when package.json declares an SDK range the runtime's SDK is outside of (the
+    client and the ``@aws-sdk/*`` packages it needs must then come at the declared version
+    together). Said in the target's warnings, with the size it costs in mind."""
+    try:
+        package = json.loads((source_dir / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    unmet = sdk_ranges_unmet(package if isinstance(package, dict) else {}, runtime)
+    if unmet:
+        name, why = sorted(unmet.items())[0]
+        ctx.warnings.append(f"the AWS SDK is bundled, not left to the runtime: {name}: {why}")
+    return bool(unmet)
 
 
 class NodeBuilder(Builder):
@@ -205,24 +248,13 @@ class NodeBuilder(Builder):
         (``^3.600.0`` on nodejs20.x, which has 3.462.0: a client newer than the runtime's is
         not there at all), which keeps it and what it requires. Each package kept is noted,
         with the count of SDK packages it keeps along."""
-        from lambdaforge.builders.node.semver import allows
-        from lambdaforge.lambda_facts import NODE_SDK_VERSIONS
-
-        declared: dict[str, str] = {}
         canonical = dict(inputs.canonical)
         # a workspace member's own declarations, not the workspace root's
         package = json.loads(canonical.get("member-package.json", canonical["package.json"]))
-        for key in ("dependencies", "optionalDependencies"):
-            declared.update(package.get(key) or {})
-        shipped = NODE_SDK_VERSIONS.get(settings.runtime)
-        why: dict[str, str] = {}
-        for name, spec in declared.items():
-            if not name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES):
-                continue
-            if _EXACT_VERSION.match(str(spec)):
-                why[name] = "pinned to an exact version in package.json"
-            elif shipped and name.startswith("@aws-sdk/") and allows(str(spec), shipped) is False:
-                why[name] = f"package.json requires {spec}; the {settings.runtime} runtime has {shipped}"
+        why = {name: "pinned to an exact version in package.json"
+               for name, spec in _declared(package).items()
+               if name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES) and _EXACT_VERSION.match(str(spec))}
+        why.update(sdk_ranges_unmet(package, settings.runtime))
         pinned = list(why)
         keep = {d.name for d in install.closure(dists, pinned)}
         dropped = {d.name for d in dists
@@ -310,11 +342,13 @@ class NodeBuilder(Builder):
         if options.bundle != "esbuild":
             return layout.prepare_function_sources(source_dir, out_dir, _packed(source_dir, ctx))
 
+        bundle_sdk = _bundles_sdk(source_dir, spec.runtime, ctx)
+
         def bundle_with(node_modules: Path | None) -> tuple[Path, list[str]]:
             shutil.rmtree(out_dir, ignore_errors=True)  # a job may run again (trees)
             out_dir.mkdir(parents=True)
             made = bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir,
-                                         ctx, node_modules=node_modules)
+                                         ctx, node_modules=node_modules, bundle_sdk=bundle_sdk)
             copied = (self._copy_externals(options.external, node_modules, out_dir / "node_modules")
                       if node_modules is not None else [])
             return out_dir, [*made.dependency_inputs, *copied]
