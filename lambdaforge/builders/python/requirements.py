@@ -290,7 +290,7 @@ class _Collector:
             self.read.add(self.rel(path))
         base = path.parent
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no text, as for pip
         except UnicodeDecodeError as exc:
             self.problem(where, None, f"not UTF-8 text ({exc.reason} at byte {exc.start}); "
                                       "save it as UTF-8")
