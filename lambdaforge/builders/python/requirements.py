@@ -418,6 +418,26 @@ class _Collector:
             if req is not None and not any(s.operator in ("==", "===") for s in req.specifier):
                 self.note_user_requirement(req)
 
+    def note_table_ranges(self, table: object, *, poetry: bool) -> None:
+        """The ranges a Pipfile's ``[packages]`` or Poetry's ``[tool.poetry.dependencies]``
+        put on runtime-provided packages (``"^1.34"`` is ``>=1.34,<2.0`` in Poetry), for
+        ``note_user_requirement``; markers and alternatives (``||``) are not read."""
+        from lambdaforge.builders.python.poetry_legacy import _pep440
+        from lambdaforge.lambda_facts import PYTHON_RUNTIME_PROVIDED
+
+        for name, value in table.items() if isinstance(table, dict) else ():
+            version = value.get("version") if isinstance(value, dict) else value
+            if (not isinstance(version, str) or canonicalize_name(name) not in PYTHON_RUNTIME_PROVIDED
+                    or "||" in version or version.strip() in ("", "*")):
+                continue
+            spec = version
+            if poetry:
+                spec = ",".join(_pep440(part.strip()) for part in version.split(",") if part.strip())
+            try:
+                self.note_user_requirement(Requirement(f"{name}{spec}"))
+            except InvalidRequirement:
+                continue
+
     def read_uv_lock(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
         """The locked set of a uv project, exported as requirement lines (hashes kept).
 
@@ -482,6 +502,8 @@ class _Collector:
         if pyproject is None or data is None:
             return
         self.note_project_ranges(pyproject)
+        poetry = pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool"), dict) else {}
+        self.note_table_ranges(poetry.get("dependencies") if isinstance(poetry, dict) else None, poetry=True)
         from lambdaforge.builders.python.target import PythonTarget
 
         try:
@@ -511,6 +533,7 @@ class _Collector:
             self.problem(where, getattr(exc, "lineno", None), f"invalid JSON: {exc}")
             return
         self.add_locked(read_pipfile_lock(pipfile, data, text, where), lock)
+        self.note_table_ranges((pipfile or {}).get("packages"), poetry=False)
 
     def add_locked(self, read: LockRead, lock: Path) -> None:
         """Take in what a lock reader found (exact pins, indexes, problems)."""
