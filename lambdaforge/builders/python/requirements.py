@@ -422,7 +422,7 @@ class _Collector:
         """The ranges a Pipfile's ``[packages]`` or Poetry's ``[tool.poetry.dependencies]``
         put on runtime-provided packages (``"^1.34"`` is ``>=1.34,<2.0`` in Poetry), for
         ``note_user_requirement``; markers and alternatives (``||``) are not read."""
-        from lambdaforge.builders.python.poetry_legacy import _pep440
+        from lambdaforge.builders.python.poetry_legacy import pep440_of
         from lambdaforge.lambda_facts import PYTHON_RUNTIME_PROVIDED
 
         for name, value in table.items() if isinstance(table, dict) else ():
@@ -432,7 +432,7 @@ class _Collector:
                 continue
             spec = version
             if poetry:
-                spec = ",".join(_pep440(part.strip()) for part in version.split(",") if part.strip())
+                spec = ",".join(pep440_of(part.strip()) for part in version.split(",") if part.strip())
             try:
                 self.note_user_requirement(Requirement(f"{name}{spec}"))
             except InvalidRequirement:
