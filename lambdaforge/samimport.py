@@ -345,10 +345,28 @@ def _build_method(logical: str, metadata: Mapping[str, Any], table: Table, notes
             if key is None:
                 if prop != "EntryPoints":
                     table.comments.append(f"BuildProperties.{prop} = {value} (no equivalent)")
+                elif _entry_differs(value, table.values.get("handler")):
+                    # forge bundles the file the handler names; SAM bundled this one
+                    table.comments.append(f"BuildProperties.EntryPoints = {value} (not translated: "
+                                          "forge bundles the handler's file; move the handler "
+                                          "there or set handler to its path)")
+                    notes.append(f"{logical}: EntryPoints {value} is not the handler's file: "
+                                 "check handler")
                 continue
             table.values[key] = _esbuild_value(key, value)
     elif method == "makefile":
         _makefile(logical, table, notes)
+
+
+def _entry_differs(entries: Any, handler: Any) -> bool:
+    """Whether SAM's ``EntryPoints`` name another file than the handler's module (``app.ts``
+    for ``app.lambdaHandler`` is the same; ``src/app.ts`` is not)."""
+    if not isinstance(entries, list) or not isinstance(handler, str) or "." not in handler:
+        return False
+    slash = handler.rfind("/")
+    module = handler[: handler.find(".", slash + 1)]
+    stems = {re.sub(r"\.(?:[cm]?[jt]s|[jt]sx)$", "", str(e)).removeprefix("./") for e in entries}
+    return stems != {module}
 
 
 def _makefile(logical: str, table: Table, notes: list[str]) -> None:

@@ -235,6 +235,29 @@ def translate_one(tmp_path: Path, properties: str):
     return translate(load_template(template), tmp_path, tmp_path)
 
 
+def test_entry_points_other_than_the_handlers_file_are_noted(tmp_path: Path) -> None:
+    """SAM bundles ``EntryPoints``; forge bundles the handler's file: ``src/app.ts`` for
+    handler ``app.lambdaHandler`` was dropped silently (forge then bundled ``app.ts``, or
+    nothing). ``app.ts`` for that handler is the same file: nothing to say."""
+    template = write_project(tmp_path, """
+        Globals:
+          Function:
+            Runtime: nodejs22.x
+            Handler: app.lambdaHandler
+        Resources:
+          Moved:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: a/}
+            Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: [src/app.ts]}}
+          Same:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: b/}
+            Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: [./app.ts]}}
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    assert result.notes == ["Moved: EntryPoints ['src/app.ts'] is not the handler's file: check handler"]
+
+
 def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
     """``Layers: !Split [...]`` and ``Environment: !If [...]`` (legal CloudFormation) were an
     internal error (iterating an intrinsic); they are comments and notes."""
