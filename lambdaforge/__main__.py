@@ -1,5 +1,5 @@
 """Allow ``python -m lambdaforge``."""
 
-from lambdaforge.cli import main
+from lambdaforge.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -15,8 +15,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge import plancache, replay
 from lambdaforge.actions import DEPS, STRIP_LISTING, ActionContext
@@ -50,8 +51,7 @@ __all__ = ["BuildOptions", "BuildOutcome", "BuildSession", "PIPELINE_VERSION", "
            "archive_tools"]
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(Struct, frozen=True):
     """What the user asked ``forge build`` for."""
 
     names: tuple[str, ...] = ()
@@ -72,8 +72,7 @@ class BuildOptions:
     use_container: bool = False
 
 
-@dataclass
-class BuildOutcome:
+class BuildOutcome(Struct):
     """Everything a build produced, for the CLI or a Python caller."""
 
     project: Project
@@ -268,8 +267,8 @@ class BuildSession:
             self._prefetch(graph)
             self._require_remote()
             try:
-                results = run_graph(graph, self._run_target,
-                                    jobs=self.options.jobs, on_event=self.on_event)
+                results = run_graph(graph, self._run_target, jobs=self.options.jobs,
+                                    on_event=self.on_event, inline=self._is_kept)
             except BuildInterrupted as stop:
                 # What finished is complete: remember it, so the next build restores it.
                 recorder.record_state(self._planned, stop.results)
@@ -440,6 +439,13 @@ class BuildSession:
             return None
         return {tid: group for tid, group in previous["targets"].items()
                 if tid not in self._replanned}
+
+    def _is_kept(self, tid: str) -> bool:
+        """Whether ``_run_target`` only hands back what the plan decided (an up-to-date
+        output, kept; a target that cannot be planned, failed): no work for a worker."""
+        planned = self._planned[tid]
+        return planned.action is Status.FAILED or (
+            planned.action is Status.UP_TO_DATE and planned.previous is not None)
 
     def _run_target(self, tid: str, upstream: Mapping[str, TargetResult],
                     cancel: threading.Event) -> TargetResult:

@@ -39,9 +39,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from lambdaforge.errors import CacheError
 from lambdaforge.fsutil import fsync_dir, is_disk_full, write_atomic, write_failure
@@ -84,8 +85,7 @@ class Verify(enum.Enum):
     SIZE = "size"
 
 
-@dataclass(frozen=True)
-class CachedFile:
+class CachedFile(Struct, frozen=True):
     """One file of an entry, as ``entry.json`` describes it."""
 
     name: str
@@ -94,8 +94,7 @@ class CachedFile:
     sha256: str
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(Struct, frozen=True):
     """A complete, verified cache entry."""
 
     key: str
@@ -120,8 +119,7 @@ class CacheEntry:
         return sum(f.size for f in self.files.values())
 
 
-@dataclass(frozen=True)
-class EntryInfo:
+class EntryInfo(Struct, frozen=True):
     """An entry as ``Cache.entries`` lists it (not verified)."""
 
     key: str
@@ -131,8 +129,7 @@ class EntryInfo:
     last_used: float
 
 
-@dataclass(frozen=True)
-class PruneResult:
+class PruneResult(Struct, frozen=True):
     """What ``Cache.prune`` did."""
 
     removed: tuple[str, ...]
@@ -141,8 +138,7 @@ class PruneResult:
     kept: int
 
 
-@dataclass(frozen=True)
-class CacheWarning:
+class CacheWarning(Struct, frozen=True):
     """A problem the cache recovered from, for the caller to show the user."""
 
     key: str

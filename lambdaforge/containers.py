@@ -19,8 +19,9 @@ import os
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge.runner import Runner
 
@@ -35,8 +36,7 @@ PROBE_TIMEOUT = 15.0
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 
-@dataclass(frozen=True)
-class ContainerEngine:
+class ContainerEngine(Struct, frozen=True):
     """A container engine whose CLI answered ``info``: ``kind`` (``docker``/``podman``,
     which decides the user-mapping flags), the CLI's path, and the version it reported."""
 
@@ -49,8 +49,7 @@ class ContainerEngine:
         return f"{self.kind} {self.version}".strip()
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Struct, frozen=True):
     """A host directory or file bound into the container at ``target``."""
 
     source: Path

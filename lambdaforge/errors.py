@@ -6,8 +6,10 @@ and only shows a traceback with ``--verbose``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
+from msgspec.structs import force_setattr
 
 from lambdaforge.redact import redact_text
 
@@ -31,8 +33,7 @@ class UsageError(ForgeError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
+class ConfigIssue(Struct, frozen=True):
     """One problem found in a config file, located by file, line and dotted key.
 
     Rendered as ``FILE:LINE: dotted.key: message`` so editors and CI logs can jump to it.
@@ -46,7 +47,7 @@ class ConfigIssue:
 
     def __post_init__(self) -> None:
         # Messages quote the offending line, which may hold an index URL with a password.
-        object.__setattr__(self, "message", redact_text(self.message))
+        force_setattr(self, "message", redact_text(self.message))
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"

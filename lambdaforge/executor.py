@@ -9,14 +9,15 @@ interrupt is re-raised once they have finished cleaning up.
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from msgspec import Struct, field
 
 from lambdaforge.fsutil import is_disk_full, write_failure
 from lambdaforge.redact import redact_text
@@ -37,8 +38,7 @@ class Status(str, Enum):
         return self in (Status.UP_TO_DATE, Status.CACHED, Status.BUILT)
 
 
-@dataclass
-class TargetResult:
+class TargetResult(Struct):
     """What running one target produced."""
 
     target_id: str
@@ -77,7 +77,8 @@ Action = Callable[[str, Mapping[str, TargetResult], threading.Event], TargetResu
 
 
 class Graph(Protocol):
-    """What the executor asks of a DAG (a ``graph.TargetGraph``, or a networkx ``DiGraph``)."""
+    """What the executor asks of a DAG (a ``graph.TargetGraph``; networkx's names, so a
+    networkx ``DiGraph`` would do too)."""
 
     @property
     def nodes(self) -> Iterable[str]: ...
@@ -101,8 +102,7 @@ class BuildInterrupted(KeyboardInterrupt):
         self.total = total
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Struct, frozen=True):
     """Progress notification: a target started or finished."""
 
     kind: str  # "started" | "finished"
@@ -116,19 +116,33 @@ def run_graph(
     *,
     jobs: int,
     on_event: Callable[[Event], None] | None = None,
+    inline: Callable[[str], bool] | None = None,
 ) -> dict[str, TargetResult]:
     """Run every node of ``graph`` once its predecessors succeeded; return all results.
 
     ``action(target_id, upstream_results, cancel)`` must not raise for an ordinary
     failure: it returns a FAILED result. An exception from it is turned into one.
+    Targets for which ``inline(target_id)`` is true are cheap (a kept result): they run
+    in the scheduling thread as soon as they are ready, without a worker's round trip,
+    which cost more than the action itself when hundreds of targets are kept.
     """
     emit = on_event or (lambda e: None)
     jobs = max(1, jobs)
+    cheap = inline or (lambda tid: False)
     cancel = threading.Event()
     results: dict[str, TargetResult] = {}
     remaining = {n: graph.in_degree(n) for n in graph.nodes}
-    # Deterministic start order among ready targets: sorted ids.
-    ready = sorted(n for n, d in remaining.items() if d == 0)
+    # Deterministic start order among ready targets: the smallest id first (kept ones
+    # before work for the workers), from two heaps.
+    ready_inline: list[str] = []
+    ready_work: list[str] = []
+
+    def make_ready(tid: str) -> None:
+        heapq.heappush(ready_inline if cheap(tid) else ready_work, tid)
+
+    for n, d in remaining.items():
+        if d == 0:
+            make_ready(n)
     tasks: queue.Queue[str | None] = queue.Queue()
     done: queue.Queue[tuple[str, TargetResult]] = queue.Queue()
 
@@ -159,11 +173,10 @@ def run_graph(
     def finish(tid: str, res: TargetResult) -> None:
         results[tid] = res
         emit(Event("finished", tid, res))
-        for succ in sorted(graph.successors(tid)):
+        for succ in graph.successors(tid):
             remaining[succ] -= 1
             if remaining[succ] == 0:
-                ready.append(succ)
-        ready.sort()
+                make_ready(succ)
 
     def skip_if_upstream_failed(tid: str) -> bool:
         failed = sorted(p for p in graph.predecessors(tid) if not results[p].status.ok)
@@ -181,14 +194,21 @@ def run_graph(
         w.start()
     in_flight = 0
     try:
-        while ready or in_flight:
-            while ready and in_flight < jobs:
-                tid = ready.pop(0)
+        while ready_inline or ready_work or in_flight:
+            while ready_inline:
+                tid = heapq.heappop(ready_inline)
+                if not skip_if_upstream_failed(tid):
+                    emit(Event("started", tid))
+                    finish(tid, call(tid))
+            while ready_work and in_flight < jobs:
+                tid = heapq.heappop(ready_work)
                 if skip_if_upstream_failed(tid):
                     continue
                 emit(Event("started", tid))
                 in_flight += 1
                 tasks.put(tid)
+            if ready_inline:
+                continue  # a skipped target made kept ones ready
             if in_flight:
                 try:
                     # A bounded wait: Ctrl-C is handled within 0.1 s even where a signal

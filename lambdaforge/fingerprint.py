@@ -20,11 +20,13 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any, Union
+
+from msgspec import Struct, field
+from msgspec.structs import force_setattr
 
 from lambdaforge import __version__
 from lambdaforge.redact import key_form, strip_digest
@@ -109,8 +111,7 @@ def config_slice(prefix: str, values: Mapping[str, object]) -> dict[str, Canonic
     return {f"{prefix}.{k.replace('_', '-')}": canonicalize(v) for k, v in values.items()}
 
 
-@dataclass(frozen=True, order=True)
-class FileInput:
+class FileInput(Struct, frozen=True, order=True):
     """One input file: project-relative POSIX path, exec bit, sha256 hex of its content."""
 
     path: str
@@ -118,8 +119,7 @@ class FileInput:
     digest: str
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(Struct, frozen=True):
     """What the output is built for and with: Lambda runtime, architecture, and the name →
     version of every external tool that can change the output (installer, bundler)."""
 
@@ -129,7 +129,7 @@ class Platform:
 
     def __post_init__(self) -> None:
         tools = self.tools.items() if isinstance(self.tools, Mapping) else self.tools
-        object.__setattr__(self, "tools", tuple(sorted((str(k), str(v)) for k, v in tools)))
+        force_setattr(self, "tools", tuple(sorted((str(k), str(v)) for k, v in tools)))
 
     @classmethod
     def coerce(cls, value: Platform | Mapping[str, Any] | None) -> Platform:
@@ -148,8 +148,7 @@ class Platform:
 FilesArg = Union[Mapping[str, "tuple[str, bool]"], Iterable[FileInput]]
 
 
-@dataclass(frozen=True)
-class KeyMaterial:
+class KeyMaterial(Struct, frozen=True, dict=True):
     """Everything that can change a target's output, in canonical form; ``key`` hashes it.
 
     Constructor arguments are normalised (sorted, deep-copied, read-only), so two records
@@ -166,7 +165,7 @@ class KeyMaterial:
     kind: str
     builder: str
     builder_version: str
-    config: Mapping[str, Canonical] = field(default_factory=dict, hash=False)
+    config: Mapping[str, Canonical] = field(default_factory=dict)
     platform: Platform = field(default_factory=Platform)
     files: tuple[FileInput, ...] = ()
     upstream: tuple[tuple[str, str], ...] = ()
@@ -178,11 +177,11 @@ class KeyMaterial:
         config = canonicalize(self.config)
         if not isinstance(config, Mapping):
             raise TypeError("config must be a mapping")
-        object.__setattr__(self, "config", config)
-        object.__setattr__(self, "platform", Platform.coerce(self.platform))
-        object.__setattr__(self, "files", _files(self.files))
+        force_setattr(self, "config", config)
+        force_setattr(self, "platform", Platform.coerce(self.platform))
+        force_setattr(self, "files", _files(self.files))
         upstream = self.upstream.items() if isinstance(self.upstream, Mapping) else self.upstream
-        object.__setattr__(self, "upstream", tuple(sorted((str(n), str(k)) for n, k in upstream)))
+        force_setattr(self, "upstream", tuple(sorted((str(n), str(k)) for n, k in upstream)))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, hashed for the key and stored in the last-build state."""

@@ -7,22 +7,19 @@ requirements install once), one ``package`` target per function and per layer, a
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import heapq
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from lambdaforge.builders import BuilderRegistry
 from lambdaforge.builders.base import DependencyInputs
 from lambdaforge.config.specs import FunctionSpec, LayerSpec, Project
 from lambdaforge.errors import ConfigError, ConfigIssue, UsageError
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 
 class TargetKind(str, Enum):
@@ -34,20 +31,32 @@ class TargetKind(str, Enum):
     CHECK = "check"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """One node of the graph. ``id`` is unique and stable (``function:api``)."""
 
     id: str
     kind: TargetKind
     name: str
     builder: str
-    spec: FunctionSpec | LayerSpec | None = field(default=None, compare=False)
-    deps: DependencyInputs | None = field(default=None, compare=False)
+    spec: FunctionSpec | LayerSpec | None = None
+    deps: DependencyInputs | None = None
     #: for a check target: the package target it checks
     checks: str | None = None
     #: for an install target: how many functions and layers use it
-    shared_by: int = field(default=0, compare=False)
+    shared_by: int = 0
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.id, self.kind, self.name, self.builder, self.checks)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when id, kind, name, builder and ``checks`` are (the spec, the install's
+        inputs and ``shared_by`` describe the target; they do not identify it)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._identity() == other._identity()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     @property
     def is_package(self) -> bool:
@@ -89,10 +98,10 @@ def install_ids(installs: dict[str, tuple[DependencyInputs, str]]) -> dict[str, 
 class TargetGraph:
     """A DAG of targets with selection helpers, as plain data.
 
-    networkx builds and validates it (``build_graph``); what a build then walks is plain
-    dicts, so a graph loaded from disk costs no networkx import. It answers the few graph
-    questions the executor asks (``nodes``, ``predecessors``, ``successors``, ``in_degree``,
-    ``number_of_nodes``) under networkx's names, so the executor runs either.
+    ``build_graph`` makes it from a project, ``plancache`` loads it from disk. It answers the
+    few graph questions the executor asks (``nodes``, ``predecessors``, ``successors``,
+    ``in_degree``, ``number_of_nodes``) under networkx's names. (The graph was a networkx
+    ``DiGraph`` once; importing networkx cost a full plan more than building the graph.)
     """
 
     def __init__(self, targets: dict[str, Target], edges: Iterable[tuple[str, str]]) -> None:
@@ -104,10 +113,23 @@ class TargetGraph:
             self._preds[b].add(a)
         self._order = _lexicographic_order(self._preds, self._succs)
 
-    @classmethod
-    def from_networkx(cls, g: nx.DiGraph) -> TargetGraph:
-        """The plain graph of a networkx graph whose nodes carry ``target``."""
-        return cls({n: g.nodes[n]["target"] for n in g.nodes}, g.edges)
+    def cycle(self) -> list[str] | None:
+        """A dependency cycle (its ids, the first repeated at the end), or ``None`` for a
+        DAG. (A cycle's targets never become ready, so they are missing from the order.)"""
+        stuck = set(self._targets) - set(self._order)
+        if not stuck:
+            return None
+        # Every stuck target has a stuck predecessor: walk back until one repeats.
+        path: list[str] = []
+        seen: dict[str, int] = {}
+        t = min(stuck)
+        while t not in seen:
+            seen[t] = len(path)
+            path.append(t)
+            t = min(p for p in self._preds[t] if p in stuck)
+        loop = path[seen[t]:]
+        loop.reverse()
+        return [*loop, loop[0]]
 
     @property
     def graph(self) -> TargetGraph:
@@ -201,6 +223,8 @@ class TargetGraph:
                 wanted.update(by_name[name])
             else:
                 known = sorted(by_name)
+                import difflib  # only to suggest a name: not on every build's path
+
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UsageError(f"no function or layer named {name!r}{hint}")
@@ -279,16 +303,15 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
     Unknown layer references were rejected by config validation already; a reference that
     still dangles here (a bug or a hand-made ``Project``) is reported as a ``ConfigError``.
     """
-    import networkx as nx  # building and validating only: a loaded graph needs none of it
-
     registry = registry or BuilderRegistry()
-    g = nx.DiGraph()
+    targets: dict[str, Target] = {}
+    edges: list[tuple[str, str]] = []
     # Every function's and layer's dependency problems at once (five functions without a
     # lockfile are five lines, not five builds).
     dependency_problems: list[ConfigIssue] = []
 
     def add(t: Target) -> None:
-        g.add_node(t.id, target=t)
+        targets[t.id] = t
 
     #: digest → (inputs, first consumer's id, its spec, builder name); consumers per digest
     installs: dict[str, tuple[DependencyInputs, str, FunctionSpec | LayerSpec, str]] = {}
@@ -326,7 +349,7 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         add_install(spec, tid, builder.NAME)
         cid = f"check:{tid}"
         add(Target(cid, TargetKind.CHECK, spec.name, builder.NAME, spec=spec, checks=tid))
-        g.add_edge(tid, cid)
+        edges.append((tid, cid))
         return tid
 
     for _, layer in sorted(project.layers.items()):
@@ -340,14 +363,14 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         for layer_name in fn.layers:
             lid = f"layer:{layer_name}"
             referenced = project.layers.get(layer_name)
-            if lid not in g and referenced is not None and referenced.arn is not None:
+            if lid not in targets and referenced is not None and referenced.arn is not None:
                 continue  # referenced by ARN, with nothing standing in for it here
-            if lid not in g:
+            if lid not in targets:
                 problems.append(f"functions.{name}.layers: unknown layer {layer_name!r}")
                 continue
-            g.add_edge(lid, tid)
+            edges.append((lid, tid))
             # The size check of a function counts its layers, so it waits for them too.
-            g.add_edge(lid, cid)
+            edges.append((lid, cid))
 
     if dependency_problems:
         raise ConfigError(dependency_problems)
@@ -356,13 +379,12 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
         iid = ids[digest]
         add(Target(iid, TargetKind.INSTALL, iid.split(":", 1)[1], builder_name, spec=spec,
                    deps=inputs, shared_by=len(consumers[digest])))
-        for consumer in consumers[digest]:
-            g.add_edge(iid, consumer)
+        edges.extend((iid, consumer) for consumer in consumers[digest])
 
     if problems:
         raise ConfigError("\n".join(problems))
-    if not nx.is_directed_acyclic_graph(g):
-        cycle = nx.find_cycle(g)
-        chain = " -> ".join([a for a, _ in cycle] + [cycle[-1][1]])
-        raise ConfigError(f"dependency cycle: {chain}")
-    return TargetGraph.from_networkx(g)
+    graph = TargetGraph(targets, edges)
+    cycle = graph.cycle()
+    if cycle is not None:
+        raise ConfigError(f"dependency cycle: {' -> '.join(cycle)}")
+    return graph

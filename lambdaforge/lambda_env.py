@@ -31,9 +31,10 @@ import secrets
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from lambdaforge import lambda_facts
 
@@ -47,8 +48,7 @@ _LAMBDA_LD_LIBRARY_PATH = ("/var/lang/lib", "/lib64", "/usr/lib64", "/var/runtim
                            "/var/runtime/lib", "/var/task", "/var/task/lib", "/opt/lib")
 
 
-@dataclass(frozen=True)
-class Sandbox:
+class Sandbox(Struct, frozen=True):
     """Local directories standing in for a Lambda execution environment's."""
 
     #: ``/var/task``: the extracted function zip (the process's working directory)

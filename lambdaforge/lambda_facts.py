@@ -48,8 +48,9 @@ Sources:
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 def current_date() -> datetime.date:
     """The (UTC) day deprecations are judged on; one function, so tests can pin it."""
@@ -99,8 +100,7 @@ ALIAS_NAME_PATTERN = r"(?!^[0-9]+$)[A-Za-z0-9_-]{1,128}"
 ARCHITECTURES: dict[str, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 
-@dataclass(frozen=True)
-class Runtime:
+class Runtime(Struct, frozen=True):
     """One Lambda runtime identifier and what it implies for the build."""
 
     id: str
@@ -142,8 +142,7 @@ class Runtime:
         return {"python": "python/", "nodejs": "nodejs/node_modules/"}.get(self.family, "")
 
 
-@dataclass(frozen=True)
-class Libstdcxx:
+class Libstdcxx(Struct, frozen=True):
     """The C++ runtime library (``libstdc++.so.6``) of one Amazon Linux release: the GCC it
     comes from and the highest symbol versions it defines (sources in the module docstring).
     A C++ extension built with a newer GCC needs newer versions and fails to load

@@ -1,6 +1,6 @@
 """Typed results of the three actions, and their JSON form for state and cache entries.
 
-Actions return these dataclasses (house style 11: no loose ``outputs`` dicts between
+Actions return these typed records (msgspec Structs; house style 11: no loose ``outputs`` dicts between
 stages); the recorder stores them as JSON in the last-build state and in cache entries, and
 reads them back with ``from_json``, which checks the shape field by field. A record of the
 wrong shape (hand-edited, written by another version, damaged) reads as ``None``: the
@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import Any, Union
+
+from msgspec import Struct, field
 
 from lambdaforge.builders.base import Distribution
 from lambdaforge.observe import Observation, is_well_formed
 
 
-@dataclass(frozen=True)
-class Observed:
+class Observed(Struct, frozen=True):
     """What an output looked like when it was written or last verified: ``observe``
     output observations and the moment (ns) they were taken (the racy rule's anchor)."""
 
@@ -41,8 +41,7 @@ class Observed:
         return cls(tuple(found), reference)
 
 
-@dataclass(frozen=True)
-class InstallOutput:
+class InstallOutput(Struct, frozen=True):
     """An install: its cache key (``deps.zip`` lives in that entry), what it installed,
     notes for the user, and its cache entry as observed."""
 
@@ -74,8 +73,7 @@ class InstallOutput:
             return None
 
 
-@dataclass(frozen=True)
-class PackageOutput:
+class PackageOutput(Struct, frozen=True):
     """A function or layer zip: where it is, its sizes and digests, what it provides to
     the functions using it (a layer's distributions), what it left out and why, and notes
     (runtime-provided distributions it kept, and why)."""
@@ -98,7 +96,7 @@ class PackageOutput:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "observed"}
+        data = {name: getattr(self, name) for name in self.__struct_fields__ if name != "observed"}
         data.update(provides=dict(self.provides), stripped={k: dict(v) for k, v in self.stripped.items()},
                     excluded_runtime_provided=list(self.excluded_runtime_provided),
                     warnings=list(self.warnings), notes=list(self.notes))
@@ -130,8 +128,7 @@ class PackageOutput:
             return None
 
 
-@dataclass(frozen=True)
-class CheckOutput:
+class CheckOutput(Struct, frozen=True):
     """A check verdict: passed (failed checks are not recorded), warnings, and what the
     import smoke test did."""
 

@@ -17,7 +17,9 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from lambdaforge import observe
 from lambdaforge.builders import BuilderRegistry
@@ -49,8 +51,7 @@ PIPELINE_VERSION = "8"
 UNREAD_LAYER = "unread: only its size counts, applied after it is built"
 
 
-@dataclass
-class PlannedTarget:
+class PlannedTarget(Struct):
     """A target's key and what a build would do with it, and why."""
 
     target: Target

@@ -114,7 +114,7 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
 
 class Replayed:
     """What replaying a record found: the record, and per group (``"project"`` or a target
-    id) the observations that no longer hold. (A plain class: ``dataclasses`` would cost the
+    id) the observations that no longer hold. (A plain class: a msgspec ``Struct`` would cost the
     no-op build its import.)"""
 
     def __init__(self, data: dict) -> None:

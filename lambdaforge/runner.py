@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from lambdaforge.redact import redact_argv, redact_text
 
 
-@dataclass(frozen=True, repr=False)
-class CommandResult:
+class CommandResult(Struct, frozen=True):
     """What a finished command returned and printed."""
 
     argv: tuple[str, ...]
@@ -66,8 +66,7 @@ MACHINE_INSTALLER_VARIABLES = (
 )
 
 
-@dataclass
-class Runner:
+class Runner(Struct):
     """Runs commands and keeps a log of each one (argv, exit code, output)."""
 
     log: list[CommandResult] = field(default_factory=list)

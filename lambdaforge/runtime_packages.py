@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 
@@ -57,8 +58,7 @@ def python_requirements(runtime: str, override: Sequence[str] = ()) -> tuple[str
     return own or lambda_facts.PYTHON_RUNTIME_PACKAGES.get(runtime, ())
 
 
-@dataclass(frozen=True)
-class NodeSdk:
+class NodeSdk(Struct, frozen=True):
     """The AWS SDK v3 a Node.js runtime ships: one version for every ``@aws-sdk/*`` package
     (``None``: the newest 3.x), with per-package pins from the override."""
 

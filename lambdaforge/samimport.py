@@ -22,9 +22,10 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 from lambdaforge.config import tomlwrite
@@ -50,8 +51,7 @@ class SamImportError(ForgeError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Intrinsic:
+class Intrinsic(Struct, frozen=True):
     """A CloudFormation intrinsic function (``!Ref X``, ``{"Fn::Sub": …}``): kept as written,
     shown in comments, never guessed."""
 
@@ -63,16 +63,14 @@ class Intrinsic:
         return f"!{self.name.removeprefix('Fn::')} {shown}"
 
 
-@dataclass
-class Table:
+class Table(Struct):
     """One TOML table being written: its values (in order) and comments."""
 
     values: dict[str, Any] = field(default_factory=dict)
     comments: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Translation:
+class Translation(Struct):
     """The config text and what could not be translated (one line each)."""
 
     text: str

@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 #: a shard's load may exceed the average by this fraction before units spill to the next
 #: shard in their ranking
 SLACK = 0.05
 
 
-@dataclass(frozen=True)
-class Shard:
+class Shard(Struct, frozen=True):
     """Part ``index`` (1-based) of ``count``."""
 
     index: int

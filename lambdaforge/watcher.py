@@ -28,9 +28,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from msgspec import Struct
 
 from lambdaforge import incremental, replay
 from lambdaforge.errors import ConfigError, ForgeError, UsageError
@@ -42,8 +43,7 @@ STOPPED, INTERRUPTED = 0, 130
 SHOWN_CHANGES = 5
 
 
-@dataclass(frozen=True)
-class WatchOptions:
+class WatchOptions(Struct, frozen=True):
     """What to watch and build: the project (``cwd`` and optional ``config``, as ``-C`` and
     ``-c``), the selected ``names``, and whether to ship changed code to Lambda."""
 
@@ -60,8 +60,7 @@ class WatchOptions:
     verbose: bool = False
 
 
-@dataclass
-class CycleResult:
+class CycleResult(Struct):
     """One cycle: ``built`` when a build ran (``ok`` whether it succeeded), else the replay
     answered up to date (or the config failed to load: ``ok`` False)."""
 

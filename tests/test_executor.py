@@ -5,16 +5,19 @@ from __future__ import annotations
 import threading
 import time
 
-import networkx as nx
 import pytest
 
 from lambdaforge.executor import Event, Status, TargetResult, run_graph
+from lambdaforge.graph import Target, TargetGraph, TargetKind
 
 
-def diamond() -> nx.DiGraph:
-    g = nx.DiGraph()
-    g.add_edges_from([("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("x", "y")])
-    return g
+def dag(edges: list[tuple[str, str]], nodes: tuple[str, ...] = ()) -> TargetGraph:
+    ids = {*nodes, *(t for edge in edges for t in edge)}
+    return TargetGraph({t: Target(t, TargetKind.FUNCTION, t, "python") for t in ids}, edges)
+
+
+def diamond() -> TargetGraph:
+    return dag([("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("x", "y")])
 
 
 def test_runs_every_target_after_its_upstream():
@@ -57,8 +60,7 @@ def test_an_exception_in_an_action_is_a_failed_target_with_its_traceback():
 
 
 def test_independent_targets_run_in_parallel():
-    g = nx.DiGraph()
-    g.add_nodes_from(["p", "q"])
+    g = dag([], nodes=("p", "q"))
     both = threading.Barrier(2, timeout=5)
 
     def action(tid, upstream, cancel):
@@ -80,8 +82,7 @@ def test_events_report_start_and_finish_of_each_target():
 def test_interrupt_sets_cancel_for_running_targets_and_reraises():
     import signal
 
-    g = nx.DiGraph()
-    g.add_edges_from([("slow", "after")])
+    g = dag([("slow", "after")])
     saw_cancel = threading.Event()
     main = threading.main_thread().ident
 

@@ -8,7 +8,7 @@ import pytest
 
 from lambdaforge.config import load_project
 from lambdaforge.errors import UsageError
-from lambdaforge.graph import TargetKind, build_graph
+from lambdaforge.graph import Target, TargetGraph, TargetKind, build_graph
 
 
 @pytest.fixture
@@ -125,3 +125,24 @@ def test_install_ids_name_the_declaring_file_and_platform(tmp_path):
     # the same inputs give the same ids
     again = build_graph(load_project(tmp_path / "lambdaforge.toml"))
     assert sorted(t.id for t in again.targets() if t.kind is TargetKind.INSTALL) == ids
+
+
+def _plain(edges: list[tuple[str, str]]) -> TargetGraph:
+    ids = {t for edge in edges for t in edge}
+    return TargetGraph({t: Target(t, TargetKind.FUNCTION, t, "python") for t in ids}, edges)
+
+
+def test_a_dag_has_no_cycle_and_orders_every_target():
+    g = _plain([("a", "b"), ("b", "c"), ("a", "c"), ("x", "c")])
+    assert g.cycle() is None
+    assert [t.id for t in g.targets()] == ["a", "b", "x", "c"]  # smallest ready id first
+
+
+def test_a_cycle_is_named_edge_by_edge_whatever_hangs_off_it():
+    # d -> a -> b -> c -> a, and c -> e: only a, b, c form the loop
+    g = _plain([("d", "a"), ("a", "b"), ("b", "c"), ("c", "a"), ("c", "e")])
+    cycle = g.cycle()
+    assert cycle is not None and cycle[0] == cycle[-1]
+    assert sorted(cycle[:-1]) == ["a", "b", "c"]
+    assert all(g.has_edge(x, y) for x, y in zip(cycle, cycle[1:]))
+    assert _plain([("s", "s")]).cycle() == ["s", "s"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge import observe
 from lambdaforge.builders import BuilderRegistry
@@ -33,8 +34,7 @@ STRIP_LISTING = "stripped.txt"
 DEPS = "deps.zip"
 
 
-@dataclass
-class ActionContext:
+class ActionContext(Struct):
     """What an action may use: the project, the graph (to find its upstream targets), the
     builder registry, the cache, the one runner its subprocesses go through, scratch space,
     and the few planner services it needs, as callables."""

@@ -11,7 +11,7 @@ was skipped, or passed without the runtime's own packages, is not final and is n
 
 from __future__ import annotations
 
-import secrets
+import os
 import shutil
 import tempfile
 import time
@@ -68,7 +68,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
     if isinstance(spec, FunctionSpec):
         # Scratch of its own, made only by a builder that needs it (a static check does not:
         # hundreds of checks would otherwise each make and remove a directory).
-        scratch = ctx.scratch() / f"handler-{secrets.token_hex(8)}"
+        scratch = ctx.scratch() / f"handler-{os.urandom(8).hex()}"
         try:
             errors += builder.check_handler(artifact, layer_zips, spec.handler, spec.runtime,
                                             ctx.build_context(scratch))

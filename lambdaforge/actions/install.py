@@ -12,8 +12,9 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from lambdaforge.actions import DEPS, ActionContext, observe_outputs
 from lambdaforge.cache import ENTRY_FILE

@@ -15,9 +15,10 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from lambdaforge.actions import ARTIFACT, STRIP_LISTING, ActionContext, observe_outputs
 from lambdaforge.builders.base import layers_conflicts, select_dependencies

@@ -10,12 +10,12 @@ archive.
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+from msgspec import Struct, field
 
 from lambdaforge.config.specs import BuildSettings, Project, StripRules
 from lambdaforge.lambda_facts import RUNTIMES
@@ -41,7 +41,7 @@ def _frozen(value: Any) -> Any:
 
 
 class OptionValues:
-    """Base of a builder's plain view of its own options: a frozen ``kw_only`` dataclass
+    """Base of a builder's plain view of its own options: a frozen ``kw_only`` Struct
     whose fields are its options model's (snake_case, the same defaults).
 
     The options model (``Builder.options_model``, Pydantic) validates what users write; the
@@ -57,15 +57,14 @@ class OptionValues:
         """The options of a resolved function or layer."""
         values = spec.builder_options
         found = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            key = f.name.replace("_", "-")
+        for name in cls.__struct_fields__:
+            key = name.replace("_", "-")
             if key in values:
-                found[f.name] = _frozen(values[key])
+                found[name] = _frozen(values[key])
         return cls(**found)
 
 
-@dataclass(frozen=True)
-class DependencyInputs:
+class DependencyInputs(Struct, frozen=True):
     """Everything an install depends on, in canonical form (the install target's identity).
 
     Two functions whose ``DependencyInputs`` are equal share one install target.
@@ -84,20 +83,40 @@ class DependencyInputs:
     directories: tuple[str, ...] = ()
     #: project-relative files read to compute ``canonical`` (requirements and what they
     #: include): not part of the identity, but watched by the no-op fast path
-    watched: tuple[str, ...] = field(default=(), compare=False)
+    watched: tuple[str, ...] = ()
     #: ``(path, size, mtime_ns)`` of each of ``files`` when they were listed: a builder that
     #: reads ``files`` itself at install time (the command builder copies them) checks them
     #: against it, so a file edited after planning is never stored under the planned key
-    file_stats: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
+    file_stats: tuple[tuple[str, int, int], ...] = ()
     #: value in ``canonical`` → the text it stands for, where that text holds a credential
     #: (an index URL with a password): ``canonical`` keeps only ``redact.key_form``s, which
     #: keys, state and logs may see; the installer's argv alone gets these. No part of the
     #: identity (each key form already differs per credential) and never in a repr.
-    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    secrets: tuple[tuple[str, str], ...] = ()
     #: project-relative file the dependencies were read from (``requirements.txt``, a lock):
     #: what ``plan`` and ``explain`` name and the install target's id is made of; no part of
     #: the identity (two files with the same lines share one install)
-    declared_by: str = field(default="", compare=False)
+    declared_by: str = ""
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.builder, self.runtime, self.architecture, self.canonical, self.files,
+                self.directories)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the identity fields are (``watched`` … ``declared_by`` are not)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._identity() == other._identity()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        # ``secrets`` holds credentials verbatim: never in a repr (assertion messages, logs)
+        return (f"DependencyInputs(builder={self.builder!r}, runtime={self.runtime!r}, "
+                f"architecture={self.architecture!r}, canonical={self.canonical!r}, "
+                f"files={self.files!r}, directories={self.directories!r}, "
+                f"declared_by={self.declared_by!r})")
 
     def reveal(self, value: str) -> str:
         """The real text of a ``canonical`` value (itself unless it hides a credential)."""
@@ -107,8 +126,7 @@ class DependencyInputs:
         return value
 
 
-@dataclass(frozen=True)
-class Distribution:
+class Distribution(Struct, frozen=True):
     """One installed distribution: its normalized name, version and the files it owns."""
 
     name: str
@@ -119,8 +137,7 @@ class Distribution:
     requires: tuple[str, ...] = ()
 
 
-@dataclass
-class InstallResult:
+class InstallResult(Struct):
     """What an install produced besides the tree itself."""
 
     distributions: list[Distribution] = field(default_factory=list)
@@ -128,8 +145,7 @@ class InstallResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class BuildContext:
+class BuildContext(Struct):
     """What a builder may use while running: a runner for subprocesses, scratch space and
     a tool cache directory shared across builds (for installers' own caches, esbuild…)."""
 
@@ -152,8 +168,7 @@ class BuildContext:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SmokeResult:
+class SmokeResult(Struct, frozen=True):
     """Outcome of importing a built handler in an isolated interpreter."""
 
     ok: bool
@@ -347,8 +362,7 @@ class Builder(ABC):
         directory (a layer whose source already starts with ``python/`` is used as laid out)."""
 
 
-@dataclass(frozen=True)
-class LayerConflict:
+class LayerConflict(Struct, frozen=True):
     """A distribution a function bundles at another version than one of its layers."""
 
     name: str
@@ -365,8 +379,7 @@ class LayerConflict:
         )
 
 
-@dataclass(frozen=True)
-class LayersConflict:
+class LayersConflict(Struct, frozen=True):
     """A distribution two layers of one function provide at different versions."""
 
     name: str
@@ -400,8 +413,7 @@ def layers_conflicts(layers: Sequence[tuple[str, Mapping[str, str]]],
     return found
 
 
-@dataclass(frozen=True)
-class RuntimeProvidedChoice:
+class RuntimeProvidedChoice(Struct, frozen=True):
     """A builder's decision on the distributions its runtime provides (``Builder.runtime_provided``)."""
 
     #: normalized names to leave out: the runtime's copy serves them
@@ -411,8 +423,7 @@ class RuntimeProvidedChoice:
     kept: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class DependencySelection:
+class DependencySelection(Struct):
     """Which installed distributions a package leaves out, and why."""
 
     #: normalized names left out because the runtime provides them

@@ -18,13 +18,16 @@ if TYPE_CHECKING:
     from lambdaforge.graph import Target
 
 
-def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **extra: object):
+def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, project=None,
+             **extra: object):
     """The build session the arguments ask for; with an incremental ``scope``, on its cached
-    project (the config is not loaded again: nothing it depends on changed)."""
+    project, or on a cached ``project`` (the config is not loaded again: nothing it depends
+    on changed)."""
     from lambdaforge.build import BuildOptions, BuildSession
 
     if scope is not None:
         project = scope.project
+    if project is not None:
         for warning in project.warnings:
             print_issue(warning)
     else:
@@ -46,7 +49,7 @@ def _session(args: argparse.Namespace, *, smoke: bool = False, scope=None, **ext
 
 def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     """Build the selected targets; report progress, warnings and failures."""
-    scope = None
+    scope = cached = None
     if not (args.force or args.dry_run or args.json or args.verbose or args.explain_strip
             or getattr(args, "shard", None) is not None):
         # Answer a no-op build from file stats alone, before importing anything heavy.
@@ -67,14 +70,18 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         if found is not None and root is not None:
             from lambdaforge import incremental
 
-            # Only some targets' inputs changed: re-plan those, from the plan cache.
+            # Only some targets' inputs changed: re-plan those, from the plan cache; or
+            # only contents, dependency declarations among them: plan all, on the cached
+            # project.
             scope = incremental.scope(root, identity, found)
+            if scope is None:
+                cached = incremental.cached_project(root, identity, found)
     from lambdaforge import report
 
     _stop_on_sigterm()
     reporter: Callable | None = None
     session = _session(args, smoke=smoke, on_wait=lambda msg: print(msg, file=sys.stderr),
-                       scope=scope)
+                       scope=scope, project=cached)
     if not args.json:
         if sys.stderr.isatty() and not args.dry_run:
             reporter = report.RichReporter(len(session.graph), verbose=args.verbose)
@@ -176,9 +183,8 @@ def _jobs(text: str) -> int:
     return n
 
 
-def add_build(sub: argparse._SubParsersAction) -> None:
+def add_build(p: argparse.ArgumentParser) -> None:
     """Register ``forge build``."""
-    p = sub.add_parser("build", help="build functions and layers (all, or the NAMEs and what they need)")
     p.add_argument("names", nargs="*", metavar="NAME", help="function or layer names")
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="parallel targets (default: CPU count)")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date or cached")
@@ -213,9 +219,8 @@ def _add_use_container(p: argparse.ArgumentParser) -> None:
                         "installs already cached are kept: add --force to rebuild them")
 
 
-def add_check(sub: argparse._SubParsersAction) -> None:
+def add_check(p: argparse.ArgumentParser) -> None:
     """Register ``forge check``."""
-    p = sub.add_parser("check", help="build if needed and run every check, import smoke test included")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N")
     p.add_argument("--json", action="store_true")
@@ -251,9 +256,8 @@ def _declared(target: Target) -> str:
     return f"declared in {deps.declared_by}{users}"
 
 
-def add_plan(sub: argparse._SubParsersAction) -> None:
+def add_plan(p: argparse.ArgumentParser) -> None:
     """Register ``forge plan``."""
-    p = sub.add_parser("plan", help="what would be built and why, without building")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_plan)
@@ -273,9 +277,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_explain(sub: argparse._SubParsersAction) -> None:
+def add_explain(p: argparse.ArgumentParser) -> None:
     """Register ``forge explain``."""
-    p = sub.add_parser("explain", help="which inputs changed since NAME was last built")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(run=cmd_explain)
 
@@ -294,9 +297,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_graph(sub: argparse._SubParsersAction) -> None:
+def add_graph(p: argparse.ArgumentParser) -> None:
     """Register ``forge graph``."""
-    p = sub.add_parser("graph", help="print the target graph")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot")
     p.set_defaults(run=cmd_graph)
@@ -326,9 +328,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_clean(sub: argparse._SubParsersAction) -> None:
+def add_clean(p: argparse.ArgumentParser) -> None:
     """Register ``forge clean``."""
-    p = sub.add_parser("clean", help="remove build output; --cache the cache too")
     p.add_argument("--cache", action="store_true", help="also clear the local cache")
     p.set_defaults(run=cmd_clean)
 
@@ -363,9 +364,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_cache(sub: argparse._SubParsersAction) -> None:
+def add_cache(p: argparse.ArgumentParser) -> None:
     """Register ``forge cache``."""
-    p = sub.add_parser("cache", help="cache size, pruning, and what the caches did in the last build")
     p.add_argument("action", choices=("size", "prune", "stats"))
     p.add_argument("--json", action="store_true", help="stats: print them as JSON")
     p.add_argument("--max-size", default="5GiB",
@@ -373,6 +373,3 @@ def add_cache(sub: argparse._SubParsersAction) -> None:
                         "5GiB (5 * 2^30 bytes) or 5GB (5 * 10^9 bytes); default 5GiB")
     p.set_defaults(run=cmd_cache)
 
-
-#: Registered by ``lambdaforge.cli`` (build first, the config commands after it).
-BUILD_SUBCOMMANDS = (add_build, add_check, add_plan, add_explain, add_graph, add_clean, add_cache)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from lambdaforge.cli.common import EXIT_OK, count, load, print_issue
@@ -41,9 +40,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_validate(sub: argparse._SubParsersAction) -> None:
+def add_validate(p: argparse.ArgumentParser) -> None:
     """Register ``forge validate``."""
-    p = sub.add_parser("validate", help="check lambdaforge.toml; exit 0 or list every error")
     p.set_defaults(run=cmd_validate)
 
 
@@ -80,9 +78,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_config(sub: argparse._SubParsersAction) -> None:
+def add_config(p: argparse.ArgumentParser) -> None:
     """Register ``forge config``."""
-    p = sub.add_parser("config", help="print the effective merged config")
     p.add_argument(
         "--show-origin", action="store_true", help="show the file and line each value came from"
     )
@@ -101,9 +98,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_schema(sub: argparse._SubParsersAction) -> None:
+def add_schema(p: argparse.ArgumentParser) -> None:
     """Register ``forge schema``."""
-    p = sub.add_parser("schema", help="print the JSON Schema of lambdaforge.toml")
     p.set_defaults(run=cmd_schema)
 
 
@@ -139,20 +135,11 @@ def cmd_import_sam(args: argparse.Namespace) -> int:
     return cmd_validate(args)
 
 
-def add_import(sub: argparse._SubParsersAction) -> None:
+def add_import(p: argparse.ArgumentParser) -> None:
     """Register ``forge import sam``."""
-    p = sub.add_parser("import", help="write lambdaforge.toml from another tool's config")
     kinds = p.add_subparsers(dest="import_kind", metavar="KIND", required=True)
     sam = kinds.add_parser("sam", help="from an AWS SAM template (template.yaml)")
     sam.add_argument("template", nargs="?", type=Path, help="the template (default: template.yaml here)")
     sam.add_argument("-o", "--output", type=Path, help="where to write (default: lambdaforge.toml next to the template)")
     sam.add_argument("--force", action="store_true", help="replace an existing file")
     sam.set_defaults(run=cmd_import_sam)
-
-
-CONFIG_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    add_validate,
-    add_config,
-    add_schema,
-    add_import,
-)

@@ -95,12 +95,10 @@ def summary_line(outcomes: list, seconds: float) -> str:
     return f"deploy: {', '.join(parts) or 'nothing'} in {seconds:.2f}s"
 
 
-def add_deploy(sub: argparse._SubParsersAction) -> None:
+def add_deploy(p: argparse.ArgumentParser) -> None:
     """Register ``forge deploy``."""
     from lambdaforge.cli.build_cmds import _jobs
 
-    p = sub.add_parser("deploy", help="build, then publish changed layers and update changed "
-                                      "functions on Lambda (plan printed first)")
     p.add_argument("names", nargs="*", metavar="NAME", help="functions or layers (default: all)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--stage", metavar="S", help="the {stage} of [deploy] name (default: [deploy] stage)")

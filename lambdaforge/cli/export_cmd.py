@@ -55,10 +55,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_export(sub: argparse._SubParsersAction) -> None:
+def add_export(p: argparse.ArgumentParser) -> None:
     """Register ``forge export``."""
-    p = sub.add_parser("export", help="describe the built zips for Terraform (JSON) or SAM "
-                                      "(template), building first if needed")
     p.add_argument("format", choices=("terraform", "sam"))
     p.add_argument("names", nargs="*", metavar="NAME", help="functions (default: all)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE",

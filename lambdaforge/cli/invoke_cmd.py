@@ -89,9 +89,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
 
 
-def add_invoke(sub: argparse._SubParsersAction) -> None:
+def add_invoke(p: argparse.ArgumentParser) -> None:
     """Register ``forge invoke``."""
-    p = sub.add_parser("invoke", help="build a function and call its handler once, as Lambda would")
     p.add_argument("name", nargs="?", metavar="NAME", help="the function")
     p.add_argument("--event", metavar="FILE|-|SAMPLE",
                    help="the event: a JSON file, - for stdin, or a sample (--list-events); default {}")

@@ -31,12 +31,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return watch(options, out=sys.stdout)
 
 
-def add_watch(sub: argparse._SubParsersAction) -> None:
+def add_watch(p: argparse.ArgumentParser) -> None:
     """Register ``forge watch``."""
     from lambdaforge.cli.build_cmds import _jobs
 
-    p = sub.add_parser("watch", help="build, then rebuild whenever an input changes "
-                                     "(--deploy: update the changed functions' code on Lambda)")
     p.add_argument("names", nargs="*", metavar="NAME", help="function or layer names (default: all)")
     p.add_argument("--deploy", action="store_true",
                    help="after each successful rebuild, update the code of the functions whose "

@@ -25,10 +25,10 @@ Three steps, each reporting ``FILE:LINE: key: message`` like every other config 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from msgspec import Struct, field
 from pydantic import BaseModel, ValidationError
 
 from lambdaforge import lambda_facts
@@ -102,8 +102,7 @@ CORE_KEYS: frozenset[str] = frozenset(
 )
 
 
-@dataclass
-class OptionTables:
+class OptionTables(Struct):
     """Builder options as written, taken out of the tables before ``ConfigFile`` validation."""
 
     #: table key path (``("functions", "api")``, ``("defaults",)``, ``("discover", 0)``) →

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import glob
 import string
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct
 
 from lambdaforge.config.loader import Merged
 from lambdaforge.config.locate import dotted
@@ -24,8 +25,7 @@ SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 PLACEHOLDERS = ("dir", "parent", "path")
 
 
-@dataclass(frozen=True)
-class Discovered:
+class Discovered(Struct, frozen=True):
     """One function found by a ``[[discover]]`` entry."""
 
     name: str

@@ -17,9 +17,10 @@ import hashlib
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from lambdaforge.config.locate import KeyPath, dotted, key_lines, nearest_line
 from lambdaforge.errors import ConfigError, ConfigIssue
@@ -38,8 +39,7 @@ PKG_PREFIX = "pkg:"
 _TOML_POSITION = re.compile(r"at line (\d+), column \d+")
 
 
-@dataclass
-class SourceFile:
+class SourceFile(Struct):
     """One config file as read: its data, where its keys are, and how to name it."""
 
     path: Path  # absolute, symlinks resolved
@@ -90,8 +90,7 @@ def parse_toml(raw: bytes, shown: str) -> tuple[dict[str, Any], str]:
         raise ConfigError(ConfigIssue(shown, line, "", f"invalid TOML: {message}")) from None
 
 
-@dataclass
-class Merged:
+class Merged(Struct):
     """The merged raw data of a config chain plus which file set each part of it."""
 
     data: dict[str, Any]

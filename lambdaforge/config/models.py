@@ -8,7 +8,7 @@ Two layers, on purpose:
 - ``Project``, ``FunctionSpec`` and ``LayerSpec`` are what the loader produces after
   ``extends``, ``[defaults]`` and ``[[discover]]`` are applied: every value concrete, every
   path relative to the project root (POSIX form), so later stages never re-read TOML and
-  cache keys never see an absolute path. They are plain dataclasses in
+  cache keys never see an absolute path. They are plain records (msgspec Structs) in
   ``lambdaforge.config.specs`` (no Pydantic), re-exported here.
 """
 

@@ -1,10 +1,10 @@
-"""The resolved project: plain frozen dataclasses, every value decided.
+"""The resolved project: plain frozen records (msgspec Structs), every value decided.
 
 What the loader produces after ``extends``, ``[defaults]`` and ``[[discover]]`` are applied
 (``lambdaforge.config.resolve``): every value concrete, every path relative to the project root
 (POSIX form), so later stages never re-read TOML and cache keys never see an absolute path.
 
-Plain dataclasses on purpose: the file models (``lambdaforge.config.models``) validate with
+Plain records on purpose: the file models (``lambdaforge.config.models``) validate with
 Pydantic, but what they resolve to is data a build can load, copy, pickle and compare without
 importing Pydantic (a build that re-plans one target should not pay for the validator).
 ``model_dump`` and ``model_copy`` keep the shape callers know from the file models.
@@ -12,10 +12,11 @@ importing Pydantic (a build that re-plans one target should not pay for the vali
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.remote.settings import RemoteSettings
@@ -31,8 +32,8 @@ def _jsonable(value: object) -> object:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, PurePath):
         return value.as_posix()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if isinstance(value, Struct):
+        return _jsonable({name: getattr(value, name) for name in value.__struct_fields__})
     return value
 
 
@@ -43,21 +44,21 @@ class _Spec:
                    **_: object) -> dict[str, Any]:
         """Fields by name (``exclude`` left out); ``mode="json"``: JSON-ready values."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            if f.name in exclude:
+        for name in self.__struct_fields__:  # type: ignore[attr-defined]
+            if name in exclude:
                 continue
-            value = getattr(self, f.name)
-            if dataclasses.is_dataclass(value):
+            value = getattr(self, name)
+            if isinstance(value, Struct):
                 value = value.model_dump(mode=mode)  # type: ignore[union-attr]
             elif isinstance(value, dict):
                 value = {k: v.model_dump(mode=mode) if isinstance(v, _Spec) else v
                          for k, v in value.items()}
-            out[f.name] = _jsonable(value) if mode == "json" else value
+            out[name] = _jsonable(value) if mode == "json" else value
         return out
 
     def model_copy(self, *, update: dict[str, Any] | None = None) -> Any:
         """A copy with ``update`` applied (the record itself is immutable)."""
-        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]
+        return replace(self, **(update or {}))  # type: ignore[type-var]
 
 
 #: Values a setting takes when neither the table nor ``[defaults]`` sets it.
@@ -77,8 +78,7 @@ BUILT_IN_DEFAULTS: dict[str, object] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class BuildSettings(_Spec):
+class BuildSettings(_Spec, Struct, frozen=True, kw_only=True):
     """Resolved build settings of a function or layer (see ``models.BuildSettingsTable``).
 
     Paths (``requirements``, and builder options that are paths, such as the Python
@@ -105,8 +105,7 @@ class BuildSettings(_Spec):
     builder_options: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, kw_only=True)
-class FunctionDeploy(_Spec):
+class FunctionDeploy(_Spec, Struct, frozen=True, kw_only=True):
     """A function's deploy-only settings (``forge deploy``; never part of a build key):
     ``None`` is Lambda's default (128 MB, 3 s, no description, 512 MiB of ``/tmp``) or, for
     ``role``, the ``[deploy]`` table's."""
@@ -123,8 +122,7 @@ class FunctionDeploy(_Spec):
     alias: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class FunctionSpec(BuildSettings):
+class FunctionSpec(BuildSettings, frozen=True, kw_only=True):
     """A fully resolved function: what the graph builds one package target from."""
 
     name: str
@@ -138,8 +136,7 @@ class FunctionSpec(BuildSettings):
     deploy: FunctionDeploy = field(default_factory=FunctionDeploy)
 
 
-@dataclass(frozen=True, kw_only=True)
-class LayerSpec(BuildSettings):
+class LayerSpec(BuildSettings, frozen=True, kw_only=True):
     """A fully resolved layer: built from ``source`` and dependencies, or referenced by
     ``arn`` (then only ``check_with``, as its ``dependencies``, is built: a stand-in for
     checks, never shipped)."""
@@ -154,8 +151,7 @@ class LayerSpec(BuildSettings):
     compatible_architectures: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class StripRules(_Spec):
+class StripRules(_Spec, Struct, frozen=True, kw_only=True):
     """A resolved strip rule set (built-in or from ``[strip-rules.NAME]``)."""
 
     name: str
@@ -163,8 +159,7 @@ class StripRules(_Spec):
     keep: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
-class CheckSettings(_Spec):
+class CheckSettings(_Spec, Struct, frozen=True, kw_only=True):
     """The resolved ``[check]`` table: what the import smoke test runs with besides the
     artifact and its layers."""
 
@@ -175,8 +170,7 @@ class CheckSettings(_Spec):
     environment: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, kw_only=True)
-class DeploySettings(_Spec):
+class DeploySettings(_Spec, Struct, frozen=True, kw_only=True):
     """The resolved ``[deploy]`` table (``forge deploy``'s account, region and naming)."""
 
     region: str | None = None
@@ -188,8 +182,7 @@ class DeploySettings(_Spec):
     role: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Origin(_Spec):
+class Origin(_Spec, Struct, frozen=True, kw_only=True):
     """Where an effective value was set: file (relative to the project root when inside it) and line."""
 
     file: str
@@ -198,8 +191,7 @@ class Origin(_Spec):
     key: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Project(_Spec):
+class Project(_Spec, Struct, frozen=True, kw_only=True):
     """The validated, merged, resolved configuration of one project."""
 
     root: Path

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 from lambdaforge.config.locate import KeyPath, dotted
@@ -54,8 +55,7 @@ _HANDLER_FORMS = {
 }
 
 
-@dataclass
-class Resolved:
+class Resolved(Struct):
     """A function or layer with every setting decided and where each was written."""
 
     kind: Literal["function", "layer"]
@@ -72,7 +72,7 @@ class Resolved:
     environment_written: dict[str, KeyPath] = field(default_factory=dict)
     #: further effective keys (``functions.api.tags.team``) → key path they were written at
     extra_origins: dict[str, KeyPath] = field(default_factory=dict)
-    _prefix: str | None = field(default=None, repr=False)
+    _prefix: str | None = None
 
     def at(self, name: str) -> KeyPath:
         """Where a setting was written, falling back to where the target is declared."""

@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_any
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from lambdaforge.deploy.aws import Clients, DeployError, call, describe, error_code, wait
 from lambdaforge.deploy.plan import DeployPlan, FunctionPlan, LayerPlan
@@ -24,8 +25,7 @@ from lambdaforge.deploy.plan import DeployPlan, FunctionPlan, LayerPlan
 S3_PREFIX = "lambdaforge/"
 
 
-@dataclass
-class Outcome:
+class Outcome(Struct):
     """What happened to one layer or function: ``status`` is ``published``, ``created``,
     ``updated`` (``did`` says what: code, configuration, tags), ``unchanged``, ``failed`` or
     ``skipped``; ``error`` the one-line reason of a failure. With ``--publish``,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from msgspec import Struct, field
 
 from lambdaforge.errors import ForgeError
 
@@ -30,8 +31,7 @@ class DeployError(ForgeError):
     exit_code = 1
 
 
-@dataclass
-class Clients:
+class Clients(Struct):
     """The Lambda and S3 clients of one deploy (S3 made only when a package needs it)."""
 
     session: Any

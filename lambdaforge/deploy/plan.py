@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 from lambdaforge.config.specs import FunctionSpec, Project, layer_compatibility
@@ -32,16 +33,14 @@ LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Description
 _LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
 
 
-@dataclass(frozen=True)
-class LayerRef:
+class LayerRef(Struct, frozen=True):
     """One entry of a function's ``Layers``: a layer forge builds (by name) or an ARN."""
 
     name: str
     arn: str | None = None  # given in the config (``[layers.X] arn``)
 
 
-@dataclass
-class _Package:
+class _Package(Struct):
     """A built zip to deploy: forge's name, Lambda's name, and the manifest's figures."""
 
     name: str
@@ -52,7 +51,6 @@ class _Package:
     size: int
 
 
-@dataclass
 class LayerPlan(_Package):
     """A built layer: its zip against the latest published version."""
 
@@ -82,8 +80,7 @@ class LayerPlan(_Package):
         return [FieldChange(name, old, new) for name, old, new in pairs if old != new]
 
 
-@dataclass(frozen=True)
-class FieldChange:
+class FieldChange(Struct, frozen=True):
     """One setting that differs: Lambda's name for it, the live value and the wanted one."""
 
     field: str
@@ -91,7 +88,6 @@ class FieldChange:
     new: Any
 
 
-@dataclass
 class FunctionPlan(_Package):
     """A function: what it should be, what Lambda has, and what differs."""
 
@@ -149,8 +145,7 @@ class FunctionPlan(_Package):
         return "update" if writes else "unchanged"
 
 
-@dataclass
-class DeployPlan:
+class DeployPlan(Struct):
     """Everything a deploy would do, in order: layers first, then functions."""
 
     project: str

@@ -13,9 +13,10 @@ content changed; a failed function keeps its previous entry.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from lambdaforge.fsutil import write_atomic
 
@@ -32,8 +33,7 @@ def record_path(root: Path, stage: str | None) -> Path:
     return root / ".forge" / "deploy" / f"{stage or 'default'}.json"
 
 
-@dataclass
-class DeployRecord:
+class DeployRecord(Struct):
     """The record of one stage: entries by forge's function and layer names."""
 
     path: Path

@@ -3,8 +3,9 @@ directory, and how to show its local paths as Lambda's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from lambdaforge.errors import ForgeError
 
@@ -14,8 +15,7 @@ class InvokeUnavailable(ForgeError):
     architecture (or no Node.js of its major), or a runtime ``forge invoke`` does not run."""
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(Struct, frozen=True):
     """A prepared child: ``argv`` (the control descriptor's number is appended when it
     starts), its whole environment, its working directory (the task root)."""
 

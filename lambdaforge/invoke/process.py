@@ -21,15 +21,15 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 #: Lambda's limit on a function's init phase (importing the handler), in seconds
 INIT_TIMEOUT_S = 10.0
 
 
-@dataclass(frozen=True)
-class ChildRun:
+class ChildRun(Struct, frozen=True):
     """How the child ended."""
 
     #: its exit code (negative: killed by that signal)

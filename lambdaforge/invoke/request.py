@@ -10,7 +10,8 @@ group and stream, and the timeout the remaining time counts down from.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 #: the account id in ARNs of a local invocation (AWS's documentation account)
 LOCAL_ACCOUNT = "123456789012"
@@ -18,8 +19,7 @@ LOCAL_ACCOUNT = "123456789012"
 DEFAULT_TIMEOUT_S = 3.0
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(Struct, frozen=True):
     """The context values of one invocation of a function."""
 
     function_name: str

@@ -16,8 +16,9 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 from lambdaforge.builders.base import BuildContext
@@ -40,8 +41,7 @@ class InvokeBuildFailed(ForgeError):
         self.outcome = outcome
 
 
-@dataclass
-class InvokeOutcome:
+class InvokeOutcome(Struct):
     """What one invocation gave: ``result`` or ``error`` (Lambda's shape), its logs, and the
     REPORT line's figures."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import zipfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from msgspec import Struct
 
 from lambdaforge import lambda_facts
 from lambdaforge.sizes import format_limit, format_size
@@ -26,8 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SizeContributor:
+class SizeContributor(Struct, frozen=True):
     """A part of a package and its size: a distribution (``numpy 2.1.0``), a top-level
     directory (``python/numpy/``) or a top-level file, unzipped and compressed."""
 
@@ -36,8 +36,7 @@ class SizeContributor:
     compressed_size: int = 0
 
 
-@dataclass(frozen=True)
-class SizeProblem:
+class SizeProblem(Struct, frozen=True):
     """A size limit a package exceeds. ``kind``: ``zipped`` (Lambda's 52,428,800 bytes = 50 MiB
     for a direct upload; a warning: the package must go through S3), ``unzipped`` (262,144,000
     bytes = 250 MiB for a function plus its layers) or ``budget`` (the configured
@@ -51,8 +50,7 @@ class SizeProblem:
         return self.message
 
 
-@dataclass(frozen=True)
-class SizeReport:
+class SizeReport(Struct, frozen=True):
     """Sizes of one artifact and the problems they cause.
 
     ``total_unzipped`` is this artifact plus its layers (``layers``: name → unzipped bytes),
@@ -151,8 +149,6 @@ def _saving(savings: Mapping[str, int] | None) -> str:
     if saved <= 0:
         return ""
     return f"; strip rules `{rule}` would save {format_size(saved)}"
-
-
 
 
 def contributors_from_zip(zip_path: Path, owners: Mapping[str, str] | None = None) -> list[SizeContributor]:

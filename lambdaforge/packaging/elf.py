@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import re
 import struct
-from dataclasses import dataclass
 from typing import BinaryIO, Literal, Union
+
+from msgspec import Struct
 
 __all__ = ["BinaryInfo", "BinaryFormat", "inspect_binary", "looks_binary", "MAGIC_LENGTH"]
 
@@ -66,8 +67,7 @@ _HEAD_CACHE = 256 * 1024
 Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO]
 
 
-@dataclass(frozen=True)
-class BinaryInfo:
+class BinaryInfo(Struct, frozen=True):
     """What a native binary is built for.
 
     ``machine`` is the ELF name (``x86_64``, ``aarch64``, ``i386``, ``arm``…, ``em_<n>`` when

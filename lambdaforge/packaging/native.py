@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 from lambdaforge.packaging.elf import MAGIC_LENGTH, BinaryInfo, inspect_binary, looks_binary
@@ -29,8 +30,7 @@ _OS_NAMES = {"al2": "Amazon Linux 2", "al2023": "Amazon Linux 2023"}
 _LAMBDA_ARCH = {machine: arch for arch, machine in lambda_facts.ARCHITECTURES.items()}
 
 
-@dataclass(frozen=True)
-class BinaryProblem:
+class BinaryProblem(Struct, frozen=True):
     """A native binary in a package that will not load on the target runtime.
 
     ``kind`` says what is wrong: ``architecture`` (other machine or 32-bit), ``glibc`` (needs a
@@ -50,8 +50,7 @@ class BinaryProblem:
         return self.message
 
 
-@dataclass(frozen=True)
-class Provenance:
+class Provenance(Struct, frozen=True):
     """Where a package's installed files came from: member path → its distribution
     (``numpy 2.1.0``), named by messages, and member path → the member path of that
     distribution's ``WHEEL`` file, whose tags say which Pythons a stable-ABI module needs."""
@@ -166,8 +165,7 @@ def _dotted(version: Sequence[int]) -> str:
     return ".".join(str(part) for part in version)
 
 
-@dataclass(frozen=True)
-class _Rules:
+class _Rules(Struct, frozen=True):
     """What a package's binaries must be for one runtime and architecture, and the message
     of each way they can fail."""
 

@@ -13,8 +13,9 @@ later).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 __all__ = ["ExtensionName", "parse_extension_name", "platform_triplet", "stable_abi_minimum"]
 
@@ -28,8 +29,7 @@ _ABI3_TAG = re.compile(r"^cp(?P<major>\d)(?P<minor>\d+)$")
 ABI_FLAGS = {"t": "free-threaded", "d": "debug"}
 
 
-@dataclass(frozen=True)
-class ExtensionName:
+class ExtensionName(Struct, frozen=True):
     """What an extension module's file name says it needs.
 
     ``implementation`` is ``cpython`` or ``pypy``; ``version`` the ``(major, minor)`` it was

@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from msgspec import Struct, field
 import pathspec
 
 from lambdaforge.errors import BuildError
@@ -47,8 +47,7 @@ class SourceError(BuildError):
     """A source tree cannot be packaged as it is (a symlink leaving it, a loop, a missing root)."""
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(Struct, frozen=True):
     """A file to package: POSIX path relative to the source root, absolute path to read
     (a symlink already resolved), size in bytes, and whether any execute bit is set."""
 
@@ -58,8 +57,7 @@ class SourceFile:
     executable: bool
 
 
-@dataclass
-class SourceSet:
+class SourceSet(Struct):
     """What ``collect_sources`` found: the files to package (sorted by ``relpath``), warnings
     for the user (secrets skipped, special files ignored) and what strip rules removed."""
 

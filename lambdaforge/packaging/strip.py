@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from msgspec import Struct, field
 import pathspec
 
 from lambdaforge.config.specs import StripRules
@@ -96,8 +96,7 @@ def is_protected(relpath: str) -> bool:
     return any(parent_name.endswith(suffix) and name in names for suffix, names in NEVER_STRIP)
 
 
-@dataclass(frozen=True)
-class StripHit:
+class StripHit(Struct, frozen=True):
     """Why a path is stripped: the rule set, its pattern, and the path the pattern matched
     (the path itself or the outermost removed directory above it)."""
 
@@ -362,16 +361,14 @@ class StripFilter:
         return any(_could_match_below(p, parts) for k in self._keep for p in k.path_patterns)
 
 
-@dataclass
-class RuleTally:
+class RuleTally(Struct):
     """Files and bytes one rule set removed."""
 
     files: int = 0
     bytes: int = 0
 
 
-@dataclass(frozen=True)
-class StrippedFile:
+class StrippedFile(Struct, frozen=True):
     """One stripped file: its path (relative to the package root), the set and pattern that
     removed it, and its size."""
 
@@ -381,8 +378,7 @@ class StrippedFile:
     size: int
 
 
-@dataclass
-class StripReport:
+class StripReport(Struct):
     """What strip rules removed from a package: per rule set, and file by file.
 
     Reports of several trees (a function's sources and its dependencies) are combined with

@@ -34,8 +34,9 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 #: version of the envelope and of the entry inside it
 FORMAT = 1
@@ -55,8 +56,7 @@ class EntryRefused(Exception):
         self.signature = signature
 
 
-@dataclass(frozen=True)
-class RemoteEntry:
+class RemoteEntry(Struct, frozen=True):
     """An action entry: the files (name → (sha256, size)), the local cache's meta, and the
     bytes of the small files carried inline (name → bytes, not yet verified)."""
 

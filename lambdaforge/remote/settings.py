@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 #: a remote cache URL overriding ``[cache] remote`` (an empty value turns the remote off)
 REMOTE_VARIABLE = "FORGE_REMOTE_CACHE"
@@ -20,8 +22,7 @@ MODES = ("read", "read-write")
 _URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 
 
-@dataclass(frozen=True)
-class RemoteSettings:
+class RemoteSettings(Struct, frozen=True):
     """Where the remote cache is and how a build may use it."""
 
     bucket: str

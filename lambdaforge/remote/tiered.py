@@ -20,9 +20,11 @@ import shutil
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
+from msgspec.structs import asdict
 
 from lambdaforge.remote.layout import (INLINE_MAX, EntryRefused, RemoteEntry, blob_name,
                                        bundle_name, decode, decode_bundle, encode,
@@ -47,8 +49,7 @@ class RemoteUnavailable(Exception):
     credentials, access denied, boto3 not installed)."""
 
 
-@dataclass
-class RemoteStats:
+class RemoteStats(Struct):
     """What the remote cache did in one build (``forge build --json``, the summary line)."""
 
     hits: int = 0
@@ -65,7 +66,7 @@ class RemoteStats:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the JSON report."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 class RemoteCache:

@@ -4,7 +4,6 @@ written where they always were, validated by their builder's options model, repo
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 from conftest import API
@@ -82,14 +81,13 @@ def test_find_links_may_not_leave_the_project(errors) -> None:
 def test_the_record_a_builder_reads_has_its_models_keys_and_defaults(
         builder, record: type[OptionValues]) -> None:
     model = builder.options_model()
-    fields = dataclasses.fields(record)
-    assert option_keys(model) == [kebab(f.name) for f in fields]
+    assert option_keys(model) == [kebab(name) for name in record.__struct_fields__]
     dumped = model().model_dump(mode="json", by_alias=True)
     spec = FunctionSpec(**{**BUILT_IN_DEFAULTS, "builder_options": dumped}, name="f",
                         source="f", handler="a.b", layers=())
     assert record.of(spec) == record()
     # A spec without the options (another builder's, one made by hand) reads as the defaults.
-    assert record.of(dataclasses.replace(spec, builder_options={})) == record()
+    assert record.of(spec.model_copy(update={"builder_options": {}})) == record()
 
 
 # --------------------------------------------------------------------------- esbuild options

@@ -2,7 +2,8 @@
 
 When the replay record shows that only file contents (or outputs) changed, and nothing the
 project or graph depends on, ``forge build`` loads the plan cache instead of the config and
-plans only the changed targets and what depends on them: no Pydantic, no networkx. Anything
+plans only the changed targets and what depends on them: no Pydantic, no networkx. A
+dependency declaration edited in place plans every target, on the cached project. Anything
 else is the full planner's. Either way the zips are those of a clean build.
 """
 
@@ -128,17 +129,49 @@ def test_anything_else_is_the_full_planners(built: ProjectDir, tmp_path: Path, c
     assert_clean_build_agrees(built, tmp_path)
 
 
-def test_a_requirements_change_is_never_incremental(deps_project: ProjectDir, tmp_path: Path) -> None:
-    deps_project.config(LOCAL_INDEX + '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
-    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+def test_a_requirements_change_plans_every_target_on_the_cached_project(
+        deps_project: ProjectDir, tmp_path: Path) -> None:
+    """A declaration edited in place may change which installs exist: the graph is built
+    again and every target planned, but the project is the cached one (no config load)."""
+    deps_project.config(LOCAL_INDEX + "".join(
+        f'[functions.{n}]\nsource = "{n}"\nhandler = "app.handler"\n\n' for n in ("fn", "other")))
+    for n in ("fn", "other"):
+        deps_project.write(f"{n}/app.py", "def handler(event, context):\n    return 1\n")
     deps_project.write("fn/requirements.txt", "dep-a\n")
+    deps_project.write("other/requirements.txt", "dep-b\n")
     assert build(deps_project)[0] == 0
-    deps_project.write("fn/requirements.txt", "dep-b\n")  # same size, another install
+    deps_project.write("fn/requirements.txt", "dep-b\n")  # same size; now shares other's install
     code, err, imported = build(deps_project)
     assert code == 0, err
-    assert "pydantic" in imported
+    assert HEAVY.isdisjoint(imported), HEAVY & imported
     names = deps_project.zip_names("function", "fn")
     assert "dep_b/__init__.py" in names and "dep_a/__init__.py" not in names
+    assert_clean_build_agrees(deps_project, tmp_path)
+    # the graph that build wrote is the new one: one install for both functions
+    plan = json.loads((deps_project.root / ".forge/state/plan.json").read_text())
+    installs = [t for t in plan["targets"] if t["kind"] == "install"]
+    assert len(installs) == 1 and installs[0]["shared_by"] == 2
+    # and the next source edit is incremental on it
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 2\n")
+    code, err, imported = build(deps_project)
+    assert code == 0 and HEAVY.isdisjoint(imported) and "built  function:fn" in err, err
+    assert_clean_build_agrees(deps_project, tmp_path)
+
+
+def test_a_removed_requirements_file_the_config_names_is_the_loaders_error(
+        deps_project: ProjectDir) -> None:
+    deps_project.config(LOCAL_INDEX + '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n'
+                        'requirements = "reqs/fn.txt"\n')
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    deps_project.write("reqs/fn.txt", "dep-a\n")
+    assert build(deps_project)[0] == 0
+    (deps_project.root / "reqs/fn.txt").unlink()
+    fresh = subprocess.run([sys.executable, "-m", "lambdaforge", "-C", str(deps_project.root),
+                            "validate"], capture_output=True, text=True, timeout=120)
+    code, err, imported = build(deps_project)
+    assert code == 2 and "pydantic" in imported, err
+    assert "lambdaforge.toml:" in err and "reqs/fn.txt" in err, err
+    assert fresh.returncode == 2 and fresh.stderr.strip() in err, (fresh.stderr, err)
 
 
 def test_no_plan_cache_for_a_project_with_credentials(deps_project: ProjectDir) -> None:

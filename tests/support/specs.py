@@ -4,7 +4,6 @@ its TOML key, as the config would put it."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from lambdaforge.builders.base import OptionValues
@@ -14,7 +13,7 @@ from lambdaforge.config.models import BUILT_IN_DEFAULTS
 def spec_values(record: type[OptionValues], overrides: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of a ``BuildSettings`` (or a subclass): ``BUILT_IN_DEFAULTS``,
     then ``overrides``, the fields of ``record`` among them moved into ``builder_options``."""
-    names = {f.name for f in dataclasses.fields(record)}  # type: ignore[arg-type]
+    names = set(record.__struct_fields__)
     options = {k.replace("_", "-"): v for k, v in overrides.items() if k in names}
     common = {k: v for k, v in overrides.items() if k not in names}
     return {**BUILT_IN_DEFAULTS, **common, "builder_options": options}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge.errors import BuildError
 from lambdaforge.packaging.sources import SourceFile, collect_sources
@@ -130,8 +131,7 @@ def tree_stats(top: Path) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-@dataclass(frozen=True)
-class CommandRun:
+class CommandRun(Struct, frozen=True):
     """What one run of a command needs: the argv, where to find its inputs, its output
     directory and its environment."""
 

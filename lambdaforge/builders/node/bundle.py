@@ -22,10 +22,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
+from msgspec import Struct
 
 from lambdaforge.builders.base import BuildContext
 from lambdaforge.builders.node.handler import split_handler
@@ -60,8 +60,7 @@ class EsbuildUnavailableError(BuildError):
     """esbuild is not installed and cannot be installed now (offline, no registry)."""
 
 
-@dataclass(frozen=True)
-class Bundle:
+class Bundle(Struct, frozen=True):
     """What ``bundle_handler`` wrote, and which installed files went into it."""
 
     #: the files written into the output directory (the bundle, its source map…)

@@ -23,8 +23,9 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct, field
 
 from lambdaforge.lambda_env import Sandbox, interpreter_prefix, lambda_environment
 from lambdaforge.runner import CommandResult, Runner
@@ -104,8 +105,7 @@ def missing_file_message(handler: str, module: str) -> str:
 # ----------------------------------------------------------------------------- static
 
 
-@dataclass
-class StaticExports:
+class StaticExports(Struct):
     """Export names found by pattern, and whether the file may export more than that;
     also which module system each was found through (a file Lambda loads as an ES module
     has no ``exports``, one it loads as CommonJS cannot hold ``export``)."""
@@ -245,8 +245,7 @@ _ESM_SYNTAX = re.compile(
     r"|import\s*(?:[{*'\"]|[A-Za-z_$][\w$]*\s*(?:,|\bfrom\b)))|\bimport\.meta\b")
 
 
-@dataclass(frozen=True)
-class ModuleSystem:
+class ModuleSystem(Struct, frozen=True):
     """How Lambda's Node.js runtime loads a handler file: ``esm`` (``import()``) or ``cjs``
     (``require``), and what decided it."""
 
@@ -400,8 +399,7 @@ const report = (o) => { process.stdout.write('\n@@FORGE-HANDLER@@' + JSON.string
 """
 
 
-@dataclass(frozen=True)
-class ImportOutcome:
+class ImportOutcome(Struct, frozen=True):
     """What importing the handler in isolation found."""
 
     #: the problem, or None when the handler is an exported function

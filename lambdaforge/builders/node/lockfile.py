@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from msgspec import Struct
 
 from lambdaforge.builders.node import managers, otherlocks, workspace
 from lambdaforge.errors import ConfigError, ConfigIssue
@@ -55,8 +56,7 @@ DECLARED_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "p
 TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
 
 
-@dataclass(frozen=True)
-class NodeManifest:
+class NodeManifest(Struct, frozen=True):
     """A function's or layer's npm manifest and lockfile, canonicalised.
 
     ``package_json`` and ``lockfile`` are canonical JSON text (sorted keys, compact) with the

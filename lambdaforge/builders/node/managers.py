@@ -21,15 +21,15 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge.errors import BuildError
 from lambdaforge.runner import Runner
 
 
-@dataclass(frozen=True)
-class Manager:
+class Manager(Struct, frozen=True):
     """One package manager: its lockfile, its tool, and the commands a user runs."""
 
     #: ``npm``, ``pnpm``, ``yarn-classic``, ``yarn-berry``

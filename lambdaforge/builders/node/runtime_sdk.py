@@ -30,8 +30,9 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from lambdaforge.builders.base import BuildContext
 from lambdaforge.builders.node.install import platform_flags
@@ -108,8 +109,7 @@ def install_sdk_package(package: str, sdk: NodeSdk, runtime: str, architecture: 
     return published(ctx.tool_cache / "runtime-packages", name, install) / "node_modules"
 
 
-@dataclass
-class SdkSupply:
+class SdkSupply(Struct):
     """The runtime's SDK packages for one extracted function: each ``fetch``ed package the
     function and its layers do not ship is installed (``install_sdk_package``) or, when it
     cannot be, remembered with the reason. Shared by the smoke test and ``forge invoke``."""

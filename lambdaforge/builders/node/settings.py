@@ -10,8 +10,9 @@ re-bundles a changed function without it. The esbuild options carry SAM's names 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Literal
+
+from msgspec import Struct, field
 
 from lambdaforge.builders.base import OptionValues
 
@@ -19,8 +20,7 @@ Bundler = Literal["none", "esbuild"]
 Format = Literal["cjs", "esm"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class NodeSettings(OptionValues):
+class NodeSettings(OptionValues, Struct, frozen=True, kw_only=True):
     """Bundling (``bundle`` and esbuild's options) and npm's script policy."""
 
     bundle: Bundler = "none"

@@ -10,8 +10,9 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge.errors import BuildError
 from lambdaforge.runner import Runner
@@ -22,8 +23,7 @@ from lambdaforge.runner import Runner
 MIN_NPM = (10, 4)
 
 
-@dataclass(frozen=True)
-class NodeToolchain:
+class NodeToolchain(Struct, frozen=True):
     """Versions of the local ``node`` and ``npm`` (``"20.20.2"``, ``"11.19.1"``)."""
 
     node: str

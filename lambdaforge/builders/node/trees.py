@@ -45,9 +45,10 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
+
+from msgspec import Struct
 
 from lambdaforge.errors import BuildError
 from lambdaforge.fsutil import write_atomic, writing
@@ -81,8 +82,7 @@ class TreeChangedError(BuildError):
     cache): no bundle made from it can be trusted."""
 
 
-@dataclass(frozen=True)
-class _Seal:
+class _Seal(Struct, frozen=True):
     """What ``tree.json`` says of a published tree."""
 
     sealed_ns: int

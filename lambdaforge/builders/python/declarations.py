@@ -15,9 +15,10 @@ A configured ``pyproject.toml`` is read with the lock beside it by the same orde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+from msgspec import Struct
 
 
 class DeclarationKind(str, Enum):
@@ -31,8 +32,7 @@ class DeclarationKind(str, Enum):
     PYPROJECT = "pyproject.toml"
 
 
-@dataclass(frozen=True)
-class Declaration:
+class Declaration(Struct, frozen=True):
     """The file that declares the dependencies (``path``) and how to read it."""
 
     kind: DeclarationKind

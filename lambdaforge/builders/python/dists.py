@@ -11,10 +11,10 @@ import csv
 import io
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
+from msgspec import Struct
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -37,8 +37,7 @@ TOP_LEVEL_DROPPINGS = frozenset({"bin", ".lock"})
 # --------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
-class _RawDist:
+class _RawDist(Struct, frozen=True):
     name: str
     version: str
     files: tuple[str, ...]

@@ -15,12 +15,12 @@ import ast
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from msgspec import Struct
 
-@dataclass(frozen=True)
-class CodeTree:
+
+class CodeTree(Struct, frozen=True):
     """The files of one artifact as the checks see them: member names and a reader.
 
     ``roots`` are the prefixes Lambda puts on ``sys.path`` for it: ``("",)`` for a function
@@ -107,8 +107,7 @@ def check_python_handler(
     return problems
 
 
-@dataclass(frozen=True)
-class _Module:
+class _Module(Struct, frozen=True):
     """Where the import system finds a handler's module: the file to parse (``None`` for an
     extension module) and a ``.py`` beside its package that the package shadows."""
 

@@ -20,9 +20,9 @@ import re
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from msgspec import Struct, field
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
@@ -60,8 +60,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@dataclass
-class _Job:
+class _Job(Struct):
     """One install: the target, the files written for the installer, and what it learned."""
 
     reqs: RequirementSet

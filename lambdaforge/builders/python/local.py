@@ -20,8 +20,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge.packaging.excludes import BUILD_LEFTOVERS, PathRules
 
@@ -68,8 +69,7 @@ def copy_package(top: Path, dest: Path) -> None:
         shutil.copy2(top / rel, dest / rel)
 
 
-@dataclass(frozen=True)
-class LocalWheel:
+class LocalWheel(Struct, frozen=True):
     """A local package's wheel: where it is and whether it was built now or cached."""
 
     path: Path

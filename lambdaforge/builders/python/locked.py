@@ -8,13 +8,12 @@ requirements collector then treats them like the lines of an exported requiremen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from lambdaforge.errors import ConfigIssue
 
 
-@dataclass(frozen=True)
-class LockedRequirement:
+class LockedRequirement(Struct, frozen=True):
     """One locked package: ``text`` is a PEP 508 requirement (``name==version; marker``),
     ``hashes`` its ``sha256:…`` digests, ``line`` where the lock file declares it."""
 
@@ -23,8 +22,7 @@ class LockedRequirement:
     line: int | None = None
 
 
-@dataclass
-class LockRead:
+class LockRead(Struct):
     """Everything a lock reader found: the packages to install, the indexes the lock names
     besides PyPI, the names the user pinned exactly (they keep runtime-provided packages),
     and the problems (stale lock, unsupported entries), all reported together."""

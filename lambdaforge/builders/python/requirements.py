@@ -19,11 +19,11 @@ import re
 import shlex
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote
 
+from msgspec import Struct, field
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -62,8 +62,7 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL_PREFIXES = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
 
 
-@dataclass(frozen=True)
-class RequirementSet:
+class RequirementSet(Struct, frozen=True):
     """``DependencyInputs.canonical`` read back: what an installer needs to run."""
 
     installer: str
@@ -132,8 +131,7 @@ def resolve_local(value: str, project_root: Path) -> str:
     return value
 
 
-@dataclass
-class _Collector:
+class _Collector(Struct, dict=True):
     """Accumulates requirement lines and options from every source, with the problems found."""
 
     project_root: Path

@@ -8,16 +8,16 @@ plans without it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from lambdaforge.builders.base import OptionValues
 
 Installer = Literal["uv", "pip"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class PythonSettings(OptionValues):
+class PythonSettings(OptionValues, Struct, frozen=True, kw_only=True):
     """``installer``, the index settings, the smoke test's ``interpreter``, and which
     groups and extras of a lock are shipped (``locked``: whether a stale uv.lock is an error).
 

@@ -21,9 +21,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+from msgspec import Struct
 
 from lambdaforge.builders.python.target import PythonTarget
 from lambdaforge.lambda_env import (
@@ -52,8 +53,7 @@ class SmokeStatus(str, Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
-class SmokeResult:
+class SmokeResult(Struct, frozen=True):
     """What the smoke test found: ``import_ms`` when it passed, ``message`` otherwise
     (the Python error as Lambda would report it, or why the test was skipped)."""
 

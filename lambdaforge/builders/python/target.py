@@ -6,14 +6,13 @@ here: environment markers, wheel platform tags, and the installers' platform fla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from lambdaforge.errors import ConfigError
 from lambdaforge.lambda_facts import ARCHITECTURES, RUNTIMES
 
 
-@dataclass(frozen=True)
-class PythonTarget:
+class PythonTarget(Struct, frozen=True):
     """A Python Lambda runtime on one architecture (``python3.12`` on ``arm64``)."""
 
     runtime: str
