@@ -1,6 +1,7 @@
 """``forge import sam``: a ``lambdaforge.toml`` from an AWS SAM template.
 
-What SAM users hand-translate today, done once: ``Globals.Function``, every
+What SAM users hand-translate today, done once: ``Globals.Function`` (merged into each
+function as SAM merges it, ``sam_merge``: variables key by key, ``Layers`` concatenated), every
 ``AWS::Serverless::Function`` (``CodeUri``, ``Handler``, ``Runtime``, ``Architectures``,
 ``Layers``, ``Environment.Variables``, ``Metadata`` ``BuildMethod``/``BuildProperties``) and
 every ``AWS::Serverless::LayerVersion`` (``ContentUri``, ``CompatibleRuntimes``,
@@ -198,9 +199,19 @@ def _runtime(value: Any, table: Table, logical: str, notes: list[str]) -> None:
     table.values["runtime"] = value
 
 
-def _architecture(value: Any, table: Table) -> None:
+def _architecture(value: Any, table: Table, logical: str, notes: list[str]) -> None:
     if isinstance(value, list) and value and isinstance(value[0], str):
         table.values["architecture"] = value[0]
+    elif value is not None and value != []:
+        # an intrinsic (`!Ref Arch`), or one inside the list: x86_64 would be a guess
+        table.comments.append(f"Architectures: {_shown(value)} (not translated: an intrinsic)")
+        notes.append(f"{logical}: Architectures {_shown(value)} is an intrinsic: set architecture by hand")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
@@ -218,14 +229,19 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
         _runtime(runtimes[0], table, logical, notes)
     if method == "makefile":
         _makefile(logical, table, notes)
-    _architecture(props.get("CompatibleArchitectures"), table)
+    _architecture(props.get("CompatibleArchitectures"), table, logical, notes)
     return table
 
 
 def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, Any],
               layer_names: set[str], arn_layers: dict[str, str], notes: list[str],
               rebase: Callable[[str], str]) -> Table | None:
-    props = {**globals_, **(resource.get("Properties") or {})}
+    own = resource.get("Properties") or {}
+    props = sam_merge(globals_, own)
+    if isinstance(own.get("Architectures"), list):
+        # SAM concatenates the two lists, which Lambda refuses (one architecture per
+        # function): the function's own choice is what its author meant
+        props["Architectures"] = own["Architectures"]
     if props.get("PackageType") == "Image":
         notes.append(f"{logical}: PackageType Image is not built by lambdaforge: skipped")
         return None
@@ -240,11 +256,19 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
     elif handler is not None:
         table.comments.append(f"Handler: {handler} (not translated: an intrinsic)")
     _runtime(props.get("Runtime"), table, logical, notes)
-    _architecture(props.get("Architectures"), table)
-    refs = _layers(logical, props.get("Layers") or [], layer_names, arn_layers, table, notes)
+    _architecture(props.get("Architectures"), table, logical, notes)
+    refs = _layers(logical, _listed(props.get("Layers"), "Layers", logical, table, notes),
+                   layer_names, arn_layers, table, notes)
     if refs:
         table.values["layers"] = refs
-    env = ((props.get("Environment") or {}).get("Variables")) or {}
+    environment = props.get("Environment") or {}
+    env = environment.get("Variables") if isinstance(environment, Mapping) else environment
+    if env is None:
+        env = {}
+    elif not isinstance(env, Mapping):
+        table.comments.append(f"environment {env} (not translated: an intrinsic)")
+        notes.append(f"{logical}: Environment {env} is an intrinsic: set environment by hand")
+        env = {}
     literal = {}
     for name, value in env.items():
         if isinstance(value, (str, int, float, bool)) and not isinstance(value, Intrinsic):
@@ -259,6 +283,31 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
         table.comments.append(f"deploy settings, not part of the build: {', '.join(deploy)}")
     _build_method(logical, resource.get("Metadata") or {}, table, notes)
     return table
+
+
+def sam_merge(global_value: Any, local_value: Any) -> Any:
+    """A function's properties over ``Globals.Function`` as SAM merges them
+    (samtranslator's globals plugin): maps merge key by key (the function's value wins,
+    recursively), lists concatenate (Globals' entries first: ``Layers`` from both), anything
+    else, an intrinsic included, is the function's."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = sam_merge(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
+def _listed(value: Any, what: str, logical: str, table: Table, notes: list[str]) -> list[Any]:
+    """A property that should be a list, as one; an intrinsic in its place (``!Split``,
+    ``!If``) is a comment and a note, and no entries."""
+    if value is None or isinstance(value, list):
+        return value or []
+    table.comments.append(f"{what}: {value} (not translated: an intrinsic)")
+    notes.append(f"{logical}: {what} {value} is an intrinsic: set it by hand")
+    return []
 
 
 def _layers(logical: str, entries: list[Any], layer_names: set[str], arn_layers: dict[str, str],
@@ -294,10 +343,28 @@ def _build_method(logical: str, metadata: Mapping[str, Any], table: Table, notes
             if key is None:
                 if prop != "EntryPoints":
                     table.comments.append(f"BuildProperties.{prop} = {value} (no equivalent)")
+                elif _entry_differs(value, table.values.get("handler")):
+                    # forge bundles the file the handler names; SAM bundled this one
+                    table.comments.append(f"BuildProperties.EntryPoints = {value} (not translated: "
+                                          "forge bundles the handler's file; move the handler "
+                                          "there or set handler to its path)")
+                    notes.append(f"{logical}: EntryPoints {value} is not the handler's file: "
+                                 "check handler")
                 continue
             table.values[key] = _esbuild_value(key, value)
     elif method == "makefile":
         _makefile(logical, table, notes)
+
+
+def _entry_differs(entries: Any, handler: Any) -> bool:
+    """Whether SAM's ``EntryPoints`` name another file than the handler's module (``app.ts``
+    for ``app.lambdaHandler`` is the same; ``src/app.ts`` is not)."""
+    if not isinstance(entries, list) or not isinstance(handler, str) or "." not in handler:
+        return False
+    slash = handler.rfind("/")
+    module = handler[: handler.find(".", slash + 1)]
+    stems = {re.sub(r"\.(?:[cm]?[jt]s|[jt]sx)$", "", str(e)).removeprefix("./") for e in entries}
+    return stems != {module}
 
 
 def _makefile(logical: str, table: Table, notes: list[str]) -> None:

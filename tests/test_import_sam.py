@@ -166,6 +166,121 @@ def test_esbuild_build_properties_and_a_makefile_build(tmp_path: Path) -> None:
     assert any("BuildMethod makefile" in n for n in result.notes)
 
 
+def test_globals_merge_as_sam_merges_them(tmp_path: Path) -> None:
+    """SAM merges a function's properties over ``Globals.Function``: environment variables
+    key by key, ``Layers`` concatenated (Globals' first). A function with its own
+    variables or layers lost the Globals' ones (SAM's documented example, TABLE_NAME)."""
+    template = write_project(tmp_path, """
+        Globals:
+          Function:
+            Runtime: python3.12
+            CodeUri: src/
+            Architectures: [arm64]
+            Layers: [!Ref Common]
+            Environment:
+              Variables:
+                TABLE_NAME: data-table
+                STAGE: !Ref Stage
+        Resources:
+          Common:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: common/
+          Extra:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: extra/
+          HelloWorldFunction:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: app.hello
+              Layers: [!Ref Extra]
+              Environment:
+                Variables:
+                  MESSAGE: Hello From SAM
+          ThumbnailFunction:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: app.thumb
+              Architectures: [x86_64]
+              Environment:
+                Variables:
+                  TABLE_NAME: thumbs
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    data = tomllib.loads(result.text)
+    hello, thumb = data["functions"]["HelloWorldFunction"], data["functions"]["ThumbnailFunction"]
+    assert hello["layers"] == ["Common", "Extra"]
+    assert hello["environment"] == {"TABLE_NAME": "data-table", "MESSAGE": "Hello From SAM"}
+    assert thumb.get("layers", data.get("defaults", {}).get("layers")) == ["Common"]
+    assert thumb["environment"] == {"TABLE_NAME": "thumbs"}
+    # the function's own architecture, not SAM's concatenation of both lists
+    assert (hello["architecture"], thumb["architecture"]) == ("arm64", "x86_64")
+    # the intrinsic from Globals is noted for both functions
+    assert sum("environment STAGE is an intrinsic" in n for n in result.notes) == 2
+
+
+def translate_one(tmp_path: Path, properties: str):
+    """The translation of a template with one python3.12 function ``Fn`` in ``src/`` with
+    ``properties`` (YAML lines) besides its code, handler and runtime."""
+    template = write_project(tmp_path, """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.12
+    """.rstrip() + "\n" + textwrap.indent(textwrap.dedent(properties), " " * 14), {})
+    return translate(load_template(template), tmp_path, tmp_path)
+
+
+def test_entry_points_other_than_the_handlers_file_are_noted(tmp_path: Path) -> None:
+    """SAM bundles ``EntryPoints``; forge bundles the handler's file: ``src/app.ts`` for
+    handler ``app.lambdaHandler`` was dropped silently (forge then bundled ``app.ts``, or
+    nothing). ``app.ts`` for that handler is the same file: nothing to say."""
+    template = write_project(tmp_path, """
+        Globals:
+          Function:
+            Runtime: nodejs22.x
+            Handler: app.lambdaHandler
+        Resources:
+          Moved:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: a/}
+            Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: [src/app.ts]}}
+          Same:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: b/}
+            Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: [./app.ts]}}
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    assert result.notes == ["Moved: EntryPoints ['src/app.ts'] is not the handler's file: check handler"]
+
+
+def test_lists_and_maps_given_by_intrinsics_are_noted(tmp_path: Path) -> None:
+    """``Layers: !Split [...]`` and ``Environment: !If [...]`` (legal CloudFormation) were an
+    internal error (iterating an intrinsic); they are comments and notes."""
+    result = translate_one(tmp_path, """
+        Layers: !Split [",", !Ref LayerArns]
+        Environment:
+          Variables: !If [IsProd, {A: "1"}, {A: "2"}]
+    """)
+    fn = tomllib.loads(result.text)["functions"]["Fn"]
+    assert "layers" not in fn and "environment" not in fn
+    assert [n.split(" is an intrinsic")[0] for n in result.notes] == [
+        'Fn: Layers !Split [",", "!Ref LayerArns"]',
+        'Fn: Environment !If ["IsProd", {"A": "1"}, {"A": "2"}]',
+    ]
+
+
+def test_an_architecture_given_by_an_intrinsic_is_noted_not_guessed(tmp_path: Path) -> None:
+    result = translate_one(tmp_path, "Architectures: [!Ref Arch]\n")
+    assert "architecture" not in tomllib.loads(result.text)["functions"]["Fn"]
+    assert "# Architectures: [!Ref Arch] (not translated: an intrinsic)" in result.text
+    assert result.notes == ["Fn: Architectures [!Ref Arch] is an intrinsic: set architecture by hand"]
+
+
 def test_a_json_template_and_paths_relative_to_another_output(tmp_path: Path) -> None:
     (tmp_path / "infra").mkdir()
     template = tmp_path / "infra" / "template.json"

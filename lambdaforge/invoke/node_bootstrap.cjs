@@ -70,6 +70,10 @@ process.on('unhandledRejection', (reason) => finish({ error: {
 process.on('beforeExit', () => finish(pending || { result: null }));
 
 async function load() {
+  // Lambda's runtime (up to Node.js 22) first requires the path without an extension: a
+  // folder named like the handler file is loaded, or fails, before the file is tried
+  const base = file.replace(/\.(?:c|m)?js$/, '');
+  if (Number(process.versions.node.split('.')[0]) < 24 && fs.existsSync(base)) return require(base);
   if (file.endsWith('.mjs')) return import(pathToFileURL(file).href);
   try {
     return require(file);

@@ -11,6 +11,8 @@ Deliberately *not* in it: ``package.json`` (Node.js reads ``"type": "module"`` a
 ``"main"`` from it at run time) and ``pyproject.toml`` (some libraries read their settings
 from it at run time, pydantic-settings for one); ``node_modules/`` is the Node.js builder's
 own exclude (``Builder.source_excludes``), because a prepared Node.js tree holds the real one.
+A virtual environment of any other name (``env/``) is recognised by its ``pyvenv.cfg``
+while walking (``sources.VENV_MARKER``), not by a pattern here.
 
 ``IncludeNames`` answers "does ``include`` *name* this path?": only a pattern without
 wildcards counts (``requirements.txt``, ``certs/dev.key``, ``.aws/``), so an allow-list such

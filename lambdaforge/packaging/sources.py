@@ -76,6 +76,12 @@ class SourceSet(Struct):
         return sum(f.size for f in self.files)
 
 
+#: The file every virtual environment has at its top (``python -m venv``, virtualenv, uv):
+#: a directory holding it is left out like ``.venv/``, whatever its name (``env/``), and
+#: nothing below it is listed (its own listing is: the marker appearing or going is seen)
+VENV_MARKER = "pyvenv.cfg"
+
+
 def collect_sources(
     root: Path,
     *,
@@ -135,6 +141,8 @@ class _Walker:
             entries = sorted(it, key=lambda e: e.name)
         self.result.listings.append(
             (prefix.rstrip("/") or ".", stat_tuple(before), listing_of(entries)))
+        if prefix and self.default_excludes and any(e.name == VENV_MARKER for e in entries):
+            return  # a virtual environment by any name (`env/`): host-built packages
         for entry in entries:
             rel = prefix + entry.name
             path = entry.path

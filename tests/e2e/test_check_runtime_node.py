@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from lambdaforge.builders.node import NodeBuilder
 from lambdaforge.lambda_facts import NODE_SDK_VERSIONS, RUNTIMES
 from tests.e2e.conftest import ProjectDir
 from tests.node_builder import npmproject as npmp
+from tests.node_builder.npmproject import needs_esbuild
 from tests.support.npm_registry import LocalRegistry
 
 if shutil.which("node") is None or shutil.which("npm") is None:
@@ -167,3 +169,37 @@ exports.handler = async () => 1;
     assert out.results["check:function:unset"].error == (
         "import smoke test failed: Error: TABLE_NAME is not set\n"
         "    at Object.<anonymous> (/var/task/index.js:1:36)")
+
+
+@needs_esbuild
+def test_a_range_the_runtime_sdk_is_outside_of_ships_or_bundles_the_sdk(
+        node_project, tmp_path: Path) -> None:
+    """``"@aws-sdk/client-s3": "^3.999.0"`` where the runtime ships an older SDK: the
+    function's client is what Lambda must load. It was left out (unbundled) or external
+    (bundled), so the runtime's older copy loaded, or none for a client newer than it."""
+    if NODE_SDK_VERSIONS[RUNTIME] is None:
+        pytest.skip(f"no SDK version is known for {RUNTIME}")
+    node_project.config(functions(shipped="", bundled="").replace(
+        'source = "bundled"', 'source = "bundled"\nbundle = "esbuild"'))
+    for name in ("shipped", "bundled"):
+        npmp.write_package(node_project.root / name,
+                           {"name": name, "version": "1.0.0", "dependencies": {"@aws-sdk/client-s3": "^3.999.0"}},
+                           {"index.js": f"const v = {VERSION_OF};\nif (v !== '3.999.0') throw new Error(v);\n"
+                                        "exports.handler = async () => require('@aws-sdk/client-s3').S3Client.name;\n"})
+        subprocess.run(["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit",
+                        "--no-fund", f"--cache={tmp_path / 'npm-cache'}"],
+                       cwd=node_project.root / name, check=True, capture_output=True, timeout=120)
+    out = node_project.build(smoke=True)
+    for name in ("shipped", "bundled"):
+        check = out.results[f"check:function:{name}"]
+        assert check.status.value == "built", (name, check.error)
+    assert "node_modules/@aws-sdk/client-s3/package.json" in node_project.zip_names("function", "shipped")
+    assert out.results["function:shipped"].notes == [
+        f"@aws-sdk/client-s3 3.999.0 kept: package.json requires ^3.999.0; the {RUNTIME} runtime "
+        f"has {SDK} (with the 1 SDK packages it requires)"]
+    assert node_project.zip_names("function", "bundled") == {"index.js"}
+    with zipfile.ZipFile(node_project.zip_path("function", "bundled")) as zf:
+        assert 'require("@aws-sdk/client-s3")' not in zf.read("index.js").decode()
+    assert out.results["function:bundled"].warnings == [
+        f"the AWS SDK is bundled, not left to the runtime: @aws-sdk/client-s3: package.json "
+        f"requires ^3.999.0; the {RUNTIME} runtime has {SDK}"]

@@ -5,6 +5,7 @@ package stays in a zip (text output and ``--json``), and version conflicts betwe
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -19,20 +20,18 @@ VALIDATOR = jsonschema.Draft202012Validator(
 HANDLER = "def handler(event, context):\n    return 'ok'\n"
 
 
-def test_kept_runtime_packages_are_noted_in_text_and_json(deps_project, capsys):
-    deps_project.config(LOCAL_INDEX + """
-[functions.pinned]
-source = "pinned"
-handler = "app.handler"
-dependencies = ["boto3==1.0"]
+def functions_with(project, **dependencies: str) -> None:
+    """Configure one function per keyword (its name) with that inline dependency, on the
+    local index, each with an ``app.handler``."""
+    project.config(LOCAL_INDEX + "".join(
+        f'\n[functions.{name}]\nsource = "{name}"\nhandler = "app.handler"\n'
+        f'dependencies = ["{dep}"]\n' for name, dep in dependencies.items()))
+    for name in dependencies:
+        project.write(f"{name}/app.py", HANDLER)
 
-[functions.needs]
-source = "needs"
-handler = "app.handler"
-dependencies = ["requests"]
-""")
-    for fn in ("pinned", "needs"):
-        deps_project.write(f"{fn}/app.py", HANDLER)
+
+def test_kept_runtime_packages_are_noted_in_text_and_json(deps_project, capsys):
+    functions_with(deps_project, pinned="boto3==1.0", needs="requests")
     assert main(["-C", str(deps_project.root), "build"]) == 0
     err = capsys.readouterr().err
     assert "note: function:needs: urllib3 2.0 kept: required by requests 1.0\n" in err
@@ -58,6 +57,22 @@ dependencies = ["requests"]
         "urllib3 2.0 kept: required by botocore 1.0",
     ]
     assert targets["check:function:needs"]["notes"] == []
+
+
+def test_a_range_the_runtime_does_not_meet_ships_boto3(deps_project, capsys):
+    """``boto3<1.30`` on python3.12 (the runtime ships 1.38.36): boto3 and what it needs
+    ship; ``boto3>=1.0`` is met by the runtime's copy, which serves it."""
+    functions_with(deps_project, ranged="boto3<1.30", met="boto3>=1.0")
+    assert main(["-C", str(deps_project.root), "build"]) == 0
+    err = capsys.readouterr().err
+    assert ("note: function:ranged: boto3 1.0 kept: requires boto3<1.30; the python3.12 "
+            "runtime has 1.38.36\n") in err
+    build = deps_project.root / ".forge" / "build" / "functions"
+    with zipfile.ZipFile(build / "ranged.zip") as zf:
+        tops = {n.split("/")[0] for n in zf.namelist()}
+    assert {"boto3", "botocore", "app.py"} <= tops
+    with zipfile.ZipFile(build / "met.zip") as zf:
+        assert zf.namelist() == ["app.py"]
 
 
 TWO_LAYERS = LOCAL_INDEX + """

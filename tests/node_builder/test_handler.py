@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from lambdaforge.builders.node import NodeBuilder
-from lambdaforge.builders.node.handler import split_handler, static_exports
+from lambdaforge.builders.node.handler import (
+    ModuleSystem,
+    module_system_problem,
+    split_handler,
+    static_exports,
+)
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
 
@@ -60,6 +65,88 @@ def test_missing_export_fails(tmp_path: Path, runtime: str, how: str) -> None:
     assert BUILDER.check_handler(cjs, [], "index.handler", runtime) == [
         f"handler `index.handler`: index.js does not export `handler` ({how}: handle, other)"
     ]
+
+
+@pytest.mark.parametrize(("files", "handler", "message"), [
+    ({"index.js": CJS, "package.json": '{"type": "module"}'}, "index.handler",
+     'index.js is loaded as an ES module (package.json has "type": "module") but exports with '
+     "CommonJS (`exports`, `module.exports`), which an ES module does not have: export it with "
+     "`export`, or rename the file index.cjs"),
+    ({"index.mjs": "module.exports = { handler: async () => 1 };\n"}, "index.handler",
+     "index.mjs is loaded as an ES module (a .mjs file) but exports with CommonJS (`exports`, "
+     "`module.exports`), which an ES module does not have: export it with `export`, or rename "
+     "the file index.cjs"),
+    ({"index.cjs": ESM}, "index.handler",
+     "index.cjs is loaded as CommonJS (a .cjs file) but uses ES module syntax (`export`, "
+     '`import`), which CommonJS cannot parse: rename it index.mjs or add "type": "module" to package.json'),
+    ({"index.js": ESM, "package.json": '{"type": "commonjs"}'}, "index.handler",
+     'index.js is loaded as CommonJS (package.json has "type": "commonjs") but uses ES module '
+     'syntax (`export`, `import`), which CommonJS cannot parse: rename it index.mjs or add '
+     '"type": "module" to package.json'),
+    # the nearest package.json above the file decides, as in Lambda's runtime
+    ({"src/api.js": CJS, "src/package.json": '{"type": "module"}', "package.json": "{}"}, "src/api.handler",
+     'src/api.js is loaded as an ES module (src/package.json has "type": "module") but exports '
+     "with CommonJS (`exports`, `module.exports`), which an ES module does not have: export it "
+     "with `export`, or rename the file src/api.cjs"),
+], ids=["cjs-under-type-module", "cjs-in-mjs", "esm-in-cjs", "esm-under-type-commonjs", "nearest-package-json"])
+def test_a_file_in_the_wrong_module_system_fails(tmp_path: Path, files, handler, message) -> None:
+    """Lambda loads ``.mjs`` and a ``.js`` under ``"type": "module"`` with ``import()``, where
+    ``exports`` is not defined, and ``.cjs`` or a ``.js`` under ``"type": "commonjs"`` with
+    ``require``, which cannot parse ``export``: these passed the check and failed on Lambda."""
+    artifact = make_zip(tmp_path / "f.zip", files)
+    assert BUILDER.check_handler(artifact, [], handler, OTHER_RUNTIME) == [f"handler `{handler}`: {message}"]
+
+
+def test_es_module_syntax_in_a_typeless_js_loads_from_node_22_on() -> None:
+    """A ``.js`` with ``export`` and no ``"type"``: Node.js 22's ``require`` detects ES module
+    syntax and loads it; Node.js 20's throws a SyntaxError. An ES module bundle whose
+    CommonJS dependencies use ``module.exports`` inside their wrappers is fine."""
+    typeless = ModuleSystem("cjs", 'package.json has no "type": "module"')
+    assert module_system_problem("index.handler", "index.js", ESM, typeless, 22) is None
+    assert module_system_problem("index.handler", "index.js", ESM, typeless, 20) == (
+        'handler `index.handler`: index.js is loaded as CommonJS (package.json has no "type": '
+        '"module", and Node.js 20 does not detect ES module syntax) but uses ES module syntax '
+        '(`export`, `import`), which CommonJS cannot parse: rename it index.mjs or add "type": '
+        '"module" to package.json')
+    assert module_system_problem("index.handler", "index.js", "import x from 'y';\nexports.handler = x;\n",
+                                 typeless, 20) is not None
+    assert module_system_problem("index.handler", "index.js", "const x = await import('y');\n"
+                                 "exports.handler = x;\n", typeless, 20) is None
+    bundle = ("var require_dep = __commonJS({ 'dep.js'(exports, module) { module.exports = 1; } });\n"
+              "var handler = async () => require_dep();\nexport { handler };\n")
+    esm = ModuleSystem("esm", "a .mjs file")
+    assert module_system_problem("index.handler", "index.mjs", bundle, esm, 20) is None
+
+
+def test_a_folder_named_like_the_handler_file_is_what_lambda_requires_first(tmp_path: Path) -> None:
+    """Lambda's runtime (Node.js 20, 22) requires ``/var/task/app`` before it tries
+    ``app.mjs``: a folder ``app/`` makes that fail, or load the folder's ``index.js``
+    (aws-lambda-nodejs-runtime-interface-client issue 93). ``app.js`` is found first."""
+    runtime = "nodejs22.x" if LOCAL_MAJOR != 22 else "nodejs20.x"
+    helpers = make_zip(tmp_path / "a.zip", {"app.mjs": ESM, "app/greet.mjs": ESM})
+    assert BUILDER.check_handler(helpers, [], "app.handler", runtime) == [
+        "handler `app.handler`: the folder app/ beside app.mjs fails it on Lambda: the runtime "
+        "requires 'app' without an extension before it tries app.mjs, and the folder has no "
+        "index.js (Cannot find module '/var/task/app'); rename the folder or the handler file"
+    ]
+    indexed = make_zip(tmp_path / "b.zip", {"app.cjs": CJS, "app/index.js": "exports.other = 1;\n"})
+    assert BUILDER.check_handler(indexed, [], "app.handler", runtime) == [
+        "handler `app.handler`: Lambda's runtime loads app/index.js, not app.cjs: it requires "
+        "'app' without an extension first, and the folder app/ resolves to that file; rename "
+        "the folder or the handler file"
+    ]
+    js_first = make_zip(tmp_path / "c.zip", {"app.js": CJS, "app/util.js": ""})
+    assert BUILDER.check_handler(js_first, [], "app.handler", runtime) == []
+
+
+@needs_same_node
+def test_the_import_requires_the_extensionless_path_first_as_lambda_does(tmp_path: Path) -> None:
+    helpers = make_zip(tmp_path / "a.zip", {"app.mjs": ESM, "app/greet.mjs": ESM})
+    problems = BUILDER.check_handler(helpers, [], "app.handler", SAME_RUNTIME)
+    if LOCAL_MAJOR >= 24:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and "Cannot find module" in problems[0]
 
 
 @needs_same_node

@@ -100,6 +100,32 @@ def test_runtime_provided_aws_sdk_unless_pinned_exactly(proj_dir: Path) -> None:
         assert (choice.excluded, choice.kept) == (dropped, kept)
 
 
+def test_a_range_the_runtime_sdk_is_outside_of_keeps_the_package(proj_dir: Path) -> None:
+    """nodejs20.x ships SDK 3.462.0: ``^3.600.0`` is not what the function asked for (a
+    client newer than that is not in the runtime at all), so it ships with what it needs;
+    ``^3.0.0`` is met; on nodejs22.x (no version known) the runtime's copy serves both."""
+    dists = [
+        dist("@aws-sdk/client-s3", requires=("@smithy/core",)),
+        dist("@aws-sdk/client-bedrock-runtime", "3.650.0", requires=("@smithy/core",)),
+        dist("@smithy/core"),
+    ]
+    fn = proj_dir / "functions/sdk"
+    declared = {"@aws-sdk/client-s3": "^3.0.0", "@aws-sdk/client-bedrock-runtime": "^3.600.0"}
+    lock = {"lockfileVersion": 3, "packages": {"": {"dependencies": declared}}}
+    npmp.write_package(fn, {"name": "sdk", "version": "1.0.0", "dependencies": declared},
+                       {"package-lock.json": json.dumps(lock)})
+    for runtime, dropped, kept in (
+        ("nodejs20.x", {"@aws-sdk/client-s3"},
+         {"@aws-sdk/client-bedrock-runtime": "package.json requires ^3.600.0; the nodejs20.x "
+                                             "runtime has 3.462.0 (with the 1 SDK packages it requires)"}),
+        ("nodejs22.x", {"@aws-sdk/client-s3", "@aws-sdk/client-bedrock-runtime", "@smithy/core"}, {}),
+    ):
+        spec = npmp.function_spec("sdk", "functions/sdk", runtime=runtime)
+        inputs = BUILDER.dependency_inputs(spec, spec.source, npmp.project(proj_dir, [spec]))
+        choice = BUILDER.runtime_provided(inputs, dists, spec)
+        assert (choice.excluded, choice.kept) == (dropped, kept)
+
+
 def test_closure_follows_nested_copies_first() -> None:
     dists = [dist("a", requires=("b",)), dist("a/node_modules/b", "2", ("c",)), dist("b", "1"), dist("c")]
     assert [d.name for d in closure(dists, ["a"])] == ["a", "a/node_modules/b", "c"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,22 @@ def test_default_excludes_leave_out_silently_and_unlisted(tmp_path: Path) -> Non
     # left-out directories are not even listed: nothing in them can rebuild anything
     listed = {rel for rel, _, _ in found.listings}
     assert listed == {".", "lib", "lib/sub", "python", "python/dep-1.0.egg-info", "certifi", "docs"}
+
+
+def test_a_virtual_environment_by_any_name_is_left_out(tmp_path: Path) -> None:
+    """``python -m venv env`` in a function's folder: its host-built packages shipped (or
+    its interpreter symlink failed the build: "leads outside the source directory"). A
+    directory holding pyvenv.cfg is left out like .venv/; its listing is kept, nothing
+    below it is listed; a package of the function named ``env`` still ships."""
+    write(tmp_path, {"app.py": "x", "env/pyvenv.cfg": "home = /usr/bin\n",
+                     "env/lib/python3.12/site-packages/requests/__init__.py": "x",
+                     "venvs/py312/pyvenv.cfg": "x", "venvs/py312/bin/activate": "x",
+                     "config/env/__init__.py": "x"})
+    os.symlink(sys.executable, tmp_path / "env" / "python")
+    found = collect_sources(tmp_path)
+    assert sorted(f.relpath for f in found.files) == ["app.py", "config/env/__init__.py"]
+    listed = {rel for rel, _, _ in found.listings}
+    assert listed == {".", "env", "venvs", "venvs/py312", "config", "config/env"}
 
 
 def test_a_tree_read_not_packaged_keeps_everything(tmp_path: Path) -> None:

@@ -147,6 +147,25 @@ def test_a_runtime_provided_dist_required_by_a_kept_dist_stays() -> None:
     assert choice.kept == {"urllib3": "required by requests 2.32.3"}
 
 
+def test_a_range_the_runtime_does_not_satisfy_keeps_the_package() -> None:
+    """``boto3>=1.28.57`` (bedrock-runtime) on python3.11, whose runtime ships boto3 1.27.1:
+    the runtime's copy is not what the user asked for, so boto3 ships (it was left out, and
+    the function failed on Lambda with UnknownServiceError)."""
+    env311 = PythonTarget.of("python3.11", "x86_64").marker_environment()
+    choice = runtime_provided_choice(BOTO, (), "python3.11", ["boto3>=1.28.57"], env311)
+    assert choice.excluded == set()
+    assert choice.kept["boto3"] == "requires boto3>=1.28.57; the python3.11 runtime has 1.27.1"
+    assert choice.kept["botocore"] == "required by boto3 1.0, s3transfer 1.0"
+    # python3.12's runtime has 1.38.36: the range is met, the runtime's copy serves it
+    met = runtime_provided_choice(BOTO, (), "python3.12", ["boto3>=1.28.57"], ENV)
+    assert "boto3" in met.excluded and met.kept == {}
+    # a marker false on the target, or a package whose runtime version nobody published
+    # (s3transfer), decides nothing
+    off = runtime_provided_choice(BOTO, (), "python3.11",
+                                  ['boto3>=1.28.57; python_version < "3.11"', "s3transfer>=99"], env311)
+    assert off.excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+
+
 def test_node_runtimes_exclude_nothing_here() -> None:
     assert runtime_provided_choice(BOTO, (), "nodejs22.x").excluded == set()
 

@@ -77,3 +77,46 @@ def test_reads_a_real_zip(tmp_path: Path) -> None:
         assert check_python_handler("app.nope", CodeTree.of_zip(zf)) == [
             "handler 'app.nope': app.py defines no `nope` at module level"
         ]
+
+
+def test_a_package_shadows_the_module_of_the_same_name() -> None:
+    """Python imports ``app/__init__.py`` when both it and ``app.py`` are there: a handler
+    only in ``app.py`` is missing on Lambda (it passed the check before)."""
+    fn = tree({"app.py": "def handler(e, c): pass\n", "app/__init__.py": "", "app/models.py": ""})
+    assert check_python_handler("app.handler", fn) == [
+        "handler 'app.handler': app/__init__.py defines no `handler` at module level (app.py "
+        "beside it is never imported: Python imports the package app/ instead; rename or remove "
+        "one of them)"
+    ]
+    fn = tree({"app.py": "", "app/__init__.py": "def handler(e, c): pass\n"})
+    assert check_python_handler("app.handler", fn) == []
+
+
+def test_a_module_shadows_a_folder_without_init() -> None:
+    """``app.py`` beside a folder ``app/`` without ``__init__.py``: ``app`` is the module, so
+    ``app.handlers.api`` cannot be imported, although ``app/handlers/api.py`` is in the zip."""
+    fn = tree({"app.py": "X = 1\n", "app/handlers/api.py": "def handler(e, c): pass\n"})
+    assert check_python_handler("app.handlers.api.handler", fn) == [
+        "handler 'app.handlers.api.handler': `app` is the module app.py, not a package, so "
+        "`app.handlers` cannot be imported; the folder app/ beside it has no __init__.py, and "
+        "Python imports the module instead of it"
+    ]
+    # without app.py the folder is a namespace package and the handler imports
+    ns = tree({"app/handlers/api.py": "def handler(e, c): pass\n"})
+    assert check_python_handler("app.handlers.api.handler", ns) == []
+
+
+def test_submodules_are_found_in_their_package_only() -> None:
+    """A regular package in the function zip is the only place its submodules are looked
+    for; namespace portions of the function and a layer merge."""
+    fn = tree({"shared/__init__.py": ""})
+    layer = tree({"python/shared/entry.py": "def handler(e, c): pass\n"}, layer_roots("3.12"))
+    assert check_python_handler("shared.entry.handler", fn, [layer]) == [
+        "handler 'shared.entry.handler': module shared/entry.py not found at the zip root or in its layers"
+    ]
+    ns_fn = tree({"shared/other.py": ""})
+    assert check_python_handler("shared.entry.handler", ns_fn, [layer]) == []
+    # Lambda's order in /opt: site-packages before python/
+    both = tree({"python/lib/python3.12/site-packages/x.py": "def h(e, c): pass\n",
+                 "python/x.py": "def other(e, c): pass\n"}, layer_roots("3.12"))
+    assert check_python_handler("x.h", tree({}), [both]) == []

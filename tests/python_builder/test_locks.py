@@ -42,6 +42,25 @@ def pipenv_files(wheelhouse: Path, **lock_args) -> dict[str, str]:
     return {"Pipfile": locks.PIPFILE, "Pipfile.lock": locks.pipfile_lock(wheelhouse, **lock_args)}
 
 
+def test_ranges_on_runtime_provided_packages_in_pipfile_and_poetry_tables(tmp_path: Path, wheelhouse: Path) -> None:
+    """A Pipfile's ``boto3 = ">=1.28.57"`` and Poetry's ``boto3 = "^1.28.57"`` (``>=1.28.57,<2``)
+    reach the package, which holds them against the runtime's boto3 (see test_dists)."""
+    pipfile = locks.PIPFILE.replace('purelib = "==1.0"\n', 'purelib = "==1.0"\nboto3 = ">=1.28.57"\nsix = "*"\n')
+    project = project_with(tmp_path, {"Pipfile": pipfile, "Pipfile.lock": locks.pipfile_lock(wheelhouse, pipfile)})
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert RequirementSet.of(inputs).provided_ranges == ("boto3>=1.28.57",)
+    pyproject = locks.POETRY_PYPROJECT.replace('purelib = "1.0"\n', 'purelib = "1.0"\nboto3 = {version = "^1.28.57"}\n')
+    digest = locks.poetry_content_hash(
+        {"python": "^3.12", "dep-a": "^1.0", "purelib": "1.0", "boto3": {"version": "^1.28.57"}},
+        {"dev": {"dependencies": {"markered": "*"}}})
+    for name in ("Pipfile", "Pipfile.lock"):
+        (tmp_path / "fn" / name).unlink()
+    write(tmp_path / "fn" / "pyproject.toml", pyproject)
+    write(tmp_path / "fn" / "poetry.lock", locks.poetry_lock(wheelhouse, content_hash=digest))
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert RequirementSet.of(inputs).provided_ranges == ("boto3<2,>=1.28.57",)
+
+
 def test_poetry_lock_ships_the_main_group_with_hashes(tmp_path: Path, wheelhouse: Path) -> None:
     project = project_with(tmp_path, poetry_files(wheelhouse))
     inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)

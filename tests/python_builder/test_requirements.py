@@ -142,6 +142,38 @@ def test_pyproject_dependencies_when_there_is_no_requirements_txt(tmp_path: Path
     assert RequirementSet.of(inputs).pinned == {"purelib"}
 
 
+def test_a_requirements_file_saved_on_windows_reads_as_pip_reads_it(tmp_path: Path) -> None:
+    """A UTF-8 byte order mark and CRLF line ends (Notepad, Visual Studio): pip takes them;
+    the BOM was read as part of the first requirement ("not a valid requirement")."""
+    project = make_project(tmp_path)
+    path = tmp_path / "fn" / "requirements.txt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xef\xbb\xbfsix==1.17.0\r\n# comment\r\nattrs \\\r\n  ==24.2.0\r\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert requirement_lines(inputs) == ["attrs==24.2.0", "six==1.17.0"]
+
+
+def test_ranges_on_runtime_provided_packages_are_kept_for_the_package(tmp_path: Path) -> None:
+    """A top-level range on boto3 & co. goes into the install's identity (the package holds
+    it against the runtime's version); ranges on other packages, pins and constraints do not."""
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "requirements.txt",
+          "-c constraints.txt\nBoto3 >= 1.28.57\nrequests>=2\nsix==1.16.0\n")
+    write(tmp_path / "fn" / "constraints.txt", "botocore<2\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    reqs = RequirementSet.of(inputs)
+    assert reqs.provided_ranges == ("boto3>=1.28.57",)
+    assert reqs.pinned == {"six"}
+    write(tmp_path / "py" / "pyproject.toml",
+          '[project]\nname = "py"\nversion = "0"\ndependencies = ["urllib3>=2; python_version >= \'3.10\'"]\n')
+    inputs = PythonBuilder().dependency_inputs(settings(), "py", project)
+    assert RequirementSet.of(inputs).provided_ranges == ('urllib3>=2; python_version >= "3.10"',)
+    # nothing of the kind: no new key (identities of existing installs do not change)
+    write(tmp_path / "plain" / "requirements.txt", "requests>=2\nboto3\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "plain", project)
+    assert [k for k, _ in inputs.canonical if k == "provided-range"] == []
+
+
 def test_uv_lock_is_exported_and_only_pyproject_pins_count(tmp_path: Path, wheelhouse: Path) -> None:
     from lambdaforge.builders.python.tools import uv_binary
 

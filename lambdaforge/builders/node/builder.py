@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdaforge.builders.base import (
     ArtifactKind,
@@ -42,11 +42,58 @@ if TYPE_CHECKING:
 _EXACT_VERSION = re.compile(r"^=?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 
 
+def _declared(package: Mapping[str, Any]) -> dict[str, str]:
+    """The ``dependencies`` and ``optionalDependencies`` of a parsed package.json."""
+    declared: dict[str, str] = {}
+    for key in ("dependencies", "optionalDependencies"):
+        value = package.get(key)
+        if isinstance(value, Mapping):
+            declared.update({str(k): str(v) for k, v in value.items()})
+    return declared
+
+
+def sdk_ranges_unmet(package: Mapping[str, Any], runtime: str) -> dict[str, str]:
+    """Each ``@aws-sdk/*`` package whose declared range the SDK version the runtime ships
+    (``lambda_facts.NODE_SDK_VERSIONS``, where one is known) is outside of, with why: the
+    runtime's copy is not what the function asked for (one newer than it is not there at
+    all), so it must ship (unbundled) or be bundled."""
+    from lambdaforge.builders.node.semver import allows
+    from lambdaforge.lambda_facts import NODE_SDK_VERSIONS
+
+    shipped = NODE_SDK_VERSIONS.get(runtime)
+    if not shipped:
+        return {}
+    return {name: f"package.json requires {spec}; the {runtime} runtime has {shipped}"
+            for name, spec in _declared(package).items()
+            if name.startswith("@aws-sdk/") and not _EXACT_VERSION.match(spec)
+            and allows(spec, shipped) is False}
+
+
+def _bundles_sdk(source_dir: Path, runtime: str, ctx: BuildContext) -> bool:
+    """Whether a bundle takes the AWS SDK in rather than leaving ``@aws-sdk/*`` to the
+    runtime: when package.json declares an SDK range the runtime's SDK is outside of (the
+    client and the ``@aws-sdk/*`` packages it needs must then come at the declared version
+    together). Said in the target's warnings, with the size it costs in mind."""
+    try:
+        package = json.loads((source_dir / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    unmet = sdk_ranges_unmet(package if isinstance(package, dict) else {}, runtime)
+    if unmet:
+        name, why = sorted(unmet.items())[0]
+        ctx.warnings.append(f"the AWS SDK is bundled, not left to the runtime: {name}: {why}")
+    return bool(unmet)
+
+
 class NodeBuilder(Builder):
     """Builds ``nodejs20.x``/``22.x``/``24.x`` functions and layers with npm (and esbuild)."""
 
     NAME = "node"
-    VERSION = "1"
+    #: bump when a change here changes installed trees or the checks' verdicts (2: a handler
+    #: file whose module system is not the one Lambda loads it with fails its check: CommonJS
+    #: exports under "type": "module", ES module syntax in a file loaded as CommonJS; and an
+    #: @aws-sdk/* range the runtime's SDK version is outside of keeps the package)
+    VERSION = "2"
     FAMILIES = frozenset({"nodejs"})
 
     def __init__(self, runner: Runner | None = None) -> None:
@@ -196,16 +243,19 @@ class NodeBuilder(Builder):
         self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
     ) -> RuntimeProvidedChoice:
         """The AWS SDK v3 (``@aws-sdk/*``, ``@smithy/*``) the runtime ships, unless the
-        package.json pins it to an exact version, which keeps it and what it requires. Each
-        pinned package kept is noted, with the count of SDK packages it keeps along."""
-        declared: dict[str, str] = {}
+        package.json pins it to an exact version, or declares a range the runtime's SDK
+        version (``lambda_facts.NODE_SDK_VERSIONS``, where one is known) is outside of
+        (``^3.600.0`` on nodejs20.x, which has 3.462.0: a client newer than the runtime's is
+        not there at all), which keeps it and what it requires. Each package kept is noted,
+        with the count of SDK packages it keeps along."""
         canonical = dict(inputs.canonical)
         # a workspace member's own declarations, not the workspace root's
         package = json.loads(canonical.get("member-package.json", canonical["package.json"]))
-        for key in ("dependencies", "optionalDependencies"):
-            declared.update(package.get(key) or {})
-        pinned = [n for n, spec in declared.items()
-                  if n.startswith(NODE_RUNTIME_PROVIDED_PREFIXES) and _EXACT_VERSION.match(str(spec))]
+        why = {name: "pinned to an exact version in package.json"
+               for name, spec in _declared(package).items()
+               if name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES) and _EXACT_VERSION.match(str(spec))}
+        why.update(sdk_ranges_unmet(package, settings.runtime))
+        pinned = list(why)
         keep = {d.name for d in install.closure(dists, pinned)}
         dropped = {d.name for d in dists
                    if d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES)
@@ -214,7 +264,7 @@ class NodeBuilder(Builder):
         for root in sorted(n for n in pinned if n in keep):
             along = sum(1 for d in install.closure(dists, [root])
                         if d.name != root and d.name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES))
-            kept[root] = "pinned to an exact version in package.json" + (
+            kept[root] = why[root] + (
                 f" (with the {along} SDK packages it requires)" if along else "")
         # Nested copies inside a dropped package go with it.
         nested = {d.name for d in dists
@@ -292,11 +342,13 @@ class NodeBuilder(Builder):
         if options.bundle != "esbuild":
             return layout.prepare_function_sources(source_dir, out_dir, _packed(source_dir, ctx))
 
+        bundle_sdk = _bundles_sdk(source_dir, spec.runtime, ctx)
+
         def bundle_with(node_modules: Path | None) -> tuple[Path, list[str]]:
             shutil.rmtree(out_dir, ignore_errors=True)  # a job may run again (trees)
             out_dir.mkdir(parents=True)
             made = bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir,
-                                         ctx, node_modules=node_modules)
+                                         ctx, node_modules=node_modules, bundle_sdk=bundle_sdk)
             copied = (self._copy_externals(options.external, node_modules, out_dir / "node_modules")
                       if node_modules is not None else [])
             return out_dir, [*made.dependency_inputs, *copied]
@@ -354,10 +406,13 @@ class NodeBuilder(Builder):
             if file is None:
                 return [handlers.missing_file_message(handler, module)]
             source = zf.read(file).decode("utf-8", errors="replace")
-        problem = handlers.static_problem(handler, file, source)
+            system = handlers.module_system(file, names, zf.read)
+            major = int(RUNTIMES[runtime].version)
+            folder = handlers.folder_problem(handler, module, file, names, zf.read, major)
+        problem = (folder or handlers.module_system_problem(handler, file, source, system, major)
+                   or handlers.static_problem(handler, file, source))
         if problem is None:
             return []
-        major = int(RUNTIMES[runtime].version)
         if self.toolchain().node_major != major:
             return [problem]
         # Patterns can miss an export that exists (generated code): Node has the last word.

@@ -180,10 +180,11 @@ def js_banner(options: NodeSettings, esm: bool) -> str | None:
 
 
 def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, esm: bool,
-                 extension: str) -> list[str]:
+                 extension: str, bundle_sdk: bool = False) -> list[str]:
     """esbuild's command line; paths are relative to the scratch directory it runs in, whose
     ``src/`` holds the sources and ``out/`` receives the bundle (``src/a/b.ts`` →
-    ``out/a/b<extension>``)."""
+    ``out/a/b<extension>``). ``bundle_sdk`` takes ``@aws-sdk/*`` in rather than leaving it
+    external (the runtime's SDK is older than the function asks for)."""
     target = options.target or f"node{RUNTIMES[runtime].version}"
     argv = [
         str(binary), entry, "--bundle", "--platform=node", f"--target={target}",
@@ -212,7 +213,8 @@ def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, 
         argv += ["--sourcemap", "--sources-content=true"]
     argv += [f"--loader:{ext}={loader}" for ext, loader in sorted(options.loader.items())]
     argv += [f"--define:{name}={value}" for name, value in sorted(options.define.items())]
-    argv += [f"--external:{name}" for name in sorted(set(ALWAYS_EXTERNAL) | set(options.external))]
+    always = () if bundle_sdk else ALWAYS_EXTERNAL
+    argv += [f"--external:{name}" for name in sorted(set(always) | set(options.external))]
     return argv
 
 
@@ -224,6 +226,7 @@ def bundle_handler(
     out_dir: Path,
     ctx: BuildContext,
     node_modules: Path | None = None,
+    bundle_sdk: bool = False,
 ) -> Bundle:
     """Bundle the handler of ``source_dir`` into ``out_dir``.
 
@@ -233,7 +236,8 @@ def bundle_handler(
     named after the handler module: ``index.handler`` → ``index.mjs`` (ES module, no
     package.json needed) or ``index.js`` (CommonJS), or the ``out-extension`` given.
     ``format`` chooses the module kind, else the handler does (``is_esm``). A TypeScript
-    entry (``index.ts``) is compiled, not type-checked.
+    entry (``index.ts``) is compiled, not type-checked. ``@aws-sdk/*`` stays external (the
+    runtime ships it) unless ``bundle_sdk``.
     """
     module, _ = split_handler(handler)
     entry = find_entry(source_dir, module)
@@ -257,7 +261,7 @@ def bundle_handler(
             os.symlink(tree, src / "node_modules", target_is_directory=True)
             markers.append(str(tree))
         argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}", runtime,
-                            options, esm, extension)
+                            options, esm, extension, bundle_sdk)
         # NODE_PATH would let esbuild resolve packages from the build machine.
         result = ctx.runner.run(argv, cwd=work, env={"NODE_PATH": None}, timeout=600)
         if not result.ok:

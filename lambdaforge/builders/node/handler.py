@@ -22,8 +22,8 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 
 from msgspec import Struct, field
 
@@ -56,6 +56,46 @@ def find_handler_file(names: Collection[str], module: str) -> str | None:
     return None
 
 
+def folder_problem(handler: str, module: str, file: str, names: Collection[str],
+                   read: Callable[[str], bytes], runtime_major: int) -> str | None:
+    """Why a folder named like the handler file (``app/`` beside ``app.mjs``) breaks the
+    handler, or ``None``: Lambda's runtime (Node.js 20 and 22) first requires the path
+    without an extension, so ``require('/var/task/app')`` runs before ``app.mjs`` is tried,
+    and loads ``app.js``, else the folder's ``package.json`` ``main`` or ``index.js``, else
+    fails with "Cannot find module" (aws-lambda-nodejs-runtime-interface-client issue 93)."""
+    prefix = module + "/"
+    if runtime_major >= 24 or not any(n.startswith(prefix) for n in names):
+        return None
+    if f"{module}.js" in names or f"{module}.json" in names or f"{module}.node" in names:
+        return None  # require resolves the file first: the one find_handler_file chose
+    loaded = _folder_main(module, names, read)
+    if loaded is not None:
+        return (f"handler `{handler}`: Lambda's runtime loads {loaded}, not {file}: it requires "
+                f"'{module}' without an extension first, and the folder {prefix} resolves to "
+                f"that file; rename the folder or the handler file")
+    return (f"handler `{handler}`: the folder {prefix} beside {file} fails it on Lambda: the "
+            f"runtime requires '{module}' without an extension before it tries {file}, and "
+            f"the folder has no index.js (Cannot find module '/var/task/{module}'); rename "
+            "the folder or the handler file")
+
+
+def _folder_main(folder: str, names: Collection[str], read: Callable[[str], bytes]) -> str | None:
+    """The file ``require`` of a folder loads (its package.json ``main``, else
+    ``index.js``/``.json``/``.node``), or ``None``."""
+    candidates: list[str] = []
+    if f"{folder}/package.json" in names:
+        try:
+            main = json.loads(read(f"{folder}/package.json")).get("main")
+        except (ValueError, AttributeError):
+            main = None
+        if isinstance(main, str) and main.strip():
+            target = (PurePosixPath(folder) / main).as_posix()
+            candidates += [target, *(target + ext for ext in (".js", ".json", ".node")),
+                           *(f"{target}/index{ext}" for ext in (".js", ".json", ".node"))]
+    candidates += [f"{folder}/index{ext}" for ext in (".js", ".json", ".node")]
+    return next((c for c in candidates if c in names), None)
+
+
 def missing_file_message(handler: str, module: str) -> str:
     """The problem reported when no handler file exists at the artifact root."""
     files = ", ".join(module + ext for ext in HANDLER_EXTENSIONS[:-1])
@@ -66,11 +106,23 @@ def missing_file_message(handler: str, module: str) -> str:
 
 
 class StaticExports(Struct):
-    """Export names found by pattern, and whether the file may export more than that."""
+    """Export names found by pattern, and whether the file may export more than that;
+    also which module system each was found through (a file Lambda loads as an ES module
+    has no ``exports``, one it loads as CommonJS cannot hold ``export``)."""
 
     names: set[str] = field(default_factory=set)
     #: True when some export cannot be known without running the code
     opaque: bool = False
+    #: names exported with ES module syntax (``export …``), and whether more may be
+    #: (``export * from``)
+    esm: set[str] = field(default_factory=set)
+    esm_opaque: bool = False
+    #: names exported through ``exports``/``module.exports`` (esbuild's CommonJS wrapper
+    #: included), and whether more may be (``module.exports = require(…)``)
+    cjs: set[str] = field(default_factory=set)
+    cjs_opaque: bool = False
+    #: ES module syntax at the start of a line: ``export …``, a static ``import``, ``import.meta``
+    esm_syntax: bool = False
 
 
 def strip_comments(source: str) -> str:
@@ -155,27 +207,108 @@ def static_exports(source: str) -> StaticExports:
         rf"(?:module\.)?exports\.({_ID})\s*=",
         rf"(?:module\.)?exports\[\s*['\"]({_ID})['\"]\s*\]\s*=",
         rf"Object\.defineProperty\(\s*(?:module\.)?exports\s*,\s*['\"]({_ID})['\"]",
+    ):
+        found.cjs.update(re.findall(pattern, text))
+    for pattern in (
         rf"\bexport\s+(?:async\s+)?function\s*\*?\s*({_ID})",
         rf"\bexport\s+(?:const|let|var|class)\s+({_ID})",
     ):
-        found.names.update(re.findall(pattern, text))
+        found.esm.update(re.findall(pattern, text))
     if re.search(r"\bexport\s+default\b", text):
-        found.names.add("default")
+        found.esm.add("default")
     for m in re.finditer(r"\bexport\s*\{", text):
         for item in _top_level_items(_braced(text, m.end() - 1)):
             alias = re.match(rf"(?:{_ID}|['\"][^'\"]+['\"])\s+as\s+['\"]?({_ID}|default)['\"]?$", item)
             if alias:
-                found.names.add(alias.group(1))
+                found.esm.add(alias.group(1))
             elif re.fullmatch(_ID, item):
-                found.names.add(item)
+                found.esm.add(item)
     # module.exports = { … } and esbuild's CommonJS wrapper __export(target, { name: () => … })
     for m in re.finditer(r"module\.exports\s*=\s*\{|\b__export\(\s*[\w$]+\s*,\s*\{", text):
-        _object_keys(_braced(text, m.end() - 1), found)
-    if re.search(r"\bexport\s*\*\s*from|\bexport\s*\*\s*as\b", text) or re.search(
-        r"module\.exports\s*=(?!\s*\{)", text
-    ) or "Object.assign(module.exports" in text or "Object.assign(exports" in text:
-        found.opaque = True
+        keys = StaticExports()
+        _object_keys(_braced(text, m.end() - 1), keys)
+        found.cjs |= keys.names
+        found.cjs_opaque |= keys.opaque
+    found.esm_opaque = bool(re.search(r"\bexport\s*\*\s*from|\bexport\s*\*\s*as\b", text))
+    found.cjs_opaque |= bool(re.search(r"module\.exports\s*=(?!\s*\{)", text)) or (
+        "Object.assign(module.exports" in text or "Object.assign(exports" in text)
+    found.esm_syntax = bool(_ESM_SYNTAX.search(text))
+    found.names = found.esm | found.cjs
+    found.opaque = found.esm_opaque or found.cjs_opaque
     return found
+
+
+#: ES module syntax a CommonJS parse refuses: ``export`` or a static ``import`` at the start
+#: of a line, or ``import.meta`` (a dynamic ``import(…)`` is fine in CommonJS)
+_ESM_SYNTAX = re.compile(
+    r"(?m)^[ \t]*(?:export\s*(?:default\b|const\b|let\b|var\b|function\b|async\b|class\b|\{|\*)"
+    r"|import\s*(?:[{*'\"]|[A-Za-z_$][\w$]*\s*(?:,|\bfrom\b)))|\bimport\.meta\b")
+
+
+class ModuleSystem(Struct, frozen=True):
+    """How Lambda's Node.js runtime loads a handler file: ``esm`` (``import()``) or ``cjs``
+    (``require``), and what decided it."""
+
+    kind: str
+    #: ``a .mjs file``, ``package.json has "type": "module"``, ``no package.json above it``…
+    why: str
+    #: the ``"type"`` of the package.json that decided (``None``: none, or no field)
+    type_field: str | None = None
+
+
+def module_system(file: str, names: Collection[str], read: Callable[[str], bytes]) -> ModuleSystem:
+    """The module system Lambda loads ``file`` (artifact-relative) with: ``.mjs`` and
+    ``.cjs`` by extension, a ``.js`` by the ``"type"`` of the nearest ``package.json`` above
+    it in the artifact (the runtime's own rule; one that does not parse counts as none)."""
+    if file.endswith(".mjs"):
+        return ModuleSystem("esm", "a .mjs file")
+    if file.endswith(".cjs"):
+        return ModuleSystem("cjs", "a .cjs file")
+    folder = PurePosixPath(file).parent
+    while True:
+        pj = (folder / "package.json").as_posix()
+        if pj in names:
+            try:
+                data = json.loads(read(pj))
+            except ValueError:
+                data = None
+            kind = data.get("type") if isinstance(data, dict) else None
+            kind = kind if isinstance(kind, str) else None
+            if kind == "module":
+                return ModuleSystem("esm", f'{pj} has "type": "module"', kind)
+            said = f'"type": "{kind}"' if kind else 'no "type": "module"'
+            return ModuleSystem("cjs", f"{pj} has {said}", kind)
+        if folder == PurePosixPath("."):
+            return ModuleSystem("cjs", "no package.json above it says \"type\": \"module\"")
+        folder = folder.parent
+
+
+def module_system_problem(handler: str, file: str, source: str, system: ModuleSystem,
+                          node_major: int) -> str | None:
+    """Why Lambda cannot load the handler file with the module system it uses for it
+    (``module_system``), or ``None``: CommonJS exports in a file loaded as an ES module
+    (``exports is not defined``), or ES module syntax in one loaded as CommonJS (a
+    ``SyntaxError``; Node.js 22+ detects it in a ``.js`` whose package.json has no
+    ``"type"``, so that loads there)."""
+    _, export = split_handler(handler)
+    name = export.split(".")[0]
+    found = static_exports(source)
+    stem = file.rsplit(".", 1)[0]
+    if system.kind == "esm":
+        if (found.cjs or found.cjs_opaque) and name not in found.esm and not found.esm_opaque:
+            return (f"handler `{handler}`: {file} is loaded as an ES module ({system.why}) but "
+                    f"exports with CommonJS (`exports`, `module.exports`), which an ES module does "
+                    f"not have: export it with `export`, or rename the file {stem}.cjs")
+        return None
+    if not found.esm_syntax:
+        return None
+    if file.endswith(".js") and system.type_field is None and node_major >= 22:
+        return None  # Node.js 22's require() detects ES module syntax in a typeless .js
+    why = system.why + (", and Node.js 20 does not detect ES module syntax"
+                        if file.endswith(".js") and system.type_field is None else "")
+    return (f"handler `{handler}`: {file} is loaded as CommonJS ({why}) but uses ES module "
+            f"syntax (`export`, `import`), which CommonJS cannot parse: rename it {stem}.mjs or "
+            f'add "type": "module" to package.json')
 
 
 def static_problem(handler: str, file: str, source: str) -> str | None:
@@ -242,7 +375,11 @@ const report = (o) => { process.stdout.write('\n@@FORGE-HANDLER@@' + JSON.string
   const t0 = process.hrtime.bigint();
   let mod;
   try {
-    if (file.endsWith('.mjs')) mod = await import(pathToFileURL(file).href);
+    // Lambda's runtime (up to Node.js 22) first requires the path without an extension: a
+    // folder named like the handler file is loaded, or fails, before the file is tried
+    const base = file.replace(/\.(?:c|m)?js$/, '');
+    if (Number(process.versions.node.split('.')[0]) < 24 && require('node:fs').existsSync(base)) mod = require(base);
+    else if (file.endsWith('.mjs')) mod = await import(pathToFileURL(file).href);
     else {
       try { mod = require(file); }
       catch (e) {
@@ -364,7 +501,12 @@ def _payload(stdout: str) -> dict | None:
 
 
 def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+    """The line of a Node error that says what went wrong: ``SyntaxError: Unexpected token
+    'export'`` rather than the ``file:line`` and source excerpt Node prints above a parse
+    error; else the first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    named = next((line for line in lines if re.match(r"[A-Z]\w*(?:Error|Exception)\b.*:", line)), None)
+    return named or (lines[0] if lines else "no output")
 
 
 def condensed_error(error: str, places: Sequence[tuple[str, str]], work: Path) -> str:

@@ -48,8 +48,10 @@ class PythonBuilder(Builder):
     NAME: ClassVar[str] = "python"
     #: bump when a change here changes installed trees (cleanup rules, flags, layout) or
     #: the checks' verdicts (2: a handler that does not parse with the target's Python, on a
-    #: host whose Python is older, fails its check; it passed and was cached before)
-    VERSION: ClassVar[str] = "2"
+    #: host whose Python is older, fails its check; it passed and was cached before; 3: the
+    #: handler's module is found as Python's import system finds it, so a package
+    #: ``app/`` shadowing ``app.py`` fails the check)
+    VERSION: ClassVar[str] = "3"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
@@ -126,8 +128,9 @@ class PythonBuilder(Builder):
     def runtime_provided(
         self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
     ) -> RuntimeProvidedChoice:
-        """boto3 & co. to leave out: not pinned with ``==`` by the user and needed by no
-        kept distribution; and why each one kept stays (``dists.runtime_provided_choice``)."""
+        """boto3 & co. to leave out: not pinned with ``==`` by the user, not asked for in a
+        range the runtime's version is outside of, and needed by no kept distribution; and
+        why each one kept stays (``dists.runtime_provided_choice``)."""
         from lambdaforge.lambda_facts import runtime_provided
 
         provided = runtime_provided(settings.runtime)
@@ -137,7 +140,12 @@ class PythonBuilder(Builder):
         from lambdaforge.builders.python.dists import runtime_provided_choice
         from lambdaforge.builders.python.requirements import RequirementSet
 
-        return runtime_provided_choice(dists, RequirementSet.of(inputs).pinned, settings.runtime)
+        from lambdaforge.builders.python.target import PythonTarget
+
+        reqs = RequirementSet.of(inputs)
+        env = PythonTarget.of(settings.runtime, settings.architecture).marker_environment()
+        return runtime_provided_choice(dists, reqs.pinned, settings.runtime,
+                                       reqs.provided_ranges, env)
 
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,

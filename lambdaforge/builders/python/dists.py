@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import Distribution, RuntimeProvidedChoice
 from lambdaforge.fsutil import write_atomic
-from lambdaforge.lambda_facts import runtime_provided
+from lambdaforge.lambda_facts import PYTHON_RUNTIME_PACKAGES, runtime_provided
 
 #: Files inside ``*.dist-info`` that installers write and that vary by machine or run:
 #: absolute paths (``direct_url.json``), timestamps (``uv_cache.json``), or the installer's
@@ -300,7 +300,8 @@ def unreachable(
 
 
 def runtime_provided_choice(
-    dists: Sequence[Distribution], roots_pinned: Iterable[str], runtime: str
+    dists: Sequence[Distribution], roots_pinned: Iterable[str], runtime: str,
+    ranges: Iterable[str] = (), env: Mapping[str, str] | None = None,
 ) -> RuntimeProvidedChoice:
     """Which runtime-provided dists (boto3 & co.) to leave out of a package, and why each
     other one stays.
@@ -310,18 +311,25 @@ def runtime_provided_choice(
     1. candidates are installed dists the runtime ships (``lambda_facts.runtime_provided``);
     2. a candidate the user pinned with ``==`` in their own top-level requirements stays
        (they asked for that exact version; the runtime's varies by region and date);
-    3. a candidate required by any dist that stays, stays too, repeated to a fixpoint
+    3. a candidate whose range in the user's own top-level requirements (``ranges``:
+       ``boto3>=1.28.57``, markers evaluated in ``env``, the target's) excludes the
+       version the runtime is known to ship (``lambda_facts.PYTHON_RUNTIME_PACKAGES``)
+       stays: the runtime's copy is not what they asked for (an ``UnknownServiceError``
+       for a client newer than it). A version nobody published counts as satisfying;
+    4. a candidate required by any dist that stays, stays too, repeated to a fixpoint
        (``requests`` needs ``urllib3``: the runtime's urllib3 may not satisfy the version
        range ``requests`` was resolved against; a pinned boto3 needs its own botocore).
 
     So only what nothing kept depends on is left out: the runtime's copy then serves it.
     A kept candidate's reason is the step that kept it: ``pinned with == in its
-    requirements``, or ``required by`` every kept dist that requires it (name and version).
+    requirements``, ``requires boto3>=1.28.57; the python3.11 runtime has 1.27.1``, or
+    ``required by`` every kept dist that requires it (name and version).
     """
     provided = runtime_provided(runtime)
     pinned = {canonicalize_name(n) for n in roots_pinned}
     candidates = {d.name for d in dists if d.name in provided}
-    excluded = candidates - pinned
+    unmet = _unmet_ranges(ranges, runtime, env)
+    excluded = candidates - pinned - set(unmet)
     by_name = {d.name: d for d in dists}
     changed = True
     while changed:
@@ -337,8 +345,30 @@ def runtime_provided_choice(
     for name in sorted(candidates - excluded):
         if name in pinned:
             kept[name] = "pinned with == in its requirements"
-        else:  # step 3 kept it: it is required by a dist that stays, and they stay
+        elif name in unmet:
+            kept[name] = unmet[name]
+        else:  # step 4 kept it: it is required by a dist that stays, and they stay
             users = sorted(f"{d.name} {d.version}" for d in by_name.values()
                            if d.name not in excluded and name in d.requires)
             kept[name] = "required by " + ", ".join(users)
     return RuntimeProvidedChoice(frozenset(excluded), kept)
+
+
+def _unmet_ranges(ranges: Iterable[str], runtime: str, env: Mapping[str, str] | None) -> dict[str, str]:
+    """Normalized name → why, for each of the user's ranges that the version the runtime
+    ships (its ``==`` line in ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) does not satisfy."""
+    shipped: dict[str, str] = {}
+    for line in PYTHON_RUNTIME_PACKAGES.get(runtime, ()):
+        name, sep, version = line.partition("==")
+        if sep:
+            shipped[canonicalize_name(name)] = version
+    unmet: dict[str, str] = {}
+    for text in ranges:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        version = shipped.get(name)
+        if version is None or (req.marker is not None and not _matches(req.marker, env or {})):
+            continue
+        if not req.specifier.contains(version, prereleases=True):
+            unmet[name] = f"requires {req.name}{req.specifier}; the {runtime} runtime has {version}"
+    return unmet

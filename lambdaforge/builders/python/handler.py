@@ -1,8 +1,10 @@
 """Static handler check: the handler's module is where Lambda looks and defines the function.
 
 Lambda imports ``pkg.mod`` of handler ``pkg.mod.func`` from ``/var/task`` (the function zip
-root), then from ``/opt/python`` and ``/opt/python/lib/pythonX.Y/site-packages`` (layers).
-The module is parsed with ``ast`` (nothing is executed) and must bind ``func`` at module
+root), then from ``/opt/python/lib/pythonX.Y/site-packages`` and ``/opt/python`` (layers),
+as Python's path finder does: a package ``app/__init__.py`` shadows ``app.py`` beside it,
+a module ``app.py`` shadows a folder ``app/`` without ``__init__.py``, and a submodule is
+looked for only in its parent package's folder (``_resolve``). The module is parsed with ``ast`` (nothing is executed) and must bind ``func`` at module
 level: a ``def``, an assignment, an import or a class all count. An ``async def`` does not:
 Lambda's Python runtime calls handlers synchronously and would return a coroutine.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import ast
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from msgspec import Struct
@@ -43,10 +45,11 @@ class CodeTree(Struct, frozen=True):
 
 
 def layer_roots(python_version: str | None) -> tuple[str, ...]:
-    """Prefixes of a layer zip that end up on ``sys.path`` (packaging-layers.html)."""
+    """Prefixes of a layer zip that end up on ``sys.path`` (packaging-layers.html), in
+    Lambda's order: ``/opt/python/lib/pythonX.Y/site-packages`` before ``/opt/python``."""
     roots = ["python/"]
     if python_version:
-        roots.append(f"python/lib/python{python_version}/site-packages/")
+        roots.insert(0, f"python/lib/python{python_version}/site-packages/")
     return tuple(roots)
 
 
@@ -75,25 +78,94 @@ def check_python_handler(
     if not dot or not module or not func or not all(p.isidentifier() for p in (*module.split("."), func)):
         return [f"{label}: expected `module.function` (e.g. `app.handler`), with Python identifiers"]
     rel = module.replace(".", "/")
-    candidates = (f"{rel}.py", f"{rel}/__init__.py")
+    parts = module.split(".")
 
-    def trees() -> Iterator[CodeTree]:
+    def all_entries() -> list[tuple[CodeTree, str]]:
         nonlocal layers
-        yield function
         if callable(layers):
             layers = layers()
-        yield from layers
+        return [(function, root) for root in function.roots] + [
+            (tree, root) for tree in layers for root in tree.roots]
 
-    for tree in trees():
-        for root in tree.roots:
-            for cand in candidates:
-                if root + cand in tree.names:
-                    return _check_module(label, root + cand, tree.read(root + cand), func,
-                                         python_version, reparse)
-            if any(n.startswith(root + rel + ".") and n.endswith((".so", ".pyd")) for n in tree.names):
-                return []  # an extension module: nothing to parse, the import smoke test covers it
-    assert not callable(layers)  # trees() ran to the end
-    return [_not_found(label, rel, function, layers)]
+    # The function zip comes first on sys.path: what it resolves is what Lambda imports,
+    # and its layers are read only when it does not (the common case never lists them).
+    found = _resolve(label, parts, [(function, root) for root in function.roots])
+    if found is None:
+        found = _resolve(label, parts, all_entries())
+    if isinstance(found, str):
+        return [found]
+    if found is None:
+        assert not callable(layers)  # all_entries() ran
+        return [_not_found(label, rel, function, layers)]
+    if found.path is None:
+        return []  # an extension module: nothing to parse, the import smoke test covers it
+    problems = _check_module(label, found.path, found.tree.read(found.path), func,
+                             python_version, reparse)
+    if problems and found.shadowed:
+        problems[0] += (f" ({found.shadowed} beside it is never imported: Python imports the "
+                        f"package {found.path.rsplit('/', 1)[0]}/ instead; rename or remove one of them)")
+    return problems
+
+
+class _Module(Struct, frozen=True):
+    """Where the import system finds a handler's module: the file to parse (``None`` for an
+    extension module) and a ``.py`` beside its package that the package shadows."""
+
+    tree: CodeTree
+    path: str | None
+    shadowed: str | None = None
+
+
+def _resolve(label: str, parts: Sequence[str], entries: Sequence[tuple[CodeTree, str]]) -> _Module | str | None:
+    """Find module ``parts`` (``["app", "handlers", "api"]``) as Python's path finder would
+    in ``entries`` (a tree and a ``sys.path`` prefix in it, in ``sys.path`` order).
+
+    Per entry a regular package (``app/__init__.py``) wins over an extension module, which
+    wins over ``app.py``; a folder without ``__init__.py`` is a namespace portion, used only
+    when no entry has the module, its portions merged. A submodule is searched in its
+    parent package's folders only. Returns the module, a problem (a parent that is a module,
+    not a package), or ``None`` when it is nowhere.
+    """
+    search = list(entries)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        portions: list[tuple[CodeTree, str]] = []
+        for tree, base in search:
+            stem = base + part
+            init = f"{stem}/__init__.py"
+            if init in tree.names or _extension(tree, f"{stem}/__init__"):
+                if last:
+                    shadowed = f"{stem}.py" if f"{stem}.py" in tree.names else None
+                    return _Module(tree, init if init in tree.names else None, shadowed)
+                search = [(tree, f"{stem}/")]
+                break
+            module = f"{stem}.py" if f"{stem}.py" in tree.names else None
+            if module is not None or _extension(tree, stem):
+                if last:
+                    return _Module(tree, module)
+                dotted, child = ".".join(parts[: i + 1]), ".".join(parts[: i + 2])
+                folder = (f"; the folder {stem}/ beside it has no __init__.py, and Python imports "
+                          f"the module instead of it" if _has_dir(tree, stem) else "")
+                return (f"{label}: `{dotted}` is the module {module or stem + '.*.so'}, not a "
+                        f"package, so `{child}` cannot be imported{folder}")
+            if _has_dir(tree, stem):
+                portions.append((tree, f"{stem}/"))
+        else:
+            if not portions or last:
+                return None  # nowhere, or a namespace package: it binds no handler
+            search = portions
+    return None
+
+
+def _extension(tree: CodeTree, stem: str) -> bool:
+    """Whether ``stem.<suffix>.so`` (or ``.pyd``) is in the tree: an extension module."""
+    return any(n.startswith(stem + ".") and n.endswith((".so", ".pyd")) and "/" not in n[len(stem):]
+               for n in tree.names)
+
+
+def _has_dir(tree: CodeTree, stem: str) -> bool:
+    prefix = stem + "/"
+    return any(n.startswith(prefix) for n in tree.names)
 
 
 def _not_found(label: str, rel: str, function: CodeTree, layers: Sequence[CodeTree]) -> str:

@@ -148,15 +148,15 @@ def python_allows(constraint: str, version: str) -> bool:
     for alternative in constraint.split("||"):
         parts = [p.strip() for p in re.split(r",|\s+(?=[<>=!~^])", alternative) if p.strip()]
         try:
-            if all(target in SpecifierSet(_pep440(p)) for p in parts):
+            if all(target in SpecifierSet(pep440_of(p)) for p in parts):
                 return True
         except InvalidSpecifier:
             return True
     return False
 
 
-def _pep440(part: str) -> str:
-    """One Poetry constraint as a PEP 440 specifier set."""
+def pep440_of(part: str) -> str:
+    """One Poetry constraint (`^1.2`, `~1.2.3`, `1.2`, `>=1`) as a PEP 440 specifier set."""
     if part == "*":
         return ""
     for pattern, upper in ((_CARET, "caret"), (_TILDE, "tilde")):

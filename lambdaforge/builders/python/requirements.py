@@ -54,6 +54,7 @@ _K_PRE = "pre"
 _K_REQUIREMENT = "requirement"
 _K_CONSTRAINT = "constraint"
 _K_PINNED = "pinned"
+_K_PROVIDED_RANGE = "provided-range"
 _K_EDITABLE = "editable"
 _K_CONTAINER = "use-container"
 
@@ -76,6 +77,9 @@ class RequirementSet(Struct, frozen=True):
     #: normalized names the user pinned with ``==`` at the top level (they keep runtime-
     #: provided packages, see ``dists.runtime_provided_choice``)
     pinned: frozenset[str]
+    #: the user's own top-level requirements on a runtime-provided package with a version
+    #: range (``boto3>=1.28.57``): a range the runtime's copy does not satisfy keeps it
+    provided_ranges: tuple[str, ...] = ()
     #: requirement lines the user marked ``-e`` (a note says they are installed normally)
     editable: tuple[str, ...] = ()
     #: native code is built in the runtime's build image (``use-container``)
@@ -98,6 +102,7 @@ class RequirementSet(Struct, frozen=True):
             no_index=one(_K_NO_INDEX) == "true",
             pre=one(_K_PRE) == "true",
             pinned=frozenset(values.get(_K_PINNED, ())),
+            provided_ranges=tuple(values.get(_K_PROVIDED_RANGE, ())),
             editable=tuple(values.get(_K_EDITABLE, ())),
             use_container=one(_K_CONTAINER) == "true",
         )
@@ -138,6 +143,8 @@ class _Collector(Struct, dict=True):
     no_index: bool = False
     pre: bool = False
     pinned: set[str] = field(default_factory=set)
+    #: top-level ranges on runtime-provided packages (``RequirementSet.provided_ranges``)
+    provided_ranges: set[str] = field(default_factory=set)
     #: requirement lines given with ``-e`` (installed normally: Lambda has no editable installs)
     editable: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
@@ -204,9 +211,20 @@ class _Collector(Struct, dict=True):
             self.problem(where, line, f"`{text}`: not a valid requirement")
             return
         target.add(_normalise(req) + suffix)
-        if top_level and not constraint and any(s.operator in ("==", "===") for s in req.specifier):
-            if not any(ch in str(req.specifier) for ch in "*"):
-                self.pinned.add(canonicalize_name(req.name))
+        if top_level and not constraint:
+            self.note_user_requirement(req)
+
+    def note_user_requirement(self, req: Requirement) -> None:
+        """What the user's own top-level requirement says about runtime-provided packages:
+        an exact pin keeps the package; a range is kept for the package action to hold
+        against the runtime's version (``dists.runtime_provided_choice``)."""
+        if any(s.operator in ("==", "===") for s in req.specifier) and "*" not in str(req.specifier):
+            self.pinned.add(canonicalize_name(req.name))
+        elif req.specifier and not req.url:
+            from lambdaforge.lambda_facts import PYTHON_RUNTIME_PROVIDED
+
+            if canonicalize_name(req.name) in PYTHON_RUNTIME_PROVIDED:
+                self.provided_ranges.add(_normalise(req))
 
     def local_requirement(
         self, text: str, base: Path, where: str, line: int | None, *, absolute: bool = False
@@ -270,7 +288,7 @@ class _Collector(Struct, dict=True):
             self.read.add(self.rel(path))
         base = path.parent
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no text, as for pip
         except UnicodeDecodeError as exc:
             self.problem(where, None, f"not UTF-8 text ({exc.reason} at byte {exc.start}); "
                                       "save it as UTF-8")
@@ -382,7 +400,41 @@ class _Collector(Struct, dict=True):
             from lambdaforge.builders.python.poetry import exact_pins
 
             self.pinned |= exact_pins({"project": data.get("project", {})})
+            self.note_project_ranges(data)
         self.read_uv_lock(lock, runner, options)
+
+    def note_project_ranges(self, data: dict) -> None:
+        """The ranges ``[project] dependencies`` put on runtime-provided packages, for a lock
+        whose exported lines are all exact (``note_user_requirement``)."""
+        project = data.get("project", {})
+        deps = project.get("dependencies", []) if isinstance(project, dict) else []
+        for text in deps if isinstance(deps, list) else ():
+            try:
+                req = Requirement(text) if isinstance(text, str) else None
+            except InvalidRequirement:
+                req = None
+            if req is not None and not any(s.operator in ("==", "===") for s in req.specifier):
+                self.note_user_requirement(req)
+
+    def note_table_ranges(self, table: object, *, poetry: bool) -> None:
+        """The ranges a Pipfile's ``[packages]`` or Poetry's ``[tool.poetry.dependencies]``
+        put on runtime-provided packages (``"^1.34"`` is ``>=1.34,<2.0`` in Poetry), for
+        ``note_user_requirement``; markers and alternatives (``||``) are not read."""
+        from lambdaforge.builders.python.poetry_legacy import pep440_of
+        from lambdaforge.lambda_facts import PYTHON_RUNTIME_PROVIDED
+
+        for name, value in table.items() if isinstance(table, dict) else ():
+            version = value.get("version") if isinstance(value, dict) else value
+            if (not isinstance(version, str) or canonicalize_name(name) not in PYTHON_RUNTIME_PROVIDED
+                    or "||" in version or version.strip() in ("", "*")):
+                continue
+            spec = version
+            if poetry:
+                spec = ",".join(pep440_of(part.strip()) for part in version.split(",") if part.strip())
+            try:
+                self.note_user_requirement(Requirement(f"{name}{spec}"))
+            except InvalidRequirement:
+                continue
 
     def read_uv_lock(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
         """The locked set of a uv project, exported as requirement lines (hashes kept).
@@ -447,6 +499,9 @@ class _Collector(Struct, dict=True):
         pyproject, data = self.read_toml(pyproject_path), self.read_toml(lock)
         if pyproject is None or data is None:
             return
+        self.note_project_ranges(pyproject)
+        poetry = pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool"), dict) else {}
+        self.note_table_ranges(poetry.get("dependencies") if isinstance(poetry, dict) else None, poetry=True)
         from lambdaforge.builders.python.target import PythonTarget
 
         try:
@@ -476,6 +531,7 @@ class _Collector(Struct, dict=True):
             self.problem(where, getattr(exc, "lineno", None), f"invalid JSON: {exc}")
             return
         self.add_locked(read_pipfile_lock(pipfile, data, text, where), lock)
+        self.note_table_ranges((pipfile or {}).get("packages"), poetry=False)
 
     def add_locked(self, read: LockRead, lock: Path) -> None:
         """Take in what a lock reader found (exact pins, indexes, problems)."""
@@ -529,6 +585,7 @@ class _Collector(Struct, dict=True):
         pairs += [(_K_REQUIREMENT, r) for r in sorted(self.requirements)]
         pairs += [(_K_CONSTRAINT, c) for c in sorted(self.constraints)]
         pairs += [(_K_PINNED, p) for p in sorted(self.pinned)]
+        pairs += [(_K_PROVIDED_RANGE, r) for r in sorted(self.provided_ranges)]
         pairs += [(_K_EDITABLE, e) for e in sorted(self.editable)]
         return tuple(pairs)
 
