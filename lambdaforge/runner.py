@@ -7,7 +7,6 @@ record or fake commands, and so every command's output lands in the target's log
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -94,6 +93,8 @@ class Runner(Struct):
             else:
                 full_env[name] = value
         args = tuple(os.fspath(a) for a in argv)
+        import subprocess  # here: a build that runs nothing (a source edit) does not import it
+
         try:
             proc = subprocess.run(
                 args,
