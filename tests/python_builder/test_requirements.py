@@ -126,9 +126,21 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     assert str(err.value).splitlines() == [
         "fn/requirements.txt:1: `./lib`: no such file or directory",
         "fn/requirements.txt:2: `../../outside/lib.whl`: local path leaves the project root",
-        "fn/requirements.txt:3: `--trusted-host`: option not supported in requirements files",
+        "fn/requirements.txt:3: `--trusted-host`: option not supported in requirements files "
+        "(expected one of -r, --requirement, -c, --constraint, -e, --editable, -i, --index-url, "
+        "--extra-index-url, -f, --find-links, --no-index, --pre, --hash: forge decides how "
+        "wheels are chosen for the target platform, and installer settings go in "
+        "lambdaforge.toml)",
         "fn/requirements.txt:5: `-r missing.txt`: no such file `missing.txt`",
     ]
+
+
+def test_a_misspelt_option_gets_the_closest_supported_one(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "requirements.txt", "--extra_index_url https://x/simple\nsix\n")
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert "did you mean `--extra-index-url`?" in str(err.value)
 
 
 def test_pyproject_dependencies_when_there_is_no_requirements_txt(tmp_path: Path) -> None:

@@ -131,6 +131,25 @@ def resolve_local(value: str, project_root: Path) -> str:
     return value
 
 
+#: the options ``read_option_line`` understands, for the message about any other
+SUPPORTED_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i",
+                     "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index",
+                     "--pre", "--hash")
+
+
+def _unsupported_option(name: str) -> str:
+    """What to say about a requirements-file option forge does not pass on: what it does
+    take, and the closest one when ``name`` looks like a misspelling of it."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [o for o in SUPPORTED_OPTIONS if o.startswith("--")],
+                                      n=1, cutoff=0.8)
+    hint = f"; did you mean `{close[0]}`?" if close else ""
+    return (f"`{name}`: option not supported in requirements files (expected one of "
+            f"{', '.join(SUPPORTED_OPTIONS)}: forge decides how wheels are chosen for the "
+            f"target platform, and installer settings go in lambdaforge.toml{hint})")
+
+
 class _Collector(Struct, dict=True):
     """Accumulates requirement lines and options from every source, with the problems found."""
 
@@ -351,7 +370,7 @@ class _Collector(Struct, dict=True):
             elif name == "--hash":
                 self.problem(where, lineno, "`--hash` must follow a requirement on the same line")
             else:
-                self.problem(where, lineno, f"`{name}`: option not supported in requirements files")
+                self.problem(where, lineno, _unsupported_option(name))
 
     # ------------------------------------------------------------------ pyproject / uv.lock
 
