@@ -39,6 +39,24 @@ _MIN_LOCK_VERSION = (2, 1)
 _OLDEST_LOCK_VERSION = (1, 0)
 _EXACT = re.compile(r"^\s*(==\s*)?[0-9][A-Za-z0-9.+!-]*\s*$")
 
+#: ``source.type`` of poetry.lock packages that come from no index: not installed from a lock
+UNSUPPORTED_SOURCES = ("directory", "file", "git", "url", "hg", "svn", "bzr")
+
+
+def from_an_index(package: Mapping[str, Any], where: str, line: int | None, out: LockRead) -> bool:
+    """Whether a poetry.lock package is installed from an index (both lock formats): one from
+    a path, a file, a URL or a VCS is a problem recorded in ``out``; one from a ``legacy``
+    (private) source adds that index to ``out``'s extra index URLs."""
+    source = package.get("source") or {}
+    kind = source.get("type")
+    if kind in UNSUPPORTED_SOURCES:
+        out.problem(where, line, f"`{package['name']}` is a {kind} dependency "
+                    f"(`{source.get('url', '')}`), which lambdaforge does not install from "
+                    "poetry.lock: publish it to an index or a `find-links` wheel folder")
+        return False
+    if kind == "legacy" and source.get("url") and source["url"] not in out.extra_index_urls:
+        out.extra_index_urls.append(source["url"])
+    return True
 
 def content_hashes(pyproject: dict[str, Any]) -> set[str]:
     """The ``content-hash`` values Poetry would write for this pyproject: the current
@@ -142,15 +160,8 @@ def read_poetry_lock(
             if decided is False:
                 continue
             marker = None if decided is True else decided
-        source = package.get("source") or {}
-        kind = source.get("type")
-        if kind in ("directory", "file", "git", "url", "hg", "svn", "bzr"):
-            out.problem(where, line, f"`{package['name']}` is a {kind} dependency "
-                        f"(`{source.get('url', '')}`), which lambdaforge does not install from "
-                        "poetry.lock: publish it to an index or a `find-links` wheel folder")
+        if not from_an_index(package, where, line, out):
             continue
-        if kind == "legacy" and source.get("url") and source["url"] not in out.extra_index_urls:
-            out.extra_index_urls.append(source["url"])
         text = f"{name}=={package['version']}" + (f"; {marker}" if marker else "")
         hashes = tuple(f["hash"] for f in package.get("files", []) if "hash" in f)
         out.requirements.append(LockedRequirement(text, hashes, line))

@@ -24,8 +24,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lambdaforge.builders.python.locked import LockedRequirement, LockRead, line_of
+from lambdaforge.builders.python.poetry import from_an_index
 
-_UNSUPPORTED_SOURCES = ("directory", "file", "git", "url", "hg", "svn", "bzr")
 
 
 def read_legacy_lock(
@@ -79,15 +79,8 @@ def read_legacy_lock(
         if package is None:
             continue
         line = line_of(lock_text, f'name = "{package["name"]}"')
-        source = package.get("source") or {}
-        kind = source.get("type")
-        if kind in _UNSUPPORTED_SOURCES:
-            out.problem(where, line, f"`{package['name']}` is a {kind} dependency "
-                        f"(`{source.get('url', '')}`), which lambdaforge does not install from "
-                        "poetry.lock: publish it to an index or a `find-links` wheel folder")
+        if not from_an_index(package, where, line, out):
             continue
-        if kind == "legacy" and source.get("url") and source["url"] not in out.extra_index_urls:
-            out.extra_index_urls.append(source["url"])
         listed = package.get("files") or files.get(name) or []
         hashes = tuple(f["hash"] for f in listed if isinstance(f, dict) and "hash" in f)
         out.requirements.append(LockedRequirement(f"{name}=={package['version']}", hashes, line))
