@@ -99,3 +99,26 @@ def test_interrupt_sets_cancel_for_running_targets_and_reraises():
                   on_event=lambda e: started.append(e.target_id) if e.kind == "started" else None)
     assert saw_cancel.is_set()  # the running target was told, and waited for
     assert started == ["slow"]  # nothing new started after the interrupt
+
+
+def test_inline_targets_run_in_the_scheduling_thread_in_order_and_after_their_upstream():
+    main_thread = threading.get_ident()
+    ran: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    def action(tid, upstream, cancel):
+        with lock:
+            ran.append((tid, threading.get_ident() == main_thread))
+        assert all(r.status.ok for r in upstream.values())
+        return TargetResult(tid, Status.FAILED if tid == "x" else Status.UP_TO_DATE)
+
+    # a -> b -> d, a -> c -> d, x -> y: b, d and y are kept (inline)
+    results = run_graph(diamond(), action, jobs=2, inline=lambda tid: tid in {"b", "d", "y"})
+    where = dict(ran)
+    assert where["b"] and where["d"]  # in the scheduling thread
+    assert not where["a"] and not where["c"] and not where["x"]  # in a worker
+    order = [t for t, _ in ran]
+    assert order.index("a") < order.index("b") < order.index("d")
+    assert order.index("c") < order.index("d")
+    assert "y" not in where and results["y"].status is Status.SKIPPED  # its upstream failed
+    assert results["y"].reasons == ["x failed"]
