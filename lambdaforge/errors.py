@@ -6,12 +6,24 @@ and only shows a traceback with ``--verbose``.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from msgspec import Struct
-from msgspec.structs import force_setattr
+from typing import TYPE_CHECKING, Any
 
 from lambdaforge.redact import redact_text
+
+if TYPE_CHECKING:
+    from lambdaforge.issues import ConfigIssue
+
+
+def __getattr__(name: str) -> Any:
+    """``ConfigIssue`` lives in ``lambdaforge.issues`` (a msgspec record); it is still found
+    here, where callers import it from, but only when asked for: writing a file
+    (``fsutil``, which raises ``DiskWriteError``) must not import msgspec, and a no-op
+    build that refreshes its replay record writes one."""
+    if name == "ConfigIssue":
+        from lambdaforge.issues import ConfigIssue
+
+        return ConfigIssue
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ForgeError(Exception):
@@ -33,35 +45,14 @@ class UsageError(ForgeError):
     exit_code = 2
 
 
-class ConfigIssue(Struct, frozen=True):
-    """One problem found in a config file, located by file, line and dotted key.
-
-    Rendered as ``FILE:LINE: dotted.key: message`` so editors and CI logs can jump to it.
-    """
-
-    file: str
-    line: int | None
-    key: str
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-    def __post_init__(self) -> None:
-        # Messages quote the offending line, which may hold an index URL with a password.
-        force_setattr(self, "message", redact_text(self.message))
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        key = f" {self.key}:" if self.key else ""
-        prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}:{key} {prefix}{self.message}"
-
-
 class ConfigError(ForgeError):
     """The configuration is invalid; carries every problem found, not only the first."""
 
     exit_code = 2
 
     def __init__(self, issues: list[ConfigIssue] | ConfigIssue | str):
+        from lambdaforge.issues import ConfigIssue
+
         if isinstance(issues, str):
             issues = [ConfigIssue(file="", line=None, key="", message=issues)]
         elif isinstance(issues, ConfigIssue):

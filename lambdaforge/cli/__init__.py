@@ -164,8 +164,8 @@ def _collect_garbage_less_often() -> None:
 def _failed(exc: Exception, *, verbose: bool) -> int:
     """Report what stopped a command and return its exit code: a ``ForgeError`` as its
     message (every issue of a ``ConfigError``), anything else as an internal error.
-    (Imported only now: ``lambdaforge.errors`` needs ``msgspec``, which a no-op build
-    answered from its replay record never pays for.)"""
+    (Imported only now: a no-op build answered from its replay record imports no more
+    than it needs.)"""
     from lambdaforge.errors import ConfigError, ForgeError
 
     if isinstance(exc, ConfigError):
