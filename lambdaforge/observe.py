@@ -36,7 +36,6 @@ This module imports nothing heavy: the no-op answer runs it before anything else
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as stat_module
 from collections.abc import Iterable
@@ -97,6 +96,8 @@ def sha256_path(path: str) -> str | None:
     st = _stat(path)
     if st is None or not stat_module.S_ISREG(st.st_mode):
         return None
+    import hashlib  # here: a no-op build that only compares stats never loads OpenSSL
+
     try:
         with open(path, "rb") as f:
             if hasattr(hashlib, "file_digest"):
@@ -133,6 +134,8 @@ UNLISTED = frozenset({".forge"})
 
 def listing_of(entries: Iterable[os.DirEntry]) -> str:
     """Digest of a directory's entries, names and types, sorted: what a walk of it saw."""
+    import hashlib
+
     parts = sorted(f"{e.name}\0{entry_type(e)}" for e in entries if e.name not in UNLISTED)
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 

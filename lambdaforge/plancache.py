@@ -14,7 +14,9 @@ not touch.
 
 JSON, not pickle: a checkout's ``.forge/`` may come from anywhere, and loading it must never
 run code. A file of another version, of another shape, or for another build identity is
-simply not there. A project whose settings or install inputs hold a credential is never
+simply not there. It also holds the strip rules as pathspec compiled them (``strip.remember``),
+valid because this cache is only used while the replay's project group, which observes
+pathspec's modules, held. A project whose settings or install inputs hold a credential is never
 written (credentials never land in state).
 """
 
@@ -32,6 +34,7 @@ from lambdaforge.config.specs import CheckSettings, FunctionDeploy, FunctionSpec
 from lambdaforge.remote.settings import RemoteSettings
 from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
+from lambdaforge.packaging import strip
 
 PLAN_VERSION = 3
 PLAN_NAME = "plan.json"
@@ -127,6 +130,8 @@ def write(state_dir: Path, identity: Mapping[str, object], project: Project,
             for t in graph.targets()
         ],
         "edges": graph.edges,
+        # strip rules compiled to regexes by pathspec: an incremental build then never imports it
+        "patterns": strip.translations(project.strip_rules.values()),
     }
     write_atomic(path, json.dumps(data, separators=(",", ":")).encode(), durable=False)
     _write_keys(state_dir, generation, keys)
@@ -200,6 +205,7 @@ def load(root: Path, identity: Mapping[str, object]
         keys = stored["keys"]
         if not isinstance(keys, dict) or set(keys) != set(targets):
             return None
+        strip.remember(data.get("patterns"))
         return project, graph, {str(k): str(v) for k, v in keys.items()}, generation
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None

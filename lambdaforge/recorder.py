@@ -130,6 +130,7 @@ class Recorder:
             for builder in builders:  # once per builder: tool_paths scans PATH
                 tools.update(builder.tool_paths())
             tools.update(str(p) for p in Path(__file__).resolve().parent.rglob("*.py"))
+            tools.update(_library_modules("pathspec"))
             project = [*self.project.observed, *observe.watched_env()]
             project += [o for o in map(observe.tool_obs, sorted(tools)) if o is not None]
         manifest_obs = observe.output_obs(manifest_path, root)
@@ -138,6 +139,19 @@ class Recorder:
         replay.record(self.project.state_dir, identity, reference_ns, project, groups,
                       f"{len(groups)} up-to-date")
         return {**groups, "project": project}
+
+
+def _library_modules(name: str) -> list[str]:
+    """The module files of an installed library whose behaviour the packages depend on
+    without it being in their keys: pathspec, whose compiled strip patterns the plan cache
+    keeps (``strip.remember``). Upgrading it must re-plan, as an upgrade of lambdaforge does."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return []
+    return [str(p) for d in spec.submodule_search_locations or ()
+            for p in Path(d).resolve().rglob("*.py")]
 
 
 def _artifact_record(t: Target, output: PackageOutput, key: str,

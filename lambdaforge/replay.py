@@ -22,7 +22,6 @@ This module imports nothing heavy on purpose.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import time
@@ -49,6 +48,8 @@ def glob_dirs(root: Path, globs: Iterable[tuple[str, str]]) -> list[str]:
     """The directories whose listings decide what each ``(base, pattern)`` glob matches:
     for ``services/*/handler``, the base itself and every ``services/*``. A directory added,
     removed or replaced by a file anywhere a glob could match changes one of these listings."""
+    import glob
+
     out: set[str] = set()
     for base, pattern in globs:
         parts = pattern.split("/")

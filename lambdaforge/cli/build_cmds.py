@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, load, print_issue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the no-op path
 if TYPE_CHECKING:
     from lambdaforge.graph import Target
 
@@ -68,6 +68,9 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
             print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
             return EXIT_OK
         if found is not None and root is not None:
+            from lambdaforge.records import import_msgspec
+
+            import_msgspec()
             from lambdaforge import incremental
 
             # Only some targets' inputs changed: re-plan those, from the plan cache; or

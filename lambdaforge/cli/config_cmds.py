@@ -138,7 +138,8 @@ def cmd_import_sam(args: argparse.Namespace) -> int:
 def add_import(p: argparse.ArgumentParser) -> None:
     """The arguments of ``forge import sam``."""
     kinds = p.add_subparsers(dest="import_kind", metavar="KIND", required=True)
-    sam = kinds.add_parser("sam", help="from an AWS SAM template (template.yaml)")
+    sam = kinds.add_parser("sam", help="from an AWS SAM template (template.yaml)",
+                           formatter_class=p.formatter_class)
     sam.add_argument("template", nargs="?", type=Path, help="the template (default: template.yaml here)")
     sam.add_argument("-o", "--output", type=Path, help="where to write (default: lambdaforge.toml next to the template)")
     sam.add_argument("--force", action="store_true", help="replace an existing file")

@@ -27,8 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
-import pathspec
-
 __all__ = ["DEFAULT_EXCLUDES", "BUILD_LEFTOVERS", "IncludeNames", "PathRules"]
 
 #: (gitignore-style pattern, what it is): left out of every source tree unless ``include``
@@ -149,7 +147,11 @@ class IncludeNames:
     def __init__(self, include: Sequence[str]) -> None:
         literal = [p for p in include
                    if p.strip() and not p.startswith(("!", "#")) and not _WILDCARDS & set(p)]
-        self._spec = pathspec.GitIgnoreSpec.from_lines(literal) if literal else None
+        self._spec = None
+        if literal:
+            import pathspec  # only here: most functions name nothing back in
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(literal)
         #: anchored ones (a slash at the start or in the middle), as root-relative paths
         self._anchored = tuple(p.strip("/") for p in literal if "/" in p.rstrip("/"))
 

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from msgspec import Struct, field
-import pathspec
 
 from lambdaforge.errors import BuildError
 from lambdaforge.observe import listing_of, stat_tuple
@@ -110,13 +109,23 @@ def collect_sources(
     return walker.result
 
 
+def _gitignore_spec(patterns: Sequence[str]):  # type: ignore[no-untyped-def]
+    """A function's ``include``/``exclude`` list as pathspec's matcher; ``None`` for none
+    (pathspec is imported only then: most functions have neither)."""
+    if not patterns:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
 class _Walker:
     def __init__(self, root: Path, include: Sequence[str], exclude: Sequence[str],
                  strip: StripFilter | None, skip_secrets: bool, default_excludes: bool):
         self.root = root
         self.real_root = os.path.realpath(root)
-        self.include = pathspec.GitIgnoreSpec.from_lines(include) if include else None
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+        self.include = _gitignore_spec(include)
+        self.exclude = _gitignore_spec(exclude)
         # Pruning excluded directories is only exact without negations ("!keep-me"), which
         # could re-include something below an excluded directory.
         self.exclude_prunes = self.exclude is not None and all(

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
 from msgspec import Struct, field
-import pathspec
 
 from lambdaforge.config.specs import StripRules
 
@@ -105,23 +104,93 @@ class StripHit(Struct, frozen=True):
     matched: str
 
 
+#: One pattern as pathspec compiles it: (pattern text, regex source, regex flags, include);
+#: ``include`` is ``None`` (and the regex ``None``) for a blank line or a comment, ``False``
+#: for a negated (``!``) pattern.
+Translation = tuple[str, "str | None", int, "bool | None"]
+
+#: ``GitIgnoreSpec.from_lines(patterns).patterns`` as plain data, per pattern list. Translating
+#: gitignore patterns into regexes is pathspec's job, and depends only on the patterns and
+#: pathspec's version. An incremental build seeds this from the plan cache (``remember``) and
+#: so compiles its strip rules without importing pathspec (~20 ms of a one-file rebuild). The
+#: plan cache is only used while the replay's project group holds, and that group observes
+#: pathspec's own modules (``recorder``): another pathspec means a full plan, which translates
+#: again.
+_TRANSLATED: dict[tuple[str, ...], tuple[Translation, ...]] = {}
+
+
+def translate(patterns: Sequence[str]) -> tuple[Translation, ...]:
+    """The patterns as pathspec's ``GitIgnoreSpec`` compiles them (remembered per list)."""
+    key = tuple(patterns)
+    found = _TRANSLATED.get(key)
+    if found is None:
+        import pathspec
+
+        found = _TRANSLATED[key] = tuple(
+            (str(p.pattern), None if p.regex is None else p.regex.pattern,
+             0 if p.regex is None else p.regex.flags, p.include)
+            for p in pathspec.GitIgnoreSpec.from_lines(key).patterns)
+    return found
+
+
+def translations(rule_sets: Iterable[StripRules]) -> list[list]:
+    """Every pattern list of ``rule_sets`` and of the built-in sets, translated, as JSON data
+    for the plan cache (``remember`` reads it back)."""
+    for rules in (*BUILT_IN_RULE_SETS.values(), *rule_sets):
+        translate(rules.exclude)
+        translate(rules.keep)
+    return [[list(key), [list(t) for t in value]] for key, value in _TRANSLATED.items()]
+
+
+def remember(stored: object) -> None:
+    """Seed the translations from the plan cache's data; anything malformed is skipped (it is
+    then translated by pathspec again, never trusted)."""
+    if not isinstance(stored, list):
+        return
+    for entry in stored:
+        try:
+            key, value = entry
+            patterns = tuple(key)
+            found = tuple((text, regex, flags, include) for text, regex, flags, include in value)
+        except (TypeError, ValueError):
+            continue
+        if all(type(p) is str for p in patterns) and all(
+                type(t) is str and (r is None or type(r) is str) and type(f) is int
+                and include in (None, True, False) and (r is None) == (include is None)
+                for t, r, f, include in found):
+            _TRANSLATED.setdefault(patterns, found)
+
+
 class _PatternGroup:
     """The patterns of one side (exclude or keep) of one rule set, compiled for speed."""
 
     def __init__(self, patterns: Sequence[str]):
-        self.spec = pathspec.GitIgnoreSpec.from_lines(patterns)
-        compiled = [p for p in self.spec.patterns if p.include is not None and p.regex is not None]
+        self._patterns = tuple(patterns)
+        self._spec: object | None = None
+        compiled = [(text, re.compile(regex, flags), include)
+                    for text, regex, flags, include in translate(self._patterns)
+                    if include is not None and regex is not None]
         # (pattern text, regex) in file order, for attribution.
-        self.entries = [(_text_of(p), p.regex) for p in compiled if p.include]
-        self.slow = any(p.include is False for p in compiled)
-        by_name = [p for p in compiled if p.include and _matches_one_component(_text_of(p))]
-        by_path = [p for p in compiled if p.include and not _matches_one_component(_text_of(p))]
+        self.entries = [(text, regex) for text, regex, include in compiled if include]
+        self.slow = any(include is False for _, _, include in compiled)
+        by_name = [(t, r) for t, r, include in compiled if include and _matches_one_component(t)]
+        by_path = [(t, r) for t, r, include in compiled
+                   if include and not _matches_one_component(t)]
         self.name_re = _combine(by_name)
         self.path_re = _combine(by_path)
         self._name_memo: dict[str, bool] = {}
         self.has_name_patterns = bool(by_name) or self.slow
-        self.path_patterns = [_text_of(p) for p in by_path]
+        self.path_patterns = [text for text, _ in by_path]
         self.empty = not compiled
+
+    @property
+    def spec(self):  # type: ignore[no-untyped-def]
+        """pathspec's own matcher, for sets with negated patterns (gitignore's ordering rules)."""
+        if self._spec is None:
+            import pathspec
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(self._patterns)
+        return self._spec
 
     def matches(self, relpath: str, is_dir: bool) -> bool:
         """Whether a pattern matches ``relpath`` itself (ancestors are the caller's business,
@@ -151,10 +220,6 @@ class _PatternGroup:
         return found
 
 
-def _text_of(p: object) -> str:
-    return str(getattr(p, "pattern", ""))
-
-
 def _matches_one_component(text: str) -> bool:
     """True for patterns that gitignore applies to a single name at any depth (``*.pyc``,
     ``tests/``, ``**/foo``): they can be evaluated on the name alone."""
@@ -165,11 +230,11 @@ def _matches_one_component(text: str) -> bool:
     return "/" not in body
 
 
-def _combine(patterns: Sequence[object]) -> re.Pattern[str] | None:
+def _combine(patterns: Sequence[tuple[str, re.Pattern[str]]]) -> re.Pattern[str] | None:
     if not patterns:
         return None
     # pathspec's regexes use a named group each; names must be unique in one regex.
-    parts = [_GROUP_NAME.sub("(?:", p.regex.pattern) for p in patterns]  # type: ignore[attr-defined]
+    parts = [_GROUP_NAME.sub("(?:", regex.pattern) for _, regex in patterns]
     return re.compile("|".join(f"(?:{part})" for part in parts))
 
 

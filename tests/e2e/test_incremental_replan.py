@@ -65,12 +65,31 @@ def test_one_source_file_changed_replans_only_its_function(built: ProjectDir, tm
     code, err, imported = build(built)
     assert code == 0, err
     assert HEAVY.isdisjoint(imported), HEAVY & imported
+    # nor pathspec (the strip rules come compiled from the plan cache)
+    assert "pathspec" not in imported
     assert "built  function:beta" in err and "built  check:function:beta" in err
     assert "alpha" not in err and "layer:shared" not in err
     assert_clean_build_agrees(built, tmp_path)
     # The record it left answers the next build for every target, not just the re-planned.
     assert replay.replay(built.root, replay.build_identity(
         (), smoke=False, checks=True, config="lambdaforge.toml")) == "6 up-to-date"
+
+
+def test_an_incremental_build_loads_neither_pathspec_nor_typing_extensions(
+        built: ProjectDir) -> None:
+    """The strip rules come compiled from the plan cache, and msgspec is imported without
+    typing_extensions (``lambdaforge.records``): ~35 ms of a one-file rebuild on a slow core.
+    (Loaded modules, not ``-X importtime``'s lines, which list a refused import too.)"""
+    built.write("functions/beta/app.py", "def handler(event, context):\n    return 'MODS'\n")
+    code = ("import sys\nfrom lambdaforge.cli import main\n"
+            "rc = main(['-C', sys.argv[1], 'build'])\nprint(' '.join(sorted(sys.modules)))\n"
+            "sys.exit(rc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(built.root)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "built  function:beta" in proc.stderr, proc.stderr
+    loaded = set(proc.stdout.split())
+    assert "msgspec" in loaded and "lambdaforge.incremental" in loaded
+    assert {"pathspec", "typing_extensions", "pydantic"}.isdisjoint(loaded)
 
 
 def test_a_layer_code_change_repackages_the_layer_only(
@@ -289,3 +308,20 @@ def test_a_layer_growing_past_a_functions_budget_fails_its_check_incrementally(
     assert code == 0, err
     assert alpha_zip.exists()
     assert_clean_build_agrees(project, tmp_path)
+
+
+def test_the_replay_record_observes_pathspec_whose_compiled_patterns_the_plan_cache_keeps(
+        built: ProjectDir) -> None:
+    """An upgraded pathspec could compile the strip rules differently: the plan cache's
+    compiled patterns are used only while the project group holds, and it observes
+    pathspec's modules (an upgrade re-plans, as one of lambdaforge does)."""
+    import importlib.util
+
+    record = json.loads((built.root / ".forge/state/replay.json").read_text())
+    package = Path(importlib.util.find_spec("pathspec").origin).resolve().parent
+    tools = {o[1] for o in record["project"] if o[0] == "t"}
+    assert str(package / "__init__.py") in tools and str(package / "_version.py") in tools
+    plan = json.loads((built.root / ".forge/state/plan.json").read_text())
+    assert ["__pycache__/", "*.py[cod]", "tests/", "test/", ".pytest_cache/", ".mypy_cache/",
+            ".ruff_cache/", ".git/", ".svn/", ".hg/", ".idea/", ".vscode/", ".gitignore",
+            ".gitattributes", "*.swp", "*.swo", "*~", ".DS_Store"] in [k for k, _ in plan["patterns"]]

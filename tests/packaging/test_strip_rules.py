@@ -199,3 +199,48 @@ def test_fast_paths_agree_with_naive_semantics(paths: list[str], sets: list[tupl
         parent = path.rpartition("/")[0]
         if parent and f.match(parent, is_dir=True) is not None:
             assert expected is not None or is_protected(path), path
+
+
+# --------------------------------------------------------------- translations kept as data
+
+
+def _paths() -> list[tuple[str, bool]]:
+    return [(p, d) for p in ("mod.pyc", "pkg/__pycache__", "pkg/tests", "keep/tests/x.py",
+                             "a/b/c.txt", "docs", "README.md", "x/y.pyi", "app.py")
+            for d in (False, True)]
+
+
+def test_strip_rules_compiled_from_stored_translations_need_no_pathspec(monkeypatch) -> None:
+    """What the plan cache stores (``translations``, JSON) is enough to compile the rules in a
+    process that never imports pathspec: an incremental build's case. Matches are the same."""
+    import json
+    import sys
+
+    from lambdaforge.packaging import strip
+
+    custom = StripRules(name="custom", exclude=("a/**/*.txt", "docs/"), keep=("keep/**",))
+    names = ["standard", "aggressive", "custom"]
+    fresh = StripFilter.from_names(names, {"custom": custom})
+    stored = json.loads(json.dumps(strip.translations([custom])))
+    monkeypatch.setattr(strip, "_TRANSLATED", {})
+    monkeypatch.setitem(sys.modules, "pathspec", None)  # importing it would now fail
+    strip.remember(stored)
+    seeded = StripFilter.from_names(names, {"custom": custom})
+    assert [seeded.match(p, d) for p, d in _paths()] == [fresh.match(p, d) for p, d in _paths()]
+    assert seeded.match("a/b/c.txt") == "custom" and seeded.match("keep/tests/x.py") is None
+
+
+@pytest.mark.parametrize("stored", [
+    None, {}, "x", [["*.pyc"]], [[["*.pyc"], [["*.pyc", 5, 32, True]]]],
+    [[["*.pyc"], [["*.pyc", "^x$", 32, "yes"]]]], [[["*.pyc"], [["*.pyc", None, 0, True]]]],
+    [[[1], [[1, "^x$", 32, True]]]],
+])
+def test_malformed_stored_translations_are_never_trusted(monkeypatch, stored) -> None:
+    from lambdaforge.packaging import strip
+
+    monkeypatch.setattr(strip, "_TRANSLATED", {})
+    strip.remember(stored)
+    assert strip._TRANSLATED == {}
+    # and the patterns are translated by pathspec again, as without a plan cache
+    assert strip.translate(["*.pyc"])[0][1] == pathspec.GitIgnoreSpec.from_lines(
+        ["*.pyc"]).patterns[0].regex.pattern
