@@ -124,7 +124,7 @@ class Watcher:
                                          config=self._config_name)
         found = replay.examine(root, identity)
         if found is not None and found.up_to_date:
-            self.say(f"nothing to rebuild: {found.data.get('summary', '')} in "
+            self.say(f"nothing to rebuild: {found.summary} in "
                      f"{time.perf_counter() - start:.2f}s")
             if first:  # watch what the record says; ship what Lambda lacks
                 self._rewatch(root, identity, reference_ns, [])

@@ -64,7 +64,7 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
                                          checks=not args.no_check, config=config_name)
         found = replay.examine(root, identity) if root is not None else None
         if found is not None and found.up_to_date:
-            summary = found.data.get("summary", "")
+            summary = found.summary
             print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
             return EXIT_OK
         if found is not None and root is not None:

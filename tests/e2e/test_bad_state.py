@@ -78,11 +78,12 @@ def test_a_shape_corrupt_replay_record_means_plan_again(
 def test_a_replay_record_with_malformed_observations_is_not_trusted(
         source_project: ProjectDir) -> None:
     assert forge(source_project, "build") == 0
-    path = source_project.root / ".forge/state/replay.json"
-    data = json.loads(path.read_text())
-    identity = data["identity"]
+    identity = replay.build_identity((), smoke=False, checks=True, config="lambdaforge.toml")
+    data = replay.load(source_project.root, identity)
+    assert data is not None
     data["targets"]["function:beta"] = [["f", "functions/beta/app.py", "not a stat", "x"]]
-    path.write_text(json.dumps(data))
+    replay.record(source_project.root / ".forge/state", identity, data["reference_ns"],
+                  data["project"], data["targets"], data["summary"])
     assert replay.replay(source_project.root, identity) is None
 
 

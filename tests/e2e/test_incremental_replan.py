@@ -317,7 +317,9 @@ def test_the_replay_record_observes_pathspec_whose_compiled_patterns_the_plan_ca
     pathspec's modules (an upgrade re-plans, as one of lambdaforge does)."""
     import importlib.util
 
-    record = json.loads((built.root / ".forge/state/replay.json").read_text())
+    record = replay.load(built.root, replay.build_identity(
+        (), smoke=False, checks=True, config="lambdaforge.toml"))
+    assert record is not None
     package = Path(importlib.util.find_spec("pathspec").origin).resolve().parent
     tools = {o[1] for o in record["project"] if o[0] == "t"}
     assert str(package / "__init__.py") in tools and str(package / "_version.py") in tools
