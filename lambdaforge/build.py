@@ -250,8 +250,7 @@ class BuildSession:
         with project_build_lock(self.project.state_dir, on_wait=self.on_wait):
             self._remove_leftovers()
             # An incremental build keeps the groups of the targets it leaves alone.
-            previous_record = (replay.load(self.project.root, self.selection())
-                               if self.scope is not None else None)
+            previous_record = self._previous_record() if self.scope is not None else None
             if previous_record is None:
                 self.scope = None  # the record went away meanwhile: plan everything
             replay.forget(self.project.state_dir)
@@ -461,6 +460,16 @@ class BuildSession:
                 # a verdict the planner would take again as it is (not one to retry)
                 and record.outputs.get("passed") is True
                 and not record.outputs.get("smoke_skipped"))
+
+    def _previous_record(self) -> dict | None:
+        """The replay record an incremental build carries groups over from, read under the
+        build lock: the one its replay examined when the file is still that one (no second
+        parse of a record that is megabytes at 2,000 functions), else read again."""
+        assert self.scope is not None
+        found = self.scope.replayed
+        if isinstance(found, replay.Replayed) and found.current(self.project.root):
+            return found.data
+        return replay.load(self.project.root, self.selection())
 
     def _kept_groups(self, previous: dict | None) -> dict[str, list] | None:
         """Replay groups of the targets an incremental build did not re-plan (inputs it

@@ -53,6 +53,9 @@ class Scope(Struct):
     stale: set[str] = field(default_factory=set)
     #: the plan cache's generation token: the build rewrites only its keys
     generation: str | None = None
+    #: the replay that found this scope (``replay.Replayed``): its record is the one the build
+    #: carries unchanged targets' groups over from, while the file is still the one it read
+    replayed: object = None
 
 
 def _contents_only(found: replay.Replayed) -> bool:
@@ -110,4 +113,4 @@ def scope(root: Path, identity: Mapping[str, object], found: replay.Replayed) ->
             return None
         if kind == "install":  # its inputs decide its identity (the graph's shape)
             return None
-    return Scope(project, graph, keys, stale, generation)
+    return Scope(project, graph, keys, stale, generation, replayed=found)

@@ -214,9 +214,9 @@ def check_many(observations: list[Observation], root: str,
                reference_ns: int) -> list[Observation | None]:
     """``check`` of each observation, in order: the same answers, faster for a long list.
 
-    The common case of a no-op (a file, directory or tool whose stat is exactly as recorded,
-    and not racy) is decided inline on the stat, by the very comparison ``check`` makes first;
-    every other observation (a stat that moved, a racy one, an output, an environment
+    The common case of a no-op (a file, directory, tool or output whose stat is exactly as
+    recorded, and not racy) is decided inline on the stat, by the very comparison ``check``
+    makes first; every other observation (a stat that moved, a racy one, an environment
     variable, anything malformed) goes through ``check`` itself. At 2,000 functions a no-op
     replays ~16,000 observations: the per-call overhead was most of its time."""
     out: list[Observation | None] = []
@@ -228,9 +228,10 @@ def check_many(observations: list[Observation], root: str,
     for obs in observations:
         try:
             kind = obs[0]
-            if kind == "f" or kind == "d" or kind == "t":
+            if kind == "f" or kind == "d" or kind == "t" or kind == "o":
                 path, recorded = obs[1], obs[2]
-                if type(path) is str and type(recorded) is list and len(recorded) == 5:
+                if type(path) is str and type(recorded) is list and len(recorded) == (
+                        6 if kind == "o" else 5):
                     if posix:
                         st = stat(path if path[:1] == "/" else prefix + path)
                     else:
@@ -238,7 +239,8 @@ def check_many(observations: list[Observation], root: str,
                     mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
                     if (recorded[0] == st.st_size and recorded[1] == mtime
                             and recorded[2] == st.st_ino and recorded[3] == ctime
-                            and recorded[4] == st.st_mode):
+                            and recorded[4] == st.st_mode
+                            and (kind != "o" or recorded[5] == st.st_nlink)):
                         # ``racy(newest(st), reference_ns)``, inline; tools never are
                         last = mtime if mtime > ctime else ctime
                         window = coarse if last % 1_000_000_000 == 0 else fine

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lambdaforge import __version__
-from lambdaforge.observe import Observation, check_many
+from lambdaforge.observe import Observation, check_many, newest, racy, stat_tuple
 
 RECORD_VERSION = 4
 RECORD_NAME = "replay.json"
@@ -101,11 +101,14 @@ class Malformed(ValueError):
     """A record line of the wrong shape: the whole record is not there."""
 
 
-def _read(root: Path, identity: Mapping[str, object]) -> tuple[dict, list[bytes]] | None:
-    """The record's header and its group lines (unparsed), when the header is well-formed,
-    of this version and for this build identity."""
+def _read(root: Path, identity: Mapping[str, object]
+          ) -> tuple[dict, list[bytes], os.stat_result] | None:
+    """The record's header, its group lines (unparsed) and the stat of the file they were
+    read from, when the header is well-formed, of this version and for this build identity."""
     try:
-        lines = Path(root, *RECORD_PATH).read_bytes().split(b"\n")
+        with open(os.path.join(os.fspath(root), *RECORD_PATH), "rb") as f:
+            st = os.fstat(f.fileno())
+            lines = f.read().split(b"\n")
         header = json.loads(lines[0])
     except (OSError, ValueError):
         return None
@@ -116,7 +119,7 @@ def _read(root: Path, identity: Mapping[str, object]) -> tuple[dict, list[bytes]
             or not isinstance(header.get("summary"), str)
             or len(lines) < 2):
         return None
-    return header, lines[1:]
+    return header, lines[1:], st
 
 
 def _parse(line: bytes) -> tuple[str, list[Observation]]:
@@ -147,7 +150,7 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
     read = _read(root, identity)
     if read is None:
         return None
-    header, lines = read
+    header, lines, _ = read
     groups: dict[str, list[Observation]] = {}
     try:
         _parse_all(lines, groups)
@@ -165,9 +168,12 @@ class Replayed:
     (A plain class: a msgspec ``Struct`` would cost the no-op build its import.)"""
 
     def __init__(self, header: dict, groups: dict[str, list[Observation]],
-                 unparsed: list[bytes]) -> None:
+                 unparsed: list[bytes], source: os.stat_result | None = None,
+                 read_ns: int = 0) -> None:
         self.header = header
         self.failing: dict[str, list[Observation]] = {}
+        #: the record file's stat as read, and a moment no later than the read (``current``)
+        self.source, self.read_ns = source, read_ns
         self._groups = groups
         #: group lines a helper process checked and this one has not parsed (yet)
         self._unparsed = unparsed
@@ -190,6 +196,19 @@ class Replayed:
             _parse_all(self._unparsed, self._groups)  # checked already: well-formed
             self._unparsed = []
         return self._groups
+
+    def current(self, root: Path) -> bool:
+        """Whether ``root``'s record file is still the one this replay read (same inode,
+        size and times, and not modified so close to the read that a change in the same
+        timestamp tick could hide): then ``data`` is what ``load`` would read again."""
+        if self.source is None:
+            return False
+        try:
+            st = os.stat(os.path.join(os.fspath(root), *RECORD_PATH))
+        except OSError:
+            return False
+        return (stat_tuple(st) == stat_tuple(self.source)
+                and not racy(newest(st), self.read_ns))
 
     @property
     def data(self) -> dict:
@@ -327,7 +346,7 @@ def examine(root: Path, identity: Mapping[str, object]) -> Replayed | None:
     read = _read(root, identity)
     if read is None:
         return None
-    header, lines = read
+    header, lines, source = read
     base, reference = os.fspath(root), header["reference_ns"]
     split = _split(lines)
     helper = _Helper(lines[split:], base, reference) if split < len(lines) else None
@@ -355,7 +374,7 @@ def examine(root: Path, identity: Mapping[str, object]) -> Replayed | None:
         return None
     failing.update(more[0])
     changed.update(more[1])
-    found = Replayed(header, groups, unparsed)
+    found = Replayed(header, groups, unparsed, source, started_ns)
     found.failing = failing
     if found.up_to_date and changed:
         checked = {name: changed.get(name, group) for name, group in found.groups.items()}

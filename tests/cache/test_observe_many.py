@@ -32,7 +32,7 @@ def _recorded(root: Path, reference_ns: int) -> list[observe.Observation]:
 
 
 change = st.sampled_from(["none", "rewrite same", "rewrite other", "touch old", "remove",
-                          "add to sub", "mtime racy"])
+                          "add to sub", "mtime racy", "hard link"])
 damage = st.sampled_from(["none", "stat not a list", "short stat", "path not str",
                           "unknown kind", "empty"])
 
@@ -66,6 +66,8 @@ def test_check_many_answers_as_check(tmp_path_factory, changes, damages, referen
             (root / "sub" / name).write_text("x")
         elif what == "mtime racy" and p.exists():
             os.utime(p, ns=(reference, reference))
+        elif what == "hard link" and p.exists() and not (root / f"{name}.link").exists():
+            os.link(p, root / f"{name}.link")  # an output's link count moves, nothing else
     for index, what in damages:
         o = list(obs[index % len(obs)])
         if what == "stat not a list" and len(o) > 2:

@@ -327,3 +327,38 @@ def test_the_replay_record_observes_pathspec_whose_compiled_patterns_the_plan_ca
     assert ["__pycache__/", "*.py[cod]", "tests/", "test/", ".pytest_cache/", ".mypy_cache/",
             ".ruff_cache/", ".git/", ".svn/", ".hg/", ".idea/", ".vscode/", ".gitignore",
             ".gitattributes", "*.swp", "*.swo", "*~", ".DS_Store"] in [k for k, _ in plan["patterns"]]
+
+
+def test_the_build_reuses_the_record_its_replay_read_unless_the_file_changed(
+        built: ProjectDir, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Under the build lock, an incremental build carries the unchanged targets' groups over
+    from the record its replay examined, when the file is still that one; a record replaced
+    meanwhile (another build) is read again."""
+    import time
+
+    from lambdaforge import incremental
+    from lambdaforge.build import BuildOptions, BuildSession
+
+    identity = replay.build_identity((), smoke=False, checks=True, config="lambdaforge.toml")
+    loads: list[Path] = []
+    real_load = replay.load
+    monkeypatch.setattr(replay, "load", lambda root, ident: loads.append(root) or real_load(root, ident))
+    time.sleep(0.15)  # past the racy window of the record the fixture's build just wrote
+    for i, replaced in enumerate((False, True)):
+        built.write("functions/beta/app.py", f"def handler(event, context):\n    return {i}\n")
+        found = replay.examine(built.root, identity)
+        assert found is not None and found.failing
+        scope = incremental.scope(built.root, identity, found)
+        assert scope is not None
+        if replaced:  # the same content under a new inode: not the file the replay read
+            data = real_load(built.root, identity)
+            replay.record(built.root / ".forge/state", identity, data["reference_ns"],
+                          data["project"], data["targets"], data["summary"])
+        assert found.current(built.root) is not replaced
+        loads.clear()
+        outcome = BuildSession(scope.project, BuildOptions(jobs=2), scope=scope).run()
+        assert outcome.ok
+        assert len(loads) == (1 if replaced else 0)
+        time.sleep(0.15)
+    assert_clean_build_agrees(built, tmp_path)
+    assert replay.replay(built.root, identity) == "6 up-to-date"

@@ -48,7 +48,7 @@ if mode == "helper-dies":
             os._exit(3)
         return real_check(*args)
     replay._check_lines = dying
-header, lines = replay._read(root, identity)
+header, lines, _ = replay._read(root, identity)
 second = [json.loads(line)[0] for line in lines[replay._split(lines):]]
 found = replay.examine(root, identity)
 print(json.dumps({
