@@ -39,26 +39,48 @@ class ArtifactRecord(Struct, frozen=True):
 _FIELDS = ArtifactRecord.__struct_fields__
 
 
+class ManifestFile(Struct, frozen=True):
+    """An existing manifest as read once: its artifacts by ``kind:name``, the config file it
+    was written for (``None`` when unknown) and its exact text (``None`` when there is no
+    readable file), so a build compares its new text without reading the file again."""
+
+    artifacts: dict[str, ArtifactRecord]
+    config: str | None
+    text: str | None
+
+
+def load_manifest(path: Path) -> ManifestFile:
+    """The manifest at ``path``. Unreadable, of another version or of a wrong shape, its
+    artifacts read as empty (it is rewritten by the next build)."""
+    try:
+        text = path.read_text()
+    except (OSError, ValueError):
+        return ManifestFile({}, None, None)
+    try:
+        data = json.loads(text)
+        config = data.get("config")
+        config = config if isinstance(config, str) else None
+    except (ValueError, AttributeError):
+        return ManifestFile({}, None, text)
+    try:
+        if data.get("version") != MANIFEST_VERSION:
+            return ManifestFile({}, config, text)
+        artifacts = {f"{a['kind']}:{a['name']}": ArtifactRecord(**a) for a in data["artifacts"]}
+    except (ValueError, TypeError, KeyError):
+        return ManifestFile({}, config, text)
+    return ManifestFile(artifacts, config, text)
+
+
 def read_manifest(path: Path) -> dict[str, ArtifactRecord]:
     """Artifacts of an existing manifest by ``kind:name``; an unreadable or other-version
     manifest reads as empty (it is rewritten by the next build)."""
-    try:
-        data = json.loads(path.read_text())
-        if data.get("version") != MANIFEST_VERSION:
-            return {}
-        return {f"{a['kind']}:{a['name']}": ArtifactRecord(**a) for a in data["artifacts"]}
-    except (OSError, ValueError, TypeError, KeyError):
-        return {}
+    return load_manifest(path).artifacts
 
 
 def manifest_config(path: Path) -> str | None:
     """The config file (its name, relative to the project root) an existing manifest was
     written for; ``None`` when unknown. Several config files may share one ``.forge/``."""
-    try:
-        config = json.loads(path.read_text()).get("config")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return config if isinstance(config, str) else None
+    return load_manifest(path).config
 
 
 def _as_json(record: ArtifactRecord) -> dict[str, object]:
@@ -83,13 +105,16 @@ def render_manifest(project_name: str, artifacts: dict[str, ArtifactRecord],
     return "{\n" + f'  "artifacts": {artifacts_text},\n' + fields_text.rstrip(",\n") + "\n}\n"
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Atomically write ``text`` unless the file already holds exactly it; True if written."""
-    try:
-        if path.read_text() == text:
-            return False
-    except OSError:
-        pass
+def write_if_changed(path: Path, text: str, current: str | None = None) -> bool:
+    """Atomically write ``text`` unless the file already holds exactly it (``current``: its
+    text as just read, when the caller has it); True if written."""
+    if current is None:
+        try:
+            current = path.read_text()
+        except (OSError, ValueError):
+            current = None
+    if current == text:
+        return False
     # 0644: mkstemp's 0600 would hide it from a deploy step running as another user
     write_atomic(path, text.encode("utf-8"), durable=False, mode=0o644)
     return True

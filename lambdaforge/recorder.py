@@ -20,13 +20,7 @@ from lambdaforge.builders.base import Builder
 from lambdaforge.config.specs import Project
 from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
-from lambdaforge.manifest import (
-    ArtifactRecord,
-    manifest_config,
-    read_manifest,
-    render_manifest,
-    write_if_changed,
-)
+from lambdaforge.manifest import ArtifactRecord, load_manifest, render_manifest, write_if_changed
 from lambdaforge.outputs import PackageOutput, observations_of
 from lambdaforge.planner import PlannedTarget
 from lambdaforge.state import BuildState
@@ -58,12 +52,13 @@ class Recorder:
         and layers not selected this time); drop, with their zips, artifacts that failed a
         blocking check and those no longer in the config. Rewritten only when it changes."""
         path = self.project.build_dir / "manifest.json"
-        artifacts = read_manifest(path)
+        existing = load_manifest(path)
+        artifacts = existing.artifacts
         # A layer referenced by ARN is deployed by nobody here: its stand-in is no artifact.
         known = ({f"function:{n}" for n in self.project.functions}
                  | {f"layer:{n}" for n, spec in self.project.layers.items() if spec.arn is None})
         config = self.project.config_file.name
-        if manifest_config(path) in (config, None):
+        if existing.config in (config, None):
             # Renamed or removed since this config's last build: their zips go too. (Zips
             # another config file in this directory built are not this build's to judge.)
             for tid in sorted(set(artifacts) - known):
@@ -86,7 +81,8 @@ class Recorder:
                 artifacts.pop(tid, None)
                 self._remove_zip(tid, "its build failed" if r.status is Status.FAILED
                                  else f"it was not built ({'; '.join(r.reasons)})")
-        write_if_changed(path, render_manifest(self.project.name, artifacts, config))
+        write_if_changed(path, render_manifest(self.project.name, artifacts, config),
+                         existing.text)
         return path
 
     def _remove_zip(self, target_id: str, why: str) -> None:
