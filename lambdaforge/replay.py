@@ -304,16 +304,19 @@ class _Helper:
         self.read_fd = read_fd
 
     def result(self) -> dict | None:
-        """The child's answer, or ``None`` when there is none to trust."""
+        """The child's answer, or ``None`` when there is none to trust. Reaps the child;
+        later calls answer ``None``."""
         if self.pid is None:
             return None
+        pid, self.pid = self.pid, None
         chunks = []
+        status = 1
         try:
             while chunk := os.read(self.read_fd, 1 << 20):
                 chunks.append(chunk)
         finally:
             os.close(self.read_fd)
-            _, status = os.waitpid(self.pid, 0)
+            _, status = os.waitpid(pid, 0)
         if status != 0:
             return None
         try:

@@ -48,6 +48,23 @@ if mode == "helper-dies":
             os._exit(3)
         return real_check(*args)
     replay._check_lines = dying
+if mode == "interrupted":
+    parent, real_check = os.getpid(), replay._check_lines
+    def interrupted(*args):
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+        return real_check(*args)
+    replay._check_lines = interrupted
+    try:
+        replay.examine(root, identity)
+    except KeyboardInterrupt:
+        pass
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        print(json.dumps({"reaped": False}))
+    except ChildProcessError:  # no child left: the helper was waited for
+        print(json.dumps({"reaped": True, "forks": len(forks)}))
+    sys.exit(0)
 header, lines, _ = replay._read(root, identity)
 second = [json.loads(line)[0] for line in lines[replay._split(lines):]]
 found = replay.examine(root, identity)
@@ -93,6 +110,13 @@ def test_a_helper_that_fails_costs_time_never_the_answer(built: ProjectDir, mode
     answer = examine(built, mode)
     assert answer["forks"] == 1 and not answer["up_to_date"]
     assert answer["failing"] == examine(built, "serial")["failing"]
+
+
+def test_an_interrupted_replay_reaps_its_helper(built: ProjectDir) -> None:
+    """Ctrl-C while this process checks its half: the interrupt propagates, and the helper
+    is waited for (no zombie, no second read of a closed pipe masking the interrupt)."""
+    answer = examine(built, "interrupted")
+    assert answer == {"reaped": True, "forks": 1}
 
 
 def test_a_malformed_line_in_the_helpers_half_means_no_record(built: ProjectDir) -> None:
