@@ -136,6 +136,7 @@ def _parse(line: bytes) -> tuple[str, list[Observation]]:
 
 
 def _parse_all(lines: Iterable[bytes], into: dict[str, list[Observation]]) -> None:
+    """Add each line's group to ``into``; a name already there is ``Malformed``."""
     for line in lines:
         name, group = _parse(line)
         if name in into:
@@ -228,11 +229,9 @@ def _check_lines(lines: list[bytes], base: str, reference: int,
     ``Malformed``."""
     failing: dict[str, list[Observation]] = {}
     changed: dict[str, list[Observation | None]] = {}
-    for line in lines:
-        name, group = _parse(line)
-        if name in groups:
-            raise Malformed(f"group {name!r} twice")
-        groups[name] = group
+    first = len(groups)
+    _parse_all(lines, groups)
+    for name, group in list(groups.items())[first:]:
         results = check_many(group, base, reference)
         if any(r is not o for r, o in zip(results, group)):
             changed[name] = results
