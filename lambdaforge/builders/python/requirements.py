@@ -174,16 +174,34 @@ class _Collector(Struct, dict=True):
     #: (runtime, architecture) the dependencies are read for: a Poetry 1.x lock is walked
     #: with the target's markers (``poetry_legacy``)
     target: tuple[str, str] = ("python3.12", "x86_64")
+    #: ``Path.resolve()`` of each path asked about, while this one declaration is read (a
+    #: requirements file is asked about six times; each resolve is an ``lstat`` per
+    #: component, and a project of 200 functions read ~1,600 of them)
+    resolved: dict[Path, Path] = field(default_factory=dict)
+    #: ``rel`` of each path inside the project asked about, likewise
+    relative: dict[Path, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
 
     @cached_property
     def _resolved_root(self) -> Path:
-        return self.project_root.resolve()
+        return self.resolve(self.project_root)
+
+    def resolve(self, path: Path) -> Path:
+        """``path.resolve()``, once per path for this collector."""
+        found = self.resolved.get(path)
+        if found is None:
+            found = self.resolved[path] = path.resolve()
+        return found
 
     def rel(self, path: Path) -> str:
-        """Project-relative POSIX path of ``path`` (which must be inside the project)."""
-        return path.resolve().relative_to(self._resolved_root).as_posix()
+        """Project-relative POSIX path of ``path`` (which must be inside the project:
+        ``ValueError`` otherwise)."""
+        found = self.relative.get(path)
+        if found is None:
+            found = self.relative[path] = (
+                self.resolve(path).relative_to(self._resolved_root).as_posix())
+        return found
 
     def inside(self, path: Path) -> bool:
         """True when ``path`` (symlinks resolved) is inside the project root."""
@@ -299,10 +317,10 @@ class _Collector(Struct, dict=True):
     ) -> None:
         """Read a requirements file, following ``-r``/``-c`` relative to it."""
         where = self.rel(path) if self.inside(path) else str(path)
-        if path.resolve() in seen:
+        if self.resolve(path) in seen:
             self.problem(where, None, "requirements file includes itself")
             return
-        seen = (*seen, path.resolve())
+        seen = (*seen, self.resolve(path))
         if self.inside(path):
             self.read.add(self.rel(path))
         base = path.parent
