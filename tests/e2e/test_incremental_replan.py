@@ -362,3 +362,16 @@ def test_the_build_reuses_the_record_its_replay_read_unless_the_file_changed(
         time.sleep(0.15)
     assert_clean_build_agrees(built, tmp_path)
     assert replay.replay(built.root, identity) == "6 up-to-date"
+
+
+def test_a_record_written_just_before_it_was_read_is_read_again(built: ProjectDir) -> None:
+    """A record file modified within the racy window of the replay's read could have changed
+    again in the same timestamp tick without its stat showing it: not reused."""
+    identity = replay.build_identity((), smoke=False, checks=True, config="lambdaforge.toml")
+    data = replay.load(built.root, identity)
+    assert data is not None
+    replay.record(built.root / ".forge/state", identity, data["reference_ns"],
+                  data["project"], data["targets"], data["summary"])
+    built.write("functions/beta/app.py", "def handler(event, context):\n    return 'R'\n")
+    found = replay.examine(built.root, identity)
+    assert found is not None and found.failing and not found.current(built.root)
