@@ -139,6 +139,7 @@ class Planner:
                 if current is not previous:
                     self.state.set(t.id, material, current.to_json())
                 observed += observations_of(current)
+                self._warn_what_is_new(t, current)
                 return PlannedTarget(t, key, material, Status.UP_TO_DATE, [], observed,
                                      previous=current)
             reasons = [stale]
@@ -147,6 +148,18 @@ class Planner:
                                         material)
         action = Status.CACHED if self.cache.contains(key) else Status.BUILT
         return PlannedTarget(t, key, material, action, reasons or ["output missing"], observed)
+
+    def _warn_what_is_new(self, t: Target, kept: TargetOutput) -> None:
+        """A package kept as it is whose sources now hold something its last build did not
+        warn about: a ``.env`` dropped into a function folder is left out, so neither the
+        key nor the zip changes, and without this the warning would wait for the next
+        rebuild. Said now, as a warning of the run (the kept output's own are not repeated)."""
+        with self._lock:
+            walked = self._sources.get(t.id) if t.is_package else None
+        if walked is None:
+            return
+        known = set(getattr(kept, "warnings", ()))
+        self.warnings += [f"{t.id}: {w}" for w in walked.warnings if w not in known]
 
     def _output_problem(self, t: Target, output: TargetOutput
                         ) -> tuple[str | None, TargetOutput]:

@@ -159,3 +159,24 @@ def test_a_file_that_becomes_a_secret_leaves_the_zip_and_comes_back(source_proje
     out = p.build(force=True)
     assert out.results["function:alpha"].warnings == [
         f"helpers.py: not packaged: looks like a secret ({PRIVATE_KEY}); {hint('helpers.py')}"]
+
+
+def test_a_secret_file_added_beside_the_code_is_warned_about_at_once(source_project, capsys):
+    """A ``.env`` dropped into a function folder is left out, so neither the key nor the zip
+    changes: the build keeps the package as it is, and says so now (once per build that
+    looks, not only at the next rebuild), without the secret's value."""
+    p = source_project
+    code, printed = forge(p, capsys, "build")
+    assert code == 0, printed
+    before = p.zip_path("function", "beta").read_bytes()
+    p.write("functions/beta/.env", f"DB_PASSWORD={PASSWORD}\n")
+    code, printed = forge(p, capsys, "build")
+    assert code == 0, printed
+    assert "6 up-to-date" in printed
+    assert (f"warning: function:beta: .env: not packaged: looks like a secret (matches "
+            f"`.env`); {hint('.env')}") in printed.splitlines()
+    assert PASSWORD not in printed and p.zip_path("function", "beta").read_bytes() == before
+    # rebuilt for another reason: the package's own warning, once
+    p.write("functions/beta/app.py", "def handler(event, context):\n    return 'again'\n")
+    code, printed = forge(p, capsys, "build")
+    assert code == 0 and printed.count(".env: not packaged") == 1, printed
