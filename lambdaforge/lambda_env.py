@@ -101,6 +101,15 @@ def python_path(sandbox: Sandbox, python_version: str, runtime_paths: Sequence[P
             str(opt), *(str(p) for p in runtime_paths)]
 
 
+def python_site_dirs(sandbox: Sandbox, python_version: str) -> list[str]:
+    """The directories Lambda's Python bootstrap hands to ``site.addsitedir`` after setting
+    ``sys.path`` (``/var/runtime/bootstrap.py``: ``LAMBDA_TASK_ROOT``, then the layers'
+    ``python/lib/pythonX.Y/site-packages`` and ``python/``), in that order: their ``.pth``
+    files are processed on Lambda (path lines appended to ``sys.path``, ``import`` lines
+    run), so an import run here must process them too."""
+    return python_path(sandbox, python_version)[:3]
+
+
 def node_path(sandbox: Sandbox, major: str, runtime_modules: Sequence[Path] = ()) -> list[str]:
     """``NODE_PATH`` of a Node.js function as Lambda sets it: the layers'
     ``nodejs/nodeNN/node_modules`` then ``nodejs/node_modules``, the runtime's

@@ -213,12 +213,14 @@ def test_the_developers_environment_does_not_leak_in(api, capsys, monkeypatch, t
             except ImportError:
                 leaked = False
             return {"leaked": leaked, "env": sorted(os.environ), "path": sys.path,
-                    "site": "site" in sys.modules}
+                    "no_site": sys.flags.no_site}
     '''))
     code, out, err = invoke(api, capsys, "api")
     assert code == 0, err
     seen = json.loads(out)
-    assert seen["leaked"] is False and seen["site"] is False
+    # site.main() never ran (no host site-packages); only Lambda's own site directories
+    # (the task root, the layer's) are processed, for their .pth files
+    assert seen["leaked"] is False and seen["no_site"] == 1
     assert not {"PYTHONPATH", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"} & set(seen["env"])
     assert {"AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT", "_HANDLER"} <= set(seen["env"])
     # the function, the layer's two places, then the runtime's packages and the stdlib

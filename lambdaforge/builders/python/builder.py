@@ -51,7 +51,7 @@ class PythonBuilder(Builder):
     #: host whose Python is older, fails its check; it passed and was cached before; 3: the
     #: handler's module is found as Python's import system finds it, so a package
     #: ``app/`` shadowing ``app.py`` fails the check)
-    VERSION: ClassVar[str] = "3"
+    VERSION: ClassVar[str] = "4"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
