@@ -58,6 +58,7 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         artifact, spec.architecture, spec.runtime, artifact=kind,
         provenance=lambda: _provenance(ctx, package.install_key, builder.dependency_prefix(kind)))
     errors += [str(p) for p in problems]
+    errors += builder.check_layout(artifact, kind, spec)
 
     sizes = _sizes(t, package, layers, ctx)
     errors += [str(p) for p in sizes.errors]

@@ -331,6 +331,12 @@ class Builder(ABC):
         default checks nothing."""
         return []
 
+    def check_layout(self, artifact: Path, kind: ArtifactKind, spec: BuildSettings) -> list[str]:
+        """Problems with where a built zip puts its files for its runtime (a layer's
+        packages in a directory the runtime does not search…), read from the zip alone;
+        empty when it looks right. The default checks nothing."""
+        return []
+
     def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
                            smoke: bool) -> bool:
         """Whether the verdict of a function's check (``check_handler``, and with
