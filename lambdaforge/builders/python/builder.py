@@ -168,13 +168,18 @@ class PythonBuilder(Builder):
 
     def check_layout(self, artifact: Path, kind: ArtifactKind, spec: BuildSettings) -> list[str]:
         """A layer's ``python/lib/pythonX.Y/site-packages`` for another Python than its
-        runtime's holds nothing the runtime imports (``layout.layer_layout_problems``)."""
-        if kind != "layer" or spec.runtime not in RUNTIMES:
+        runtime's holds nothing the runtime imports; a sourceless ``.pyc`` module compiled
+        by another Python does not import either (``layout``)."""
+        if spec.runtime not in RUNTIMES:
             return []
-        from lambdaforge.builders.python.layout import layer_layout_problems
+        from lambdaforge.builders.python.layout import bytecode_problems, layer_layout_problems
 
+        version = RUNTIMES[spec.runtime].version
         with zipfile.ZipFile(artifact) as zf:
-            return layer_layout_problems(zf.namelist(), RUNTIMES[spec.runtime].version, spec.runtime)
+            problems = bytecode_problems(zf, version, spec.runtime)
+            if kind == "layer":
+                problems += layer_layout_problems(zf.namelist(), version, spec.runtime)
+        return problems
 
     def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
                            smoke: bool) -> bool:

@@ -1,17 +1,25 @@
-"""Layer layout check: is every package of a Python layer where its runtime looks?
+"""Layout checks of a Python zip: is what it ships where, and in a form, its runtime imports?
 
+**Layers' site-packages.**
 Lambda's Python bootstrap searches a layer's ``python/lib/pythonX.Y/site-packages`` for the
 runtime's own X.Y only, then ``python/``. A layer source committed with the layout of an
 older build (``python/lib/python3.11/site-packages/…`` in a ``python3.12`` layer) zips and
 deploys fine, and nothing in that directory ever imports: "No module named …" on Lambda.
 A layer that also has its runtime's own directory holds several versions on purpose (one
 layer published for several runtimes) and is left alone.
+
+**Sourceless bytecode.** A ``name.pyc`` with no ``name.py`` beside it (outside
+``__pycache__/``) is a module Python imports from bytecode alone, and only the Python whose
+magic number heads it can: another one raises "Bad magic number" at import.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable
+
+from lambdaforge.packaging.strip import sourceless_bytecode
 
 _SITE = re.compile(r"^python/lib/python(\d+\.\d+)/site-packages/([^/]+)")
 
@@ -44,3 +52,35 @@ def layer_layout_problems(names: Iterable[str], python_version: str, runtime: st
 def _top_name(entry: str) -> str:
     """A module's name from a top-level entry (``six.py`` → ``six``, ``pkg`` → ``pkg``)."""
     return entry.split(".", 1)[0] if entry.endswith((".py", ".so")) else entry
+
+
+#: ``importlib.util.MAGIC_NUMBER`` (its first two bytes, little-endian) of each final
+#: CPython release the runtimes use, read from those interpreters.
+BYTECODE_MAGIC = {"3.10": 3439, "3.11": 3495, "3.12": 3531, "3.13": 3571}
+_MAGIC_VERSION = {magic: version for version, magic in BYTECODE_MAGIC.items()}
+
+
+def bytecode_problems(zf: zipfile.ZipFile, python_version: str, runtime: str) -> list[str]:
+    """One problem per sourceless ``.pyc`` module in ``zf`` compiled for another Python
+    than ``python_version`` (by its magic number); none for a Python whose magic number
+    is not in ``BYTECODE_MAGIC``."""
+    expected = BYTECODE_MAGIC.get(python_version)
+    names = zf.NameToInfo
+    if expected is None:
+        return []
+    problems = []
+    for name in sorted(n for n in names if n.endswith(".pyc")):
+        if not sourceless_bytecode(name, names.__contains__):
+            continue
+        with zf.open(name) as f:
+            head = f.read(4)
+        magic = int.from_bytes(head[:2], "little") if head[2:4] == b"\r\n" else None
+        if magic == expected:
+            continue
+        built = (f"Python {_MAGIC_VERSION[magic]}" if magic in _MAGIC_VERSION
+                 else "another Python" if magic is None else f"another Python (magic number {magic})")
+        problems.append(
+            f"{name}: bytecode for {built} without its .py, which {runtime} cannot import "
+            f"(\"Bad magic number\"); ship the module's source, or bytecode compiled by "
+            f"Python {python_version}")
+    return problems
