@@ -36,7 +36,8 @@ from lambdaforge.lambda_env import (
     lambda_names,
     make_sandbox,
     python_path,
-    python_site_dirs,
+    PYTHON_SITES_SCRIPT,
+    python_sites,
 )
 from lambdaforge.runner import Runner
 
@@ -74,10 +75,8 @@ _CHILD = r"""
 import json, sys, time, traceback
 out, module, func = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path[:0] = json.loads(sys.argv[4])
-import os, site
-for sitedir in json.loads(sys.argv[5]):  # as Lambda's bootstrap does: their .pth files count
-    if os.path.isdir(sitedir):  # (Lambda appends a missing one again: no import sees it)
-        site.addsitedir(sitedir)
+import runpy  # Lambda's site directories, as its bootstrap makes them (their .pth files)
+runpy.run_path(sys.argv[5])["add_site_dirs"](json.loads(sys.argv[6]))
 import socket
 def _blocked(*args, **kwargs):
     raise OSError("network access is blocked during the lambdaforge import smoke test")
@@ -192,7 +191,7 @@ def smoke_test(
                                  handler=handler, sandbox=sandbox, variables=variables or {})
         proc = runner.run(
             [python, "-I", "-S", "-B", "-c", _CHILD, str(out), module, func, json.dumps(path),
-             json.dumps(python_site_dirs(sandbox, target.python_version))],
+             str(PYTHON_SITES_SCRIPT), json.dumps(python_sites(sandbox, target.python_version))],
             cwd=sandbox.task, env=env, timeout=timeout, inherit_env=False,
         )
         if not out.is_file():
