@@ -169,14 +169,22 @@ class PythonBuilder(Builder):
     def check_layout(self, artifact: Path, kind: ArtifactKind, spec: BuildSettings) -> list[str]:
         """A layer's ``python/lib/pythonX.Y/site-packages`` for another Python than its
         runtime's holds nothing the runtime imports; a sourceless ``.pyc`` module compiled
-        by another Python does not import either (``layout``)."""
+        by another Python does not import either, nor a module a ``.pth`` finds on this
+        machine only (``layout``)."""
         if spec.runtime not in RUNTIMES:
             return []
-        from lambdaforge.builders.python.layout import bytecode_problems, layer_layout_problems
+        from lambdaforge.builders.python.layout import (
+            bytecode_problems,
+            layer_layout_problems,
+            pth_problems,
+        )
 
         version = RUNTIMES[spec.runtime].version
+        site_dirs = ([""] if kind == "function"
+                     else [f"python/lib/python{version}/site-packages/", "python/"])
         with zipfile.ZipFile(artifact) as zf:
             problems = bytecode_problems(zf, version, spec.runtime)
+            problems += pth_problems(zf, site_dirs)
             if kind == "layer":
                 problems += layer_layout_problems(zf.namelist(), version, spec.runtime)
         return problems

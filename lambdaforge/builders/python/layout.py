@@ -8,6 +8,11 @@ deploys fine, and nothing in that directory ever imports: "No module named …" 
 A layer that also has its runtime's own directory holds several versions on purpose (one
 layer published for several runtimes) and is left alone.
 
+**.pth files.** Lambda's bootstrap processes the ``.pth`` files of ``/var/task`` and of the
+layers' two directories (``site.addsitedir``). One naming a directory of the build machine
+(``/home/dev/lib/src``: a ``setup.py develop`` or an editable install's hook, copied into the
+source) imports here and fails there.
+
 **Sourceless bytecode.** A ``name.pyc`` with no ``name.py`` beside it (outside
 ``__pycache__/``) is a module Python imports from bytecode alone, and only the Python whose
 magic number heads it can: another one raises "Bad magic number" at import.
@@ -83,4 +88,39 @@ def bytecode_problems(zf: zipfile.ZipFile, python_version: str, runtime: str) ->
             f"{name}: bytecode for {built} without its .py, which {runtime} cannot import "
             f"(\"Bad magic number\"); ship the module's source, or bytecode compiled by "
             f"Python {python_version}")
+    return problems
+
+
+#: Absolute directories a ``.pth`` may name: Lambda's own (the function, the layers, the runtime).
+_LAMBDA_DIRS = ("/var/task", "/opt", "/var/runtime", "/var/lang")
+
+
+def pth_problems(zf: zipfile.ZipFile, site_dirs: Iterable[str]) -> list[str]:
+    """One problem per line of a ``.pth`` file in one of ``site_dirs`` (zip prefixes, ``""``
+    for the root) that ties the zip to this machine: an absolute directory outside Lambda's
+    own, or an editable install's ``__editable__`` hook (it maps modules to this machine's
+    source tree)."""
+    dirs = set(site_dirs)
+    problems = []
+    for name in sorted(zf.NameToInfo):
+        parent, _, base = name.rpartition("/")
+        if not base.endswith(".pth") or (parent + "/" if parent else "") not in dirs:
+            continue
+        text = zf.read(name)[:65536].decode("utf-8", "replace")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(("import ", "import\t")):
+                if "__editable__" in line:
+                    problems.append(
+                        f"{name}:{lineno}: an editable install's hook: it loads the package "
+                        f"from this machine's source tree, which Lambda does not have; "
+                        f"install the package normally (not `-e`)")
+            elif line.startswith("/") and not any(
+                    line == d or line.startswith(d + "/") for d in _LAMBDA_DIRS):
+                problems.append(
+                    f"{name}:{lineno}: adds {line} to sys.path: a directory of this machine, "
+                    f"not on Lambda (only /var/task, /opt and the runtime's are); ship what "
+                    f"it holds in the zip instead")
     return problems
