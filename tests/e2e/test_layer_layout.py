@@ -40,3 +40,15 @@ def test_a_layer_laid_out_for_another_python_fails_its_check(project: ProjectDir
     project.write("layers/shared/python/lib/python3.12/site-packages/helper/__init__.py", "X = 1\n")
     out = project.build()
     assert out.ok, [r.error for r in out.failures()]
+
+
+def test_a_layer_with_nothing_left_to_ship_fails_its_check(project: ProjectDir) -> None:
+    # Everything in it is left out by default (a virtual environment, a requirements file
+    # with nothing in it): an empty layer deploys fine and provides nothing.
+    project.config(CONFIG)
+    project.write("functions/fn/app.py", "def handler(e, c):\n    return 1\n")
+    project.write("layers/shared/.venv/pyvenv.cfg", "home = /usr/bin\n")
+    project.write("layers/shared/__pycache__/x.cpython-312.pyc", "")
+    out = project.build()
+    assert out.results["check:layer:shared"].error.startswith("the layer holds no files: ")
+    assert out.results["check:function:fn"].status.value == "built"
