@@ -102,9 +102,9 @@ def pth_problems(zf: zipfile.ZipFile, site_dirs: Iterable[str]) -> list[str]:
     source tree)."""
     dirs = set(site_dirs)
     problems = []
-    for name in sorted(zf.NameToInfo):
-        parent, _, base = name.rpartition("/")
-        if not base.endswith(".pth") or (parent + "/" if parent else "") not in dirs:
+    for name in sorted(n for n in zf.NameToInfo if n.endswith(".pth")):
+        parent = name.rpartition("/")[0]
+        if (parent + "/" if parent else "") not in dirs:
             continue
         text = zf.read(name)[:65536].decode("utf-8", "replace")
         for lineno, line in enumerate(text.splitlines(), 1):
