@@ -62,12 +62,16 @@ class Sandbox(Struct, frozen=True):
     #: ``/var/lang``: the prefix of the interpreter (its ``bin/`` and ``lib/``)
     lang: Path | None = None
 
+    def stand_ins(self) -> list[tuple[str, Path | None]]:
+        """(Lambda directory, the local one standing in for it, ``None`` when absent)."""
+        return [("/var/task", self.task), ("/opt", self.opt),
+                ("/var/runtime", self.runtime), ("/var/lang", self.lang)]
+
     def local(self, lambda_path: str) -> str | None:
         """The local directory standing in for a Lambda path (``/opt/lib`` → ``<opt>/lib``);
         ``None`` for a part of Lambda's with no stand-in here (``/var/runtime`` without the
         runtime's packages): left out of search paths rather than pointed at the host's."""
-        for prefix, local in (("/var/task", self.task), ("/opt", self.opt),
-                              ("/var/runtime", self.runtime), ("/var/lang", self.lang)):
+        for prefix, local in self.stand_ins():
             if lambda_path == prefix or lambda_path.startswith(prefix + "/"):
                 return None if local is None else str(local) + lambda_path[len(prefix):]
         return lambda_path
@@ -99,6 +103,22 @@ def python_path(sandbox: Sandbox, python_version: str, runtime_paths: Sequence[P
     opt = sandbox.opt / "python"
     return [str(sandbox.task), str(opt / "lib" / f"python{python_version}" / "site-packages"),
             str(opt), *(str(p) for p in runtime_paths)]
+
+
+def python_sites(sandbox: Sandbox, python_version: str) -> dict[str, list]:
+    """What ``invoke/python_sites.add_site_dirs`` needs in the child: ``dirs``, the
+    directories Lambda's Python bootstrap hands to ``site.addsitedir`` after setting
+    ``sys.path`` (``/var/runtime/bootstrap.py``: ``LAMBDA_TASK_ROOT``, then the layers'
+    ``python/lib/pythonX.Y/site-packages`` and ``python/``), in that order, so their
+    ``.pth`` files are processed as on Lambda; ``map``, the Lambda directories and their
+    stand-ins here, so a path a ``.pth`` adds means what it means on Lambda."""
+    return {"dirs": python_path(sandbox, python_version)[:3],
+            "map": [[prefix, None if local is None else str(local)]
+                    for prefix, local in sandbox.stand_ins()]}
+
+
+#: The file both Python children load (``runpy.run_path``) to set up Lambda's site dirs.
+PYTHON_SITES_SCRIPT = Path(__file__).with_name("invoke") / "python_sites.py"
 
 
 def node_path(sandbox: Sandbox, major: str, runtime_modules: Sequence[Path] = ()) -> list[str]:

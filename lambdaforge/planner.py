@@ -378,7 +378,7 @@ class Planner:
             result = collect_sources(
                 root,
                 include=(*spec.include,),
-                exclude=(*self.builder(t).source_excludes(), *spec.exclude),
+                exclude=(*self.builder(t).source_excludes(spec, root), *spec.exclude),
                 strip=self.strip_filter(spec),
             )
         with self._lock:

@@ -58,6 +58,11 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         artifact, spec.architecture, spec.runtime, artifact=kind,
         provenance=lambda: _provenance(ctx, package.install_key, builder.dependency_prefix(kind)))
     errors += [str(p) for p in problems]
+    errors += builder.check_layout(artifact, kind, spec)
+    if kind == "layer" and not _has_files(artifact):
+        errors.append("the layer holds no files: everything in its source was left out (default "
+                      "excludes, secrets, include/exclude, strip rules) and nothing was "
+                      "installed; `forge build --explain-strip` lists what strip rules removed")
 
     sizes = _sizes(t, package, layers, ctx)
     errors += [str(p) for p in sizes.errors]
@@ -96,6 +101,12 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         ctx.cache.put(key, {}, cache_meta(output, started), durable=False)
     return TargetResult(t.id, Status.BUILT, key=key, output=output, warnings=warnings,
                         reasons=reasons)
+
+
+def _has_files(artifact: Path) -> bool:
+    """Whether a zip holds at least one file (not only directories)."""
+    with zipfile.ZipFile(artifact) as zf:
+        return any(not info.is_dir() for info in zf.infolist())
 
 
 def apply_budget(t: Target, result: TargetResult, upstream: Mapping[str, TargetResult],

@@ -31,7 +31,7 @@ from lambdaforge.outputs import InstallOutput, PackageOutput, build_seconds, cac
 from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry
 from lambdaforge.packaging.secrets import screen
 from lambdaforge.packaging.sources import collect_sources
-from lambdaforge.packaging.strip import StripReport
+from lambdaforge.packaging.strip import StripReport, sourceless_bytecode
 
 
 def artifact_path(ctx: ActionContext, t: Target) -> Path:
@@ -176,11 +176,14 @@ def _dependency_entries(
     deps_zip = ctx.deps_zip(install_id)
     entries: list[Entry] = []
     with zipfile.ZipFile(deps_zip) as zf:
+        members = zf.NameToInfo  # the names, for a .pyc's source beside it
         for info in zf.infolist():
             name = info.filename
             if info.is_dir() or name in dropped_files:
                 continue
             hit = strip.explain(name)
+            if hit is not None and sourceless_bytecode(name, members.__contains__):
+                hit = None  # a module Python imports from its bytecode: code, not a cache
             if hit is not None:
                 stripped.add(prefix + name, hit, info.file_size)
                 continue

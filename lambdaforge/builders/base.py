@@ -311,9 +311,12 @@ class Builder(ABC):
         when one is replaced (an upgraded installer can change every output)."""
         return set()
 
-    def source_excludes(self) -> tuple[str, ...]:
+    def source_excludes(self, spec: BuildSettings | None = None,
+                        source_dir: Path | None = None) -> tuple[str, ...]:
         """gitignore-style patterns never taken from a source directory because the builder
-        provides that part itself (Node.js: ``node_modules/`` comes from the install)."""
+        provides that part itself (Node.js: ``node_modules/`` comes from the install), for
+        ``spec`` whose source is ``source_dir`` when given (a layer that installs nothing
+        may ship what such a pattern would leave out)."""
         return ()
 
     def extra_strip_rules(self, settings: BuildSettings) -> list[StripRules]:
@@ -329,6 +332,12 @@ class Builder(ABC):
         function not defined…); empty when it looks right. A subprocess it needs goes
         through ``ctx.runner`` (the one door to the outside world; tests record it). The
         default checks nothing."""
+        return []
+
+    def check_layout(self, artifact: Path, kind: ArtifactKind, spec: BuildSettings) -> list[str]:
+        """Problems with where a built zip puts its files for its runtime (a layer's
+        packages in a directory the runtime does not search…), read from the zip alone;
+        empty when it looks right. The default checks nothing."""
         return []
 
     def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,

@@ -29,8 +29,11 @@ from lambdaforge.errors import ConfigIssue
 #: Makes a located issue: (key path where the value was written, message, severity).
 IssueAt = Callable[..., ConfigIssue]
 
-# Python: Lambda's bootstrap splits at the last dot and turns ``/`` into package dots.
-_PYTHON_HANDLER = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*[./])*[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+# Python: Lambda's bootstrap splits at the last dot, turns ``/`` into package dots and hands
+# the rest to ``importlib.import_module``, which finds ``my-app.py`` for ``my-app`` (a module
+# no ``import`` statement could name, but Lambda's runtime can): module segments are file
+# and directory names, the function an identifier.
+_PYTHON_HANDLER = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*[./])*[A-Za-z0-9_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_]*")
 # Node.js: a file path without extension, then the exported function's name.
 _NODE_HANDLER = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_./@-]*\.[A-Za-z_$][A-Za-z0-9_$]*")
 # OS-only runtimes: Lambda hands the handler to the function's own bootstrap as

@@ -8,7 +8,10 @@ event and a context object like Lambda's, and writes the outcome as JSON to the 
 file: ``{"init_ms", "duration_ms", "result"}`` or ``{"error": {errorMessage, errorType,
 requestId, stackTrace}}`` in the shapes Lambda's Python runtime (awslambdaric) reports.
 
-Usage: ``python_bootstrap.py REQUEST_JSON RESULT_JSON SYS_PATH_JSON CONTROL_FD``.
+Usage: ``python_bootstrap.py REQUEST_JSON RESULT_JSON SYS_PATH_JSON SITES_PY SITES_JSON
+CONTROL_FD``: ``SITES_PY`` (``python_sites.py``) processes the directories Lambda's bootstrap
+makes site directories (``SITES_JSON``: the task root, the layers' ``python/lib/pythonX.Y/
+site-packages`` and ``python/``; their ``.pth`` files count, as on Lambda).
 """
 
 import importlib
@@ -113,10 +116,12 @@ def _write(path, outcome):
 
 
 def main(argv):
-    request_file, result_file, search_path, control_fd = argv
+    request_file, result_file, search_path, sites_script, sites, control_fd = argv
     with open(request_file) as f:
         request = json.load(f)
     sys.path[:0] = json.loads(search_path)
+    import runpy  # Lambda's site directories, as its bootstrap makes them (their .pth files)
+    runpy.run_path(sites_script)["add_site_dirs"](json.loads(sites))
     context_values = request["context"]
     request_id = context_values["aws_request_id"]
     _setup_logging(request_id)

@@ -52,7 +52,9 @@ def prepare_python(spec: FunctionSpec, function_zip: Path, layer_zips: list[Path
         region=region)
     path = lambda_env.python_path(sandbox, target.python_version, runtime_paths)
     argv = [python, "-I", "-S", "-B", "-u", str(_BOOTSTRAP), str(request_file),
-            str(result_file), json.dumps(path)]
+            str(result_file), json.dumps(path),
+            str(lambda_env.PYTHON_SITES_SCRIPT),
+            json.dumps(lambda_env.python_sites(sandbox, target.python_version))]
     places = lambda_env.lambda_names(sandbox, runtime_paths,
                           f"/var/lang/lib/python{target.python_version}/site-packages")
     return Launch(argv, env, sandbox.task, places, warnings)

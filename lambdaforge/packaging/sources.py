@@ -28,7 +28,13 @@ from lambdaforge.errors import BuildError
 from lambdaforge.observe import listing_of, stat_tuple
 from lambdaforge.packaging import secrets
 from lambdaforge.packaging.excludes import DEFAULT_EXCLUDES, IncludeNames, PathRules
-from lambdaforge.packaging.strip import StripFilter, StripHit, StripReport, is_protected
+from lambdaforge.packaging.strip import (
+    StripFilter,
+    StripHit,
+    StripReport,
+    is_protected,
+    sourceless_bytecode,
+)
 
 __all__ = ["SourceError", "SourceFile", "SourceSet", "check_zip_name", "collect_sources", "SKIPPED_DIRS"]
 
@@ -215,6 +221,8 @@ class _Walker:
         hit = stripped if stripped is not None and not is_protected(rel) else None
         if stripped is None and self.strip is not None:
             hit = self.strip.explain(rel)
+        if hit is not None and sourceless_bytecode(rel, lambda _: os.path.exists(path[:-1])):
+            hit = None  # a module Python imports from its bytecode: code, not a cache
         if hit is not None:
             self.result.strip_report.add(rel, hit, st.st_size)
             return

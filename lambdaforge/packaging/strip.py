@@ -25,7 +25,7 @@ own matcher, which implements gitignore's ordering rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fnmatch import fnmatchcase
 
 from msgspec import Struct, field
@@ -41,6 +41,7 @@ __all__ = [
     "StrippedFile",
     "RuleTally",
     "is_protected",
+    "sourceless_bytecode",
 ]
 
 _VCS_AND_EDITOR = (
@@ -93,6 +94,20 @@ def is_protected(relpath: str) -> bool:
         return False
     parent_name = parent.rpartition("/")[2]
     return any(parent_name.endswith(suffix) and name in names for suffix, names in NEVER_STRIP)
+
+
+def sourceless_bytecode(relpath: str, exists: Callable[[str], bool]) -> bool:
+    """Whether ``relpath`` is a module Python imports from bytecode alone: ``name.pyc``
+    outside ``__pycache__/`` with no ``name.py`` beside it (``exists`` answers for a path
+    relative to the same root). Python's import system loads such a file as the module
+    (``SourcelessFileLoader``), so it is code, not a cache: no rule strips it. Bytecode in
+    ``__pycache__/``, or beside its source, is only a cache and goes as before."""
+    if not relpath.endswith(".pyc"):
+        return False
+    parent = relpath.rpartition("/")[0]
+    if parent.rpartition("/")[2] == "__pycache__":
+        return False
+    return not exists(relpath[:-1])
 
 
 class StripHit(Struct, frozen=True):

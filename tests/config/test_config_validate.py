@@ -44,7 +44,8 @@ def test_layer_names(errors) -> None:
     [
         ('"python3.12"', '"app"', "handler 'app' does not fit python3.12: expected 'module.function', e.g. 'app.handler'"),
         ('"python3.12"', '"app.handler()"', "handler 'app.handler()' does not fit python3.12: expected 'module.function', e.g. 'app.handler'"),
-        ('"python3.12"', '"1app.handler"', "handler '1app.handler' does not fit python3.12: expected 'module.function', e.g. 'app.handler'"),
+        ('"python3.12"', '"app.1handler"', "handler 'app.1handler' does not fit python3.12: expected 'module.function', e.g. 'app.handler'"),
+        ('"python3.12"', '"my app.handler"', "handler 'my app.handler' does not fit python3.12: expected 'module.function', e.g. 'app.handler'"),
         ('"nodejs22.x"', '"index"', "handler 'index' does not fit nodejs22.x: expected 'file.export', e.g. 'index.handler'"),
         ('"nodejs22.x"', '"index.my-handler"', "handler 'index.my-handler' does not fit nodejs22.x: expected 'file.export', e.g. 'index.handler'"),
     ],
@@ -58,6 +59,8 @@ def test_handler_form_per_runtime(errors, runtime: str, handler: str, message: s
 @pytest.mark.parametrize(
     ("runtime", "handler"),
     [("python3.14", "app.handler"), ("python3.12", "pkg/sub.mod.handler"),
+     # importlib.import_module, which Lambda's bootstrap calls, finds my-app.py and 1app.py
+     ("python3.12", "my-app.handler"), ("python3.12", "src/my-dir/1app.handler"),
      ("nodejs24.x", "src/index.handler"), ("nodejs22.x", "index.$handler")],
 )
 def test_valid_handlers(project, runtime: str, handler: str) -> None:

@@ -213,12 +213,14 @@ def test_the_developers_environment_does_not_leak_in(api, capsys, monkeypatch, t
             except ImportError:
                 leaked = False
             return {"leaked": leaked, "env": sorted(os.environ), "path": sys.path,
-                    "site": "site" in sys.modules}
+                    "no_site": sys.flags.no_site}
     '''))
     code, out, err = invoke(api, capsys, "api")
     assert code == 0, err
     seen = json.loads(out)
-    assert seen["leaked"] is False and seen["site"] is False
+    # site.main() never ran (no host site-packages); only Lambda's own site directories
+    # (the task root, the layer's) are processed, for their .pth files
+    assert seen["leaked"] is False and seen["no_site"] == 1
     assert not {"PYTHONPATH", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"} & set(seen["env"])
     assert {"AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT", "_HANDLER"} <= set(seen["env"])
     # the function, the layer's two places, then the runtime's packages and the stdlib
@@ -276,3 +278,15 @@ def test_a_result_that_is_no_json_and_an_exiting_process(api, capsys) -> None:
     error = json.loads(out)
     assert code == 1 and error["errorType"] == "Runtime.ExitError"
     assert error["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+
+
+def test_pth_files_count_as_on_lambda(api, capsys) -> None:
+    # Lambda's bootstrap processes the .pth files of /var/task (site.addsitedir): a path
+    # line inside the zip works, one naming /opt is the layers', the machine's own is not.
+    api.write("api/paths.pth", "vendor\n/opt/python/extra\n")
+    api.write("api/vendor/vendored.py", "V = 'vendored'\n")
+    api.write("layers/shared/extra/fromopt.py", "O = 'opt'\n")
+    api.write("api/app.py", "import vendored, fromopt\ndef handler(e, c):\n    return vendored.V + fromopt.O\n")
+    code, out, err = invoke(api, capsys, "api")
+    assert code == 0, err
+    assert json.loads(out) == "vendoredopt"

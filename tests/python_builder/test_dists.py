@@ -39,8 +39,8 @@ def test_finalize_tree_removes_every_never_ship_item_and_keeps_metadata(tmp_path
     root = tmp_path
     di = "pkg-1.0.dist-info"
     for rel in (
-        "pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc", "pkg/legacy.pyc",
-        "bin/pkg-cli", ".lock",
+        "pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc", "pkg/legacy.py",
+        "pkg/legacy.pyc", "bin/pkg-cli", ".lock",
         f"{di}/METADATA", f"{di}/WHEEL", f"{di}/entry_points.txt", f"{di}/top_level.txt",
         f"{di}/licenses/LICENSE", f"{di}/INSTALLER", f"{di}/REQUESTED", f"{di}/direct_url.json",
         f"{di}/uv_cache.json",
@@ -65,7 +65,7 @@ def test_finalize_tree_removes_every_never_ship_item_and_keeps_metadata(tmp_path
     left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert left == [
         f"{di}/METADATA", f"{di}/RECORD", f"{di}/WHEEL", f"{di}/entry_points.txt",
-        f"{di}/licenses/LICENSE", f"{di}/top_level.txt", "pkg/__init__.py",
+        f"{di}/licenses/LICENSE", f"{di}/top_level.txt", "pkg/__init__.py", "pkg/legacy.py",
     ]
     assert (root / di / "RECORD").read_text() == (
         f"{di}/METADATA,sha256=m,1\n{di}/WHEEL,sha256=w,1\n{di}/entry_points.txt,sha256=e,1\n"

@@ -64,8 +64,13 @@ def test_missing_function_async_handler_and_syntax_errors() -> None:
         "handler 'app.handler': app.py does not parse: invalid syntax (line 1)"
     ]
     assert check_python_handler("app", tree({"app.py": ""})) == [
-        "handler 'app': expected `module.function` (e.g. `app.handler`), with Python identifiers"
+        "handler 'app': expected `module.function` (e.g. `app.handler`): the module a file or "
+        "directory path (letters, digits, `_`, `-`), the function a Python identifier"
     ]
+    # Lambda's bootstrap imports with importlib.import_module, which finds my-app.py too
+    assert check_python_handler("my-app.handler", tree({"my-app.py": "def handler(e, c): pass\n"})) == []
+    assert check_python_handler("src/my-dir/1app.handler",
+                                tree({"src/my-dir/1app.py": "def handler(e, c): pass\n"})) == []
 
 
 def test_reads_a_real_zip(tmp_path: Path) -> None:

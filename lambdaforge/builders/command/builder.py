@@ -131,7 +131,8 @@ class CommandBuilder(Builder):
         """Nothing of the source tree ships (see ``source_excludes``); the root if it did."""
         return ""
 
-    def source_excludes(self) -> tuple[str, ...]:
+    def source_excludes(self, spec: BuildSettings | None = None,
+                        source_dir: Path | None = None) -> tuple[str, ...]:
         """Everything: the package's content is the command's output, keyed by the declared
         inputs in the install target, so no source file is in the package's key (a file
         outside ``inputs`` rebuilds nothing)."""

@@ -92,8 +92,9 @@ class NodeBuilder(Builder):
     #: bump when a change here changes installed trees or the checks' verdicts (2: a handler
     #: file whose module system is not the one Lambda loads it with fails its check: CommonJS
     #: exports under "type": "module", ES module syntax in a file loaded as CommonJS; and an
-    #: @aws-sdk/* range the runtime's SDK version is outside of keeps the package)
-    VERSION = "2"
+    #: @aws-sdk/* range the runtime's SDK version is outside of keeps the package; 3: a layer
+    #: laid out as nodejs/ with no package.json ships its nodejs/node_modules/)
+    VERSION = "3"
     FAMILIES = frozenset({"nodejs"})
 
     def __init__(self, runner: Runner | None = None) -> None:
@@ -288,10 +289,17 @@ class NodeBuilder(Builder):
         found += [os.environ.get(var) for m in managers.MANAGERS.values() for var in m.env]
         return {os.path.realpath(p) for p in found if p}
 
-    def source_excludes(self) -> tuple[str, ...]:
+    def source_excludes(self, spec: BuildSettings | None = None,
+                        source_dir: Path | None = None) -> tuple[str, ...]:
         """The developer's own ``node_modules/`` never counts: dependencies come from the
         install target, built for Lambda from the lockfile; nor does Yarn berry's install
-        state (``.yarn/`` cache and releases, Plug'n'Play files)."""
+        state (``.yarn/`` cache and releases, Plug'n'Play files). A layer laid out the AWS
+        way with no ``nodejs/package.json`` installs nothing: its ``nodejs/node_modules/``
+        (and ``nodejs/nodeNN/node_modules/``) is its content, only a top-level
+        ``node_modules/`` is left out (``layout.vendored_layer``)."""
+        if (isinstance(spec, LayerSpec) and source_dir is not None
+                and layout.vendored_layer(source_dir)):
+            return ("/node_modules/", ".yarn/", ".pnp.cjs", ".pnp.loader.mjs")
         return ("node_modules/", ".yarn/", ".pnp.cjs", ".pnp.loader.mjs")
 
     def extra_strip_rules(self, settings: BuildSettings) -> list[StripRules]:

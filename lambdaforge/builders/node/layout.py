@@ -44,6 +44,16 @@ def source_prefix(kind: ArtifactKind, source_names: frozenset[str]) -> str:
     return LAYER_PREFIX
 
 
+def vendored_layer(source_dir: Path) -> bool:
+    """A layer source laid out the AWS way (``nodejs/``) with no ``nodejs/package.json``:
+    nothing installs, so the modules it holds under ``nodejs/node_modules/`` or
+    ``nodejs/nodeNN/node_modules/`` (your own shared code, or a vendored tree) are what the
+    layer ships."""
+    nodejs = source_dir / "nodejs"
+    return nodejs.is_dir() and not (nodejs / "package.json").is_file() and not (
+        source_dir / "package.json").is_file()
+
+
 def package_dir_of_layer(source_dir: Path) -> Path:
     """The directory whose package.json defines a layer's dependencies: the source itself,
     or ``nodejs/`` in a source laid out the AWS way."""
@@ -93,7 +103,11 @@ def prepare_layer_sources(source_dir: Path, layer_name: str, out_dir: Path,
     if (source_dir / "nodejs").is_dir():
         drop = frozenset({"nodejs/node_modules"}) if (source_dir / "nodejs/package.json").is_file() else frozenset()
         drop |= {"node_modules"} if (source_dir / "node_modules").exists() else frozenset()
-        return copy_without(source_dir, out_dir, drop) if any((source_dir / d).exists() for d in drop) else None
+        if vendored_layer(source_dir) or any((source_dir / d).exists() for d in drop):
+            # A copy: the packaged tree then goes without the builder's node_modules/ exclude
+            # (a vendored layer's nodejs/node_modules/ is its content)
+            return copy_without(source_dir, out_dir, drop)
+        return None
     if (source_dir / "package.json").is_file():
         name = read_json(source_dir / "package.json", "package.json").get("name") or layer_name
         # The lockfile describes how to install the package's dependencies, which the install

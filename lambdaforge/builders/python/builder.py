@@ -50,8 +50,10 @@ class PythonBuilder(Builder):
     #: the checks' verdicts (2: a handler that does not parse with the target's Python, on a
     #: host whose Python is older, fails its check; it passed and was cached before; 3: the
     #: handler's module is found as Python's import system finds it, so a package
-    #: ``app/`` shadowing ``app.py`` fails the check)
-    VERSION: ClassVar[str] = "3"
+    #: ``app/`` shadowing ``app.py`` fails the check; 4: the import processes the `.pth`
+    #: files of the site directories Lambda makes, and a layer's `python/lib/pythonX.Y`
+    #: for another Python fails its check)
+    VERSION: ClassVar[str] = "4"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
@@ -163,6 +165,29 @@ class PythonBuilder(Builder):
 
             return check_python_handler(handler, function, layers, python_version=version,
                                         reparse=_reparser(runtime, ctx))
+
+    def check_layout(self, artifact: Path, kind: ArtifactKind, spec: BuildSettings) -> list[str]:
+        """A layer's ``python/lib/pythonX.Y/site-packages`` for another Python than its
+        runtime's holds nothing the runtime imports; a sourceless ``.pyc`` module compiled
+        by another Python does not import either, nor a module a ``.pth`` finds on this
+        machine only (``layout``)."""
+        if spec.runtime not in RUNTIMES:
+            return []
+        from lambdaforge.builders.python.layout import (
+            bytecode_problems,
+            layer_layout_problems,
+            pth_problems,
+        )
+
+        version = RUNTIMES[spec.runtime].version
+        site_dirs = ([""] if kind == "function"
+                     else [f"python/lib/python{version}/site-packages/", "python/"])
+        with zipfile.ZipFile(artifact) as zf:
+            problems = bytecode_problems(zf, version, spec.runtime)
+            problems += pth_problems(zf, site_dirs)
+            if kind == "layer":
+                problems += layer_layout_problems(zf.namelist(), version, spec.runtime)
+        return problems
 
     def check_reads_layers(self, spec: BuildSettings, packaged: Collection[str], *,
                            smoke: bool) -> bool:

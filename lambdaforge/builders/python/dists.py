@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from lambdaforge.builders.base import Distribution, RuntimeProvidedChoice
 from lambdaforge.fsutil import write_atomic
 from lambdaforge.lambda_facts import PYTHON_RUNTIME_PACKAGES, runtime_provided
+from lambdaforge.packaging.strip import sourceless_bytecode
 
 #: Files inside ``*.dist-info`` that installers write and that vary by machine or run:
 #: absolute paths (``direct_url.json``), timestamps (``uv_cache.json``), or the installer's
@@ -209,7 +210,8 @@ def read_distributions_from_zip(
 def finalize_tree(dest: Path) -> list[str]:
     """Remove from an install tree what never ships, and make RECORD deterministic.
 
-    Removed: bytecode (compiled for the build host's Python, useless on the target),
+    Removed: bytecode (compiled for the build host's Python, useless on the target; not a
+    sourceless module, ``name.pyc`` with no ``name.py``, which is what Python imports),
     top-level ``bin/`` (host shebangs) and ``.lock``, and the per-machine installer files
     of ``DIST_INFO_DROPPINGS``. Every RECORD is rewritten without the removed files and
     entries outside the tree, sorted. METADATA, WHEEL, entry_points.txt, top_level.txt and
@@ -232,7 +234,10 @@ def finalize_tree(dest: Path) -> list[str]:
             removed += _tree_files(cache, dest)
             shutil.rmtree(cache)
     for pyc in sorted(dest.rglob("*.py[co]")):
-        removed.append(pyc.relative_to(dest).as_posix())
+        rel = pyc.relative_to(dest).as_posix()
+        if sourceless_bytecode(rel, lambda r: (dest / r).exists()):
+            continue  # a module shipped as bytecode alone: what Python imports
+        removed.append(rel)
         pyc.unlink()
     for di in sorted(p for p in dest.iterdir() if p.is_dir() and p.name.endswith(".dist-info")):
         for name in sorted(DIST_INFO_DROPPINGS):

@@ -12,6 +12,7 @@ Lambda's Python runtime calls handlers synchronously and would return a coroutin
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -58,6 +59,12 @@ def layer_roots(python_version: str | None) -> tuple[str, ...]:
 Reparse = Callable[[bytes, str], "str | None"]
 
 
+#: A part of a handler's module path: Lambda's bootstrap hands it to
+#: ``importlib.import_module``, which finds ``my-app.py`` for ``my-app`` too (no ``import``
+#: statement could name it, but nothing needs one).
+_MODULE_PART = re.compile(r"[\w-]+")
+
+
 def check_python_handler(
     handler: str,
     function: CodeTree,
@@ -75,8 +82,10 @@ def check_python_handler(
     """
     label = f"handler '{handler}'"
     module, dot, func = handler.replace("/", ".").rpartition(".")
-    if not dot or not module or not func or not all(p.isidentifier() for p in (*module.split("."), func)):
-        return [f"{label}: expected `module.function` (e.g. `app.handler`), with Python identifiers"]
+    if (not dot or not module or not func or not func.isidentifier()
+            or not all(_MODULE_PART.fullmatch(p) for p in module.split("."))):
+        return [f"{label}: expected `module.function` (e.g. `app.handler`): the module a file "
+                f"or directory path (letters, digits, `_`, `-`), the function a Python identifier"]
     rel = module.replace(".", "/")
     parts = module.split(".")
 

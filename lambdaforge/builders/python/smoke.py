@@ -8,7 +8,9 @@ without one the test is skipped with the reason, never faked with another versio
 The child runs ``python -I -S`` (no user site, no site-packages, no ``PYTHON*`` variables)
 with ``sys.path`` set to what Lambda uses: the function zip, then each layer's
 ``python/lib/pythonX.Y/site-packages`` and ``python/``, then the runtime's own packages
-(boto3 & co., installed for the target by ``runtime_packages``), with Lambda's environment
+(boto3 & co., installed for the target by ``runtime_packages``); the first three are then
+site directories, as Lambda's bootstrap makes them (their ``.pth`` files are processed:
+a package that needs its ``.pth`` imports on Lambda, and here), with Lambda's environment
 variables and nothing of this machine's (``lambdaforge.lambda_env``). Sockets refuse to
 connect, so an import that reaches for the network fails here as it would hang or fail in
 a VPC. A failure reports Lambda's message, the failing line and the exception.
@@ -34,6 +36,8 @@ from lambdaforge.lambda_env import (
     lambda_names,
     make_sandbox,
     python_path,
+    PYTHON_SITES_SCRIPT,
+    python_sites,
 )
 from lambdaforge.runner import Runner
 
@@ -71,6 +75,8 @@ _CHILD = r"""
 import json, sys, time, traceback
 out, module, func = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path[:0] = json.loads(sys.argv[4])
+import runpy  # Lambda's site directories, as its bootstrap makes them (their .pth files)
+runpy.run_path(sys.argv[5])["add_site_dirs"](json.loads(sys.argv[6]))
 import socket
 def _blocked(*args, **kwargs):
     raise OSError("network access is blocked during the lambdaforge import smoke test")
@@ -184,7 +190,8 @@ def smoke_test(
         env = lambda_environment(function_name=function_name, runtime=target.runtime,
                                  handler=handler, sandbox=sandbox, variables=variables or {})
         proc = runner.run(
-            [python, "-I", "-S", "-B", "-c", _CHILD, str(out), module, func, json.dumps(path)],
+            [python, "-I", "-S", "-B", "-c", _CHILD, str(out), module, func, json.dumps(path),
+             str(PYTHON_SITES_SCRIPT), json.dumps(python_sites(sandbox, target.python_version))],
             cwd=sandbox.task, env=env, timeout=timeout, inherit_env=False,
         )
         if not out.is_file():
