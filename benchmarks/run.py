@@ -530,6 +530,24 @@ def machine(python: str, sam: str | None = None,
     }
 
 
+#: A fixed pure-Python loop: its time says how fast this (shared, virtual) machine was while
+#: the benchmark ran, so runs made at different moments can be compared.
+SPEED_PROBE = "import time; t = time.perf_counter(); s = 0\nfor i in range(3_000_000): s += i\nprint(time.perf_counter() - t)"
+
+
+def speed_probe(python: str) -> float:
+    """Seconds of ``SPEED_PROBE`` in a fresh interpreter, median of 3."""
+    times = []
+    for _ in range(3):
+        done = subprocess.run([python, "-c", SPEED_PROBE], capture_output=True, text=True,
+                              timeout=60, check=False)
+        try:
+            times.append(float(done.stdout.strip()))
+        except ValueError:
+            return float("nan")
+    return statistics.median(times)
+
+
 def _fmt(xs: list[float]) -> str:
     return f"{statistics.median(xs):.2f}" if xs else "-"
 
@@ -566,7 +584,8 @@ def report(bench: Bench, info: dict[str, str], seconds: float) -> str:
         (f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory']} "
          f"RAM, {info['os']}, load average {info['load']} at the end; Python {info['python']}, "
          f"uv {info['uv']}, pip {info['pip']}, lambdaforge {info['lambdaforge']}; "
-         f"sam: {info['sam']}."),
+         f"sam: {info['sam']}. Speed probe (a 3M-iteration Python loop, lower is faster): "
+         f"{info.get('probe', '?')}."),
         (f"`forge build --jobs {JOBS}`, {bench.runs} runs per scenario (median, min, max); "
          f"baseline {bench.baseline_runs} run(s)"
          + (("; `sam build --parallel --cached` "
@@ -666,6 +685,7 @@ def main(argv: list[str] | None = None) -> int:
                   sam_runs=a.sam_runs, sam_max_functions=a.sam_max_functions,
                   full_sam=a.full_sam)
 
+    probe_start = speed_probe(python)
     start = time.perf_counter()
     for n in sizes:
         bench.monorepo(n)
@@ -673,7 +693,10 @@ def main(argv: list[str] | None = None) -> int:
         bench.big()
     if not (a.no_node or a.quick):
         bench.node_bundle()
-    text = report(bench, machine(python, sam, sam_python), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    info = machine(python, sam, sam_python)
+    info["probe"] = f"{probe_start:.2f} s at the start, {speed_probe(python):.2f} s at the end"
+    text = report(bench, info, seconds)
     (a.workdir / "results.json").write_text(json.dumps(
         [{"scenario": r.scenario, "functions": r.functions, "forge": [s.__dict__ | {"stderr": "", "stdout": ""}
           for s in r.forge], "baseline": [s.seconds for s in r.baseline], "note": r.note}
