@@ -49,7 +49,8 @@ def prepare_node(spec: FunctionSpec, function_zip: Path, layer_zips: list[Path],
     lambda_env.extract_artifacts(sandbox, function_zip, layer_zips)
     names = {p.relative_to(sandbox.task).as_posix() for p in sandbox.task.rglob("*") if p.is_file()}
     module, export = handlers.split_handler(spec.handler)
-    file = handlers.find_handler_file(names, module)
+    file = handlers.handler_file(names, module, lambda n: (sandbox.task / n).read_bytes(),
+                                 int(major))
     if file is None:  # the build's handler check has said so already
         raise InvokeUnavailable(handlers.missing_file_message(spec.handler, module))
     npmrc = ctx.project.path(spec.source) / ".npmrc" if spec.source else None
@@ -65,7 +66,8 @@ def prepare_node(spec: FunctionSpec, function_zip: Path, layer_zips: list[Path],
         region=region, node_modules=supply.modules())
     hook = sandbox.home.parent / handlers.HOOK_NAME
     hook.write_text(handlers.NODE_PATH_HOOK, encoding="utf-8")
-    argv = [node, str(_BOOTSTRAP), str(sandbox.task / file), export, str(hook),
+    target = sandbox.task / handlers.load_path(module, file)
+    argv = [node, str(_BOOTSTRAP), str(target), export, str(hook),
             str(request_file), str(result_file)]
     places = lambda_env.lambda_names(sandbox, list(supply.installed.values()),
                                      "/var/runtime/node_modules")

@@ -11,6 +11,7 @@ import pytest
 from lambdaforge.builders.node import NodeBuilder
 from lambdaforge.builders.node.handler import (
     ModuleSystem,
+    folder_main_problem,
     module_system_problem,
     split_handler,
     static_exports,
@@ -139,6 +140,49 @@ def test_a_folder_named_like_the_handler_file_is_what_lambda_requires_first(tmp_
     assert BUILDER.check_handler(js_first, [], "app.handler", runtime) == []
 
 
+def test_a_folder_named_like_the_handler_serves_it_up_to_node_22(tmp_path: Path) -> None:
+    """``app.handler`` with ``app/index.js`` (or the folder's package.json ``main``) and no
+    ``app.js``: the runtime's extensionless ``require('/var/task/app')`` loads the folder, so
+    it is a handler, checked in the folder's main; from Node.js 24 the runtime no longer
+    requires the bare path."""
+    indexed = make_zip(tmp_path / "a.zip", {"app/index.js": CJS, "package.json": "{}"})
+    mained = make_zip(tmp_path / "b.zip", {"app/package.json": '{"main": "lib/main"}',
+                                           "app/lib/main.js": CJS})
+    wrong = make_zip(tmp_path / "c.zip", {"app/index.js": CJS_WRONG})
+    for runtime in ("nodejs20.x", "nodejs22.x"):
+        assert BUILDER.check_handler(indexed, [], "app.handler", runtime) == []
+        assert BUILDER.check_handler(mained, [], "app.handler", runtime) == []
+        problems = BUILDER.check_handler(wrong, [], "app.handler", runtime)
+        assert len(problems) == 1 and "app/index.js" in problems[0], problems
+    assert BUILDER.check_handler(indexed, [], "app.handler", "nodejs24.x") == [
+        "handler `app.handler`: no app.js, app.mjs or app.cjs at the root of the artifact"]
+    # An ES module main: require() of it fails on Node.js 20 (ERR_REQUIRE_ESM), 22 loads it.
+    esm = make_zip(tmp_path / "d.zip", {"app/index.js": ESM, "app/package.json": '{"type": "module"}'})
+    problems = BUILDER.check_handler(esm, [], "app.handler", "nodejs20.x")
+    # (statically; or, where the local Node.js is 20, in Node's own words: it has the last word)
+    assert len(problems) == 1 and "ERR_REQUIRE_ESM" in problems[0], problems
+    system = ModuleSystem("esm", 'app/package.json has "type": "module"', "module")
+    assert folder_main_problem("app.handler", "app", "app/index.js", system, 20) == (
+        "handler `app.handler`: Lambda's runtime loads the folder app/ with require(), and "
+        "app/index.js is an ES module (app/package.json has \"type\": \"module\"), which "
+        "require() cannot load on Node.js 20 (ERR_REQUIRE_ESM); name the file in the handler "
+        "(`app/index.handler`)")
+    assert BUILDER.check_handler(esm, [], "app.handler", "nodejs22.x") == []
+
+
+@needs_same_node
+def test_a_folder_handler_imports_and_runs_as_on_lambda(tmp_path: Path) -> None:
+    if LOCAL_MAJOR >= 24:
+        pytest.skip("from Node.js 24 the runtime no longer requires the bare path")
+    spec = _spec(SAME_RUNTIME, handler="app.handler")
+    artifact = make_zip(tmp_path / "f.zip", {"app/index.js": CJS})
+    result = BUILDER.smoke_test(artifact, [], spec, _ctx(tmp_path))
+    assert result.ok, result.error
+    esm = make_zip(tmp_path / "e.zip", {"app/index.mjs": ESM})  # not a main require() finds
+    result = BUILDER.smoke_test(esm, [], spec, _ctx(tmp_path))
+    assert not result.ok and "no app.js, app.mjs or app.cjs" in result.error, result.error
+
+
 @needs_same_node
 def test_the_import_requires_the_extensionless_path_first_as_lambda_does(tmp_path: Path) -> None:
     helpers = make_zip(tmp_path / "a.zip", {"app.mjs": ESM, "app/greet.mjs": ESM})
@@ -175,10 +219,10 @@ def test_generated_exports_the_patterns_miss_are_settled_by_import(tmp_path: Pat
     ]
 
 
-def _spec(runtime: str):
+def _spec(runtime: str, handler: str = "index.handler"):
     from tests.node_builder.npmproject import function_spec
 
-    return function_spec("f", "f", runtime=runtime)
+    return function_spec("f", "f", handler, runtime=runtime)
 
 
 def _ctx(tmp_path: Path):

@@ -408,15 +408,16 @@ class NodeBuilder(Builder):
             module, _ = handlers.split_handler(handler)
         except ValueError as exc:
             return [str(exc)]
+        major = int(RUNTIMES[runtime].version)
         with zipfile.ZipFile(artifact) as zf:
             names = set(zf.namelist())
-            file = handlers.find_handler_file(names, module)
+            file = handlers.handler_file(names, module, zf.read, major)
             if file is None:
                 return [handlers.missing_file_message(handler, module)]
             source = zf.read(file).decode("utf-8", errors="replace")
             system = handlers.module_system(file, names, zf.read)
-            major = int(RUNTIMES[runtime].version)
-            folder = handlers.folder_problem(handler, module, file, names, zf.read, major)
+            folder = (handlers.folder_problem(handler, module, file, names, zf.read, major)
+                      or handlers.folder_main_problem(handler, module, file, system, major))
         problem = (folder or handlers.module_system_problem(handler, file, source, system, major)
                    or handlers.static_problem(handler, file, source))
         if problem is None:

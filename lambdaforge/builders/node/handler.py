@@ -56,6 +56,41 @@ def find_handler_file(names: Collection[str], module: str) -> str | None:
     return None
 
 
+def handler_file(names: Collection[str], module: str, read: Callable[[str], bytes],
+                 runtime_major: int) -> str | None:
+    """The file Lambda's runtime loads for ``module`` (``names``: artifact-relative POSIX
+    paths): one named like it (``find_handler_file``), else, up to Node.js 22, whose runtime
+    requires the path without an extension first, the JavaScript file ``require`` of a
+    folder named like it loads (its package.json ``main``, else ``index.js``): a handler
+    ``app.handler`` served by ``app/index.js``."""
+    file = find_handler_file(names, module)
+    if file is None and runtime_major < 24 and any(n.startswith(module + "/") for n in names):
+        main = _folder_main(module, names, read)
+        if main is not None and main.endswith(HANDLER_EXTENSIONS):
+            file = main
+    return file
+
+
+def load_path(module: str, file: str) -> str:
+    """What a loader that does as Lambda's runtime does is given: the folder, for a handler
+    a folder serves (``require`` of the folder is what the runtime runs), else the file."""
+    return module if file.startswith(module + "/") else file
+
+
+def folder_main_problem(handler: str, module: str, file: str, system: ModuleSystem,
+                        node_major: int) -> str | None:
+    """Why a folder's main file cannot serve the handler, or ``None``: the runtime loads the
+    folder with ``require``, and ``require`` of an ES module fails before Node.js 22
+    (``ERR_REQUIRE_ESM``; 22 loads it)."""
+    if not file.startswith(module + "/") or system.kind != "esm" or node_major >= 22:
+        return None
+    _, export = split_handler(handler)
+    return (f"handler `{handler}`: Lambda's runtime loads the folder {module}/ with require(), "
+            f"and {file} is an ES module ({system.why}), which require() cannot load on "
+            f"Node.js {node_major} (ERR_REQUIRE_ESM); name the file in the handler "
+            f"(`{file.rsplit('.', 1)[0]}.{export}`)")
+
+
 def folder_problem(handler: str, module: str, file: str, names: Collection[str],
                    read: Callable[[str], bytes], runtime_major: int) -> str | None:
     """Why a folder named like the handler file (``app/`` beside ``app.mjs``) breaks the
@@ -64,8 +99,8 @@ def folder_problem(handler: str, module: str, file: str, names: Collection[str],
     and loads ``app.js``, else the folder's ``package.json`` ``main`` or ``index.js``, else
     fails with "Cannot find module" (aws-lambda-nodejs-runtime-interface-client issue 93)."""
     prefix = module + "/"
-    if runtime_major >= 24 or not any(n.startswith(prefix) for n in names):
-        return None
+    if runtime_major >= 24 or file.startswith(prefix) or not any(n.startswith(prefix) for n in names):
+        return None  # (a file inside the folder is the folder's own main: ``handler_file``)
     if f"{module}.js" in names or f"{module}.json" in names or f"{module}.node" in names:
         return None  # require resolves the file first: the one find_handler_file chose
     loaded = _folder_main(module, names, read)
@@ -449,7 +484,7 @@ def import_handler_dir(
     ``NODE_PATH``; without it, Lambda's for a function with neither (the handler check)."""
     module, export = split_handler(handler)
     names = {p.relative_to(task).as_posix() for p in task.rglob("*") if p.is_file()}
-    file = find_handler_file(names, module)
+    file = handler_file(names, module, lambda n: (task / n).read_bytes(), runtime_major)
     if file is None:
         return ImportOutcome(missing_file_message(handler, module))
     script = work / SCRIPT_NAME
@@ -463,7 +498,7 @@ def import_handler_dir(
         sandbox = Sandbox(task=task, opt=opt, home=home, lang=interpreter_prefix(node))
         env = lambda_environment(function_name="handler-check", handler=handler,
                                  runtime=f"nodejs{runtime_major}.x", sandbox=sandbox)
-    argv = [node, str(script), str(task / file), export, str(hook)]
+    argv = [node, str(script), str(task / load_path(module, file)), export, str(hook)]
     result = runner.run(argv, cwd=task, env=env, timeout=timeout, inherit_env=False)
     return _outcome(result, handler, file, export)
 
