@@ -148,5 +148,6 @@ def test_exclude_skips_directories_and_a_directory_without_its_handler_is_no_fun
 
 def test_a_node_directory_counts_with_a_typescript_entry(project) -> None:
     p = project('[[discover]]\npath = "fns/*"\nruntime = "nodejs22.x"\nhandler = "index.handler"\n',
-                {"fns/ts/index.ts": "", "fns/js/index.mjs": "", "fns/none/lib.js": ""})
-    assert sorted(p.functions) == ["js", "ts"]
+                {"fns/ts/index.ts": "", "fns/js/index.mjs": "", "fns/none/lib.js": "",
+                 "fns/folder/index/index.js": ""})  # a folder the runtime requires (≤ 22)
+    assert sorted(p.functions) == ["folder", "js", "ts"]

@@ -105,12 +105,15 @@ class NodeBuilder(Builder):
 
     @classmethod
     def handler_files(cls, handler: str) -> tuple[str, ...] | None:
-        """``index.handler`` → ``index.js``, ``.mjs``, ``.cjs``, or a TypeScript entry
-        (``.ts``, ``.mts``, ``.cts``) that bundling compiles."""
+        """``index.handler`` → ``index.js``, ``.mjs``, ``.cjs``, a TypeScript entry (``.ts``,
+        ``.mts``, ``.cts``) that bundling compiles, or a folder's ``index/index.js``, which the
+        runtime up to Node.js 22 loads by requiring the folder (``handlers.handler_file``)."""
         from lambdaforge.builders.node.bundle import ENTRY_EXTENSIONS
 
         module = handler.rpartition(".")[0]
-        return tuple(module + ext for ext in ENTRY_EXTENSIONS) if module else None
+        if not module:
+            return None
+        return (*(module + ext for ext in ENTRY_EXTENSIONS), f"{module}/index.js")
 
     @classmethod
     def options_model(cls) -> type[NodeOptions]:
