@@ -268,9 +268,9 @@ def _split(lines: list[bytes]) -> int:
 class _Helper:
     """A forked child that parses and checks some group lines, and reports back through a
     pipe as one JSON document: the names of its groups and ``_check_lines``' answer
-    (``{"names": …, "failing": …, "changed": …}``), or ``{"malformed": …}``. Parallel ``lstat`` is git's answer to large indexes (its
-    preload-index threads); in Python, whose threads share one interpreter lock, it takes a
-    process. Anything that goes wrong with the child (it cannot be forked, dies, says
+    (``{"names": …, "failing": …, "changed": …}``), or ``{"malformed": …}``. Parallel
+    ``lstat`` is git's answer to large indexes (its preload-index threads); in Python, whose
+    threads share one interpreter lock, it takes a process. Anything that goes wrong with the child (it cannot be forked, dies, says
     something unreadable) makes ``result`` ``None``: the parent then checks those lines
     itself, so a failed helper costs time, never a wrong answer."""
 

@@ -99,8 +99,10 @@ def folder_problem(handler: str, module: str, file: str, names: Collection[str],
     and loads ``app.js``, else the folder's ``package.json`` ``main`` or ``index.js``, else
     fails with "Cannot find module" (aws-lambda-nodejs-runtime-interface-client issue 93)."""
     prefix = module + "/"
-    if runtime_major >= 24 or file.startswith(prefix) or not any(n.startswith(prefix) for n in names):
-        return None  # (a file inside the folder is the folder's own main: ``handler_file``)
+    if runtime_major >= 24 or not any(n.startswith(prefix) for n in names):
+        return None
+    if file.startswith(prefix):
+        return None  # the folder's own main serves the handler (``handler_file``)
     if f"{module}.js" in names or f"{module}.json" in names or f"{module}.node" in names:
         return None  # require resolves the file first: the one find_handler_file chose
     loaded = _folder_main(module, names, read)
