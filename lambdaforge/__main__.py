@@ -1,5 +1,5 @@
-"""Allow ``python -m lambdaforge``."""
+"""Allow ``python -m lambdaforge``: what the ``forge`` executable does."""
 
-from lambdaforge.cli import entry
+from lambdaforge.noop import main
 
-raise SystemExit(entry())
+raise SystemExit(main())

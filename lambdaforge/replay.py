@@ -17,33 +17,39 @@ some observations had to be verified by content (a ``touch``, a ``git checkout``
 rewrote equal bytes, a file too recent to trust its stat), the record is refreshed so the
 next replay is stats alone again.
 
-The record is JSON lines (a header, then one line per group), so a large one is replayed by
-two processes: a forked helper parses and checks the second half of the lines while this
-process does the first (``examine``). At 2,000 functions a no-op stats ~18,000 paths, and on
-a slow core that, with parsing the ~3 MB record, was most of its time.
+The record is a JSON header and the observations as columns (kind, path, last field,
+stat), so a no-op compares stats without decoding one observation, and a large record is
+checked by two processes: a forked helper checks the second half of the groups while this
+process does the first (``examine``). At 2,000 functions a no-op stats ~18,000 paths; on a
+slow core that, with parsing the ~3 MB record as JSON, was most of its time.
 
 This module imports nothing heavy on purpose.
 """
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
+
 import json
 import os
 import sys
 import time
+from array import array
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from lambdaforge import __version__
-from lambdaforge.observe import Observation, check_many, newest, racy, stat_tuple
+from lambdaforge.observe import (COARSE_RACY_WINDOW_NS, RACY_WINDOW_NS, Observation, absolute,
+                                 check, newest, racy, stat_tuple)
 
-RECORD_VERSION = 4
+RECORD_VERSION = 5
 RECORD_NAME = "replay.json"
 #: where the record lives, relative to the project root
 RECORD_PATH = (".forge", "state", RECORD_NAME)
-#: A record with at least this many bytes of observations is replayed by two processes, each
-#: parsing and checking half of it (see ``examine``); below it a fork costs more than it saves.
-PARALLEL_MIN_BYTES = 1_000_000
+#: A record of at least this many observations is replayed by two processes, each checking
+#: half of it (see ``examine``); below it a fork costs more than it saves.
+PARALLEL_MIN_OBSERVATIONS = 4_000
 
 
 def build_identity(names: Iterable[str], *, smoke: bool, checks: bool,
@@ -79,17 +85,18 @@ def record(state_dir: Path, identity: Mapping[str, object], reference_ns: int,
     than the first observation was taken (the build's start): the racy rule is judged
     against it.
 
-    JSON lines: a header (version, identity, reference, summary), then one ``[name,
-    observations]`` line per group, ``"project"`` first. Each line parses on its own, so a
-    large record is parsed and checked by two processes, half each (``examine``)."""
+    The file is a JSON header line (version, identity, reference, summary, the groups'
+    names and sizes, the sections' lengths), then the observations as columns (``_encode``):
+    a no-op replays it without decoding an observation, so a record of 18,000 of them costs
+    a millisecond to read rather than the ~50 ms a JSON parse took."""
     from lambdaforge.fsutil import write_atomic
 
+    groups, body, sections = _encode([("project", project), *targets.items()])
     header = {"version": RECORD_VERSION, "lambdaforge": __version__,
-              "identity": dict(identity), "reference_ns": reference_ns, "summary": summary}
-    lines = [json.dumps(header, separators=(",", ":")),
-             json.dumps(["project", project], separators=(",", ":"))]
-    lines += [json.dumps([name, group], separators=(",", ":")) for name, group in targets.items()]
-    write_atomic(state_dir / RECORD_NAME, "\n".join(lines).encode(), durable=False)
+              "identity": dict(identity), "reference_ns": reference_ns, "summary": summary,
+              "byteorder": sys.byteorder, "groups": groups, "sections": sections}
+    data = json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+    write_atomic(state_dir / RECORD_NAME, data, durable=False)
 
 
 def forget(state_dir: Path) -> None:
@@ -98,18 +105,198 @@ def forget(state_dir: Path) -> None:
 
 
 class Malformed(ValueError):
-    """A record line of the wrong shape: the whole record is not there."""
+    """A record of the wrong shape: the whole record is not there."""
 
 
-def _read(root: Path, identity: Mapping[str, object]
-          ) -> tuple[dict, list[bytes], os.stat_result] | None:
-    """The record's header, its group lines (unparsed) and the stat of the file they were
-    read from, when the header is well-formed, of this version and for this build identity."""
+# --------------------------------------------------------------------------- the columns
+#
+# Every observation is one row of four columns: its kind (one byte), its path (file system
+# bytes), its last field (a digest or listing; empty for a tool) and its stat (six int64s:
+# size, mtime, inode, ctime, mode, and the link count of an output, 0 for the others). A
+# row of a stat-checked kind (``f``, ``d``, ``t``, ``o``) is compared with ``os.stat`` as it
+# is, the way ``observe.check_many`` does it inline. Any other observation (``e``, ``m``, a
+# stat that could not be taken, anything that does not fit the columns) is kind ``x`` and
+# stored whole as JSON in the last-field column; it goes through ``observe.check``.
+
+_OTHER = ord("x")
+_TOOL, _OUTPUT = ord("t"), ord("o")
+_COLUMNED = frozenset(map(ord, "fdto"))
+_WIDTH = 6
+_ZEROS = (0,) * _WIDTH
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _columns(obs: Observation) -> tuple[int, bytes, bytes, list[int]] | None:
+    """One observation as a row of columns, or ``None`` when it is stored whole."""
+    try:
+        kind, path, st = obs[0], obs[1], obs[2]
+        if kind not in ("f", "d", "t", "o") or type(path) is not str or type(st) is not list:
+            return None
+        if len(obs) != (3 if kind == "t" else 4) or len(st) != (6 if kind == "o" else 5):
+            return None
+        if not all(type(v) is int and v in _INT64 for v in st):
+            return None
+        last = b"" if kind == "t" else obs[3].encode()
+        encoded = os.fsencode(path)
+    except (IndexError, TypeError, AttributeError, UnicodeError):
+        return None
+    if b"\0" in encoded or b"\0" in last or not encoded:
+        return None
+    return ord(kind), encoded, last, st + [0] * (_WIDTH - len(st))
+
+
+def _encode(groups: Iterable[tuple[str, list[Observation]]]
+            ) -> tuple[list[list], bytes, list[int]]:
+    """The record's body for ``groups`` (``(name, observations)``, in order): the header's
+    ``[name, count]`` list, the columns as bytes, and each column's length."""
+    kinds, paths, lasts, stats = bytearray(), [], [], array("q")
+    counts: list[list] = []
+    for name, group in groups:
+        counts.append([name, len(group)])
+        for obs in group:
+            row = _columns(obs)
+            if row is None:
+                kinds.append(_OTHER)
+                paths.append(b"")
+                lasts.append(json.dumps(obs, separators=(",", ":")).encode())
+                stats.extend(_ZEROS)
+            else:
+                kinds.append(row[0])
+                paths.append(row[1])
+                lasts.append(row[2])
+                stats.extend(row[3])
+    sections = [bytes(kinds), b"\0".join(paths), b"\0".join(lasts), stats.tobytes()]
+    return counts, b"".join(sections), [len(s) for s in sections]
+
+
+class _Table:
+    """A record's observations as columns, with the groups they belong to: what a replay
+    checks (``check``) without building one observation, and decodes (``group``) only
+    where an observation is needed as itself (one that failed, the incremental planner)."""
+
+    def __init__(self, names: list[str], counts: list[int], data: bytes, offset: int,
+                 sections: list[int]) -> None:
+        rows = sum(counts)
+        ends = [offset + sum(sections[:n + 1]) for n in range(4)]
+        if len(data) != ends[3] or sections[0] != rows or sections[3] != rows * _WIDTH * 8:
+            raise Malformed("the columns do not match the groups")
+        self.names = names
+        self.starts = [0]
+        for count in counts:
+            self.starts.append(self.starts[-1] + count)
+        self.kinds = data[offset:ends[0]]
+        self.paths = data[ends[0]:ends[1]].split(b"\0") if rows else []
+        if len(self.paths) != rows:
+            raise Malformed("a column of the wrong length")
+        if rows and data.count(b"\0", ends[1], ends[2]) != rows - 1:
+            raise Malformed("a column of the wrong length")
+        self._lasts_at = (ends[1], ends[2])
+        self._data: bytes | None = data
+        self._lasts: list[bytes] | None = None
+        self.stats = array("q")
+        self.stats.frombytes(memoryview(data)[ends[2]:ends[3]])
+
+    @property
+    def lasts(self) -> list[bytes]:
+        """The last-field column, split on first use: a no-op whose stats all hold never
+        needs a digest."""
+        if self._lasts is None:
+            assert self._data is not None
+            start, end = self._lasts_at
+            self._lasts = self._data[start:end].split(b"\0") if self.starts[-1] else []
+            self._data = None
+        return self._lasts
+
+    def observation(self, row: int) -> Observation:
+        """Row ``row`` as the observation it was written from. Raises ``Malformed``."""
+        kind, last = self.kinds[row], self.lasts[row]
+        try:
+            if kind == _OTHER:
+                return json.loads(last)
+            if kind not in _COLUMNED:
+                raise Malformed(f"an observation of kind {kind!r}")
+            at = row * _WIDTH
+            st = self.stats[at:at + (_WIDTH if kind == _OUTPUT else _WIDTH - 1)].tolist()
+            path = os.fsdecode(self.paths[row])
+            if kind == _TOOL:
+                return ["t", path, st]
+            # a damaged digest decodes to one that does not match: a miss, not an error
+            return [chr(kind), path, st, last.decode("utf-8", "surrogateescape")]
+        except ValueError as exc:  # bad JSON
+            raise Malformed(str(exc)) from exc
+
+    def group(self, index: int) -> list[Observation]:
+        """The observations of group ``index``, in their recorded order."""
+        return [self.observation(r) for r in range(self.starts[index], self.starts[index + 1])]
+
+    def check(self, first: int, last: int, root: str, reference_ns: int) -> tuple[dict, dict]:
+        """Check every observation of groups ``first`` to ``last`` (exclusive), each once:
+        the failing observations and, for each group where a result is not the recorded
+        observation itself (failing, or proved by content only: ``observe.check``), its
+        whole list of results; both per group name. Raises ``Malformed``.
+
+        The common case, a stat-checked row whose stat is exactly as recorded and not racy,
+        is ``observe.check_many``'s inline comparison made on the columns; every other row
+        is decoded and goes through ``observe.check``."""
+        failing: dict[str, list[Observation]] = {}
+        changed: dict[str, list[Observation | None]] = {}
+        kinds, paths, stats, starts = self.kinds, self.paths, self.stats, self.starts
+        stat = os.stat
+        fine, coarse = RACY_WINDOW_NS, COARSE_RACY_WINDOW_NS
+        prefix = os.fsencode(os.path.join(root, ""))
+        posix = os.sep == "/" and os.altsep is None
+        for index in range(first, last):
+            slow: dict[int, Observation | None] | None = None
+            start = starts[index]
+            for row in range(start, starts[index + 1]):
+                kind = kinds[row]
+                if kind in _COLUMNED:
+                    path = paths[row]
+                    try:
+                        if posix:
+                            st = stat(path if path[:1] == b"/" else prefix + path)
+                        else:
+                            st = stat(absolute(root, os.fsdecode(path)))
+                    except (OSError, ValueError):
+                        st = None
+                    if st is not None:
+                        at = row * _WIDTH
+                        mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+                        if (stats[at] == st.st_size and stats[at + 1] == mtime
+                                and stats[at + 2] == st.st_ino and stats[at + 3] == ctime
+                                and stats[at + 4] == st.st_mode
+                                and (kind != _OUTPUT or stats[at + 5] == st.st_nlink)):
+                            # ``racy(newest(st), reference_ns)``, inline; tools never are
+                            newest_ns = mtime if mtime > ctime else ctime
+                            window = coarse if newest_ns % 1_000_000_000 == 0 else fine
+                            if kind == _TOOL or newest_ns < reference_ns - window:
+                                continue
+                obs = self.observation(row)
+                result = check(obs, root, reference_ns)
+                if result is not obs:
+                    if slow is None:
+                        slow = {}
+                    slow[row - start] = result
+            if slow is not None:
+                name, group = self.names[index], self.group(index)
+                results = [slow.get(n, obs) for n, obs in enumerate(group)]
+                changed[name] = results
+                bad = [obs for obs, r in zip(group, results) if r is None]
+                if bad:
+                    failing[name] = bad
+        return failing, changed
+
+
+def _read(root: Path | str, identity: Mapping[str, object]
+          ) -> tuple[dict, _Table, os.stat_result] | None:
+    """The record's header, its observations (``_Table``) and the stat of the file they
+    were read from, when it is well-formed, of this version and for this build identity."""
     try:
         with open(os.path.join(os.fspath(root), *RECORD_PATH), "rb") as f:
             st = os.fstat(f.fileno())
-            lines = f.read().split(b"\n")
-        header = json.loads(lines[0])
+            data = f.read()
+        end = data.index(b"\n")
+        header = json.loads(data[:end])
     except (OSError, ValueError):
         return None
     if (not isinstance(header, dict) or header.get("version") != RECORD_VERSION
@@ -117,31 +304,23 @@ def _read(root: Path, identity: Mapping[str, object]
             or header.get("identity") != json.loads(json.dumps(dict(identity)))
             or type(header.get("reference_ns")) is not int
             or not isinstance(header.get("summary"), str)
-            or len(lines) < 2):
+            or header.get("byteorder") != sys.byteorder):
         return None
-    return header, lines[1:], st
-
-
-def _parse_all(lines: list[bytes], into: dict[str, list[Observation]]) -> None:
-    """Add each line's ``[name, observations]`` group to ``into``; a line of another shape, or
-    a name already there, is ``Malformed``. The lines are parsed as one JSON array (one
-    decoder call: per-line calls cost a record of 400 lines a quarter of its replay). Each
-    observation's shape is checked where it is used: ``observe.check`` finds a malformed one
-    false (checking them all here first cost a third of a no-op)."""
+    groups, sections = header.get("groups"), header.get("sections")
+    if (not isinstance(groups, list) or not groups
+            or not all(isinstance(g, list) and len(g) == 2 and isinstance(g[0], str)
+                       and type(g[1]) is int and g[1] >= 0 for g in groups)
+            or not (isinstance(sections, list) and len(sections) == 4
+                    and all(type(n) is int and n >= 0 for n in sections))):
+        return None
+    names = [g[0] for g in groups]
+    if names[0] != "project" or len(set(names)) != len(names):
+        return None
     try:
-        items = json.loads(b"[" + b",".join(lines) + b"]")
-    except ValueError as exc:
-        raise Malformed(str(exc)) from exc
-    if len(items) != len(lines):
-        raise Malformed("a line that is not one JSON value")
-    for item in items:
-        if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
-                or not isinstance(item[1], list)):
-            raise Malformed("not a [name, observations] line")
-        name, group = item
-        if name in into:
-            raise Malformed(f"group {name!r} twice")
-        into[name] = group
+        table = _Table(names, [g[1] for g in groups], data, end + 1, sections)
+    except Malformed:
+        return None
+    return header, table, st
 
 
 def load(root: Path, identity: Mapping[str, object]) -> dict | None:
@@ -151,16 +330,19 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
     read = _read(root, identity)
     if read is None:
         return None
-    header, lines, _ = read
-    groups: dict[str, list[Observation]] = {}
+    header, table, _ = read
     try:
-        _parse_all(lines, groups)
+        return _as_data(header, table)
     except Malformed:
         return None
-    if "project" not in groups:
-        return None
-    project = groups.pop("project")
-    return {**header, "project": project, "targets": groups}
+
+
+def _as_data(header: dict, table: _Table) -> dict:
+    """``load``'s answer for a record already read."""
+    targets = {name: table.group(n) for n, name in enumerate(table.names)}
+    project = targets.pop("project")
+    kept = {k: v for k, v in header.items() if k not in ("groups", "sections", "byteorder")}
+    return {**kept, "project": project, "targets": targets}
 
 
 class Replayed:
@@ -168,16 +350,13 @@ class Replayed:
     observations that no longer hold, and the record (``data``, as ``load`` gives it).
     (A plain class: a msgspec ``Struct`` would cost the no-op build its import.)"""
 
-    def __init__(self, header: dict, groups: dict[str, list[Observation]],
-                 unparsed: list[bytes], source: os.stat_result | None = None,
+    def __init__(self, header: dict, table: _Table, source: os.stat_result | None = None,
                  read_ns: int = 0) -> None:
         self.header = header
         self.failing: dict[str, list[Observation]] = {}
         #: the record file's stat as read, and a moment no later than the read (``current``)
         self.source, self.read_ns = source, read_ns
-        self._groups = groups
-        #: group lines a helper process checked and this one has not parsed (yet)
-        self._unparsed = unparsed
+        self._table = table
         self._data: dict | None = None
 
     @property
@@ -192,11 +371,9 @@ class Replayed:
 
     @property
     def groups(self) -> dict[str, list[Observation]]:
-        """Every group of the record, ``"project"`` included (parsed on first use)."""
-        if self._unparsed:
-            _parse_all(self._unparsed, self._groups)  # checked already: well-formed
-            self._unparsed = []
-        return self._groups
+        """Every group of the record, ``"project"`` included (decoded on first use)."""
+        data = self.data
+        return {"project": data["project"], **data["targets"]}
 
     def current(self, root: Path) -> bool:
         """Whether ``root``'s record file is still the one this replay read (same inode,
@@ -213,32 +390,10 @@ class Replayed:
 
     @property
     def data(self) -> dict:
-        """The whole record, as ``load`` gives it."""
+        """The whole record, as ``load`` gives it (checked already: well-formed)."""
         if self._data is None:
-            groups = dict(self.groups)
-            project = groups.pop("project", [])
-            self._data = {**self.header, "project": project, "targets": groups}
+            self._data = _as_data(self.header, self._table)
         return self._data
-
-
-def _check_lines(lines: list[bytes], base: str, reference: int,
-                 groups: dict[str, list[Observation]]) -> tuple[dict, dict]:
-    """Parse ``lines`` into ``groups`` and check every observation; returns the failing
-    observations and the checked results of the groups where a result is not the recorded
-    observation itself (failing, or proved by content only), both per group name. Raises
-    ``Malformed``."""
-    failing: dict[str, list[Observation]] = {}
-    changed: dict[str, list[Observation | None]] = {}
-    first = len(groups)
-    _parse_all(lines, groups)
-    for name, group in list(groups.items())[first:]:
-        results = check_many(group, base, reference)
-        if any(r is not o for r, o in zip(results, group)):
-            changed[name] = results
-            bad = [o for o, r in zip(group, results) if r is None]
-            if bad:
-                failing[name] = bad
-    return failing, changed
 
 
 def _may_fork() -> bool:
@@ -251,31 +406,32 @@ def _may_fork() -> bool:
     return threading is None or threading.active_count() == 1
 
 
-def _split(lines: list[bytes]) -> int:
-    """Where a record's group lines are split between two processes (``len(lines)`` for one):
-    at half their bytes, when there are enough of them to be worth a fork."""
-    total = sum(len(line) for line in lines)
-    if total < PARALLEL_MIN_BYTES or not _may_fork():
-        return len(lines)
-    half, run = total // 2, 0
-    for i, line in enumerate(lines):
-        run += len(line)
-        if run >= half:
-            return i + 1
-    return len(lines)
+def _split(table: _Table) -> int:
+    """The first group a helper process checks (``len(table.names)``: none): the one where
+    half the observations are reached, when there are enough of them to be worth a fork."""
+    rows = table.starts[-1]
+    if rows < PARALLEL_MIN_OBSERVATIONS or not _may_fork():
+        return len(table.names)
+    half = rows // 2
+    for index, start in enumerate(table.starts):
+        if start >= half:
+            return max(index, 1)  # the project group stays here
+    return len(table.names)
 
 
 class _Helper:
-    """A forked child that parses and checks some group lines, and reports back through a
-    pipe as one JSON document: the names of its groups and ``_check_lines``' answer
-    (``{"names": …, "failing": …, "changed": …}``), or ``{"malformed": …}``. Parallel
-    ``lstat`` is git's answer to large indexes (its preload-index threads); in Python, whose
-    threads share one interpreter lock, it takes a process. Anything that goes wrong with the child (it cannot be forked, dies, says
-    something unreadable) makes ``result`` ``None``: the parent then checks those lines
-    itself, so a failed helper costs time, never a wrong answer."""
+    """A forked child that checks some groups of the record (already read: the child has it
+    as the parent does) and reports back through a pipe as one JSON document:
+    ``_Table.check``'s answer (``{"failing": …, "changed": …}``), or ``{"malformed": …}``.
+    Parallel ``lstat`` is git's answer to large indexes (its preload-index threads); in
+    Python, whose threads share one interpreter lock, it takes a process. Anything that goes
+    wrong with the child (it cannot be forked, dies, says something unreadable) makes
+    ``result`` ``None``: the parent then checks those groups itself, so a failed helper
+    costs time, never a wrong answer."""
 
-    def __init__(self, lines: list[bytes], base: str, reference: int) -> None:
+    def __init__(self, table: _Table, first: int, root: str, reference: int) -> None:
         self.pid: int | None = None
+        self.names = frozenset(table.names[first:])
         read_fd, write_fd = os.pipe()
         try:
             self.pid = os.fork()
@@ -288,9 +444,9 @@ class _Helper:
             try:
                 os.close(read_fd)
                 try:
-                    groups: dict[str, list[Observation]] = {}
-                    failing, changed = _check_lines(lines, base, reference, groups)
-                    answer: dict = {"names": list(groups), "failing": failing, "changed": changed}
+                    failing, changed = _check_groups(table, first, len(table.names), root,
+                                                     reference)
+                    answer: dict = {"failing": failing, "changed": changed}
                 except Malformed as exc:
                     answer = {"malformed": str(exc)}
                 payload = memoryview(json.dumps(answer, separators=(",", ":")).encode())
@@ -326,12 +482,18 @@ class _Helper:
             return None
         if "malformed" in answer:
             return answer
-        names, failing, changed = answer.get("names"), answer.get("failing"), answer.get("changed")
-        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)
-                and isinstance(failing, dict) and isinstance(changed, dict)
+        failing, changed = answer.get("failing"), answer.get("changed")
+        if not (isinstance(failing, dict) and isinstance(changed, dict)
+                and self.names.issuperset(failing) and self.names.issuperset(changed)
                 and all(isinstance(v, list) for v in (*failing.values(), *changed.values()))):
             return None
         return answer
+
+
+def _check_groups(table: _Table, first: int, last: int, root: str,
+                  reference: int) -> tuple[dict, dict]:
+    """``table.check`` (a seam: tests make the helper's share fail)."""
+    return table.check(first, last, root, reference)
 
 
 def examine(root: Path, identity: Mapping[str, object]) -> Replayed | None:
@@ -340,48 +502,46 @@ def examine(root: Path, identity: Mapping[str, object]) -> Replayed | None:
     the current stats against this run's start, so the next replay is stats alone (an
     optimisation only: a read-only state directory must not fail a no-op build).
 
-    A large record (``PARALLEL_MIN_BYTES``) is split at half its bytes: a forked helper
-    parses and checks the second half while this process does the first, and hands back
-    only what did not hold. Its groups are parsed here only when they are needed: for an
-    incremental build, or to refresh the record."""
+    A large record (``PARALLEL_MIN_OBSERVATIONS``) is split at half its observations: a
+    forked helper checks the second half while this process does the first, and hands back
+    only what did not hold."""
     started_ns = time.time_ns()
     read = _read(root, identity)
     if read is None:
         return None
-    header, lines, source = read
+    header, table, source = read
     base, reference = os.fspath(root), header["reference_ns"]
-    split = _split(lines)
-    helper = _Helper(lines[split:], base, reference) if split < len(lines) else None
-    groups: dict[str, list[Observation]] = {}
-    unparsed: list[bytes] = []
+    split = _split(table)
+    every = len(table.names)
+    helper = _Helper(table, split, base, reference) if split < every else None
     try:
-        failing, changed = _check_lines(lines[:split], base, reference, groups)
+        failing, changed = _check_groups(table, 0, split, base, reference)
         answer = helper.result() if helper is not None else None
         helper = None
         if answer is None:  # no helper, or none to trust: check its share here
-            more = _check_lines(lines[split:], base, reference, groups)
+            more = _check_groups(table, split, every, base, reference)
         elif "malformed" in answer:
             return None
         else:
-            names = answer["names"]
-            if len(set(names)) != len(names) or not groups.keys().isdisjoint(names):
-                return None  # a group twice
-            more, unparsed = (answer["failing"], answer["changed"]), lines[split:]
+            more = answer["failing"], answer["changed"]
     except Malformed:
         return None
     finally:
         if helper is not None:  # this process failed first: reap the helper
             helper.result()
-    if "project" not in groups:  # written first, so always in this process's share
-        return None
     failing.update(more[0])
     changed.update(more[1])
-    found = Replayed(header, groups, unparsed, source, started_ns)
+    found = Replayed(header, table, source, started_ns)
     found.failing = failing
     if found.up_to_date and changed:
-        checked = {name: changed.get(name, group) for name, group in found.groups.items()}
+        try:
+            checked = {name: changed.get(name, group) for name, group in found.groups.items()}
+        except Malformed:
+            return None
         project = checked.pop("project")
         try:
+            from pathlib import Path  # here: a no-op never imports pathlib (~8 ms)
+
             record(Path(root, *RECORD_PATH[:-1]), identity, started_ns, project, checked,
                    found.summary)
         except OSError:
@@ -399,11 +559,23 @@ def replay(root: Path, identity: Mapping[str, object]) -> str | None:
 
 def find_project_root(cwd: Path, config: Path | None) -> Path | None:
     """The directory of the config file ``forge`` would use, without loading it."""
+    from pathlib import Path
+
     if config is not None:
         path = config if config.is_absolute() else cwd / config
         return path.parent if path.is_file() else None
-    here = cwd.absolute()
-    for d in (here, *here.parents):
-        if (d / "lambdaforge.toml").is_file():
-            return d
-    return None
+    found = find_root(os.fspath(cwd))
+    return None if found is None else Path(found)
+
+
+def find_root(cwd: str) -> str | None:
+    """The nearest directory from ``cwd`` up that holds a ``lambdaforge.toml`` (the project
+    ``forge`` uses when no ``-c`` names a config), as a string: no pathlib on a no-op."""
+    here = os.path.abspath(cwd)
+    while True:
+        if os.path.isfile(os.path.join(here, "lambdaforge.toml")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent

@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     args.cwd = (args.directory or Path(".")).absolute()
+    args.argv = argv  # what was parsed, for what a command remembers of it (``noop``)
     try:
         if not args.cwd.is_dir():
             from lambdaforge.errors import UsageError

@@ -55,17 +55,23 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         # Answer a no-op build from file stats alone, before importing anything heavy.
         import time
 
-        from lambdaforge import replay
+        from lambdaforge import noop, replay
 
         start = time.perf_counter()
         root = replay.find_project_root(args.cwd, args.config)
         config_name = args.config.name if args.config is not None else "lambdaforge.toml"
         identity = replay.build_identity(args.names, smoke=smoke or args.check,
                                          checks=not args.no_check, config=config_name)
-        found = replay.examine(root, identity) if root is not None else None
+        if root is not None and args.directory is None and args.config is None:
+            # next time, ``forge`` answers these arguments before parsing them (noop.py)
+            argv = getattr(args, "argv", None)
+            if argv is not None:
+                noop.remember(os.fspath(root), os.fspath(args.cwd), argv, identity)
+        found = None
+        if root is not None:
+            found = noop.take(os.fspath(root), identity) or replay.examine(root, identity)
         if found is not None and found.up_to_date:
-            summary = found.summary
-            print(f"{summary} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
+            noop.say_up_to_date(found.summary, start)
             return EXIT_OK
         if found is not None and root is not None:
             from lambdaforge.records import import_msgspec

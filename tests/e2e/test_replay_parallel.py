@@ -1,11 +1,11 @@
 """A large replay record is parsed and checked by two processes; the answer is the same.
 
-``replay.examine`` splits a record of ``PARALLEL_MIN_BYTES`` or more at half its bytes and
-forks a helper for the second half (git's preload-index, with a process since Python's
+``replay.examine`` splits a record of ``PARALLEL_MIN_OBSERVATIONS`` or more at half its
+observations and forks a helper for the second half (git's preload-index, with a process since Python's
 threads share one lock). These tests run ``examine`` in a fresh, single-threaded interpreter
-with the threshold at one byte, so even a small project's record is split, and compare it with
+with the threshold at one observation, so even a small project's record is split, and compare it with
 the one-process answer: the same verdict, the same failing targets, the same refresh; and a
-helper that dies, or cannot be forked, or a malformed line in its half, never changes it.
+helper that dies, or cannot be forked, or a malformed observation in its half, never changes it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import types
 
 import pytest
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from lambdaforge import replay
 
 root, mode = Path(sys.argv[1]), sys.argv[2]
-replay.PARALLEL_MIN_BYTES = 10**12 if mode == "serial" else 1
+replay.PARALLEL_MIN_OBSERVATIONS = 10**12 if mode == "serial" else 1
 identity = replay.build_identity((), smoke=False, checks=True, config="lambdaforge.toml")
 forks = []
 real_fork = os.fork
@@ -42,19 +43,19 @@ def counting_fork():
     return real_fork()
 os.fork = counting_fork
 if mode == "helper-dies":
-    parent, real_check = os.getpid(), replay._check_lines
+    parent, real_check = os.getpid(), replay._check_groups
     def dying(*args):
         if os.getpid() != parent:
             os._exit(3)
         return real_check(*args)
-    replay._check_lines = dying
+    replay._check_groups = dying
 if mode == "interrupted":
-    parent, real_check = os.getpid(), replay._check_lines
+    parent, real_check = os.getpid(), replay._check_groups
     def interrupted(*args):
         if os.getpid() == parent:
             raise KeyboardInterrupt
         return real_check(*args)
-    replay._check_lines = interrupted
+    replay._check_groups = interrupted
     try:
         replay.examine(root, identity)
     except KeyboardInterrupt:
@@ -65,8 +66,8 @@ if mode == "interrupted":
     except ChildProcessError:  # no child left: the helper was waited for
         print(json.dumps({"reaped": True, "forks": len(forks)}))
     sys.exit(0)
-header, lines, _ = replay._read(root, identity)
-second = [json.loads(line)[0] for line in lines[replay._split(lines):]]
+read = replay._read(root, identity)
+second = [] if read is None else read[1].names[replay._split(read[1]):]
 found = replay.examine(root, identity)
 print(json.dumps({
     "none": found is None, "forks": len(forks), "second_half": second,
@@ -119,15 +120,72 @@ def test_an_interrupted_replay_reaps_its_helper(built: ProjectDir) -> None:
     assert answer == {"reaped": True, "forks": 1}
 
 
-def test_a_malformed_line_in_the_helpers_half_means_no_record(built: ProjectDir) -> None:
+def _rewrite(path, header: dict, body: bytes) -> None:
+    path.write_bytes(json.dumps(header).encode() + b"\n" + body)
+
+
+def test_a_malformed_observation_in_the_helpers_half_means_no_record(built: ProjectDir) -> None:
+    """An observation stored whole (as JSON) that does not parse, in the groups the helper
+    checks: the helper says so, and the record is not there, as for one process."""
+    data = replay.load(built.root, IDENTITY)
+    assert data is not None
+    last = list(data["targets"])[-1]
+    data["targets"][last] = [*data["targets"][last], ["m", "nothere"]]
+    replay.record(built.root / ".forge/state", IDENTITY, data["reference_ns"], data["project"],
+                  data["targets"], data["summary"])
     path = built.root / ".forge/state/replay.json"
-    lines = path.read_bytes().split(b"\n")
-    lines[-1] = b'["check:function:beta", {"not": "a list"}]'
-    path.write_bytes(b"\n".join(lines))
+    raw = path.read_bytes()
+    assert raw.count(b'["m","nothere"]') == 1
+    path.write_bytes(raw.replace(b'["m","nothere"]', b'{"m","nothere"]'))  # same length
+    parallel = examine(built, "parallel")
+    assert parallel["none"] and parallel["forks"] == 1
+    assert examine(built, "serial")["none"]
+
+
+@pytest.mark.parametrize("damage", ["a group twice", "counts off by one", "sections short",
+                                    "another byte order", "no groups"])
+def test_a_record_whose_layout_does_not_add_up_is_not_there(built: ProjectDir, damage: str) -> None:
+    path = built.root / ".forge/state/replay.json"
+    head, _, body = path.read_bytes().partition(b"\n")
+    header = json.loads(head)
+    if damage == "a group twice":
+        header["groups"][-1][0] = "project"
+    elif damage == "counts off by one":
+        header["groups"][-1][1] += 1
+    elif damage == "sections short":
+        body = body[:-8]
+    elif damage == "another byte order":
+        header["byteorder"] = "big" if sys.byteorder == "little" else "little"
+    else:
+        header["groups"] = []
+    _rewrite(path, header, body)
     assert examine(built, "parallel")["none"] and examine(built, "serial")["none"]
-    lines[-1] = lines[1]  # the project group twice, once in each half
-    path.write_bytes(b"\n".join(lines))
-    assert examine(built, "parallel")["none"]
+    assert main(["-C", str(built.root), "build"]) == 0  # planned again, not an error
+
+
+def test_a_record_round_trips_every_kind_of_observation(tmp_path) -> None:
+    """What ``record`` writes, ``load`` gives back as written: observations that fit the
+    columns and those stored whole (an environment variable, a missing path, a stat that
+    could not be taken, a path that is not UTF-8, an inode past int64, a malformed one)."""
+    state = tmp_path / ".forge" / "state"
+    state.mkdir(parents=True)
+    odd = os.fsdecode(b"caf\xe9.py")
+    project = [["e", "PATH", "/bin"], ["m", "gone.txt"], ["t", "/usr/bin/env", [1, 2, 3, 4, 5]]]
+    targets = {
+        "function:a": [["f", "a/app.py", [10, 2, 3, 4, 33188], "ab" * 32],
+                       ["d", "a", [4096, 2, 3, 4, 16877], "cd" * 32],
+                       ["o", ".forge/build/a.zip", [9, 2, 3, 4, 33188, 2], "ef" * 32],
+                       ["f", odd, None, ""], ["f", "big", [1, 2, 1 << 64, 4, 5], "x"]],
+        "check:function:a": [],
+        "function:b": [["f", "b/app.py", "not a stat", "x"], ["f", "nul\0name", [1, 2, 3, 4, 5], "y"],
+                       ["f", odd, [1, 2, 3, 4, 33188], "z"]],
+    }
+    replay.record(state, IDENTITY, 123, project, targets, "3 up-to-date")
+    data = replay.load(tmp_path, IDENTITY)
+    assert data is not None
+    assert data["project"] == project and data["targets"] == targets
+    assert data["summary"] == "3 up-to-date" and data["reference_ns"] == 123
+    assert list(data["targets"]) == list(targets)
 
 
 def test_content_verified_observations_of_the_helpers_half_are_refreshed(built: ProjectDir) -> None:
@@ -152,7 +210,9 @@ def test_no_fork_while_another_thread_runs() -> None:
     thread.start()
     try:
         assert not replay._may_fork()
-        assert replay._split([b"x" * replay.PARALLEL_MIN_BYTES] * 4) == 4
+        many = types.SimpleNamespace(names=["project", "a", "b"],
+                                     starts=[0, 1, replay.PARALLEL_MIN_OBSERVATIONS, 2 * replay.PARALLEL_MIN_OBSERVATIONS])
+        assert replay._split(many) == 3
     finally:
         stop.set()
         thread.join()
