@@ -121,6 +121,7 @@ class Malformed(ValueError):
 _OTHER = ord("x")
 _TOOL, _OUTPUT = ord("t"), ord("o")
 _COLUMNED = frozenset(map(ord, "fdto"))
+_KIND_NAMES = {ord(k): k for k in "fdto"}
 _WIDTH = 6
 _ZEROS = (0,) * _WIDTH
 _INT64 = range(-(1 << 63), 1 << 63)
@@ -148,11 +149,79 @@ def _columns(obs: Observation) -> tuple[int, bytes, bytes, list[int]] | None:
 def _encode(groups: Iterable[tuple[str, list[Observation]]]
             ) -> tuple[list[list], bytes, list[int]]:
     """The record's body for ``groups`` (``(name, observations)``, in order): the header's
-    ``[name, count]`` list, the columns as bytes, and each column's length."""
+    ``[name, count]`` list, the columns as bytes, and each column's length.
+
+    The common record (every observation a well-formed ``f``/``d``/``t``/``o``) is encoded
+    in one pass whose checks are made in bulk at the end (the stats as one int64 array, the
+    separators counted); when one fails, the record is encoded row by row (``_columns``),
+    storing what does not fit whole."""
+    groups = list(groups)
+    counts = [[name, len(group)] for name, group in groups]
+    fast = _encode_fast(groups)
+    if fast is None:
+        fast = _encode_rows(groups)
+    sections = [fast[0], b"\0".join(fast[1]), b"\0".join(fast[2]), fast[3].tobytes()]
+    return counts, b"".join(sections), [len(s) for s in sections]
+
+
+def _encode_fast(groups: list[tuple[str, list[Observation]]]
+                 ) -> tuple[bytes, list[bytes], list[bytes], array] | None:
+    """``_encode``'s columns when every observation fits them, else ``None``."""
+    kinds, paths, lasts, flat = bytearray(), [], [], []
+    encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    try:
+        for _, group in groups:
+            for obs in group:
+                kind = obs[0]
+                if kind == "e" or kind == "m" or obs[2] is None:  # stored whole
+                    kinds.append(_OTHER)
+                    paths.append(b"")
+                    lasts.append(json.dumps(obs, separators=(",", ":")).encode())
+                    flat += _ZEROS
+                    continue
+                path, st = obs[1], obs[2]
+                if type(path) is not str or type(st) is not list:
+                    return None
+                if kind == "t":
+                    if len(obs) != 3 or len(st) != 5:
+                        return None
+                    lasts.append(b"")
+                    flat += st
+                    flat.append(0)
+                elif kind == "o":
+                    if len(obs) != 4 or len(st) != 6:
+                        return None
+                    lasts.append(obs[3].encode())
+                    flat += st
+                elif kind == "f" or kind == "d":
+                    if len(obs) != 4 or len(st) != 5:
+                        return None
+                    lasts.append(obs[3].encode())
+                    flat += st
+                    flat.append(0)
+                else:
+                    return None
+                kinds.append(ord(kind))
+                paths.append(path.encode(encoding, errors))
+        stats = array("q", flat)
+    except (IndexError, TypeError, AttributeError, UnicodeError, OverflowError):
+        return None
+    rows = len(kinds)
+    if (rows and (b"\0".join(paths).count(b"\0") != rows - 1
+                  or b"\0".join(lasts).count(b"\0") != rows - 1)):
+        return None
+    if not all(p or k == _OTHER for p, k in zip(paths, kinds)):
+        return None
+    if any(type(v) is not int for v in flat):  # a bool is an int to the array, not to us
+        return None
+    return bytes(kinds), paths, lasts, stats
+
+
+def _encode_rows(groups: list[tuple[str, list[Observation]]]
+                 ) -> tuple[bytes, list[bytes], list[bytes], array]:
+    """``_encode``'s columns, row by row: what does not fit them is stored whole."""
     kinds, paths, lasts, stats = bytearray(), [], [], array("q")
-    counts: list[list] = []
-    for name, group in groups:
-        counts.append([name, len(group)])
+    for _, group in groups:
         for obs in group:
             row = _columns(obs)
             if row is None:
@@ -165,8 +234,7 @@ def _encode(groups: Iterable[tuple[str, list[Observation]]]
                 paths.append(row[1])
                 lasts.append(row[2])
                 stats.extend(row[3])
-    sections = [bytes(kinds), b"\0".join(paths), b"\0".join(lasts), stats.tobytes()]
-    return counts, b"".join(sections), [len(s) for s in sections]
+    return bytes(kinds), paths, lasts, stats
 
 
 class _Table:
@@ -225,9 +293,33 @@ class _Table:
         except ValueError as exc:  # bad JSON
             raise Malformed(str(exc)) from exc
 
-    def group(self, index: int) -> list[Observation]:
-        """The observations of group ``index``, in their recorded order."""
-        return [self.observation(r) for r in range(self.starts[index], self.starts[index + 1])]
+    def group(self, index: int, flat: list[int] | None = None) -> list[Observation]:
+        """The observations of group ``index``, in their recorded order (``flat``: the
+        stats column as a list, when many groups are decoded)."""
+        if flat is None:
+            return [self.observation(r) for r in range(self.starts[index], self.starts[index + 1])]
+        kinds, paths, lasts = self.kinds, self.paths, self.lasts
+        encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+        out: list[Observation] = []
+        for row in range(self.starts[index], self.starts[index + 1]):
+            kind = kinds[row]
+            at = row * _WIDTH
+            if kind == _OUTPUT:
+                out.append(["o", paths[row].decode(encoding, errors), flat[at:at + _WIDTH],
+                            lasts[row].decode("utf-8", "surrogateescape")])
+            elif kind == _TOOL:
+                out.append(["t", paths[row].decode(encoding, errors), flat[at:at + _WIDTH - 1]])
+            elif kind in _COLUMNED:
+                out.append([_KIND_NAMES[kind], paths[row].decode(encoding, errors),
+                            flat[at:at + _WIDTH - 1], lasts[row].decode("utf-8", "surrogateescape")])
+            else:
+                out.append(self.observation(row))
+        return out
+
+    def decoded(self) -> dict[str, list[Observation]]:
+        """Every group, decoded, by name."""
+        flat = self.stats.tolist()
+        return {name: self.group(n, flat) for n, name in enumerate(self.names)}
 
     def check(self, first: int, last: int, root: str, reference_ns: int) -> tuple[dict, dict]:
         """Check every observation of groups ``first`` to ``last`` (exclusive), each once:
@@ -339,7 +431,7 @@ def load(root: Path, identity: Mapping[str, object]) -> dict | None:
 
 def _as_data(header: dict, table: _Table) -> dict:
     """``load``'s answer for a record already read."""
-    targets = {name: table.group(n) for n, name in enumerate(table.names)}
+    targets = table.decoded()
     project = targets.pop("project")
     kept = {k: v for k, v in header.items() if k not in ("groups", "sections", "byteorder")}
     return {**kept, "project": project, "targets": targets}

@@ -216,3 +216,20 @@ def test_no_fork_while_another_thread_runs() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_the_one_pass_encoding_is_the_row_by_row_one(built: ProjectDir) -> None:
+    """A real record takes the one-pass encoder (its checks made in bulk), and what that
+    writes is byte for byte what encoding row by row writes; a group it cannot take (a
+    bool where a stat field belongs, a NUL in a path) falls back to rows, stored whole."""
+    data = replay.load(built.root, IDENTITY)
+    assert data is not None
+    groups = [("project", data["project"]), *data["targets"].items()]
+    fast = replay._encode_fast(groups)
+    assert fast is not None and fast == replay._encode_rows(groups)
+    for odd in (["f", "a.py", [1, 2, 3, True, 5], "x"], ["f", "a\0b", [1, 2, 3, 4, 5], "x"]):
+        assert replay._encode_fast([*groups, ("function:odd", [odd])]) is None
+        replay.record(built.root / ".forge/state", IDENTITY, 1, data["project"],
+                      {**data["targets"], "function:odd": [odd]}, "x")
+        back = replay.load(built.root, IDENTITY)
+        assert back is not None and back["targets"]["function:odd"] == [odd]
