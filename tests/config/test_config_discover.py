@@ -149,5 +149,7 @@ def test_exclude_skips_directories_and_a_directory_without_its_handler_is_no_fun
 def test_a_node_directory_counts_with_a_typescript_entry(project) -> None:
     p = project('[[discover]]\npath = "fns/*"\nruntime = "nodejs22.x"\nhandler = "index.handler"\n',
                 {"fns/ts/index.ts": "", "fns/js/index.mjs": "", "fns/none/lib.js": "",
-                 "fns/folder/index/index.js": ""})  # a folder the runtime requires (≤ 22)
-    assert sorted(p.functions) == ["folder", "js", "ts"]
+                 "fns/folder/index/index.js": "",  # a folder the runtime requires (≤ 22)
+                 "fns/main/index/package.json": '{"main": "lib/main.js"}',  # its main, named
+                 "fns/main/index/lib/main.js": ""})
+    assert sorted(p.functions) == ["folder", "js", "main", "ts"]

@@ -86,3 +86,22 @@ runtime = "{OTHER}"
 def test_sourceless_bytecode_is_told_from_a_cache() -> None:
     names = {"a.py", "a.pyc", "b.pyc", "pkg/__pycache__/c.cpython-312.pyc", "pkg/d.pyc", "e.pyo"}
     assert [n for n in sorted(names) if sourceless_bytecode(n, names.__contains__)] == ["b.pyc", "pkg/d.pyc"]
+
+
+def test_python314_bytecode_is_told_by_its_magic_number(tmp_path: Path) -> None:
+    """python3.14 (magic 3627) is checked like the others: its own bytecode passes, 3.13's
+    fails, where before an unknown Python meant no check at all."""
+    from lambdaforge.builders.python.layout import bytecode_problems
+
+    def pyc(magic: int) -> bytes:
+        return magic.to_bytes(2, "little") + b"\r\n" + bytes(12) + b"code"
+
+    path = tmp_path / "fn.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mine.pyc", pyc(3627))
+        zf.writestr("old.pyc", pyc(3571))
+    with zipfile.ZipFile(path) as zf:
+        assert bytecode_problems(zf, "3.14", "python3.14") == [
+            "old.pyc: bytecode for Python 3.13 without its .py, which python3.14 cannot import "
+            "(\"Bad magic number\"); ship the module's source, or bytecode compiled by "
+            "Python 3.14"]

@@ -106,14 +106,17 @@ class NodeBuilder(Builder):
     @classmethod
     def handler_files(cls, handler: str) -> tuple[str, ...] | None:
         """``index.handler`` → ``index.js``, ``.mjs``, ``.cjs``, a TypeScript entry (``.ts``,
-        ``.mts``, ``.cts``) that bundling compiles, or a folder's ``index/index.js``, which the
-        runtime up to Node.js 22 loads by requiring the folder (``handlers.handler_file``)."""
+        ``.mts``, ``.cts``) that bundling compiles, or a folder the runtime up to Node.js 22
+        loads by requiring it (``handlers.handler_file``): its ``index/index.js``, or the
+        ``main`` its ``index/package.json`` names (whether that file is there, and loads, is
+        the check's to say, loudly)."""
         from lambdaforge.builders.node.bundle import ENTRY_EXTENSIONS
 
         module = handler.rpartition(".")[0]
         if not module:
             return None
-        return (*(module + ext for ext in ENTRY_EXTENSIONS), f"{module}/index.js")
+        return (*(module + ext for ext in ENTRY_EXTENSIONS), f"{module}/index.js",
+                f"{module}/package.json")
 
     @classmethod
     def options_model(cls) -> type[NodeOptions]:

@@ -52,8 +52,9 @@ class PythonBuilder(Builder):
     #: handler's module is found as Python's import system finds it, so a package
     #: ``app/`` shadowing ``app.py`` fails the check; 4: the import processes the `.pth`
     #: files of the site directories Lambda makes, and a layer's `python/lib/pythonX.Y`
-    #: for another Python fails its check)
-    VERSION: ClassVar[str] = "4"
+    #: for another Python fails its check; 5: bytecode without its source is checked
+    #: against python3.14's magic number too)
+    VERSION: ClassVar[str] = "5"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)

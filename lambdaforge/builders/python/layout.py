@@ -60,8 +60,9 @@ def _top_name(entry: str) -> str:
 
 
 #: ``importlib.util.MAGIC_NUMBER`` (its first two bytes, little-endian) of each final
-#: CPython release the runtimes use, read from those interpreters.
-BYTECODE_MAGIC = {"3.10": 3439, "3.11": 3495, "3.12": 3531, "3.13": 3571}
+#: CPython release the runtimes use, read from those interpreters (3.14's, 3627, set in
+#: 3.14.0rc3 and kept by the release, from CPython's ``_bootstrap_external``).
+BYTECODE_MAGIC = {"3.10": 3439, "3.11": 3495, "3.12": 3531, "3.13": 3571, "3.14": 3627}
 _MAGIC_VERSION = {magic: version for version, magic in BYTECODE_MAGIC.items()}
 
 
