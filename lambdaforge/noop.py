@@ -3,15 +3,18 @@
 With nothing to do, ``forge build`` on a small project spent more time importing argparse
 and pathlib (~20 ms) than replaying its record. What an argument list means cannot change
 while the code that parses it does not, so after argparse parsed a ``build`` or ``check``
-that its replay can answer (no ``-C``, no ``-c``, none of ``--force``, ``--dry-run``,
-``--json``, ``--verbose``, ``--explain-strip``, ``--shard``), the command remembers, per
-working directory and argument list, the build identity argparse made of them
-(``remember``), in the project's state directory. ``answer`` looks the process's arguments up
-in the project found from the working directory (as ``forge`` finds it without ``-c``) and,
-while the command-line modules are unchanged (their stats), replays that identity's record.
-Every observation holds → the summary, exit 0. Anything else (no project, no memo, other
-arguments, a record that does not hold) → no answer: the command line runs as before, and
-takes over the replay already made (``take``) instead of checking every stat again.
+that its replay can answer (none of ``--force``, ``--dry-run``, ``--json``, ``--verbose``,
+``--explain-strip``, ``--shard``), the command remembers, per working directory and
+argument list, what argparse made of them (``remember``): the build identity, and the
+directory and config file (``-C``, ``-c``) the project is found from. ``answer`` looks the
+process's arguments up in the project found from the working directory (as ``forge`` finds
+it without ``-c``) and, while the command-line modules are unchanged (their stats), finds
+the project again from the remembered directory and config, by the function the command
+line uses (``replay.project_root``), and replays that identity's record when it is this
+project. Every observation holds → the summary, exit 0. Anything else (no project, no memo,
+other arguments, ``-C`` leading to another project, a record that does not hold) → no
+answer: the command line runs as before, and takes over the replay already made (``take``)
+instead of checking every stat again.
 
 This is argparse's own answer for exactly these arguments, not a second parser; and the
 answer is the replay's, the one decider's record. Imports nothing heavy, on purpose.
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 MEMO_NAME = "invocations.json"
-MEMO_VERSION = 1
+MEMO_VERSION = 2
 #: argument lists remembered per project (the newest kept): a few forms are in daily use
 MEMO_ENTRIES = 16
 #: the modules whose code decides what an argument list means
@@ -84,11 +87,14 @@ def _load(root: str) -> dict | None:
     return memo
 
 
-def remember(root: str, cwd: str, argv: Sequence[str], identity: Mapping[str, object]) -> None:
-    """Note that ``argv`` in ``cwd`` is a build of ``root``'s project with ``identity`` that
-    its replay may answer. Best effort: a memo that cannot be written costs a later no-op
-    its argparse import, nothing else."""
-    key, value = _key(cwd, argv), dict(identity)
+def remember(root: str, cwd: str, argv: Sequence[str], identity: Mapping[str, object],
+             directory: str, config: str | None) -> None:
+    """Note that ``argv`` in ``cwd`` is a build with ``identity`` of the project found from
+    ``directory`` (``-C``, absolute) and ``config`` (``-c``, or ``None``): ``root``'s, where
+    the note is kept. Best effort: a memo that cannot be written costs a later no-op its
+    argparse import, nothing else."""
+    key = _key(cwd, argv)
+    value = {"identity": dict(identity), "directory": directory, "config": config}
     memo = _load(root)
     if memo is not None and memo["entries"].get(key) == json.loads(json.dumps(value)):
         return
@@ -120,8 +126,16 @@ def answer(argv: Sequence[str], cwd: str) -> int | None:
     if root is None:
         return None
     memo = _load(root)
-    identity = None if memo is None else memo["entries"].get(_key(cwd, argv))
-    if not isinstance(identity, dict):
+    entry = None if memo is None else memo["entries"].get(_key(cwd, argv))
+    if not isinstance(entry, dict):
+        return None
+    identity, directory, config = entry.get("identity"), entry.get("directory"), entry.get("config")
+    if (not isinstance(identity, dict) or not isinstance(directory, str)
+            or not (config is None or isinstance(config, str))):
+        return None
+    # the project these arguments name now, found as the command line finds it
+    named = replay.project_root(directory, config)
+    if named is None or os.path.realpath(named) != os.path.realpath(root):
         return None
     found = replay.examine(root, identity)
     if found is None:

@@ -270,6 +270,9 @@ class Planner:
                      **options}))
         for rules in self.strip_rules(spec):
             config[f"strip-rules.{rules.name}"] = {"exclude": list(rules.exclude), "keep": list(rules.keep)}
+        install = next((u for u in graph.upstream(t.id) if u.kind is TargetKind.INSTALL), None)
+        config.update({f"{prefix}.{k}": v for k, v in builder.package_material(
+            spec, self.project, install.deps if install is not None else None).items()})
         sources = self.sources(t)
         if spec.source is not None:
             observed += [observe.dir_obs(_join(spec.source, rel), st, listing)

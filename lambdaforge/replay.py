@@ -654,11 +654,18 @@ def find_project_root(cwd: Path, config: Path | None) -> Path | None:
     """The directory of the config file ``forge`` would use, without loading it."""
     from pathlib import Path
 
-    if config is not None:
-        path = config if config.is_absolute() else cwd / config
-        return path.parent if path.is_file() else None
-    found = find_root(os.fspath(cwd))
+    found = project_root(os.fspath(cwd), None if config is None else os.fspath(config))
     return None if found is None else Path(found)
+
+
+def project_root(cwd: str, config: str | None) -> str | None:
+    """``find_project_root`` on strings (no pathlib on a no-op): the directory of ``config``
+    (relative to ``cwd``) when it is a file, else the nearest from ``cwd`` up with a
+    ``lambdaforge.toml``."""
+    if config is not None:
+        path = os.path.join(cwd, config)
+        return os.path.dirname(path) if os.path.isfile(path) else None
+    return find_root(cwd)
 
 
 def find_root(cwd: str) -> str | None:

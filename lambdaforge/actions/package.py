@@ -156,7 +156,8 @@ def _dependency_entries(
     for layer, layer_provides in layers:  # the first layer in the function's order
         for name, version in layer_provides.items():
             layer_dists.setdefault(name, (version, layer))
-    selection = select_dependencies(builder, install_target.deps, dists, spec, layer_dists)
+    selection = select_dependencies(builder, install_target.deps, dists, spec, layer_dists,
+                                    ctx.project.check.runtime_packages)
     for conflict in selection.conflicts:
         warnings.append(_conflict(spec, conflict.message(t.name)))
     dropped_files: set[str] = set()

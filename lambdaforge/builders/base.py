@@ -282,12 +282,23 @@ class Builder(ABC):
         """Where installed dependencies go inside the zip (``""``, ``python/``, …)."""
 
     def runtime_provided(
-        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
+        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings,
+        runtime_packages: Sequence[str] = (),
     ) -> RuntimeProvidedChoice:
         """Which installed distributions to leave out because the runtime ships them, and
         why each other one the runtime ships stays (decided by the same rule, so the reason
-        given is the one that decided). The default: none is left out, none noted."""
+        given is the one that decided). ``runtime_packages`` is ``[check] runtime-packages``:
+        what the runtime ships where the user said so. The default: none is left out, none
+        noted."""
         return RuntimeProvidedChoice()
+
+    def package_material(self, spec: BuildSettings, project: Project,
+                         inputs: DependencyInputs | None = None) -> Mapping[str, Any]:
+        """What a package reads besides its settings, sources and install (``inputs``: the
+        install's dependency inputs, ``None`` without one): keyed into the package by
+        TOML-like key (``runtime-packages``: the runtime's own packages as configured, when
+        they decide what the zip leaves out). The default: nothing."""
+        return {}
 
     def package_tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
         """Tools that change a package's bytes but not its install (a bundler): part of the
@@ -455,17 +466,19 @@ def select_dependencies(
     dists: list[Distribution],
     settings: BuildSettings,
     layer_dists: Mapping[str, tuple[str, str]],
+    runtime_packages: Sequence[str] = (),
 ) -> DependencySelection:
     """Decide which installed distributions a package ships.
 
     ``layer_dists`` maps a distribution name to ``(version, layer name)`` for everything the
     function's layers provide. Same version in a layer → left out; another version → a
     conflict (the function keeps its copy). Runtime-provided ones go when the settings say
-    so, and those that stay carry the builder's reason.
+    so, and those that stay carry the builder's reason (``runtime_packages``: ``[check]
+    runtime-packages``, what the runtime ships where the user said so).
     """
     selection = DependencySelection()
     if settings.exclude_runtime_provided:
-        choice = builder.runtime_provided(inputs, dists, settings)
+        choice = builder.runtime_provided(inputs, dists, settings, runtime_packages)
         selection.runtime_provided = set(choice.excluded)
         selection.kept = dict(choice.kept)
     for d in dists:

@@ -62,11 +62,11 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         config_name = args.config.name if args.config is not None else "lambdaforge.toml"
         identity = replay.build_identity(args.names, smoke=smoke or args.check,
                                          checks=not args.no_check, config=config_name)
-        if root is not None and args.directory is None and args.config is None:
+        argv, here = getattr(args, "argv", None), _working_directory()
+        if root is not None and argv is not None and here is not None:
             # next time, ``forge`` answers these arguments before parsing them (noop.py)
-            argv = getattr(args, "argv", None)
-            if argv is not None:
-                noop.remember(os.fspath(root), os.fspath(args.cwd), argv, identity)
+            noop.remember(os.fspath(root), here, argv, identity, os.fspath(args.cwd),
+                          None if args.config is None else os.fspath(args.config))
         found = None
         if root is not None:
             found = noop.take(os.fspath(root), identity) or replay.examine(root, identity)
@@ -134,6 +134,14 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
     if session.shard_units is not None:
         print(_shard_line(session), file=sys.stderr)
     return EXIT_OK if outcome.ok else EXIT_BUILD_FAILED
+
+
+def _working_directory() -> str | None:
+    """The process's working directory (``None`` when it was removed)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _shard_json(session) -> dict[str, object] | None:

@@ -297,7 +297,9 @@ class CheckTable(_FileModel):
         "requirements (`\"boto3==1.35.0\"`) for python3.x functions, `@aws-sdk/NAME@VERSION` "
         "(or `@aws-sdk/*@VERSION` for every client) for nodejs functions. Installed for the "
         "target like the function's dependencies, from its own index settings (Python: "
-        "`index-url`, `find-links`, `no-index`; Node.js: npm's registry configuration).",
+        "`index-url`, `find-links`, `no-index`; Node.js: npm's registry configuration). Their "
+        "exact versions also decide which version ranges the function declares the runtime "
+        "meets (`boto3>=1.36` with a configured boto3 1.34: boto3 ships in the zip).",
     )
     environment: dict[str, str] | None = Field(
         None,

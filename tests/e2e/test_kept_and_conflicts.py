@@ -75,6 +75,39 @@ def test_a_range_the_runtime_does_not_meet_ships_boto3(deps_project, capsys):
         assert zf.namelist() == ["app.py"]
 
 
+def test_configured_runtime_packages_decide_which_ranges_the_runtime_meets(deps_project, capsys):
+    """``[check] runtime-packages`` names the boto3 the runtime has (what the smoke test
+    installs): ``boto3>=1.0`` is met by the runtime's 1.38.36 and left to it, but not by a
+    configured 0.9, so boto3 ships then, and says why. The setting is in the package's
+    key: changing it repackages, changing it back is a cache hit."""
+    build = deps_project.root / ".forge" / "build" / "functions"
+
+    def configure(runtime_packages: str) -> None:
+        deps_project.config(LOCAL_INDEX + runtime_packages + (
+            '\n[functions.met]\nsource = "met"\nhandler = "app.handler"\n'
+            'dependencies = ["boto3>=1.0"]\n'))
+        deps_project.write("met/app.py", HANDLER)
+
+    def tops() -> set[str]:
+        with zipfile.ZipFile(build / "met.zip") as zf:
+            return {n.split("/")[0] for n in zf.namelist()}
+
+    configure("")
+    assert main(["-C", str(deps_project.root), "build"]) == 0
+    assert tops() == {"app.py"}
+    configure('\n[check]\nruntime-packages = ["boto3==0.9", "botocore==0.9"]\n')
+    capsys.readouterr()
+    assert main(["-C", str(deps_project.root), "build"]) == 0
+    err = capsys.readouterr().err
+    assert ("note: function:met: boto3 1.0 kept: requires boto3>=1.0; the python3.12 runtime "
+            "has 0.9 ([check] runtime-packages)\n") in err, err
+    assert {"boto3", "botocore", "app.py"} <= tops()
+    configure("")
+    assert main(["-C", str(deps_project.root), "build"]) == 0
+    assert "cached  function:met" in capsys.readouterr().err
+    assert tops() == {"app.py"}
+
+
 TWO_LAYERS = LOCAL_INDEX + """
 [layers.old]
 dependencies = ["urllib3==1.0"]

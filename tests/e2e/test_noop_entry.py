@@ -104,6 +104,23 @@ def test_a_nearer_project_is_the_one_answered(remembered: ProjectDir) -> None:
     assert "6 up-to-date" not in err
 
 
+def test_a_directory_given_with_dash_c_is_found_again_each_time(remembered: ProjectDir) -> None:
+    """``forge -C functions/alpha build`` from the project root builds the project above
+    ``functions/alpha``: remembered, then answered before parsing. Once that directory has a
+    ``lambdaforge.toml`` of its own, the arguments name another project: parsed again."""
+    root, sub = remembered.root, remembered.root / "functions" / "alpha"
+    for args in (["-C", ".", "build"], ["-C", "functions/alpha", "build"]):
+        code, err, imported = run(root, *args)
+        assert code == 0 and "6 up-to-date in" in err and "lambdaforge.cli" in imported, err
+        code, err, imported = run(root, *args)
+        assert code == 0 and "6 up-to-date in" in err and CLI.isdisjoint(imported), (args, err)
+    (sub / "lambdaforge.toml").write_text("[project]\nname = 'inner'\n")
+    code, err, imported = run(root, "-C", "functions/alpha", "build")
+    assert "lambdaforge.cli" in imported and "6 up-to-date" not in err, err
+    code, err, imported = run(root, "-C", ".", "build")  # the outer project: alpha has a new file
+    assert code == 0 and "built  function:alpha" in err, err
+
+
 @pytest.mark.parametrize("damage", ["garbage", "other modules", "another version", "not a dict"])
 def test_a_damaged_or_stale_memo_is_not_used(remembered: ProjectDir, damage: str) -> None:
     path = remembered.root / ".forge/state" / noop.MEMO_NAME

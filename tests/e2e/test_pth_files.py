@@ -43,3 +43,45 @@ layers = ["shared"]
     project.write("layers/shared/python/old.pth", "")
     out = project.build()
     assert out.ok, [r.error for r in out.failures()]
+
+
+def test_a_handler_that_a_pth_puts_on_sys_path_passes_the_check(project: ProjectDir) -> None:
+    """``src.pth`` with ``src`` at the zip root: Lambda's ``site.addsitedir('/var/task')``
+    puts ``/var/task/src`` on ``sys.path`` and imports ``app`` from there; the static check
+    said "module app.py not found at the zip root" (a false failure). A line naming a
+    directory the zip does not have adds nothing."""
+    project.config("""
+[defaults]
+runtime = "python3.12"
+
+[layers.shared]
+source = "layers/shared"
+
+[functions.fn]
+source = "fn"
+handler = "app.handler"
+layers = ["shared"]
+
+[functions.from-layer]
+source = "other"
+handler = "shared_mod.handler"
+layers = ["shared"]
+
+[functions.nowhere]
+source = "nowhere"
+handler = "app.handler"
+""")
+    project.write("fn/src.pth", "# the code lives in src/\nsrc\n/var/task/lib\n")
+    project.write("fn/src/app.py", "from helper import X\ndef handler(e, c):\n    return X\n")
+    project.write("fn/lib/helper.py", "X = 1\n")
+    project.write("other/main.py", "")
+    project.write("layers/shared/python/extra.pth", "vendor\n")
+    project.write("layers/shared/python/vendor/shared_mod.py", "def handler(e, c):\n    return 2\n")
+    project.write("nowhere/paths.pth", "src\n../outside\n")
+    project.write("nowhere/other.py", "")
+    out = project.build(smoke=True)
+    assert out.results["check:function:fn"].status.value == "built", out.results["check:function:fn"].error
+    assert out.results["check:function:from-layer"].status.value == "built", (
+        out.results["check:function:from-layer"].error)
+    assert out.results["check:function:nowhere"].error == (
+        "handler 'app.handler': module app.py not found at the zip root")

@@ -126,6 +126,36 @@ def test_a_range_the_runtime_sdk_is_outside_of_keeps_the_package(proj_dir: Path)
         assert (choice.excluded, choice.kept) == (dropped, kept)
 
 
+def test_configured_runtime_packages_decide_which_sdk_ranges_the_runtime_meets(
+        proj_dir: Path) -> None:
+    """``[check] runtime-packages`` says which SDK the runtime has (what the smoke test
+    installs): its exact version, not ``lambda_facts``', decides whether a declared range
+    is met, so the zip and the check agree. A configured range says what to test with, not
+    which version Lambda has: the known version decides then."""
+    dists = [dist("@aws-sdk/client-bedrock-runtime", "3.650.0", requires=("@smithy/core",)),
+             dist("@smithy/core")]
+    fn = proj_dir / "functions/sdk"
+    declared = {"@aws-sdk/client-bedrock-runtime": "^3.600.0"}
+    lock = {"lockfileVersion": 3, "packages": {"": {"dependencies": declared}}}
+    npmp.write_package(fn, {"name": "sdk", "version": "1.0.0", "dependencies": declared},
+                       {"package-lock.json": json.dumps(lock)})
+    everything = {"@aws-sdk/client-bedrock-runtime", "@smithy/core"}
+    for runtime, override, dropped, kept in (
+        ("nodejs20.x", ["@aws-sdk/*@3.700.0"], everything, {}),  # newer than the facts: met
+        ("nodejs20.x", ["@aws-sdk/*@^3.700.0"], set(),  # a range: 3.462.0 decides
+         {"@aws-sdk/client-bedrock-runtime": "package.json requires ^3.600.0; the nodejs20.x "
+                                             "runtime has 3.462.0 (with the 1 SDK packages it requires)"}),
+        ("nodejs22.x", ["@aws-sdk/client-bedrock-runtime@3.500.0"], set(),
+         {"@aws-sdk/client-bedrock-runtime": "package.json requires ^3.600.0; the nodejs22.x "
+                                             "runtime has 3.500.0 ([check] runtime-packages) "
+                                             "(with the 1 SDK packages it requires)"}),
+    ):
+        spec = npmp.function_spec("sdk", "functions/sdk", runtime=runtime)
+        inputs = BUILDER.dependency_inputs(spec, spec.source, npmp.project(proj_dir, [spec]))
+        choice = BUILDER.runtime_provided(inputs, dists, spec, override)
+        assert (choice.excluded, choice.kept) == (dropped, kept), (runtime, override)
+
+
 def test_closure_follows_nested_copies_first() -> None:
     dists = [dist("a", requires=("b",)), dist("a/node_modules/b", "2", ("c",)), dist("b", "1"), dist("c")]
     assert [d.name for d in closure(dists, ["a"])] == ["a", "a/node_modules/b", "c"]

@@ -166,6 +166,18 @@ def test_a_range_the_runtime_does_not_satisfy_keeps_the_package() -> None:
     assert off.excluded == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 
 
+def test_configured_runtime_packages_are_the_versions_ranges_are_judged_by() -> None:
+    """``[check] runtime-packages`` (its Python entries) replaces ``lambda_facts``' list for
+    the range rule as for the smoke test; Node.js entries leave it as it was."""
+    choice = runtime_provided_choice(BOTO, (), "python3.12", ["boto3>=1.36"], ENV,
+                                     ["boto3==1.34.0", "botocore==1.34.0", "@aws-sdk/*@3.700.0"])
+    assert choice.kept["boto3"] == ("requires boto3>=1.36; the python3.12 runtime has 1.34.0 "
+                                    "([check] runtime-packages)")
+    node_only = runtime_provided_choice(BOTO, (), "python3.12", ["boto3>=1.36"], ENV,
+                                        ["@aws-sdk/*@3.700.0"])
+    assert "boto3" in node_only.excluded and node_only.kept == {}
+
+
 def test_node_runtimes_exclude_nothing_here() -> None:
     assert runtime_provided_choice(BOTO, (), "nodejs22.x").excluded == set()
 

@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -52,21 +52,32 @@ def _declared(package: Mapping[str, Any]) -> dict[str, str]:
     return declared
 
 
-def sdk_ranges_unmet(package: Mapping[str, Any], runtime: str) -> dict[str, str]:
+def sdk_ranges_unmet(package: Mapping[str, Any], runtime: str,
+                     runtime_packages: Sequence[str] = ()) -> dict[str, str]:
     """Each ``@aws-sdk/*`` package whose declared range the SDK version the runtime ships
-    (``lambda_facts.NODE_SDK_VERSIONS``, where one is known) is outside of, with why: the
-    runtime's copy is not what the function asked for (one newer than it is not there at
-    all), so it must ship (unbundled) or be bundled."""
+    is outside of, with why: the runtime's copy is not what the function asked for (one
+    newer than it is not there at all), so it must ship (unbundled) or be bundled. What
+    the runtime ships is ``lambda_facts.NODE_SDK_VERSIONS``' version (where one is known),
+    with the Node.js entries of ``runtime_packages`` (``[check] runtime-packages``) over it,
+    as for the import smoke test."""
     from lambdaforge.builders.node.semver import allows
-    from lambdaforge.lambda_facts import NODE_SDK_VERSIONS
+    from lambdaforge.runtime_packages import node_sdk
 
-    shipped = NODE_SDK_VERSIONS.get(runtime)
-    if not shipped:
-        return {}
-    return {name: f"package.json requires {spec}; the {runtime} runtime has {shipped}"
-            for name, spec in _declared(package).items()
-            if name.startswith("@aws-sdk/") and not _EXACT_VERSION.match(spec)
-            and allows(spec, shipped) is False}
+    sdk = node_sdk(runtime, runtime_packages)
+    default = node_sdk(runtime)
+    out: dict[str, str] = {}
+    for name, spec in _declared(package).items():
+        if not name.startswith("@aws-sdk/") or _EXACT_VERSION.match(spec):
+            continue
+        configured = sdk.pins.get(name) or sdk.version
+        known = default.version
+        # a configured range says what is installed to test with, not which version it is
+        shipped = configured if configured and _EXACT_VERSION.match(configured) else known
+        if not shipped or allows(spec, shipped) is not False:
+            continue
+        where = "" if shipped == known else " ([check] runtime-packages)"
+        out[name] = f"package.json requires {spec}; the {runtime} runtime has {shipped}{where}"
+    return out
 
 
 def _bundles_sdk(source_dir: Path, runtime: str, ctx: BuildContext) -> bool:
@@ -78,7 +89,8 @@ def _bundles_sdk(source_dir: Path, runtime: str, ctx: BuildContext) -> bool:
         package = json.loads((source_dir / "package.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    unmet = sdk_ranges_unmet(package if isinstance(package, dict) else {}, runtime)
+    unmet = sdk_ranges_unmet(package if isinstance(package, dict) else {}, runtime,
+                             ctx.project.check.runtime_packages)
     if unmet:
         name, why = sorted(unmet.items())[0]
         ctx.warnings.append(f"the AWS SDK is bundled, not left to the runtime: {name}: {why}")
@@ -247,7 +259,8 @@ class NodeBuilder(Builder):
         return install.install_tree(inputs, dest, ctx)
 
     def runtime_provided(
-        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
+        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings,
+        runtime_packages: Sequence[str] = (),
     ) -> RuntimeProvidedChoice:
         """The AWS SDK v3 (``@aws-sdk/*``, ``@smithy/*``) the runtime ships, unless the
         package.json pins it to an exact version, or declares a range the runtime's SDK
@@ -261,7 +274,7 @@ class NodeBuilder(Builder):
         why = {name: "pinned to an exact version in package.json"
                for name, spec in _declared(package).items()
                if name.startswith(NODE_RUNTIME_PROVIDED_PREFIXES) and _EXACT_VERSION.match(str(spec))}
-        why.update(sdk_ranges_unmet(package, settings.runtime))
+        why.update(sdk_ranges_unmet(package, settings.runtime, runtime_packages))
         pinned = list(why)
         keep = {d.name for d in install.closure(dists, pinned)}
         dropped = {d.name for d in dists
@@ -438,6 +451,29 @@ class NodeBuilder(Builder):
         if handlers.missing_runtime_package(outcome.error):
             return [problem]
         return [outcome.problem]
+
+    def package_material(self, spec: BuildSettings, project: Project,
+                         inputs: DependencyInputs | None = None) -> Mapping[str, object]:
+        """The Node.js entries of ``[check] runtime-packages`` when package.json declares
+        an ``@aws-sdk/*`` range: the SDK version they name decides whether the runtime meets
+        it (what ships, or is bundled)."""
+        from lambdaforge.runtime_packages import is_node_entry, node_sdk
+
+        if not any(is_node_entry(e) for e in project.check.runtime_packages):
+            return {}
+        package = None
+        if inputs is not None:  # else: the sources' package.json decides a bundle (keyed)
+            canonical = dict(inputs.canonical)
+            try:
+                package = json.loads(canonical.get("member-package.json",
+                                                   canonical.get("package.json", "")))
+            except ValueError:
+                pass
+        if isinstance(package, dict) and not any(
+                n.startswith("@aws-sdk/") and not _EXACT_VERSION.match(v)
+                for n, v in _declared(package).items()):
+            return {}  # no SDK range: what the runtime has decides nothing here
+        return {"runtime-packages": node_sdk(spec.runtime, project.check.runtime_packages).key}
 
     def smoke_material(self, spec: BuildSettings, project: Project) -> Mapping[str, object]:
         """The runtime's SDK version (and ``[check] runtime-packages`` pins) the smoke test

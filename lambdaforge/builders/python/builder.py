@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import zipfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -53,7 +53,8 @@ class PythonBuilder(Builder):
     #: ``app/`` shadowing ``app.py`` fails the check; 4: the import processes the `.pth`
     #: files of the site directories Lambda makes, and a layer's `python/lib/pythonX.Y`
     #: for another Python fails its check; 5: bytecode without its source is checked
-    #: against python3.14's magic number too)
+    #: against python3.14's magic number too, and the static check finds a handler where a
+    #: ``.pth`` path line puts it)
     VERSION: ClassVar[str] = "5"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
@@ -129,11 +130,13 @@ class PythonBuilder(Builder):
         return install_requirements(inputs, dest, ctx)
 
     def runtime_provided(
-        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings
+        self, inputs: DependencyInputs, dists: list[Distribution], settings: BuildSettings,
+        runtime_packages: Sequence[str] = (),
     ) -> RuntimeProvidedChoice:
         """boto3 & co. to leave out: not pinned with ``==`` by the user, not asked for in a
-        range the runtime's version is outside of, and needed by no kept distribution; and
-        why each one kept stays (``dists.runtime_provided_choice``)."""
+        range the runtime's version is outside of (the version ``[check] runtime-packages``
+        names, else ``lambda_facts``'), and needed by no kept distribution; and why each one
+        kept stays (``dists.runtime_provided_choice``)."""
         from lambdaforge.lambda_facts import runtime_provided
 
         provided = runtime_provided(settings.runtime)
@@ -148,7 +151,21 @@ class PythonBuilder(Builder):
         reqs = RequirementSet.of(inputs)
         env = PythonTarget.of(settings.runtime, settings.architecture).marker_environment()
         return runtime_provided_choice(dists, reqs.pinned, settings.runtime,
-                                       reqs.provided_ranges, env)
+                                       reqs.provided_ranges, env, runtime_packages)
+
+    def package_material(self, spec: BuildSettings, project: Project,
+                         inputs: DependencyInputs | None = None) -> Mapping[str, object]:
+        """The Python entries of ``[check] runtime-packages`` when the zip leaves the
+        runtime's packages out and the requirements put a range on one of them: the
+        configured versions decide which ranges the runtime meets."""
+        from lambdaforge.runtime_packages import is_node_entry
+
+        own = [e for e in project.check.runtime_packages if not is_node_entry(e)]
+        if not own or not spec.exclude_runtime_provided or inputs is None:
+            return {}
+        from lambdaforge.builders.python.requirements import RequirementSet
+
+        return {"runtime-packages": own} if RequirementSet.of(inputs).provided_ranges else {}
 
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,

@@ -307,6 +307,7 @@ def unreachable(
 def runtime_provided_choice(
     dists: Sequence[Distribution], roots_pinned: Iterable[str], runtime: str,
     ranges: Iterable[str] = (), env: Mapping[str, str] | None = None,
+    runtime_packages: Sequence[str] = (),
 ) -> RuntimeProvidedChoice:
     """Which runtime-provided dists (boto3 & co.) to leave out of a package, and why each
     other one stays.
@@ -318,8 +319,9 @@ def runtime_provided_choice(
        (they asked for that exact version; the runtime's varies by region and date);
     3. a candidate whose range in the user's own top-level requirements (``ranges``:
        ``boto3>=1.28.57``, markers evaluated in ``env``, the target's) excludes the
-       version the runtime is known to ship (``lambda_facts.PYTHON_RUNTIME_PACKAGES``)
-       stays: the runtime's copy is not what they asked for (an ``UnknownServiceError``
+       version the runtime ships (the Python entries of ``runtime_packages``, ``[check]
+       runtime-packages``, when there are any, as for the import smoke test; else the one
+       it is known to ship, ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) stays: the runtime's copy is not what they asked for (an ``UnknownServiceError``
        for a client newer than it). A version nobody published counts as satisfying;
     4. a candidate required by any dist that stays, stays too, repeated to a fixpoint
        (``requests`` needs ``urllib3``: the runtime's urllib3 may not satisfy the version
@@ -333,7 +335,7 @@ def runtime_provided_choice(
     provided = runtime_provided(runtime)
     pinned = {canonicalize_name(n) for n in roots_pinned}
     candidates = {d.name for d in dists if d.name in provided}
-    unmet = _unmet_ranges(ranges, runtime, env)
+    unmet = _unmet_ranges(ranges, runtime, env, runtime_packages)
     excluded = candidates - pinned - set(unmet)
     by_name = {d.name: d for d in dists}
     changed = True
@@ -359,14 +361,21 @@ def runtime_provided_choice(
     return RuntimeProvidedChoice(frozenset(excluded), kept)
 
 
-def _unmet_ranges(ranges: Iterable[str], runtime: str, env: Mapping[str, str] | None) -> dict[str, str]:
+def _unmet_ranges(ranges: Iterable[str], runtime: str, env: Mapping[str, str] | None,
+                  runtime_packages: Sequence[str] = ()) -> dict[str, str]:
     """Normalized name → why, for each of the user's ranges that the version the runtime
-    ships (its ``==`` line in ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) does not satisfy."""
+    ships (its ``==`` line in ``runtime_packages.python_requirements``: the configured
+    runtime packages, else ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) does not satisfy."""
+    from lambdaforge.runtime_packages import python_requirements
+
+    lines = python_requirements(runtime, runtime_packages)
+    configured = lines is not PYTHON_RUNTIME_PACKAGES.get(runtime, ())
+    where = " ([check] runtime-packages)" if configured else ""
     shipped: dict[str, str] = {}
-    for line in PYTHON_RUNTIME_PACKAGES.get(runtime, ()):
+    for line in lines:
         name, sep, version = line.partition("==")
         if sep:
-            shipped[canonicalize_name(name)] = version
+            shipped[canonicalize_name(name.split(";")[0].split("[")[0])] = version.split(";")[0].strip()
     unmet: dict[str, str] = {}
     for text in ranges:
         req = Requirement(text)
@@ -375,5 +384,6 @@ def _unmet_ranges(ranges: Iterable[str], runtime: str, env: Mapping[str, str] | 
         if version is None or (req.marker is not None and not _matches(req.marker, env or {})):
             continue
         if not req.specifier.contains(version, prereleases=True):
-            unmet[name] = f"requires {req.name}{req.specifier}; the {runtime} runtime has {version}"
+            unmet[name] = (f"requires {req.name}{req.specifier}; the {runtime} runtime has "
+                           f"{version}{where}")
     return unmet

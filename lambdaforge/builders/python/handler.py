@@ -6,12 +6,15 @@ as Python's path finder does: a package ``app/__init__.py`` shadows ``app.py`` b
 a module ``app.py`` shadows a folder ``app/`` without ``__init__.py``, and a submodule is
 looked for only in its parent package's folder (``_resolve``). The module is parsed with ``ast`` (nothing is executed) and must bind ``func`` at module
 level: a ``def``, an assignment, an import or a class all count. An ``async def`` does not:
-Lambda's Python runtime calls handlers synchronously and would return a coroutine.
+Lambda's Python runtime calls handlers synchronously and would return a coroutine. The
+directories the ``.pth`` files of those site directories add are searched after each one, as
+the bootstrap's ``site.addsitedir`` puts them there (``CodeTree.with_pth_paths``).
 """
 
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 import sys
 import zipfile
@@ -19,6 +22,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from msgspec import Struct
+
+
+#: where Lambda mounts a function's zip and its layers' zips
+TASK_MOUNT, LAYER_MOUNT = "/var/task", "/opt"
 
 
 class CodeTree(Struct, frozen=True):
@@ -43,6 +50,37 @@ class CodeTree(Struct, frozen=True):
         """A view of a directory laid out as the zip would be (a staging tree)."""
         names = frozenset(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
         return cls(names, lambda n: (root / n).read_bytes(), roots, label)
+
+    def with_pth_paths(self, mount: str) -> CodeTree:
+        """This tree with the directories its ``.pth`` files add to ``sys.path`` after its own
+        roots, as Lambda's bootstrap has ``site.addsitedir`` process them: per root, its
+        ``.pth`` files in name order, each path line joined to the site directory (or
+        absolute), normalised, and kept when it is a directory of this tree where Lambda
+        mounts it (``mount``: ``/var/task`` for a function, ``/opt`` for a layer). ``import``
+        lines run code no static check can follow: the import smoke test runs them."""
+        roots: list[str] = []
+        for root in self.roots:
+            roots.append(root)
+            for name in sorted(n for n in self.names if n.startswith(root) and n.endswith(".pth")
+                               and "/" not in n[len(root):]):
+                try:
+                    text = self.read(name)[:65536].decode("utf-8", "replace")
+                except (OSError, KeyError):
+                    continue
+                for line in text.splitlines():
+                    if (not line.strip() or line.startswith("#")
+                            or line.startswith(("import ", "import\t"))):
+                        continue
+                    path = posixpath.normpath(posixpath.join(mount, root, line.rstrip()))
+                    if not path.startswith(mount + "/"):
+                        continue  # the mount itself is a root already; elsewhere: not this tree
+                    prefix = path[len(mount) + 1:] + "/"
+                    if (prefix not in self.roots and prefix not in roots
+                            and any(n.startswith(prefix) for n in self.names)):
+                        roots.append(prefix)
+        if len(roots) == len(self.roots):
+            return self
+        return CodeTree(self.names, self.read, tuple(roots), self.label)
 
 
 def layer_roots(python_version: str | None) -> tuple[str, ...]:
@@ -81,6 +119,13 @@ def check_python_handler(
     ``reparse`` parses with the target's Python a module this host's grammar refuses.
     """
     label = f"handler '{handler}'"
+    # what the .pth files of Lambda's site directories add to sys.path is searched too
+    function = function.with_pth_paths(TASK_MOUNT)
+    if callable(layers):
+        listed = layers
+        layers = lambda: [tree.with_pth_paths(LAYER_MOUNT) for tree in listed()]  # noqa: E731
+    else:
+        layers = [tree.with_pth_paths(LAYER_MOUNT) for tree in layers]
     module, dot, func = handler.replace("/", ".").rpartition(".")
     if (not dot or not module or not func or not func.isidentifier()
             or not all(_MODULE_PART.fullmatch(p) for p in module.split("."))):
