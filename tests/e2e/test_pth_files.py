@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from tests.e2e.conftest import ProjectDir
 
-
-def test_a_pth_naming_this_machines_files_fails_the_check(project: ProjectDir) -> None:
-    # Lambda's bootstrap calls site.addsitedir() on /var/task and the layers' directories:
-    # their .pth files count there, but a directory of this machine does not exist there.
-    project.config("""
+ONE_FUNCTION_ONE_LAYER = """
 [defaults]
 runtime = "python3.12"
 
@@ -19,7 +15,13 @@ source = "layers/shared"
 source = "fn"
 handler = "app.handler"
 layers = ["shared"]
-""")
+"""
+
+
+def test_a_pth_naming_this_machines_files_fails_the_check(project: ProjectDir) -> None:
+    # Lambda's bootstrap calls site.addsitedir() on /var/task and the layers' directories:
+    # their .pth files count there, but a directory of this machine does not exist there.
+    project.config(ONE_FUNCTION_ONE_LAYER)
     project.write("fn/app.py", "def handler(e, c):\n    return 1\n")
     project.write("fn/dev.pth", "# a comment\nlib\n/opt/extra\n/home/dev/lib/src\n"
                                 "import __editable___mylib_0_1_finder; __editable___mylib_0_1_finder.install()\n"
@@ -50,18 +52,7 @@ def test_a_handler_that_a_pth_puts_on_sys_path_passes_the_check(project: Project
     puts ``/var/task/src`` on ``sys.path`` and imports ``app`` from there; the static check
     said "module app.py not found at the zip root" (a false failure). A line naming a
     directory the zip does not have adds nothing."""
-    project.config("""
-[defaults]
-runtime = "python3.12"
-
-[layers.shared]
-source = "layers/shared"
-
-[functions.fn]
-source = "fn"
-handler = "app.handler"
-layers = ["shared"]
-
+    project.config(ONE_FUNCTION_ONE_LAYER + """
 [functions.from-layer]
 source = "other"
 handler = "shared_mod.handler"
