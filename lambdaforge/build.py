@@ -477,7 +477,10 @@ class BuildSession:
         ``None`` for a full build."""
         if self.scope is None or previous is None:
             return None
-        return {tid: group for tid, group in previous["targets"].items()
+        targets = previous["targets"]
+        # rows the record read holds, written again undecoded (``replay._Groups.raw``)
+        raw = getattr(targets, "raw", None)
+        return {tid: raw(tid) if raw is not None else targets[tid] for tid in targets
                 if tid not in self._replanned}
 
     def _is_kept(self, tid: str) -> bool:

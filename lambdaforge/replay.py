@@ -147,31 +147,53 @@ def _columns(obs: Observation) -> tuple[int, bytes, bytes, list[int]] | None:
     return ord(kind), encoded, last, st + [0] * (_WIDTH - len(st))
 
 
-def _encode(groups: Iterable[tuple[str, list[Observation]]]
+def _encode(groups: Iterable[tuple[str, list[Observation] | _RawGroup]]
             ) -> tuple[list[list], bytes, list[int]]:
     """The record's body for ``groups`` (``(name, observations)``, in order): the header's
     ``[name, count]`` list, the columns as bytes, and each column's length.
 
-    The common record (every observation a well-formed ``f``/``d``/``t``/``o``) is encoded
-    in one pass whose checks are made in bulk at the end (the stats as one int64 array, the
-    separators counted); when one fails, the record is encoded row by row (``_columns``),
-    storing what does not fit whole."""
+    A group carried over from the last record (``_RawGroup``: an incremental build's
+    targets it did not re-plan) is copied as its rows were, without decoding it. A group of
+    the common shape (every observation a well-formed ``f``/``d``/``t``/``o``, or one
+    stored whole) is encoded in one pass whose checks are made in bulk at its end; when one
+    fails, it is encoded row by row (``_columns``), storing what does not fit whole."""
     groups = list(groups)
     counts = [[name, len(group)] for name, group in groups]
-    fast = _encode_fast(groups)
-    if fast is None:
-        fast = _encode_rows(groups)
-    sections = [fast[0], b"\0".join(fast[1]), b"\0".join(fast[2]), fast[3].tobytes()]
+    columns = _Columns()
+    for _, group in groups:
+        if isinstance(group, _RawGroup):
+            columns.copy(group)
+        elif not columns.add_fast(group):
+            columns.add_rows(group)
+    sections = [bytes(columns.kinds), b"\0".join(columns.paths), b"\0".join(columns.lasts),
+                columns.stats.tobytes()]
     return counts, b"".join(sections), [len(s) for s in sections]
 
 
-def _encode_fast(groups: list[tuple[str, list[Observation]]]
-                 ) -> tuple[bytes, list[bytes], list[bytes], array] | None:
-    """``_encode``'s columns when every observation fits them, else ``None``."""
-    kinds, paths, lasts, flat = bytearray(), [], [], []
-    encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-    try:
-        for _, group in groups:
+class _Columns:
+    """The columns of a record being written (``_encode``)."""
+
+    def __init__(self) -> None:
+        self.kinds = bytearray()
+        self.paths: list[bytes] = []
+        self.lasts: list[bytes] = []
+        self.stats = array("q")
+
+    def copy(self, raw: _RawGroup) -> None:
+        """Append a group of another record's table as its rows are."""
+        table = raw.table
+        first, end = table.starts[raw.index], table.starts[raw.index + 1]
+        self.kinds += table.kinds[first:end]
+        self.paths += table.paths[first:end]
+        self.lasts += table.lasts[first:end]
+        self.stats += table.stats[first * _WIDTH:end * _WIDTH]
+
+    def add_fast(self, group: list[Observation]) -> bool:
+        """Append ``group`` when every observation fits the columns or is one stored whole
+        by kind (``e``, ``m``, no stat); ``False``, and nothing appended, otherwise."""
+        kinds, paths, lasts, flat = bytearray(), [], [], []
+        encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+        try:
             for obs in group:
                 kind = obs[0]
                 if kind == "e" or kind == "m" or obs[2] is None:  # stored whole
@@ -182,60 +204,94 @@ def _encode_fast(groups: list[tuple[str, list[Observation]]]
                     continue
                 path, st = obs[1], obs[2]
                 if type(path) is not str or type(st) is not list:
-                    return None
+                    return False
                 if kind == "t":
                     if len(obs) != 3 or len(st) != 5:
-                        return None
+                        return False
                     lasts.append(b"")
                     flat += st
                     flat.append(0)
                 elif kind == "o":
                     if len(obs) != 4 or len(st) != 6:
-                        return None
+                        return False
                     lasts.append(obs[3].encode())
                     flat += st
                 elif kind == "f" or kind == "d":
                     if len(obs) != 4 or len(st) != 5:
-                        return None
+                        return False
                     lasts.append(obs[3].encode())
                     flat += st
                     flat.append(0)
                 else:
-                    return None
+                    return False
                 kinds.append(ord(kind))
                 paths.append(path.encode(encoding, errors))
-        stats = array("q", flat)
-    except (IndexError, TypeError, AttributeError, UnicodeError, OverflowError):
-        return None
-    rows = len(kinds)
-    if (rows and (b"\0".join(paths).count(b"\0") != rows - 1
-                  or b"\0".join(lasts).count(b"\0") != rows - 1)):
-        return None
-    if not all(p or k == _OTHER for p, k in zip(paths, kinds)):
-        return None
-    if any(type(v) is not int for v in flat):  # a bool is an int to the array, not to us
-        return None
-    return bytes(kinds), paths, lasts, stats
+            stats = array("q", flat)
+        except (IndexError, TypeError, AttributeError, UnicodeError, OverflowError):
+            return False
+        if (any(b"\0" in p for p in paths) or any(b"\0" in last for last in lasts)
+                or not all(p or k == _OTHER for p, k in zip(paths, kinds))
+                or any(type(v) is not int for v in flat)):  # a bool is an int to the array
+            return False
+        self.kinds += kinds
+        self.paths += paths
+        self.lasts += lasts
+        self.stats += stats
+        return True
 
-
-def _encode_rows(groups: list[tuple[str, list[Observation]]]
-                 ) -> tuple[bytes, list[bytes], list[bytes], array]:
-    """``_encode``'s columns, row by row: what does not fit them is stored whole."""
-    kinds, paths, lasts, stats = bytearray(), [], [], array("q")
-    for _, group in groups:
+    def add_rows(self, group: list[Observation]) -> None:
+        """Append ``group`` row by row: what does not fit the columns is stored whole."""
         for obs in group:
             row = _columns(obs)
             if row is None:
-                kinds.append(_OTHER)
-                paths.append(b"")
-                lasts.append(json.dumps(obs, separators=(",", ":")).encode())
-                stats.extend(_ZEROS)
+                self.kinds.append(_OTHER)
+                self.paths.append(b"")
+                self.lasts.append(json.dumps(obs, separators=(",", ":")).encode())
+                self.stats.extend(_ZEROS)
             else:
-                kinds.append(row[0])
-                paths.append(row[1])
-                lasts.append(row[2])
-                stats.extend(row[3])
-    return bytes(kinds), paths, lasts, stats
+                self.kinds.append(row[0])
+                self.paths.append(row[1])
+                self.lasts.append(row[2])
+                self.stats.extend(row[3])
+
+
+class _RawGroup:
+    """A group of a record's table, to be written again as it is (``_encode`` copies its
+    rows); iterating it decodes its observations."""
+
+    def __init__(self, table: _Table, index: int) -> None:
+        self.table, self.index = table, index
+
+    def __len__(self) -> int:
+        return self.table.starts[self.index + 1] - self.table.starts[self.index]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.table.group(self.index))
+
+
+class _Groups(Mapping):
+    """The target groups of a record read (``Replayed.data["targets"]``), decoded one by one
+    as they are asked for; ``raw`` hands one over undecoded, for writing it again."""
+
+    def __init__(self, table: _Table) -> None:
+        self._table = table
+        self._index = {name: n for n, name in enumerate(table.names) if name != "project"}
+        self._decoded: dict[str, list[Observation]] = {}
+
+    def __getitem__(self, name: str) -> list[Observation]:
+        if name not in self._decoded:
+            self._decoded[name] = self._table.group(self._index[name])
+        return self._decoded[name]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def raw(self, name: str) -> _RawGroup:
+        """Group ``name`` as its rows, undecoded."""
+        return _RawGroup(self._table, self._index[name])
 
 
 class _Table:
@@ -483,9 +539,14 @@ class Replayed:
 
     @property
     def data(self) -> dict:
-        """The whole record, as ``load`` gives it (checked already: well-formed)."""
+        """The whole record, as ``load`` gives it (checked already: well-formed), but with
+        its target groups decoded as they are asked for (``_Groups``: an incremental build
+        writes the groups it did not re-plan again undecoded, ``_Groups.raw``)."""
         if self._data is None:
-            self._data = _as_data(self.header, self._table)
+            kept = {k: v for k, v in self.header.items()
+                    if k not in ("groups", "sections", "byteorder")}
+            project = self._table.group(self._table.names.index("project"))
+            self._data = {**kept, "project": project, "targets": _Groups(self._table)}
         return self._data
 
 

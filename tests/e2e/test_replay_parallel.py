@@ -218,18 +218,53 @@ def test_no_fork_while_another_thread_runs() -> None:
         thread.join()
 
 
+def _columns_of(groups, fast: bool):
+    columns = replay._Columns()
+    for _, group in groups:
+        if fast:
+            assert columns.add_fast(group), group
+        else:
+            columns.add_rows(group)
+    return bytes(columns.kinds), columns.paths, columns.lasts, columns.stats.tobytes()
+
+
 def test_the_one_pass_encoding_is_the_row_by_row_one(built: ProjectDir) -> None:
-    """A real record takes the one-pass encoder (its checks made in bulk), and what that
-    writes is byte for byte what encoding row by row writes; a group it cannot take (a
+    """A real record's groups take the one-pass encoder (its checks made in bulk), and what
+    that writes is byte for byte what encoding row by row writes; a group it cannot take (a
     bool where a stat field belongs, a NUL in a path) falls back to rows, stored whole."""
     data = replay.load(built.root, IDENTITY)
     assert data is not None
     groups = [("project", data["project"]), *data["targets"].items()]
-    fast = replay._encode_fast(groups)
-    assert fast is not None and fast == replay._encode_rows(groups)
+    assert _columns_of(groups, fast=True) == _columns_of(groups, fast=False)
     for odd in (["f", "a.py", [1, 2, 3, True, 5], "x"], ["f", "a\0b", [1, 2, 3, 4, 5], "x"]):
-        assert replay._encode_fast([*groups, ("function:odd", [odd])]) is None
+        columns = replay._Columns()
+        assert not columns.add_fast([odd]) and not columns.kinds  # nothing half-appended
         replay.record(built.root / ".forge/state", IDENTITY, 1, data["project"],
                       {**data["targets"], "function:odd": [odd]}, "x")
         back = replay.load(built.root, IDENTITY)
         assert back is not None and back["targets"]["function:odd"] == [odd]
+
+
+def test_groups_carried_over_undecoded_are_written_as_they_were(built: ProjectDir) -> None:
+    """An incremental build writes the groups it did not re-plan straight from the record it
+    read (``_Groups.raw``): the same bytes as decoding and encoding them again, mixed with
+    groups it did re-plan."""
+    path = built.root / ".forge/state/replay.json"
+    data = replay.load(built.root, IDENTITY)
+    assert data is not None
+    found = replay.examine(built.root, IDENTITY)
+    assert found is not None and found.up_to_date
+    lazy = found.data["targets"]
+    names = list(lazy)
+    assert names == list(data["targets"]) and len(lazy) == len(names)
+    replanned = names[0]
+    mixed = {name: (data["targets"][name] if name == replanned else lazy.raw(name))
+             for name in names}
+    assert [len(g) for g in mixed.values()] == [len(data["targets"][n]) for n in names]
+    replay.record(path.parent, IDENTITY, data["reference_ns"], data["project"], mixed,
+                  data["summary"])
+    carried = path.read_bytes()
+    replay.record(path.parent, IDENTITY, data["reference_ns"], data["project"],
+                  data["targets"], data["summary"])
+    assert carried == path.read_bytes()
+    assert list(mixed[names[-1]]) == data["targets"][names[-1]]  # iterating decodes
