@@ -176,6 +176,13 @@ def test_configured_runtime_packages_are_the_versions_ranges_are_judged_by() -> 
     node_only = runtime_provided_choice(BOTO, (), "python3.12", ["boto3>=1.36"], ENV,
                                         ["@aws-sdk/*@3.700.0"])
     assert "boto3" in node_only.excluded and node_only.kept == {}
+    # a configured range or wildcard says what to test with: the known 1.38.36 decides
+    for loose in (["boto3>=1.30"], ["boto3==1.34.*"], ["Boto3 [crt] == 1.34.0 ; python_version > '3'"]):
+        choice = runtime_provided_choice(BOTO, (), "python3.12", ["boto3>=1.36"], ENV, loose)
+        if loose[0].startswith("Boto3"):  # an exact pin, however written
+            assert choice.kept["boto3"].endswith("has 1.34.0 ([check] runtime-packages)")
+        else:
+            assert "boto3" in choice.excluded and choice.kept == {}
 
 
 def test_node_runtimes_exclude_nothing_here() -> None:

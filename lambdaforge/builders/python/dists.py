@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from msgspec import Struct
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import Distribution, RuntimeProvidedChoice
@@ -319,10 +320,10 @@ def runtime_provided_choice(
        (they asked for that exact version; the runtime's varies by region and date);
     3. a candidate whose range in the user's own top-level requirements (``ranges``:
        ``boto3>=1.28.57``, markers evaluated in ``env``, the target's) excludes the
-       version the runtime ships (the Python entries of ``runtime_packages``, ``[check]
-       runtime-packages``, when there are any, as for the import smoke test; else the one
-       it is known to ship, ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) stays: the runtime's copy is not what they asked for (an ``UnknownServiceError``
-       for a client newer than it). A version nobody published counts as satisfying;
+       version the runtime ships (``_shipped``: the one ``[check] runtime-packages`` pins,
+       as the import smoke test installs it, else the one it is known to ship,
+       ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) stays: the runtime's copy is not what
+       they asked for (an ``UnknownServiceError`` for a client newer than it). A version nobody published counts as satisfying;
     4. a candidate required by any dist that stays, stays too, repeated to a fixpoint
        (``requests`` needs ``urllib3``: the runtime's urllib3 may not satisfy the version
        range ``requests`` was resolved against; a pinned boto3 needs its own botocore).
@@ -364,26 +365,47 @@ def runtime_provided_choice(
 def _unmet_ranges(ranges: Iterable[str], runtime: str, env: Mapping[str, str] | None,
                   runtime_packages: Sequence[str] = ()) -> dict[str, str]:
     """Normalized name → why, for each of the user's ranges that the version the runtime
-    ships (its ``==`` line in ``runtime_packages.python_requirements``: the configured
-    runtime packages, else ``lambda_facts.PYTHON_RUNTIME_PACKAGES``) does not satisfy."""
-    from lambdaforge.runtime_packages import python_requirements
-
-    lines = python_requirements(runtime, runtime_packages)
-    configured = lines is not PYTHON_RUNTIME_PACKAGES.get(runtime, ())
-    where = " ([check] runtime-packages)" if configured else ""
-    shipped: dict[str, str] = {}
-    for line in lines:
-        name, sep, version = line.partition("==")
-        if sep:
-            shipped[canonicalize_name(name.split(";")[0].split("[")[0])] = version.split(";")[0].strip()
+    ships (``_shipped``) does not satisfy."""
+    shipped = _shipped(runtime, runtime_packages)
     unmet: dict[str, str] = {}
     for text in ranges:
         req = Requirement(text)
         name = canonicalize_name(req.name)
-        version = shipped.get(name)
+        version, configured = shipped.get(name, (None, False))
         if version is None or (req.marker is not None and not _matches(req.marker, env or {})):
             continue
-        if not req.specifier.contains(version, prereleases=True):
+        try:
+            met = req.specifier.contains(version, prereleases=True)
+        except InvalidVersion:  # an `===` pin of a version nobody can compare: not judged
+            continue
+        if not met:
+            where = " ([check] runtime-packages)" if configured else ""
             unmet[name] = (f"requires {req.name}{req.specifier}; the {runtime} runtime has "
                            f"{version}{where}")
     return unmet
+
+
+def _shipped(runtime: str, runtime_packages: Sequence[str] = ()) -> dict[str, tuple[str, bool]]:
+    """Normalized name → (version, whether ``[check] runtime-packages`` said so) of each
+    package the runtime ships at a known version: ``lambda_facts.PYTHON_RUNTIME_PACKAGES``'
+    ``==`` lines, with each Python entry of ``runtime_packages`` that pins one exact version
+    over them (as the import smoke test installs it). An entry that is a range says what to
+    test with, not which version Lambda has: the known version decides for it."""
+    from lambdaforge.runtime_packages import is_node_entry
+
+    shipped: dict[str, tuple[str, bool]] = {}
+    for line in PYTHON_RUNTIME_PACKAGES.get(runtime, ()):
+        name, sep, version = line.partition("==")
+        if sep:
+            shipped[canonicalize_name(name)] = (version, False)
+    for entry in runtime_packages:
+        if is_node_entry(entry):
+            continue
+        try:
+            req = Requirement(entry)
+        except InvalidRequirement:
+            continue
+        specs = list(req.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+            shipped[canonicalize_name(req.name)] = (specs[0].version, True)
+    return shipped
