@@ -76,3 +76,41 @@ def test_editing_a_local_package_rebuilds_exactly_its_users(deps_project):
     out = deps_project.build()
     assert "mylib/extra.py" in deps_project.zip_names("function", "uses")
     assert out.results["function:other"].status.value == "up-to-date"
+
+
+def test_a_uv_workspace_member_ships_the_workspaces_package_not_the_indexs(deps_project):
+    """``common = { workspace = true }``: the zip holds the workspace's own package (read
+    through the workspace's uv.lock, as uv does), not a package of that name from the index,
+    which is what plain ``[project] dependencies`` would have installed, green."""
+    import os
+    import subprocess
+
+    from lambdaforge.builders.python.tools import uv_binary
+    from lambdaforge.runner import isolated_installer_env
+
+    root = deps_project.root
+    deps_project.config(LOCAL_INDEX + '[functions.api]\nsource = "functions/api"\nhandler = "app.handler"\n')
+    deps_project.write("pyproject.toml", '[project]\nname = "root"\nversion = "0"\n'
+                       '[tool.uv.workspace]\nmembers = ["packages/*", "functions/*"]\n')
+    write_source_tree(root / "packages" / "mylib", "mylib", "1.0")  # the index has mylib 1.0 too
+    (root / "packages/mylib/mylib/__init__.py").write_text("__version__ = 'workspace'\n")
+    deps_project.write("functions/api/app.py", HANDLER)
+    deps_project.write("functions/api/pyproject.toml",
+                       '[project]\nname = "api"\nversion = "0"\ndependencies = ["mylib"]\n'
+                       '[tool.uv.sources]\nmylib = { workspace = true }\n')
+    from lambdaforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"run `uv lock` in `\.`"):
+        deps_project.build()
+    env = {k: v for k, v in {**os.environ, **isolated_installer_env()}.items() if v is not None}
+    subprocess.run([uv_binary(), "lock", "--no-index", "--no-progress"], cwd=root, check=True,
+                   capture_output=True, env=env)
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    with zipfile.ZipFile(deps_project.zip_path("function", "api")) as zf:
+        assert zf.read("mylib/__init__.py") == b"__version__ = 'workspace'\n"
+    # The workspace's package is an input like any local package.
+    (root / "packages/mylib/mylib/__init__.py").write_text("__version__ = 'edited'\n")
+    assert deps_project.build().ok
+    with zipfile.ZipFile(deps_project.zip_path("function", "api")) as zf:
+        assert zf.read("mylib/__init__.py") == b"__version__ = 'edited'\n"

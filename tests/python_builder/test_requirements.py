@@ -350,3 +350,110 @@ def test_uv_groups_are_opt_in_even_default_ones(tmp_path: Path, wheelhouse: Path
         "purelib==1.0"]
     assert requirement_lines(PythonBuilder().dependency_inputs(
         settings(groups=("test",), **s), "fn", project)) == ["dep-b==1.0", "purelib==1.0"]
+
+
+def _uv_workspace(tmp_path: Path, *, member_source: bool = True) -> Path:
+    """A uv workspace at ``tmp_path``: members ``packages/common`` (needs dep-a) and
+    ``functions/api`` (needs common, from the workspace when ``member_source``)."""
+    write(tmp_path / "pyproject.toml", '[project]\nname = "root"\nversion = "0"\n'
+          'requires-python = ">=3.10"\n\n[tool.uv.workspace]\nmembers = ["packages/*", "functions/*"]\n')
+    write(tmp_path / "packages/common/pyproject.toml",
+          '[project]\nname = "common"\nversion = "0.1"\nrequires-python = ">=3.10"\n'
+          'dependencies = ["dep-a"]\n\n[build-system]\nrequires = ["setuptools"]\n'
+          'build-backend = "setuptools.build_meta"\n')
+    write(tmp_path / "functions/api/pyproject.toml",
+          '[project]\nname = "api"\nversion = "0"\nrequires-python = ">=3.10"\n'
+          'dependencies = ["common", "purelib==1.0"]\n'
+          + ('\n[tool.uv.sources]\ncommon = { workspace = true }\n' if member_source else ""))
+    return tmp_path / "functions/api"
+
+
+def test_a_uv_workspace_member_is_read_with_the_workspaces_lock(tmp_path: Path, wheelhouse: Path) -> None:
+    """A member's ``common`` is the workspace's ``packages/common``, not the index's
+    package of that name (which plain ``[project] dependencies`` would install)."""
+    project = make_project(tmp_path)
+    link_wheelhouse(tmp_path, wheelhouse)
+    _uv_workspace(tmp_path)
+    s = settings(find_links=("wheels",), no_index=True)
+    with pytest.raises(ConfigError) as err:  # no uv.lock yet
+        PythonBuilder().dependency_inputs(s, "functions/api", project)
+    assert str(err.value).startswith(
+        "functions/api/pyproject.toml: `[tool.uv.sources]` says where `common` comes from, and "
+        "only a uv.lock records it: run `uv lock` in `.`, the uv workspace's root")
+    _uv_lock(tmp_path / "packages")  # `uv lock` from any member locks the whole workspace
+    assert (tmp_path / "uv.lock").is_file()
+    inputs = PythonBuilder().dependency_inputs(s, "functions/api", project)
+    assert requirement_lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "purelib==1.0",
+                                         "{project}/packages/common"]
+    assert RequirementSet.of(inputs).pinned == {"purelib"}
+    assert inputs.declared_by == "functions/api/pyproject.toml"
+    assert {"uv.lock", "pyproject.toml", "functions/api/pyproject.toml"} <= set(inputs.watched)
+    # Named in the config, the member's pyproject.toml is read the same way.
+    named = PythonBuilder().dependency_inputs(
+        settings(find_links=("wheels",), no_index=True, requirements="functions/api/pyproject.toml"),
+        "functions/api", project)
+    assert requirement_lines(named) == requirement_lines(inputs)
+
+
+def test_sources_a_member_inherits_from_the_workspace_root_need_the_lock_too(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    _uv_workspace(tmp_path, member_source=False)
+    root = tmp_path / "pyproject.toml"
+    root.write_text(root.read_text() + '\n[tool.uv.sources]\ncommon = { workspace = true }\n')
+    with pytest.raises(ConfigError, match=r"^functions/api/pyproject.toml: `\[tool.uv.sources\]` "
+                       r"\(pyproject.toml, which its members inherit\) says where `common` comes from"):
+        PythonBuilder().dependency_inputs(settings(), "functions/api", project)
+
+
+def test_a_folder_the_workspace_does_not_count_is_read_on_its_own(tmp_path: Path) -> None:
+    """Excluded from the workspace (or matched by none of its ``members``), a project is
+    its own: its ``[project] dependencies`` are read as they are, as uv reads them."""
+    project = make_project(tmp_path)
+    _uv_workspace(tmp_path, member_source=False)
+    write(tmp_path / "uv.lock", "version = 1\n")  # the workspace's: not this project's
+    root = tmp_path / "pyproject.toml"
+    root.write_text(root.read_text() + 'exclude = ["functions/api"]\n')
+    inputs = PythonBuilder().dependency_inputs(settings(), "functions/api", project)
+    assert requirement_lines(inputs) == ["common", "purelib==1.0"]
+    assert inputs.declared_by == "functions/api/pyproject.toml"
+    assert "uv.lock" not in inputs.watched
+
+
+def test_extras_and_groups_of_a_pyproject_without_a_lock_are_installed(tmp_path: Path) -> None:
+    """``extras`` and ``groups`` select ``[project.optional-dependencies]`` and PEP 735
+    ``[dependency-groups]`` (includes followed) of a lock-less pyproject.toml too; before,
+    they were ignored there and the build was green without them."""
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "pyproject.toml",
+          '[project]\nname = "fn"\nversion = "0"\ndependencies = ["attrs"]\n\n'
+          '[project.optional-dependencies]\nNet = ["idna>=3"]\nother = ["six"]\n\n'
+          '[dependency-groups]\nbase = ["click"]\nprod = ["rich", {include-group = "base"}]\n'
+          'dev = ["pytest"]\n')
+    inputs = PythonBuilder().dependency_inputs(settings(extras=("net",), groups=("prod",)), "fn", project)
+    assert requirement_lines(inputs) == ["attrs", "click", "idna>=3", "rich"]
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(extras=("nett",), groups=("test",)), "fn", project)
+    assert str(err.value).splitlines() == [
+        "fn/pyproject.toml: extras: no extra `nett` here (it defines: Net, other)",
+        "fn/pyproject.toml: groups: no group `test` here (it defines: base, dev, prod)",
+    ]
+    write(tmp_path / "fn" / "pyproject.toml",
+          '[project]\nname = "fn"\nversion = "0"\n\n[dependency-groups]\n'
+          'a = [{include-group = "b"}]\nb = [{include-group = "a"}, 3]\n')
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(groups=("a",)), "fn", project)
+    assert str(err.value).splitlines() == [
+        "fn/pyproject.toml: group `a` includes itself (a → b → a)",
+        "fn/pyproject.toml: group `b`: 3 is neither a requirement string nor an existing "
+        "`{include-group = …}`",
+    ]
+
+
+def test_extras_or_groups_for_a_requirements_file_are_an_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "requirements.txt", "attrs\n")
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(extras=("net",)), "fn", project)
+    assert str(err.value) == (
+        'fn/requirements.txt: extras: a requirements file has no extras, and `extras = ["net"]` '
+        "would install nothing more: list what to install in it, or unset `extras`")

@@ -45,13 +45,14 @@ class PythonOptions(BuilderOptions):
     )
     groups: tuple[str, ...] = Field(
         _DEFAULT.groups,
-        description="Dependency groups of a poetry.lock or uv.lock shipped besides the main "
-        "one. Default: none (dev and test groups are never shipped unless named).",
+        description="Dependency groups of a poetry.lock, a uv.lock or a pyproject.toml's "
+        "[dependency-groups] shipped besides the main one (not for requirements files). "
+        "Default: none (dev and test groups are never shipped unless named).",
     )
     extras: tuple[str, ...] = Field(
         _DEFAULT.extras,
-        description="Extras of the project (poetry.lock, uv.lock) whose optional packages are "
-        "shipped. Default: none.",
+        description="Extras of the project (poetry.lock, uv.lock, pyproject.toml) whose "
+        "optional packages are shipped (not for requirements files). Default: none.",
     )
     locked: bool = Field(
         _DEFAULT.locked,

@@ -15,6 +15,7 @@ only lists local wheels named as requirements and ``directories`` local wheel fo
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
@@ -404,8 +405,10 @@ class _Collector(Struct, dict=True):
             self.problem(where, None, f"not UTF-8 text ({exc.reason}); save it as UTF-8")
         return None
 
-    def read_pyproject(self, path: Path) -> None:
-        """``[project] dependencies`` of a pyproject.toml without a lock beside it."""
+    def read_pyproject(self, path: Path, options: PythonSettings) -> None:
+        """``[project] dependencies`` of a pyproject.toml without a lock beside it, with the
+        ``[project.optional-dependencies]`` of the ``extras`` and the PEP 735
+        ``[dependency-groups]`` of the ``groups`` the options name."""
         where = self.rel(path)
         data = self.read_toml(path)
         if data is None:
@@ -423,13 +426,91 @@ class _Collector(Struct, dict=True):
             self.problem(where, None, f"`tool.poetry.dependencies` declares {shown} but there "
                          "is no poetry.lock beside it: run `poetry lock`")
             return
+        deps = deps + self.selected(data, options, where)
+        if deps and self.uv_sources_unlocked(path, data, where):
+            return
         for text in deps:
             self.add_requirement(text, (), path.parent, where, None)
 
-    def read_uv_project(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
-        """A uv.lock, with the exact pins of the pyproject.toml beside it (the lock decides
-        the versions; the pyproject only says which were pinned on purpose)."""
-        pyproject = lock.parent / "pyproject.toml"
+    def selected(self, data: dict, options: PythonSettings, where: str) -> list[str]:
+        """The requirement strings the ``extras`` (``[project.optional-dependencies]``) and
+        ``groups`` (PEP 735 ``[dependency-groups]``, ``{include-group = …}`` followed) add;
+        a name the file does not define is a problem (shipping without it would be a green
+        build missing what was asked for)."""
+        project = data.get("project")
+        optional = project.get("optional-dependencies") if isinstance(project, dict) else None
+        groups = data.get("dependency-groups")
+        found: list[str] = []
+        for kind, names, table in (("extra", options.extras, optional), ("group", options.groups, groups)):
+            table = table if isinstance(table, dict) else {}
+            by_name = {canonicalize_name(n): n for n in table}
+            for name in names:
+                if canonicalize_name(name) not in by_name:
+                    known = ", ".join(sorted(table)) or "none"
+                    self.problem(where, None, f"no {kind} `{name}` here (it defines: {known})",
+                                 f"{kind}s")
+                    continue
+                found += self.group_entries(table, by_name, by_name[canonicalize_name(name)],
+                                            where, kind, ())
+        return found
+
+    def group_entries(self, table: dict, by_name: dict[str, str], name: str, where: str,
+                      kind: str, seen: tuple[str, ...]) -> list[str]:
+        """The requirement strings of one extra or dependency group, included groups
+        followed (a cycle or an entry that is neither is a problem)."""
+        entries = table.get(name)
+        if not isinstance(entries, list):
+            self.problem(where, None, f"{kind} `{name}` must be a list of requirement strings")
+            return []
+        out: list[str] = []
+        for entry in entries:
+            included = entry.get("include-group") if isinstance(entry, dict) and kind == "group" else None
+            if isinstance(entry, str):
+                out.append(entry)
+            elif isinstance(included, str) and canonicalize_name(included) in by_name:
+                inner = by_name[canonicalize_name(included)]
+                if inner in seen or inner == name:
+                    cycle = " → ".join((*seen, name, inner))
+                    self.problem(where, None, f"group `{inner}` includes itself ({cycle})")
+                    continue
+                out += self.group_entries(table, by_name, inner, where, kind, (*seen, name))
+            else:
+                self.problem(where, None, f"{kind} `{name}`: {entry!r} is neither a requirement "
+                             "string" + (" nor an existing `{include-group = …}`" if kind == "group" else ""))
+        return out
+
+    def uv_sources_unlocked(self, path: Path, data: dict, where: str) -> bool:
+        """Whether ``path`` needs a uv.lock it does not have, recorded as a problem:
+        ``[tool.uv.sources]`` (its own, or its uv workspace root's, which members inherit)
+        says where a dependency comes from (a workspace member, a path, git, an index).
+        Read as plain ``[project] dependencies``, each such name would be fetched from the
+        index: another package, maybe a squatted one, in a green build."""
+        from lambdaforge.builders.python.declarations import uv_sources, uv_workspace_root
+
+        sources, shown = uv_sources(data), where
+        workspace = uv_workspace_root(path.parent, self.project_root)
+        if not sources and workspace is not None:
+            root_data = self.read_toml(workspace / "pyproject.toml") or {}
+            sources, shown = uv_sources(root_data), self.rel(workspace / "pyproject.toml")
+        if not sources:
+            return False
+        names = ", ".join(f"`{n}`" for n in sorted(sources)[:3]) + (", …" if len(sources) > 3 else "")
+        verb = "comes" if len(sources) == 1 else "come"
+        inherited = f" ({shown}, which its members inherit)" if shown != where else ""
+        lock_in = (f" in `{self.rel(workspace) or '.'}`, the uv workspace's root"
+                   if workspace is not None else "")
+        self.problem(where, None, f"`[tool.uv.sources]`{inherited} says where {names} {verb} "
+                     f"from, and only a uv.lock records it: run `uv lock`{lock_in} (lambdaforge "
+                     "installs what the lock says; read as plain dependencies, the index's "
+                     "package of that name would be installed)")
+        return True
+
+    def read_uv_project(self, lock: Path, runner: Runner, options: PythonSettings,
+                        member: Path | None = None) -> None:
+        """A uv.lock, with the exact pins of the pyproject.toml beside it, or of ``member``'s
+        (a uv workspace member's: the lock decides the versions; the pyproject only says
+        which were pinned on purpose)."""
+        pyproject = member or lock.parent / "pyproject.toml"
         if pyproject.is_file():
             data = self.read_toml(pyproject)
             if data is None:
@@ -438,7 +519,7 @@ class _Collector(Struct, dict=True):
 
             self.pinned |= exact_pins({"project": data.get("project", {})})
             self.note_project_ranges(data)
-        self.read_uv_lock(lock, runner, options)
+        self.read_uv_lock(lock, runner, options, member)
 
     def note_project_ranges(self, data: dict) -> None:
         """The ranges ``[project] dependencies`` put on runtime-provided packages, for a lock
@@ -473,8 +554,11 @@ class _Collector(Struct, dict=True):
             except InvalidRequirement:
                 continue
 
-    def read_uv_lock(self, lock: Path, runner: Runner, options: PythonSettings) -> None:
-        """The locked set of a uv project, exported as requirement lines (hashes kept).
+    def read_uv_lock(self, lock: Path, runner: Runner, options: PythonSettings,
+                     member: Path | None = None) -> None:
+        """The locked set of a uv project, exported as requirement lines (hashes kept); of
+        the workspace member ``member`` (its ``pyproject.toml``) when given: uv, run in the
+        member's folder, finds the workspace and exports what that member needs.
 
         ``--locked`` makes uv refuse a lock out of date with pyproject.toml (``--frozen``,
         with ``locked = false``, exports it as it is)."""
@@ -482,8 +566,9 @@ class _Collector(Struct, dict=True):
 
         where = self.rel(lock)
         self.read.add(where)
-        if (lock.parent / "pyproject.toml").is_file():
-            self.read.add(self.rel(lock.parent / "pyproject.toml"))
+        for pyproject in (lock.parent / "pyproject.toml", member):
+            if pyproject is not None and pyproject.is_file():
+                self.read.add(self.rel(pyproject))
         selection = [f for g in options.groups for f in ("--group", g)]
         selection += [f for e in options.extras for f in ("--extra", e)]
 
@@ -497,7 +582,7 @@ class _Collector(Struct, dict=True):
                     "--no-editable",  # workspace members as plain paths, installable into a zip
                     "--no-progress", "--color", "never",
                 ],
-                cwd=lock.parent,
+                cwd=(member or lock).parent,
                 env=isolated_installer_env(),
             )
 
@@ -514,8 +599,9 @@ class _Collector(Struct, dict=True):
             self.problem(where, None, f"`uv export` failed: {result.stderr.strip()}")
             return
         exported = lock.parent / ".uv-export.txt"
-        # Parsed like a requirements file so local paths and hashes get the same treatment;
-        # the text never touches the project directory.
+        # Parsed like a requirements file so local paths and hashes get the same treatment
+        # (uv writes a workspace's paths relative to its root, where the lock is); the text
+        # never touches the project directory.
         for lineno, line in _logical_lines(result.stdout):
             if line.startswith("-"):
                 self.read_option_line(line, exported, where, lineno, False, ())
@@ -587,12 +673,19 @@ class _Collector(Struct, dict=True):
         from lambdaforge.builders.python.declarations import DeclarationKind as K
 
         path = declared.path
+        if declared.kind in (K.REQUIREMENTS, K.PIPFILE_LOCK):
+            for key, names in (("extras", options.extras), ("groups", options.groups)):
+                if names:
+                    what = "a requirements file" if declared.kind is K.REQUIREMENTS else "a Pipfile.lock"
+                    self.problem(self.rel(path), None, f"{what} has no {key}, and `{key} = "
+                                 f"{json.dumps(list(names))}` would install nothing more: list what to "
+                                 f"install in it, or unset `{key}`", key)
         if declared.kind is K.REQUIREMENTS:
             self.read_requirements_file(path)
         elif declared.kind is K.PYPROJECT:
-            self.read_pyproject(path)
+            self.read_pyproject(path, options)
         elif declared.kind is K.UV_LOCK:
-            self.read_uv_project(path, runner, options)
+            self.read_uv_project(path, runner, options, declared.member)
         elif declared.kind is K.POETRY_LOCK:
             self.read_poetry_lock(path, options)
         elif declared.kind is K.PIPFILE_LOCK:
@@ -685,7 +778,7 @@ def _inputs(c: _Collector, settings: BuildSettings, builder: str,
     canonical, secrets = _protect(c.canonical(options.installer, options.use_container))
     return DependencyInputs(
         builder=builder,
-        declared_by=c.rel(declared.path) if declared is not None else "",
+        declared_by=c.rel(declared.member or declared.path) if declared is not None else "",
         runtime=settings.runtime,
         architecture=settings.architecture,
         canonical=canonical,
@@ -738,9 +831,9 @@ def _declaration(settings: BuildSettings, source: str | None, root: Path,
         elif not path.is_file():
             c.problem("", None, f"`{settings.requirements}`: no such file", "requirements")
         else:
-            return declarations.of_file(path)
+            return declarations.of_file(path, root)
         return None
-    return declarations.in_directory(root / source) if source is not None else None
+    return declarations.in_directory(root / source, root) if source is not None else None
 
 
 def _normalise(req: Requirement) -> str:
