@@ -373,8 +373,14 @@ def test_a_uv_workspace_member_is_read_with_the_workspaces_lock(tmp_path: Path, 
     package of that name (which plain ``[project] dependencies`` would install)."""
     project = make_project(tmp_path)
     link_wheelhouse(tmp_path, wheelhouse)
-    _uv_workspace(tmp_path)
+    _uv_workspace(tmp_path, member_source=False)
     s = settings(find_links=("wheels",), no_index=True)
+    # Without sources and lock, uv would read the member's dependencies as they are; the
+    # install watches where a workspace root or lock may appear (a no-op must not miss it).
+    plain = PythonBuilder().dependency_inputs(s, "functions/api", project)
+    assert requirement_lines(plain) == ["common", "purelib==1.0"]
+    assert {"functions/pyproject.toml", "pyproject.toml", "uv.lock"} <= set(plain.watched)
+    _uv_workspace(tmp_path)
     with pytest.raises(ConfigError) as err:  # no uv.lock yet
         PythonBuilder().dependency_inputs(s, "functions/api", project)
     assert str(err.value).startswith(

@@ -48,6 +48,10 @@ class Declaration(Struct, frozen=True):
     #: the ``pyproject.toml`` a ``uv.lock`` is read for, where that is not the one beside
     #: it (a uv workspace member's)
     member: Path | None = None
+    #: the files whose presence or content decided it, outside the source folder (a uv
+    #: workspace's root ``pyproject.toml`` and ``uv.lock``, the folders' above it): the
+    #: install watches them, so a workspace or lock appearing later is seen
+    probed: tuple[Path, ...] = ()
 
 
 #: lock files beside a pyproject.toml, in precedence order
@@ -75,17 +79,14 @@ def in_directory(src: Path, root: Path | None = None) -> Declaration | None:
     if (src / "requirements.txt").is_file():
         return Declaration(DeclarationKind.REQUIREMENTS, src / "requirements.txt")
     pyproject = src / "pyproject.toml"
-    if pyproject.is_file():
-        declared = _of_pyproject(pyproject, root)
-        if declared.kind is not DeclarationKind.PYPROJECT:
-            return declared
+    declared = _of_pyproject(pyproject, root) if pyproject.is_file() else None
+    if declared is not None and declared.kind is not DeclarationKind.PYPROJECT:
+        return declared
     if (src / "Pipfile.lock").is_file():
         return Declaration(DeclarationKind.PIPFILE_LOCK, src / "Pipfile.lock")
     if (src / "Pipfile").is_file():
         return Declaration(DeclarationKind.PIPFILE, src / "Pipfile")
-    if pyproject.is_file():
-        return Declaration(DeclarationKind.PYPROJECT, pyproject)
-    return None
+    return declared
 
 
 def _of_pyproject(path: Path, root: Path | None) -> Declaration:
@@ -94,22 +95,29 @@ def _of_pyproject(path: Path, root: Path | None) -> Declaration:
     for lock, kind in _PYPROJECT_LOCKS:
         if (path.parent / lock).is_file():
             return Declaration(kind, path.parent / lock)
-    workspace = uv_workspace_root(path.parent, root)
-    if workspace is not None and (workspace / "uv.lock").is_file():
-        return Declaration(DeclarationKind.UV_LOCK, workspace / "uv.lock", member=path)
-    return Declaration(DeclarationKind.PYPROJECT, path)
+    probed: list[Path] = []
+    workspace = uv_workspace_root(path.parent, root, probed)
+    if workspace is not None:
+        probed.append(workspace / "uv.lock")
+        if (workspace / "uv.lock").is_file():
+            return Declaration(DeclarationKind.UV_LOCK, workspace / "uv.lock", member=path,
+                               probed=tuple(probed))
+    return Declaration(DeclarationKind.PYPROJECT, path, probed=tuple(probed))
 
 
-def uv_workspace_root(member: Path, root: Path | None) -> Path | None:
+def uv_workspace_root(member: Path, root: Path | None, probed: list[Path] | None = None) -> Path | None:
     """The folder above ``member`` (up to ``root``, or to the file system's root) whose
     ``pyproject.toml`` declares a ``[tool.uv.workspace]`` that has ``member`` among its
     ``members`` and not among its ``exclude`` (globs relative to it, as uv reads them);
-    ``None`` when there is none. The nearest workspace decides, as in uv."""
+    ``None`` when there is none. The nearest workspace decides, as in uv. Each
+    ``pyproject.toml`` looked at is appended to ``probed``."""
     here = Path(os.path.realpath(member))
     stop = Path(os.path.realpath(root)) if root is not None else None
     for folder in here.parents:
         if stop is not None and folder != stop and stop not in folder.parents:
             return None
+        if probed is not None:
+            probed.append(folder / "pyproject.toml")
         workspace = _uv_workspace_table(folder / "pyproject.toml")
         if workspace is not None:
             members = _expanded(folder, workspace.get("members"))

@@ -673,6 +673,7 @@ class _Collector(Struct, dict=True):
         from lambdaforge.builders.python.declarations import DeclarationKind as K
 
         path = declared.path
+        self.read.update(self.rel(p) for p in declared.probed)
         if declared.kind in (K.REQUIREMENTS, K.PIPFILE_LOCK):
             for key, names in (("extras", options.extras), ("groups", options.groups)):
                 if names:
