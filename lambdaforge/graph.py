@@ -338,7 +338,8 @@ def build_graph(project: Project, registry: BuilderRegistry | None = None) -> Ta
             # consumer's watched, a shared requirements.txt edited in another function was
             # a green no-op.
             read = (set(first.watched) | set(inputs.files) | set(inputs.watched)) - set(first.files)
-            merged = replace(first, watched=tuple(sorted(read)))
+            merged = replace(first, watched=tuple(sorted(read)),
+                             variables=tuple(sorted({*first.variables, *inputs.variables})))
             installs[digest] = (merged, *installs[digest][1:])
 
     def add_artifact(kind: TargetKind, spec: FunctionSpec | LayerSpec) -> str:

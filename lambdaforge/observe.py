@@ -26,6 +26,8 @@ library)::
     ["o", path, stat, sha256]   an output file: stat identical (incl. nlink) and not racy,
                                 or the same size and sha256
     ["e", name, value]          an environment variable (``""`` = unset)
+    ["v", name, digest]         an environment variable known by ``env_digest`` of its value
+                                (one a requirements file expands: maybe a credential)
 
 ``path`` is relative to the project root, or absolute for things outside it (tools, a team
 standard file). ``stat`` is ``[size, mtime_ns, ino, ctime_ns, mode]`` (``[..., nlink]`` for
@@ -182,6 +184,8 @@ def check(obs: Observation, root: str, reference_ns: int) -> Observation | None:
             return None
         if kind == "e":
             return obs if os.environ.get(obs[1], "") == obs[2] else None
+        if kind == "v":
+            return obs if env_digest(obs[1]) == obs[2] else None
         path = absolute(root, obs[1])
         if kind == "m":
             return None if os.path.lexists(path) else obs
@@ -257,7 +261,7 @@ def is_well_formed(obs: object) -> bool:
     """A cheap shape check of one stored observation (state on disk may be anything)."""
     if not isinstance(obs, list) or not obs or not isinstance(obs[0], str):
         return False
-    arity = {"f": 4, "d": 4, "m": 2, "t": 3, "o": 4, "e": 3}.get(obs[0])
+    arity = {"f": 4, "d": 4, "m": 2, "t": 3, "o": 4, "e": 3, "v": 3}.get(obs[0])
     if arity is None or len(obs) != arity or not isinstance(obs[1], str):
         return False
     if obs[0] in ("f", "d", "t", "o"):
@@ -305,6 +309,24 @@ def output_obs(path: str, root: str, sha256: str | None = None) -> Observation |
 def env_obs(name: str) -> Observation:
     """An environment variable's current value (``""`` when unset)."""
     return ["e", name, os.environ.get(name, "")]
+
+
+def env_digest(name: str) -> str:
+    """A digest of an environment variable's value (``""`` when unset), for state that
+    must not hold the value: a requirements file's ``${ARTIFACTORY_TOKEN}``. The name is
+    part of it, so equal values of two variables do not look alike."""
+    import hashlib
+
+    value = os.environ.get(name)
+    if value is None:
+        return ""
+    data = b"lambdaforge env v1\0" + name.encode("utf-8", "surrogateescape") + b"\0"
+    return hashlib.sha256(data + value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def env_digest_obs(name: str) -> Observation:
+    """An environment variable's value by its digest (``env_digest``)."""
+    return ["v", name, env_digest(name)]
 
 
 def watched_env() -> list[Observation]:

@@ -36,7 +36,7 @@ from lambdaforge.errors import ConfigIssue
 from lambdaforge.graph import Target, TargetGraph, TargetKind
 from lambdaforge.packaging import strip
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 PLAN_NAME = "plan.json"
 KEYS_NAME = "plan-keys.json"
 
@@ -56,7 +56,7 @@ def _spec_values(data: Mapping[str, Any]) -> dict[str, Any]:
 def _deps_to_json(deps: DependencyInputs) -> dict[str, Any]:
     return {"builder": deps.builder, "runtime": deps.runtime, "architecture": deps.architecture,
             "canonical": deps.canonical, "files": deps.files, "directories": deps.directories,
-            "watched": deps.watched, "file_stats": deps.file_stats,
+            "watched": deps.watched, "variables": deps.variables, "file_stats": deps.file_stats,
             "declared_by": deps.declared_by}
 
 
@@ -197,6 +197,7 @@ def load(root: Path, identity: Mapping[str, object]
                     builder=d["builder"], runtime=d["runtime"], architecture=d["architecture"],
                     canonical=_tuples(d["canonical"]), files=_tuples(d["files"]),
                     directories=_tuples(d["directories"]), watched=_tuples(d["watched"]),
+                    variables=_tuples(d["variables"]),
                     file_stats=_tuples(d["file_stats"]), declared_by=d["declared_by"])
             targets[t["id"]] = Target(t["id"], TargetKind(t["kind"]), t["name"], t["builder"],
                                       spec=spec, deps=deps, checks=t["checks"],

@@ -234,6 +234,7 @@ class Planner:
             # Read to compute the inputs (a requirements file's -r includes): watched, not keyed.
             observed += [observe.observe_path(rel, os.fspath(self.project.root))
                          for rel in deps.watched if rel not in files_material]
+            observed += [observe.env_digest_obs(name) for name in deps.variables]
             return KeyMaterial(
                 config=group_pairs("install", deps.canonical),
                 # deps.zip members are copied raw into packages: its compressor counts too

@@ -190,13 +190,13 @@ class _Columns:
 
     def add_fast(self, group: list[Observation]) -> bool:
         """Append ``group`` when every observation fits the columns or is one stored whole
-        by kind (``e``, ``m``, no stat); ``False``, and nothing appended, otherwise."""
+        by kind (``e``, ``v``, ``m``, no stat); ``False``, and nothing appended, otherwise."""
         kinds, paths, lasts, flat = bytearray(), [], [], []
         encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
         try:
             for obs in group:
                 kind = obs[0]
-                if kind == "e" or kind == "m" or obs[2] is None:  # stored whole
+                if kind == "e" or kind == "m" or kind == "v" or obs[2] is None:  # stored whole
                     kinds.append(_OTHER)
                     paths.append(b"")
                     lasts.append(json.dumps(obs, separators=(",", ":")).encode())

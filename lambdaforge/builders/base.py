@@ -84,6 +84,10 @@ class DependencyInputs(Struct, frozen=True):
     #: project-relative files read to compute ``canonical`` (requirements and what they
     #: include): not part of the identity, but watched by the no-op fast path
     watched: tuple[str, ...] = ()
+    #: environment variables the declaration files expand (``${NAME}`` in a requirements
+    #: file): not part of the identity (``canonical`` holds what they expand to), but
+    #: watched by digest, so a changed value is planned again
+    variables: tuple[str, ...] = ()
     #: ``(path, size, mtime_ns)`` of each of ``files`` when they were listed: a builder that
     #: reads ``files`` itself at install time (the command builder copies them) checks them
     #: against it, so a file edited after planning is never stored under the planned key

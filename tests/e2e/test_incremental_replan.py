@@ -212,7 +212,7 @@ def test_no_plan_cache_for_a_project_with_credentials(deps_project: ProjectDir) 
 def test_the_plan_cache_is_plain_json(built: ProjectDir) -> None:
     data = json.loads((built.root / ".forge/state/plan.json").read_text())
     keys = json.loads((built.root / ".forge/state/plan-keys.json").read_text())
-    assert data["version"] == 3 and set(keys["keys"]) == {t["id"] for t in data["targets"]}
+    assert data["version"] == 4 and set(keys["keys"]) == {t["id"] for t in data["targets"]}
     assert keys["generation"] == data["generation"]
 
 

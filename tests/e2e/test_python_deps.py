@@ -333,3 +333,31 @@ dependencies = ["dep-a", "purelib"]
     assert deps_project.statuses(out)["function:fn"] == "built"
     # the layer now provides purelib, so the function stops bundling it
     assert not any(n.startswith("purelib") for n in deps_project.zip_names("function", "fn"))
+
+
+def test_a_changed_variable_a_requirements_file_expands_is_planned_again(deps_project):
+    """``${PACKAGE}==1.0``: the no-op answer watches the variable (by a digest of its
+    value: it may be a token), so another value is another install, not "up-to-date"."""
+    import os
+    import subprocess
+    import sys
+
+    deps_project.config(LOCAL_INDEX + '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("fn/requirements.txt", "${PACKAGE}==1.0\n")
+
+    def build(package: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "lambdaforge", "-C", str(deps_project.root), "build"],
+                              capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, PACKAGE=package))
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    assert "built  install:fn/requirements.txt" in build("purelib")
+    assert "purelib/__init__.py" in names(deps_project.zip_path("function", "fn"))
+    assert "3 up-to-date" in build("purelib")
+    out = build("dep-a")
+    assert "built  install:fn/requirements.txt" in out and "up-to-date" not in out
+    shipped = names(deps_project.zip_path("function", "fn"))
+    assert "dep_a-1.0.dist-info/METADATA" in shipped and "purelib/__init__.py" not in shipped
+    assert "3 up-to-date" in build("dep-a")

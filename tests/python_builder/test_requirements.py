@@ -463,3 +463,49 @@ def test_extras_or_groups_for_a_requirements_file_are_an_error(tmp_path: Path) -
     assert str(err.value) == (
         'fn/requirements.txt: extras: a requirements file has no extras, and `extras = ["net"]` '
         "would install nothing more: list what to install in it, or unset `extras`")
+
+
+def test_environment_variables_in_a_requirements_file_are_expanded_as_pip_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``${NAME}`` is the variable's value (pip's and uv's rule: upper case, digits and
+    ``_``; unset or empty stays as written); before, it reached the installer literally, and
+    the private index got ``${ART_USER}:${ART_TOKEN}`` while the public one answered."""
+    project = make_project(tmp_path)
+    monkeypatch.setenv("ART_USER", "alice")
+    monkeypatch.setenv("ART_TOKEN", "s3cret-token")
+    monkeypatch.setenv("PKG_VERSION", "1.0")
+    monkeypatch.delenv("UNSET_ONE", raising=False)
+    monkeypatch.setenv("lower", "no")
+    write(tmp_path / "fn" / "requirements.txt",
+          "--extra-index-url https://${ART_USER}:${ART_TOKEN}@art.example/simple\n"
+          "-r ${UNSET_ONE}extra.txt\n"
+          "mylib==${PKG_VERSION}  # ${lower}\n")
+    write(tmp_path / "fn" / "${UNSET_ONE}extra.txt", "six\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    values = dict(inputs.canonical)
+    assert values["extra-index-url"].startswith("https://alice:***@art.example/simple (credentials scrypt:")
+    assert inputs.reveal(values["extra-index-url"]) == "https://alice:s3cret-token@art.example/simple"
+    assert requirement_lines(inputs) == ["mylib==1.0", "six"]
+    assert inputs.variables == ("ART_TOKEN", "ART_USER", "PKG_VERSION", "UNSET_ONE")
+    assert "s3cret-token" not in repr(inputs) + repr(inputs.canonical)
+    # Another value is another install.
+    monkeypatch.setenv("ART_TOKEN", "rotated")
+    assert PythonBuilder().dependency_inputs(settings(), "fn", project) != inputs
+
+
+def test_a_requirements_files_variables_are_observed_by_digest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdaforge import observe
+
+    monkeypatch.setenv("ART_TOKEN", "s3cret-token")
+    obs = observe.env_digest_obs("ART_TOKEN")
+    assert obs[0] == "v" and "s3cret" not in repr(obs) and observe.is_well_formed(obs)
+    assert observe.holds(obs, str(tmp_path), 0)
+    monkeypatch.setenv("ART_TOKEN", "rotated")
+    assert not observe.holds(obs, str(tmp_path), 0)
+    monkeypatch.delenv("ART_TOKEN")
+    assert not observe.holds(obs, str(tmp_path), 0)
+    assert observe.holds(observe.env_digest_obs("ART_TOKEN"), str(tmp_path), 0)
+    assert observe.env_digest("ART_TOKEN") == ""
+    monkeypatch.setenv("ART_TOKEN", "")
+    assert observe.env_digest("ART_TOKEN") != ""  # set but empty is not unset

@@ -16,6 +16,7 @@ only lists local wheels named as requirements and ``directories`` local wheel fo
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sys
@@ -171,6 +172,8 @@ class _Collector(Struct, dict=True):
     directories: set[str] = field(default_factory=set)
     #: files read (for the no-op fast path; their content is in the canonical lines)
     read: set[str] = field(default_factory=set)
+    #: environment variables the requirements files expand (``${NAME}``)
+    variables: set[str] = field(default_factory=set)
     issues: list[ConfigIssue] = field(default_factory=list)
     #: (runtime, architecture) the dependencies are read for: a Poetry 1.x lock is walked
     #: with the target's markers (``poetry_legacy``)
@@ -335,6 +338,7 @@ class _Collector(Struct, dict=True):
             self.problem(where, None, f"cannot read it: {exc.strerror}")
             return
         for lineno, line in _logical_lines(text):
+            line = self.expand_variables(line)
             if line.startswith("-"):
                 self.read_option_line(line, path, where, lineno, constraint, seen)
                 continue
@@ -346,6 +350,16 @@ class _Collector(Struct, dict=True):
                 else:
                     self.problem(where, lineno, f"`{name}`: per-requirement option not supported")
             self.add_requirement(spec, hashes, base, where, lineno, constraint=constraint)
+
+    def expand_variables(self, line: str) -> str:
+        """``line`` with each ``${NAME}`` (upper-case letters, digits, ``_``) replaced by
+        that environment variable's value, as pip and uv read requirements files; one unset
+        or empty stays as written, as in pip. Every name is remembered (``variables``): the
+        install watches it, so another value (a rotated token, another index host) is
+        planned again."""
+        for match in _ENV_VARIABLE.finditer(line):
+            self.variables.add(match.group(1))
+        return _ENV_VARIABLE.sub(lambda m: os.environ.get(m.group(1)) or m.group(0), line)
 
     def read_option_line(
         self, line: str, path: Path, where: str, lineno: int, constraint: bool, seen: tuple[Path, ...]
@@ -786,6 +800,7 @@ def _inputs(c: _Collector, settings: BuildSettings, builder: str,
         files=tuple(sorted(c.files)),
         directories=tuple(sorted(c.directories)),
         watched=tuple(sorted(c.read)),
+        variables=tuple(sorted(c.variables)),
         secrets=secrets,
     )
 
@@ -851,6 +866,10 @@ def _normalise(req: Requirement) -> str:
     if req.marker:
         out += f"; {req.marker}"
     return out
+
+
+#: pip's ``${NAME}`` in a requirements file (``pip._internal.req.req_file``)
+_ENV_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
