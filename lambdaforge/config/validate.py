@@ -103,11 +103,23 @@ def project_path(value: str, base: Path, root: Path) -> str:
     joined = os.path.normpath(os.path.join(base, value))
     relative = os.path.relpath(joined, root)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep) or os.path.isabs(relative):
-        raise PathProblem(f"'{value}' leaves the project root")
+        raise PathProblem(f"'{value}' leaves the project root{_where_it_went(value, base, root, joined)}")
     real = os.path.relpath(os.path.realpath(joined), root)
     if real == os.pardir or real.startswith(os.pardir + os.sep) or os.path.isabs(real):
         raise PathProblem(f"'{value}' leaves the project root through a symlink")
     return Path(relative).as_posix()
+
+
+def _where_it_went(value: str, base: Path, root: Path, joined: str) -> str:
+    """For a path written in a file outside the root's folder (an ``extends`` standard):
+    where it points, since it is read relative to that file, not to the project."""
+    if os.path.normpath(base) == os.path.normpath(root) or os.path.isabs(value):
+        return ""
+    shown = Path(os.path.relpath(joined, root)).as_posix()
+    folder = Path(os.path.relpath(base, root)).as_posix()
+    return (f" ({shown}: read relative to the folder of the file that sets it, {folder}, "
+            "as every path in an `extends` file is; name a folder of the project from there, "
+            "or set it in the project's own lambdaforge.toml)")
 
 
 def require(root: Path, relative: str, value: str, kind: Literal["directory", "file", "path"]) -> None:

@@ -255,3 +255,22 @@ def test_a_broken_pkg_standard_is_a_config_error(tmp_path: Path, site: Path) -> 
         "lambdaforge.toml:2: project.extends[0]: entry point 'broken = no_such_module_x:S' could "
         "not be loaded: ModuleNotFoundError: No module named 'no_such_module_x'"
     ]
+
+
+def test_a_path_an_outside_standard_sets_says_where_it_points(tmp_path: Path) -> None:
+    """A standard beside the project (``../standards/team.toml``) whose ``find-links =
+    ["wheels"]`` means its own folder's ``wheels``: the error says so, instead of only
+    "'wheels' leaves the project root", which reads as false."""
+    from lambdaforge.errors import ConfigError
+
+    write(tmp_path, {
+        "proj/lambdaforge.toml": '[project]\nextends = ["../standards/team.toml"]\n' + API,
+        "standards/team.toml": '[defaults]\nfind-links = ["wheels"]\n',
+    })
+    with pytest.raises(ConfigError) as err:
+        load_project(cwd=tmp_path / "proj", env={})
+    assert str(err.value).splitlines()[0] == (
+        "../standards/team.toml:2: defaults.find-links: 'wheels' leaves the project root "
+        "(../standards/wheels: read relative to the folder of the file that sets it, ../standards, "
+        "as every path in an `extends` file is; name a folder of the project from there, or set "
+        "it in the project's own lambdaforge.toml)")
