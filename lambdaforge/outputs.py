@@ -202,15 +202,21 @@ def output_from_json(kind: str, data: object) -> TargetOutput | None:
 
 def dist_to_json(d: Distribution) -> dict[str, Any]:
     """A distribution's stored form."""
-    return {"name": d.name, "version": d.version, "files": list(d.files), "requires": list(d.requires)}
+    out = {"name": d.name, "version": d.version, "files": list(d.files), "requires": list(d.requires)}
+    if d.local:
+        out["local"] = True
+    return out
 
 
 def dist_from_json(d: object) -> Distribution:
     """A distribution read back; raises ``TypeError``/``KeyError`` when malformed."""
     if not isinstance(d, Mapping):
         raise TypeError("distribution is not a mapping")
+    local = d.get("local", False)
+    if not isinstance(local, bool):
+        raise TypeError("distribution's `local` is not a boolean")
     return Distribution(_string(d["name"]), _string(d["version"]), _strings(d["files"]),
-                        _strings(d.get("requires", [])))
+                        _strings(d.get("requires", [])), local)
 
 
 def _observed(data: Mapping[str, Any]) -> Observed:

@@ -29,7 +29,7 @@ from lambdaforge.executor import Status, TargetResult
 from lambdaforge.graph import Target, TargetKind
 from lambdaforge.outputs import InstallOutput, PackageOutput, build_seconds, cache_meta
 from lambdaforge.packaging.archive import Entry, FileEntry, MemberEntry
-from lambdaforge.packaging.secrets import screen
+from lambdaforge.packaging.secrets import MAX_SCAN_BYTES, screen, screen_listed
 from lambdaforge.packaging.sources import collect_sources
 from lambdaforge.packaging.strip import StripReport, sourceless_bytecode
 
@@ -146,7 +146,9 @@ def _dependency_entries(
     """Zip entries of the installed dependencies a package ships (raw copies of the
     install's compressed members), the distributions it provides, those left out because
     the runtime ships them, warnings, and notes on the runtime-provided ones it keeps (with
-    the reason the builder's rule kept them). Raises on a layer conflict the config forbids."""
+    the reason the builder's rule kept them). The files of project-local packages (the
+    user's code: ``Distribution.local``) are screened for secrets as a source's are; the
+    rest is not. Raises on a layer conflict the config forbids."""
     spec = t.spec
     assert spec is not None and install_target.deps is not None
     builder = ctx.builder(t)
@@ -161,12 +163,15 @@ def _dependency_entries(
     for conflict in selection.conflicts:
         warnings.append(_conflict(spec, conflict.message(t.name)))
     dropped_files: set[str] = set()
+    own_files: set[str] = set()  # of project-local packages: the user's code, screened
     provides: dict[str, str] = {}
     for d in dists:
         if d.name in selection.dropped:
             dropped_files.update(d.files)
         else:
             provides[d.name] = d.version
+            if d.local:
+                own_files.update(d.files)
     excluded = sorted(selection.runtime_provided)
     if excluded:
         warnings.append("left out (provided by the runtime): " + ", ".join(excluded))
@@ -175,7 +180,7 @@ def _dependency_entries(
     prefix = builder.dependency_prefix(t.kind.value)
     strip = ctx.strip_filter(spec)
     deps_zip = ctx.deps_zip(install_id)
-    entries: list[Entry] = []
+    entries: list[MemberEntry] = []
     with zipfile.ZipFile(deps_zip) as zf:
         members = zf.NameToInfo  # the names, for a .pyc's source beside it
         for info in zf.infolist():
@@ -189,7 +194,18 @@ def _dependency_entries(
                 stripped.add(prefix + name, hit, info.file_size)
                 continue
             entries.append(MemberEntry(prefix + name, deps_zip, name))
-    return entries, provides, excluded, warnings, notes
+
+        def head(name: str) -> bytes:
+            with zf.open(name) as member:
+                return member.read(MAX_SCAN_BYTES)
+
+        # The install's content is in this package's key (its install key), and so is
+        # `include`: a cached zip restores the same decision and these warnings with it.
+        withheld, found = screen_listed([e.member for e in entries if e.member in own_files], head,
+                                        spec.include, prefix=prefix)
+    warnings += found
+    kept: list[Entry] = [e for e in entries if e.member not in withheld]
+    return kept, provides, excluded, warnings, notes
 
 
 def _conflict(spec: BuildSettings, message: str) -> str:

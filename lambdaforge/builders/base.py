@@ -139,6 +139,9 @@ class Distribution(Struct, frozen=True):
     files: tuple[str, ...]
     #: normalized names of the distributions it requires (markers evaluated for the target)
     requires: tuple[str, ...] = ()
+    #: built from a directory of the project (a Python path requirement): the user's own code, whose files the package action
+    #: screens for secrets like a source's (``secrets.screen_listed``); registry ones it does not
+    local: bool = False
 
 
 class InstallResult(Struct):

@@ -16,10 +16,12 @@ does any ``.pem`` holding only ``CERTIFICATE`` blocks. ``include`` overrides eit
 a file it names without wildcards (``excludes.IncludeNames``), with a warning.
 
 Only the user's own files are screened (a function's or layer's source, what a builder
-prepares from it, a bundle): installed dependencies are not (they ship test keys and example
-URLs on purpose, and are not the user's to edit), neither an install target's tree nor a
-distribution vendored into a committed layer (the files its ``RECORD`` lists) nor the
-packages a bundler copies in beside its bundle. Scanning is bounded: the first
+prepares from it, a bundle, and the project-local packages an install brings in: a Python
+path requirement; ``screen_listed``):
+installed dependencies are not (they ship test keys and example URLs on purpose, and are not
+the user's to edit), neither the rest of an install target's tree nor a distribution
+vendored into a committed layer (the files its ``RECORD`` lists) nor the packages a bundler
+copies in beside its bundle. Scanning is bounded: the first
 ``MAX_SCAN_BYTES`` of a file, and nothing of a binary one (a NUL byte in its first 8000
 bytes, git's test). The patterns follow gitleaks' ``private-key`` and ``aws-access-token``
 rules and detect-secrets' ``BasicAuthDetector``, narrowed against false positives that
@@ -34,7 +36,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -47,11 +49,13 @@ __all__ = [
     "SECRET_NAMES",
     "URL_PASSWORD",
     "installed_files",
+    "listed_name_rule",
     "name_rule",
     "overridden",
     "scan_bytes",
     "scan_file",
     "screen",
+    "screen_listed",
     "withheld",
 ]
 
@@ -126,6 +130,18 @@ def name_rule(relpath: str, is_dir: bool = False) -> str | None:
     """The ``SECRET_NAMES`` pattern ``relpath`` matches (on its own terms: a walk asks about
     a directory before descending), or ``None``."""
     return _NAMES.match(relpath, is_dir)
+
+
+def listed_name_rule(relpath: str) -> str | None:
+    """The ``SECRET_NAMES`` pattern a file known only by its path matches, itself or through
+    a directory above it (``x/.aws/credentials``), or ``None``: ``name_rule`` for a list of
+    files rather than a walk, which asks about each directory on its way down."""
+    parts = relpath.split("/")
+    for depth in range(1, len(parts)):
+        pattern = _NAMES.match("/".join(parts[:depth]), True)
+        if pattern is not None:
+            return pattern
+    return _NAMES.match(relpath)
 
 
 def scan_bytes(data: bytes) -> str | None:
@@ -226,14 +242,42 @@ def screen(files: Sequence[F], include: Sequence[str], *,
     for f in files:
         skip = f.relpath in installed or (exempt is not None and f.relpath.startswith(exempt))
         reason = None if skip else scan_file(f.path, f.size)
-        if reason is None:
+        if _ships(f.relpath, reason, names, warnings):
             kept.append(f)
-        elif names.names(f.relpath):
-            kept.append(f)
-            warnings.append(overridden(f.relpath, reason))
-        else:
-            warnings.append(withheld(f.relpath, reason))
     return kept, warnings
+
+
+def screen_listed(paths: Iterable[str], read: Callable[[str], bytes], include: Sequence[str], *,
+                  prefix: str = "") -> tuple[set[str], list[str]]:
+    """Both kinds of rules, by name (``listed_name_rule``) and by content, over files known
+    by path rather than walked: the project-local packages in an install tree, which are the
+    user's own code (a Python path requirement built to a wheel).
+
+    ``read(path)`` returns at least the first ``MAX_SCAN_BYTES`` of a file; ``prefix`` (the
+    tree's place in the zip, ``python/`` in a layer) is put before each path in warnings and for
+    ``include``, so a file is named as the zip would hold it. Returns the paths withheld
+    and a warning per secret withheld or, when ``include`` names it, packaged anyway."""
+    names = IncludeNames(include)
+    left_out: set[str] = set()
+    warnings: list[str] = []
+    for path in paths:
+        pattern = listed_name_rule(path)
+        reason = f"matches `{pattern}`" if pattern is not None else scan_bytes(read(path)[:MAX_SCAN_BYTES])
+        if not _ships(prefix + path, reason, names, warnings):
+            left_out.add(path)
+    return left_out, warnings
+
+
+def _ships(relpath: str, reason: str | None, names: IncludeNames, warnings: list[str]) -> bool:
+    """Whether a file the rules judged (``reason``: the rule it breaks, or ``None``) ships,
+    adding its warning: a secret ships only when ``include`` names it."""
+    if reason is None:
+        return True
+    if names.names(relpath):
+        warnings.append(overridden(relpath, reason))
+        return True
+    warnings.append(withheld(relpath, reason))
+    return False
 
 
 def installed_files(files: Sequence[F]) -> set[str]:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from lambdaforge.packaging.secrets import (
-    AWS_KEY, MAX_SCAN_BYTES, PRIVATE_KEY, URL_PASSWORD, scan_bytes, screen,
+    AWS_KEY, MAX_SCAN_BYTES, PRIVATE_KEY, URL_PASSWORD, listed_name_rule, overridden, scan_bytes,
+    screen, screen_listed, withheld,
 )
 from lambdaforge.packaging.sources import collect_sources
 from tests.packaging.test_source_collection import write
@@ -149,3 +150,47 @@ def test_files_a_vendored_distribution_records_are_not_scanned(tmp_path: Path) -
         "python/tlslib-1.0.dist-info/METADATA", "python/tlslib-1.0.dist-info/RECORD",
         "python/tlslib/__init__.py", "python/tlslib/testing/server.txt"]
     assert [w.split(":")[0] for w in warnings] == ["python/mine/settings.txt"]
+
+
+
+def test_a_listed_file_matches_a_secret_name_through_a_directory_above_it() -> None:
+    """As the walk decides a directory before descending: ``.aws/`` and ``.env.*`` (not
+    directories only) leave out everything below them."""
+    assert listed_name_rule("pkg/.aws/credentials") == ".aws/"
+    assert listed_name_rule("pkg/.env.d/readme.txt") == ".env.*"
+    assert listed_name_rule("pkg/conf/.env") == ".env"
+    assert listed_name_rule("pkg/.docker/config.json") == "**/.docker/config.json"
+    assert listed_name_rule("pkg/aws/credentials.py") is None
+    assert listed_name_rule("pkg/.ssh/id_rsa.pub") is None
+
+
+def test_screen_listed_applies_both_kinds_of_rules_under_the_zip_prefix() -> None:
+    """Files known by path (a local package in an install tree): by name first (nothing is
+    read), then by content; named in warnings and matched by ``include`` as the zip holds
+    them."""
+    content = {
+        "util/index.js": b"module.exports = 1;\n",
+        "util/keys.js": f"ID = '{AWS_KEY_ID}'; SECRET = '{AWS_SECRET}';\n".encode(),
+        "util/signing.pem": private_key().encode(),
+        "util/ca.pem": certificate().encode(),
+    }
+    read: list[str] = []
+
+    def head(path: str) -> bytes:
+        read.append(path)
+        return content[path]
+
+    paths = ["util/.env", *content]
+    left_out, warnings = screen_listed(paths, head, ["*", "node_modules/util/signing.pem"],
+                                       prefix="node_modules/")
+    assert left_out == {"util/.env", "util/keys.js"}
+    assert warnings == [
+        withheld("node_modules/util/.env", "matches `.env`"),
+        withheld("node_modules/util/keys.js", AWS_KEY),
+        overridden("node_modules/util/signing.pem", PRIVATE_KEY),
+    ]
+    assert "util/.env" not in read  # a secret by name is never read
+    assert not any(AWS_SECRET in w for w in warnings)
+    # only the first MAX_SCAN_BYTES count, however much `read` returns
+    left_out, _ = screen_listed(["big.txt"], lambda p: b"x" * MAX_SCAN_BYTES + private_key().encode(), ())
+    assert left_out == set()

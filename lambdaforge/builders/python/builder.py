@@ -54,8 +54,9 @@ class PythonBuilder(Builder):
     #: files of the site directories Lambda makes, and a layer's `python/lib/pythonX.Y`
     #: for another Python fails its check; 5: bytecode without its source is checked
     #: against python3.14's magic number too, and the static check finds a handler where a
-    #: ``.pth`` path line puts it)
-    VERSION: ClassVar[str] = "5"
+    #: ``.pth`` path line puts it; 6: the files a local package installs are screened for
+    #: secrets like the function's own)
+    VERSION: ClassVar[str] = "6"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from msgspec import Struct, field
+from msgspec.structs import replace
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
@@ -77,6 +78,8 @@ class _Job(Struct):
     native_built: list[str] = field(default_factory=list)
     #: requirement line naming a local package folder → the same line naming its built wheel
     local_wheels: dict[str, str] = field(default_factory=dict)
+    #: normalized names of the distributions built from local package folders (own code)
+    local_names: set[str] = field(default_factory=set)
 
     @property
     def runner(self) -> Runner:
@@ -156,6 +159,7 @@ def install_requirements(inputs: DependencyInputs, dest: Path, ctx: BuildContext
                     f"markers that are false on {target.runtime}"
                 )
                 dists = [d for d in dists if d.name not in extra]
+        dists = [replace(d, local=True) if d.name in job.local_names else d for d in dists]
         return InstallResult(distributions=dists, notes=job.notes)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -47,7 +47,9 @@ def local_folder(line: str, root: Path) -> tuple[str | None, str, Path] | None:
 def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None], list[str]],
                          native_flags: list[str]) -> None:
     """Build every local package folder among ``job``'s requirement lines to a wheel and
-    record the rewritten lines in ``job.local_wheels`` (notes say what was built).
+    record the rewritten lines in ``job.local_wheels`` and the distributions' names in
+    ``job.local_names`` (the user's own code, screened for secrets when packaged; notes say
+    what was built).
 
     ``wheel_argv(tree, out_dir, python)`` is the installer's command building ``tree`` into
     ``out_dir`` with ``python``: the target's interpreter when this machine matches the
@@ -93,6 +95,7 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None]
 
         wheel = local_wheel(folder, job.ctx.tool_cache / "local-wheels", job.work / "local", salt, build)
         dist, version, tags = wheel_tags(wheel.path.name)
+        job.local_names.add(canonicalize_name(dist))
         if wheel.built_now and is_pure(tags):
             job.notes.append(f"built wheel for local package {rel} ({dist} {version})")
         job.local_wheels[line] = (f"{name} @ {wheel.path.as_uri()}" if name else str(wheel.path))
