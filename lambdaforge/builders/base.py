@@ -139,7 +139,8 @@ class Distribution(Struct, frozen=True):
     files: tuple[str, ...]
     #: normalized names of the distributions it requires (markers evaluated for the target)
     requires: tuple[str, ...] = ()
-    #: built from a directory of the project (a Python path requirement): the user's own code, whose files the package action
+    #: built from a directory of the project (an npm workspace member or ``file:`` directory,
+    #: a Python path requirement): the user's own code, whose files the package action
     #: screens for secrets like a source's (``secrets.screen_listed``); registry ones it does not
     local: bool = False
 

@@ -16,8 +16,8 @@ does any ``.pem`` holding only ``CERTIFICATE`` blocks. ``include`` overrides eit
 a file it names without wildcards (``excludes.IncludeNames``), with a warning.
 
 Only the user's own files are screened (a function's or layer's source, what a builder
-prepares from it, a bundle, and the project-local packages an install brings in: a Python
-path requirement; ``screen_listed``):
+prepares from it, a bundle, and the project-local packages an install brings in: an npm
+workspace member or ``file:`` directory, a Python path requirement; ``screen_listed``):
 installed dependencies are not (they ship test keys and example URLs on purpose, and are not
 the user's to edit), neither the rest of an install target's tree nor a distribution
 vendored into a committed layer (the files its ``RECORD`` lists) nor the packages a bundler
@@ -251,10 +251,10 @@ def screen_listed(paths: Iterable[str], read: Callable[[str], bytes], include: S
                   prefix: str = "") -> tuple[set[str], list[str]]:
     """Both kinds of rules, by name (``listed_name_rule``) and by content, over files known
     by path rather than walked: the project-local packages in an install tree, which are the
-    user's own code (a Python path requirement built to a wheel).
+    user's own code (an npm workspace member, a Python path requirement built to a wheel).
 
     ``read(path)`` returns at least the first ``MAX_SCAN_BYTES`` of a file; ``prefix`` (the
-    tree's place in the zip, ``python/`` in a layer) is put before each path in warnings and for
+    tree's place in the zip, ``node_modules/``) is put before each path in warnings and for
     ``include``, so a file is named as the zip would hold it. Returns the paths withheld
     and a warning per secret withheld or, when ``include`` names it, packaged anyway."""
     names = IncludeNames(include)

@@ -105,8 +105,10 @@ class NodeBuilder(Builder):
     #: file whose module system is not the one Lambda loads it with fails its check: CommonJS
     #: exports under "type": "module", ES module syntax in a file loaded as CommonJS; and an
     #: @aws-sdk/* range the runtime's SDK version is outside of keeps the package; 3: a layer
-    #: laid out as nodejs/ with no package.json ships its nodejs/node_modules/)
-    VERSION = "3"
+    #: laid out as nodejs/ with no package.json ships its nodejs/node_modules/; 4: a
+    #: workspace member a function depends on is laid out as `npm pack` packs it, and the
+    #: files of members and `file:` directories are screened for secrets)
+    VERSION = "4"
     FAMILIES = frozenset({"nodejs"})
 
     def __init__(self, runner: Runner | None = None) -> None:

@@ -89,16 +89,21 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
             # An npm that ignores --os/--cpu/--libc would install for the host.
             raise InstallError(f"npm ignored a platform flag\n{result.describe()}")
         node_modules = package_dir / "node_modules"
+        local: set[str] = set()
         if installer == "npm-workspace":
-            _inline_workspace_links(node_modules, package_dir, canonical["member"])
-        notes = _notes(json.loads(canonical["package-lock.json"]), node_modules, inputs) \
-            if installer.startswith("npm") else _other_notes(installer, inputs)
+            local |= _inline_workspace_links(node_modules, package_dir, canonical["member"], ctx)
+        if installer.startswith("npm"):
+            lock = json.loads(canonical["package-lock.json"])
+            notes = _notes(lock, node_modules, inputs)
+            local |= _local_directories(lock, canonical.get("member"))
+        else:
+            notes = _other_notes(installer, inputs)
         _tidy(node_modules)
         dest.mkdir(parents=True, exist_ok=True)
         if node_modules.is_dir():
             for entry in sorted(node_modules.iterdir()):
                 shutil.move(str(entry), str(dest / entry.name))
-        return InstallResult(distributions=distributions(dest), notes=notes)
+        return InstallResult(distributions=distributions(dest, frozenset(local)), notes=notes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -200,12 +205,16 @@ def _stage(canonical: dict[str, str], tree: Path, project_root: Path, inputs: De
     return package_dir
 
 
-def _inline_workspace_links(node_modules: Path, root: Path, member: str) -> None:
-    """Replace npm's links to workspace members by copies of their staged content (which
-    has their own nested node_modules, installed there by npm): a zip never holds a link
-    out of itself. The member's link to itself goes: its code is the function's own."""
+def _inline_workspace_links(node_modules: Path, root: Path, member: str, ctx: BuildContext) -> set[str]:
+    """Replace npm's links to workspace members by copies of their staged content laid out
+    as ``npm pack`` would pack it (what ``--install-links`` installs of a ``file:``
+    directory: ``files``, ``.npmignore``, npm's always-included and always-excluded files;
+    ``packlist``), plus their own nested node_modules, installed there by npm: a zip never
+    holds a link out of itself. The member's link to itself goes: its code is the function's
+    own. Returns the locations (relative to ``node_modules``) of the copies."""
+    copied: set[str] = set()
     if not node_modules.is_dir():
-        return
+        return copied
     tree = root.resolve()
     own = (root / member).resolve()
     for link in sorted(_links(node_modules)):
@@ -217,7 +226,8 @@ def _inline_workspace_links(node_modules: Path, root: Path, member: str) -> None
             raise InstallError(f"npm linked {link.relative_to(node_modules).as_posix()} to "
                                f"{os.readlink(link)}, outside the workspace")
         link.unlink()
-        shutil.copytree(target, link, symlinks=True)
+        _copy_packed(target, link, ctx)
+        copied.add(link.relative_to(node_modules).as_posix())
     # The member's own dependencies that could not be hoisted (another version is at the
     # root) sit in its node_modules, which is the function's node_modules in the zip.
     nested = root / member / "node_modules"
@@ -231,6 +241,39 @@ def _inline_workspace_links(node_modules: Path, root: Path, member: str) -> None
                     "node_modules cannot hold both; align the versions in the workspace")
             (node_modules / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(entry), str(node_modules / rel))
+    return copied
+
+
+def _copy_packed(package: Path, dest: Path, ctx: BuildContext) -> None:
+    """Copy into ``dest`` the files of the package directory ``package`` that ``npm pack``
+    would pack, and its ``node_modules`` (its dependencies, which no pack holds)."""
+    from lambdaforge.builders.node import layout, packlist
+
+    layout.copy_listed(package, dest, packlist.packed_files(package, ctx))
+    nested = package / "node_modules"
+    if nested.is_dir():
+        shutil.copytree(nested, dest / "node_modules", symlinks=True)
+
+
+def _local_directories(lock: dict, member: str | None) -> set[str]:
+    """The locations (relative to the installed node_modules, as ``distributions`` names
+    them) of packages the lockfile installs from a ``file:`` directory of the project: the
+    user's own code. A workspace member's own nested ones are hoisted into the function's
+    node_modules (``_inline_workspace_links``)."""
+    from lambdaforge.builders.node.lockfile import TARBALL_SUFFIXES
+
+    prefixes = ["node_modules/"] + ([f"{member}/node_modules/"] if member else [])
+    found: set[str] = set()
+    for location, entry in (lock.get("packages") or {}).items():
+        resolved = entry.get("resolved") if isinstance(entry, dict) else None
+        if not isinstance(resolved, str) or not resolved.startswith("file:") \
+                or resolved.endswith(TARBALL_SUFFIXES) or entry.get("link"):
+            continue
+        for prefix in prefixes:
+            if location.startswith(prefix):
+                found.add(location[len(prefix):])
+                break
+    return found
 
 
 def _top_entries(node_modules: Path) -> list[Path]:
@@ -297,8 +340,9 @@ def _package_dirs(node_modules: Path, prefix: str = "") -> Iterator[tuple[str, P
             yield from _package_dirs(pkg / "node_modules", f"{prefix}{location}/node_modules/")
 
 
-def distributions(root: Path) -> list[Distribution]:
-    """The packages installed in a node_modules tree, for dedupe against layers.
+def distributions(root: Path, local: frozenset[str] = frozenset()) -> list[Distribution]:
+    """The packages installed in a node_modules tree, for dedupe against layers; those at
+    the ``local`` locations are the project's own (``Distribution.local``).
 
     A hoisted package is named as it is required (``lodash``, ``@scope/x``); a nested copy
     keeps its location (``a/node_modules/b``) as its name, because it exists precisely
@@ -321,7 +365,7 @@ def distributions(root: Path) -> list[Distribution]:
             dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) == pkg and d == "node_modules"))
             files.extend((Path(dirpath) / f).relative_to(root).as_posix() for f in filenames)
         found.append(Distribution(location, str(meta.get("version", "")), tuple(sorted(files)),
-                                  tuple(requires)))
+                                  tuple(requires), location in local))
     return found
 
 

@@ -10,7 +10,8 @@ package.json and lockfile plus the member's package.json installs exactly the me
 production dependencies, hoisted to the root's node_modules; other members' package.jsons
 need not be there (nor be in sync). Members the member depends on are symlinks even with
 ``--install-links`` (workspaces are always linked), so the install stages their content
-and replaces each link by a copy (``install``): a zip never holds a link out of itself.
+and replaces each link by a copy of what ``npm pack`` packs of it (``install``,
+``packlist``): a zip never holds a link out of itself.
 
 So the install's inputs are the root package.json, the lockfile, the member's package.json
 and the content of the members it reaches through links (``DependencyInputs.directories``).
