@@ -275,3 +275,23 @@ def test_poetry_constraints_on_python_are_read_as_poetry_means_them() -> None:
     assert python_allows("<3.8 || >=3.12", "3.12.0") and not python_allows("<3.8 || >=3.13", "3.12.0")
     assert python_allows("3.12.*", "3.12.0") and python_allows("*", "3.12.0")
     assert not python_allows("^0.2", "0.3.0") and python_allows("^0.2", "0.2.5")
+
+
+def test_pipenv_source_urls_expand_environment_variables_as_pipenv_does(
+        tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``url = "https://$ART_USER:${ART_TOKEN}@…"``: Pipenv expands ``$NAME`` and
+    ``${NAME}`` in its sources and keeps them unexpanded in the lock. Read literally, the
+    private index got ``$ART_USER:${ART_TOKEN}`` in a green build that took PyPI's."""
+    pipfile = locks.PIPFILE.replace(
+        'name = "pypi"\n',
+        'name = "pypi"\n\n[[source]]\nurl = "https://$ART_USER:${ART_TOKEN}@art.example/${NOPE}/simple"\n'
+        'verify_ssl = true\nname = "art"\n')
+    project = project_with(tmp_path, {"Pipfile": pipfile, "Pipfile.lock": locks.pipfile_lock(wheelhouse, pipfile)})
+    monkeypatch.setenv("ART_USER", "alice")
+    monkeypatch.setenv("ART_TOKEN", "s3cret-token")
+    monkeypatch.delenv("NOPE", raising=False)
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    url = dict(inputs.canonical)["extra-index-url"]
+    assert inputs.reveal(url) == "https://alice:s3cret-token@art.example/${NOPE}/simple"
+    assert "s3cret" not in url
+    assert inputs.variables == ("ART_TOKEN", "ART_USER", "NOPE")

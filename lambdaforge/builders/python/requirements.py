@@ -351,15 +351,16 @@ class _Collector(Struct, dict=True):
                     self.problem(where, lineno, f"`{name}`: per-requirement option not supported")
             self.add_requirement(spec, hashes, base, where, lineno, constraint=constraint)
 
-    def expand_variables(self, line: str) -> str:
+    def expand_variables(self, line: str, pattern: re.Pattern[str] | None = None) -> str:
         """``line`` with each ``${NAME}`` (upper-case letters, digits, ``_``) replaced by
         that environment variable's value, as pip and uv read requirements files; one unset
-        or empty stays as written, as in pip. Every name is remembered (``variables``): the
-        install watches it, so another value (a rotated token, another index host) is
-        planned again."""
-        for match in _ENV_VARIABLE.finditer(line):
-            self.variables.add(match.group(1))
-        return _ENV_VARIABLE.sub(lambda m: os.environ.get(m.group(1)) or m.group(0), line)
+        or empty stays as written, as in pip (``pattern``: another syntax, Pipenv's). Every
+        name is remembered (``variables``): the install watches it, so another value (a
+        rotated token, another index host) is planned again."""
+        pattern = pattern or _ENV_VARIABLE
+        for match in pattern.finditer(line):
+            self.variables.add(match.group(1) or match.group(2))
+        return pattern.sub(lambda m: os.environ.get(m.group(1) or m.group(2)) or m.group(0), line)
 
     def read_option_line(
         self, line: str, path: Path, where: str, lineno: int, constraint: bool, seen: tuple[Path, ...]
@@ -667,17 +668,21 @@ class _Collector(Struct, dict=True):
         except (UnicodeDecodeError, ValueError) as exc:
             self.problem(where, getattr(exc, "lineno", None), f"invalid JSON: {exc}")
             return
-        self.add_locked(read_pipfile_lock(pipfile, data, text, where), lock)
+        # Pipenv expands $NAME and ${NAME} in its sources' URLs (os.path.expandvars), and
+        # keeps them unexpanded in the lock: `url = "https://$USER:${PASSWORD}@…"`.
+        self.add_locked(read_pipfile_lock(pipfile, data, text, where), lock, _SHELL_VARIABLE)
         self.note_table_ranges((pipfile or {}).get("packages"), poetry=False)
 
-    def add_locked(self, read: LockRead, lock: Path) -> None:
-        """Take in what a lock reader found (exact pins, indexes, problems)."""
+    def add_locked(self, read: LockRead, lock: Path, expand: re.Pattern[str] | None = None) -> None:
+        """Take in what a lock reader found (exact pins, indexes, problems); ``expand``: the
+        syntax of environment variables in its index URLs, where its tool expands them."""
         self.issues += read.issues
         self.pinned |= read.pinned
         if read.index_url:
-            self.index_url = self.index_url or read.index_url
+            url = self.expand_variables(read.index_url, expand) if expand else read.index_url
+            self.index_url = self.index_url or url
         for url in read.extra_index_urls:
-            self.add_extra_index(url)
+            self.add_extra_index(self.expand_variables(url, expand) if expand else url)
         for req in read.requirements:
             self.add_requirement(req.text, req.hashes, lock.parent, self.rel(lock), req.line,
                                  top_level=False)
@@ -869,7 +874,9 @@ def _normalise(req: Requirement) -> str:
 
 
 #: pip's ``${NAME}`` in a requirements file (``pip._internal.req.req_file``)
-_ENV_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_ENV_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}()")
+#: ``$NAME`` and ``${NAME}`` as ``os.path.expandvars`` reads them (Pipenv's source URLs)
+_SHELL_VARIABLE = re.compile(r"\$(?:(\w+)|\{([^}]*)\})", re.ASCII)
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
