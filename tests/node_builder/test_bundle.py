@@ -246,3 +246,24 @@ def test_a_module_edited_in_the_kept_tree_is_caught_and_the_bundle_made_again(
         greet.write_text("exports.greet = () => 'patched';\n")
     assert ctx.warnings == [f"the extracted dependencies of install {key[:12]} changed "
                             "(node_modules/greet/index.js was modified); extracting them again"]
+
+
+@needs_esbuild
+def test_an_import_leaving_the_source_is_named_with_the_way_out(tmp_path: Path, make_ctx) -> None:
+    """esbuild names the scratch copy's paths (``src/src/index.ts``) and only says "Could
+    not resolve"; the error says the import leaves the source, which is all that is copied."""
+    root = tmp_path / "proj"
+    (root / "fn" / "src").mkdir(parents=True)
+    (root / "shared").mkdir()
+    (root / "fn" / "package.json").write_text('{"name": "a", "version": "1.0.0"}\n')
+    (root / "fn" / "src" / "index.ts").write_text(
+        'import {y} from "../../shared/c";\nimport {z} from "./missing";\n'
+        "export const handler = async () => y + z;\n")
+    (root / "shared" / "c.ts").write_text("export const y = 5;\n")
+    with pytest.raises(BuildError) as err:
+        bundle(root, make_ctx, tmp_path / "out", source="fn", handler="src/index.handler")
+    message = str(err.value)
+    assert 'Could not resolve "../../shared/c"' in message
+    assert ('note: "../../shared/c" in src/index.ts leaves the function\'s source (fn/), and only '
+            "the source is bundled") in message
+    assert '"./missing"' not in message.split("note:")[1]  # inside the source: no such note

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shutil
 import tempfile
@@ -179,6 +180,32 @@ def js_banner(options: NodeSettings, esm: bool) -> str | None:
     return "\n".join(parts) or None
 
 
+#: esbuild's "Could not resolve" error and the file:line:column it points at
+_UNRESOLVED = re.compile(r'Could not resolve "([^"]+)"\s*\n\s*(src/[^\s:]+):\d+:\d+:')
+
+
+def _outside_source_hint(output: str, source_dir: Path, ctx: BuildContext) -> str:
+    """A note for esbuild's "Could not resolve" of a relative import that leaves the
+    function's source: only ``source`` is copied to bundle (esbuild's paths are that
+    copy's, ``src/…``), which the message would not tell."""
+    leaving = []
+    for spec, where in _UNRESOLVED.findall(output):
+        if spec.startswith(("./", "../")):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(where), spec))
+            if target == ".." or target.startswith("../") or not target.startswith("src"):
+                leaving.append(f'"{spec}" in {posixpath.relpath(where, "src")}')
+    if not leaving:
+        return ""
+    try:
+        shown = source_dir.resolve().relative_to(ctx.project.root.resolve()).as_posix()
+    except (ValueError, AttributeError):  # a source outside the project; no project
+        shown = source_dir.name
+    return (f"\nnote: {', '.join(leaving)} leaves the function's source ({shown}/), and only the "
+            "source is bundled (esbuild's src/… paths are a copy of it): set `source` to a "
+            "folder that holds the shared code too, or make it a package the function depends "
+            "on (an npm workspace member)")
+
+
 def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, esm: bool,
                  extension: str, bundle_sdk: bool = False) -> list[str]:
     """esbuild's command line; paths are relative to the scratch directory it runs in, whose
@@ -265,7 +292,8 @@ def bundle_handler(
         # NODE_PATH would let esbuild resolve packages from the build machine.
         result = ctx.runner.run(argv, cwd=work, env={"NODE_PATH": None}, timeout=600)
         if not result.ok:
-            raise BuildError(f"esbuild could not bundle handler `{handler}`\n{result.describe()}")
+            raise BuildError(f"esbuild could not bundle handler `{handler}`\n{result.describe()}"
+                             + _outside_source_hint(result.stdout + result.stderr, source_dir, ctx))
         written = []
         for path in sorted((work / "out").rglob("*")):
             if path.is_file():
