@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 import pytest
-from conftest import API
+from tests.config.conftest import API
 
 from lambdaforge.builders.base import OptionValues
 from lambdaforge.builders.node import NodeBuilder

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import API, issues_of, write
+from tests.config.conftest import API, issues_of, write
 
 from lambdaforge.config import load_project
 from lambdaforge.remote.settings import RemoteSettings, effective

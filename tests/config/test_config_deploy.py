@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import API
+from tests.config.conftest import API
 
 from lambdaforge.config.specs import FunctionDeploy
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import API
+from tests.config.conftest import API
 
 from lambdaforge.config.models import Origin
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import API, write
+from tests.config.conftest import API, write
 
 from lambdaforge.cli import main
 from lambdaforge.config.effective import effective_config

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambdaforge.config.loader import tomllib
-from conftest import API, issues_of, write
+from tests.config.conftest import API, issues_of, write
 
 from lambdaforge.config import find_config, load_project
 from lambdaforge.config.models import Origin

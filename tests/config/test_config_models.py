@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import API
+from tests.config.conftest import API
 
 from lambdaforge.builders.node.options import NodeOptions
 from lambdaforge.builders.python.options import PythonOptions

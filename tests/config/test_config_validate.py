@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import API, issues_of, write
+from tests.config.conftest import API, issues_of, write
 
 from lambdaforge.config import load_project
 
