@@ -312,3 +312,34 @@ def test_a_program_that_cannot_run_is_a_failure_not_a_crash(script_project: Proj
         "command failed with exit code 127: no-such-tool build (in a copy of fn/)\n"
         "  command not found: no-such-tool"
     )
+
+
+@pytest.mark.parametrize("where", ["fn/src/deep/b.txt", "fn/src/b.txt"])
+def test_a_new_input_in_a_subdirectory_is_seen_by_the_no_op_answer_too(
+        script_project: ProjectDir, runs: Path, where: str) -> None:
+    """The replay record watches every directory the inputs were walked in: a file added
+    to ``src/deep/`` (an input by ``src/``) was a green "up-to-date" of the old output
+    while ``forge plan`` said "file added"."""
+    from lambdaforge.cli import main
+    from tests.e2e.test_decider import assert_decisions_agree
+
+    script_project.write("fn/src/deep/a.txt", "deep\n")
+    script_project.write("fn/build.sh", BUILD_SH_DEEP)
+    assert main(["-C", str(script_project.root), "build"]) == 0
+    assert assert_decisions_agree(script_project)
+    script_project.write(where, "B\n")
+    assert not assert_decisions_agree(script_project)
+    assert main(["-C", str(script_project.root), "build"]) == 0
+    assert run_count(runs) == 2
+    with zipfile.ZipFile(script_project.zip_path("function", "hello")) as zf:
+        assert zf.read("message.txt") == b"A\n" + (b"B\n" if where == "fn/src/b.txt" else b"") + \
+            b"deep\n" + (b"B\n" if where == "fn/src/deep/b.txt" else b"")
+
+
+#: build.sh, reading src/deep/ too
+BUILD_SH_DEEP = """\
+echo run >> "$RUNS"
+cat src/*.txt src/deep/*.txt > "$FORGE_OUTPUT/message.txt"
+printf '#!/bin/sh\\necho %s\\n' "$GREETING" > "$FORGE_OUTPUT/bootstrap"
+chmod +x "$FORGE_OUTPUT/bootstrap"
+"""

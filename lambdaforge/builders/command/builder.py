@@ -72,7 +72,7 @@ class CommandBuilder(Builder):
         the output filters, plus the input files (their contents are keyed by the pipeline).
         Always an install target: even a command without inputs has to run."""
         opts = self.options(settings)
-        inputs = list_inputs(project.root, source, opts.inputs)
+        inputs, listed = list_inputs(project.root, source, opts.inputs)
         files = tuple(project_relative(source or "", f.relpath) for f in inputs)
         canonical = {
             "command": json.dumps(opts.command),
@@ -91,6 +91,9 @@ class CommandBuilder(Builder):
             architecture=settings.architecture,
             canonical=tuple(sorted(canonical.items())),
             files=files,
+            # Watched, not keyed: a file added to a directory the inputs were walked in is
+            # seen (a listing changed) and planned again; only a match changes the key.
+            watched=tuple(sorted(project_relative(source or "", rel) for rel in listed)),
             file_stats=tuple((rel, *file_stat(project.root / rel)) for rel in files),
         )
 

@@ -30,20 +30,27 @@ LANG = "C.UTF-8"
 FAILURE_LINES = 25
 
 
-def list_inputs(root: Path, source: str | None, patterns: Sequence[str] | None) -> list[SourceFile]:
+def list_inputs(root: Path, source: str | None,
+                patterns: Sequence[str] | None) -> tuple[list[SourceFile], list[str]]:
     """The files of ``source`` (project-relative) the command reads: those matching the
-    gitignore-style ``patterns`` (``None``: every file; ``()``: none). Sorted; symlinks inside
-    the source are followed (``collect_sources``); lambdaforge's ``.forge`` is never one.
-    Neither secrets nor default excludes are skipped here: a build may need its ``.npmrc``
-    or ``requirements.txt``; the output's collection skips them."""
+    gitignore-style ``patterns`` (``None``: every file; ``()``: none), sorted, and the
+    directories the walk listed (source-relative, ``.`` the source itself): a file added
+    to any of them may be a new input. Symlinks inside the source are followed
+    (``collect_sources``); lambdaforge's ``.forge`` is never one. Neither secrets nor
+    default excludes are skipped here: a build may need its ``.npmrc`` or
+    ``requirements.txt``; the output's collection skips them."""
     if source is None or patterns == ():
-        return []
-    return collect_sources(root / source, include=tuple(patterns or ()),
-                           skip_secrets=False, default_excludes=False).files
+        return [], []
+    walked = collect_sources(root / source, include=tuple(patterns or ()),
+                             skip_secrets=False, default_excludes=False)
+    return walked.files, [rel for rel, _, _ in walked.listings]
 
 
 def project_relative(source: str, relpath: str) -> str:
-    """``functions/api`` + ``main.go`` → ``functions/api/main.go`` (``.`` is the root)."""
+    """``functions/api`` + ``main.go`` → ``functions/api/main.go`` (``.`` is the root, as a
+    source and as a ``relpath``)."""
+    if relpath == ".":
+        return source or "."
     return relpath if source in ("", ".") else f"{source}/{relpath}"
 
 
