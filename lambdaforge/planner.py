@@ -263,7 +263,9 @@ class Planner:
         prefix = f"{t.kind.value}s.{t.name}"
         # The builder's options by their TOML keys, next to the common settings, so that
         # `forge explain` names the key a user edits (`functions.api.minify`).
-        options = {k: v for k, v in spec.builder_options.items() if k not in builder.CHECK_OPTIONS}
+        options = {k: ({n: variable_key_form(n, x) for n, x in v.items()} if k in builder.ENV_OPTIONS
+                       and isinstance(v, dict) else v)
+                   for k, v in spec.builder_options.items() if k not in builder.CHECK_OPTIONS}
         config = dict(config_slice(
             prefix, {**spec.model_dump(mode="json",
                                        exclude={"max_size", "builder_options", "environment", "deploy",

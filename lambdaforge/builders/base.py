@@ -212,6 +212,11 @@ class Builder(ABC):
     #: smoke test, and left out of the package key, so choosing another interpreter rebuilds
     #: no zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: option keys (TOML spelling) whose value is a table of environment variables (the
+    #: command builder's ``env``): shown and keyed as a function's ``environment`` is, a
+    #: variable whose name or value says secret (``redact.secret_variable``) as ``***``
+    #: and a digest, never its value
+    ENV_OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def serves(cls, runtime: str) -> bool:

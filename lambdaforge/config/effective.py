@@ -18,12 +18,26 @@ from lambdaforge.redact import shown_variables
 def _settings(spec: Any, keep_none: bool) -> dict[str, Any]:
     data = spec.model_dump(exclude={"name"})
     # A builder's options read as the keys the user wrote next to the others (they are
-    # stored by TOML key already).
-    data.update(data.pop("builder_options", None) or {})
+    # stored by TOML key already); its tables of variables as `environment` is shown.
+    options = data.pop("builder_options", None) or {}
+    data.update({k: shown_variables(v) if k in _env_options(spec.builder) and isinstance(v, dict) else v
+                 for k, v in options.items()})
     data.update(data.pop("deploy", None) or {})  # a function's role, memory…: keys of its table
     if "environment" in data:  # a function's: a secret's value is not printed
         data["environment"] = shown_variables(data["environment"])
     return {kebab(k): v for k, v in data.items() if keep_none or v is not None}
+
+
+def _env_options(builder: str) -> tuple[str, ...]:
+    """The options of the builder named ``builder`` that are tables of variables
+    (``Builder.ENV_OPTIONS``); none for a builder that cannot be loaded (it was reported)."""
+    from lambdaforge.builders import BuilderRegistry
+    from lambdaforge.errors import ConfigError, PluginError
+
+    try:
+        return BuilderRegistry().builder_class(builder).ENV_OPTIONS
+    except (ConfigError, PluginError):  # unknown, or a plugin that fails to load: validation said so
+        return ()
 
 
 def effective_config(project: Project, keep_none: bool = False) -> dict[str, Any]:

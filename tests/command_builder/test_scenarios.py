@@ -343,3 +343,45 @@ cat src/*.txt src/deep/*.txt > "$FORGE_OUTPUT/message.txt"
 printf '#!/bin/sh\\necho %s\\n' "$GREETING" > "$FORGE_OUTPUT/bootstrap"
 chmod +x "$FORGE_OUTPUT/bootstrap"
 """
+
+
+def test_a_secret_in_env_reaches_the_command_only(project: ProjectDir, tmp_path: Path) -> None:
+    """``env = { GITHUB_TOKEN = … }``: the command gets the value; config, plan reasons,
+    state and keys see ``***`` and a digest (as for ``environment``). Before, the token
+    was printed by forge config, plan, explain and --json, and written to state."""
+    import io
+    from contextlib import redirect_stdout
+
+    from lambdaforge.cli import main
+
+    seen = tmp_path / "seen.txt"
+    config = CONFIG_SECRET.format(seen=seen)
+    project.config(config.format(token="ghp_OLDsecretOLDsecretOLD000"))
+    project.write("fn/build.sh", 'printf %s "$GITHUB_TOKEN" > "$SEEN"\n'
+                  "printf '#!/bin/sh\\n' > \"$FORGE_OUTPUT/bootstrap\"; chmod +x \"$FORGE_OUTPUT/bootstrap\"\n")
+    assert main(["-C", str(project.root), "build"]) == 0
+    assert seen.read_text() == "ghp_OLDsecretOLDsecretOLD000"
+    project.config(config.format(token="ghp_NEWsecretNEWsecretNEW000"))
+    shown = io.StringIO()
+    with redirect_stdout(shown):
+        assert main(["-C", str(project.root), "config"]) == 0
+        assert main(["-C", str(project.root), "plan"]) == 0
+        assert main(["-C", str(project.root), "build", "--json"]) == 0
+    assert seen.read_text() == "ghp_NEWsecretNEWsecretNEW000"
+    assert 'GITHUB_TOKEN = "***"' in shown.getvalue()
+    assert "GITHUB_TOKEN" in shown.getvalue() and "secret scrypt:" in shown.getvalue()
+    stored = b"".join(p.read_bytes() for p in (project.root / ".forge").rglob("*") if p.is_file())
+    for text in (shown.getvalue().encode(), stored):
+        assert b"OLDsecret" not in text and b"NEWsecret" not in text
+
+
+CONFIG_SECRET = """
+[functions.hello]
+source = "fn"
+runtime = "provided.al2023"
+builder = "command"
+handler = "bootstrap"
+command = "sh build.sh"
+output = "out"
+env = {{{{ GITHUB_TOKEN = "{{token}}", SEEN = "{seen}" }}}}
+"""

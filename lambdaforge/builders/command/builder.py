@@ -39,6 +39,7 @@ class CommandBuilder(Builder):
     NAME: ClassVar[str] = "command"
     #: bump when a change here changes outputs (environment, copy or collection rules)
     VERSION: ClassVar[str] = "1"
+    ENV_OPTIONS: ClassVar[tuple[str, ...]] = ("env",)
 
     @classmethod
     def serves(cls, runtime: str) -> bool:
@@ -71,14 +72,20 @@ class CommandBuilder(Builder):
         """The run's identity: command, source, output, environment values and names, and
         the output filters, plus the input files (their contents are keyed by the pipeline).
         Always an install target: even a command without inputs has to run."""
+        from lambdaforge.redact import variable_key_form
+
         opts = self.options(settings)
         inputs, listed = list_inputs(project.root, source, opts.inputs)
+        # A secret's value (by its name or a URL password in it) never enters keys, state
+        # or logs: its key form stands for it, and only the command gets the value.
+        env_real = json.dumps(opts.env, sort_keys=True)
+        env_shown = json.dumps({n: variable_key_form(n, v) for n, v in opts.env.items()}, sort_keys=True)
         files = tuple(project_relative(source or "", f.relpath) for f in inputs)
         canonical = {
             "command": json.dumps(opts.command),
             "source": source or "",
             "output": opts.output or ".",
-            "env": json.dumps(opts.env, sort_keys=True),
+            "env": env_shown,
             "pass-env": json.dumps(sorted(opts.pass_env)),
             # include/exclude choose which of the output's files ship: part of the run's
             # result as stored (the pipeline zips exactly what `install` hands back)
@@ -95,6 +102,7 @@ class CommandBuilder(Builder):
             # seen (a listing changed) and planned again; only a match changes the key.
             watched=tuple(sorted(project_relative(source or "", rel) for rel in listed)),
             file_stats=tuple((rel, *file_stat(project.root / rel)) for rel in files),
+            secrets=((env_shown, env_real),) if env_shown != env_real else (),
         )
 
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
@@ -112,7 +120,7 @@ class CommandBuilder(Builder):
             source=c["source"],
             files=inputs.files,
             output=c["output"],
-            env=json.loads(c["env"]),
+            env=json.loads(inputs.reveal(c["env"])),
             pass_env=tuple(json.loads(c["pass-env"])),
             runtime=inputs.runtime,
             architecture=inputs.architecture,
