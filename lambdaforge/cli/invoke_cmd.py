@@ -18,18 +18,20 @@ from lambdaforge.cli.common import EXIT_BUILD_FAILED, EXIT_OK, load
 
 def read_event(spec: str | None, cwd: Path) -> object:
     """The event ``--event`` names: ``-`` (stdin), a JSON file, or a built-in sample;
-    ``{}`` without one."""
+    ``{}`` without one. The JSON may be UTF-8 (with or without a BOM), UTF-16 or UTF-32, as
+    ``json.loads`` detects them (Windows PowerShell's ``>`` writes UTF-16)."""
     from lambdaforge.errors import UsageError
     from lambdaforge.invoke.samples import SAMPLES, sample_event
 
     if spec is None:
         return {}
     if spec == "-":
-        text, where = sys.stdin.read(), "stdin"
+        stream = getattr(sys.stdin, "buffer", sys.stdin)  # bytes, unless stdin was replaced
+        text, where = stream.read(), "stdin"
     else:
         path = cwd / spec
         if path.is_file():
-            text, where = path.read_text(encoding="utf-8"), spec
+            text, where = path.read_bytes(), spec
         elif spec in SAMPLES:
             return sample_event(spec)
         else:
@@ -39,6 +41,9 @@ def read_event(spec: str | None, cwd: Path) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"--event {spec}: {where} is not JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--event {spec}: {where} is not JSON text in UTF-8, UTF-16 or UTF-32 "
+                         f"({exc.reason} at byte {exc.start})") from None
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:

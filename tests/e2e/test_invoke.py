@@ -195,6 +195,19 @@ def test_bad_events_are_usage_errors(api, capsys) -> None:
     api.write("bad.json", "{not json")
     code, _, err = invoke(api, capsys, "api", "--event", "bad.json")
     assert code == 2 and "bad.json is not JSON" in err
+    (api.root / "latin1.json").write_bytes(b'{"name": "caf\xe9"}')
+    code, _, err = invoke(api, capsys, "api", "--event", "latin1.json")
+    assert code == 2 and "latin1.json is not JSON text in UTF-8, UTF-16 or UTF-32" in err, err
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-32-le"])
+def test_an_event_file_in_another_unicode_encoding_is_read(api, capsys, encoding) -> None:
+    """Windows PowerShell 5's ``>`` writes UTF-16 with a BOM; that was an internal error."""
+    event = {"action": "echo", "event": {"name": "café"}}
+    (api.root / "event.json").write_bytes(json.dumps(event, ensure_ascii=False).encode(encoding))
+    code, out, err = invoke(api, capsys, "api", "--event", "event.json")
+    assert code == 0, err
+    assert json.loads(out) == {"name": "café"}
 
 
 def test_the_developers_environment_does_not_leak_in(api, capsys, monkeypatch, tmp_path) -> None:
