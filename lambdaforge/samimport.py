@@ -229,7 +229,11 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
         _runtime(runtimes[0], table, logical, notes)
     if method == "makefile":
         _makefile(logical, table, notes)
-    _architecture(props.get("CompatibleArchitectures"), table, logical, notes)
+    built_for = (resource.get("Metadata") or {}).get("BuildArchitecture")
+    # What `sam build` builds the layer for; CompatibleArchitectures only says where it
+    # may be attached (the first of [x86_64, arm64] was taken for an arm64 build).
+    _architecture([built_for] if built_for is not None else props.get("CompatibleArchitectures"),
+                  table, logical, notes)
     return table
 
 
@@ -244,6 +248,9 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
         props["Architectures"] = own["Architectures"]
     if props.get("PackageType") == "Image":
         notes.append(f"{logical}: PackageType Image is not built by lambdaforge: skipped")
+        return None
+    if props.get("InlineCode") is not None and props.get("CodeUri") is None:
+        notes.append(f"{logical}: InlineCode is code in the template, with nothing to build: skipped")
         return None
     table = Table()
     source = _source(props.get("CodeUri"), "CodeUri", logical, notes, rebase)

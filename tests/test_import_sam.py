@@ -302,3 +302,45 @@ def test_a_broken_template_is_a_clear_error(tmp_path: Path, capsys: pytest.Captu
     assert main(["-C", str(tmp_path), "import", "sam"]) == 2
     assert "not a valid YAML template" in capsys.readouterr().err
     assert main(["-C", str(tmp_path / "nowhere"), "import", "sam"]) == 2
+
+
+def test_a_layer_is_built_for_its_build_architecture(tmp_path: Path) -> None:
+    """``Metadata.BuildArchitecture`` is what ``sam build`` builds a layer for; the first of
+    ``CompatibleArchitectures`` ([x86_64, arm64]) was taken instead: native code built for
+    x86_64 in a layer meant for arm64 functions."""
+    template = write_project(tmp_path, """
+        Resources:
+          Deps:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: deps/
+              CompatibleRuntimes: [python3.12]
+              CompatibleArchitectures: [x86_64, arm64]
+            Metadata: {BuildMethod: python3.12, BuildArchitecture: arm64}
+          Plain:
+            Type: AWS::Serverless::LayerVersion
+            Properties:
+              ContentUri: plain/
+              CompatibleArchitectures: [arm64]
+            Metadata: {BuildMethod: python3.12}
+    """, {})
+    layers = tomllib.loads(translate(load_template(template), tmp_path, tmp_path).text)["layers"]
+    assert layers["Deps"]["architecture"] == "arm64"
+    assert layers["Plain"]["architecture"] == "arm64"  # no BuildArchitecture: as before
+
+
+def test_inline_code_is_noted_and_skipped(tmp_path: Path) -> None:
+    """A function whose code is ``InlineCode`` has nothing to build; it became ``source =
+    "."`` (the whole template folder) without a word."""
+    template = write_project(tmp_path, """
+        Resources:
+          Inline:
+            Type: AWS::Serverless::Function
+            Properties:
+              InlineCode: "def handler(e, c): return 1"
+              Handler: index.handler
+              Runtime: python3.12
+    """, {})
+    result = translate(load_template(template), tmp_path, tmp_path)
+    assert "Inline" not in tomllib.loads(result.text).get("functions", {})
+    assert result.notes == ["Inline: InlineCode is code in the template, with nothing to build: skipped"]
