@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from msgspec import Struct, field
 from msgspec.structs import replace
@@ -276,7 +276,7 @@ class Planner:
         install = next((u for u in graph.upstream(t.id) if u.kind is TargetKind.INSTALL), None)
         config.update({f"{prefix}.{k}": v for k, v in builder.package_material(
             spec, self.project, install.deps if install is not None else None).items()})
-        sources = self.sources(t)
+        sources = self.sources(t, graph)
         if spec.source is not None:
             observed += [observe.dir_obs(_join(spec.source, rel), st, listing)
                          for rel, st, listing in sources.listings]
@@ -368,9 +368,10 @@ class Planner:
 
     # ------------------------------------------------------------------ sources
 
-    def sources(self, t: Target) -> SourceSet:
-        """The source files a function or layer packages (include/exclude/strip applied);
-        walked once per plan (their digests come from the stat cache)."""
+    def sources(self, t: Target, graph: TargetGraph) -> SourceSet:
+        """The source files a function or layer packages (include/exclude/strip applied,
+        and what its install alone reads left out: ``Builder.install_only_paths``); walked
+        once per plan (their digests come from the stat cache)."""
         with self._lock:
             cached = self._sources.get(t.id)
         if cached is not None:
@@ -381,10 +382,14 @@ class Planner:
             result = SourceSet()
         else:
             root = self.project.path(spec.source)
+            builder = self.builder(t)
+            install = next((u for u in graph.upstream(t.id) if u.kind is TargetKind.INSTALL), None)
+            only = builder.install_only_paths(install.deps) if install and install.deps else ()
             result = collect_sources(
                 root,
                 include=(*spec.include,),
-                exclude=(*self.builder(t).source_excludes(spec, root), *spec.exclude),
+                exclude=(*builder.source_excludes(spec, root), *_inside(spec.source, only),
+                         *spec.exclude),
                 strip=self.strip_filter(spec),
             )
         with self._lock:
@@ -415,6 +420,14 @@ def keys_through(consumer: Target, producer: Target) -> bool:
     that re-keys a layer but none of the installs re-keys nothing of its functions' packages;
     an incremental build need not re-plan them (early cutoff)."""
     return not (consumer.kind is TargetKind.FUNCTION and producer.kind is TargetKind.LAYER)
+
+
+def _inside(source: str, paths: Iterable[str]) -> list[str]:
+    """Patterns anchored at ``source`` for the project-relative ``paths`` inside it (a
+    path with a pattern character is left alone: it would match something else)."""
+    prefix = "" if source in ("", ".") else source.rstrip("/") + "/"
+    return [f"/{p[len(prefix):]}" for p in paths
+            if p.startswith(prefix) and p != prefix and not any(c in p for c in "*?[]!\\#")]
 
 
 def _join(base: str, rel: str) -> str:

@@ -51,7 +51,7 @@ class ActionContext(Struct):
     #: run the import smoke test in checks
     smoke: bool
     #: the source files a function or layer packages (walked once per build)
-    sources: Callable[[Target], SourceSet]
+    sources: Callable[[Target, TargetGraph], SourceSet]
     #: the strip filter of a spec's rule sets
     strip_filter: Callable[[BuildSettings], StripFilter]
     #: a target's key as its inputs are now (a package re-keys before it stores its zip)

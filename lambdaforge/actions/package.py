@@ -112,7 +112,7 @@ def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
     spec = t.spec
     assert spec is not None
     builder = ctx.builder(t)
-    sources = ctx.sources(t)
+    sources = ctx.sources(t, ctx.graph)
     warnings = list(sources.warnings)
     installed = ctx.deps_zip(install.target_id) if install is not None else None
     build_ctx = ctx.build_context(tmp_path, install.key if install is not None else None)

@@ -343,6 +343,12 @@ class Builder(ABC):
         may ship what such a pattern would leave out)."""
         return ()
 
+    def install_only_paths(self, inputs: DependencyInputs) -> tuple[str, ...]:
+        """Project-relative files and folders the install reads that nothing reads at run
+        time (a ``find-links`` wheel folder): left out of a package's own files where they
+        lie inside its source, as its dependency declarations are. Default: none."""
+        return ()
+
     def extra_strip_rules(self, settings: BuildSettings) -> list[StripRules]:
         """Rule sets the builder adds to the ``standard`` preset for its ecosystem (Node.js:
         ``*.d.ts``, ``__tests__/``…). The default: none."""

@@ -361,3 +361,27 @@ def test_a_changed_variable_a_requirements_file_expands_is_planned_again(deps_pr
     shipped = names(deps_project.zip_path("function", "fn"))
     assert "dep_a-1.0.dist-info/METADATA" in shipped and "purelib/__init__.py" not in shipped
     assert "3 up-to-date" in build("dep-a")
+
+
+def test_wheels_the_install_reads_from_the_source_do_not_ship(deps_project):
+    """A ``--find-links wheels`` folder and a wheel named by path inside the function's
+    source are the install's to read, as its requirements file is: they shipped, doubling
+    the zip. A wheel folder the install does not name still ships (it may be data)."""
+    shutil.copytree(deps_project.root / "wheels", deps_project.root / "fn" / "wheels")
+    (deps_project.root / "fn" / "vendor").mkdir()
+    wheel = next((deps_project.root / "wheels").glob("purelib-1.0-*.whl"))
+    shutil.copy(wheel, deps_project.root / "fn" / "vendor" / wheel.name)
+    shutil.copy(wheel, deps_project.root / "fn" / "data.whl")
+    deps_project.config(LOCAL_INDEX + '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("fn/requirements.txt", f"--find-links wheels\ndep-a\n./vendor/{wheel.name}\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    shipped = names(deps_project.zip_path("function", "fn"))
+    assert "dep_a/__init__.py" in shipped and "purelib/__init__.py" in shipped
+    assert not any(n.startswith(("wheels/", "vendor/")) for n in shipped)
+    assert "data.whl" in shipped
+    # No longer the install's: the folder is the function's again.
+    deps_project.write("fn/requirements.txt", "dep-a\n")
+    assert deps_project.build().ok
+    assert any(n.startswith("wheels/") for n in names(deps_project.zip_path("function", "fn")))

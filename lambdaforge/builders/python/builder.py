@@ -275,6 +275,22 @@ class PythonBuilder(Builder):
 
         return {os.path.realpath(uv_binary())}
 
+    def install_only_paths(self, inputs: DependencyInputs) -> tuple[str, ...]:
+        """The project's ``find-links`` folders and the wheel or sdist files named by path:
+        the installer reads them, nothing at run time (a function shipping its
+        ``wheels/`` doubled its zip)."""
+        from lambdaforge.builders.python.requirements import PROJECT_PLACEHOLDER
+
+        prefix = PROJECT_PLACEHOLDER + "/"
+        found = []
+        for key, value in inputs.canonical:
+            text = value.split(" --hash=")[0].split(" @ ")[-1].split(";")[0].strip()
+            if not text.startswith(prefix):
+                continue
+            if key == "find-links" or (key == "requirement" and text.endswith((".whl", ".tar.gz", ".zip"))):
+                found.append(text[len(prefix):])
+        return tuple(found)
+
     def dependency_prefix(self, kind: ArtifactKind) -> str:
         """Functions: the zip root (``/var/task`` is on ``sys.path``); layers: ``python/``."""
         return "" if kind == "function" else "python/"
