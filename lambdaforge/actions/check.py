@@ -132,11 +132,13 @@ def apply_budget(t: Target, result: TargetResult, upstream: Mapping[str, TargetR
 
 def _artifacts(t: Target, upstream: Mapping[str, TargetResult], ctx: ActionContext
                ) -> tuple[PackageOutput, list[tuple[str, PackageOutput]]]:
-    """The checked package's output and its layers' (name, output), in layer order."""
+    """The checked package's output and its layers' (name, output), in layer order; a
+    layer's check has none (the layer it checks is upstream of it: counted as its own
+    layer, a 130 MiB layer was "over Lambda's limit")."""
     package = upstream[t.checks].output  # type: ignore[index]
     assert isinstance(package, PackageOutput)
     layers = [(u.name, upstream[u.id].output) for u in ctx.graph.upstream(t.id)
-              if u.kind is TargetKind.LAYER]
+              if u.kind is TargetKind.LAYER and u.id != t.checks]
     return package, layers
 
 

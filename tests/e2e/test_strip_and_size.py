@@ -74,3 +74,18 @@ max-size = "100kB"
     assert "over its max-size of 100,000 bytes" in check.error
     assert "data" in check.error  # the biggest contributor is listed
     assert "strip rules `aggressive` would save" in check.error
+
+
+def test_a_layers_check_counts_the_layer_once(project):
+    """A layer was upstream of its own check and counted as its own layer too ("78.1 KiB
+    unzipped with its layers (layer 39.1 KiB, layer la 39.1 KiB)"): one over half its
+    max-size (or over 125 MiB, half Lambda's limit) failed and was removed."""
+    project.config('[defaults]\nruntime = "python3.12"\n\n[layers.la]\nsource = "la"\nmax-size = "50kB"\n')
+    project.write("la/big.py", "#" + "x" * 40_000 + "\n")  # 40,002 bytes
+    out = project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert project.zip_path("layer", "la").exists()
+    project.write("la/big.py", "#" + "x" * 50_000 + "\n")  # over 50 kB on its own: fails
+    out = project.build()
+    error = out.results["check:layer:la"].error
+    assert "over its max-size of 50,000 bytes" in error and "layer la" not in error
