@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from msgspec import Struct, field
 from msgspec.structs import replace
@@ -38,6 +38,7 @@ from lambdaforge.outputs import (
     output_from_json,
 )
 from lambdaforge.packaging.archive import compressor_identity
+from lambdaforge.packaging.excludes import anchored_inside
 from lambdaforge.packaging.sources import SourceError, SourceSet, check_zip_name, collect_sources
 from lambdaforge.packaging.strip import StripFilter
 from lambdaforge.redact import variable_key_form
@@ -388,7 +389,8 @@ class Planner:
             result = collect_sources(
                 root,
                 include=(*spec.include,),
-                exclude=(*builder.source_excludes(spec, root), *_inside(spec.source, only),
+                exclude=(*builder.source_excludes(spec, root),
+                         *anchored_inside(spec.source, (*only, *self.project.own_folders())),
                          *spec.exclude),
                 strip=self.strip_filter(spec),
             )
@@ -420,14 +422,6 @@ def keys_through(consumer: Target, producer: Target) -> bool:
     that re-keys a layer but none of the installs re-keys nothing of its functions' packages;
     an incremental build need not re-plan them (early cutoff)."""
     return not (consumer.kind is TargetKind.FUNCTION and producer.kind is TargetKind.LAYER)
-
-
-def _inside(source: str, paths: Iterable[str]) -> list[str]:
-    """Patterns anchored at ``source`` for the project-relative ``paths`` inside it (a
-    path with a pattern character is left alone: it would match something else)."""
-    prefix = "" if source in ("", ".") else source.rstrip("/") + "/"
-    return [f"/{p[len(prefix):]}" for p in paths
-            if p.startswith(prefix) and p != prefix and not any(c in p for c in "*?[]!\\#")]
 
 
 def _join(base: str, rel: str) -> str:

@@ -237,6 +237,18 @@ class Project(_Spec, Struct, frozen=True, kw_only=True):
         folder = "stand-ins" if layer is not None and layer.arn is not None else f"{kind}s"
         return self.build_dir / folder / f"{name}.zip"
 
+    def own_folders(self) -> tuple[str, ...]:
+        """Project-relative folders lambdaforge writes inside the project besides
+        ``.forge/`` (which every walk leaves out by name): the cache directory, when
+        ``cache-dir`` or ``FORGE_CACHE_DIR`` puts it there. No source ships them (a
+        ``source = "."`` zipped the cache into itself, growing on every build)."""
+        import os
+
+        relative = os.path.relpath(self.cache_dir, self.root)
+        if relative == "." or relative.startswith("..") or os.path.isabs(relative):
+            return ()
+        return (Path(relative).as_posix(),)
+
     @property
     def state_dir(self) -> Path:
         """Where per-checkout state (stat cache, last-build records, locks) lives."""

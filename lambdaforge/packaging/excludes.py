@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
-__all__ = ["DEFAULT_EXCLUDES", "BUILD_LEFTOVERS", "IncludeNames", "PathRules"]
+__all__ = ["DEFAULT_EXCLUDES", "BUILD_LEFTOVERS", "IncludeNames", "PathRules", "anchored_inside"]
 
 #: (gitignore-style pattern, what it is): left out of every source tree unless ``include``
 #: names it. A trailing ``/`` means directories only; a leading ``/`` means at the top of
@@ -75,6 +75,15 @@ BUILD_LEFTOVERS: tuple[str, ...] = (
     "build/", "dist/", "*.egg-info/", ".eggs/", ".pytest_cache/", ".mypy_cache/",
     ".ruff_cache/", ".hypothesis/", "htmlcov/", ".coverage", ".coverage.*",
 )
+
+
+def anchored_inside(source: str, paths: Iterable[str]) -> list[str]:
+    """Exclude patterns anchored at the folder ``source`` for those of the project-relative
+    ``paths`` inside it (a path holding a pattern character is left alone: as a pattern it
+    would match something else)."""
+    prefix = "" if source in ("", ".") else source.rstrip("/") + "/"
+    return [f"/{p[len(prefix):]}" for p in paths
+            if p.startswith(prefix) and p != prefix and not any(c in p for c in "*?[]!\\#")]
 
 
 class _Rule:

@@ -470,3 +470,22 @@ def test_fast_path_does_not_answer_for_another_config_file(source_project, capsy
 def test_outputs_are_readable_by_a_deploy_step(source_project, output):
     assert source_project.build().ok
     assert (source_project.root / output).stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("how", ["cache-dir", "FORGE_CACHE_DIR"])
+def test_a_cache_directory_inside_the_source_is_never_packaged(project, capsys, monkeypatch, how):
+    """``cache-dir = "forge-cache"`` and ``source = "."``: the cache was zipped into the
+    function, so every build rebuilt it, and the zip grew each time."""
+    config = '[functions.fa]\nsource = "."\nhandler = "app.handler"\nruntime = "python3.12"\n'
+    if how == "cache-dir":
+        config = '[project]\ncache-dir = "forge-cache"\n\n' + config
+        monkeypatch.delenv("FORGE_CACHE_DIR", raising=False)
+    else:
+        monkeypatch.setenv("FORGE_CACHE_DIR", str(project.root / "forge-cache"))
+    project.config(config)
+    project.write("app.py", "def handler(event, context):\n    return 1\n")
+    assert forge(project, "build") == 0
+    assert (project.root / "forge-cache").is_dir()
+    assert forge(project, "build") == 0
+    assert "2 up-to-date" in capsys.readouterr().err
+    assert project.zip_names("function", "fa") == {"app.py", "lambdaforge.toml"}

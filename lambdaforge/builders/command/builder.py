@@ -75,7 +75,10 @@ class CommandBuilder(Builder):
         from lambdaforge.redact import variable_key_form
 
         opts = self.options(settings)
-        inputs, listed = list_inputs(project.root, source, opts.inputs)
+        from lambdaforge.packaging.excludes import anchored_inside
+
+        inputs, listed = list_inputs(project.root, source, opts.inputs,
+                                     anchored_inside(source or ".", project.own_folders()))
         # A secret's value (by its name or a URL password in it) never enters keys, state
         # or logs: its key form stands for it, and only the command gets the value.
         env_real = json.dumps(opts.env, sort_keys=True)

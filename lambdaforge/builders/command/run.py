@@ -30,18 +30,19 @@ LANG = "C.UTF-8"
 FAILURE_LINES = 25
 
 
-def list_inputs(root: Path, source: str | None,
-                patterns: Sequence[str] | None) -> tuple[list[SourceFile], list[str]]:
+def list_inputs(root: Path, source: str | None, patterns: Sequence[str] | None,
+                exclude: Sequence[str] = ()) -> tuple[list[SourceFile], list[str]]:
     """The files of ``source`` (project-relative) the command reads: those matching the
     gitignore-style ``patterns`` (``None``: every file; ``()``: none), sorted, and the
     directories the walk listed (source-relative, ``.`` the source itself): a file added
     to any of them may be a new input. Symlinks inside the source are followed
     (``collect_sources``); lambdaforge's ``.forge`` is never one. Neither secrets nor
     default excludes are skipped here: a build may need its ``.npmrc`` or
-    ``requirements.txt``; the output's collection skips them."""
+    ``requirements.txt``; the output's collection skips them. ``exclude``: patterns never
+    taken (lambdaforge's own folders, such as a cache directory inside the source)."""
     if source is None or patterns == ():
         return [], []
-    walked = collect_sources(root / source, include=tuple(patterns or ()),
+    walked = collect_sources(root / source, include=tuple(patterns or ()), exclude=tuple(exclude),
                              skip_secrets=False, default_excludes=False)
     return walked.files, [rel for rel, _, _ in walked.listings]
 
