@@ -49,6 +49,11 @@ class Shard(Struct, frozen=True):
         return f"{self.index}/{self.count}"
 
 
+#: the most shards a build is split into: a CI matrix holds at most 256 jobs (GitHub
+#: Actions' limit), and ``partition`` ranks every shard for every unit
+MAX_SHARDS = 256
+
+
 def parse_shard(text: str) -> Shard:
     """``"2/4"`` → ``Shard(2, 4)``; ``ValueError`` with what is wrong otherwise."""
     head, sep, tail = text.strip().partition("/")
@@ -61,6 +66,9 @@ def parse_shard(text: str) -> Shard:
     if not 1 <= index <= count:
         raise ValueError(f"expected I/N with 1 <= I <= N (shards are numbered from 1), "
                          f"not {text!r}")
+    if count > MAX_SHARDS:
+        raise ValueError(f"expected at most {MAX_SHARDS} shards (a CI matrix's most jobs), "
+                         f"not {count} in {text!r}")
     return Shard(index, count)
 
 

@@ -120,6 +120,10 @@ def test_parse_shard():
     assert parse_shard("2/4") == Shard(2, 4) and str(Shard(2, 4)) == "2/4"
     with pytest.raises(ValueError, match="numbered from 1"):
         parse_shard("0/4")
+    # A huge N was a MemoryError (internal error) or a hang ranking every shard per unit.
+    assert parse_shard("256/256") == Shard(256, 256)
+    with pytest.raises(ValueError, match=r"at most 256 shards .* not 99999999999 in '5/99999999999'"):
+        parse_shard("5/99999999999")
 
 
 def test_the_partition_is_balanced_and_adding_a_function_moves_few_others():
