@@ -49,9 +49,10 @@ RACY_WINDOW_NS = 100_000_000
 #: HFS+, some NFS; 2 s: FAT)
 COARSE_RACY_WINDOW_NS = 2_000_000_000
 
-#: Environment variables that change what a build produces or where it looks.
+#: Environment variables that change what a build produces or where it looks (the remote
+#: cache's URL too: a no-op answered while a malformed one was an error once planning).
 WATCHED_ENV = ("FORGE_CACHE_DIR", "SOURCE_DATE_EPOCH", "PATH", "FORGE_ESBUILD", "FORGE_PNPM", "FORGE_YARN",
-               "FORGE_YARN_CLASSIC", "FORGE_YARN_BERRY")
+               "FORGE_YARN_CLASSIC", "FORGE_YARN_BERRY", "FORGE_REMOTE_CACHE")
 
 Observation = list  # see the module docstring
 Stat = list[int]

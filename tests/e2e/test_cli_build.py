@@ -489,3 +489,15 @@ def test_a_cache_directory_inside_the_source_is_never_packaged(project, capsys, 
     assert forge(project, "build") == 0
     assert "2 up-to-date" in capsys.readouterr().err
     assert project.zip_names("function", "fa") == {"app.py", "lambdaforge.toml"}
+
+
+def test_a_malformed_remote_cache_variable_is_an_error_for_a_no_op_too(source_project, capsys, monkeypatch):
+    """The no-op answer did not watch ``$FORGE_REMOTE_CACHE``: "6 up-to-date" with a value
+    that every planned build refuses (exit 2)."""
+    monkeypatch.delenv("FORGE_REMOTE_CACHE", raising=False)
+    assert forge(source_project, "build") == 0
+    assert forge(source_project, "build") == 0
+    monkeypatch.setenv("FORGE_REMOTE_CACHE", "s3://Bad_Bucket/x")
+    capsys.readouterr()
+    assert forge(source_project, "build") == 2
+    assert "$FORGE_REMOTE_CACHE: expected s3://BUCKET/PREFIX" in capsys.readouterr().err
