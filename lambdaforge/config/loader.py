@@ -74,9 +74,11 @@ def read_config_bytes(path: Path, shown: str) -> bytes:
 
 
 def parse_toml(raw: bytes, shown: str) -> tuple[dict[str, Any], str]:
-    """Parse config bytes read from ``shown``; errors name it with tomllib's line."""
+    """Parse config bytes read from ``shown``; errors name it with tomllib's line. A UTF-8
+    byte order mark (Windows editors write one) is no content, as for requirements files:
+    tomllib called it an "Invalid statement" at line 1, column 1, where nothing shows."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             ConfigIssue(shown, None, "", f"not UTF-8 text (byte {exc.start})")

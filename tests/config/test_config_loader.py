@@ -188,6 +188,15 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     assert issues_of(tmp_path) == ["lambdaforge.toml: not UTF-8 text (byte 8)"]
 
 
+def test_a_byte_order_mark_is_no_content(tmp_path: Path) -> None:
+    """Notepad's UTF-8 BOM was "invalid TOML: Invalid statement (at line 1, column 1)"."""
+    write(tmp_path, {"src/api/app.py": "def handler(event, context):\n    return 1\n"})
+    (tmp_path / "lambdaforge.toml").write_bytes(b"\xef\xbb\xbf" + API.encode())
+    assert load_project(cwd=tmp_path, env={}).functions["api"].handler == "app.handler"
+    (tmp_path / "lambdaforge.toml").write_bytes(b"\xef\xbb\xbf" + API.encode() + b"runtim = 1\n")
+    assert [i.split(": ")[0] for i in issues_of(tmp_path)] == [f"lambdaforge.toml:{API.count(chr(10)) + 1}"]
+
+
 def test_find_config_walks_up_and_says_so_when_there_is_none(tmp_path: Path) -> None:
     write(tmp_path, {"lambdaforge.toml": API, "a/b/": ""})
     assert find_config(tmp_path / "a" / "b") == tmp_path / "lambdaforge.toml"
