@@ -89,3 +89,19 @@ def test_a_layers_check_counts_the_layer_once(project):
     out = project.build()
     error = out.results["check:layer:la"].error
     assert "over its max-size of 50,000 bytes" in error and "layer la" not in error
+
+
+def test_a_layer_package_shadowing_the_handlers_namespace_package_fails_the_check(project):
+    """A layer that gains ``acme/__init__.py`` makes the function's ``acme/app.py`` (no
+    ``__init__.py``) unimportable on Lambda: the check is decided again when the layer
+    changes, and fails (it was keyed without the layers, and its static check passed)."""
+    project.config('[defaults]\nruntime = "python3.12"\n\n[layers.la]\nsource = "la"\n\n'
+                   '[functions.fa]\nsource = "fa"\nhandler = "acme.app.handler"\nlayers = ["la"]\n')
+    project.write("fa/acme/app.py", "def handler(event, context):\n    return 1\n")
+    project.write("la/python/shared.py", "X = 1\n")
+    assert project.build().ok
+    project.write("la/python/acme/__init__.py", "")
+    out = project.build()
+    assert "the function's acme/ has no __init__.py" in out.results["check:function:fa"].error
+    project.write("fa/acme/__init__.py", "")
+    assert project.build().ok

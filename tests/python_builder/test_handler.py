@@ -111,6 +111,29 @@ def test_a_module_shadows_a_folder_without_init() -> None:
     assert check_python_handler("app.handlers.api.handler", ns) == []
 
 
+def test_a_layers_regular_package_wins_over_the_functions_namespace_package() -> None:
+    """The function's ``acme/app.py`` without ``acme/__init__.py`` is a namespace portion,
+    and a layer's ``python/acme/__init__.py`` wins over it wherever it is on ``sys.path``:
+    Lambda cannot import ``acme.app``. The check found the function's file and passed."""
+    fn = tree({"acme/app.py": "def handler(e, c): pass\n"})
+    regular = tree({"python/acme/__init__.py": "", "python/acme/util.py": ""}, layer_roots("3.12"))
+    assert check_python_handler("acme.app.handler", fn, [regular]) == [
+        "handler 'acme.app.handler': the function's acme/ has no __init__.py (a namespace "
+        "package), and a layer has the regular package `acme` (python/acme/__init__.py), which "
+        "Python imports instead: acme/app.py is not in it. Add acme/__init__.py to the "
+        "function, or rename one of the packages"]
+    # With its own __init__.py the function's package comes first and wins.
+    fixed = tree({"acme/__init__.py": "", "acme/app.py": "def handler(e, c): pass\n"})
+    assert check_python_handler("acme.app.handler", fixed, [regular]) == []
+    # A layer's namespace portion merges with the function's.
+    portion = tree({"python/acme/util.py": ""}, layer_roots("3.12"))
+    assert check_python_handler("acme.app.handler", fn, [portion]) == []
+    # The layer's package holding the module is what Lambda imports: checked instead.
+    other = tree({"python/acme/__init__.py": "", "python/acme/app.py": "X = 1\n"}, layer_roots("3.12"))
+    assert check_python_handler("acme.app.handler", fn, [other]) == [
+        "handler 'acme.app.handler': python/acme/app.py defines no `handler` at module level"]
+
+
 def test_submodules_are_found_in_their_package_only() -> None:
     """A regular package in the function zip is the only place its submodules are looked
     for; namespace portions of the function and a layer merge."""

@@ -212,9 +212,13 @@ class PythonBuilder(Builder):
                            smoke: bool) -> bool:
         """The import reads everything; the static check reads a layer only when the
         handler's module is not in the function's own sources (the zip root comes first on
-        ``sys.path``, ``check_python_handler`` looks there first). The native-binary check
-        reads the function zip alone."""
-        return smoke or getattr(spec, "handler", None) is None or not packaged
+        ``sys.path``, ``check_python_handler`` looks there first), or is in a package,
+        which may be a namespace package a layer's regular one wins over. The native-binary
+        check reads the function zip alone."""
+        handler = getattr(spec, "handler", None)
+        if smoke or handler is None or not packaged:
+            return True
+        return "." in handler.replace("/", ".").rpartition(".")[0]
 
     def smoke_test(
         self, artifact: Path, layer_zips: list[Path], spec: BuildSettings, ctx: BuildContext

@@ -143,9 +143,16 @@ def check_python_handler(
 
     # The function zip comes first on sys.path: what it resolves is what Lambda imports,
     # and its layers are read only when it does not (the common case never lists them).
-    found = _resolve(label, parts, [(function, root) for root in function.roots])
-    if found is None:
+    own = [(function, root) for root in function.roots]
+    found = _resolve(label, parts, own)
+    if found is None or (isinstance(found, _Module) and found.namespaced):
+        # Not there, or found through a namespace portion (a folder without __init__.py),
+        # which any later entry's regular package of that name wins over: a layer's
+        # `acme/__init__.py` makes the function's `acme/app.py` unimportable.
+        namespaced = found is not None
         found = _resolve(label, parts, all_entries())
+        if found is None and namespaced:
+            return [_shadowed_namespace(label, parts, own, all_entries()[len(own):])]
     if isinstance(found, str):
         return [found]
     if found is None:
@@ -168,6 +175,8 @@ class _Module(Struct, frozen=True):
     tree: CodeTree
     path: str | None
     shadowed: str | None = None
+    #: reached through a namespace package (a folder without ``__init__.py``) on the way
+    namespaced: bool = False
 
 
 def _resolve(label: str, parts: Sequence[str], entries: Sequence[tuple[CodeTree, str]]) -> _Module | str | None:
@@ -181,6 +190,7 @@ def _resolve(label: str, parts: Sequence[str], entries: Sequence[tuple[CodeTree,
     not a package), or ``None`` when it is nowhere.
     """
     search = list(entries)
+    namespaced = False
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         portions: list[tuple[CodeTree, str]] = []
@@ -190,13 +200,13 @@ def _resolve(label: str, parts: Sequence[str], entries: Sequence[tuple[CodeTree,
             if init in tree.names or _extension(tree, f"{stem}/__init__"):
                 if last:
                     shadowed = f"{stem}.py" if f"{stem}.py" in tree.names else None
-                    return _Module(tree, init if init in tree.names else None, shadowed)
+                    return _Module(tree, init if init in tree.names else None, shadowed, namespaced)
                 search = [(tree, f"{stem}/")]
                 break
             module = f"{stem}.py" if f"{stem}.py" in tree.names else None
             if module is not None or _extension(tree, stem):
                 if last:
-                    return _Module(tree, module)
+                    return _Module(tree, module, namespaced=namespaced)
                 dotted, child = ".".join(parts[: i + 1]), ".".join(parts[: i + 2])
                 folder = (f"; the folder {stem}/ beside it has no __init__.py, and Python imports "
                           f"the module instead of it" if _has_dir(tree, stem) else "")
@@ -207,7 +217,7 @@ def _resolve(label: str, parts: Sequence[str], entries: Sequence[tuple[CodeTree,
         else:
             if not portions or last:
                 return None  # nowhere, or a namespace package: it binds no handler
-            search = portions
+            search, namespaced = portions, True
     return None
 
 
@@ -220,6 +230,26 @@ def _extension(tree: CodeTree, stem: str) -> bool:
 def _has_dir(tree: CodeTree, stem: str) -> bool:
     prefix = stem + "/"
     return any(n.startswith(prefix) for n in tree.names)
+
+
+def _shadowed_namespace(label: str, parts: Sequence[str], own: Sequence[tuple[CodeTree, str]],
+                        layers: Sequence[tuple[CodeTree, str]]) -> str:
+    """The problem of a handler module the function has inside a namespace package (a
+    folder without ``__init__.py``) when a layer has a regular package of that name: Python
+    imports the layer's, and the module is not in it."""
+    for i in range(len(parts) - 1):
+        stem = "/".join(parts[: i + 1])
+        if any(f"{base}{stem}/__init__.py" in tree.names for tree, base in own):
+            continue
+        for tree, base in layers:
+            if f"{base}{stem}/__init__.py" in tree.names:
+                dotted = ".".join(parts[: i + 1])
+                return (f"{label}: the function's {stem}/ has no __init__.py (a namespace "
+                        f"package), and a layer has the regular package `{dotted}` "
+                        f"({base}{stem}/__init__.py), which Python imports instead: "
+                        f"{'/'.join(parts)}.py is not in it. Add {stem}/__init__.py to the "
+                        f"function, or rename one of the packages")
+    return f"{label}: module {'/'.join(parts)}.py not found at the zip root or in its layers"
 
 
 def _not_found(label: str, rel: str, function: CodeTree, layers: Sequence[CodeTree]) -> str:
