@@ -148,3 +148,17 @@ def test_submodules_are_found_in_their_package_only() -> None:
     both = tree({"python/lib/python3.12/site-packages/x.py": "def h(e, c): pass\n",
                  "python/x.py": "def other(e, c): pass\n"}, layer_roots("3.12"))
     assert check_python_handler("x.h", tree({}), [both]) == []
+
+
+@pytest.mark.parametrize("handler", ["json.handler", "logging.app.handler", "re.handler"])
+def test_a_module_named_like_one_the_runtime_has_imported_fails(handler: str) -> None:
+    """Lambda's bootstrap imports ``json``, ``logging``… before the handler: a ``json.py``
+    handler is the standard library's ``json`` there ("Handler 'handler' missing on module
+    'json'"); the static check passed it."""
+    rel = handler.rpartition(".")[0].replace(".", "/")
+    fn = tree({f"{rel}.py": "def handler(e, c): pass\n", "logging/__init__.py": ""})
+    (problem,) = check_python_handler(handler, fn)
+    assert problem.startswith(f"handler '{handler}': `{handler.split('.')[0]}` is a standard "
+                              "library module Lambda's Python runtime has imported before")
+    # A standard library name the runtime has not imported is the zip's, as on Lambda.
+    assert check_python_handler("code.handler", tree({"code.py": "def handler(e, c): pass\n"})) == []

@@ -83,6 +83,22 @@ class CodeTree(Struct, frozen=True):
         return CodeTree(self.names, self.read, tuple(roots), self.label)
 
 
+#: Top-level modules Lambda's Python bootstrap has imported before it imports the handler
+#: (awslambdaric's ``importlib, json, logging, os, site, sys, time, traceback, warnings``
+#: and what they import, on every CPython from 3.10 to 3.13): a handler module of such a
+#: name is the standard library's, already in ``sys.modules``, whatever the zip holds.
+LAMBDA_PRELOADED = frozenset({
+    "_abc", "_codecs", "_collections", "_collections_abc", "_frozen_importlib",
+    "_frozen_importlib_external", "_functools", "_imp", "_io", "_json", "_operator", "_signal",
+    "_sitebuiltins", "_sre", "_stat", "_string", "_thread", "_warnings", "_weakref",
+    "_weakrefset", "abc", "atexit", "builtins", "codecs", "collections", "copyreg", "encodings",
+    "enum", "functools", "genericpath", "importlib", "io", "itertools", "json", "keyword",
+    "linecache", "logging", "marshal", "operator", "os", "posix", "posixpath", "re", "reprlib",
+    "site", "stat", "string", "sys", "threading", "time", "traceback", "types", "warnings",
+    "weakref", "zipimport",
+})
+
+
 def layer_roots(python_version: str | None) -> tuple[str, ...]:
     """Prefixes of a layer zip that end up on ``sys.path`` (packaging-layers.html), in
     Lambda's order: ``/opt/python/lib/pythonX.Y/site-packages`` before ``/opt/python``."""
@@ -133,6 +149,10 @@ def check_python_handler(
                 f"or directory path (letters, digits, `_`, `-`), the function a Python identifier"]
     rel = module.replace(".", "/")
     parts = module.split(".")
+    if parts[0] in LAMBDA_PRELOADED:
+        return [f"{label}: `{parts[0]}` is a standard library module Lambda's Python runtime "
+                f"has imported before it imports the handler, so `{module}` is never the "
+                f"zip's {rel}.py: rename the handler's module (e.g. `{parts[0]}_handler`)"]
 
     def all_entries() -> list[tuple[CodeTree, str]]:
         nonlocal layers
