@@ -385,3 +385,23 @@ def test_wheels_the_install_reads_from_the_source_do_not_ship(deps_project):
     deps_project.write("fn/requirements.txt", "dep-a\n")
     assert deps_project.build().ok
     assert any(n.startswith("wheels/") for n in names(deps_project.zip_path("function", "fn")))
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_wheels_headers_never_ship(deps_project, installer):
+    """pip puts a wheel's ``.data/headers`` in ``include/site/pythonX.Y/`` of the Python
+    running forge, under an unchanged key: two machines made two zips (two CodeSha256s)
+    for one function. C headers are nothing at run time: they are left out."""
+    from tests.support.wheels import build_wheel
+
+    build_wheel(deps_project.root / "wheels", "hdr", "1.0", files={
+        "hdr/__init__.py": b"", "hdr-1.0.data/headers/hdr.h": b"int x;\n"})
+    deps_project.config(LOCAL_INDEX + f'installer = "{installer}"\n\n'
+                        '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", "import hdr\n" + HANDLER)
+    deps_project.write("fn/requirements.txt", "hdr==1.0\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    shipped = names(deps_project.zip_path("function", "fn"))
+    assert "hdr/__init__.py" in shipped
+    assert not [n for n in shipped if n.startswith("include/") or n.endswith(".h")], shipped

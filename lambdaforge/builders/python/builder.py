@@ -56,8 +56,9 @@ class PythonBuilder(Builder):
     #: against python3.14's magic number too, and the static check finds a handler where a
     #: ``.pth`` path line puts it; 6: the files a local package installs are screened for
     #: secrets like the function's own; 7: the static check fails a handler module named
-    #: like one the runtime has imported, or in a namespace package a layer's wins over)
-    VERSION: ClassVar[str] = "7"
+    #: like one the runtime has imported, or in a namespace package a layer's wins over;
+    #: 8: a wheel's headers (``include/``) are dropped from the install)
+    VERSION: ClassVar[str] = "8"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)

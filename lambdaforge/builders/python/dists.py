@@ -34,6 +34,11 @@ DIST_INFO_DROPPINGS = frozenset(
 #: Top-level entries of an install tree that never ship: console scripts with the build
 #: host's interpreter in their shebang, and uv's lock file.
 TOP_LEVEL_DROPPINGS = frozenset({"bin", ".lock"})
+#: Where installers put a wheel's ``.data/headers`` (C headers to build against it, nothing
+#: at run time): uv in ``include/NAME/``, pip in ``include/site/pythonX.Y/NAME/`` of *the
+#: Python running it*, so the same install's zip differed between machines whose forge runs
+#: on another Python. Dropped unless it is an importable package (``include/__init__.py``).
+HEADERS = "include"
 
 
 # --------------------------------------------------------------------------- reading
@@ -213,7 +218,8 @@ def finalize_tree(dest: Path) -> list[str]:
 
     Removed: bytecode (compiled for the build host's Python, useless on the target; not a
     sourceless module, ``name.pyc`` with no ``name.py``, which is what Python imports),
-    top-level ``bin/`` (host shebangs) and ``.lock``, and the per-machine installer files
+    top-level ``bin/`` (host shebangs), ``.lock`` and ``include/`` (``HEADERS``), and the
+    per-machine installer files
     of ``DIST_INFO_DROPPINGS``. Every RECORD is rewritten without the removed files and
     entries outside the tree, sorted. METADATA, WHEEL, entry_points.txt, top_level.txt and
     licenses stay: ``importlib.metadata`` needs them.
@@ -230,6 +236,10 @@ def finalize_tree(dest: Path) -> list[str]:
         elif path.exists() or path.is_symlink():
             removed.append(name)
             path.unlink()
+    headers = dest / HEADERS
+    if headers.is_dir() and not headers.is_symlink() and not (headers / "__init__.py").exists():
+        removed += _tree_files(headers, dest)
+        shutil.rmtree(headers)
     for cache in sorted(dest.rglob("__pycache__")):
         if cache.is_dir():
             removed += _tree_files(cache, dest)
