@@ -163,6 +163,8 @@ class _Walker:
             path = entry.path
             entry_real = os.path.join(real, entry.name)
             if entry.is_symlink():
+                if not os.path.exists(entry.path) and self._left_out_anyway(rel):
+                    continue  # a dangling link never packaged: Emacs' `.#app.py` lock
                 path = entry_real = self._resolve_link(entry.path, rel)
             st = os.stat(path)
             if stat.S_ISDIR(st.st_mode):
@@ -230,6 +232,14 @@ class _Walker:
         self.result.files.append(
             SourceFile(rel, Path(path).absolute(), st.st_size, bool(st.st_mode & 0o111))
         )
+
+    def _left_out_anyway(self, rel: str) -> bool:
+        """Whether the file ``rel`` is left out whatever it points to: excluded, or a
+        default exclude that ``include`` does not name back."""
+        if self.exclude is not None and self.exclude.match_file(rel):
+            return True
+        left_out = self._left_out(rel, False)
+        return left_out is not None and left_out[0] == _DEFAULT and not self.names.names(rel)
 
     def _left_out(self, rel: str, is_dir: bool) -> _LeftOut | None:
         """Why ``rel`` itself is left out by default (a secret's name first), or ``None``."""

@@ -10,7 +10,7 @@ import pytest
 
 from lambdaforge.packaging.excludes import DEFAULT_EXCLUDES, IncludeNames, PathRules
 from lambdaforge.packaging.secrets import SECRET_NAMES
-from lambdaforge.packaging.sources import collect_sources
+from lambdaforge.packaging.sources import SourceError, collect_sources
 from tests.packaging.test_source_collection import write
 
 
@@ -91,6 +91,8 @@ DEFAULT_EXCLUDED = {
     ".pytest_cache/v/cache": ".pytest_cache/", ".mypy_cache/3.12/x.json": ".mypy_cache/",
     ".ruff_cache/content": ".ruff_cache/", ".hypothesis/examples/x": ".hypothesis/",
     "htmlcov/index.html": "htmlcov/", ".coverage": ".coverage", ".coverage.host.123": ".coverage.*",
+    "lib/.#app.py": ".#*", "#app.py#": "#*#", "app.py~": "*~", ".app.py.swp": "*.swp",
+    "lib/.app.py.swo": "*.swo", "4913": "4913",
     ".aws-sam/build/template.yaml": ".aws-sam/", ".serverless/state.json": ".serverless/",
     ".terraform/providers/x": ".terraform/",
     "requirements.txt": "requirements*.txt", "requirements-dev.txt": "requirements*.txt",
@@ -109,6 +111,20 @@ def test_every_default_exclude_is_tested() -> None:
         parts = rel.split("/")
         hits = [rules.match("/".join(parts[:i]), is_dir=i < len(parts)) for i in range(1, len(parts) + 1)]
         assert next(h for h in hits if h) == pattern, rel
+
+
+def test_an_editors_dangling_lock_link_is_left_out_not_an_error(tmp_path: Path) -> None:
+    """Emacs keeps ``.#app.py`` as a symlink to nowhere while a buffer has unsaved changes:
+    it failed the function ("broken symlink"). A dangling link that is excluded anyway is
+    skipped; one that would be packaged is still an error."""
+    (tmp_path / "app.py").write_text("x = 1\n")
+    (tmp_path / ".#app.py").symlink_to("root@host.1234:1700000000")
+    (tmp_path / "#app.py#").write_text("autosave\n")
+    assert [f.relpath for f in collect_sources(tmp_path).files] == ["app.py"]
+    (tmp_path / "data.txt").symlink_to("nowhere")
+    with pytest.raises(SourceError, match="data.txt: broken symlink to nowhere"):
+        collect_sources(tmp_path)
+    assert [f.relpath for f in collect_sources(tmp_path, exclude=("data.txt",)).files] == ["app.py"]
 
 
 def test_default_excludes_leave_out_silently_and_unlisted(tmp_path: Path) -> None:
