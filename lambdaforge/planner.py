@@ -277,7 +277,14 @@ class Planner:
         install = next((u for u in graph.upstream(t.id) if u.kind is TargetKind.INSTALL), None)
         config.update({f"{prefix}.{k}": v for k, v in builder.package_material(
             spec, self.project, install.deps if install is not None else None).items()})
-        sources = self.sources(t, graph)
+        try:
+            sources = self.sources(t, graph)
+        except SourceError as exc:
+            # The folders listed until the walk stopped: the fix (the bad entry removed or
+            # renamed) changes one, so a watcher waiting on this failure sees it.
+            observed += [observe.dir_obs(_join(spec.source or ".", rel), st, listing)
+                         for rel, st, listing in exc.listings]
+            raise
         if spec.source is not None:
             observed += [observe.dir_obs(_join(spec.source, rel), st, listing)
                          for rel, st, listing in sources.listings]

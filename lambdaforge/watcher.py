@@ -271,8 +271,9 @@ class Watcher:
                                           self.stop_event)
                     if isinstance(answer, str):  # "signal" (Ctrl-C, SIGTERM), "stop"
                         return STOPPED
-                    changes = sorted({p for change, p in answer if ws.concerns(p) and (
-                        p in ws.files or noise(Change(change), p))})
+                    changes = sorted({p for change, p in answer
+                                      if ws.concerns(p, Change(change) is Change.modified) and (
+                                          p in ws.files or noise(Change(change), p))})
                 building = True
                 cycles += 1
                 self.say(f"changed: {_listed(ws.shown(p) for p in changes)}")

@@ -110,12 +110,15 @@ class WatchSet:
         """Whether ``other`` watches exactly the same directories (the watcher can stay)."""
         return other is not None and other.dirs == self.dirs
 
-    def concerns(self, path: str) -> bool:
-        """Whether an event on ``path`` (absolute) can concern the build."""
+    def concerns(self, path: str, modified: bool = False) -> bool:
+        """Whether an event on ``path`` (absolute) can concern the build: any on what is
+        observed; in a listed directory, an entry added or removed (``modified``: its
+        content changed, which no listing records: a log written into the project root of a
+        ``[[discover]]`` project rebuilt in a loop)."""
         path = os.path.normpath(path)
         if path in self.files or path in self.listings or path in self.missing_chain:
             return True
-        return os.path.dirname(path) in self.listings and not _is_ours(path)
+        return not modified and os.path.dirname(path) in self.listings and not _is_ours(path)
 
     def shown(self, path: str) -> str:
         """``path`` as messages show it: relative to the project root when inside it."""

@@ -49,7 +49,12 @@ _SECRET, _DEFAULT = "secret", "default"
 
 
 class SourceError(BuildError):
-    """A source tree cannot be packaged as it is (a symlink leaving it, a loop, a missing root)."""
+    """A source tree cannot be packaged as it is (a symlink leaving it, a loop, a missing root).
+
+    ``listings`` holds the directories the walk had listed when it stopped (as
+    ``SourceSet.listings``): what a fix changes, for a watcher to wait on."""
+
+    listings: list[tuple[str, list[int], str]] = []
 
 
 class SourceFile(Struct, frozen=True):
@@ -110,7 +115,11 @@ def collect_sources(
         raise SourceError(f"{root}: source directory does not exist")
     walker = _Walker(root, include, exclude, strip, skip_secrets, default_excludes)
     real_root = os.path.realpath(root)
-    walker.walk(str(root), real_root, "", None, frozenset({real_root}), None)
+    try:
+        walker.walk(str(root), real_root, "", None, frozenset({real_root}), None)
+    except SourceError as exc:
+        exc.listings = walker.result.listings
+        raise
     walker.result.files.sort(key=lambda f: f.relpath)
     return walker.result
 

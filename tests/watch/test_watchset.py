@@ -40,6 +40,9 @@ def test_the_set_is_the_recorded_inputs(built_project: Path) -> None:
     assert not any(".forge" in p for p in ws.files | ws.listings)
     assert ws.dirs == sorted({root, os.path.join(root, "fn")})
     assert ws.concerns(os.path.join(root, "fn", "new.py"))  # an entry added to a listing
+    # the content of an entry no listing records: a log the watcher's output goes to
+    assert not ws.concerns(os.path.join(root, "fn", "watch.log"), modified=True)
+    assert ws.concerns(os.path.join(root, "fn", "app.py"), modified=True)  # an input
     assert not ws.concerns(os.path.join(root, "other.txt"))  # nothing the build read
     assert not ws.concerns(os.path.join(root, ".forge", "state", "replay.json"))
 
@@ -60,3 +63,22 @@ def test_a_missing_path_is_watched_from_its_nearest_ancestor(tmp_path: Path) -> 
     assert ws.concerns(os.path.join(tmp_path, "a"))
     assert ws.concerns(os.path.join(tmp_path, "a", "b", "requirements.txt"))
     assert not ws.concerns(os.path.join(tmp_path, "c"))
+
+
+def test_a_source_that_cannot_be_walked_leaves_its_listings_to_watch(built_project: Path) -> None:
+    """A first build failing while it collects a function's files (a broken symlink, a
+    name with a backslash) observed nothing for it: the watcher then watched only the
+    config, and never saw the fix. The folders listed until the walk stopped are watched."""
+    from lambdaforge.build import BuildOptions, BuildSession
+    from lambdaforge.config import load_project
+    from lambdaforge.watcher import Watcher
+
+    (built_project / "fn" / "deep").mkdir()
+    (built_project / "fn" / "deep" / "bad").symlink_to("nowhere")
+    session = BuildSession(load_project(built_project / "lambdaforge.toml"), BuildOptions(jobs=1))
+    outcome = session.run()
+    assert "broken symlink" in outcome.results["function:api"].error
+    ws = WatchSet(built_project, Watcher._session_observations(session))
+    root = os.fspath(built_project)
+    assert {os.path.join(root, "fn"), os.path.join(root, "fn", "deep")} <= ws.listings
+    assert ws.concerns(os.path.join(root, "fn", "deep", "bad"))  # its removal is the fix
