@@ -11,7 +11,7 @@ so a change made behind forge's back shows up like any other.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,7 @@ class DeployPlan(Struct):
 
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON-ready data (``forge deploy --json``)."""
+        by_name = {lp.name: lp for lp in self.layers}
         return {
             "project": self.project, "stage": self.stage, "region": self.region,
             "layers": [{"name": lp.name, "lambda_name": lp.lambda_name,
@@ -180,8 +181,8 @@ class DeployPlan(Struct):
                            "code_sha256": {"old": fp.live_code_sha256, "new": fp.code_sha256},
                            "drift": {"recorded": fp.recorded_code_sha256,
                                      "live": fp.live_code_sha256} if fp.drift else None,
-                           "changes": [{"field": c.field, "old": _shown(c.field, c.old),
-                                        "new": _shown(c.field, c.new)}
+                           "changes": [{"field": c.field, "old": _shown(c.field, c.old, by_name),
+                                        "new": _shown(c.field, c.new, by_name)}
                                        for c in _all_changes(fp)],
                            "publish": fp.publish,
                            "alias": {"name": fp.alias, "old": fp.live_alias_version,
@@ -195,6 +196,7 @@ class DeployPlan(Struct):
     def lines(self) -> list[str]:
         """The plan as text, one line per layer and function and one per differing field."""
         out: list[str] = []
+        by_name = {lp.name: lp for lp in self.layers}
         for lp in self.layers:
             head = f"layer {lp.name} ({lp.lambda_name})"
             if not lp.publish:
@@ -217,7 +219,7 @@ class DeployPlan(Struct):
                     if fp.config.get(key) is not None and fp.config[key] != LAMBDA_DEFAULTS.get(key):
                         out.append(f"    {key}: {fp.config[key]}")
                 if fp.config["Layers"]:
-                    out.append(f"    Layers: {_shown('Layers', fp.config['Layers'])}")
+                    out.append(f"    Layers: {_shown('Layers', fp.config['Layers'], by_name)}")
                 if fp.tags:
                     out.append(f"    Tags: {fp.tags}")
                 out.extend(_publish_lines(fp))
@@ -230,8 +232,8 @@ class DeployPlan(Struct):
                            f"{fp.recorded_code_sha256}: changed outside forge (this deploy "
                            "replaces it)")
             for change in _all_changes(fp):
-                out.append(f"    {change.field}: {_shown(change.field, change.old)} -> "
-                           f"{_shown(change.field, change.new)}")
+                out.append(f"    {change.field}: {_shown(change.field, change.old, by_name)} -> "
+                           f"{_shown(change.field, change.new, by_name)}")
             out.extend(_publish_lines(fp))
         counts = [
             _count(sum(lp.publish for lp in self.layers), "layer version", "to publish"),
@@ -269,13 +271,22 @@ def _all_changes(fp: FunctionPlan) -> list[FieldChange]:
             + ([fp.tags_change] if fp.tags_change else []))
 
 
-def _shown(name: str, value: Any) -> Any:
-    """A value as the plan prints it: secrets masked, layers as ARNs or 'NAME (new version)'."""
+def _shown(name: str, value: Any, layers: Mapping[str, LayerPlan] | None = None) -> Any:
+    """A value as the plan prints it: secrets masked, layers as the ARNs they get (the
+    latest version's when ``layers``, this deploy's layer plans, publish none; else 'NAME
+    (new version)', which every forge layer was called, published or not)."""
     if name == "Environment.Variables" and isinstance(value, dict):
         return shown_variables(value)
     if name == "Layers" and isinstance(value, list):
-        return [v if isinstance(v, str) else v.arn or f"{v.name} (new version)" for v in value]
+        return [v if isinstance(v, str) else v.arn or _layer_arn(v.name, layers or {}) for v in value]
     return value
+
+
+def _layer_arn(name: str, layers: Mapping[str, LayerPlan]) -> str:
+    plan = layers.get(name)
+    if plan is not None and not plan.publish and plan.latest_arn:
+        return plan.latest_arn
+    return f"{name} (new version)"
 
 
 def lambda_name(project: Project, name: str, stage: str | None) -> str:

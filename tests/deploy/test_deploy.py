@@ -90,6 +90,24 @@ def test_a_layer_change_publishes_a_version_and_moves_its_functions(aws, deploy_
         f"arn:aws:lambda:eu-west-1:123456789012:layer:{prefix}-shared:2"]
 
 
+def test_a_layers_change_without_a_new_version_shows_the_arns_it_attaches(aws, deploy_project) -> None:
+    """api's layers become [shared, tools] with shared unchanged: the plan said
+    "shared (new version)" beside "0 layer versions to publish"; it is version 1's ARN."""
+    prefix = deployed(aws, deploy_project)
+    toml = deploy_project.root / "lambdaforge.toml"
+    toml.write_text(toml.read_text().replace('layers = ["shared"]', 'layers = ["shared", "tools"]'))
+    shared = f"arn:aws:lambda:eu-west-1:123456789012:layer:{prefix}-shared:1"
+    tools = "arn:aws:lambda:eu-west-1:123456789012:layer:tools:3"
+    code, out, err = deploy_project.forge("deploy", "--dry-run")
+    assert code == 0, err
+    assert f"Layers: ['{shared}'] -> ['{shared}', '{tools}']" in out
+    assert "new version" not in out
+    code, out, err = deploy_project.forge("deploy", "--dry-run", "--json")
+    assert code == 0, err
+    (api,) = [f for f in json.loads(out)["plan"]["functions"] if f["name"] == "api"]
+    assert {"field": "Layers", "old": [shared], "new": [shared, tools]} in api["changes"]
+
+
 def test_layer_compatibility_is_derived_or_as_configured_and_a_change_publishes(
         aws, deploy_project) -> None:
     prefix = deployed(aws, deploy_project)
