@@ -79,11 +79,12 @@ def test_missing_export_fails(tmp_path: Path, runtime: str, how: str) -> None:
      "the file index.cjs"),
     ({"index.cjs": ESM}, "index.handler",
      "index.cjs is loaded as CommonJS (a .cjs file) but uses ES module syntax (`export`, "
-     '`import`), which CommonJS cannot parse: rename it index.mjs or add "type": "module" to package.json'),
+     "`import`), which CommonJS cannot parse: rename it index.mjs (a .cjs file is CommonJS "
+     "whatever package.json says)"),
     ({"index.js": ESM, "package.json": '{"type": "commonjs"}'}, "index.handler",
      'index.js is loaded as CommonJS (package.json has "type": "commonjs") but uses ES module '
-     'syntax (`export`, `import`), which CommonJS cannot parse: rename it index.mjs or add '
-     '"type": "module" to package.json'),
+     'syntax (`export`, `import`), which CommonJS cannot parse: rename it index.mjs or change '
+     '"type" to "module" in package.json'),
     # the nearest package.json above the file decides, as in Lambda's runtime
     ({"src/api.js": CJS, "src/package.json": '{"type": "module"}', "package.json": "{}"}, "src/api.handler",
      'src/api.js is loaded as an ES module (src/package.json has "type": "module") but exports '
@@ -98,12 +99,20 @@ def test_a_file_in_the_wrong_module_system_fails(tmp_path: Path, files, handler,
     assert BUILDER.check_handler(artifact, [], handler, OTHER_RUNTIME) == [f"handler `{handler}`: {message}"]
 
 
-def test_es_module_syntax_in_a_typeless_js_loads_from_node_22_on() -> None:
-    """A ``.js`` with ``export`` and no ``"type"``: Node.js 22's ``require`` detects ES module
-    syntax and loads it; Node.js 20's throws a SyntaxError. An ES module bundle whose
-    CommonJS dependencies use ``module.exports`` inside their wrappers is fine."""
+def test_es_module_syntax_in_a_typeless_js_loads_from_node_24_on() -> None:
+    """A ``.js`` with ``export`` and no ``"type"``: Node.js 24's ``require`` detects ES module
+    syntax and loads it; Node.js 20's throws a SyntaxError, and so does Lambda's Node.js 22,
+    which runs with ``--no-experimental-detect-module`` (the check passed it there). An ES
+    module bundle whose CommonJS dependencies use ``module.exports`` inside their wrappers
+    is fine."""
     typeless = ModuleSystem("cjs", 'package.json has no "type": "module"')
-    assert module_system_problem("index.handler", "index.js", ESM, typeless, 22) is None
+    assert module_system_problem("index.handler", "index.js", ESM, typeless, 24) is None
+    assert module_system_problem("index.handler", "index.js", ESM, typeless, 22) == (
+        'handler `index.handler`: index.js is loaded as CommonJS (package.json has no "type": '
+        '"module", and Lambda runs Node.js 22 with --no-experimental-detect-module '
+        "(NODE_OPTIONS=--experimental-detect-module turns it back on)) but uses ES module syntax "
+        '(`export`, `import`), which CommonJS cannot parse: rename it index.mjs or add "type": '
+        '"module" to package.json')
     assert module_system_problem("index.handler", "index.js", ESM, typeless, 20) == (
         'handler `index.handler`: index.js is loaded as CommonJS (package.json has no "type": '
         '"module", and Node.js 20 does not detect ES module syntax) but uses ES module syntax '

@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from msgspec import Struct, field
 
+from lambdaforge.lambda_facts import NODE_DISABLED_EXPERIMENTS
 from lambdaforge.lambda_env import Sandbox, interpreter_prefix, lambda_environment
 from lambdaforge.runner import CommandResult, Runner
 
@@ -325,8 +326,9 @@ def module_system_problem(handler: str, file: str, source: str, system: ModuleSy
     """Why Lambda cannot load the handler file with the module system it uses for it
     (``module_system``), or ``None``: CommonJS exports in a file loaded as an ES module
     (``exports is not defined``), or ES module syntax in one loaded as CommonJS (a
-    ``SyntaxError``; Node.js 22+ detects it in a ``.js`` whose package.json has no
-    ``"type"``, so that loads there)."""
+    ``SyntaxError``; Node.js 24 detects it in a ``.js`` whose package.json has no
+    ``"type"``, so that loads there; Lambda runs Node.js 22 with that detection turned off,
+    ``lambda_facts.NODE_DISABLED_EXPERIMENTS``)."""
     _, export = split_handler(handler)
     name = export.split(".")[0]
     found = static_exports(source)
@@ -339,13 +341,23 @@ def module_system_problem(handler: str, file: str, source: str, system: ModuleSy
         return None
     if not found.esm_syntax:
         return None
-    if file.endswith(".js") and system.type_field is None and node_major >= 22:
-        return None  # Node.js 22's require() detects ES module syntax in a typeless .js
-    why = system.why + (", and Node.js 20 does not detect ES module syntax"
-                        if file.endswith(".js") and system.type_field is None else "")
+    typeless_js = file.endswith(".js") and system.type_field is None
+    detection_off = "--no-experimental-detect-module" in NODE_DISABLED_EXPERIMENTS.get(str(node_major), ())
+    if typeless_js and not detection_off and node_major >= 22:
+        return None  # Node.js 24's require() detects ES module syntax in a typeless .js
+    why = system.why
+    if typeless_js:
+        why += (f", and Lambda runs Node.js {node_major} with --no-experimental-detect-module "
+                "(NODE_OPTIONS=--experimental-detect-module turns it back on)" if detection_off
+                else f", and Node.js {node_major} does not detect ES module syntax")
+    if file.endswith(".cjs"):
+        fix = f"rename it {stem}.mjs (a .cjs file is CommonJS whatever package.json says)"
+    elif system.type_field == "commonjs":
+        fix = f'rename it {stem}.mjs or change "type" to "module" in package.json'
+    else:
+        fix = f'rename it {stem}.mjs or add "type": "module" to package.json'
     return (f"handler `{handler}`: {file} is loaded as CommonJS ({why}) but uses ES module "
-            f"syntax (`export`, `import`), which CommonJS cannot parse: rename it {stem}.mjs or "
-            f'add "type": "module" to package.json')
+            f"syntax (`export`, `import`), which CommonJS cannot parse: {fix}")
 
 
 def static_problem(handler: str, file: str, source: str) -> str | None:
