@@ -120,6 +120,11 @@ def test_es_module_syntax_in_a_typeless_js_loads_from_node_24_on() -> None:
         '"module" to package.json')
     assert module_system_problem("index.handler", "index.js", "import x from 'y';\nexports.handler = x;\n",
                                  typeless, 20) is not None
+    # a statement after `;` on one line (it was missed: green, then a SyntaxError on Lambda)
+    assert module_system_problem("index.handler", "index.js", "const handler = async () => 1; "
+                                 "export { handler };\n", typeless, 20) is not None
+    assert module_system_problem("index.handler", "index.js", "const s = 'a;b'; exports.handler = "
+                                 "async () => s;\n", typeless, 20) is None
     assert module_system_problem("index.handler", "index.js", "const x = await import('y');\n"
                                  "exports.handler = x;\n", typeless, 20) is None
     bundle = ("var require_dep = __commonJS({ 'dep.js'(exports, module) { module.exports = 1; } });\n"

@@ -276,10 +276,11 @@ def static_exports(source: str) -> StaticExports:
     return found
 
 
-#: ES module syntax a CommonJS parse refuses: ``export`` or a static ``import`` at the start
-#: of a line, or ``import.meta`` (a dynamic ``import(…)`` is fine in CommonJS)
+#: ES module syntax a CommonJS parse refuses: ``export`` or a static ``import`` starting a
+#: line or a statement after ``;`` (``const h = …; export { h };``), or ``import.meta`` (a
+#: dynamic ``import(…)`` is fine in CommonJS)
 _ESM_SYNTAX = re.compile(
-    r"(?m)^[ \t]*(?:export\s*(?:default\b|const\b|let\b|var\b|function\b|async\b|class\b|\{|\*)"
+    r"(?m)(?:^|;)[ \t]*(?:export\s*(?:default\b|const\b|let\b|var\b|function\b|async\b|class\b|\{|\*)"
     r"|import\s*(?:[{*'\"]|[A-Za-z_$][\w$]*\s*(?:,|\bfrom\b)))|\bimport\.meta\b")
 
 
