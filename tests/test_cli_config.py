@@ -68,6 +68,7 @@ def test_config_errors_exit_2_with_every_issue_and_no_traceback(capsys, tmp_path
 
 def test_warnings_go_to_stderr_and_do_not_fail(capsys, tmp_path: Path) -> None:
     write(tmp_path, '[defaults]\nruntime = "nodejs20.x"\n[functions.api]\nsource = "src/api"\nhandler = "index.handler"\n')
+    (tmp_path / "src" / "api" / "index.js").write_text("exports.handler = async () => 1;\n")
     code, out, err = forge(capsys, "-C", str(tmp_path), "validate")
     assert code == 0
     assert err == (

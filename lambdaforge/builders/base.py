@@ -509,3 +509,12 @@ def select_dependencies(
         else:
             selection.conflicts.append(LayerConflict(d.name, d.version, layer, version))
     return selection
+
+
+def handler_issue(spec: BuildSettings, project: Project, message: str) -> ConfigIssue:
+    """A problem with a function's ``handler``, located where the config sets it."""
+    from lambdaforge.errors import ConfigIssue
+
+    origin = project.origins.get(f"functions.{spec.name}.handler")
+    return ConfigIssue(file=origin.file if origin else "", line=origin.line if origin else None,
+                       key=f"functions.{spec.name}.handler", message=message)

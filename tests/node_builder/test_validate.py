@@ -181,3 +181,25 @@ def test_a_workspace_member_without_any_lockfile_is_told_to_lock_the_workspace(c
     subprocess.run(["npm", "install", "--package-lock-only", "--offline", "--no-audit", "--no-fund"],
                    cwd=project, env=npmp.npm_env(tmp_path / "npm-cache"), check=True, capture_output=True)
     assert forge(capsys, project, "validate")[0] == 0
+
+
+def test_validate_reports_a_missing_node_handler_file(capsys, tmp_path: Path) -> None:
+    """``forge validate`` said ok, and ``forge build`` then failed: no handler file, or only
+    a TypeScript one without bundling (Lambda runs JavaScript)."""
+    (tmp_path / "none").mkdir()
+    (tmp_path / "ts").mkdir()
+    (tmp_path / "ts" / "index.ts").write_text("export const handler = async (): Promise<number> => 1;\n")
+    (tmp_path / "bundled").mkdir()
+    (tmp_path / "bundled" / "index.ts").write_text("export const handler = async () => 1;\n")
+    (tmp_path / "lambdaforge.toml").write_text(
+        '[defaults]\nruntime = "nodejs22.x"\nhandler = "index.handler"\n\n'
+        '[functions.none]\nsource = "none"\n\n[functions.ts]\nsource = "ts"\n\n'
+        '[functions.bundled]\nsource = "bundled"\nbundle = "esbuild"\n')
+    code, out, err = forge(capsys, tmp_path, "validate")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "lambdaforge.toml:3: functions.none.handler: `index.handler`: no index.js, index.mjs, "
+        "index.cjs, index/index.js or index/package.json in `none`",
+        "lambdaforge.toml:3: functions.ts.handler: `index.handler`: index.ts is TypeScript, which "
+        'Lambda does not run: set `bundle = "esbuild"` to compile it, or build it to JavaScript first',
+    ]

@@ -22,6 +22,7 @@ from lambdaforge.builders.base import (
     InstallResult,
     RuntimeProvidedChoice,
     SmokeResult,
+    handler_issue,
 )
 from lambdaforge.builders.node import (
     bundle, handler as handlers, install, layout, lockfile, managers, packlist, trees,
@@ -240,14 +241,17 @@ class NodeBuilder(Builder):
         """Every problem of the package.json and lockfile that define the install (missing
         or stale lockfile, links, lockfileVersion 1…) and warnings, each with its fix
         (``lockfile.manifest_issues``); a pnpm or Yarn lockfile whose tool is missing (or
-        is the wrong Yarn) too."""
+        is the wrong Yarn) too; and a handler file that is not in the source (a TypeScript
+        entry only when the function is bundled: Lambda runs JavaScript)."""
+        handler_problems = self._missing_handler(spec, project)
         try:
             path = self.package_json(spec, spec.source, project)
         except ConfigError as exc:
-            return list(exc.issues)
+            return [*exc.issues, *handler_problems]
         if path is None:
-            return []
+            return handler_problems
         manifest, issues = lockfile.inspect(project.root, path)
+        issues = [*issues, *handler_problems]
         manager = managers.MANAGERS.get(manifest.manager) if manifest is not None else None
         if manager is not None and manager is not managers.NPM:
             try:
@@ -255,6 +259,29 @@ class NodeBuilder(Builder):
             except BuildError as exc:
                 issues.append(ConfigIssue(manifest.lockfile_path, None, "", str(exc)))
         return issues
+
+    def _missing_handler(self, spec: BuildSettings, project: Project) -> list[ConfigIssue]:
+        """The handler file missing from the function's source, as ``forge build`` would
+        find it missing from the zip (``forge validate`` said ok, the build failed)."""
+        handler = getattr(spec, "handler", None)
+        if not isinstance(handler, str) or spec.source is None:
+            return []
+        candidates = self.handler_files(handler)
+        if not candidates:
+            return []
+        source = project.path(spec.source)
+        typescript = tuple(c for c in candidates if c.endswith((".ts", ".mts", ".cts")))
+        bundled = NodeSettings.of(spec).bundle != "none"
+        present = [c for c in candidates if (source / c).is_file()]
+        if any(c not in typescript or bundled for c in present):
+            return []
+        if present:
+            return [handler_issue(spec, project, (
+                f"`{handler}`: {present[0]} is TypeScript, which Lambda does not run: set "
+                '`bundle = "esbuild"` to compile it, or build it to JavaScript first'))]
+        wanted = [c for c in candidates if c not in typescript or bundled]
+        shown = ", ".join(wanted[:-1]) + f" or {wanted[-1]}" if len(wanted) > 1 else wanted[0]
+        return [handler_issue(spec, project, f"`{handler}`: no {shown} in `{spec.source}`")]
 
     def install(self, inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> InstallResult:
         """``npm ci --omit=dev`` for the target platform into ``dest`` (node_modules content)."""

@@ -24,6 +24,7 @@ from lambdaforge.builders.base import (
     InstallResult,
     RuntimeProvidedChoice,
     SmokeResult,
+    handler_issue,
 )
 from lambdaforge.builders.python.handler import CodeTree, check_python_handler, layer_roots
 from lambdaforge.builders.python.settings import PythonSettings
@@ -115,10 +116,7 @@ class PythonBuilder(Builder):
                       if n in project.layers and project.layers[n].source is not None]
             message = missing_handler_module(handler, files, project.root, spec.source, layers)
             if message:
-                origin = project.origins.get(f"functions.{spec.name}.handler")
-                issues.append(ConfigIssue(
-                    file=origin.file if origin else "", line=origin.line if origin else None,
-                    key=f"functions.{spec.name}.handler", message=message))
+                issues.append(handler_issue(spec, project, message))
         return issues
 
     def tool_versions(self, settings: BuildSettings) -> Mapping[str, str]:
