@@ -138,6 +138,22 @@ def _expected(annotation: Any) -> str:
     return ""
 
 
+#: Pydantic's constraint errors, in TOML words (``{n}``: the value's length)
+_CONSTRAINTS = {
+    "string_too_long": "{n} characters, over the limit of {max_length}",
+    "string_too_short": "{n} characters, under the minimum of {min_length}",
+    "too_long": "{n} entries, over the limit of {max_length}",
+    "too_short": "{n} entries, under the minimum of {min_length}",
+}
+
+
+def _length(value: object) -> int | str:
+    try:
+        return len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return "?"
+
+
 def describe_error(
     error: Mapping[str, Any],
     root: type[BaseModel] = ConfigFile,
@@ -169,6 +185,10 @@ def describe_error(
         return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     annotation = annotation_at(loc, root)
     expected = _expected(annotation)
+    if kind in _CONSTRAINTS:
+        # The right type, out of bounds (a description over Lambda's 256 characters): the
+        # type sentence ("expected a string") would call it the wrong type.
+        return _CONSTRAINTS[kind].format(**(error.get("ctx") or {}), n=_length(value))
     if not expected:
         # Constraint errors (sizes out of range, …): Pydantic's sentence, in our words.
         text = str(error.get("msg", "invalid value"))

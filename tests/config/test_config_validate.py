@@ -251,3 +251,18 @@ def test_a_project_outside_any_cwd_relation_still_loads(tmp_path: Path) -> None:
     write(tmp_path / "p", {"lambdaforge.toml": API})
     p = load_project(tmp_path / "p" / "lambdaforge.toml", cwd=tmp_path / "p" / "src", env={})
     assert p.root == (tmp_path / "p").resolve()
+
+
+def test_a_string_over_its_length_limit_is_not_called_the_wrong_type(tmp_path) -> None:
+    """A 257-character description was "expected a string, got 'xxxx…'"."""
+    from lambdaforge.config import load_project
+    from lambdaforge.errors import ConfigError
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (tmp_path / "lambdaforge.toml").write_text(
+        '[functions.a]\nsource = "src"\nhandler = "app.handler"\n'
+        f'description = "{"x" * 257}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_project(cwd=tmp_path, env={})
+    assert str(err.value) == "lambdaforge.toml:4: functions.a.description: 257 characters, over the limit of 256"
