@@ -31,6 +31,8 @@ def find_config(start: Path) -> Path:
         candidate = directory / CONFIG_NAME
         if candidate.is_file():
             return candidate
+        if candidate.is_dir():
+            raise UsageError(f"{candidate} is a directory, not a config file (use -C DIR or -c FILE)")
     raise UsageError(
         f"no {CONFIG_NAME} in {start} or any parent directory (use -C DIR or -c FILE)"
     )
@@ -70,6 +72,8 @@ def load_project(
     if config_path is None:
         config_path = find_config(cwd)
     config_path = Path(os.path.realpath(cwd / config_path))
+    if config_path.is_dir():
+        raise UsageError(f"{config_path} is a directory, not a config file")
     if not config_path.is_file():
         raise UsageError(f"config file not found: {config_path}")
     root = config_path.parent

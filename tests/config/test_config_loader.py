@@ -203,6 +203,12 @@ def test_find_config_walks_up_and_says_so_when_there_is_none(tmp_path: Path) -> 
     (tmp_path / "lambdaforge.toml").unlink()
     with pytest.raises(UsageError, match="no lambdaforge.toml in .* or any parent directory"):
         find_config(tmp_path / "a")
+    # a directory of that name is said to be one ("not found" read as false)
+    (tmp_path / "a" / "lambdaforge.toml").mkdir()
+    with pytest.raises(UsageError, match=r"a/lambdaforge.toml is a directory, not a config file"):
+        find_config(tmp_path / "a" / "b")
+    with pytest.raises(UsageError, match=r"a/lambdaforge.toml is a directory, not a config file$"):
+        load_project(Path("a/lambdaforge.toml"), cwd=tmp_path, env={})
 
 
 # --------------------------------------------------------------------------- pkg: standards
