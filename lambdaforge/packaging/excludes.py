@@ -89,7 +89,7 @@ def anchored_inside(source: str, paths: Iterable[str]) -> list[str]:
     would match something else)."""
     prefix = "" if source in ("", ".") else source.rstrip("/") + "/"
     return [f"/{p[len(prefix):]}" for p in paths
-            if p.startswith(prefix) and p != prefix and not any(c in p for c in "*?[]!\\#")]
+            if p.startswith(prefix) and not any(c in p for c in "*?[]!\\#")]
 
 
 class _Rule:

@@ -72,11 +72,10 @@ class CommandBuilder(Builder):
         """The run's identity: command, source, output, environment values and names, and
         the output filters, plus the input files (their contents are keyed by the pipeline).
         Always an install target: even a command without inputs has to run."""
+        from lambdaforge.packaging.excludes import anchored_inside
         from lambdaforge.redact import variable_key_form
 
         opts = self.options(settings)
-        from lambdaforge.packaging.excludes import anchored_inside
-
         inputs, listed = list_inputs(project.root, source, opts.inputs,
                                      anchored_inside(source or ".", project.own_folders()))
         # A secret's value (by its name or a URL password in it) never enters keys, state
