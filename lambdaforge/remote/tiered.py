@@ -10,7 +10,10 @@ conditional write, on a bounded pool of threads; ``close`` waits for them.
 A remote that fails (unreachable, timing out, throttling after the client's retries, no
 credentials) is switched off for the rest of the build with one warning: the build goes on
 from the local cache and local work. An entry that cannot be used (refused signature, a
-missing or corrupt blob) is a miss with one warning of its own.
+missing or corrupt blob) is a miss with one warning of its own; a read-write build that
+builds that target replaces the objects it could not use (blobs are named by their content
+and entries by their key, so the overwrite is what any writer would write), instead of
+leaving one bad object to cost every later reader the target.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class RemoteStats(Struct):
     #: entries whose envelope, or a blob, was missing or did not match its digest
     corrupt: int = 0
     uploaded: int = 0
+    #: of those, objects written over one this build found corrupt, missing or refused
+    replaced: int = 0
+    #: lookups answered ``AccessDenied``, counted as misses (a reader without
+    #: ``s3:ListBucket`` gets that for a missing key)
+    denied: int = 0
     bytes_down: int = 0
     bytes_up: int = 0
     #: why the remote was switched off for this build, if it was
@@ -94,6 +102,11 @@ class RemoteCache:
         self._bundled: dict[str, RemoteEntry] = {}
         #: the envelope bytes of every entry this build read and accepted (for its bundle)
         self._envelopes: dict[str, bytes] = {}
+        #: object names this build found unusable (a corrupt or missing blob, the entry
+        #: pointing to it, a refused entry): an upload writes over them
+        self._repair: set[str] = set()
+        #: the action bundle read lacked or refused an entry it should carry
+        self._repair_bundle = False
         self._store = store
         self._lock = threading.Lock()
         self._workers = workers
@@ -193,6 +206,7 @@ class RemoteCache:
         try:
             entry = decode(raw, key, self.signing_key)
         except EntryRefused as exc:
+            self._mark(entry_name(self.settings.prefix, key))
             if exc.signature:
                 self._warn(f"remote cache entry {key[:12]} for {label} refused: {exc} "
                            f"(${SIGNING_KEY_VARIABLE} is set); building it locally",
@@ -245,6 +259,9 @@ class RemoteCache:
                                                    len(carried))
                 else:
                     got = self.store.download(blob_name(self.settings.prefix, digest), dest, size)
+                if got is None or got != (digest, size):
+                    self._mark(entry_name(self.settings.prefix, entry.key),
+                               *(() if got is None else (blob_name(self.settings.prefix, digest),)))
                 if got is None:
                     self._warn(f"remote cache entry {entry.key[:12]} for {label} lists a blob that "
                                f"is missing ({digest[:12]}); building it locally")
@@ -290,6 +307,7 @@ class RemoteCache:
         if raw is not None:
             entries = decode_bundle(raw, wanted, self.signing_key)
             with self._lock:
+                self._repair_bundle = self._repair_bundle or len(entries) < len(wanted)
                 self._bundled.update({k: entry for k, (entry, _) in entries.items()})
                 self._envelopes.update({k: envelope for k, (_, envelope) in entries.items()})
 
@@ -316,9 +334,11 @@ class RemoteCache:
                 envelopes[key] = self._envelopes[key]
             else:
                 return False
+        with self._lock:
+            replace = self._repair_bundle or bool(self._repair)
         try:
             return self.store.put_new(bundle_name(self.settings.prefix, every),
-                                      encode_bundle(envelopes))
+                                      encode_bundle(envelopes), replace=replace)
         except RemoteUnavailable as exc:
             self._down(exc)
             return False
@@ -347,20 +367,39 @@ class RemoteCache:
     def _upload(self, entry: CacheEntry) -> None:
         prefix = self.settings.prefix
         try:
-            sent = 0
+            sent = replaced = 0
             for f in sorted(entry.files.values(), key=lambda f: f.name):
-                if self.store.upload_new(blob_name(prefix, f.sha256), f.path):
+                name = blob_name(prefix, f.sha256)
+                if self.store.upload_new(name, f.path, replace=self._repairs(name)):
                     sent += f.size
-            created = self.store.put_new(entry_name(prefix, entry.key),
-                                         encode(_remote_entry(entry), self.signing_key))
-            self._count(bytes_up=sent, uploaded=1 if created else 0)
+            name = entry_name(prefix, entry.key)
+            replace = self._repairs(name)
+            created = self.store.put_new(name, encode(_remote_entry(entry), self.signing_key),
+                                         replace=replace)
+            self._count(bytes_up=sent, uploaded=1 if created else 0,
+                        replaced=1 if created and replace else 0)
         except RemoteUnavailable as exc:
             self._down(exc)
         except FileNotFoundError:
             pass  # the local entry was evicted meanwhile: nothing to send
 
+    def _mark(self, *names: str) -> None:
+        with self._lock:
+            self._repair.update(names)
+
+    def _repairs(self, name: str) -> bool:
+        """Whether an upload of ``name`` writes over what is there (this build found it
+        unusable); once: a later upload of the same object is conditional again."""
+        with self._lock:
+            if name in self._repair:
+                self._repair.discard(name)
+                return True
+            return False
+
     def close(self) -> None:
-        """Wait for the uploads in flight, then stop the pool."""
+        """Wait for the uploads in flight, then stop the pool; then count the lookups that
+        were denied, with one warning when nothing was served (credentials that cannot
+        read the bucket look exactly like misses then)."""
         with self._lock:
             pending, self._pending = self._pending, []
             pool, self._pool = self._pool, None
@@ -368,6 +407,17 @@ class RemoteCache:
             future.result()
         if pool is not None:
             pool.shutdown(wait=True)
+        denied = 0 if self._store is None else getattr(self._store, "denied", 0)
+        with self._lock:
+            if denied > self.stats.denied:
+                if self.stats.denied == 0 and self.stats.hits == 0:
+                    self.warnings.append(
+                        f"remote cache {self.settings.url}: {denied} lookup(s) answered "
+                        "AccessDenied, taken as misses, and nothing was served from it. S3 "
+                        "answers a missing key so when the credentials lack s3:ListBucket; "
+                        "grant s3:ListBucket with s3:GetObject to tell a miss from a denial, "
+                        "and check that these credentials may read the bucket")
+                self.stats.denied = denied
 
 
 def _remote_entry(entry: CacheEntry) -> RemoteEntry:

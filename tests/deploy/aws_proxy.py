@@ -85,6 +85,8 @@ class Proxy:
     rewrites: list[Rewrite] = field(default_factory=list)
     gates: list[Gate] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
+    #: a missing key is answered 403 AccessDenied (S3, to a role without s3:ListBucket)
+    deny_missing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -186,12 +188,16 @@ def start_proxy(upstream: tuple[str, int]) -> Proxy:
             conn.request(self.command, self.path, body=body, headers=headers)
             answer = conn.getresponse()
             data = answer.read()
+            status = answer.status
+            if proxy.deny_missing and status == 404 and b"NoSuchBucket" not in data:
+                status, data = 403, (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+                                     b'AccessDenied</Code><Message>Access Denied</Message></Error>')
             rewrite = proxy.rewrite_for(self.command, self.path)
             if rewrite is not None and answer.status == 200:
                 document = json.loads(data)
                 document["Configuration"].update(rewrite.fields)
                 data = json.dumps(document).encode()
-            self.send_response(answer.status)
+            self.send_response(status)
             for key, value in answer.getheaders():
                 if key.lower() not in ("transfer-encoding", "content-length", "connection"):
                     self.send_header(key, value)

@@ -122,6 +122,94 @@ def test_a_corrupt_or_missing_blob_is_a_miss_with_one_warning(
         warm.zip_path("function", "beta").read_bytes()
 
 
+@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+def test_a_read_write_build_replaces_a_corrupt_or_missing_blob_it_built_again(
+        tmp_path, bucket, warm, monkeypatch, damage):
+    """Blobs are named by their content: a writer that built the bytes a damaged blob
+    should hold writes them over it, and the next reader is served again (before, the
+    conditional write found the object, and the target stayed a miss for everyone)."""
+    blob = _artifact_blob(bucket, warm)
+    original = bucket.get(blob)
+    if damage == "corrupt":
+        bucket.put(blob, original[: len(original) // 2])  # a truncated upload
+    else:
+        bucket.client.delete_object(Bucket=bucket.name, Key=blob)
+    ci = fresh_clone(tmp_path, bucket, "ci2", mode="read-write")
+    outcome, session = build(ci, tmp_path / "ci2-cache", monkeypatch)
+    assert outcome.results["function:beta"].status is Status.BUILT
+    assert session.remote_stats["corrupt"] == 1
+    assert session.remote_stats["uploaded"] == 1 and session.remote_stats["replaced"] == 1
+    assert bucket.get(blob) == original
+    outcome, session = build(fresh_clone(tmp_path, bucket), tmp_path / "c", monkeypatch)
+    assert all(r.remote for r in outcome.results.values()) and session.warnings == []
+
+
+def test_a_writer_with_the_signing_key_replaces_the_entries_it_refused(
+        tmp_path, bucket, warm, monkeypatch):
+    """A bucket filled before signing was turned on (or with a rotated key): the first
+    signing writer refuses every entry, builds, and writes its signed entries (and the
+    action bundle) over them, so signing readers are served from then on."""
+    from lambdaforge.remote.layout import bundle_name, decode_bundle
+
+    monkeypatch.setenv("FORGE_CACHE_SIGNING_KEY", "main-branch-secret")
+    ci = fresh_clone(tmp_path, bucket, "ci2", mode="read-write")
+    outcome, session = build(ci, tmp_path / "ci2-cache", monkeypatch)
+    count = len(outcome.results)
+    assert session.remote_stats["refused"] == count
+    assert session.remote_stats["uploaded"] == session.remote_stats["replaced"] == count
+    keys = [r.key for r in outcome.results.values()]
+    bundle = decode_bundle(bucket.get(bundle_name("team", keys)), keys, b"main-branch-secret")
+    assert sorted(bundle) == sorted(keys)  # every envelope in it is signed now
+    outcome, session = build(fresh_clone(tmp_path, bucket), tmp_path / "c", monkeypatch)
+    assert all(r.remote for r in outcome.results.values()) and session.warnings == []
+    # A writer without the key refuses nothing, so it never writes over a signed entry.
+    monkeypatch.delenv("FORGE_CACHE_SIGNING_KEY")
+    before = {k: bucket.get(k) for k in bucket.keys("team/ac/")}
+    outcome, session = build(fresh_clone(tmp_path, bucket, "pr", mode="read-write"),
+                             tmp_path / "pr-cache", monkeypatch)
+    assert session.remote_stats["uploaded"] == 0
+    assert {k: bucket.get(k) for k in bucket.keys("team/ac/")} == before
+
+
+def test_a_reader_without_list_permission_takes_access_denied_as_a_miss(
+        tmp_path, bucket, warm, monkeypatch, moto_endpoint):
+    """S3 answers a missing key with 403 AccessDenied to credentials with s3:GetObject but
+    not s3:ListBucket. A pull request that changed one function is still served the rest
+    (before, the first miss switched the remote off for the whole build)."""
+    from tests.deploy.aws_proxy import start_proxy
+
+    proxy = start_proxy(moto_endpoint)
+    proxy.deny_missing = True
+    try:
+        pr = make_project(tmp_path / "pr", bucket.config(endpoint=proxy.url))
+        pr.write("functions/alpha/helpers.py", "X = 2\n")
+        outcome, session = build(pr, tmp_path / "c", monkeypatch)
+    finally:
+        proxy.server.shutdown()
+    assert outcome.ok and session.remote_stats["unavailable"] is None
+    assert outcome.results["function:alpha"].status is Status.BUILT
+    assert outcome.results["function:beta"].remote and outcome.results["layer:shared"].remote
+    assert session.remote_stats["denied"] >= 1
+    assert session.warnings == []
+
+
+def test_credentials_denied_everything_are_misses_and_one_warning_naming_list_bucket(
+        tmp_path, bucket, warm, monkeypatch, moto_endpoint):
+    from tests.deploy.aws_proxy import Fault, start_proxy
+
+    proxy = start_proxy(moto_endpoint)
+    proxy.faults.append(Fault("*", "/", "AccessDenied", status=403, times=10_000, xml=True))
+    try:
+        outcome, session = build(make_project(tmp_path / "p", bucket.config(endpoint=proxy.url)),
+                                 tmp_path / "c", monkeypatch)
+    finally:
+        proxy.server.shutdown()
+    assert outcome.ok and {r.status for r in outcome.results.values()} == {Status.BUILT}
+    assert session.remote_stats["denied"] >= len(outcome.results)
+    assert len(session.warnings) == 1, session.warnings
+    assert "AccessDenied" in session.warnings[0] and "s3:ListBucket" in session.warnings[0]
+
+
 def test_signed_entries_are_served_and_mis_signed_or_unsigned_ones_refused(
         tmp_path, bucket, monkeypatch):
     monkeypatch.setenv("FORGE_CACHE_SIGNING_KEY", "main-branch-secret")

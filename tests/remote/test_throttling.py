@@ -32,10 +32,30 @@ def slow_down(times: int) -> Fault:
 def test_the_client_retries_with_backoff_in_standard_mode(monkeypatch):
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
-    assert _retries() == {"max_attempts": MAX_ATTEMPTS, "mode": "standard"}
+    assert _retries() == {"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"}
     monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "5")
-    assert _retries() == {"max_attempts": 5, "mode": "adaptive"}
+    assert _retries() == {"total_max_attempts": 5, "mode": "adaptive"}
+
+
+@pytest.mark.parametrize("setting", [None, "1"])
+def test_attempts_are_counted_in_all_as_the_sdks_count_them(proxy, bucket, monkeypatch, setting):
+    """``AWS_MAX_ATTEMPTS`` (and the default of 3) counts the first request too, as in
+    every AWS SDK (botocore's ``max_attempts`` key would add one)."""
+    from lambdaforge.remote.s3 import S3Store
+    from lambdaforge.remote.settings import RemoteSettings
+    from lambdaforge.remote.tiered import RemoteUnavailable
+
+    if setting is None:
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    else:
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", setting)
+    fault = slow_down(10_000)
+    proxy.faults.append(fault)
+    store = S3Store(RemoteSettings(bucket.name, "team", endpoint_url=proxy.url))
+    with pytest.raises(RemoteUnavailable, match="SlowDown"):
+        store.get_bytes("team/ac/00/x.json")
+    assert fault.answered == (MAX_ATTEMPTS if setting is None else int(setting))
 
 
 def test_a_burst_of_slow_down_answers_is_retried_and_the_build_downloads_everything(
