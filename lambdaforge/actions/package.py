@@ -183,6 +183,11 @@ def _dependency_entries(
     entries: list[MemberEntry] = []
     with zipfile.ZipFile(deps_zip) as zf:
         members = zf.NameToInfo  # the names, for a .pyc's source beside it
+        shipped = [n for n in members if n not in dropped_files and not n.endswith("/")]
+        spared = builder.spared_from_strip(shipped, strip.removed_directory, zf.read)
+        notes += [f"{prefix}{d}/ kept: a strip rule removes the directory, but the code "
+                  "shipped imports it" for d in sorted(spared)]
+        strip = strip.spare(spared)
         for info in zf.infolist():
             name = info.filename
             if info.is_dir() or name in dropped_files:

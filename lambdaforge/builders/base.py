@@ -11,7 +11,7 @@ archive.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -353,6 +353,15 @@ class Builder(ABC):
         """Rule sets the builder adds to the ``standard`` preset for its ecosystem (Node.js:
         ``*.d.ts``, ``__tests__/``…). The default: none."""
         return []
+
+    def spared_from_strip(self, names: Collection[str],
+                          removed_directory: Callable[[str], str | None],
+                          read: Callable[[str], bytes]) -> set[str]:
+        """Directories of an installed tree (``names``: its files; ``read``: a file's bytes)
+        that ``removed_directory`` says a strip rule removes as a directory but that the
+        code shipped needs, so no directory pattern removes them (Python: a ``tests/``
+        package that the library imports). The default: none."""
+        return set()
 
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,

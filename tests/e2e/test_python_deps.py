@@ -405,3 +405,47 @@ def test_a_wheels_headers_never_ship(deps_project, installer):
     shipped = names(deps_project.zip_path("function", "fn"))
     assert "hdr/__init__.py" in shipped
     assert not [n for n in shipped if n.startswith("include/") or n.endswith(".h")], shipped
+
+
+@pytest.mark.parametrize("strip", ["standard", "aggressive"])
+def test_a_tests_or_docs_package_the_library_imports_is_not_stripped(deps_project, strip):
+    """astropy's ``__init__`` runs ``from .tests.runner import TestRunner``; botocore's
+    ``waiter.py`` imports ``botocore.docs.docstring``. The built-in rules remove ``tests/``
+    (and, aggressive, ``docs/``) as directories: the zip built green, and failed on Lambda
+    with ``No module named 'astro.tests'``. A directory the shipped code imports stays (its
+    bytecode and its own test suites still go); one nothing imports still goes."""
+    import subprocess
+    import sys
+
+    from tests.support.wheels import build_wheel
+
+    build_wheel(deps_project.root / "wheels", "astro", "1.0", files={
+        "astro/__init__.py": b"from .tests.runner import TestRunner\n",
+        "astro/tests/__init__.py": b"",
+        "astro/tests/runner.py": b"from astro.tests import helper\nclass TestRunner: pass\n",
+        "astro/tests/helper.py": b"",
+        "astro/tests/__pycache__/runner.cpython-312.pyc": b"bytecode",
+        "astro/io/__init__.py": b"",
+        "astro/io/tests/__init__.py": b"",
+        "astro/io/tests/test_io.py": b"from astro.tests import helper\n",
+        "astro/waiter.py": b"def doc():\n    from astro.docs.docstring import (\n        Doc,\n    )\n",
+        "astro/docs/__init__.py": b"",
+        "astro/docs/docstring.py": b"Doc = 1\n",
+    })
+    deps_project.config(LOCAL_INDEX + f'strip = ["{strip}"]\n\n'
+                        '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", "import astro, astro.waiter\nastro.waiter.doc()\n" + HANDLER)
+    deps_project.write("fn/requirements.txt", "astro==1.0\n")
+    out = deps_project.build()
+    assert out.ok, [r.error for r in out.failures()]
+    zip_path = deps_project.zip_path("function", "fn")
+    shipped = set(names(zip_path))
+    assert {"astro/tests/__init__.py", "astro/tests/runner.py", "astro/tests/helper.py",
+            "astro/docs/docstring.py"} <= shipped
+    assert "astro/tests/__pycache__/runner.cpython-312.pyc" not in shipped
+    assert not [n for n in shipped if n.startswith("astro/io/tests/")]  # imported by nothing kept
+    assert any("astro/tests/ kept" in n for n in out.results["function:fn"].notes)
+    imported = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                               "import app; print(app.handler(None, None))", str(zip_path)],
+                              capture_output=True, text=True)
+    assert imported.returncode == 0 and imported.stdout.strip() == "ok", imported.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import zipfile
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -59,7 +59,7 @@ class PythonBuilder(Builder):
     #: secrets like the function's own; 7: the static check fails a handler module named
     #: like one the runtime has imported, or in a namespace package a layer's wins over;
     #: 8: a wheel's headers (``include/``) are dropped from the install)
-    VERSION: ClassVar[str] = "8"
+    VERSION: ClassVar[str] = "9"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
@@ -298,6 +298,16 @@ class PythonBuilder(Builder):
     def dependency_prefix(self, kind: ArtifactKind) -> str:
         """Functions: the zip root (``/var/task`` is on ``sys.path``); layers: ``python/``."""
         return "" if kind == "function" else "python/"
+
+    def spared_from_strip(self, names: Collection[str],
+                          removed_directory: Callable[[str], str | None],
+                          read: Callable[[str], bytes]) -> set[str]:
+        """The packages under a removed directory (``tests/``, ``docs/``) that the code that
+        stays imports (``imports.spared_directories``): astropy's ``tests``, botocore's
+        ``docs``."""
+        from lambdaforge.builders.python.imports import spared_directories
+
+        return spared_directories(names, removed_directory, read)
 
     def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
         """Functions: the zip root. Layers: ``python/``, unless the source already has a
