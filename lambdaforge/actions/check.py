@@ -58,6 +58,8 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         artifact, spec.architecture, spec.runtime, artifact=kind,
         provenance=lambda: _provenance(ctx, package.install_key, builder.dependency_prefix(kind)))
     errors += [str(p) for p in problems]
+    if isinstance(spec, FunctionSpec):
+        errors += _layers_native_problems(t, spec, upstream, ctx)
     errors += builder.check_layout(artifact, kind, spec)
     if kind == "layer" and not _has_files(artifact):
         errors.append("the layer holds no files: everything in its source was left out (default "
@@ -101,6 +103,35 @@ def run(t: Target, key: str, reasons: list[str], upstream: Mapping[str, TargetRe
         ctx.cache.put(key, {}, cache_meta(output, started), durable=False)
     return TargetResult(t.id, Status.BUILT, key=key, output=output, warnings=warnings,
                         reasons=reasons)
+
+
+def _layers_native_problems(t: Target, spec: FunctionSpec, upstream: Mapping[str, TargetResult],
+                            ctx: ActionContext) -> list[str]:
+    """The native code of the function's layers built for another runtime or architecture
+    than the function's that cannot load in it: a layer's own check judges it for the
+    layer's runtime, but the function imports it on its own (a ``cpython-312`` module in a
+    python3.13 function's layer is ``No module named …`` on Lambda). Layers built for the
+    function's runtime and architecture need no second look."""
+    from lambdaforge.packaging.native import check_native_binaries
+
+    errors: list[str] = []
+    for u in ctx.graph.upstream(t.id):
+        layer = u.spec
+        output = upstream[u.id].output if u.id in upstream else None
+        if (u.kind is not TargetKind.LAYER or u.id == t.checks or layer is None
+                or not isinstance(output, PackageOutput)
+                or (layer.runtime, layer.architecture) == (spec.runtime, spec.architecture)):
+            continue
+        builder = ctx.builder(u)
+        found = check_native_binaries(
+            ctx.project.path(output.path), spec.architecture, spec.runtime, artifact="layer",
+            provenance=lambda o=output, b=builder: _provenance(ctx, o.install_key,
+                                                               b.dependency_prefix("layer")))
+        errors += [f"layer '{u.name}', built for {layer.runtime} {layer.architecture}, cannot "
+                   f"load in this {spec.runtime} {spec.architecture} function: {p} (build the "
+                   f"layer for {spec.runtime} {spec.architecture}, or give the function a "
+                   "layer of its own that is)" for p in found]
+    return errors
 
 
 def _has_files(artifact: Path) -> bool:

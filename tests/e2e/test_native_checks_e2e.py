@@ -80,6 +80,44 @@ def test_extension_for_another_python_fails_naming_file_and_distribution(deps_pr
     )
 
 
+def test_a_layer_built_for_another_python_fails_the_functions_check(deps_project):
+    """The layer's own check judges it for its runtime (3.12: fine); a python3.13 function
+    importing it gets ``No module named …`` on Lambda. Before, only validate's "may not
+    import" warning said anything and the function's check passed."""
+    member = "py312only/_core.cpython-312-x86_64-linux-gnu.so"
+    build_wheel(deps_project.root / "wheels", "py312only", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64",
+                files={"py312only/__init__.py": b"", member: make_elf("x86_64")})
+    deps_project.config(LOCAL_INDEX + """
+[layers.deps]
+source = "layer"
+dependencies = ["py312only==1.0"]
+
+[functions.new]
+source = "fn"
+handler = "app.handler"
+runtime = "python3.13"
+layers = ["deps"]
+
+[functions.same]
+source = "fn"
+handler = "app.handler"
+layers = ["deps"]
+""")
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("layer/.keep", "")
+    out = deps_project.build()
+    assert out.results["check:layer:deps"].status.value == "built"
+    assert out.results["check:function:same"].status.value == "built"  # python3.12, as the layer
+    check = out.results["check:function:new"]
+    assert check.status.value == "failed"
+    assert check.error.startswith(
+        "layer 'deps', built for python3.12 x86_64, cannot load in this python3.13 x86_64 "
+        f"function: python/{member}: is an extension module for CPython 3.12 (cp312), which "
+        "python3.13 cannot import (from py312only 1.0)"), check.error
+    assert check.error.endswith("(build the layer for python3.13 x86_64, or give the function "
+                                "a layer of its own that is)")
+
+
 def test_stable_abi_wheel_passes_and_a_misnamed_machine_is_caught(deps_project):
     # `native` is a cp39-abi3 wheel: its WHEEL tags are read and 3.9 <= 3.13.
     deps_project.config(function("python3.13", "native==1.0"))
