@@ -43,12 +43,16 @@ class Observed(Struct, frozen=True):
 
 class InstallOutput(Struct, frozen=True):
     """An install: its cache key (``deps.zip`` lives in that entry), what it installed,
-    notes for the user, and its cache entry as observed."""
+    notes for the user, and its cache entry as observed. ``remote_only``: served from its
+    remote action entry alone (its consumers were all hits, so its ``deps.zip`` was never
+    downloaded): nothing local to observe, and up to date all the same while its key holds;
+    a consumer built later fetches or reinstalls it then (``BuildSession._deps_zip``)."""
 
     key: str
     distributions: tuple[Distribution, ...] = ()
     notes: tuple[str, ...] = ()
     observed: Observed = field(default_factory=Observed)
+    remote_only: bool = False
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -58,7 +62,8 @@ class InstallOutput(Struct, frozen=True):
     def to_json(self) -> dict[str, Any]:
         """The stored form (cache meta without ``observed``; state with it)."""
         return {"key": self.key, "distributions": [dist_to_json(d) for d in self.distributions],
-                "notes": list(self.notes), **self.observed.to_json()}
+                "notes": list(self.notes), **self.observed.to_json(),
+                **({"remote_only": True} if self.remote_only else {})}
 
     @classmethod
     def from_json(cls, data: object) -> InstallOutput | None:
@@ -68,7 +73,9 @@ class InstallOutput(Struct, frozen=True):
             dists = tuple(dist_from_json(d) for d in data["distributions"])
             notes = _strings(data.get("notes", []))
             observed = _observed(data)
-            return cls(_string(data["key"]), dists, notes, observed)
+            remote_only = data.get("remote_only", False)
+            assert type(remote_only) is bool
+            return cls(_string(data["key"]), dists, notes, observed, remote_only)
         except (AssertionError, KeyError, TypeError, ValueError):
             return None
 

@@ -35,7 +35,8 @@ def run(t: Target, key: str, reasons: list[str], ctx: ActionContext,
         # Every consumer came from the cache: what was installed is known, the deps.zip is
         # not needed (``ctx.deps_zip`` fetches it should that change).
         return TargetResult(t.id, Status.CACHED, key=key, reasons=reasons,
-                            output=_observed(remembered, ctx), saved=build_seconds(meta))
+                            output=replace(remembered, remote_only=True),
+                            saved=build_seconds(meta))
     entry = None if ctx.force else ctx.cache.get(key, what=t.id)
     if entry is not None:
         output = InstallOutput.from_json({**entry.meta, "key": key})

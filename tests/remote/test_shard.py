@@ -170,6 +170,32 @@ def test_an_install_is_downloaded_when_a_consumer_has_to_be_built(
     assert any(n.startswith("dep_a") for n in laptop.zip_names("function", "alpha"))
 
 
+def test_an_install_served_from_its_entry_alone_stays_up_to_date_without_the_remote(
+        tmp_path, bucket: Bucket, session_wheelhouse, monkeypatch, capsys):
+    """A fresh checkout built from the remote never downloads beta's install (its consumer
+    is a hit). The next fully planned build (a config edit) found it "output missing" and
+    asked the remote again, and, with the remote unreachable, ran the installer again although
+    nothing changed. It is up to date; a consumer built later still gets its deps."""
+    writer = make_project(tmp_path / "ci", session_wheelhouse, bucket.config(mode="read-write"))
+    forge_json(writer, tmp_path / "ci-cache", monkeypatch, capsys)
+    laptop = make_project(tmp_path / "laptop", session_wheelhouse, bucket.config())
+    first = forge_json(laptop, tmp_path / "laptop-cache", monkeypatch, capsys)
+    assert all(t["status"] == "cached" and t["remote"] for t in first["targets"])
+    assert not list((tmp_path / "laptop-cache").rglob("deps.zip"))
+    # The remote goes away, and a config edit makes the next build plan every target.
+    config = (laptop.root / "lambdaforge.toml").read_text()
+    laptop.config(config.replace(bucket.endpoint, "http://127.0.0.1:9") + "# edited\n")
+    second = forge_json(laptop, tmp_path / "laptop-cache", monkeypatch, capsys)
+    assert {t["status"] for t in second["targets"]} == {"up-to-date"}, second["targets"]
+    assert second["remote_cache"]["hits"] == 0 and second["remote_cache"]["unavailable"] is None
+    # beta's handler edited: its install's deps.zip is needed now, and installed here.
+    laptop.write("functions/beta/app.py", "def handler(event, context):\n    return 'b2'\n")
+    third = forge_json(laptop, tmp_path / "laptop-cache", monkeypatch, capsys)
+    status = {t["id"]: t["status"] for t in third["targets"]}
+    assert status["function:beta"] == "built"
+    assert any(n.startswith("purelib") for n in laptop.zip_names("function", "beta"))
+
+
 def test_a_read_write_build_that_did_not_download_an_install_still_writes_its_bundle(
         tmp_path, bucket: Bucket, session_wheelhouse, monkeypatch, capsys):
     """beta's install is served from its action entry alone (its consumer is a hit): the
