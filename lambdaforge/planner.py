@@ -239,8 +239,12 @@ class Planner:
             observed += [observe.observe_path(rel, os.fspath(self.project.root))
                          for rel in deps.watched if rel not in files_material]
             observed += [observe.env_digest_obs(name) for name in deps.variables]
+            config = group_pairs("install", deps.canonical)
+            for name in builder.keyed_variables(deps.variables):
+                if name in os.environ:  # what the build reads: by value, not only watched
+                    config[f"install.env.{name}"] = [variable_key_form(name, os.environ[name])]
             return KeyMaterial(
-                config=group_pairs("install", deps.canonical),
+                config=config,
                 # deps.zip members are copied raw into packages: its compressor counts too
                 platform={"runtime": deps.runtime, "architecture": deps.architecture,
                           "tools": {**builder.tool_versions(spec), **archive_tools()}},

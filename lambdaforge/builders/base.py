@@ -354,6 +354,14 @@ class Builder(ABC):
         ``*.d.ts``, ``__tests__/``…). The default: none."""
         return []
 
+    def keyed_variables(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Of the environment variables an install watches (``DependencyInputs.variables``),
+        those whose value changes what it installs, so the install's key holds their values
+        (not only a watch): a version given to a local package's build. The default: none
+        (``${NAME}`` in a requirements file names an index's credentials: a rotated token
+        re-plans but installs the same)."""
+        return ()
+
     def spared_from_strip(self, names: Collection[str],
                           removed_directory: Callable[[str], str | None],
                           read: Callable[[str], bytes]) -> set[str]:

@@ -114,3 +114,46 @@ def test_a_uv_workspace_member_ships_the_workspaces_package_not_the_indexs(deps_
     assert deps_project.build().ok
     with zipfile.ZipFile(deps_project.zip_path("function", "api")) as zf:
         assert zf.read("mylib/__init__.py") == b"__version__ = 'edited'\n"
+
+
+def test_a_version_from_version_control_is_given_by_its_variable_which_keys_the_install(
+        deps_project, monkeypatch):
+    """A monorepo library versioned by setuptools-scm is built from a copy without ``.git``:
+    the build fails, saying how to give the version. ``SETUPTOOLS_SCM_PRETEND_VERSION_FOR_
+    COMMON`` does; its value keys the install (before, 2.0.0 was "up-to-date" with 1.2.3
+    shipped, even with --force, as the local-wheel cache went by the files alone)."""
+    from tests.support.wheels import source_tree_files
+
+    files = source_tree_files("common", "0")
+    backend = files["_backend/backend.py"].decode()
+    files["_backend/backend.py"] = backend.replace(
+        'get("version")', '(os.environ.get("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON") or _scm())'
+    ).replace("def get_requires_for_build_wheel", (
+        "def _scm():\n    raise LookupError('setuptools-scm was unable to detect version for "
+        "/x/common.')\n\ndef get_requires_for_build_wheel")).encode()
+    for rel, data in files.items():
+        deps_project.write(f"libs/common/{rel}", data.decode())
+    deps_project.config(LOCAL_INDEX + '\n[functions.fn]\nsource = "fn"\nhandler = "app.handler"\n')
+    deps_project.write("fn/app.py", "def handler(event, context):\n    return 1\n")
+    deps_project.write("fn/requirements.txt", "../libs/common\n")
+    monkeypatch.delenv("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON", raising=False)
+    out = deps_project.build()
+    install = next(r for t, r in out.results.items() if t.startswith("install:"))
+    assert install.status.value == "failed"
+    assert "without the repository's .git" in install.error
+    assert "SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON=X.Y.Z" in install.error
+
+    def shipped_version() -> str:
+        names = deps_project.zip_names("function", "fn")
+        return next(n for n in names if n.endswith(".dist-info/METADATA")).split("-")[1].split(".dist")[0]
+
+    monkeypatch.setenv("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON", "1.2.3")
+    assert deps_project.build().ok
+    assert shipped_version() == "1.2.3"
+    monkeypatch.setenv("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON", "2.0.0")
+    out = deps_project.build()
+    assert out.ok and out.results["function:fn"].status.value == "built"
+    assert shipped_version() == "2.0.0"
+    monkeypatch.setenv("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON", "1.2.3")
+    out = deps_project.build()  # back: the earlier build, from the cache
+    assert out.results["function:fn"].status.value == "cached" and shipped_version() == "1.2.3"

@@ -299,6 +299,14 @@ class PythonBuilder(Builder):
         """Functions: the zip root (``/var/task`` is on ``sys.path``); layers: ``python/``."""
         return "" if kind == "function" else "python/"
 
+    def keyed_variables(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The version variables of local packages (``local.VERSION_VARIABLES``): a local
+        package whose version comes from version control is built from a copy without
+        ``.git``, and ``SETUPTOOLS_SCM_PRETEND_VERSION_FOR_COMMON`` makes its wheel."""
+        from lambdaforge.builders.python.local import is_version_variable
+
+        return tuple(n for n in names if is_version_variable(n))
+
     def spared_from_strip(self, names: Collection[str],
                           removed_directory: Callable[[str], str | None],
                           read: Callable[[str], bytes]) -> set[str]:

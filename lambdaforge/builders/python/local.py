@@ -31,6 +31,39 @@ _LEFTOVERS = PathRules(BUILD_LEFTOVERS)
 #: Bumped when the way local wheels are built changes (it is part of their cache digest).
 _FORMAT = "1"
 
+#: What build backends read, instead of the repository's history, for the version of a
+#: package whose version comes from version control (setuptools-scm, hatch-vcs through
+#: it, pdm-backend's scm source): the copy a local package is built from has no ``.git``,
+#: so these are the way to give it one, and they change the wheel.
+VERSION_VARIABLES = ("SETUPTOOLS_SCM_PRETEND_VERSION", "SETUPTOOLS_SCM_PRETEND_METADATA",
+                     "PDM_BUILD_SCM_VERSION")
+#: the per-package forms (``…_FOR_`` and the normalised distribution name)
+_NAMED_VERSION_VARIABLES = ("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_", "SETUPTOOLS_SCM_PRETEND_METADATA_FOR_")
+
+
+def version_variables(top: Path) -> tuple[str, ...]:
+    """The environment variables that give the package folder ``top`` a version its build
+    would otherwise take from version control (``VERSION_VARIABLES``, and setuptools-scm's
+    ``…_FOR_<NAME>`` forms for the ``[project] name`` its ``pyproject.toml`` declares)."""
+    import re
+
+    names = list(VERSION_VARIABLES)
+    try:
+        import tomllib
+
+        name = tomllib.loads((top / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        name = None
+    if isinstance(name, str) and name:
+        normalized = re.sub(r"[-_.]+", "_", name).upper()
+        names += [prefix + normalized for prefix in _NAMED_VERSION_VARIABLES]
+    return tuple(names)
+
+
+def is_version_variable(name: str) -> bool:
+    """Whether ``name`` is one of ``version_variables``' names (for any package)."""
+    return name in VERSION_VARIABLES or name.startswith(_NAMED_VERSION_VARIABLES)
+
 
 def package_files(top: Path) -> tuple[list[str], list[str]]:
     """The regular files and the directories of the package folder ``top``, relative to it

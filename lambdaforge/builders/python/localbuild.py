@@ -11,6 +11,7 @@ build image with docker/podman), checked, and that wheel is the one cached and i
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from lambdaforge.builders.python.local import local_wheel
+from lambdaforge.builders.python.local import local_wheel, version_variables
 from lambdaforge.builders.python.requirements import PROJECT_PLACEHOLDER
 from lambdaforge.builders.python.trust import uv_trust
 from lambdaforge.builders.python.waysout import is_pure, wheel_tags
@@ -81,7 +82,8 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None]
             if not result.ok or len(wheels) != 1:
                 output = "\n".join(s for s in (result.stdout.strip(), result.stderr.strip()) if s)
                 tail = "\n".join("  " + ln.rstrip() for ln in output.splitlines()[-_TAIL:] if ln.strip())
-                raise InstallError(f"building the local package `{rel}` into a wheel failed\n{tail}")
+                raise InstallError(f"building the local package `{rel}` into a wheel failed"
+                                   f"{_version_hint(output, folder)}\n{tail}")
             dist, version, tags = wheel_tags(wheels[0].name)
             if is_pure(tags):
                 return wheels[0]
@@ -93,7 +95,10 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None]
             return build_native_wheel(job, canonicalize_name(dist), version, tree, native_flags,
                                       output, what="source folder")
 
-        wheel = local_wheel(folder, job.ctx.tool_cache / "local-wheels", job.work / "local", salt, build)
+        versions = "\0".join(f"{n}={os.environ[n]}" for n in version_variables(folder)
+                              if n in os.environ)
+        wheel = local_wheel(folder, job.ctx.tool_cache / "local-wheels", job.work / "local",
+                            f"{salt}\0{versions}", build)
         dist, version, tags = wheel_tags(wheel.path.name)
         job.local_names.add(canonicalize_name(dist))
         if wheel.built_now and is_pure(tags):
@@ -101,3 +106,18 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None]
         job.local_wheels[line] = (f"{name} @ {wheel.path.as_uri()}" if name else str(wheel.path))
         if line in job.reqs.editable:
             job.notes.append(f"`-e {rel}` installed as a regular package: Lambda has no editable installs")
+
+
+def _version_hint(output: str, folder: Path) -> str:
+    """The way out when a backend found no version in version control: the package is built
+    from a copy of its files, without the repository's ``.git``."""
+    lowered = output.lower()
+    if "unable to detect version" not in lowered and not (
+            "lookuperror" in lowered and ("setuptools-scm" in lowered or "setuptools_scm" in lowered)):
+        return ""
+    named = version_variables(folder)
+    variable = named[3] if len(named) > 3 else named[0]
+    return (f": its version comes from version control, and forge builds local packages from a "
+            f"copy of their files, without the repository's .git; give the version with "
+            f"{variable}=X.Y.Z (forge keys the install by it) or set a static `version` in its "
+            "pyproject.toml")

@@ -284,9 +284,13 @@ class _Collector(Struct, dict=True):
             # as that build copies them, key the install, and its folders are watched.
             from lambdaforge.builders.python.local import package_files
 
+            from lambdaforge.builders.python.local import version_variables
+
             files, dirs = package_files(path)
             self.files.update(f"{rel}/{f}" for f in files)
             self.read.update(f"{rel}/{d}".rstrip("/") for d in dirs)
+            # its build reads these for a version from version control: keyed by value
+            self.variables.update(version_variables(path))
         else:
             self.files.add(rel)
         return f"{PROJECT_PLACEHOLDER}/{rel}"
