@@ -67,12 +67,15 @@ class ActionContext(Struct):
         assert t.spec is not None
         return self.registry.for_spec(t.spec)
 
-    def build_context(self, scratch: Path, install_key: str | None = None) -> BuildContext:
+    def build_context(self, scratch: Path, install_key: str | None = None,
+                      source_files: tuple[str, ...] | None = None) -> BuildContext:
         """What a builder gets: this action's runner, its scratch and the tool cache (and
-        the key of the install whose tree it is given, if any)."""
+        the key of the install whose tree it is given, and the source files the package's
+        key covers, if any)."""
         return BuildContext(runner=self.runner, scratch=scratch,
                             tool_cache=self.cache.root / "tools", project=self.project,
-                            install_key=install_key, use_container=self.use_container)
+                            install_key=install_key, use_container=self.use_container,
+                            source_files=source_files)
 
     def scratch(self) -> Path:
         """The scratch root, created on first use."""

@@ -115,7 +115,8 @@ def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
     sources = ctx.sources(t, ctx.graph)
     warnings = list(sources.warnings)
     installed = ctx.deps_zip(install.target_id) if install is not None else None
-    build_ctx = ctx.build_context(tmp_path, install.key if install is not None else None)
+    build_ctx = ctx.build_context(tmp_path, install.key if install is not None else None,
+                                  tuple(f.relpath for f in sources.files))
     prepared = builder.prepare_sources(spec, ctx.project, build_ctx, tmp_path / "prepared",
                                        installed=installed)
     warnings += build_ctx.warnings

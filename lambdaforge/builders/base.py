@@ -171,6 +171,12 @@ class BuildContext(Struct):
     #: what a builder keeps derived from that tree in ``tool_cache`` is keyed by it (the
     #: Node.js builder's extracted tree a bundle resolves against); ``None`` otherwise
     install_key: str | None = None
+    #: the files of the function's or layer's source its package key covers (POSIX, relative
+    #: to ``source``: ``include``/``exclude``, the default excludes, secret names and strip
+    #: rules applied), set by the package action: a builder that reads its sources itself
+    #: (a bundler) must read only these, or an edit to another file would be no change to
+    #: the key; ``None`` (a builder called directly): the whole source
+    source_files: tuple[str, ...] | None = None
     #: problems the builder recovered from (a damaged tree in its tool cache, rebuilt),
     #: for the action to report with the target's warnings
     warnings: list[str] = field(default_factory=list)

@@ -276,3 +276,39 @@ def test_a_files_list_in_package_json_decides_the_function_zip_with_its_dependen
     names = {n for n in mixed.zip_names("function", "api") if not n.endswith("/")}
     assert names == {"index.js", "package.json", "node_modules/greet/index.js",
                      "node_modules/greet/package.json"}
+
+
+def test_a_bundle_sees_only_the_files_its_key_covers(mixed):
+    """esbuild bundles a copy of the files the package's key covers: a file `exclude` leaves
+    out cannot be inlined (an edit to it would be no change to the key, and another checkout
+    would get this one's bundle from the cache); the import fails saying so."""
+    bundled(mixed, 'exclude = ["config/"]\n')
+    mixed.write("functions/api/config/settings.json", '{"stage": "v1"}\n')
+    mixed.write("functions/api/index.js", "const settings = require('./config/settings.json');\n"
+                "exports.handler = async () => settings.stage;\n")
+    out = mixed.build()
+    assert not out.ok
+    error = out.results["function:api"].error
+    assert 'Could not resolve "./config/settings.json"' in error
+    assert ('\nnote: "./config/settings.json" in index.js names a file of functions/api/ that the '
+            "function's `include`/`exclude` (or a strip rule or default exclude) leaves out, and "
+            "esbuild sees only the files they keep: change `include`/`exclude` to keep it (the "
+            "bundle ships either way; the file itself does not)") in error
+
+    bundled(mixed)  # kept: in the key, so an edit rebuilds the bundle
+    assert mixed.build().ok
+    mixed.write("functions/api/config/settings.json", '{"stage": "v2"}\n')
+    out = mixed.build()
+    assert mixed.statuses(out)["function:api"] == "built"
+    with zipfile.ZipFile(mixed.zip_path("function", "api")) as zf:
+        assert '"v2"' in zf.read("index.js").decode()
+
+
+def test_a_bundled_handler_left_out_by_include_is_named(mixed):
+    bundled(mixed, 'include = ["lib/*"]\n')
+    out = mixed.build()
+    assert not out.ok
+    assert out.results["function:api"].error == (
+        "handler `index.handler`: none of index.js, index.mjs, index.cjs, index.ts, index.mts, "
+        "index.cts exists in api/ to bundle (it is there, but the function's `include`/`exclude` "
+        "leaves it out)")

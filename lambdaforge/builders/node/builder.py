@@ -404,7 +404,8 @@ class NodeBuilder(Builder):
             shutil.rmtree(out_dir, ignore_errors=True)  # a job may run again (trees)
             out_dir.mkdir(parents=True)
             made = bundle.bundle_handler(source_dir, spec.handler, options, spec.runtime, out_dir,
-                                         ctx, node_modules=node_modules, bundle_sdk=bundle_sdk)
+                                         ctx, node_modules=node_modules, bundle_sdk=bundle_sdk,
+                                         files=ctx.source_files)
             copied = (self._copy_externals(options.external, node_modules, out_dir / "node_modules")
                       if node_modules is not None else [])
             return out_dir, [*made.dependency_inputs, *copied]

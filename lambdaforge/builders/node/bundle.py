@@ -31,7 +31,7 @@ from msgspec import Struct
 from lambdaforge.builders.base import BuildContext
 from lambdaforge.builders.node.handler import split_handler
 from lambdaforge.builders.node.settings import NodeSettings, bundle_extension
-from lambdaforge.errors import BuildError, ConfigError
+from lambdaforge.errors import BuildError
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
 
@@ -184,26 +184,51 @@ def js_banner(options: NodeSettings, esm: bool) -> str | None:
 _UNRESOLVED = re.compile(r'Could not resolve "([^"]+)"\s*\n\s*(src/[^\s:]+):\d+:\d+:')
 
 
-def _outside_source_hint(output: str, source_dir: Path, ctx: BuildContext) -> str:
-    """A note for esbuild's "Could not resolve" of a relative import that leaves the
-    function's source: only ``source`` is copied to bundle (esbuild's paths are that
-    copy's, ``src/…``), which the message would not tell."""
-    leaving = []
+#: what esbuild tries after an import's path (its default ``--resolve-extensions``)
+_RESOLVE_EXTENSIONS = ("", ".tsx", ".ts", ".jsx", ".js", ".css", ".json")
+
+
+def _left_out(source_dir: Path, rel: str, copied: Path) -> bool:
+    """Whether an import's target ``rel`` (relative to the source) is a file of the source
+    that was not copied for esbuild, as such or as esbuild would complete it."""
+    for ext in _RESOLVE_EXTENSIONS:
+        for candidate in (rel + ext, f"{rel}/index{ext}" if ext else None):
+            if candidate and (source_dir / candidate).is_file() and not (copied / candidate).is_file():
+                return True
+    return False
+
+
+def _unresolved_hint(output: str, source_dir: Path, copied: Path, ctx: BuildContext) -> str:
+    """Notes for esbuild's "Could not resolve" of a relative import that leaves the
+    function's source (only ``source`` is copied to bundle: esbuild's paths are that copy's,
+    ``src/…``), or that names a file of the source its ``include``/``exclude`` (or a strip
+    rule, a default exclude) leaves out: esbuild sees only the files the package's key covers.
+    The message would tell neither."""
+    leaving, left_out = [], []
     for spec, where in _UNRESOLVED.findall(output):
         if spec.startswith(("./", "../")):
             target = posixpath.normpath(posixpath.join(posixpath.dirname(where), spec))
-            if target == ".." or target.startswith("../") or not target.startswith("src"):
-                leaving.append(f'"{spec}" in {posixpath.relpath(where, "src")}')
-    if not leaving:
-        return ""
+            shown_spec = f'"{spec}" in {posixpath.relpath(where, "src")}'
+            if target == ".." or target.startswith("../") or not target.startswith("src/"):
+                leaving.append(shown_spec)
+            elif _left_out(source_dir, target[len("src/"):], copied):
+                left_out.append(shown_spec)
     try:
         shown = source_dir.resolve().relative_to(ctx.project.root.resolve()).as_posix()
     except (ValueError, AttributeError):  # a source outside the project; no project
         shown = source_dir.name
-    return (f"\nnote: {', '.join(leaving)} leaves the function's source ({shown}/), and only the "
-            "source is bundled (esbuild's src/… paths are a copy of it): set `source` to a "
-            "folder that holds the shared code too, or make it a package the function depends "
-            "on (an npm workspace member)")
+    notes = ""
+    if leaving:
+        notes += (f"\nnote: {', '.join(leaving)} leaves the function's source ({shown}/), and "
+                  "only the source is bundled (esbuild's src/… paths are a copy of it): set "
+                  "`source` to a folder that holds the shared code too, or make it a package "
+                  "the function depends on (an npm workspace member)")
+    if left_out:
+        notes += (f"\nnote: {', '.join(left_out)} names a file of {shown}/ that the function's "
+                  "`include`/`exclude` (or a strip rule or default exclude) leaves out, and "
+                  "esbuild sees only the files they keep: change `include`/`exclude` to keep "
+                  "it (the bundle ships either way; the file itself does not)")
+    return notes
 
 
 def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, esm: bool,
@@ -254,8 +279,14 @@ def bundle_handler(
     ctx: BuildContext,
     node_modules: Path | None = None,
     bundle_sdk: bool = False,
+    files: Sequence[str] | None = None,
 ) -> Bundle:
     """Bundle the handler of ``source_dir`` into ``out_dir``.
+
+    esbuild sees a copy of ``files`` (POSIX paths relative to ``source_dir``: the files the
+    package's key covers, ``BuildContext.source_files``), or of the whole source minus
+    ``node_modules`` and ``.git`` when ``None``: a file it could read beyond the key would
+    be an input no edit of which rebuilds the bundle.
 
     ``node_modules`` is the installed production dependency tree (the install target),
     used instead of any ``node_modules`` in the source directory, which is a developer's
@@ -267,33 +298,36 @@ def bundle_handler(
     runtime ships it) unless ``bundle_sdk``.
     """
     module, _ = split_handler(handler)
-    entry = find_entry(source_dir, module)
-    if entry is None:
-        exts = ", ".join(module + e for e in ENTRY_EXTENSIONS)
-        raise ConfigError(f"handler `{handler}`: none of {exts} exists in {source_dir.name}/ to bundle")
-    esm = options.format == "esm" if options.format else is_esm(source_dir, entry)
-    try:
-        extension = bundle_extension(esm, options.out_extension)
-    except ValueError as exc:  # `format` unset: the handler made it an ES module (or not)
-        raise BuildError(f"handler `{handler}`: {exc} (see `out-extension`)") from None
-    binary = ensure_esbuild(ctx)
     ctx.scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="esbuild-", dir=ctx.scratch))
     try:
         src = work / "src"
-        shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        _copy_sources(source_dir, src, files)
+        entry = find_entry(src, module)
+        if entry is None:
+            exts = ", ".join(module + e for e in ENTRY_EXTENSIONS)
+            why = (" (it is there, but the function's `include`/`exclude` leaves it out)"
+                   if find_entry(source_dir, module) is not None else "")
+            raise BuildError(f"handler `{handler}`: none of {exts} exists in "
+                              f"{source_dir.name}/ to bundle{why}")
+        esm = options.format == "esm" if options.format else is_esm(src, entry)
+        try:
+            extension = bundle_extension(esm, options.out_extension)
+        except ValueError as exc:  # `format` unset: the handler made it an ES module (or not)
+            raise BuildError(f"handler `{handler}`: {exc} (see `out-extension`)") from None
+        binary = ensure_esbuild(ctx)
         markers = [str(work)]
         if node_modules is not None and node_modules.is_dir():
             tree = node_modules.resolve()
             os.symlink(tree, src / "node_modules", target_is_directory=True)
             markers.append(str(tree))
-        argv = esbuild_argv(binary, f"src/{entry.relative_to(source_dir).as_posix()}", runtime,
+        argv = esbuild_argv(binary, f"src/{entry.relative_to(src).as_posix()}", runtime,
                             options, esm, extension, bundle_sdk)
         # NODE_PATH would let esbuild resolve packages from the build machine.
         result = ctx.runner.run(argv, cwd=work, env={"NODE_PATH": None}, timeout=600)
         if not result.ok:
             raise BuildError(f"esbuild could not bundle handler `{handler}`\n{result.describe()}"
-                             + _outside_source_hint(result.stdout + result.stderr, source_dir, ctx))
+                             + _unresolved_hint(result.stdout + result.stderr, source_dir, src, ctx))
         written = []
         for path in sorted((work / "out").rglob("*")):
             if path.is_file():
@@ -305,6 +339,21 @@ def bundle_handler(
         return Bundle(tuple(written), _dependency_inputs(work / "meta.json"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _copy_sources(source_dir: Path, dest: Path, files: Sequence[str] | None) -> None:
+    """Copy ``files`` of ``source_dir`` (all but ``node_modules`` and ``.git`` for ``None``)
+    into ``dest``, the tree esbuild bundles from."""
+    if files is None:
+        shutil.copytree(source_dir, dest, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        return
+    dest.mkdir(parents=True)
+    for rel in files:
+        if rel.startswith("node_modules/"):
+            continue  # the install's tree is linked there (an `exclude` negation kept these)
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source_dir / rel, target)  # a link inside the source: its content
 
 
 def _dependency_inputs(metafile: Path) -> tuple[str, ...]:
