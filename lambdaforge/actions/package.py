@@ -123,10 +123,14 @@ def _source_entries(t: Target, install: TargetResult | None, tmp_path: Path,
     exempt = None
     if prepared is not None:
         # The user's include/exclude still hold; the builder's own source excludes do not
-        # (a layer's prepared tree is under nodejs/node_modules/ by design).
-        sources = collect_sources(prepared, include=(*spec.include,),
-                                  exclude=(*spec.exclude,), strip=ctx.strip_filter(spec))
-        if not builder.ships_install(spec):
+        # (a layer's prepared tree is under nodejs/node_modules/ by design). A bundler's
+        # output is not: include/exclude chose the sources it read (`source_files`), and
+        # `include = ["*.ts"]` must not drop the index.js made of them.
+        bundler = not builder.ships_install(spec)
+        sources = collect_sources(prepared, include=() if bundler else (*spec.include,),
+                                  exclude=() if bundler else (*spec.exclude,),
+                                  strip=ctx.strip_filter(spec))
+        if bundler:
             # What such a builder (a bundler) needs of the install it copies in under its
             # dependency prefix: installed packages, not the user's code to screen.
             exempt = builder.dependency_prefix(t.kind.value) or None

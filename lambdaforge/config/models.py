@@ -90,11 +90,13 @@ class BuildSettingsTable(_FileModel):
         None,
         description="gitignore-style patterns of source files to package, relative to `source`. "
         "Default: everything. A pattern without wildcards also ships a file left out by "
-        "default (a lockfile, `.venv/`) or as a secret (with a warning).",
+        "default (a lockfile, `.venv/`) or as a secret (with a warning). For a bundled "
+        "function: the sources esbuild reads; its bundle always ships.",
     )
     exclude: tuple[str, ...] | None = Field(
         None,
-        description="gitignore-style patterns of source files never to package, relative to `source`.",
+        description="gitignore-style patterns of source files never to package, relative to "
+        "`source` (for a bundled function: never bundled).",
     )
     requirements: str | None = Field(
         None,

@@ -312,3 +312,19 @@ def test_a_bundled_handler_left_out_by_include_is_named(mixed):
         "handler `index.handler`: none of index.js, index.mjs, index.cjs, index.ts, index.mts, "
         "index.cts exists in api/ to bundle (it is there, but the function's `include`/`exclude` "
         "leaves it out)")
+
+
+def test_include_selects_what_a_bundle_is_made_of_and_the_bundle_always_ships(mixed):
+    """For a bundled function `include`/`exclude` choose the sources esbuild sees; the
+    bundle made of them (and its source map) ships although no pattern names it."""
+    bundled(mixed, 'include = ["*.ts", "package.json"]\nsourcemap = true\n')
+    (mixed.root / "functions/api/index.js").unlink()
+    mixed.write("functions/api/index.ts", "import { v } from './lib';\n"
+                "export const handler = async () => v;\n")
+    mixed.write("functions/api/lib.ts", "export const v = 42;\n")
+    mixed.write("functions/api/NOTES.txt", "notes\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    assert mixed.statuses(out)["check:function:api"] == "built"
+    assert {n for n in mixed.zip_names("function", "api") if not n.endswith("/")} == {
+        "index.js", "index.js.map"}
