@@ -267,3 +267,38 @@ def test_an_import_leaving_the_source_is_named_with_the_way_out(tmp_path: Path, 
     assert ('note: "../../shared/c" in src/index.ts leaves the function\'s source (fn/), and only '
             "the source is bundled") in message
     assert '"./missing"' not in message.split("note:")[1]  # inside the source: no such note
+
+
+@needs_esbuild
+def test_a_tsconfig_extending_a_base_outside_the_source_fails_naming_it(tmp_path: Path, make_ctx) -> None:
+    """esbuild only warns that it cannot find the base (it sees the source's copy alone) and
+    bundles without its compilerOptions (here legacy decorators): refused, not silent."""
+    root = tmp_path / "proj"
+    (root / "services/orders/src").mkdir(parents=True)
+    (root / "tsconfig.base.json").write_text('{"compilerOptions": {"experimentalDecorators": true}}\n')
+    (root / "services/orders/tsconfig.json").write_text('{"extends": "../../tsconfig.base.json"}\n')
+    (root / "services/orders/package.json").write_text('{"name": "orders", "version": "1.0.0"}\n')
+    (root / "services/orders/src/index.ts").write_text("export const handler = async () => 1;\n")
+    with pytest.raises(BuildError) as err:
+        bundle(root, make_ctx, tmp_path / "out", source="services/orders", handler="src/index.handler")
+    assert str(err.value) == (
+        "esbuild could not bundle handler `src/index.handler`: `services/orders/tsconfig.json` "
+        "extends `../../tsconfig.base.json`, outside the function's source (services/orders/), "
+        "which is all esbuild sees: its compilerOptions would be ignored; copy the ones the "
+        "function needs into `services/orders/tsconfig.json`, or set `source` to a folder that "
+        "holds the base too")
+
+
+@needs_esbuild
+def test_esbuild_warnings_of_a_bundle_that_succeeds_are_the_targets_warnings(
+        tmp_path: Path, make_ctx) -> None:
+    root = tmp_path / "proj"
+    (root / "fn").mkdir(parents=True)
+    (root / "fn/package.json").write_text('{"name": "a", "version": "1.0.0"}\n')
+    (root / "fn/index.js").write_text("exports.handler = async () => ({a: 1, a: 2});\n")
+    spec = npmp.function_spec("f", "fn", bundle="esbuild")
+    project = npmp.project(root, [spec])
+    ctx = make_ctx(project)
+    assert BUILDER.prepare_sources(spec, project, ctx, tmp_path / "out") == tmp_path / "out"
+    assert ctx.warnings == ['esbuild: Duplicate key "a" in object literal [duplicate-object-key] '
+                            "(index.js:1:38)"]

@@ -213,10 +213,7 @@ def _unresolved_hint(output: str, source_dir: Path, copied: Path, ctx: BuildCont
                 leaving.append(shown_spec)
             elif _left_out(source_dir, target[len("src/"):], copied):
                 left_out.append(shown_spec)
-    try:
-        shown = source_dir.resolve().relative_to(ctx.project.root.resolve()).as_posix()
-    except (ValueError, AttributeError):  # a source outside the project; no project
-        shown = source_dir.name
+    shown = _shown_source(source_dir, ctx)
     notes = ""
     if leaving:
         notes += (f"\nnote: {', '.join(leaving)} leaves the function's source ({shown}/), and "
@@ -229,6 +226,84 @@ def _unresolved_hint(output: str, source_dir: Path, copied: Path, ctx: BuildCont
                   "esbuild sees only the files they keep: change `include`/`exclude` to keep "
                   "it (the bundle ships either way; the file itself does not)")
     return notes
+
+
+#: the start of one of esbuild's warnings, and the ``file:line:column:`` line it points at
+_WARNING = re.compile(r"^▲ \[WARNING\] (.+?)\s*$")
+_LOCATION = re.compile(r"^\s+(\S+:\d+:\d+):$")
+#: esbuild's warning that a tsconfig.json's ``extends`` names a file it cannot read
+_MISSING_BASE = re.compile(r'Cannot find base config file "([^"]+)"')
+
+
+def _parse_warnings(output: str) -> list[tuple[str, str | None]]:
+    """(message, ``file:line:column`` in the scratch copy or ``None``) of each warning."""
+    found: list[tuple[str, str | None]] = []
+    pending: str | None = None
+    for line in output.splitlines():
+        start = _WARNING.match(line)
+        if start:
+            if pending is not None:
+                found.append((pending, None))
+            pending = start.group(1)
+        elif pending is not None and (where := _LOCATION.match(line)):
+            found.append((pending, where.group(1)))
+            pending = None
+    if pending is not None:
+        found.append((pending, None))
+    return found
+
+
+def esbuild_warnings(output: str, markers: Sequence[str] = ()) -> list[str]:
+    """esbuild's warnings of a successful run, one line each with the place it points at,
+    named as in the function's source (``tsconfig.json:1:13``, not the scratch copy's
+    ``src/tsconfig.json``); ``markers`` (absolute scratch paths) are replaced by ``…``."""
+    found = []
+    for message, where in _parse_warnings(output):
+        text = f"esbuild: {message}" + (f" ({where.removeprefix('src/')})" if where else "")
+        for marker in markers:
+            text = text.replace(marker, "…")
+        found.append(text)
+    return found
+
+
+def _missing_base_config(output: str, source_dir: Path, copied: Path, ctx: BuildContext) -> str | None:
+    """The error for a tsconfig.json (or jsconfig.json) whose ``extends`` esbuild could not
+    find: it only warns and bundles without the base's compilerOptions (decorators,
+    ``jsx``, ``useDefineForClassFields``…), a bundle unlike the one ``tsc`` or esbuild
+    give in the project. ``None`` when it found every base."""
+    for message, where in _parse_warnings(output):
+        missing = _MISSING_BASE.search(message)
+        if not missing:
+            continue
+        base = missing.group(1)
+        config = (where or "src/tsconfig.json").removeprefix("src/").split(":")[0]
+        shown = _shown_source(source_dir, ctx)
+        ignored = "its compilerOptions would be ignored"
+        if base.startswith(("./", "../")):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(config), base))
+            if target == ".." or target.startswith("../"):
+                why = (f"outside the function's source ({shown}/), which is all esbuild sees: "
+                       f"{ignored}; copy the ones the function needs into `{shown}/{config}`, "
+                       "or set `source` to a folder that holds the base too")
+            elif _left_out(source_dir, target, copied):
+                why = ("which the function's `include`/`exclude` (or a strip rule) leaves out, "
+                       f"and esbuild sees only the files they keep: {ignored}; keep it")
+            else:
+                why = "which does not exist"
+        else:
+            why = ("a package that is not among the function's production dependencies, "
+                   f"where esbuild looks for it: {ignored}; add it to `dependencies` "
+                   f"(devDependencies are not installed), or copy its options into `{shown}/{config}`")
+        return f"`{shown}/{config}` extends `{base}`, {why}"
+    return None
+
+
+def _shown_source(source_dir: Path, ctx: BuildContext) -> str:
+    """The source directory as the user names it: project-relative, else its name."""
+    try:
+        return source_dir.resolve().relative_to(ctx.project.root.resolve()).as_posix()
+    except (ValueError, AttributeError):  # a source outside the project; no project
+        return source_dir.name
 
 
 def esbuild_argv(binary: Path, entry: str, runtime: str, options: NodeSettings, esm: bool,
@@ -328,6 +403,11 @@ def bundle_handler(
         if not result.ok:
             raise BuildError(f"esbuild could not bundle handler `{handler}`\n{result.describe()}"
                              + _unresolved_hint(result.stdout + result.stderr, source_dir, src, ctx))
+        output = result.stdout + result.stderr
+        problem = _missing_base_config(output, source_dir, src, ctx)
+        if problem is not None:
+            raise BuildError(f"esbuild could not bundle handler `{handler}`: {problem}")
+        ctx.warnings.extend(esbuild_warnings(output, markers))
         written = []
         for path in sorted((work / "out").rglob("*")):
             if path.is_file():
