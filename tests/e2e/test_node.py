@@ -328,3 +328,18 @@ def test_include_selects_what_a_bundle_is_made_of_and_the_bundle_always_ships(mi
     assert mixed.statuses(out)["check:function:api"] == "built"
     assert {n for n in mixed.zip_names("function", "api") if not n.endswith("/")} == {
         "index.js", "index.js.map"}
+
+
+def test_an_npmrc_setting_that_changes_the_tree_reinstalls_and_a_token_does_not(mixed):
+    """The .npmrc beside the lockfile is staged with `npm ci`: a setting there that changes
+    the tree (`include=dev` beats `--omit=dev`) re-installs; a new token does not."""
+    assert mixed.build().ok
+    mixed.write("functions/api/.npmrc", "//registry.acme.invalid/:_authToken=one\n")
+    out = mixed.build()
+    assert set(mixed.statuses(out).values()) == {"up-to-date"}
+    mixed.write("functions/api/.npmrc", "//registry.acme.invalid/:_authToken=one\ninclude=dev\n")
+    out = mixed.build()
+    assert out.ok, [r.error for r in out.failures()]
+    install = next(t for t in out.results if t.startswith("install:"))
+    assert mixed.statuses(out)[install] == "built"
+    assert "node_modules/devtool/index.js" in mixed.zip_names("function", "api")

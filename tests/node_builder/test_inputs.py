@@ -65,6 +65,29 @@ def test_settings_that_change_the_tree_change_inputs(proj_dir: Path) -> None:
     assert dict(base.canonical)["scripts"] == "ignore"
 
 
+def test_npmrc_settings_that_change_the_tree_are_keyed_and_its_tokens_are_not(proj_dir: Path) -> None:
+    """`npm ci` in scratch reads the .npmrc beside the lockfile: `legacy-peer-deps` leaves
+    peers out, `include=dev` beats `--omit=dev`. Those are in the install's identity,
+    normalised; auth and registry settings are not, nor anything of their values."""
+    base = inputs(proj_dir)
+    npmrc = proj_dir / "functions/api/.npmrc"
+    npmrc.write_text("//registry.acme.invalid/:_authToken=s3cr3t-token\n"
+                     "@acme:registry=https://registry.acme.invalid/\n")
+    assert inputs(proj_dir) == base
+    npmrc.write_text("# peers as npm 6 did\n//registry.acme.invalid/:_authToken=s3cr3t-token\n"
+                     "Legacy_Peer_Deps = TRUE\ninclude[]=dev\ninclude[]=optional\n"
+                     "public-hoist-pattern[]=*eslint*\nengine-strict=false\nengine-strict=true\n")
+    keyed = inputs(proj_dir)
+    assert keyed != base
+    assert dict(keyed.canonical)["npmrc"] == (
+        "engine-strict=true\ninclude[]=dev,optional\nlegacy-peer-deps=true\n"
+        "public-hoist-pattern[]=*eslint*")
+    assert "s3cr3t" not in repr(keyed) and "acme" not in repr(keyed)
+    npmrc.write_text("legacy-peer-deps=true\n")
+    assert inputs(proj_dir) != keyed
+    assert dict(inputs(proj_dir).canonical)["npmrc"] == "legacy-peer-deps=true"
+
+
 def test_missing_lockfile_names_the_fix(proj_dir: Path) -> None:
     (proj_dir / "functions/api/package-lock.json").unlink()
     with pytest.raises(ConfigError) as err:

@@ -108,8 +108,10 @@ class NodeBuilder(Builder):
     #: @aws-sdk/* range the runtime's SDK version is outside of keeps the package; 3: a layer
     #: laid out as nodejs/ with no package.json ships its nodejs/node_modules/; 4: a
     #: workspace member a function depends on is laid out as `npm pack` packs it, and the
-    #: files of members and `file:` directories are screened for secrets)
-    VERSION = "4"
+    #: files of members and `file:` directories are screened for secrets; 5: the staged
+    #: .npmrc's tree-shaping settings are keyed, and installs cached while they were not, under
+    #: a key that now means "no such setting", may hold a tree made with one)
+    VERSION = "5"
     FAMILIES = frozenset({"nodejs"})
 
     def __init__(self, runner: Runner | None = None) -> None:
@@ -213,8 +215,12 @@ class NodeBuilder(Builder):
         if manifest.base is not None:
             canonical["base"] = manifest.base
         here = PurePosixPath(path).parent
-        read = (path, manifest.lockfile_path or str(here / manifest.lockfile_name),
-                str(here / ".npmrc"), *manifest.watched)
+        declared_by = manifest.lockfile_path or str(here / manifest.lockfile_name)
+        settings_text = _staged_npmrc(manifest.manager, declared_by, project)
+        if settings_text:
+            # the .npmrc the install stages: its tree-shaping settings, never its tokens
+            canonical["npmrc"] = settings_text
+        read = (path, declared_by, str(here / ".npmrc"), *manifest.watched)
         return DependencyInputs(
             builder=self.NAME,
             runtime=settings.runtime,
@@ -225,7 +231,7 @@ class NodeBuilder(Builder):
             # read to make `canonical`: the no-op fast path watches them wherever they live
             watched=tuple(sorted({p for p in read if (project.root / p).is_file()})),
             # the lockfile the install follows names the install target (graph.install_id)
-            declared_by=manifest.lockfile_path or str(here / manifest.lockfile_name),
+            declared_by=declared_by,
         )
 
     def _tool(self, manager: managers.Manager) -> tuple[str, str]:
@@ -532,6 +538,24 @@ class NodeBuilder(Builder):
         return node_smoke_test(artifact, layer_zips, spec, handler,
                                npmrc if npmrc is not None and npmrc.is_file() else None,
                                self.toolchain().npm, ctx)
+
+def _staged_npmrc(installer: str, declared_by: str, project: Project) -> str:
+    """The tree-affecting settings (``npmrc.tree_settings``) of the ``.npmrc`` beside the
+    lockfile, which the install stages for npm, pnpm and Yarn 1 (``install._stage``);
+    empty without one, or for Yarn berry (its ``.yarnrc.yml`` is written over)."""
+    from lambdaforge.builders.node import npmrc
+
+    if ".npmrc" not in lockfile.CONFIG_FILES.get("npm" if installer == "npm-workspace" else installer, ()):
+        return ""
+    path = project.root / PurePosixPath(declared_by).parent / ".npmrc"
+    try:
+        return npmrc.tree_settings(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(ConfigIssue(path.relative_to(project.root).as_posix(), None, "",
+                                      f"cannot read it: {exc}")) from None
+
 
 def _packed(package_dir: Path, ctx: BuildContext) -> list[str] | None:
     """What ``npm pack`` would pack of a directory that says what it publishes, else ``None``."""

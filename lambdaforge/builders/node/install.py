@@ -48,8 +48,11 @@ def platform_flags(architecture: str) -> tuple[str, ...]:
 
 
 def npm_ci_argv(architecture: str, allow_scripts: bool, cache: Path, offline: bool) -> list[str]:
-    """The ``npm ci`` command line; every flag that changes the tree is explicit so a user's
-    ``.npmrc`` (install-strategy, omit…) cannot change what ships."""
+    """The ``npm ci`` command line. The flags that make the tree one for Lambda are explicit
+    (``--omit=dev``, ``--install-strategy=hoisted``, ``--install-links``, the platform), so a
+    user's ``.npmrc`` cannot undo them; its other settings that change the tree
+    (``legacy-peer-deps``, ``include=dev``, ``engine-strict``…) still apply, and are in the
+    install key (``npmrc.tree_settings``)."""
     argv = [
         "npm", "ci",
         "--omit=dev",
@@ -153,8 +156,9 @@ def _check_berry_lock(executable: str, package_dir: Path, env: dict[str, str | N
 
 
 def _npm_env(work: Path) -> dict[str, str | None]:
-    # The user's npm configuration (registry, auth) stays: private registries need it, and
-    # every setting that shapes the tree is passed explicitly on the command line, which wins.
+    # The user's npm configuration (registry, auth) stays: private registries need it. The
+    # settings that make the tree one for Lambda are on the command line, which wins; the
+    # staged .npmrc's other tree-shaping settings are keyed (npmrc.tree_settings).
     # npm's debug logs go to scratch, not into the user's home.
     return {"npm_config_update_notifier": "false", "npm_config_logs_dir": str(work / "logs")}
 
