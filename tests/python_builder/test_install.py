@@ -11,6 +11,7 @@ from lambdaforge.builders.base import DependencyInputs, InstallResult
 from lambdaforge.builders.python import PythonBuilder
 from lambdaforge.errors import InstallError
 from tests.python_builder.conftest import context, link_wheelhouse, make_project, settings
+from tests.support.wheels import build_sdist
 
 ALL = "purelib\ndep-a\nmarkered\nnative\nsdistonly\n"
 
@@ -96,6 +97,20 @@ def test_pure_sdist_is_built_and_said(fixture: str, request: pytest.FixtureReque
     dest, result = request.getfixturevalue(fixture)
     assert "built pure-Python wheel for sdistonly 1.0 from its sdist" in result.notes
     assert (dest / "sdistonly" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("tool", ["uv", "pip"])
+def test_universal_sdist_is_built_and_said(installer: Installer, tool: str) -> None:
+    # A universal wheel (py2.py3-none-any, setuptools' `universal = 1`, docopt 0.6.2) has one
+    # `Tag:` line per tag in its WHEEL file: uv's install failed on "an unreadable wheel name
+    # 'universal-1.0-py2-none-any.py3-none-any.whl'" made of them.
+    root = installer.base / f"universal-{tool}"
+    link_wheelhouse(root, installer.wheelhouse)
+    build_sdist(root / "wheels", "universal", "1.0", wheel_tag="py2.py3-none-any")
+    dest, result = installer.install(f"universal-{tool}", "universal==1.0\n", installer=tool)
+    assert "built pure-Python wheel for universal 1.0 from its sdist" in result.notes
+    assert (dest / "universal" / "__init__.py").is_file()
+    assert (dest / "universal-1.0.dist-info" / "WHEEL").read_text().count("Tag: ") == 2
 
 
 NEVER_SHIPS = ("bin", ".lock", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json", "uv_build.json")

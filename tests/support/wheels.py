@@ -139,8 +139,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             members[p.replace(os.sep, "/")] = open(p, "rb").read()
     members[di + "/METADATA"] = _metadata(name, version, requires).encode()
     pure = tag.endswith("-none-any")
+    # one Tag line per tag of a compressed set (py2.py3-none-any), as bdist_wheel writes them
+    py, abi, plat = (part.split(".") for part in tag.split("-"))
+    lines = "".join("Tag: " + p + "-" + a + "-" + f + "\n" for p in py for a in abi for f in plat)
     members[di + "/WHEEL"] = ("Wheel-Version: 1.0\nGenerator: fakebackend\nRoot-Is-Purelib: "
-                              + ("true" if pure else "false") + "\nTag: " + tag + "\n\n").encode()
+                              + ("true" if pure else "false") + "\n" + lines + "\n").encode()
     rec = [p + "," + _h(d) + "," + str(len(d)) for p, d in sorted(members.items())]
     members[di + "/RECORD"] = ("\n".join(rec + [di + "/RECORD,,"]) + "\n").encode()
     fname = mod + "-" + version + "-" + tag + ".whl"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from msgspec import Struct, field
 from msgspec.structs import replace
+from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, InstallResult
@@ -365,7 +366,11 @@ def _build_for_target(job: _Job, name: str, version: str, host_output: str) -> N
 
 def _accept_built_wheel(job: _Job, filename: str) -> None:
     """Note a pure wheel built from an sdist; refuse any other (``InstallError``)."""
-    name, version, tag_names = wheel_tags(filename)
+    _accept_built(job, *wheel_tags(filename))
+
+
+def _accept_built(job: _Job, name: str, version: str, tag_names: list[str]) -> None:
+    """``_accept_built_wheel`` for a wheel known by its name, version and tags."""
     if is_pure(tag_names):
         job.notes.append(f"built pure-Python wheel for {canonicalize_name(name)} {version} from its sdist")
     else:
@@ -384,16 +389,23 @@ def _rebuild_native_uv_builds(job: _Job) -> bool:
         name = canonicalize_name(name)
         if name not in job.build_from_sdist or not wheel_file.is_file():
             continue
-        tags = sorted(
-            ln.split(":", 1)[1].strip() for ln in wheel_file.read_text().splitlines() if ln.startswith("Tag:")
-        )
+        tags = _wheel_file_tags(wheel_file)
         if is_pure(tags):
-            _accept_built_wheel(job, f"{name}-{version}-{'.'.join(tags)}.whl")
+            _accept_built(job, name, version, tags)
             continue
         _build_for_target(job, name, version, "")
         job.build_from_sdist = [n for n in job.build_from_sdist if n != name]  # the wheel is there now
         rebuilt = True
     return rebuilt
+
+
+def _wheel_file_tags(wheel_file: Path) -> list[str]:
+    """The sorted tags of an installed wheel's ``WHEEL`` file: one ``Tag:`` line per tag (a
+    universal wheel has ``py2-none-any`` and ``py3-none-any``), each expanded in case it is
+    written compressed (``py2.py3-none-any``), as in a wheel's file name."""
+    lines = wheel_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    return sorted({str(tag) for ln in lines if ln.startswith("Tag:")
+                   for tag in parse_tag(ln.split(":", 1)[1].strip())})
 
 
 # --------------------------------------------------------------------------- failures
