@@ -11,7 +11,7 @@ from lambdaforge.builders.base import DependencyInputs, InstallResult
 from lambdaforge.builders.python import PythonBuilder
 from lambdaforge.errors import InstallError
 from tests.python_builder.conftest import context, link_wheelhouse, make_project, settings
-from tests.support.wheels import build_sdist
+from tests.support.wheels import build_sdist, write_source_tree
 
 ALL = "purelib\ndep-a\nmarkered\nnative\nsdistonly\n"
 
@@ -111,6 +111,52 @@ def test_universal_sdist_is_built_and_said(installer: Installer, tool: str) -> N
     assert "built pure-Python wheel for universal 1.0 from its sdist" in result.notes
     assert (dest / "universal" / "__init__.py").is_file()
     assert (dest / "universal-1.0.dist-info" / "WHEEL").read_text().count("Tag: ") == 2
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+HASH_CHECKING = (
+    "hash-checking mode (a requirement has `--hash`, or a requirements file says "
+    "`--require-hashes`): every package installed, dependencies included, must be pinned with "
+    "`==` and have its `--hash` (add the missing lines, e.g. with `uv pip compile --generate-hashes`)"
+)
+
+
+@pytest.mark.parametrize("tool", ["uv", "pip"])
+def test_hashes_are_required_of_every_package_once_one_has_them(installer: Installer, tool: str) -> None:
+    # pip's hash-checking mode: uv installed dep-b, which nothing hashes, without a word.
+    hashed = f"dep-a==1.0 --hash={_sha256(installer.wheelhouse / 'dep_a-1.0-py3-none-any.whl')}\n"
+    with pytest.raises(InstallError) as err:
+        installer.install(f"hashes-{tool}", hashed, installer=tool)
+    message = str(err.value)
+    assert message.splitlines()[0] == (
+        f"installing dependencies for python3.12 x86_64 with {tool} failed: {HASH_CHECKING}")
+    assert "dep-b" in message
+    complete = hashed + f"dep-b==1.0 --hash={_sha256(installer.wheelhouse / 'dep_b-1.0-py3-none-any.whl')}\n"
+    _, result = installer.install(f"hashes-complete-{tool}", complete, installer=tool)
+    assert names(result) == ["dep-a", "dep-b"]
+
+
+@pytest.mark.parametrize("tool", ["uv", "pip"])
+def test_a_local_package_installs_in_hash_checking_mode(installer: Installer, tool: str) -> None:
+    # its wheel is built here, so forge hashes it: the mode does not refuse the user's own code
+    root = installer.base / f"hashes-local-{tool}"
+    write_source_tree(root / "mine", "mine", "1.0")
+    hashed = f"dep-b==1.0 --hash={_sha256(installer.wheelhouse / 'dep_b-1.0-py3-none-any.whl')}\n"
+    _, result = installer.install(f"hashes-local-{tool}", hashed + "../mine\n", installer=tool)
+    assert names(result) == ["dep-b", "mine"]
+
+
+@pytest.mark.parametrize("tool", ["uv", "pip"])
+def test_require_hashes_in_a_requirements_file_is_obeyed(installer: Installer, tool: str) -> None:
+    with pytest.raises(InstallError) as err:
+        installer.install(f"require-hashes-{tool}", "--require-hashes\ndep-b==1.0\n", installer=tool)
+    assert str(err.value).splitlines()[0] == (
+        f"installing dependencies for python3.12 x86_64 with {tool} failed: {HASH_CHECKING}")
 
 
 NEVER_SHIPS = ("bin", ".lock", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json", "uv_build.json")

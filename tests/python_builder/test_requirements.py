@@ -128,11 +128,34 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
         "fn/requirements.txt:2: `../../outside/lib.whl`: local path leaves the project root",
         "fn/requirements.txt:3: `--trusted-host`: option not supported in requirements files "
         "(expected one of -r, --requirement, -c, --constraint, -e, --editable, -i, --index-url, "
-        "--extra-index-url, -f, --find-links, --no-index, --pre, --hash: forge decides how "
+        "--extra-index-url, -f, --find-links, --no-index, --pre, --hash, --require-hashes: "
+        "forge decides how "
         "wheels are chosen for the target platform, and installer settings go in "
         "lambdaforge.toml)",
         "fn/requirements.txt:5: `-r missing.txt`: no such file `missing.txt`",
     ]
+
+
+def test_require_hashes_is_taken_from_an_included_file(tmp_path: Path) -> None:
+    # pip's option for hash-checking mode was refused as unsupported, so with uv (which does
+    # not turn it on for `--hash` lines, as pip does) there was no way to ask for it.
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "requirements.txt", "-r base.txt\nsix==1.0\n")
+    write(tmp_path / "fn" / "base.txt", "--require-hashes\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert ("require-hashes", "true") in inputs.canonical
+    assert RequirementSet.of(inputs).hash_checking
+
+
+def test_a_hash_anywhere_turns_hash_checking_on(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    write(tmp_path / "fn" / "requirements.txt", "six==1.0\n-r more.txt\n")
+    write(tmp_path / "fn" / "more.txt", "attrs==23.1.0 --hash=sha256:aaa\n")
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert RequirementSet.of(inputs).hash_checking
+    assert not [k for k, _ in inputs.canonical if k == "require-hashes"]  # implied, as in pip
+    write(tmp_path / "fn" / "more.txt", "attrs==23.1.0\n")
+    assert not RequirementSet.of(PythonBuilder().dependency_inputs(settings(), "fn", project)).hash_checking
 
 
 def test_a_misspelt_option_gets_the_closest_supported_one(tmp_path: Path) -> None:

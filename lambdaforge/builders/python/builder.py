@@ -58,7 +58,10 @@ class PythonBuilder(Builder):
     #: ``.pth`` path line puts it; 6: the files a local package installs are screened for
     #: secrets like the function's own; 7: the static check fails a handler module named
     #: like one the runtime has imported, or in a namespace package a layer's wins over;
-    #: 8: a wheel's headers (``include/``) are dropped from the install)
+    #: 8: a wheel's headers (``include/``) are dropped from the install; 9: uv installs
+    #: in hash-checking mode when a requirement has ``--hash``, so an unhashed dependency
+    #: installed and cached before fails, and a ``tests/`` or ``docs/`` package the installed
+    #: code imports is no longer stripped)
     VERSION: ClassVar[str] = "9"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip

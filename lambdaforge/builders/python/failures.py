@@ -39,6 +39,12 @@ CAUSES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         r"status code:? \d{3}|HTTP error \d{3}", re.I)),
     ("timeout", "the index did not answer in time", re.compile(
         r"timed out|ReadTimeoutError|operation timed out", re.I)),
+    ("hashes", "hash-checking mode (a requirement has `--hash`, or a requirements file says "
+     "`--require-hashes`): every package installed, dependencies included, must be pinned with "
+     "`==` and have its `--hash` (add the missing lines, e.g. with `uv pip compile "
+     "--generate-hashes`)", re.compile(
+         r"Hash-checking is required, but no trusted hash|In `?--require-hashes`? mode|"
+         r"Hashes are required in --require-hashes mode", re.I)),
     ("missing", "the index has no such package or version", re.compile(
         r"was not found in the package registry|\(from versions: none\)", re.I)),
     ("conflict", "the requirements conflict: no set of versions satisfies them all", re.compile(

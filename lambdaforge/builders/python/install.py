@@ -104,6 +104,12 @@ class _Job(Struct):
             opts += ["--pre"] if pip else ["--prerelease", "allow"]
         return opts
 
+    def hash_options(self) -> list[str]:
+        """``--require-hashes`` in hash-checking mode (``RequirementSet.hash_checking``):
+        uv, unlike pip, does not turn it on for ``--hash`` lines, and the requirements file
+        written for the installer does not carry a ``--require-hashes`` line."""
+        return ["--require-hashes"] if self.reqs.hash_checking else []
+
     def requirement_files(self) -> list[str]:
         """``-r`` (and ``-c``) flags for the requirement files written into ``work``."""
         root = self.ctx.project.root
@@ -197,6 +203,7 @@ def _run_uv(job: _Job) -> CommandResult:
         "--cache-dir", str(job.ctx.tool_cache / "uv"),
         "--no-config", "--no-python-downloads", "--no-progress", "--color", "never",
         *job.source_options(pip=False),
+        *job.hash_options(),
         *job.requirement_files(),
     ]
     for name in job.build_from_sdist:
@@ -242,6 +249,7 @@ def _run_pip(job: _Job) -> CommandResult:
         "--only-binary=:all:", "--no-compile", "--no-warn-script-location",
         *_pip_common(job),
         *job.source_options(pip=True),
+        *job.hash_options(),
         *job.requirement_files(),
     ]
     return job.runner.run(argv, env=isolated_installer_env(), timeout=_INSTALL_TIMEOUT)

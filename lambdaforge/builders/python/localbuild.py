@@ -11,6 +11,7 @@ build image with docker/podman), checked, and that wheel is the one cached and i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -104,6 +105,8 @@ def build_local_packages(job: Any, wheel_argv: Callable[[Path, Path, str | None]
         if wheel.built_now and is_pure(tags):
             job.notes.append(f"built wheel for local package {rel} ({dist} {version})")
         job.local_wheels[line] = (f"{name} @ {wheel.path.as_uri()}" if name else str(wheel.path))
+        if job.reqs.hash_checking:  # every requirement needs a hash then: this wheel's own
+            job.local_wheels[line] += f" --hash=sha256:{hashlib.sha256(wheel.path.read_bytes()).hexdigest()}"
         if line in job.reqs.editable:
             job.notes.append(f"`-e {rel}` installed as a regular package: Lambda has no editable installs")
 

@@ -59,6 +59,7 @@ _K_PINNED = "pinned"
 _K_PROVIDED_RANGE = "provided-range"
 _K_EDITABLE = "editable"
 _K_CONTAINER = "use-container"
+_K_REQUIRE_HASHES = "require-hashes"
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL_PREFIXES = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
@@ -86,6 +87,8 @@ class RequirementSet(Struct, frozen=True):
     editable: tuple[str, ...] = ()
     #: native code is built in the runtime's build image (``use-container``)
     use_container: bool = False
+    #: a requirements file said ``--require-hashes`` (``hash_checking``)
+    require_hashes: bool = False
 
     @classmethod
     def of(cls, inputs: DependencyInputs) -> RequirementSet:
@@ -107,7 +110,16 @@ class RequirementSet(Struct, frozen=True):
             provided_ranges=tuple(values.get(_K_PROVIDED_RANGE, ())),
             editable=tuple(values.get(_K_EDITABLE, ())),
             use_container=one(_K_CONTAINER) == "true",
+            require_hashes=one(_K_REQUIRE_HASHES) == "true",
         )
+
+    @property
+    def hash_checking(self) -> bool:
+        """pip's hash-checking mode: on when a requirement carries ``--hash`` or a file says
+        ``--require-hashes``; then every package installed, dependencies included, must be
+        pinned with ``==`` and match a hash. pip turns it on by itself, uv only when asked
+        (``--require-hashes``: by default it checks the hashes given and nothing more)."""
+        return self.require_hashes or any(" --hash=" in r for r in self.requirements)
 
     def root_requirements(self) -> list[Requirement]:
         """The top-level requirements that parse as PEP 508 (local paths have no name)."""
@@ -136,7 +148,7 @@ def resolve_local(value: str, project_root: Path) -> str:
 #: the options ``read_option_line`` understands, for the message about any other
 SUPPORTED_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i",
                      "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index",
-                     "--pre", "--hash")
+                     "--pre", "--hash", "--require-hashes")
 
 
 def _unsupported_option(name: str) -> str:
@@ -163,6 +175,8 @@ class _Collector(Struct, dict=True):
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
     pre: bool = False
+    #: ``--require-hashes`` in a requirements file (``RequirementSet.hash_checking``)
+    require_hashes: bool = False
     pinned: set[str] = field(default_factory=set)
     #: top-level ranges on runtime-provided packages (``RequirementSet.provided_ranges``)
     provided_ranges: set[str] = field(default_factory=set)
@@ -405,6 +419,8 @@ class _Collector(Struct, dict=True):
                 self.no_index = True
             elif name == "--pre":
                 self.pre = True
+            elif name == "--require-hashes":
+                self.require_hashes = True
             elif name == "--hash":
                 self.problem(where, lineno, "`--hash` must follow a requirement on the same line")
             else:
@@ -736,6 +752,8 @@ class _Collector(Struct, dict=True):
             pairs.append((_K_NO_INDEX, "true"))
         if self.pre:
             pairs.append((_K_PRE, "true"))
+        if self.require_hashes:
+            pairs.append((_K_REQUIRE_HASHES, "true"))
         pairs += [(_K_REQUIREMENT, r) for r in sorted(self.requirements)]
         pairs += [(_K_CONSTRAINT, c) for c in sorted(self.constraints)]
         pairs += [(_K_PINNED, p) for p in sorted(self.pinned)]
@@ -915,7 +933,7 @@ def _split_options(line: str) -> tuple[str, list[tuple[str, str]]]:
     return " ".join(spec_parts), _option_pairs(parts[i:])
 
 
-_FLAGS = {"--no-index", "--pre"}
+_FLAGS = {"--no-index", "--pre", "--require-hashes"}
 
 
 def _option_pairs(tokens: list[str]) -> list[tuple[str, str]]:
