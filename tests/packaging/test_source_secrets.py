@@ -98,6 +98,7 @@ DEFAULT_EXCLUDED = {
     "requirements.txt": "requirements*.txt", "requirements-dev.txt": "requirements*.txt",
     "requirements.in": "requirements*.in", "uv.lock": "uv.lock", "poetry.lock": "poetry.lock",
     "pdm.lock": "pdm.lock", "Pipfile": "Pipfile", "Pipfile.lock": "Pipfile.lock",
+    "pylock.toml": "pylock.toml", "pylock.prod.toml": "pylock.*.toml", ".pdm-python": ".pdm-python",
     "package-lock.json": "package-lock.json", "npm-shrinkwrap.json": "npm-shrinkwrap.json",
     "yarn.lock": "yarn.lock", "pnpm-lock.yaml": "pnpm-lock.yaml",
 }

@@ -1,4 +1,5 @@
-"""Poetry and Pipenv locks read directly; stale locks and unsupported entries are errors."""
+"""Poetry, Pipenv and PEP 751 locks read directly; stale locks and unsupported entries are
+errors, and so is a PDM lock (not read)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from lambdaforge.builders.python import PythonBuilder
 from lambdaforge.builders.python.poetry import decide_extras
 from lambdaforge.builders.python.requirements import RequirementSet
 from lambdaforge.errors import ConfigError
-from tests.python_builder.conftest import make_project, settings
+from tests.python_builder.conftest import context, link_wheelhouse, make_project, settings
 from tests.support import locks
 
 
@@ -295,3 +296,87 @@ def test_pipenv_source_urls_expand_environment_variables_as_pipenv_does(
     assert inputs.reveal(url) == "https://alice:s3cret-token@art.example/${NOPE}/simple"
     assert "s3cret" not in url
     assert inputs.variables == ("ART_TOKEN", "ART_USER", "NOPE")
+
+
+def pylock(wheelhouse: Path, extra: str = "") -> str:
+    """A PEP 751 lock of dep-a → dep-b, markered only in the group ``dev``, and tomli-like
+    only below Python 3.12 (as ``uv export --format pylock.toml`` writes one), then ``extra``."""
+    def package(name: str, marker: str = "") -> str:
+        (wheel,) = wheelhouse.glob(f"{name.replace('-', '_')}-*.whl")
+        digest = locks.sha256_of(wheelhouse, name).removeprefix("sha256:")
+        marker = f"marker = {json.dumps(marker)}\n" if marker else ""
+        return (f'\n[[packages]]\nname = "{name}"\nversion = "1.0"\n{marker}'
+                f'index = "https://pypi.org/simple"\nwheels = [{{ name = "{wheel.name}", '
+                f'url = "https://files.example/{wheel.name}", hashes = {{ sha256 = "{digest}" }} }}]\n')
+    return ('lock-version = "1.0"\ncreated-by = "uv"\nrequires-python = ">=3.11"\n'
+            'dependency-groups = ["dev"]\ndefault-groups = []\n'
+            + package("dep-a") + package("dep-b") + package("markered", "'dev' in dependency_groups")
+            + package("tomli-like", "python_version < '3.12'") + extra)
+
+
+PYLOCK_PYPROJECT = '[project]\nname = "fn"\nversion = "0"\ndependencies = ["dep-a>=0.5"]\n'
+
+
+def test_a_pylock_beside_pyproject_ships_the_locked_versions_with_hashes(tmp_path: Path, wheelhouse: Path) -> None:
+    # it was ignored: pyproject.toml's ranges resolved afresh, other versions than locked
+    project = project_with(tmp_path, {"pyproject.toml": PYLOCK_PYPROJECT, "pylock.toml": pylock(wheelhouse)})
+    inputs = PythonBuilder().dependency_inputs(settings(), "fn", project)
+    assert inputs.declared_by == "fn/pylock.toml"
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0"]
+    assert ("requirement", f"dep-b==1.0 --hash={locks.sha256_of(wheelhouse, 'dep-b')}") in inputs.canonical
+    assert RequirementSet.of(inputs).hash_checking
+    inputs = PythonBuilder().dependency_inputs(settings(groups=("dev",)), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "markered==1.0"]
+    inputs = PythonBuilder().dependency_inputs(settings(runtime="python3.11"), "fn", project)
+    assert lines(inputs) == ["dep-a==1.0", "dep-b==1.0", "tomli-like==1.0"]
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(groups=("test",)), "fn", project)
+    line = line_with(tmp_path / "fn" / "pylock.toml", "dependency-groups")
+    assert str(err.value) == f"fn/pylock.toml:{line}: group `test` is not declared in the lock (known: dev)"
+
+
+def test_a_pylock_named_in_the_config_is_read_as_a_lock(tmp_path: Path, wheelhouse: Path) -> None:
+    # it was read as a requirements file: one "not a valid requirement" error per TOML line
+    project = project_with(tmp_path, {"pylock.prod.toml": pylock(wheelhouse)})
+    inputs = PythonBuilder().dependency_inputs(settings(requirements="fn/pylock.prod.toml"), "fn", project)
+    assert (inputs.declared_by, lines(inputs)) == ("fn/pylock.prod.toml", ["dep-a==1.0", "dep-b==1.0"])
+    assert PythonBuilder().dependency_inputs(settings(), "fn", project) is None  # only pylock.toml is found
+
+
+def test_pylock_entries_forge_cannot_install_and_other_targets_are_refused(tmp_path: Path, wheelhouse: Path) -> None:
+    vcs = '\n[[packages]]\nname = "mylib"\nvcs = { type = "git", url = "https://example.invalid/mylib.git" }\n'
+    text = pylock(wheelhouse, vcs).replace('requires-python = ">=3.11"', 'requires-python = ">=3.13"')
+    project = project_with(tmp_path, {"pylock.toml": text})
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(settings(), "fn", project)
+    lock = tmp_path / "fn" / "pylock.toml"
+    assert str(err.value).splitlines() == [
+        f"fn/pylock.toml:{line_with(lock, 'requires-python')}: requires-python '>=3.13' excludes "
+        "the runtime's Python 3.12",
+        f"fn/pylock.toml:{line_with(lock, 'mylib')}: `mylib` comes from a vcs (`vcs` in the lock), "
+        "which lambdaforge does not install from a pylock.toml: publish it to an index or a "
+        "`find-links` wheel folder",
+    ]
+
+
+def test_a_pdm_lock_is_an_error_not_ignored(tmp_path: Path) -> None:
+    # the lock was ignored and pyproject.toml's ranges resolved afresh, without a word
+    project = project_with(tmp_path, {"pyproject.toml": PYLOCK_PYPROJECT, "pdm.lock": "[metadata]\n"})
+    expected = ("fn/pdm.lock: lambdaforge does not read PDM's lock, and building from "
+                "pyproject.toml's ranges instead would ship other versions than it pins: export it "
+                '(`pdm export -o requirements.txt`) and name that file with `requirements = "…"`')
+    for requirements in (None, "fn/pyproject.toml", "fn/pdm.lock"):
+        with pytest.raises(ConfigError) as err:
+            PythonBuilder().dependency_inputs(settings(requirements=requirements), "fn", project)
+        assert str(err.value) == expected
+
+
+@pytest.mark.parametrize("tool", ["uv", "pip"])
+def test_a_pylock_installs_with_either_installer(tmp_path: Path, wheelhouse: Path, tool_cache: Path,
+                                                 tool: str) -> None:
+    project = project_with(tmp_path, {"pylock.toml": pylock(wheelhouse)})
+    link_wheelhouse(tmp_path, wheelhouse)
+    inputs = PythonBuilder().dependency_inputs(
+        settings(find_links=("wheels",), no_index=True, installer=tool), "fn", project)
+    result = PythonBuilder().install(inputs, tmp_path / "out", context(project, tool_cache, tmp_path / "scratch"))
+    assert [d.name for d in result.distributions] == ["dep-a", "dep-b"]

@@ -4,11 +4,12 @@ precedence when several are present (README, "Dependency declarations").
 1. the file named by ``requirements`` in the config (the user said so);
 2. ``requirements.txt`` in the source directory (the explicit, tool-neutral list; a
    project that also has a lock usually exports it on purpose);
-3. ``uv.lock`` (with its ``pyproject.toml``), 4. ``poetry.lock``, 5. ``Pipfile.lock``
-   (a ``Pipfile`` without one is an error): locks pin exact versions and hashes, so they
-   win over ranges; uv before Poetry before Pipenv only decides the rare repository that
-   has several, newest tool first;
-6. ``pyproject.toml``'s ``[project] dependencies`` (PEP 621 ranges, resolved at install).
+3. ``uv.lock`` (with its ``pyproject.toml``), 4. ``poetry.lock``, 5. ``pylock.toml``
+   (PEP 751; a ``pdm.lock`` in its place is an error: forge does not read PDM's format),
+   6. ``Pipfile.lock`` (a ``Pipfile`` without one is an error): locks pin exact versions
+   and hashes, so they win over ranges; uv before Poetry before the standard lock before
+   Pipenv only decides the rare repository that has several;
+7. ``pyproject.toml``'s ``[project] dependencies`` (PEP 621 ranges, resolved at install).
 
 A configured ``pyproject.toml`` is read with the lock beside it by the same order. A
 ``pyproject.toml`` that is a member of a uv workspace (a ``pyproject.toml`` above it with
@@ -35,6 +36,8 @@ class DeclarationKind(str, Enum):
     REQUIREMENTS = "requirements"
     UV_LOCK = "uv.lock"
     POETRY_LOCK = "poetry.lock"
+    PYLOCK = "pylock.toml"  # PEP 751, or a named one: pylock.<name>.toml
+    PDM_LOCK = "pdm.lock"  # not read: an error saying how to export it
     PIPFILE_LOCK = "Pipfile.lock"
     PIPFILE = "Pipfile"  # without a lock: an error
     PYPROJECT = "pyproject.toml"
@@ -55,7 +58,11 @@ class Declaration(Struct, frozen=True):
 
 
 #: lock files beside a pyproject.toml, in precedence order
-_PYPROJECT_LOCKS = (("uv.lock", DeclarationKind.UV_LOCK), ("poetry.lock", DeclarationKind.POETRY_LOCK))
+_PYPROJECT_LOCKS = (("uv.lock", DeclarationKind.UV_LOCK), ("poetry.lock", DeclarationKind.POETRY_LOCK),
+                    ("pylock.toml", DeclarationKind.PYLOCK), ("pdm.lock", DeclarationKind.PDM_LOCK))
+#: locks read on their own, in a source folder without a ``pyproject.toml``
+_LONE_LOCKS = (("Pipfile.lock", DeclarationKind.PIPFILE_LOCK), ("pylock.toml", DeclarationKind.PYLOCK),
+               ("pdm.lock", DeclarationKind.PDM_LOCK))
 
 
 def of_file(path: Path, root: Path | None = None) -> Declaration:
@@ -64,8 +71,10 @@ def of_file(path: Path, root: Path | None = None) -> Declaration:
     name = path.name
     if name == "pyproject.toml":
         return _of_pyproject(path, root)
-    if name in ("uv.lock", "poetry.lock", "Pipfile.lock"):
+    if name in ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml", "pdm.lock"):
         return Declaration(DeclarationKind(name), path)
+    if name.startswith("pylock.") and name.endswith(".toml"):  # PEP 751's pylock.<name>.toml
+        return Declaration(DeclarationKind.PYLOCK, path)
     if name == "Pipfile":
         lock = path.parent / "Pipfile.lock"
         return Declaration(*((DeclarationKind.PIPFILE_LOCK, lock) if lock.is_file()
@@ -82,8 +91,9 @@ def in_directory(src: Path, root: Path | None = None) -> Declaration | None:
     declared = _of_pyproject(pyproject, root) if pyproject.is_file() else None
     if declared is not None and declared.kind is not DeclarationKind.PYPROJECT:
         return declared
-    if (src / "Pipfile.lock").is_file():
-        return Declaration(DeclarationKind.PIPFILE_LOCK, src / "Pipfile.lock")
+    for lock, kind in _LONE_LOCKS:
+        if (src / lock).is_file():
+            return Declaration(kind, src / lock)
     if (src / "Pipfile").is_file():
         return Declaration(DeclarationKind.PIPFILE, src / "Pipfile")
     return declared

@@ -660,15 +660,38 @@ class _Collector(Struct, dict=True):
         self.note_project_ranges(pyproject)
         poetry = pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool"), dict) else {}
         self.note_table_ranges(poetry.get("dependencies") if isinstance(poetry, dict) else None, poetry=True)
+        self.add_locked(read_poetry_lock(
+            pyproject, data, lock.read_text(encoding="utf-8"), self.rel(lock),
+            groups=options.groups, extras=options.extras, environment=self.target_environment()), lock)
+
+    def target_environment(self) -> dict[str, str]:
+        """The marker environment of the target the dependencies are read for (a lock is
+        walked with it)."""
         from lambdaforge.builders.python.target import PythonTarget
 
         try:
-            environment = PythonTarget.of(*self.target).marker_environment()
+            return PythonTarget.of(*self.target).marker_environment()
         except ConfigError:  # an unknown runtime is reported when the inputs are made
-            environment = PythonTarget.of("python3.12", "x86_64").marker_environment()
-        self.add_locked(read_poetry_lock(
-            pyproject, data, lock.read_text(encoding="utf-8"), self.rel(lock),
-            groups=options.groups, extras=options.extras, environment=environment), lock)
+            return PythonTarget.of("python3.12", "x86_64").marker_environment()
+
+    def read_pylock(self, lock: Path, options: PythonSettings) -> None:
+        """A ``pylock.toml`` (PEP 751, ``pylock.py``), with the exact pins of a
+        ``pyproject.toml`` beside it (they keep runtime-provided packages)."""
+        from lambdaforge.builders.python.pylock import read_pylock
+
+        data = self.read_toml(lock)
+        if data is None:
+            return
+        pyproject = lock.parent / "pyproject.toml"
+        if pyproject.is_file():
+            from lambdaforge.builders.python.poetry import exact_pins
+
+            project = self.read_toml(pyproject) or {}
+            self.pinned |= exact_pins({"project": project.get("project", {})})
+            self.note_project_ranges(project)
+        self.add_locked(read_pylock(data, lock.read_text(encoding="utf-8"), self.rel(lock),
+                                    self.target_environment(), groups=options.groups,
+                                    extras=options.extras), lock)
 
     def read_pipfile_lock(self, lock: Path) -> None:
         """A Pipfile.lock checked against the Pipfile beside it (``pipenv.py``)."""
@@ -730,6 +753,14 @@ class _Collector(Struct, dict=True):
             self.read_poetry_lock(path, options)
         elif declared.kind is K.PIPFILE_LOCK:
             self.read_pipfile_lock(path)
+        elif declared.kind is K.PYLOCK:
+            self.read_pylock(path, options)
+        elif declared.kind is K.PDM_LOCK:
+            self.read.add(self.rel(path))
+            self.problem(self.rel(path), None, "lambdaforge does not read PDM's lock, and building "
+                         "from pyproject.toml's ranges instead would ship other versions than it "
+                         "pins: export it (`pdm export -o requirements.txt`) and name that file "
+                         "with `requirements = \"…\"`")
         else:
             self.read.add(self.rel(path))
             self.problem(self.rel(path), None, "no Pipfile.lock beside it: run `pipenv lock` "
