@@ -337,13 +337,19 @@ def _uv_lock(fn: Path) -> None:
                    cwd=fn, check=True, capture_output=True, env=env)
 
 
-def test_a_stale_uv_lock_says_to_run_uv_lock_unless_locked_is_false(tmp_path: Path, wheelhouse: Path) -> None:
+def _locked_uv_project(tmp_path: Path, wheelhouse: Path):
+    """A project whose function ``fn`` is a uv project requiring dep-a, locked; and ``fn``."""
     project = make_project(tmp_path)
     link_wheelhouse(tmp_path, wheelhouse)
     fn = tmp_path / "fn"
     write(fn / "pyproject.toml", '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
                                  'dependencies = ["dep-a"]\n')
     _uv_lock(fn)
+    return project, fn
+
+
+def test_a_stale_uv_lock_says_to_run_uv_lock_unless_locked_is_false(tmp_path: Path, wheelhouse: Path) -> None:
+    project, fn = _locked_uv_project(tmp_path, wheelhouse)
     write(fn / "pyproject.toml", '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
                                  'dependencies = ["dep-a", "purelib==1.0"]\n')
     s = settings(find_links=("wheels",), no_index=True)
@@ -357,6 +363,24 @@ def test_a_stale_uv_lock_says_to_run_uv_lock_unless_locked_is_false(tmp_path: Pa
     _uv_lock(fn)
     assert requirement_lines(PythonBuilder().dependency_inputs(s, "fn", project)) == [
         "dep-a==1.0", "dep-b==1.0", "purelib==1.0"]
+
+
+def test_a_current_uv_lock_no_interpreter_can_check_says_so(tmp_path: Path, wheelhouse: Path) -> None:
+    # `uv export --locked` failed for want of a Python that requires-python admits, and the
+    # current lock was reported "out of date with pyproject.toml: run `uv lock`"
+    project, fn = _locked_uv_project(tmp_path, wheelhouse)
+    for name in ("pyproject.toml", "uv.lock"):  # locked as if for a Python this machine lacks
+        (fn / name).write_text((fn / name).read_text().replace('">=3.10"', '">=3.99"'))
+    s = settings(find_links=("wheels",), no_index=True)
+    with pytest.raises(ConfigError) as err:
+        PythonBuilder().dependency_inputs(s, "fn", project)
+    assert str(err.value) == (
+        "fn/uv.lock: cannot be checked against pyproject.toml: uv found no interpreter for Python "
+        ">=3.99 (`requires-python`) on this machine. Install one where uv looks for it (`uv python "
+        "install`, or on PATH), or set `locked = false` to build from the lock as it is")
+    unchecked = PythonBuilder().dependency_inputs(settings(find_links=("wheels",), no_index=True,
+                                                           locked=False), "fn", project)
+    assert requirement_lines(unchecked) == ["dep-a==1.0", "dep-b==1.0"]
 
 
 def test_uv_groups_are_opt_in_even_default_ones(tmp_path: Path, wheelhouse: Path) -> None:

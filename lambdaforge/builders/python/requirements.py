@@ -615,7 +615,7 @@ class _Collector(Struct, dict=True):
                     "--no-header", "--no-annotate", "--no-emit-project", "--no-default-groups",
                     *selection,
                     "--no-editable",  # workspace members as plain paths, installable into a zip
-                    "--no-progress", "--color", "never",
+                    "--no-python-downloads", "--no-progress", "--color", "never",
                 ],
                 cwd=(member or lock).parent,
                 env=isolated_installer_env(),
@@ -624,8 +624,17 @@ class _Collector(Struct, dict=True):
         # `--locked` confirms the lock matches pyproject.toml; when it does not, uv
         # re-resolves to say so, which offline (and without the project's indexes) can also
         # fail: a lock `--frozen` can export but `--locked` cannot is out of date either way.
+        # Except when uv could not check at all, for want of an interpreter `requires-python`
+        # admits: that is no news about the lock.
         result = export("--locked", "--offline") if options.locked else export("--frozen")
         if not result.ok and options.locked:
+            no_python = _UV_NO_INTERPRETER.search(result.stderr)
+            if no_python:
+                self.problem(where, None, f"cannot be checked against pyproject.toml: uv found no "
+                             f"interpreter for Python {no_python.group(1)} (`requires-python`) on this "
+                             "machine. Install one where uv looks for it (`uv python install`, or on "
+                             "PATH), or set `locked = false` to build from the lock as it is")
+                return
             if export("--frozen").ok:
                 self.problem(where, None, "out of date with pyproject.toml: run `uv lock` "
                              "(or set `locked = false` to build from the lock as it is)")
@@ -925,6 +934,9 @@ def _normalise(req: Requirement) -> str:
         out += f"; {req.marker}"
     return out
 
+
+#: uv's words for "no interpreter satisfies the project's ``requires-python``"
+_UV_NO_INTERPRETER = re.compile(r"No interpreter found for Python (\S+)")
 
 #: pip's ``${NAME}`` in a requirements file (``pip._internal.req.req_file``)
 _ENV_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}()")
