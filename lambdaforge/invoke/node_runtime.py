@@ -1,7 +1,7 @@
 """Preparing a Node.js function's invocation: the local ``node``, the sandbox, the SDK.
 
 The same choices as the import smoke test (``builders.node.smoke``): the local ``node``
-must be of the runtime's major version; the function zip and its layers are extracted into
+must be of the runtime's major version and the function's architecture; the function zip and its layers are extracted into
 a ``lambda_env.Sandbox``; the ``@aws-sdk/*`` packages the code imports are installed at the
 runtime's SDK version (``runtime_sdk.sdk_supply``) and put on ``NODE_PATH`` where Lambda
 has ``/var/runtime/node_modules``; ES module imports search ``NODE_PATH`` through the
@@ -10,7 +10,6 @@ smoke test's resolve hook, as Lambda's runtime does.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from lambdaforge.builders.base import BuildContext
@@ -28,23 +27,22 @@ def prepare_node(spec: FunctionSpec, function_zip: Path, layer_zips: list[Path],
                  request_file: Path, result_file: Path, memory_mb: int, region: str,
                  ctx: BuildContext) -> Launch:
     """The child for a Node.js function, its sandbox made under ``root``; raises
-    ``InvokeUnavailable`` without a ``node`` of the runtime's major here."""
+    ``InvokeUnavailable`` without a ``node`` of the runtime's major and the function's
+    architecture here (``tools.find_node``)."""
     from lambdaforge.builders.node.runtime_sdk import sdk_supply
-    from lambdaforge.builders.node.tools import detect_toolchain
+    from lambdaforge.builders.node.tools import detect_toolchain, find_node
     from lambdaforge.errors import BuildError
 
     major = RUNTIMES[spec.runtime].version
-    node = shutil.which("node")
+    # the runtime's version on the function's architecture, as the smoke test needs: an
+    # arm64 zip's native addons do not load in an x86_64 node
+    node, reason = find_node(major, spec.architecture, ctx.runner)
+    if node is None:
+        raise InvokeUnavailable(f"cannot invoke {spec.name} here: {reason}")
     try:
-        toolchain = detect_toolchain(ctx.runner) if node else None
-    except BuildError:
-        toolchain = None
-    local = toolchain.node_major if toolchain is not None else None
-    if local != int(major):
-        have = f"the local Node.js is {local}" if local else "no working node and npm on PATH"
-        raise InvokeUnavailable(f"cannot invoke {spec.name} here: {have}, {spec.runtime} "
-                                f"needs Node.js {major}")
-    assert node is not None and toolchain is not None
+        toolchain = detect_toolchain(ctx.runner)
+    except BuildError as exc:
+        raise InvokeUnavailable(f"cannot invoke {spec.name} here: {exc}") from None
     sandbox = lambda_env.make_sandbox(root, lang=lambda_env.interpreter_prefix(node))
     lambda_env.extract_artifacts(sandbox, function_zip, layer_zips)
     names = {p.relative_to(sandbox.task).as_posix() for p in sandbox.task.rglob("*") if p.is_file()}

@@ -177,3 +177,18 @@ def test_a_missing_module_is_lambdas_import_error(node_project, capsys) -> None:
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert error["errorMessage"].startswith(
         "Error: Cannot find module 'not-installed-anywhere'\nRequire stack:\n- /var/task/needs.js")
+
+
+def test_a_function_of_another_architecture_is_not_run_on_this_machines_node(
+        node_project, capsys) -> None:
+    """An arm64 zip's native addons cannot load in an x86_64 node: invoke says why it cannot
+    run the function here, rather than failing on a native binding (as for Python)."""
+    import platform
+
+    here = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+    other = "x86_64" if here == "arm64" else "arm64"
+    node_project.config(CONFIG.replace('[functions.cb]\n', f'[functions.cb]\narchitecture = "{other}"\n'))
+    code, out, err = invoke(node_project, capsys, "cb")
+    assert code == 1 and out == ""
+    assert (f"forge: error: cannot invoke cb here: no Node.js {MAJOR} for {other} Linux here: "
+            f"{shutil.which('node')} runs on {here}, the function on {other}") in err

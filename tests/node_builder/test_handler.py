@@ -3,6 +3,8 @@ statically and by importing it with the local node when its major matches the ru
 
 from __future__ import annotations
 
+import platform
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from lambdaforge.builders.node.handler import (
 )
 from lambdaforge.lambda_facts import RUNTIMES
 from lambdaforge.runner import Runner
+from tests.support.elf import make_elf
 
 BUILDER = NodeBuilder()
 LOCAL_MAJOR = BUILDER.toolchain().node_major
@@ -233,10 +236,10 @@ def test_generated_exports_the_patterns_miss_are_settled_by_import(tmp_path: Pat
     ]
 
 
-def _spec(runtime: str, handler: str = "index.handler"):
+def _spec(runtime: str, handler: str = "index.handler", **settings: str):
     from tests.node_builder.npmproject import function_spec
 
-    return function_spec("f", "f", handler, runtime=runtime)
+    return function_spec("f", "f", handler, runtime=runtime, **settings)
 
 
 def _ctx(tmp_path: Path):
@@ -284,9 +287,33 @@ def test_smoke_test_is_skipped_for_another_node_major(tmp_path: Path) -> None:
     artifact = make_zip(tmp_path / "f.zip", {"index.js": CJS})
     result = BUILDER.smoke_test(artifact, [], _spec(OTHER_RUNTIME), _ctx(tmp_path))
     assert result.ok
+    node = shutil.which("node")
     assert result.skipped == (
-        f"local Node.js is {LOCAL_MAJOR}, {OTHER_RUNTIME} needs {RUNTIMES[OTHER_RUNTIME].version}"
+        f"no Node.js {RUNTIMES[OTHER_RUNTIME].version} for x86_64 Linux here: {node} is "
+        f"Node.js {BUILDER.toolchain().node}"
     )
+
+
+@needs_same_node
+def test_smoke_test_of_another_architecture_is_skipped_not_run_on_this_machines_node(
+        tmp_path: Path) -> None:
+    """An arm64 zip's native addon cannot load in an x86_64 node (and the other way round):
+    the import is skipped with the reason, as the Python builder's is, never failed."""
+    here = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()]
+    other = "arm64" if here == "x86_64" else "x86_64"
+    artifact = make_zip(tmp_path / "f.zip", {
+        "index.js": "const addon = require('./addon.node');\nexports.handler = () => addon;\n"})
+    with zipfile.ZipFile(artifact, "a") as zf:
+        zf.writestr("addon.node", make_elf("aarch64" if other == "arm64" else "x86_64"))
+    ctx = _ctx(tmp_path)
+    result = BUILDER.smoke_test(artifact, [], _spec(SAME_RUNTIME, architecture=other), ctx)
+    assert result.ok and result.error is None
+    assert result.skipped == (f"no Node.js {LOCAL_MAJOR} for {other} Linux here: "
+                              f"{shutil.which('node')} runs on {here}, the function on {other}")
+    # the same function for this machine's architecture is imported (and its fake addon fails)
+    native = BUILDER.smoke_test(artifact, [], _spec(SAME_RUNTIME, architecture=here), ctx)
+    assert not native.ok and native.skipped is None
 
 
 @pytest.mark.parametrize(("source", "names", "opaque"), [

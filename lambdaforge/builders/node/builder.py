@@ -28,7 +28,7 @@ from lambdaforge.builders.node import (
     bundle, handler as handlers, install, layout, lockfile, managers, packlist, trees,
 )
 from lambdaforge.builders.node.settings import NodeSettings
-from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain
+from lambdaforge.builders.node.tools import NodeToolchain, detect_toolchain, find_node
 from lambdaforge.config.specs import BuildSettings, FunctionSpec, LayerSpec, Project, StripRules
 from lambdaforge.errors import BuildError, ConfigError, ConfigIssue
 from lambdaforge.lambda_facts import NODE_RUNTIME_PROVIDED_PREFIXES, RUNTIMES
@@ -523,21 +523,21 @@ class NodeBuilder(Builder):
     ) -> SmokeResult:
         """Import the handler with the local ``node``, as Lambda would: its environment, the
         layers and the runtime's SDK on ``NODE_PATH`` (``smoke.node_smoke_test``), when the
-        local major version is the runtime's; otherwise skipped with the reason."""
-        major = int(RUNTIMES[spec.runtime].version)
-        local = self.toolchain().node_major
-        if local != major:
-            return SmokeResult(ok=True, skipped=f"local Node.js is {local}, {spec.runtime} needs {major}")
+        local node is of the runtime's major version and the function's architecture
+        (``tools.find_node``); otherwise skipped with the reason."""
         handler = getattr(spec, "handler", None)
         if handler is None:
             return SmokeResult(ok=True, skipped="a layer has no handler to import")
+        node, reason = find_node(RUNTIMES[spec.runtime].version, spec.architecture, ctx.runner)
+        if node is None:
+            return SmokeResult(ok=True, skipped=reason)
         from lambdaforge.builders.node.smoke import node_smoke_test
 
         package_json = self.package_json(spec, spec.source, ctx.project) if spec.source else None
         npmrc = ctx.project.path(package_json).parent / ".npmrc" if package_json else None
         return node_smoke_test(artifact, layer_zips, spec, handler,
                                npmrc if npmrc is not None and npmrc.is_file() else None,
-                               self.toolchain().npm, ctx)
+                               self.toolchain().npm, ctx, node)
 
 def _staged_npmrc(installer: str, declared_by: str, project: Project) -> str:
     """The tree-affecting settings (``npmrc.tree_settings``) of the ``.npmrc`` beside the

@@ -490,13 +490,14 @@ def import_handler(
 
 def import_handler_dir(
     task: Path, opt: Path, handler: str, runtime_major: int, runner: Runner, work: Path,
-    timeout: float = 60, env: Mapping[str, str] | None = None,
+    timeout: float = 60, env: Mapping[str, str] | None = None, node: str | None = None,
 ) -> ImportOutcome:
     """Import the handler from an extracted artifact ``task`` with layers merged in ``opt``.
 
     ``env`` is the process's whole environment (``lambda_env.lambda_environment``, nothing
     inherited): the smoke test's, with the function's variables and the runtime's SDK on
-    ``NODE_PATH``; without it, Lambda's for a function with neither (the handler check)."""
+    ``NODE_PATH``; without it, Lambda's for a function with neither (the handler check).
+    ``node`` is the one to run (the smoke test's, ``tools.find_node``), else PATH's."""
     module, export = split_handler(handler)
     names = {p.relative_to(task).as_posix() for p in task.rglob("*") if p.is_file()}
     file = handler_file(names, module, lambda n: (task / n).read_bytes(), runtime_major)
@@ -506,7 +507,7 @@ def import_handler_dir(
     script.write_text(_IMPORT_SCRIPT, encoding="utf-8")
     hook = work / HOOK_NAME
     hook.write_text(NODE_PATH_HOOK, encoding="utf-8")
-    node = shutil.which("node") or "node"
+    node = node or shutil.which("node") or "node"
     if env is None:
         home = work / "home"
         home.mkdir(exist_ok=True)

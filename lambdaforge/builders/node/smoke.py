@@ -39,14 +39,15 @@ _MAX_ROUNDS = 3
 
 
 def node_smoke_test(artifact: Path, layer_zips: list[Path], spec: BuildSettings, handler: str,
-                    npmrc: Path | None, npm_version: str, ctx: BuildContext) -> SmokeResult:
+                    npmrc: Path | None, npm_version: str, ctx: BuildContext,
+                    node: str) -> SmokeResult:
     """Import ``handler`` from the artifact and its layers with the runtime's SDK (see the
-    module doc); the local ``node`` must be of the runtime's major (the caller checks)."""
+    module doc), with ``node``: of the runtime's major and the function's architecture
+    (the caller finds it, ``tools.find_node``)."""
     major = RUNTIMES[spec.runtime].version
     ctx.scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="node-smoke-", dir=ctx.scratch))
     try:
-        node = shutil.which("node") or "node"
         sandbox = make_sandbox(work / "lambda", lang=interpreter_prefix(node))
         extract_artifacts(sandbox, artifact, layer_zips)
         supply = sdk_supply(sandbox.task, sandbox.opt,
@@ -60,7 +61,7 @@ def node_smoke_test(artifact: Path, layer_zips: list[Path], spec: BuildSettings,
                                      runtime=spec.runtime, handler=handler, sandbox=sandbox,
                                      variables=variables, node_modules=modules)
             outcome = handlers.import_handler_dir(sandbox.task, sandbox.opt, handler, int(major),
-                                                  ctx.runner, work, env=env)
+                                                  ctx.runner, work, env=env, node=node)
             missing = handlers.missing_runtime_package(outcome.error) if outcome.problem else None
             if missing is None or not missing.startswith("@aws-sdk/") or missing in installed \
                     or missing in unavailable:

@@ -69,6 +69,49 @@ def npm_version_on_disk() -> str | None:
     return version if re.fullmatch(r"\d+\.\d+\.\d+", version) else None
 
 
+#: Lambda architecture → Node's ``process.arch``
+NODE_ARCH = {"x86_64": "x64", "arm64": "arm64"}
+
+_PROBE = "console.log(JSON.stringify([process.platform, process.arch, process.versions.node]))"
+_probed: dict[str, tuple[str, str, str] | None] = {}
+
+
+def _probe(node: str, runner: Runner) -> tuple[str, str, str] | None:
+    """(``process.platform``, ``process.arch``, version) of a ``node``, once per process."""
+    if node not in _probed:
+        result = runner.run([node, "-e", _PROBE], timeout=30)
+        try:
+            platform, arch, version = json.loads(result.stdout.strip().splitlines()[-1])
+            _probed[node] = (str(platform), str(arch), str(version))
+        except (ValueError, IndexError, TypeError):
+            _probed[node] = None
+    return _probed[node]
+
+
+def find_node(runtime_major: str, architecture: str, runner: Runner) -> tuple[str | None, str]:
+    """The local ``node`` that can import a function of Node.js ``runtime_major`` on the
+    Lambda ``architecture`` (``x86_64``/``arm64``): (path, "") or (None, why none fits).
+    As the Python builder's ``find_interpreter``: the version and the CPU architecture must
+    both be the function's, or native addons built for Lambda cannot load here."""
+    want = NODE_ARCH[architecture]
+    head = f"no Node.js {runtime_major} for {architecture} Linux here"
+    node = shutil.which("node")
+    if node is None:
+        return None, f"{head}: no node on PATH"
+    probed = _probe(node, runner)
+    if probed is None:
+        return None, f"{head}: {node} does not run"
+    platform, arch, version = probed
+    if platform != "linux":
+        return None, f"{head}: {node} is not a Linux node ({platform})"
+    if version.split(".")[0] != runtime_major:
+        return None, f"{head}: {node} is Node.js {version}"
+    if arch != want:
+        shown = {v: k for k, v in NODE_ARCH.items()}.get(arch, arch)
+        return None, f"{head}: {node} runs on {shown}, the function on {architecture}"
+    return node, ""
+
+
 def detect_toolchain(runner: Runner) -> NodeToolchain:
     """Ask the local ``node`` and ``npm`` for their versions (npm's read from its own
     package.json when it can be); an npm too old to install for another platform is an
