@@ -187,6 +187,25 @@ class _Rules(Struct, frozen=True):
         return major, minor
 
     @property
+    def node(self) -> bool:
+        """A Node.js runtime: advice names npm's builds, not Python's wheels."""
+        return self.rt.family == "nodejs"
+
+    @property
+    def npm_cpu(self) -> str:
+        """The architecture as npm and Node name it (``x64``, ``arm64``)."""
+        return "x64" if self.architecture == "x86_64" else self.architecture
+
+    @property
+    def _built_for_glibc(self) -> str:
+        """``with a wheel tagged manylinux_2_34`` (Python), ``whose prebuilt binary is built
+        for glibc 2.34`` (Node.js): what a fitting build of the runtime's glibc is."""
+        glibc = self.rt.glibc
+        if self.node:
+            return f"whose prebuilt binary is built for glibc {_dotted(glibc)}"
+        return f"with a wheel tagged manylinux_{glibc[0]}_{glibc[1]}"
+
+    @property
     def os_name(self) -> str:
         """``Amazon Linux 2023``."""
         return _OS_NAMES.get(self.rt.os, self.rt.os)
@@ -198,13 +217,17 @@ class _Rules(Struct, frozen=True):
         machine = self.machine
         if info.format in ("macho", "pe"):
             system, fmt = ("macOS", "Mach-O") if info.format == "macho" else ("Windows", "PE")
+            fix = (f"use its Linux build (linux-{self.npm_cpu}: the package's prebuild or "
+                   f"platform package for it) instead of the one built for {system}" if self.node
+                   else f"install Linux wheels (manylinux, {machine}) instead of ones built for {system}")
             return BinaryProblem(path, info.format, owner, (
-                f"{path}: is a {system} ({fmt}) binary, which Lambda (Linux) cannot load{origin}; "
-                f"install Linux wheels (manylinux, {machine}) instead of ones built for {system}"
+                f"{path}: is a {system} ({fmt}) binary, which Lambda (Linux) cannot load{origin}; {fix}"
             ))
         if info.machine != machine or info.is_32bit:
             built = info.machine + (" (32-bit)" if info.is_32bit else "")
-            fix = f"use a build for {machine} (a wheel tagged manylinux_*_{machine})"
+            fix = (f"use a build for linux-{self.npm_cpu} (the package's prebuild or platform "
+                   f"package for it; one an install script compiled is for this machine)"
+                   if self.node else f"use a build for {machine} (a wheel tagged manylinux_*_{machine})")
             other_arch = _LAMBDA_ARCH.get(info.machine)
             if other_arch and not info.is_32bit:
                 fix += f" or set architecture = \"{other_arch}\""
@@ -212,9 +235,11 @@ class _Rules(Struct, frozen=True):
                 f"{path}: built for {built} but the {self.artifact} is {self.architecture}{origin}; {fix}"
             ))
         if info.musl:
+            fix = (f"use its glibc build (linux-{self.npm_cpu}-gnu, not -musl)" if self.node
+                   else "use a manylinux wheel instead")
             return BinaryProblem(path, "musl", owner, (
                 f"{path}: linked against musl libc (a musllinux or Alpine build), but Lambda "
-                f"runtimes use glibc{origin}; use a manylinux wheel instead"
+                f"runtimes use glibc{origin}; {fix}"
             ))
         if name is not None:
             found = self._python_problem(path, name, minimum, owner, origin)
@@ -224,8 +249,8 @@ class _Rules(Struct, frozen=True):
         if info.glibc_required is not None and info.glibc_required > rt.glibc:
             return BinaryProblem(path, "glibc", owner, (
                 f"{path}: needs glibc {_dotted(info.glibc_required)} but {rt.id} ({self.os_name}) "
-                f"has glibc {_dotted(rt.glibc)}{origin}; use a version with a wheel tagged "
-                f"manylinux_{rt.glibc[0]}_{rt.glibc[1]} or older, or build it on {self.os_name}"
+                f"has glibc {_dotted(rt.glibc)}{origin}; use a version {self._built_for_glibc} "
+                f"or older, or build it on {self.os_name}"
             ))
         return self._libstdcxx_problem(path, info, owner, origin)
 
@@ -295,8 +320,8 @@ class _Rules(Struct, frozen=True):
         needs = " and ".join(f"{label}_{_dotted(need)}" for label, need, _ in over)
         has = " and ".join(f"{label}_{_dotted(have)}" for label, _, have in over)
         gcc = lambda_facts.LIBSTDCXX[rt.os].gcc
-        fix = (f"use a version with a wheel tagged manylinux_{rt.glibc[0]}_{rt.glibc[1]} or "
-               f"older, build it on {self.os_name} or link libstdc++ statically (-static-libstdc++)")
+        fix = (f"use a version {self._built_for_glibc} or older, build it on {self.os_name} or "
+               f"link libstdc++ statically (-static-libstdc++)")
         newer = self._runtime_with(info)
         if newer is not None:
             fix += f", or move to {newer.id} ({_OS_NAMES.get(newer.os, newer.os)}), whose libstdc++ has it"

@@ -67,8 +67,9 @@ def write_package(directory: Path, manifest: dict[str, Any], files: dict[str, st
     return directory
 
 
-def write_tarball(path: Path, manifest: dict[str, Any], files: dict[str, str]) -> Path:
-    """An npm package tarball (entries under ``package/``, fixed mtimes: byte-stable)."""
+def write_tarball(path: Path, manifest: dict[str, Any], files: dict[str, str | bytes]) -> Path:
+    """An npm package tarball (entries under ``package/``, fixed mtimes: byte-stable);
+    ``files`` map relative paths to text or bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = {"package.json": json.dumps(manifest, indent=2), **files}
     buf = io.BytesIO()
@@ -77,7 +78,7 @@ def write_tarball(path: Path, manifest: dict[str, Any], files: dict[str, str]) -
         fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT
     ) as tar:
         for rel, text in sorted(entries.items()):
-            data = text.encode()
+            data = text if isinstance(text, bytes) else text.encode()
             info = tarfile.TarInfo(f"package/{rel}")
             info.size, info.mtime, info.mode = len(data), 499162500, 0o644
             tar.addfile(info, io.BytesIO(data))

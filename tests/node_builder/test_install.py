@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lambdaforge.builders.node import NodeBuilder
 from lambdaforge.builders.node.install import NPM_DROPPINGS, npm_ci_argv
+from lambdaforge.errors import InstallError
 from tests.node_builder import npmproject as npmp
+from tests.support.elf import MACHO_BYTES, PE_BYTES, make_elf
 
 
 def install(root: Path, make_ctx, dest: Path, **settings):
@@ -96,3 +100,64 @@ def test_npm_command_line_pins_every_tree_setting(tmp_path: Path) -> None:
                  "--os=linux", "--cpu=arm64", "--libc=glibc", "--offline", "--no-audit", "--no-fund"):
         assert flag in argv
     assert "--ignore-scripts" not in npm_ci_argv("x86_64", True, tmp_path, False)
+
+
+def _prebuilt_project(root: Path, prebuilds: dict[str, bytes]) -> Path:
+    """functions/api depending on `addon`, a tarball laid out as prebuildify packs one."""
+    npmp.write_tarball(root / "vendor/addon-1.0.0.tgz", {"name": "addon", "version": "1.0.0"},
+                       {"index.js": "module.exports = require('node-gyp-build')(__dirname);\n",
+                        **{f"prebuilds/{rel}": data for rel, data in prebuilds.items()}})
+    npmp.write_package(root / "functions/api",
+                       {"name": "api", "version": "1.0.0",
+                        "dependencies": {"addon": "file:../../vendor/addon-1.0.0.tgz"}},
+                       {"index.js": "exports.handler = async () => require('addon');\n"})
+    npmp.lock(root / "functions/api", root / "npm-cache")
+    return root
+
+
+#: what bcrypt 6 ships, in node-gyp-build's layout (one fake addon per platform)
+BCRYPT_LIKE = {
+    "darwin-x64+arm64/addon.node": MACHO_BYTES,
+    "win32-x64/addon.node": PE_BYTES,
+    "linux-arm/addon.armv7.node": make_elf("aarch64"),  # (its bytes are not looked at)
+    "linux-arm64/addon.armv8.node": make_elf("aarch64"),
+    "linux-arm64/addon.musl.node": make_elf("aarch64", musl=True),
+    "linux-x64/addon.glibc.node": make_elf("x86_64"),
+    "linux-x64/addon.musl.node": make_elf("x86_64", musl=True),
+    "linux-x64/addon.electron.napi.node": make_elf("x86_64"),
+    "linux-x64/README.txt": b"not an addon: left alone\n",
+}
+
+
+@pytest.mark.parametrize(("architecture", "kept"), [
+    ("x86_64", ["linux-x64/README.txt", "linux-x64/addon.glibc.node"]),
+    ("arm64", ["linux-arm64/addon.armv8.node"]),
+])
+def test_prebuilds_for_other_platforms_are_left_out(tmp_path: Path, make_ctx, architecture: str,
+                                                    kept: list[str]) -> None:
+    """node-gyp-build loads linux-<arch>, glibc, Node.js prebuilds on Lambda and nothing else:
+    the rest goes, with a note, so the zip holds (and the native check sees) what can load."""
+    root = _prebuilt_project(tmp_path / "proj", BCRYPT_LIKE)
+    dest = tmp_path / "out"
+    result = install(root, make_ctx, dest, architecture=architecture)
+    prebuilds = dest / "addon/prebuilds"
+    assert sorted(p.relative_to(prebuilds).as_posix() for p in prebuilds.rglob("*")
+                  if p.is_file()) == kept
+    cpu = "x64" if architecture == "x86_64" else "arm64"
+    removed = len(BCRYPT_LIKE) - 1 - sum(k.endswith(".node") for k in kept)  # README.txt: no addon
+    assert result.notes == [f"left out {removed} prebuilt addons for other platforms "
+                            f"(node-gyp-build loads only linux-{cpu} glibc ones on Lambda) from addon"]
+    assert [d.files for d in result.distributions if d.name == "addon"] == [tuple(sorted(
+        ["addon/index.js", "addon/package.json", *(f"addon/prebuilds/{k}" for k in kept)]))]
+
+
+def test_a_package_with_no_prebuild_for_the_target_fails_the_install(tmp_path: Path, make_ctx) -> None:
+    root = _prebuilt_project(tmp_path / "proj", {"darwin-arm64/addon.node": MACHO_BYTES,
+                                                 "linux-x64/addon.glibc.node": make_elf("x86_64")})
+    with pytest.raises(InstallError) as caught:
+        install(root, make_ctx, tmp_path / "out", architecture="arm64")
+    assert str(caught.value) == (
+        "node_modules/addon/prebuilds/ has no addon for linux-arm64 (glibc), only for "
+        "darwin-arm64, linux-x64: node-gyp-build would find none on Lambda and "
+        "require('addon') would fail there; use a version that ships a linux-arm64 prebuild, "
+        'or set architecture = "x86_64" (it has linux-x64)')

@@ -277,3 +277,35 @@ def test_extension_names_matter_only_on_python_runtimes(tmp_path: Path) -> None:
     zip_path = package(tmp_path, {"lib/_c.cpython-39-x86_64-linux-gnu.so": make_elf("x86_64")})
     assert check_native_binaries(zip_path, "x86_64", "provided.al2023") == []
     assert check_native_binaries(zip_path, "x86_64", "nodejs22.x") == []
+
+
+def test_node_messages_give_npm_advice_not_python_wheels(tmp_path: Path) -> None:
+    """The same problems in a Node.js function say what a Node user can do: no wheels."""
+    m = "node_modules/addon/"
+    zip_path = package(tmp_path, {
+        f"{m}mac.node": MACHO_BYTES,
+        f"{m}arm.node": make_elf("aarch64"),
+        f"{m}musl.node": make_elf("x86_64", musl=True),
+        f"{m}new.node": make_elf("x86_64", ("GLIBC_2.17", "GLIBC_2.38")),
+        f"{m}cxx.node": make_elf("x86_64", libstdcxx_versions=("GLIBCXX_3.4.33",)),
+    })
+    problems = check_native_binaries(zip_path, "x86_64", "nodejs22.x",
+                                     {f"{m}arm.node": "addon 1.0.0"})
+    assert sorted(p.message for p in problems) == [
+        f"{m}arm.node: built for aarch64 but the function is x86_64 (from addon 1.0.0); use a "
+        "build for linux-x64 (the package's prebuild or platform package for it; one an install "
+        'script compiled is for this machine) or set architecture = "arm64"',
+        f"{m}cxx.node: needs libstdc++ GLIBCXX_3.4.33 but nodejs22.x (Amazon Linux 2023) has "
+        "GLIBCXX_3.4.29 at most (GCC 11); use a version whose prebuilt binary is built for glibc "
+        "2.34 or older, build it on Amazon Linux 2023 or link libstdc++ statically "
+        "(-static-libstdc++)",
+        f"{m}mac.node: is a macOS (Mach-O) binary, which Lambda (Linux) cannot load; use its "
+        "Linux build (linux-x64: the package's prebuild or platform package for it) instead of "
+        "the one built for macOS",
+        f"{m}musl.node: linked against musl libc (a musllinux or Alpine build), but Lambda "
+        "runtimes use glibc; use its glibc build (linux-x64-gnu, not -musl)",
+        f"{m}new.node: needs glibc 2.38 but nodejs22.x (Amazon Linux 2023) has glibc 2.34; use a "
+        "version whose prebuilt binary is built for glibc 2.34 or older, or build it on Amazon "
+        "Linux 2023",
+    ]
+    assert not any("wheel" in p.message or "manylinux" in p.message for p in problems)

@@ -110,7 +110,8 @@ class NodeBuilder(Builder):
     #: workspace member a function depends on is laid out as `npm pack` packs it, and the
     #: files of members and `file:` directories are screened for secrets; 5: the staged
     #: .npmrc's tree-shaping settings are keyed, and installs cached while they were not, under
-    #: a key that now means "no such setting", may hold a tree made with one)
+    #: a key that now means "no such setting", may hold a tree made with one; and prebuilt
+    #: addons for other platforms (node-gyp-build's prebuilds/) are left out of installs)
     VERSION = "5"
     FAMILIES = frozenset({"nodejs"})
 
