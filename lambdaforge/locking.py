@@ -1,4 +1,5 @@
-"""The per-project build lock: two ``forge build`` runs in one checkout take turns.
+"""The per-project build lock: two ``forge build`` runs in one checkout take turns (and
+``file_lock``, the same OS lock on any file, for a shared resource one user at a time).
 
 Builds of one project write the same artifacts, manifest and state files, so the second
 run waits for the first (as cargo does: "Blocking waiting for file lock on build
@@ -71,6 +72,21 @@ def project_build_lock(
                 pid_file.unlink()
         except OSError:
             pass
+        lock.release()
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive OS lock on ``path`` (created when missing), waiting as long as it
+    takes: for a resource of the shared tool cache that one process at a time may use
+    (Yarn 1's cache folder). Per open file, so two threads of one build exclude each
+    other as two builds do; released by the kernel when the holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = _OsLock(path)
+    lock.acquire(None)
+    try:
+        yield
+    finally:
         lock.release()
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -367,3 +368,61 @@ def test_berry_settings_are_the_builders_and_the_registry_the_users() -> None:
         'npmRegistryServer: "https://npm.example"\npackageExtensions:\n  "a@*":\n'
         '    dependencies: {b: "*"}\nnodeLinker: node-modules\nnmMode: classic\n'
         "supportedArchitectures:\n  os: [linux]\n  cpu: [arm64]\n  libc: [glibc]\n")
+
+
+def test_parallel_yarn1_installs_take_turns_with_its_cache(built, tmp_path: Path, monkeypatch) -> None:
+    """Yarn 1's cache is not safe for concurrent installs ("Integrity check failed"): the
+    x86_64 and arm64 installs of one yarn.lock, started together on a cold cache, both
+    succeed, and each runs yarn holding the cache's lock (another opener cannot take it).
+    The race itself is timing-dependent, so what is asserted is that the lock is held."""
+    fcntl = pytest.importorskip("fcntl")
+    from lambdaforge.builders.base import BuildContext
+    from lambdaforge.runner import Runner
+
+    root = npmp.copy_project(built("yarn-classic"), tmp_path / "proj")
+    for name in [n for n in os.environ if n.lower().startswith("npm_config_registry")]:
+        monkeypatch.delenv(name)  # the project's .yarnrc names the local registry
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    tools = tmp_path / "tools"  # cold: yarn fetches every package into its cache
+    lock = tools / "yarn-classic-cache.lock"  # beside the cache folder
+    held: list[bool] = []
+
+    class Probing(Runner):
+        def run(self, argv, **kwargs):  # type: ignore[no-untyped-def]
+            if any(str(a).startswith("--cache-folder=") for a in argv):
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held.append(False)
+                except BlockingIOError:
+                    held.append(True)
+                finally:
+                    os.close(fd)
+            return super().run(argv, **kwargs)
+
+    start = threading.Barrier(2)
+    results: dict[str, object] = {}
+
+    def install(architecture: str) -> None:
+        spec = npmp.function_spec("fn", "functions/fn", architecture=architecture)
+        project = npmp.project(root, [spec])
+        builder = NodeBuilder()
+        inputs = builder.dependency_inputs(spec, spec.source, project)
+        ctx = BuildContext(runner=Probing(), scratch=tmp_path / f"scratch-{architecture}",
+                           tool_cache=tools, project=project)
+        start.wait()
+        try:
+            results[architecture] = builder.install(inputs, tmp_path / f"out-{architecture}", ctx)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[architecture] = exc
+
+    threads = [threading.Thread(target=install, args=(a,)) for a in ("x86_64", "arm64")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {a: type(r).__name__ for a, r in results.items()} == {
+        "x86_64": "InstallResult", "arm64": "InstallResult"}, results
+    assert held == [True, True]
+    for architecture in ("x86_64", "arm64"):
+        assert (tmp_path / f"out-{architecture}/leftpad/index.js").is_file()

@@ -24,6 +24,7 @@ import posixpath
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from lambdaforge.builders.base import BuildContext, DependencyInputs, Distribution, InstallResult
@@ -84,7 +85,8 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
         argv, env, tool = _command(installer, canonical, inputs, ctx, work, package_dir, allow)
         if installer == "yarn-berry":
             _check_berry_lock(argv[0], package_dir, env, ctx)
-        result = ctx.runner.run(argv, cwd=package_dir, env=env, timeout=1800)
+        with _cache_lock(installer, ctx):
+            result = ctx.runner.run(argv, cwd=package_dir, env=env, timeout=1800)
         if not result.ok:
             hint = f" (offline: is every package in the {tool} cache?)" if ctx.offline else ""
             raise InstallError(f"{' '.join(argv[:2])} failed{hint}\n{result.describe()}")
@@ -135,6 +137,21 @@ def _command(installer: str, canonical: dict[str, str], inputs: DependencyInputs
     if manager is managers.YARN_CLASSIC:
         return otherinstall.yarn_classic_argv(executable, allow, ctx.tool_cache, ctx.offline), env, "yarn"
     return otherinstall.yarn_berry_argv(executable), env, "yarn"
+
+
+def _cache_lock(installer: str, ctx: BuildContext) -> AbstractContextManager[None]:
+    """The lock an install holds while its tool runs, if its cache needs one. Yarn 1's
+    cache folder (``otherinstall.YARN_CLASSIC_CACHE`` in the tool cache) is not
+    safe for concurrent installs (no ``--mutex`` here: "Integrity check failed", ENOENT
+    extracting, measured with the x86_64 and arm64 installs of one yarn.lock): they take
+    turns under an OS lock beside it, across threads and builds. npm's, pnpm's and berry's
+    caches are safe as they are."""
+    from lambdaforge.builders.node import otherinstall
+    from lambdaforge.locking import file_lock
+
+    if installer != "yarn-classic":
+        return nullcontext()
+    return file_lock(otherinstall.yarn_classic_cache_lock(ctx.tool_cache))
 
 
 def _check_berry_lock(executable: str, package_dir: Path, env: dict[str, str | None],

@@ -56,10 +56,19 @@ def pnpm_argv(executable: str, architecture: str, allow_scripts: bool, tool_cach
     return argv
 
 
+#: Yarn 1's cache folder in the tool cache, shared by every Yarn 1 install
+YARN_CLASSIC_CACHE = "yarn-classic-cache"
+
+
+def yarn_classic_cache_lock(tool_cache: Path) -> Path:
+    """The lock file Yarn 1 installs hold while they use ``YARN_CLASSIC_CACHE``, beside it."""
+    return tool_cache / f"{YARN_CLASSIC_CACHE}.lock"
+
+
 def yarn_classic_argv(executable: str, allow_scripts: bool, tool_cache: Path, offline: bool) -> list[str]:
     """The Yarn 1 command line: frozen lockfile, production only, no ``.bin`` links."""
     argv = [executable, "install", "--frozen-lockfile", "--production", "--non-interactive",
-            "--no-bin-links", "--no-progress", f"--cache-folder={tool_cache / 'yarn-classic-cache'}"]
+            "--no-bin-links", "--no-progress", f"--cache-folder={tool_cache / YARN_CLASSIC_CACHE}"]
     if not allow_scripts:
         argv.append("--ignore-scripts")
     if offline:
