@@ -203,3 +203,55 @@ def test_validate_reports_a_missing_node_handler_file(capsys, tmp_path: Path) ->
         "lambdaforge.toml:3: functions.ts.handler: `index.handler`: index.ts is TypeScript, which "
         'Lambda does not run: set `bundle = "esbuild"` to compile it, or build it to JavaScript first',
     ]
+
+
+def test_a_stale_lock_for_a_workspace_member_the_function_depends_on_is_named(
+        capsys, tmp_path: Path) -> None:
+    """npm ci --workspace refuses a lock made before a member the function depends on gained
+    a dependency: validate (and the build, before npm runs) names that member's package.json
+    and line, as for the function's own; a member the function does not reach is not its
+    concern."""
+    root = tmp_path / "mono"
+    npmp.write_json(root / "package.json", {"name": "mono", "private": True,
+                                            "workspaces": ["packages/*", "functions/*"]})
+    npmp.write_package(root / "packages/shared", {"name": "@acme/shared", "version": "1.0.0",
+                                                  "main": "index.js"},
+                       {"index.js": "exports.ttl = () => 3600;\n"})
+    npmp.write_package(root / "packages/unused", {"name": "unused", "version": "1.0.0"}, {})
+    npmp.write_package(root / "functions/api", {"name": "api", "version": "1.0.0",
+                                                "dependencies": {"@acme/shared": "*"}},
+                       {"index.js": "exports.handler = async () => require('@acme/shared').ttl();\n"})
+    subprocess.run(["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts",
+                    "--no-audit", "--no-fund"], cwd=root, env=npmp.npm_env(tmp_path / "npm-cache"),
+                   check=True, capture_output=True, text=True)
+    (root / "lambdaforge.toml").write_text(
+        '[functions.api]\nsource = "functions/api"\nruntime = "nodejs22.x"\nhandler = "index.handler"\n')
+    assert forge(capsys, root, "validate")[0] == 0
+    add_dependency(root / "packages/unused", "dependencies", "ms", "^2.1.3")
+    assert forge(capsys, root, "validate")[0] == 0
+    add_dependency(root / "packages/shared", "dependencies", "ms", "^2.1.3")
+    expected = ("packages/shared/package.json:6: package-lock.json is out of date: "
+                "`dependencies.ms` is not in it (npm ci would refuse it): "
+                "run `npm install --package-lock-only` in .")
+    assert forge(capsys, root, "validate") == (2, "", expected + "\n")
+    with pytest.raises(ConfigError) as err:
+        lockfile.load_manifest(root, "functions/api/package.json")
+    assert [str(i) for i in err.value.issues] == [expected]
+
+
+def test_npms_usage_text_after_an_npm_ci_error_is_left_out() -> None:
+    """npm ci prints ~100 lines of its options after a usage error: only what went wrong stays."""
+    from lambdaforge.builders.node.install import without_npm_usage
+
+    head = ("$ npm ci --omit=dev\n(exit 1)\nnpm error code EUSAGE\nnpm error\n"
+            "npm error `npm ci` can only install packages when your package.json and "
+            "package-lock.json or npm-shrinkwrap.json are in sync. Please update your lock file "
+            "with `npm install` before continuing.\nnpm error\n"
+            "npm error Missing: bytes@3.1.2 from lock file")
+    usage = ("\nnpm error\nnpm error Clean install a project\nnpm error\nnpm error Usage:\n"
+             "npm error npm ci\nnpm error\nnpm error Options:\n"
+             + "npm error [--install-strategy <hoisted|nested|shallow|linked>]\n" * 90
+             + "npm error A complete log of this run can be found in: /tmp/x/_logs/debug-0.log")
+    assert without_npm_usage(head + usage) == head + "\n(npm's usage text left out)"
+    other = "$ npm ci\n(exit 1)\nnpm error code E404\nnpm error 404 Not Found - GET http://x/ms"
+    assert without_npm_usage(other) == other

@@ -89,7 +89,8 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
             result = ctx.runner.run(argv, cwd=package_dir, env=env, timeout=1800)
         if not result.ok:
             hint = f" (offline: is every package in the {tool} cache?)" if ctx.offline else ""
-            raise InstallError(f"{' '.join(argv[:2])} failed{hint}\n{result.describe()}")
+            raise InstallError(f"{' '.join(argv[:2])} failed{hint}\n"
+                               f"{without_npm_usage(result.describe())}")
         if "Unknown cli config" in result.stderr:
             # An npm that ignores --os/--cpu/--libc would install for the host.
             raise InstallError(f"npm ignored a platform flag\n{result.describe()}")
@@ -113,6 +114,27 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
         return InstallResult(distributions=distributions(dest, frozenset(local)), notes=notes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def without_npm_usage(text: str) -> str:
+    """npm's output without the usage text of the command it prints after a usage error
+    (``EUSAGE``: a lockfile out of sync, ~100 lines of options after the one that says
+    what is wrong): cut at ``npm error Usage:``, with the command's one-line summary and
+    the blank ``npm error`` lines above it. Other output is returned as it is."""
+    lines = text.splitlines()
+    if "npm error Usage:" not in (line.strip() for line in lines):
+        return text
+    head = lines[:[line.strip() for line in lines].index("npm error Usage:")]
+
+    def drop_blank() -> None:
+        while head and head[-1].strip() in ("npm error", ""):
+            head.pop()
+
+    drop_blank()
+    if len(head) > 1 and head[-2].strip() == "npm error":  # "npm error Clean install a project"
+        head.pop()
+        drop_blank()
+    return "\n".join([*head, "(npm's usage text left out)"])
 
 
 def _command(installer: str, canonical: dict[str, str], inputs: DependencyInputs, ctx: BuildContext,

@@ -240,7 +240,9 @@ def _read_member(project_root: Path, package_json: str, package: dict[str, Any],
     issues = _stale_issues(package, entry, project_root / package_json, package_json, lock_shown, fix)
     local_dirs, local_files, local_issues = _local_references({"packages": others}, root, lock_shown, where)
     issues += local_issues
-    linked = tuple(posixpath.join(root, m) if root else m for m in workspace.linked_members(lock, member))
+    reached = workspace.linked_members(lock, member)
+    issues += _linked_stale_issues(project_root, root, reached, lock, lock_shown, fix)
+    linked = tuple(posixpath.join(root, m) if root else m for m in reached)
     canonical_root = {k: root_package[k] for k in (*INSTALL_FIELDS, "workspaces") if k in root_package}
     canonical_root.update(name=INSTALL_ROOT_NAME, version=INSTALL_ROOT_VERSION)
     member_json = canonical_json(workspace.member_package(package, INSTALL_FIELDS))
@@ -363,6 +365,25 @@ def relock_command(package: dict[str, Any]) -> str:
     linked = any(isinstance(spec, str) and spec.startswith("file:") and not spec.endswith(TARBALL_SUFFIXES)
                  for field in DECLARED_FIELDS for spec in (package.get(field) or {}).values())
     return "npm install --package-lock-only" + (" --install-links" if linked else "")
+
+
+def _linked_stale_issues(project_root: Path, root: str, members: list[str], lock: dict[str, Any],
+                         lock_shown: str, fix: str) -> list[ConfigIssue]:
+    """The stale check of every workspace member the install stages beside the function's
+    (``members``, root-relative: those it reaches through links): ``npm ci --workspace``
+    refuses a lock out of date with any of them as with the function's own package.json.
+    A member whose package.json cannot be read is left to the install to report."""
+    issues: list[ConfigIssue] = []
+    for member in members:
+        shown = posixpath.join(root, member, "package.json") if root else f"{member}/package.json"
+        try:
+            package = json.loads((project_root / shown).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(package, dict):
+            issues += _stale_issues(package, lock["packages"].get(member), project_root / shown,
+                                    shown, lock_shown, fix)
+    return issues
 
 
 def _stale_issues(package: dict[str, Any], root: object, package_path: Path, shown: str,
