@@ -263,9 +263,9 @@ class TargetGraph:
         shapes = {"install": "cylinder", "layer": "folder", "function": "box", "check": "note"}
         lines = ["digraph lambdaforge {", "  rankdir=LR;"]
         for t in self.targets():
-            lines.append(f'  "{t.id}" [label="{t.id}", shape={shapes[t.kind.value]}];')
+            lines.append(f'  {_dot_id(t.id)} [label={_dot_id(t.id)}, shape={shapes[t.kind.value]}];')
         for a, b in self.edges:
-            lines.append(f'  "{a}" -> "{b}";')
+            lines.append(f'  {_dot_id(a)} -> {_dot_id(b)};')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -274,10 +274,23 @@ class TargetGraph:
         ids = {t.id: f"n{i}" for i, t in enumerate(self.targets())}
         lines = ["flowchart LR"]
         for t in self.targets():
-            lines.append(f'  {ids[t.id]}["{t.id}"]')
+            lines.append(f'  {ids[t.id]}["{_mermaid_text(t.id)}"]')
         for a, b in self.edges:
             lines.append(f"  {ids[a]} --> {ids[b]}")
         return "\n".join(lines) + "\n"
+
+
+def _dot_id(text: str) -> str:
+    """``text`` as a quoted DOT ID: ``"`` and ``\\`` escaped, a line break as ``\\n`` (a
+    source path may hold any of them)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _mermaid_text(text: str) -> str:
+    """``text`` inside a Mermaid ``["…"]`` label: characters that would end or break it as
+    HTML entity codes (``#quot;``), Mermaid's own escape."""
+    return "".join(f"#{ord(c)};" if c in '"#<>`\n' else c for c in text)
 
 
 def _lexicographic_order(preds: dict[str, set[str]], succs: dict[str, set[str]]) -> list[str]:

@@ -146,3 +146,13 @@ def test_a_cycle_is_named_edge_by_edge_whatever_hangs_off_it():
     assert sorted(cycle[:-1]) == ["a", "b", "c"]
     assert all(g.has_edge(x, y) for x, y in zip(cycle, cycle[1:]))
     assert _plain([("s", "s")]).cycle() == ["s", "s"]
+
+
+def test_dot_and_mermaid_escape_ids_a_source_path_makes_unusual():
+    """A source folder named `fn "v2"` made `"install:fn "v2"/requirements.txt@…"`: invalid
+    DOT and Mermaid, printed with exit 0."""
+    from lambdaforge.graph import _dot_id, _mermaid_text
+
+    assert _dot_id('install:fn "v2"/r.txt') == '"install:fn \\"v2\\"/r.txt"'
+    assert _dot_id("a\\b\nc") == '"a\\\\b\\nc"'
+    assert _mermaid_text('fn "v2"/#1 <x>') == "fn #34;v2#34;/#35;1 #60;x#62;"

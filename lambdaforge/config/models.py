@@ -233,8 +233,9 @@ class DefaultsTable(BuildSettingsTable, FunctionDeployTable):
     )
 
 
-class DiscoverTable(BuildSettingsTable):
-    """A ``[[discover]]`` entry: one function per directory matching ``path``."""
+class DiscoverTable(BuildSettingsTable, FunctionDeployTable):
+    """A ``[[discover]]`` entry: one function per directory matching ``path``; it takes every
+    setting a ``[functions.NAME]`` table takes but ``source`` (deploy settings included)."""
 
     path: str = Field(
         description="Glob of function directories relative to this file, e.g. `services/*/handlers/*`."

@@ -11,7 +11,7 @@ run reports them all.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,6 +221,33 @@ class _Resolver:
             origins[f"deploy.{kebab(key)}"] = self.origin(
                 written if written in self.merged.owner else None)
         return DeploySettings(**values)
+
+    def deploy_names(self, deploy: DeploySettings, project: str, functions: Sequence[Resolved],
+                     layers: Mapping[str, Resolved]) -> None:
+        """The Lambda names ``[deploy] name`` makes with the config's stage (or none), each
+        checked against Lambda's rules now (``forge validate``), not by ``forge deploy`` after
+        a build: 64 characters for a function, 140 for a layer."""
+        if validate.name_template_problem(deploy.name) is not None:
+            return  # reported by deploy_settings
+        if "{stage}" in deploy.name and not deploy.stage:
+            return  # the stage comes with --stage: deploy checks the names then
+        import re
+
+        built_layers = [t for t in layers.values() if t.values.get("arn") is None]
+        for targets, pattern, limit, kind in (
+                (functions, lambda_facts.FUNCTION_NAME_PATTERN, 64, "function"),
+                (built_layers, lambda_facts.LAYER_NAME_PATTERN, 140, "layer")):
+            for target in targets:
+                if not re.fullmatch(pattern, target.name):
+                    continue  # the name itself is reported where it is written
+                made = deploy.name.format(project=project, function=target.name,
+                                          stage=deploy.stage or "")
+                if not re.fullmatch(pattern, made):
+                    self.issue_at(("deploy", "name"), (
+                        f"makes {kind} '{target.name}' the Lambda name '{made}' "
+                        f"({len(made)} characters), not a {kind} name (expected 1-{limit} "
+                        "letters, digits, '-' or '_'): shorten the template, the names or the "
+                        "stage"))
 
     def builder(self, target: Resolved, own_key: KeyPath) -> None:
         """Decide the target's builder and its options (``builder_options.resolve_builder``)."""
@@ -453,6 +480,7 @@ class _Resolver:
         check = self.check_settings(origins)
         remote_cache = self.remote_cache(origins)
         deploy = self.deploy_settings(origins)
+        self.deploy_names(deploy, name, functions, layers)
         validate.check(functions, layers, strip_rules, self.issue_at)
         self.issues = unique_issues(self.issues)
         if any(i.severity == "error" for i in self.issues):

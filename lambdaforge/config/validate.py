@@ -200,6 +200,8 @@ def _check_layer_fit(
         layer_runtime = lambda_facts.RUNTIMES.get(layer.values["runtime"]) if layer else None
         if layer is None or layer_runtime is None:
             continue  # reported elsewhere
+        if layer.values.get("arn") is not None:
+            continue  # published elsewhere: its runtime and architecture are not ours to say
         at = (*function.at("layers"), i)
         if layer_runtime.family != runtime.family:
             issue_at(

@@ -201,3 +201,47 @@ def test_layer_compatibility_is_configured_or_derived_for_deploy_and_export(proj
     p = project('[layers.shared]\nsource = "src/api"\ncompatible-runtimes = ["python3.13"]\n'
                 'compatible-architectures = ["arm64"]\n')
     assert layer_compatibility(p, "shared") == (["python3.13"], ["arm64"])
+
+
+def test_a_lambda_name_the_template_makes_too_long_is_reported_by_validate(errors, project) -> None:
+    """With the config's own stage the names are known: over 64 characters is an error now,
+    where it is written, not a usage error of `forge deploy` after a build."""
+    long = "an-orders-service-with-a-rather-long-and-descriptive-name"
+    assert errors(f"""
+        [project]
+        name = "{long}"
+
+        [deploy]
+        name = "{{project}}-{{function}}-{{stage}}"
+        stage = "production"
+        {API}
+        """) == [
+        f"lambdaforge.toml:5: deploy.name: makes function 'api' the Lambda name "
+        f"'{long}-api-production' ({len(long) + 15} characters), not a function name "
+        "(expected 1-64 letters, digits, '-' or '_'): shorten the template, the names or "
+        "the stage",
+    ]
+    # without a stage in the config, --stage gives it: deploy checks the names then
+    p = project(f"""
+        [project]
+        name = "{long}"
+
+        [deploy]
+        name = "{{project}}-{{function}}-{{stage}}"
+        {API}
+        """)
+    assert p.deploy.stage is None
+
+
+def test_discover_takes_the_deploy_settings_of_a_function_table(project) -> None:
+    p = project("""
+        [[discover]]
+        path = "src/*"
+        handler = "app.handler"
+        memory = 512
+        timeout = 30
+        description = "discovered"
+        """, files={"src/api/app.py": "def handler(e, c):\n    return 1\n"})
+    assert p.functions["api"].deploy == FunctionDeploy(memory=512, timeout=30,
+                                                       description="discovered")
+    assert p.origins["functions.api.memory"].line == 4

@@ -88,3 +88,20 @@ def test_what_a_referenced_layer_cannot_have(deps_project: ProjectDir) -> None:
         "7: layers.powertools.check-with: `check-with` stands in for a layer "
         "referenced by `arn`; this layer is built (give it `dependencies` instead)",
     ]
+
+
+def test_a_referenced_layer_serves_functions_of_any_runtime_and_architecture(
+        deps_project: ProjectDir) -> None:
+    """An extension (Lambda Insights, the Parameters and Secrets extension) is published for
+    every runtime: the runtime `[defaults]` gives it is not its own. Before, a Node.js
+    function using it was refused ("built for python3.12, which cannot serve function …")."""
+    deps_project.write("fn/app.py", HANDLER)
+    deps_project.write("web/index.js", "exports.handler = async () => 1;\n")
+    insights = "arn:aws:lambda:eu-west-1:580247275435:layer:LambdaInsightsExtension:53"
+    deps_project.config(LOCAL_INDEX + f'[layers.insights]\narn = "{insights}"\n'
+                        '[functions.fn]\nsource = "fn"\nhandler = "app.handler"\nlayers = ["insights"]\n'
+                        'architecture = "arm64"\n'
+                        '[functions.web]\nsource = "web"\nhandler = "index.handler"\n'
+                        'runtime = "nodejs22.x"\nlayers = ["insights"]\n')
+    project = load_project(deps_project.root / "lambdaforge.toml")
+    assert not [w for w in project.warnings if "insights" in str(w)], project.warnings
