@@ -39,6 +39,8 @@ ESBUILD_PROPERTIES = {
     "Banner": "banner", "OutExtension": "out-extension",
 }
 #: Function properties that configure the deployment, not the build: noted, not translated.
+#: resources whose own template holds more functions (not imported with this one)
+NESTED_STACKS = ("AWS::Serverless::Application", "AWS::CloudFormation::Stack")
 DEPLOY_PROPERTIES = ("MemorySize", "Timeout", "Role", "Description", "EphemeralStorage",
                      "Tags", "AutoPublishAlias", "ReservedConcurrentExecutions", "Tracing",
                      "LoggingConfig", "VpcConfig", "DeadLetterQueue")
@@ -165,6 +167,15 @@ def translate(template: Mapping[str, Any], template_dir: Path, config_dir: Path)
         elif isinstance(resource, Mapping) and resource.get("Type") == "AWS::Lambda::Function":
             notes.append(f"{logical}: an AWS::Lambda::Function (not a SAM function) is not "
                          "translated: declare it in [functions.NAME] by hand")
+        elif isinstance(resource, Mapping) and resource.get("Type") == "AWS::Lambda::LayerVersion":
+            notes.append(f"{logical}: an AWS::Lambda::LayerVersion (not a SAM layer) is not "
+                         "translated: declare it in [layers.NAME] by hand")
+        elif isinstance(resource, Mapping) and resource.get("Type") in NESTED_STACKS:
+            location = (resource.get("Properties") or {}).get(
+                "Location" if resource["Type"] == "AWS::Serverless::Application" else "TemplateURL")
+            notes.append(f"{logical}: a nested {resource['Type']} ({_shown(location)}): its "
+                         "functions and layers are not imported here; run `forge import sam` "
+                         "on its template, in its folder")
     for arn, name in arn_layers.items():
         layers[name] = Table({"arn": arn}, ["referenced by ARN: add check-with = [...] "
                                             "so checks can see its content"])
@@ -177,6 +188,11 @@ def _source(value: Any, what: str, logical: str, notes: list[str],
     """A ``CodeUri``/``ContentUri`` as a path relative to the config, or ``None`` (noted)."""
     if value is None:
         return rebase(".")
+    if isinstance(value, str) and value.lower().endswith((".zip", ".jar")):
+        notes.append(f"{logical}: {what} {value} is an archive, which SAM deploys as it is: not "
+                     "translated (forge builds from a folder: point `source` at the one it was "
+                     "made from)")
+        return None
     if isinstance(value, str) and not value.startswith("s3://"):
         return rebase(PurePosixPath(value.replace("\\", "/")).as_posix().rstrip("/") or ".")
     notes.append(f"{logical}: {what} {value} is not a local directory: not translated")
@@ -229,6 +245,8 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
         _runtime(runtimes[0], table, logical, notes)
     if method == "makefile":
         _makefile(logical, table, notes)
+    elif method is None and source is not None:
+        _as_is(logical, table, notes, "no Metadata.BuildMethod (SAM does not build the layer)")
     built_for = (resource.get("Metadata") or {}).get("BuildArchitecture")
     # What `sam build` builds the layer for; CompatibleArchitectures only says where it
     # may be attached (the first of [x86_64, arm64] was taken for an arm64 build).
@@ -288,7 +306,11 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
     deploy = [f"{p}={props[p]}" for p in DEPLOY_PROPERTIES if p in props]
     if deploy:
         table.comments.append(f"deploy settings, not part of the build: {', '.join(deploy)}")
-    _build_method(logical, resource.get("Metadata") or {}, table, notes)
+    metadata = resource.get("Metadata") or {}
+    if metadata.get("SkipBuild") is True:
+        _as_is(logical, table, notes, "Metadata.SkipBuild")
+    else:
+        _build_method(logical, metadata, table, notes)
     return table
 
 
@@ -335,8 +357,9 @@ def _layers(logical: str, entries: list[Any], layer_names: set[str], arn_layers:
                 arn_layers[entry] = unique
             refs.append(arn_layers[entry])
         else:
-            table.comments.append(f"layer {entry} (not translated: not a layer of this "
-                                  "template nor a literal ARN)")
+            table.comments.append(f"layer {entry} (not translated: not a SAM layer "
+                                  "(AWS::Serverless::LayerVersion) of this template nor a "
+                                  "literal ARN)")
             notes.append(f"{logical}: layer {entry} is not translated")
     return refs
 
@@ -374,12 +397,36 @@ def _entry_differs(entries: Any, handler: Any) -> bool:
     return stems != {module}
 
 
+#: the ``output`` of a translated Makefile build: SAM's ``$ARTIFACTS_DIR``, an empty folder
+#: (hidden, so a Makefile's ``cp *`` does not copy it into itself) of which only what the
+#: Makefile puts there ships
+ARTIFACTS_DIR = ".sam-artifacts"
+
+
 def _makefile(logical: str, table: Table, notes: list[str]) -> None:
     """SAM's ``BuildMethod: makefile`` (``make build-<LogicalId>`` into ``$ARTIFACTS_DIR``)
-    as the ``command`` builder, whose output directory is ``$FORGE_OUTPUT``."""
-    table.values.update(builder="command", command=f"make build-{logical} ARTIFACTS_DIR=$FORGE_OUTPUT")
-    table.comments.append("a Makefile build in SAM: check `inputs` and `output`")
+    as the ``command`` builder, whose output directory is ``$FORGE_OUTPUT``: a folder of its
+    own, as SAM's is (the whole scratch copy would ship the sources and the Makefile, and
+    ``cp app.py $(ARTIFACTS_DIR)`` would copy a file onto itself)."""
+    table.values.update(builder="command", command=f"make build-{logical} ARTIFACTS_DIR=$FORGE_OUTPUT",
+                        output=ARTIFACTS_DIR)
+    table.comments.append("a Makefile build in SAM: check `inputs`; only what it writes to "
+                          "$ARTIFACTS_DIR ships, as in SAM")
     notes.append(f"{logical}: BuildMethod makefile → builder = \"command\" (check it)")
+
+
+#: a command builder's command that copies its folder into ``ARTIFACTS_DIR`` unchanged
+AS_IS_COMMAND = (f'tar -cf - --exclude=./{ARTIFACTS_DIR} . | tar -xf - -C "$FORGE_OUTPUT"')
+
+
+def _as_is(logical: str, table: Table, notes: list[str], why: str) -> None:
+    """What SAM does not build (a layer without ``BuildMethod``, ``SkipBuild: true``): its
+    folder zipped as it is, by the ``command`` builder copying it into its output (the
+    Python builder would lay a layer out under ``python/`` and install a
+    ``requirements.txt`` found there)."""
+    table.values.update(builder="command", command=AS_IS_COMMAND, output=ARTIFACTS_DIR)
+    table.comments.append(f"{why}: SAM zips the folder as it is, and so does this command")
+    notes.append(f"{logical}: {why} → zipped as it is (builder = \"command\", copying the folder)")
 
 
 def _esbuild_value(key: str, value: Any) -> Any:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import textwrap
 import tomllib
+import zipfile
+import shutil
 from pathlib import Path
 
 import pytest
@@ -163,6 +165,7 @@ def test_esbuild_build_properties_and_a_makefile_build(tmp_path: Path) -> None:
     }
     assert data["functions"]["Native"]["builder"] == "command"
     assert data["functions"]["Native"]["command"] == "make build-Native ARTIFACTS_DIR=$FORGE_OUTPUT"
+    assert data["functions"]["Native"]["output"] == ".sam-artifacts"
     assert any("BuildMethod makefile" in n for n in result.notes)
 
 
@@ -293,7 +296,8 @@ def test_a_json_template_and_paths_relative_to_another_output(tmp_path: Path) ->
     data = tomllib.loads(result.text)
     assert data["functions"]["Fn"]["source"] == "src"
     assert "layers" not in data["functions"]["Fn"]
-    assert "# layer !Ref NotHere (not translated: not a layer of this template nor a literal ARN)" in result.text
+    assert ("# layer !Ref NotHere (not translated: not a SAM layer (AWS::Serverless::LayerVersion) "
+            "of this template nor a literal ARN)") in result.text
     assert "# environment A = !Sub ${X} (not translated: an intrinsic)" in result.text
 
 
@@ -344,3 +348,80 @@ def test_inline_code_is_noted_and_skipped(tmp_path: Path) -> None:
     result = translate(load_template(template), tmp_path, tmp_path)
     assert "Inline" not in tomllib.loads(result.text).get("functions", {})
     assert result.notes == ["Inline: InlineCode is code in the template, with nothing to build: skipped"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_a_makefile_build_ships_only_what_it_writes_to_artifacts_dir(tmp_path: Path, monkeypatch) -> None:
+    """SAM's ARTIFACTS_DIR is an empty folder: `cp app.py $(ARTIFACTS_DIR)` failed ('are the
+    same file') with the whole scratch copy as the output, and a Makefile writing only
+    `bootstrap` shipped the sources and the Makefile beside it."""
+    template = write_project(tmp_path, """
+        Resources:
+          Py:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: py/, Handler: app.handler, Runtime: python3.12}
+            Metadata: {BuildMethod: makefile}
+          Sh:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: sh/, Handler: x, Runtime: provided.al2023}
+            Metadata: {BuildMethod: makefile}
+    """, {
+        "py/app.py": "def handler(event, context):\n    return 1\n",
+        "py/Makefile": "build-Py:\n\tcp *.py $(ARTIFACTS_DIR)\n",
+        "sh/Makefile": "build-Sh:\n\tprintf '#!/bin/sh\\n' > $(ARTIFACTS_DIR)/bootstrap\n"
+                       "\tchmod +x $(ARTIFACTS_DIR)/bootstrap\n",
+        "sh/notes.txt": "not shipped\n",
+    })
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["-C", str(tmp_path), "import", "sam", str(template)]) == 0
+    assert main(["-C", str(tmp_path), "build"]) == 0
+    for name, expected in (("Py", ["app.py"]), ("Sh", ["bootstrap"])):
+        with zipfile.ZipFile(tmp_path / ".forge/build/functions" / f"{name}.zip") as zf:
+            assert zf.namelist() == expected
+
+
+def test_what_sam_does_not_build_is_zipped_as_it_is(tmp_path: Path, monkeypatch) -> None:
+    """A layer without Metadata.BuildMethod and a function with SkipBuild: SAM zips the folder
+    as it is. Before, the layer's bin/ffmpeg went to python/bin/ffmpeg (not /opt/bin/ffmpeg)
+    and its requirements.txt was installed into both."""
+    template = write_project(tmp_path, """
+        Resources:
+          Tools:
+            Type: AWS::Serverless::LayerVersion
+            Properties: {ContentUri: tools/}
+          Prebuilt:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: prebuilt/, Handler: app.handler, Runtime: python3.12,
+                         Layers: [!Ref Tools]}
+            Metadata: {SkipBuild: true}
+          Zipped:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: build/fn.zip, Handler: app.handler, Runtime: python3.12}
+          Child:
+            Type: AWS::Serverless::Application
+            Properties: {Location: child/template.yaml}
+          Plain:
+            Type: AWS::Lambda::LayerVersion
+            Properties: {Content: plain/}
+    """, {
+        "tools/bin/ffmpeg": "#!/bin/sh\n",
+        "tools/requirements.txt": "six\n",
+        "prebuilt/app.py": "def handler(event, context):\n    return 1\n",
+        "prebuilt/requirements.txt": "six\n",
+        "build/fn.zip": "",
+    })
+    result = translate(load_template(template), tmp_path, tmp_path)
+    notes = "\n".join(result.notes)
+    assert "Tools: no Metadata.BuildMethod" in notes and "Prebuilt: Metadata.SkipBuild" in notes
+    assert "Zipped: CodeUri build/fn.zip is an archive" in notes
+    assert "Child: a nested AWS::Serverless::Application (child/template.yaml)" in notes
+    assert "Plain: an AWS::Lambda::LayerVersion (not a SAM layer)" in notes
+    monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["-C", str(tmp_path), "import", "sam", str(template)]) == 0
+    assert main(["-C", str(tmp_path), "build", "--no-check"]) == 0
+    with zipfile.ZipFile(tmp_path / ".forge/build/layers/Tools.zip") as zf:
+        files = [n for n in zf.namelist() if not n.endswith("/")]
+    assert files == ["bin/ffmpeg"]  # /opt/bin/ffmpeg on Lambda; nothing installed
+    with zipfile.ZipFile(tmp_path / ".forge/build/functions/Prebuilt.zip") as zf:
+        files = [n for n in zf.namelist() if not n.endswith("/")]
+    assert files == ["app.py"]  # six not installed (requirements files are never packaged)
