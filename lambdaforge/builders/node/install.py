@@ -105,8 +105,7 @@ def install_tree(inputs: DependencyInputs, dest: Path, ctx: BuildContext) -> Ins
         else:
             notes = _other_notes(installer, inputs)
         _tidy(node_modules)
-        left_out = _strip_prebuilds(node_modules, NPM_CPU[inputs.architecture])
-        notes += [left_out] if left_out else []
+        notes += _strip_prebuilds(node_modules, NPM_CPU[inputs.architecture])
         dest.mkdir(parents=True, exist_ok=True)
         if node_modules.is_dir():
             for entry in sorted(node_modules.iterdir()):
@@ -368,14 +367,14 @@ def _tidy(node_modules: Path) -> None:
                 )
 
 
-def _strip_prebuilds(node_modules: Path, cpu: str) -> str | None:
+def _strip_prebuilds(node_modules: Path, cpu: str) -> list[str]:
     """Remove every package's prebuilt addons for other platforms (``prebuilds``); the
-    note saying so, if any were."""
+    notes saying so, and naming a package left with none for the target."""
     from lambdaforge.builders.node import prebuilds
 
     left_out = [found for location, pkg in _package_dirs(node_modules)
                 if (found := prebuilds.strip_foreign(pkg, location, cpu)) is not None]
-    return prebuilds.note(left_out, cpu)
+    return prebuilds.notes(left_out, cpu)
 
 
 def _package_dirs(node_modules: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:

@@ -11,8 +11,11 @@ On Lambda that is ``linux-x64`` or ``linux-arm64``, glibc, Node.js. The rest can
 there: removed from the install (the zip is smaller, and the native-binary check sees only
 what can load). Tags it cannot judge here (``abi<N>``, ``uv<N>``, ``napi``) keep a file.
 
-A package with prebuilds but none for the target (and no ``build/Release`` addon) fails the
-install: ``require`` would fail on Lambda ("No native build was found").
+A package with prebuilds but none for the target (and no ``build/Release`` addon) is a
+warning, not a failure: node-gyp-build finds no addon there ("No native build was found"),
+which many such packages catch and fall back from (bufferutil and utf-8-validate load their
+JavaScript ``fallback.js``; ``ws`` runs without either), and others do not; the warning says
+which way to look.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ import shutil
 from pathlib import Path
 
 from msgspec import Struct
-
-from lambdaforge.errors import InstallError
 
 #: node-gyp-build's ``armv`` for each Lambda ``process.arch`` (``process.config`` has no
 #: ``arm_version`` on x64, so any ``armv`` tag fails there)
@@ -40,6 +41,9 @@ class PrebuildsLeftOut(Struct, frozen=True):
     location: str
     removed: tuple[str, ...]
     addons: int
+    #: set when no addon for the target is left (and no ``build/Release`` one): the warning
+    #: names the platforms it has and the way out
+    missing: str | None = None
 
 
 def _tuple(name: str) -> tuple[str, tuple[str, ...]] | None:
@@ -69,9 +73,9 @@ def _loads(file_name: str, cpu: str) -> bool:
 
 def strip_foreign(package_dir: Path, location: str, cpu: str) -> PrebuildsLeftOut | None:
     """Remove from ``package_dir/prebuilds`` what node-gyp-build never loads on Lambda's
-    linux-``cpu`` (see the module doc); ``None`` when the package has no such layout or
-    nothing was removed. Raises ``InstallError`` when no addon for the target remains and
-    the package has no ``build/Release`` one."""
+    linux-``cpu`` (see the module doc); ``None`` when the package has no such layout, or
+    nothing was removed and an addon for the target is there. With none for the target left
+    (and no ``build/Release`` one), ``missing`` says so."""
     prebuilds = package_dir / "prebuilds"
     if not prebuilds.is_dir():
         return None
@@ -96,24 +100,32 @@ def strip_foreign(package_dir: Path, location: str, cpu: str) -> PrebuildsLeftOu
                 removed.append(f"{entry.name}/{addon.name}")
             elif addon.name.endswith(".node"):
                 kept += 1
+    missing = None
     if platforms and not kept and not list((package_dir / "build" / "Release").glob("*.node")):
         other_cpu, other_arch = _OTHER[cpu]
         others = [p for p in platforms
                   if p.startswith("linux-") and other_cpu in p[len("linux-"):].split("+")]
         hint = f', or set architecture = "{other_arch}" (it has {others[0]})' if others else ""
-        raise InstallError(
-            f"node_modules/{location}/prebuilds/ has no addon for linux-{cpu} (glibc), only for "
-            f"{', '.join(platforms)}: node-gyp-build would find none on Lambda and "
-            f"require('{location.rsplit('node_modules/', 1)[-1]}') would fail there; use a "
-            f"version that ships a linux-{cpu} prebuild{hint}")
-    return PrebuildsLeftOut(location, tuple(removed), addons) if removed else None
-
-
-def note(left_out: list[PrebuildsLeftOut], cpu: str) -> str | None:
-    """The install note naming what was left out, or ``None`` when nothing was."""
-    if not left_out:
+        name = location.rsplit("node_modules/", 1)[-1]
+        missing = (f"node_modules/{location}/prebuilds/ has no addon for linux-{cpu} (glibc), "
+                   f"only for {', '.join(platforms)}: node-gyp-build finds none on Lambda, so "
+                   f"require('{name}') works there only if {name} falls back without it (as "
+                   "bufferutil and utf-8-validate do) or nothing needs it; otherwise use a "
+                   f"version that ships a linux-{cpu} prebuild{hint}")
+    if not removed and missing is None:
         return None
-    count = sum(p.addons for p in left_out)
-    names = ", ".join(p.location for p in left_out)
-    return (f"left out {count} prebuilt addon{'s' if count != 1 else ''} for other platforms "
-            f"(node-gyp-build loads only linux-{cpu} glibc ones on Lambda) from {names}")
+    return PrebuildsLeftOut(location, tuple(removed), addons, missing)
+
+
+def notes(left_out: list[PrebuildsLeftOut], cpu: str) -> list[str]:
+    """The install's notes: what was left out (one line), then each package left with no
+    addon for the target."""
+    removed = [p for p in left_out if p.removed]
+    out = []
+    if removed:
+        count = sum(p.addons for p in removed)
+        names = ", ".join(p.location for p in removed)
+        out.append(f"left out {count} prebuilt addon{'s' if count != 1 else ''} for other "
+                   f"platforms (node-gyp-build loads only linux-{cpu} glibc ones on Lambda) "
+                   f"from {names}")
+    return out + [p.missing for p in left_out if p.missing is not None]
