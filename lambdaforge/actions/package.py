@@ -189,15 +189,17 @@ def _dependency_entries(
     with zipfile.ZipFile(deps_zip) as zf:
         members = zf.NameToInfo  # the names, for a .pyc's source beside it
         shipped = [n for n in members if n not in dropped_files and not n.endswith("/")]
-        spared = builder.spared_from_strip(shipped, strip.removed_directory, zf.read)
-        notes += [f"{prefix}{d}/ kept: a strip rule removes the directory, but the code "
-                  "shipped imports it" for d in sorted(spared)]
-        strip = strip.spare(spared)
+        spared_by_dir = builder.spared_from_strip(shipped, strip.removed_directory, zf.read)
+        spared = {f for files in spared_by_dir.values() for f in files}
+        notes += [f"{prefix}{d}/: kept {len(files)} module file{'s' if len(files) != 1 else ''} "
+                  f"the code shipped imports ({', '.join(f.removeprefix(d + '/') for f in files[:3])}"
+                  f"{', …' if len(files) > 3 else ''}); a strip rule removes the rest of the directory"
+                  for d, files in sorted(spared_by_dir.items())]
         for info in zf.infolist():
             name = info.filename
             if info.is_dir() or name in dropped_files:
                 continue
-            hit = strip.explain(name)
+            hit = None if name in spared else strip.explain(name)
             if hit is not None and sourceless_bytecode(name, members.__contains__):
                 hit = None  # a module Python imports from its bytecode: code, not a cache
             if hit is not None:

@@ -370,12 +370,12 @@ class Builder(ABC):
 
     def spared_from_strip(self, names: Collection[str],
                           removed_directory: Callable[[str], str | None],
-                          read: Callable[[str], bytes]) -> set[str]:
-        """Directories of an installed tree (``names``: its files; ``read``: a file's bytes)
-        that ``removed_directory`` says a strip rule removes as a directory but that the
-        code shipped needs, so no directory pattern removes them (Python: a ``tests/``
-        package that the library imports). The default: none."""
-        return set()
+                          read: Callable[[str], bytes]) -> dict[str, list[str]]:
+        """Files of an installed tree (``names``: its files; ``read``: a file's bytes) under
+        directories that ``removed_directory`` says a strip rule removes, which the code
+        shipped needs, by that directory: no strip rule removes them (Python: the modules of
+        a ``tests/`` package that the library imports). The default: none."""
+        return {}
 
     def check_handler(
         self, artifact: Path, layer_zips: list[Path], handler: str, runtime: str,

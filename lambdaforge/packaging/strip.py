@@ -277,11 +277,8 @@ class StripFilter:
     directory, an install target's ``site-packages``), without a leading ``./``.
     """
 
-    def __init__(self, rule_sets: Sequence[StripRules], spared: Iterable[str] = ()):
+    def __init__(self, rule_sets: Sequence[StripRules]):
         self.rule_sets = tuple(rule_sets)
-        #: directories no directory pattern removes (``spare``): their files are decided
-        #: one by one, as if the pattern did not name the directory
-        self.spared = frozenset(spared)
         self._exclude = [_PatternGroup(rs.exclude) for rs in self.rule_sets]
         self._keep = [_PatternGroup(rs.keep) for rs in self.rule_sets]
         self._keep = [k for k in self._keep if not k.empty]
@@ -307,14 +304,6 @@ class StripFilter:
                 raise KeyError(f"unknown strip rule set {name!r}")
             sets.append(rules)
         return cls(sets)
-
-    def spare(self, directories: Iterable[str]) -> StripFilter:
-        """This filter with ``directories`` (POSIX, relative, no trailing ``/``) spared: a
-        directory pattern (``tests/``) does not remove them; what a pattern names inside
-        (``*.pyc``) still goes. For directories the shipped code needs (a package it
-        imports): ``self`` when there are none."""
-        directories = frozenset(directories) | self.spared
-        return self if directories == self.spared else StripFilter(self.rule_sets, directories)
 
     def removed_directory(self, reldir: str) -> str | None:
         """The outermost directory at or above ``reldir`` that a directory pattern removes
@@ -423,8 +412,6 @@ class StripFilter:
             above = self._dir_raw_removal(parent)
             if above is not None:
                 return above
-        if is_dir and relpath in self.spared:
-            return None
         for index, group in enumerate(self._exclude):
             if group.matches(relpath, is_dir):
                 return index, relpath, is_dir

@@ -61,8 +61,8 @@ class PythonBuilder(Builder):
     #: 8: a wheel's headers (``include/``) are dropped from the install; 9: uv installs
     #: in hash-checking mode when a requirement has ``--hash``, so an unhashed dependency
     #: installed and cached before fails, and a ``tests/`` or ``docs/`` package the installed
-    #: code imports is no longer stripped)
-    VERSION: ClassVar[str] = "9"
+    #: code imports is no longer stripped; 10: of such a package, only the modules imported)
+    VERSION: ClassVar[str] = "10"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)
@@ -312,13 +312,13 @@ class PythonBuilder(Builder):
 
     def spared_from_strip(self, names: Collection[str],
                           removed_directory: Callable[[str], str | None],
-                          read: Callable[[str], bytes]) -> set[str]:
-        """The packages under a removed directory (``tests/``, ``docs/``) that the code that
-        stays imports (``imports.spared_directories``): astropy's ``tests``, botocore's
-        ``docs``."""
-        from lambdaforge.builders.python.imports import spared_directories
+                          read: Callable[[str], bytes]) -> dict[str, list[str]]:
+        """The modules under a removed directory (``tests/``, ``docs/``) that the code that
+        stays imports (``imports.spared_modules``): astropy's ``tests.runner``, botocore's
+        ``docs.docstring``, numpy's ``_core.tests._natype``."""
+        from lambdaforge.builders.python.imports import spared_modules
 
-        return spared_directories(names, removed_directory, read)
+        return spared_modules(names, removed_directory, read)
 
     def source_prefix(self, kind: ArtifactKind, source_names: frozenset[str]) -> str:
         """Functions: the zip root. Layers: ``python/``, unless the source already has a

@@ -7,12 +7,13 @@ import TestRunner``, botocore's ``waiter.py`` imports ``botocore.docs.docstring`
 those builds a zip that fails on Lambda with ``No module named 'astropy.tests'``, and only an
 import smoke test would notice.
 
-``spared_directories`` finds them statically: the import statements (top-level or inside a
+``spared_modules`` finds them statically: the import statements (top-level or inside a
 function, absolute or relative, ``from X import name`` naming a submodule included) of every
-``.py`` file that stays, resolved to paths in the tree; a removed directory holding Python
-files that one of them reaches is spared, and its files stay (what they import is then
-looked at too). Text only, no ``ast``: a line in a docstring that reads like an import only
-keeps a directory that could have gone.
+``.py`` file that stays, resolved to paths in the tree; each module under a removed directory
+that one of them reaches stays, with the ``__init__.py`` files its import runs, and what it
+imports is looked at in turn. Only those modules: numpy's ``testing`` imports one helper of
+``numpy/_core/tests/``, and the 103 test files beside it still go. Text only, no ``ast``: a
+line in a docstring that reads like an import only keeps a module that could have gone.
 """
 
 from __future__ import annotations
@@ -29,45 +30,62 @@ _IMPORT = re.compile(
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
 
-def spared_directories(names: Collection[str], removed_directory: Callable[[str], str | None],
-                       read: Callable[[str], bytes]) -> set[str]:
-    """The directories (POSIX, relative to the tree's root, no trailing ``/``) among those
-    that ``removed_directory`` says a strip rule removes which the code that stays imports.
+def spared_modules(names: Collection[str], removed_directory: Callable[[str], str | None],
+                   read: Callable[[str], bytes]) -> dict[str, list[str]]:
+    """The files under directories that ``removed_directory`` says a strip rule removes
+    which the code that stays imports, by that removed directory (POSIX, relative to the
+    tree's root, no trailing ``/``): each module imported (``pkg/tests/runner.py``, or a
+    package's ``__init__.py``) and the ``__init__.py`` of the packages above it, then what
+    those import in turn. Only modules: the rest of the directory (its test suites, data)
+    still goes.
 
     ``names``: every file of the tree (relative POSIX paths; the root is ``sys.path``'s entry:
     ``site-packages`` for an install); ``removed_directory(dir)``: the outermost directory
     removed as a directory at or above ``dir``, or ``None``; ``read(name)``: a file's bytes.
     """
     removed: dict[str, str | None] = {}
-    candidates: dict[str, list[str]] = {}  # removed directory → its .py files
-    kept_code: list[str] = []
-    for name in names:
-        if not name.endswith(".py"):
-            continue
+
+    def removed_at(name: str) -> str | None:
         parent = name.rpartition("/")[0]
         if parent not in removed:
             removed[parent] = removed_directory(parent) if parent else None
-        top = removed[parent]
-        if top is None:
-            kept_code.append(name)
-        else:
-            candidates.setdefault(top, []).append(name)
-    if not candidates:
-        return set()
-    words = {c.rpartition("/")[2].encode() for c in candidates}
-    spared: set[str] = set()
+        return removed[parent]
+
+    present = set(names)
+    kept_code = [n for n in names if n.endswith(".py") and removed_at(n) is None]
+    words = {top.rpartition("/")[2].encode() for n in names if n.endswith(".py")
+             if (top := removed_at(n)) is not None}
+    if not words:
+        return {}
+    spared: dict[str, list[str]] = {}
+    done: set[str] = set()
     todo = kept_code
-    while todo and len(spared) < len(candidates):
+    while todo:
         reached: set[str] = set()
         for name in todo:
             data = read(name)
             if any(w in data for w in words):
                 reached.update(_imported_paths(name, data))
-        found = {c for c in candidates if c not in spared
-                 and any(p == c or p.startswith(c + "/") for p in reached)}
-        spared |= found
-        todo = [n for c in sorted(found) for n in candidates[c]]
-    return spared
+        found = []
+        for module in sorted(reached):
+            for rel in _module_files(module, present):
+                top = removed_at(rel)
+                if top is not None and rel not in done:
+                    done.add(rel)
+                    spared.setdefault(top, []).append(rel)
+                    found.append(rel)
+        todo = found
+    return {top: sorted(files) for top, files in spared.items()}
+
+
+def _module_files(module: str, present: set[str]) -> list[str]:
+    """The files of the tree that importing ``module`` (``a/b/c``) loads from source: the
+    module (``a/b/c.py``) or package (``a/b/c/__init__.py``), and the ``__init__.py`` of every
+    package above it."""
+    parts = module.split("/")
+    files = [f"{'/'.join(parts[:i])}/__init__.py" for i in range(1, len(parts))]
+    files += [f"{module}.py", f"{module}/__init__.py"]
+    return [f for f in files if f in present]
 
 
 def _imported_paths(importer: str, data: bytes) -> Iterable[str]:
