@@ -189,14 +189,19 @@ def _source(value: Any, what: str, logical: str, notes: list[str],
     if value is None:
         return rebase(".")
     if isinstance(value, str) and value.lower().endswith((".zip", ".jar")):
-        notes.append(f"{logical}: {what} {value} is an archive, which SAM deploys as it is: not "
-                     "translated (forge builds from a folder: point `source` at the one it was "
-                     "made from)")
-        return None
+        notes.append(f"{logical}: {what} {value} is an archive, which SAM deploys as it is: "
+                     "forge builds from a folder, so point `source` at the one it was made from")
     if isinstance(value, str) and not value.startswith("s3://"):
         return rebase(PurePosixPath(value.replace("\\", "/")).as_posix().rstrip("/") or ".")
     notes.append(f"{logical}: {what} {value} is not a local directory: not translated")
     return None
+
+
+def _archive_comment(value: Any, what: str, table: Table) -> None:
+    """For a ``CodeUri``/``ContentUri`` that is a zip: the comment above its ``source``."""
+    if isinstance(value, str) and value.lower().endswith((".zip", ".jar")):
+        table.comments.append(f"{what}: {value} is an archive, deployed as it is by SAM: set "
+                              "source to the folder it was made from")
 
 
 def _runtime(value: Any, table: Table, logical: str, notes: list[str]) -> None:
@@ -237,6 +242,7 @@ def _layer(logical: str, resource: Mapping[str, Any], notes: list[str],
     source = _source(props.get("ContentUri"), "ContentUri", logical, notes, rebase)
     if source is not None:
         table.values["source"] = source
+        _archive_comment(props.get("ContentUri"), "ContentUri", table)
     runtimes = props.get("CompatibleRuntimes")
     method = (resource.get("Metadata") or {}).get("BuildMethod")
     if isinstance(method, str) and method != "makefile":
@@ -275,6 +281,7 @@ def _function(logical: str, resource: Mapping[str, Any], globals_: Mapping[str, 
     if source is None:
         return None
     table.values["source"] = source
+    _archive_comment(props.get("CodeUri"), "CodeUri", table)
     handler = props.get("Handler")
     if isinstance(handler, str):
         table.values["handler"] = handler

@@ -414,8 +414,12 @@ def test_what_sam_does_not_build_is_zipped_as_it_is(tmp_path: Path, monkeypatch)
     notes = "\n".join(result.notes)
     assert "Tools: no Metadata.BuildMethod" in notes and "Prebuilt: Metadata.SkipBuild" in notes
     assert "Zipped: CodeUri build/fn.zip is an archive" in notes
+    assert "# CodeUri: build/fn.zip is an archive, deployed as it is by SAM" in result.text
     assert "Child: a nested AWS::Serverless::Application (child/template.yaml)" in notes
     assert "Plain: an AWS::Lambda::LayerVersion (not a SAM layer)" in notes
+    # The archive's function cannot be built from a zip: built without it.
+    text = template.read_text()
+    template.write_text(text[:text.index("  Zipped:")] + text[text.index("  Child:"):])
     monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["-C", str(tmp_path), "import", "sam", str(template)]) == 0
     assert main(["-C", str(tmp_path), "build", "--no-check"]) == 0
