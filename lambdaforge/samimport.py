@@ -391,6 +391,13 @@ def _build_method(logical: str, metadata: Mapping[str, Any], table: Table, notes
             table.values[key] = _esbuild_value(key, value)
     elif method == "makefile":
         _makefile(logical, table, notes)
+    elif isinstance(method, str) and not method.startswith(("python", "nodejs")):
+        # go1.x (what `sam init` writes for Go on provided.al2023), rust-cargolambda, dotnet…
+        table.comments.append(f"Metadata.BuildMethod {method}: not translated; build it with "
+                              'builder = "command" (e.g. command = "go build -o $FORGE_OUTPUT/'
+                              'bootstrap ." with output = "out")')
+        notes.append(f"{logical}: BuildMethod {method} has no builder here: set builder = "
+                     "\"command\" with the command that builds it")
 
 
 def _entry_differs(entries: Any, handler: Any) -> bool:
@@ -431,8 +438,9 @@ def _as_is(logical: str, table: Table, notes: list[str], why: str) -> None:
     folder zipped as it is, by the ``command`` builder copying it into its output (the
     Python builder would lay a layer out under ``python/`` and install a
     ``requirements.txt`` found there)."""
-    table.values.update(builder="command", command=AS_IS_COMMAND, output=ARTIFACTS_DIR)
-    table.comments.append(f"{why}: SAM zips the folder as it is, and so does this command")
+    table.values.update(builder="command", command=AS_IS_COMMAND, output=ARTIFACTS_DIR, strip=[])
+    table.comments.append(f"{why}: SAM zips the folder as it is, and so does this command, with "
+                          "no strip rules (forge's default excludes and secret rules still apply)")
     notes.append(f"{logical}: {why} → zipped as it is (builder = \"command\", copying the folder)")
 
 

@@ -397,6 +397,10 @@ def test_what_sam_does_not_build_is_zipped_as_it_is(tmp_path: Path, monkeypatch)
           Zipped:
             Type: AWS::Serverless::Function
             Properties: {CodeUri: build/fn.zip, Handler: app.handler, Runtime: python3.12}
+          Gopher:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: prebuilt/, Handler: bootstrap, Runtime: provided.al2023}
+            Metadata: {BuildMethod: go1.x}
           Child:
             Type: AWS::Serverless::Application
             Properties: {Location: child/template.yaml}
@@ -405,6 +409,7 @@ def test_what_sam_does_not_build_is_zipped_as_it_is(tmp_path: Path, monkeypatch)
             Properties: {Content: plain/}
     """, {
         "tools/bin/ffmpeg": "#!/bin/sh\n",
+        "tools/python/mylib/tests/__init__.py": "",  # imported by mylib: no strip rule here
         "tools/requirements.txt": "six\n",
         "prebuilt/app.py": "def handler(event, context):\n    return 1\n",
         "prebuilt/requirements.txt": "six\n",
@@ -417,15 +422,18 @@ def test_what_sam_does_not_build_is_zipped_as_it_is(tmp_path: Path, monkeypatch)
     assert "# CodeUri: build/fn.zip is an archive, deployed as it is by SAM" in result.text
     assert "Child: a nested AWS::Serverless::Application (child/template.yaml)" in notes
     assert "Plain: an AWS::Lambda::LayerVersion (not a SAM layer)" in notes
+    assert 'Gopher: BuildMethod go1.x has no builder here: set builder = "command"' in notes
     # The archive's function cannot be built from a zip: built without it.
     text = template.read_text()
     template.write_text(text[:text.index("  Zipped:")] + text[text.index("  Child:"):])
+    assert "Gopher" not in template.read_text()
     monkeypatch.setenv("FORGE_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["-C", str(tmp_path), "import", "sam", str(template)]) == 0
     assert main(["-C", str(tmp_path), "build", "--no-check"]) == 0
     with zipfile.ZipFile(tmp_path / ".forge/build/layers/Tools.zip") as zf:
         files = [n for n in zf.namelist() if not n.endswith("/")]
-    assert files == ["bin/ffmpeg"]  # /opt/bin/ffmpeg on Lambda; nothing installed
+    # /opt/bin/ffmpeg on Lambda; nothing installed, nothing stripped
+    assert files == ["bin/ffmpeg", "python/mylib/tests/__init__.py"]
     with zipfile.ZipFile(tmp_path / ".forge/build/functions/Prebuilt.zip") as zf:
         files = [n for n in zf.namelist() if not n.endswith("/")]
     assert files == ["app.py"]  # six not installed (requirements files are never packaged)

@@ -191,8 +191,8 @@ def _dependency_entries(
         shipped = [n for n in members if n not in dropped_files and not n.endswith("/")]
         spared_by_dir = builder.spared_from_strip(shipped, strip.removed_directory, zf.read)
         spared = {f for files in spared_by_dir.values() for f in files}
-        notes += [f"{prefix}{d}/: kept {len(files)} module file{'s' if len(files) != 1 else ''} "
-                  f"the code shipped imports ({', '.join(f.removeprefix(d + '/') for f in files[:3])}"
+        notes += [f"{prefix}{d}/: kept {len(files)} file{'s' if len(files) != 1 else ''} of "
+                  f"modules the code shipped imports ({', '.join(f.removeprefix(d + '/') for f in files[:3])}"
                   f"{', …' if len(files) > 3 else ''}); a strip rule removes the rest of the directory"
                   for d, files in sorted(spared_by_dir.items())]
         for info in zf.infolist():

@@ -33,7 +33,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     project = load(args)
     functions, layers = select(project, args.names)
-    stage = resolve_stage(project, args.stage)
+    stage = resolve_stage(project, args.stage, functions, layers)
     session = BuildSession(project, BuildOptions(names=(*functions, *layers)))
     outcome = session.run()
     report.print_outcome(outcome.results, outcome.seconds, session.warnings, verbose=args.verbose)

@@ -231,23 +231,10 @@ class _Resolver:
             return  # reported by deploy_settings
         if "{stage}" in deploy.name and not deploy.stage:
             return  # the stage comes with --stage: deploy checks the names then
-        import re
-
-        built_layers = [t for t in layers.values() if t.values.get("arn") is None]
-        for targets, pattern, limit, kind in (
-                (functions, lambda_facts.FUNCTION_NAME_PATTERN, 64, "function"),
-                (built_layers, lambda_facts.LAYER_NAME_PATTERN, 140, "layer")):
-            for target in targets:
-                if not re.fullmatch(pattern, target.name):
-                    continue  # the name itself is reported where it is written
-                made = deploy.name.format(project=project, function=target.name,
-                                          stage=deploy.stage or "")
-                if not re.fullmatch(pattern, made):
-                    self.issue_at(("deploy", "name"), (
-                        f"makes {kind} '{target.name}' the Lambda name '{made}' "
-                        f"({len(made)} characters), not a {kind} name (expected 1-{limit} "
-                        "letters, digits, '-' or '_'): shorten the template, the names or the "
-                        "stage"))
+        built_layers = [n for n, t in layers.items() if t.values.get("arn") is None]
+        for _, problem in validate.lambda_name_problems(
+                deploy.name, project, deploy.stage, [t.name for t in functions], built_layers):
+            self.issue_at(("deploy", "name"), problem)
 
     def builder(self, target: Resolved, own_key: KeyPath) -> None:
         """Decide the target's builder and its options (``builder_options.resolve_builder``)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -254,6 +254,26 @@ def stage_problem(stage: str) -> str | None:
     if _STAGE.fullmatch(stage):
         return None
     return f"'{stage}' is not a stage name: 1-32 letters, digits, '-' or '_'"
+
+
+def lambda_name_problems(template: str, project: str, stage: str | None,
+                         functions: Sequence[str], layers: Sequence[str]) -> list[tuple[str, str]]:
+    """(name, problem) for each function and built layer whose Lambda name, as ``template``
+    (``[deploy] name``) makes it with ``stage``, Lambda refuses: 64 characters for a
+    function, 140 for a layer. A name that is invalid itself is left to its own check."""
+    problems = []
+    for names, pattern, limit, kind in ((functions, lambda_facts.FUNCTION_NAME_PATTERN, 64, "function"),
+                                        (layers, lambda_facts.LAYER_NAME_PATTERN, 140, "layer")):
+        for name in names:
+            if not re.fullmatch(pattern, name):
+                continue
+            made = template.format(project=project, function=name, stage=stage or "")
+            if not re.fullmatch(pattern, made):
+                problems.append((name, (
+                    f"makes {kind} '{name}' the Lambda name '{made}' ({len(made)} characters), "
+                    f"not a {kind} name (expected 1-{limit} letters, digits, '-' or '_'): "
+                    "shorten the template, the names or the stage")))
+    return problems
 
 
 def deploy_problems(table: dict[str, Any]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from msgspec import Struct, field
 
 from lambdaforge import lambda_facts
 from lambdaforge.config.specs import FunctionSpec, Project, layer_compatibility
-from lambdaforge.config.validate import name_template_problem, stage_problem
+from lambdaforge.config.validate import lambda_name_problems, name_template_problem, stage_problem
 from lambdaforge.deploy.aws import Clients, DeployError, call, error_code
 from lambdaforge.deploy.record import DeployRecord
 from lambdaforge.errors import UsageError
@@ -314,11 +314,21 @@ def select(project: Project, names: Sequence[str]) -> tuple[list[str], list[str]
     return functions, layers
 
 
-def resolve_stage(project: Project, stage: str | None) -> str | None:
-    """``--stage`` or ``[deploy] stage``, checked (a bad one is a usage error)."""
+def resolve_stage(project: Project, stage: str | None, functions: Sequence[str] = (),
+                  layers: Sequence[str] = ()) -> str | None:
+    """``--stage`` or ``[deploy] stage``, checked (a bad one is a usage error), with the
+    Lambda names it makes of ``functions`` and ``layers``: refused here, before a build,
+    every one at once (``forge validate`` checks those of the config's own stage)."""
     stage = stage if stage is not None else project.deploy.stage
     if stage is not None and (problem := stage_problem(stage)):
         raise UsageError(f"--stage: {problem}")
+    template = project.deploy.name
+    if name_template_problem(template) is None and (stage or "{stage}" not in template):
+        built = [n for n in layers if project.layers[n].arn is None]
+        found = lambda_name_problems(template, project.name, stage, functions, built)
+        if found:
+            raise UsageError("[deploy] name" + (f" with --stage {stage}" if stage else "") + ": "
+                             + "; ".join(problem for _, problem in found))
     return stage
 
 

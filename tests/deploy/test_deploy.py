@@ -252,6 +252,17 @@ def test_stage_names_the_functions_and_a_missing_one_is_a_usage_error(aws, deplo
            "--stage or [deploy] stage" in err
     code, _, err = deploy_project.forge("deploy", "--dry-run", "--stage", "a b")
     assert code == 2 and "--stage: 'a b' is not a stage name" in err
+    # A stage that makes names too long is refused before anything is built.
+    text = toml.read_text()
+    toml.write_text(text.replace('"{project}-{function}-{stage}"',
+                                 '"{project}-{function}-{stage}-the-orders-team-svc"'))
+    long = "production-eu-west-1-blue-green"
+    code, out, err = deploy_project.forge("deploy", "--dry-run", "--stage", long)
+    assert code == 2 and out == ""
+    assert f"forge: error: [deploy] name with --stage {long}: makes function 'api' the Lambda " \
+           "name" in err and "makes function 'worker'" in err  # every name at once
+    assert "built" not in err
+    toml.write_text(text)
     code, out, err = deploy_project.forge("deploy", "--stage", "prod", "worker")
     assert code == 0, err
     assert f"function worker ({deploy_project.prefix}-worker-prod): create" in out

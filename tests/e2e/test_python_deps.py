@@ -447,7 +447,7 @@ def test_a_tests_or_docs_package_the_library_imports_is_not_stripped(deps_projec
     # only the modules imported go: the test suites beside them (and what they import) do not
     assert "astro/tests/test_runner.py" not in shipped
     assert not [n for n in shipped if n.startswith("astro/io/tests/")]
-    assert ("astro/tests/: kept 3 module files the code shipped imports (__init__.py, "
+    assert ("astro/tests/: kept 3 files of modules the code shipped imports (__init__.py, "
             "helper.py, runner.py); a strip rule removes the rest of the directory"
             in out.results["function:fn"].notes)
     imported = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "

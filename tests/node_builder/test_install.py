@@ -162,6 +162,6 @@ def test_a_package_with_no_prebuild_for_the_target_is_a_warning(tmp_path: Path, 
     assert result.notes[-1] == (
         "node_modules/addon/prebuilds/ has no addon for linux-arm64 (glibc), only for "
         "darwin-arm64, linux-x64: node-gyp-build finds none on Lambda, so require('addon') "
-        "works there only if addon falls back without it (as bufferutil and utf-8-validate do) "
-        "or nothing needs it; otherwise use a version that ships a linux-arm64 prebuild, "
+        "works there only if the package falls back without it (bufferutil and utf-8-validate "
+        "do) or nothing needs it; otherwise use a version that ships a linux-arm64 prebuild, "
         'or set architecture = "x86_64" (it has linux-x64)')

@@ -109,8 +109,8 @@ def strip_foreign(package_dir: Path, location: str, cpu: str) -> PrebuildsLeftOu
         name = location.rsplit("node_modules/", 1)[-1]
         missing = (f"node_modules/{location}/prebuilds/ has no addon for linux-{cpu} (glibc), "
                    f"only for {', '.join(platforms)}: node-gyp-build finds none on Lambda, so "
-                   f"require('{name}') works there only if {name} falls back without it (as "
-                   "bufferutil and utf-8-validate do) or nothing needs it; otherwise use a "
+                   f"require('{name}') works there only if the package falls back without it "
+                   "(bufferutil and utf-8-validate do) or nothing needs it; otherwise use a "
                    f"version that ships a linux-{cpu} prebuild{hint}")
     if not removed and missing is None:
         return None

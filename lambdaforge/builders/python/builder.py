@@ -61,8 +61,9 @@ class PythonBuilder(Builder):
     #: 8: a wheel's headers (``include/``) are dropped from the install; 9: uv installs
     #: in hash-checking mode when a requirement has ``--hash``, so an unhashed dependency
     #: installed and cached before fails, and a ``tests/`` or ``docs/`` package the installed
-    #: code imports is no longer stripped; 10: of such a package, only the modules imported)
-    VERSION: ClassVar[str] = "10"
+    #: code imports is no longer stripped; 10: of such a package, only the modules imported;
+    #: 11: with their siblings reached by relative imports and the data beside them)
+    VERSION: ClassVar[str] = "11"
     FAMILIES: ClassVar[frozenset[str]] = frozenset({"python"})
     #: the interpreter only changes which Python imports the handler, not the zip
     CHECK_OPTIONS: ClassVar[tuple[str, ...]] = ("interpreter",)

@@ -10,8 +10,9 @@ import smoke test would notice.
 ``spared_modules`` finds them statically: the import statements (top-level or inside a
 function, absolute or relative, ``from X import name`` naming a submodule included) of every
 ``.py`` file that stays, resolved to paths in the tree; each module under a removed directory
-that one of them reaches stays, with the ``__init__.py`` files its import runs, and what it
-imports is looked at in turn. Only those modules: numpy's ``testing`` imports one helper of
+that one of them reaches stays, with the ``__init__.py`` files its import runs and the
+non-Python files of its own folder (data it reads beside itself), and what it imports,
+relative imports of its siblings included, is looked at in turn. Only those modules: numpy's ``testing`` imports one helper of
 ``numpy/_core/tests/``, and the 103 test files beside it still go. Text only, no ``ast``: a
 line in a docstring that reads like an import only keeps a module that could have gone.
 """
@@ -36,8 +37,9 @@ def spared_modules(names: Collection[str], removed_directory: Callable[[str], st
     which the code that stays imports, by that removed directory (POSIX, relative to the
     tree's root, no trailing ``/``): each module imported (``pkg/tests/runner.py``, or a
     package's ``__init__.py``) and the ``__init__.py`` of the packages above it, then what
-    those import in turn. Only modules: the rest of the directory (its test suites, data)
-    still goes.
+    those import in turn, and the files beside each such module that are not Python source
+    (its data, an extension module: what it may load from its own folder). The rest of the
+    directory (its test suites, their folders) still goes.
 
     ``names``: every file of the tree (relative POSIX paths; the root is ``sys.path``'s entry:
     ``site-packages`` for an install); ``removed_directory(dir)``: the outermost directory
@@ -57,14 +59,20 @@ def spared_modules(names: Collection[str], removed_directory: Callable[[str], st
              if (top := removed_at(n)) is not None}
     if not words:
         return {}
+    beside: dict[str, list[str]] = {}  # directory → its files that are not Python source
+    for n in names:
+        if not n.endswith((".py", ".pyc")) and "/__pycache__/" not in n:
+            beside.setdefault(n.rpartition("/")[0], []).append(n)
     spared: dict[str, list[str]] = {}
     done: set[str] = set()
-    todo = kept_code
+    todo, first = kept_code, True
     while todo:
         reached: set[str] = set()
         for name in todo:
             data = read(name)
-            if any(w in data for w in words):
+            # kept code can reach a removed directory only by its name; a spared module
+            # anyhow (``from .util import u`` beside it)
+            if not first or any(w in data for w in words):
                 reached.update(_imported_paths(name, data))
         found = []
         for module in sorted(reached):
@@ -74,7 +82,12 @@ def spared_modules(names: Collection[str], removed_directory: Callable[[str], st
                     done.add(rel)
                     spared.setdefault(top, []).append(rel)
                     found.append(rel)
-        todo = found
+                    # what it may load beside itself: data, an extension module
+                    for other in beside.get(rel.rpartition("/")[0], ()):
+                        if other not in done:
+                            done.add(other)
+                            spared[top].append(other)
+        todo, first = [f for f in found if f.endswith(".py")], False
     return {top: sorted(files) for top, files in spared.items()}
 
 
