@@ -60,11 +60,15 @@ class PlainReporter:
         r = event.result
         if r.status is Status.UP_TO_DATE and not self.verbose:
             return
+        lines = [describe(r)]
+        if self.verbose:
+            lines += [f"{'':>12}because {reason}" for reason in r.reasons]
         with self._lock:
-            print(describe(r), file=self.stream)
-            if self.verbose and r.reasons:
-                for reason in r.reasons:
-                    print(f"{'':>12}because {reason}", file=self.stream)
+            # One write, its newline included: print() writes the text and the newline in
+            # two calls, and a Ctrl-C (or another thread's message) between them ran the
+            # next line onto this one ("… 0.13sforge: interrupted: …").
+            self.stream.write("".join(f"{line}\n" for line in lines))
+            self.stream.flush()
 
     def close(self) -> None:
         """Nothing to tear down for plain output."""

@@ -105,7 +105,7 @@ def cmd_build(args: argparse.Namespace, *, smoke: bool = False) -> int:
         if reporter is not None:
             reporter.close()
             reporter = None
-        print(report.interrupted_line(len(stop.results), stop.total), file=sys.stderr)
+        sys.stderr.write(report.interrupted_line(len(stop.results), stop.total) + "\n")
         return 130
     finally:
         if reporter is not None:
