@@ -124,8 +124,12 @@ class ChangingCheckout(RuleBasedStateMachine):
     # ------------------------------------------------------------------ helpers
 
     def write(self, rel: str, text: str) -> Path:
+        """Write a file, replacing a directory of that name (``file_becomes_directory`` made
+        one: writing it back is the directory-to-file change)."""
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
         path.write_text(text)
         return path
 
